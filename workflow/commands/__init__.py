@@ -1,0 +1,28 @@
+"""Every state change a user or a worker can make. Each takes a unit of work and never commits."""
+
+from .case_extras import add_attachment, add_note
+from .reports import ReportInput, Submitted, submit_report
+from .tasks import (
+    accept,
+    citizen_feedback,
+    claim,
+    close,
+    complete_work_item,
+    confirm,
+    dispatch,
+    dispute,
+    merge_duplicate,
+    record_field_work,
+    release,
+    transfer,
+    triage,
+    verify,
+)
+from .users import create_user
+
+__all__ = [
+    "ReportInput", "Submitted", "accept", "add_attachment", "add_note", "citizen_feedback", "claim",
+    "close", "complete_work_item", "confirm", "create_user", "dispatch", "dispute",
+    "merge_duplicate", "record_field_work", "release", "submit_report", "transfer", "triage",
+    "verify",
+]

@@ -1,0 +1,163 @@
+"""What every case command shares: load and lock a case, run the engine, write projections,
+the audit events for what changed, and outbox messages for what the process announced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from .. import audit
+from ..audit import ActorRef
+from ..errors import Conflict, NotFound
+from ..models import Case, CaseEvent, CaseState, CaseStatus, OutboxMessage, ProcessSpec
+from ..projections import apply_to_case, sync_timers, sync_work_items
+from ..reference import References
+from ..runtime import Snapshot
+from ..uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """The facts about a case whose change is worth an audit event."""
+
+    status: str | None
+    agency: str | None
+    team: str | None
+    category: str | None
+    transfer_count: int
+    reopen_count: int
+    rework_count: int
+    tasks: tuple[str, ...]
+    timers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, case: Case | None, snap: Snapshot | None, refs: References) -> CaseView:
+        if case is None or snap is None:
+            return cls(None, None, None, None, 0, 0, 0, (), ())
+        return cls(
+            status=str(case.status), agency=refs.agency_code(case.agency_id),
+            team=refs.team_code(case.team_id),
+            category=refs.categories_by_id[case.category_id].code,
+            transfer_count=case.transfer_count, reopen_count=case.reopen_count,
+            rework_count=case.rework_count, tasks=tuple(t.name for t in snap.tasks),
+            timers=tuple(t.task_id for t in snap.timers))
+
+
+def get_case(uow: UnitOfWork, case_id: int) -> Case:
+    case = uow.session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def last_actor(uow: UnitOfWork, case_id: int) -> str | None:
+    return uow.session.scalar(select(CaseEvent.actor_name).where(CaseEvent.case_id == case_id)
+                              .order_by(CaseEvent.seq.desc()).limit(1))
+
+
+def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != case.version:
+        who = last_actor(uow, case.id)
+        raise Conflict(f"This case was just handled by {who or 'someone else'}. "
+                       "Reload it to see the change.", by=who)
+
+
+def lock(uow: UnitOfWork, case: Case) -> None:
+    """Bump the case's version now: takes the row lock for the rest of the transaction, or
+    fails with a conflict if another transaction changed the case since it was read."""
+    case.updated_at = uow.clock.now()
+    uow.session.flush()
+
+
+def spec_json(uow: UnitOfWork, spec_id: int) -> str:
+    cache = uow.services.spec_cache
+    if spec_id not in cache:
+        cache[spec_id] = uow.session.get(ProcessSpec, spec_id).spec_json
+    return cache[spec_id]
+
+
+def load_workflow(uow: UnitOfWork, case: Case):
+    state = uow.session.get(CaseState, case.id)
+    return uow.process.load(spec_json(uow, case.spec_id), state.state_json)
+
+
+def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: CaseView,
+         refs: References, reason: str | None = None, events: list[dict] | None = None,
+         recipient: str | None = None) -> Snapshot:
+    """Persist the stepped workflow and everything that mirrors it, in this transaction.
+
+    ``events`` are the command's own audit events (written first); events for what changed
+    (routing, transfer, dispatch, status changes, fired timers) follow.
+    """
+    now = uow.clock.now()
+    snap = uow.process.snapshot(workflow)
+    messages = uow.process.thrown_messages(workflow)
+    apply_to_case(case, snap, uow.definition, refs, now)
+    sync_work_items(uow.session, case, snap, uow.definition, refs, now)
+    sync_timers(uow.session, case, snap)
+    state = uow.session.get(CaseState, case.id)
+    if state is None:
+        state = CaseState(case_id=case.id)
+        uow.session.add(state)
+    state.state_json = uow.process.dump(workflow)
+    state.updated_at = now
+    uow.session.flush()
+
+    after = CaseView.of(case, snap, refs)
+    fired = [tid for tid in before.timers if tid not in after.timers
+             and workflow.get_task_from_id(UUID(tid)).state == TaskState.COMPLETED]
+    for event in [*(events or []), *derived_events(before, after, reason, workflow, fired)]:
+        event.setdefault("from_task", ",".join(before.tasks) or None)
+        event.setdefault("to_task", ",".join(after.tasks) or None)
+        audit.append(uow.session, case_id=case.id, actor=actor, occurred_at=now, **event)
+
+    for message in messages:
+        uow.session.add(OutboxMessage(
+            created_at=now, topic=message.name, case_id=case.id,
+            recipient=recipient if message.name == "case_resolved" else None,
+            payload={"case_number": case.number, "tracking_code": case.report.tracking_code,
+                     **(message.payload if isinstance(message.payload, dict) else {})}))
+    return snap
+
+
+def derived_events(before: CaseView, after: CaseView, reason: str | None, workflow,
+                   fired_timer_ids: list[str]) -> list[dict]:
+    events: list[dict] = []
+    for tid in fired_timer_ids:
+        task = workflow.get_task_from_id(UUID(tid))
+        events.append({"action": "timer_fired", "task_name": task.task_spec.name,
+                       "data": {"timer": task.task_spec.name,
+                                "due_at": task.internal_data.get("event_value")}})
+    if before.category and after.category != before.category:
+        events.append({"action": "case_recategorized",
+                       "data": {"category": [before.category, after.category]}})
+    if after.agency != before.agency and after.agency is not None:
+        if before.agency is None:
+            events.append({"action": "case_routed", "to_agency": after.agency,
+                           "data": {"agency": [None, after.agency]}})
+        else:
+            events.append({"action": "case_transferred", "from_agency": before.agency,
+                           "to_agency": after.agency, "reason": reason,
+                           "data": {"agency": [before.agency, after.agency],
+                                    "transfer_count": after.transfer_count}})
+    if after.team != before.team and after.team is not None:
+        events.append({"action": "team_dispatched", "to_agency": after.agency,
+                       "data": {"team": [before.team, after.team]}})
+    if after.rework_count > before.rework_count:
+        events.append({"action": "field_work_returned", "reason": reason,
+                       "data": {"rework_count": after.rework_count}})
+    if after.status != before.status and before.status is not None:
+        action = {
+            CaseStatus.REJECTED: "case_rejected", CaseStatus.MERGED: "case_merged",
+            CaseStatus.RESOLVED: "case_resolved", CaseStatus.CLOSED: "case_closed",
+        }.get(CaseStatus(after.status))
+        if action is None and before.status == CaseStatus.RESOLVED:
+            action = "case_reopened"
+        if action:
+            events.append({"action": action, "reason": reason,
+                           "data": {"status": [before.status, after.status],
+                                    "reopen_count": after.reopen_count}})
+    return events

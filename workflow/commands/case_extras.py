@@ -1,0 +1,72 @@
+"""Notes and attachments on a case: no process step, but locked, scoped and audited like one."""
+
+from __future__ import annotations
+
+from .. import audit
+from ..actors import Actor
+from ..attachments import ATTACHMENT_KINDS, PreparedImage
+from ..errors import NotFound, PermissionDenied, ValidationError
+from ..models import Attachment, Case, Note
+from ..permissions import can_view_case, can_write_notes
+from ..uow import UnitOfWork
+from . import _case
+
+NOTE_MAX = 4000
+
+
+def _writable_case(uow: UnitOfWork, actor: Actor, case_id: int):
+    case = uow.session.get(Case, case_id)
+    if case is None or not can_view_case(actor, case):
+        raise NotFound(f"case {case_id} not found")
+    role = can_write_notes(actor, case)
+    if role is None:
+        raise PermissionDenied("your role can read this case but not change it")
+    return case, role
+
+
+def add_note(uow: UnitOfWork, actor: Actor, case_id: int, body: str, *, public: bool = False,
+             expected_version: int | None = None) -> Note:
+    """An internal note for staff, or a public reply the citizen sees on the status page."""
+    case, role = _writable_case(uow, actor, case_id)
+    text = (body or "").strip()
+    if not text:
+        raise ValidationError({"body": "write a note"})
+    if len(text) > NOTE_MAX:
+        raise ValidationError({"body": f"write at most {NOTE_MAX} characters"})
+    _case.check_version(uow, case, expected_version)
+    _case.lock(uow, case)
+    note = Note(case_id=case.id, author_id=actor.user_id, body=text, public=bool(public),
+                created_at=uow.clock.now())
+    uow.session.add(note)
+    uow.session.flush()
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action="note_added",
+                 occurred_at=uow.clock.now(), task_name=case.stage,
+                 data={"note_id": note.id, "public": note.public, "body": text})
+    return note
+
+
+def add_attachment(uow: UnitOfWork, actor: Actor, case_id: int, image: PreparedImage, *,
+                   kind: str) -> Attachment:
+    """Attach a photo checked by ``AttachmentStore.prepare`` (before/after/evidence)."""
+    if kind not in ATTACHMENT_KINDS:
+        raise ValidationError({"kind": f"must be one of {', '.join(ATTACHMENT_KINDS)}"})
+    case, _role = _writable_case(uow, actor, case_id)
+    _case.lock(uow, case)
+    return store_attachment(uow, case, image, kind=kind, actor=actor)
+
+
+def store_attachment(uow: UnitOfWork, case: Case, image: PreparedImage, *, kind: str,
+                     actor: Actor) -> Attachment:
+    """Write the file, its row and its audit event; the file is removed if the work rolls back."""
+    name = uow.storage.save(image)
+    uow.on_rollback(lambda: uow.storage.delete(name))
+    row = Attachment(case_id=case.id, kind=kind, sha256=image.sha256, mime=image.mime,
+                     size=image.size, width=image.width, height=image.height, storage_name=name,
+                     uploaded_by_id=actor.user_id, created_at=uow.clock.now())
+    uow.session.add(row)
+    uow.session.flush()
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(), action="attachment_added",
+                 occurred_at=uow.clock.now(), task_name=case.stage,
+                 data={"attachment_id": row.id, "kind": kind, "sha256": image.sha256,
+                       "mime": image.mime, "size": image.size})
+    return row

@@ -1,0 +1,168 @@
+"""Submitting a report: validate it, store it, and start its case's process."""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from .. import geo
+from ..actors import Actor
+from ..attachments import PreparedImage
+from ..errors import ValidationError
+from ..models import Case, CaseStatus, Channel, Report
+from ..reference import References
+from ..specs import ensure_stored
+from ..uow import UnitOfWork
+from . import _case
+from .case_extras import store_attachment
+
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")
+TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    category: str
+    description: str
+    lat: float | str | None
+    lon: float | str | None
+    area: str | None = None  # kecamatan code; inferred from the point when absent
+    kelurahan: str | None = None
+    address: str = ""
+    reporter_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    channel: Channel = Channel.WEB
+
+
+@dataclass(frozen=True)
+class Submitted:
+    case_id: int
+    case_number: str
+    tracking_code: str
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _validate(data: ReportInput, refs: References) -> dict:
+    """Check every field; raise one ValidationError naming all the problems."""
+    errors: dict[str, str] = {}
+    category = refs.categories.get(_text(data.category))
+    if category is None or not category.active:
+        errors["category"] = f"unknown category {data.category!r}"
+
+    description = _text(data.description)
+    if not description:
+        errors["description"] = "describe the problem"
+    elif len(description) < DESCRIPTION_MIN:
+        errors["description"] = f"write at least {DESCRIPTION_MIN} characters"
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"write at most {DESCRIPTION_MAX} characters"
+
+    lat = lon = None
+    try:
+        lat, lon = float(data.lat), float(data.lon)  # type: ignore[arg-type]
+        if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["lat"] = "give the location as latitude and longitude in decimal degrees"
+        lat = lon = None
+    if lat is not None and not geo.inside_boundary(lat, lon, refs.city.boundary):
+        errors["lat"] = f"the location is outside {refs.city.name}"
+        lat = lon = None
+
+    area = kelurahan = None
+    if _text(data.area):
+        area = refs.areas.get(_text(data.area))
+        if area is None or not area.is_kecamatan:
+            errors["area"] = f"unknown kecamatan {data.area!r}"
+    elif lat is not None:
+        kecamatan = [a for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
+        area = min(kecamatan, key=lambda a: geo.distance_km((lat, lon), (a.lat, a.lon)))
+    elif "lat" not in errors:
+        errors["area"] = "choose a kecamatan"
+    if _text(data.kelurahan):
+        kelurahan = refs.areas.get(_text(data.kelurahan))
+        if kelurahan is None or kelurahan.is_kecamatan:
+            errors["kelurahan"] = f"unknown kelurahan {data.kelurahan!r}"
+        elif area is not None and kelurahan.parent_id != area.id:
+            errors["kelurahan"] = f"{kelurahan.name} is not in kecamatan {area.name}"
+
+    if len(_text(data.address)) > 300:
+        errors["address"] = "write at most 300 characters"
+    if len(_text(data.reporter_name)) > 200:
+        errors["reporter_name"] = "write at most 200 characters"
+    email, phone = _text(data.contact_email), _text(data.contact_phone)
+    if email and (len(email) > 200 or not EMAIL_RE.match(email)):
+        errors["contact_email"] = "not a valid e-mail address"
+    if phone and not PHONE_RE.match(phone):
+        errors["contact_phone"] = "not a valid phone number"
+    if errors:
+        raise ValidationError(errors)
+    return {"category": category, "description": description, "lat": lat, "lon": lon,
+            "area": area, "kelurahan": kelurahan, "email": email or None, "phone": phone or None}
+
+
+def new_tracking_code() -> str:
+    raw = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | None = None,
+                  actor: Actor | None = None) -> Submitted:
+    """Store the report, open its case and run the process to the first human task (triage).
+
+    ``photo`` is an image already checked by ``AttachmentStore.prepare``.
+    """
+    actor = actor or Actor.citizen()
+    refs = References(uow.session)
+    clean = _validate(data, refs)
+    now = uow.clock.now()
+    uow.acting_on("submit_report")
+
+    report = Report(
+        tracking_code=new_tracking_code(), channel=data.channel, category_id=clean["category"].id,
+        description=clean["description"], lat=clean["lat"], lon=clean["lon"],
+        address=_text(data.address), area_id=clean["area"].id,
+        kelurahan_id=clean["kelurahan"].id if clean["kelurahan"] else None,
+        reporter_name=_text(data.reporter_name) or None, contact_email=clean["email"],
+        contact_phone=clean["phone"], anonymous=bool(data.anonymous),
+        confidential=bool(data.confidential), submitted_at=now)
+    uow.session.add(report)
+    spec = ensure_stored(uow.session, uow.definition, now)
+    case = Case(report=report, spec_id=spec.id, status=CaseStatus.TRIAGE,
+                category_id=clean["category"].id, area_id=clean["area"].id,
+                created_at=now, updated_at=now)
+    uow.session.add(case)
+    uow.session.flush()
+    year = now.astimezone(ZoneInfo(refs.city.timezone)).year
+    case.number = f"{year}-{case.id:06d}"
+    uow.session.flush()
+    uow.acting_on("submit_report", case.id)
+
+    workflow = uow.process.start({
+        "case_number": case.number, "category": clean["category"].code,
+        "area": clean["area"].code, "channel": str(data.channel), "transfer_count": 0,
+        "rework_count": 0, "reopen_count": 0, "dispute_window": uow.settings.dispute_window,
+        "closure_note": None})
+    before = _case.CaseView.of(None, None, refs)
+    events = [{"action": "report_submitted",
+               "data": {"tracking_code": report.tracking_code, "channel": str(data.channel),
+                        "category": clean["category"].code, "area": clean["area"].code,
+                        "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,
+                        "lat": clean["lat"], "lon": clean["lon"], "photo": photo is not None}}]
+    _case.save(uow, case, workflow, actor=actor.ref(), before=before, refs=refs, events=events,
+               recipient=clean["email"] or clean["phone"])
+    if photo is not None:
+        store_attachment(uow, case, photo, kind="before", actor=actor)
+    return Submitted(case_id=case.id, case_number=case.number, tracking_code=report.tracking_code)
+

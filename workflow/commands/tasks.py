@@ -1,0 +1,237 @@
+"""Working the task inbox: claim, release and complete work items.
+
+Every task of the process is completed through :func:`complete_work_item` with the fields of its
+form (``bpmn/tasks.yaml``). The named commands (:func:`transfer`, :func:`dispatch`, ...) are the
+same call with the form filled in, for callers that think in actions rather than forms.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import audit
+from ..actors import Actor
+from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from ..forms import clean
+from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Report, Role, WorkItem
+from ..permissions import can_view_case, role_for_item
+from ..reference import References
+from ..uow import UnitOfWork
+from . import _case
+
+
+def _load_item(uow: UnitOfWork, actor: Actor, item_id: int) -> tuple[WorkItem, Role]:
+    """The work item and the role the actor works it under.
+
+    Not found when the item does not exist or lies outside every scope of the actor; forbidden
+    when the actor can see the case but has no role for this task.
+    """
+    item = uow.session.get(WorkItem, item_id)
+    if item is None:
+        raise NotFound(f"work item {item_id} not found (it may just have been completed)")
+    role = role_for_item(actor, item)
+    if role is None:
+        if can_view_case(actor, item.case):
+            raise PermissionDenied(f"your role cannot work the {item.form_key} task")
+        raise NotFound(f"work item {item_id} not found")
+    return item, role
+
+
+def _assignee_name(item: WorkItem) -> str:
+    return item.assignee.username if item.assignee else "someone else"
+
+
+def claim(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int | None = None) -> WorkItem:
+    item, role = _load_item(uow, actor, item_id)
+    if item.assignee_id == actor.user_id:
+        return item
+    if item.assignee_id is not None:
+        raise Conflict(f"This task was already claimed by {_assignee_name(item)}.",
+                       by=_assignee_name(item))
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    _case.lock(uow, case)
+    item.assignee_id, item.claimed_at = actor.user_id, uow.clock.now()
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action="task_claimed",
+                 occurred_at=uow.clock.now(), task_name=item.task_name,
+                 data={"work_item": item.id, "assignee": actor.name})
+    return item
+
+
+def release(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int | None = None) -> WorkItem:
+    item, role = _load_item(uow, actor, item_id)
+    if item.assignee_id is None:
+        return item
+    if item.assignee_id != actor.user_id:
+        raise PermissionDenied(f"only {_assignee_name(item)}, who claimed it, can release this task")
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    _case.lock(uow, case)
+    item.assignee_id, item.claimed_at = None, None
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action="task_released",
+                 occurred_at=uow.clock.now(), task_name=item.task_name,
+                 data={"work_item": item.id})
+    return item
+
+
+def _resolver(uow: UnitOfWork, refs: References, case: Case):
+    def resolve(source: str) -> set[str]:
+        if source == "categories":
+            return {c.code for c in refs.categories.values() if c.active}
+        if source == "agencies":
+            return {a.code for a in refs.agencies.values()
+                    if a.active and a.handles_reports and a.id != case.agency_id}
+        if source == "teams":
+            return {t.code for t in refs.teams.values() if t.active and t.area_id == case.area_id}
+        raise ValueError(f"unknown choice source {source!r}")
+    return resolve
+
+
+def _check_domain(uow: UnitOfWork, case: Case, form_key: str, values: dict[str, Any]) -> Case | None:
+    """Rules a form definition cannot express. Returns the merge target for a duplicate."""
+    if form_key == "triage" and values.get("decision") == "duplicate":
+        target = uow.session.scalar(select(Case).where(Case.number == values["duplicate_of"]))
+        if target is None:
+            raise ValidationError({"duplicate_of": f"no case {values['duplicate_of']}"})
+        if target.id == case.id:
+            raise ValidationError({"duplicate_of": "a case cannot duplicate itself"})
+        if target.status not in OPEN_STATUSES:
+            raise ValidationError({"duplicate_of": f"case {target.number} is no longer open"})
+        return target
+    if form_key == "field_work":
+        attachment = uow.session.get(Attachment, values["after_photo"])
+        if attachment is None or attachment.case_id != case.id or attachment.kind != "after":
+            raise ValidationError({"after_photo": "upload an after-photo for this case first"})
+        arrived: datetime = values["arrived_at"]
+        if arrived > uow.clock.now():
+            raise ValidationError({"arrived_at": "the arrival time is in the future"})
+        if arrived < case.created_at:
+            raise ValidationError({"arrived_at": "the arrival time is before the report came in"})
+    return None
+
+
+def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict[str, Any], *,
+                       expected_version: int | None = None,
+                       expected_form: str | None = None) -> _case.Snapshot:
+    """Complete a READY task with its form data and run the process on to the next wait.
+
+    Locking: the case row is version-bumped before the workflow is loaded, so a second
+    transaction acting on the same case either waits and then fails with ``Conflict``
+    (PostgreSQL) or queues behind this one and finds the item gone (SQLite).
+    """
+    item, role = _load_item(uow, actor, item_id)
+    if expected_form is not None and item.form_key != expected_form:
+        raise DomainError(f"work item {item_id} is a {item.form_key} task, not {expected_form}",
+                          code="wrong_task")
+    if item.assignee_id is not None and item.assignee_id != actor.user_id:
+        raise Conflict(f"This task was claimed by {_assignee_name(item)}.", by=_assignee_name(item))
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    refs = References(uow.session)
+    form = uow.definition.forms[item.form_key]
+    cleaned = clean(form, values, _resolver(uow, refs, case))
+    merge_target = _check_domain(uow, case, item.form_key, cleaned)
+
+    uow.acting_on(f"complete:{item.form_key}", case.id)
+    _case.lock(uow, case)
+    workflow = _case.load_workflow(uow, case)
+    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
+    try:
+        uow.process.complete(workflow, item.bpmn_task_id, cleaned)
+    except LookupError:
+        raise Conflict("This task was just completed by someone else.") from None
+    reason = cleaned.get("reason")
+    events = [{"action": "task_completed", "task_name": item.task_name,
+               "from_task": item.task_name, "reason": reason,
+               "data": {"form": item.form_key, "values": cleaned}}]
+    snap = _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
+                      reason=reason, events=events,
+                      recipient=case.report.contact_email or case.report.contact_phone)
+    if merge_target is not None:
+        _merge_into(uow, actor.ref(role), case, merge_target, reason)
+    return snap
+
+
+def _merge_into(uow: UnitOfWork, actor_ref: audit.ActorRef, duplicate: Case, target: Case,
+                reason: str | None) -> None:
+    duplicate.merged_into_id = target.id
+    _case.lock(uow, target)
+    audit.append(uow.session, case_id=target.id, actor=actor_ref, action="report_merged",
+                 occurred_at=uow.clock.now(), reason=reason,
+                 data={"duplicate_case": duplicate.number,
+                       "tracking_code": duplicate.report.tracking_code})
+
+
+# -- named actions over complete_work_item -------------------------------------------------------
+
+def triage(uow, actor, item_id, *, decision, reason=None, duplicate_of=None,
+           corrected_category=None, expected_version=None):
+    return complete_work_item(uow, actor, item_id, {
+        "decision": decision, "reason": reason, "duplicate_of": duplicate_of,
+        "corrected_category": corrected_category}, expected_version=expected_version,
+        expected_form="triage")
+
+
+def merge_duplicate(uow, actor, item_id, *, into_case_number, reason, expected_version=None):
+    return triage(uow, actor, item_id, decision="duplicate", duplicate_of=into_case_number,
+                  reason=reason, expected_version=expected_version)
+
+
+def accept(uow, actor, item_id, *, expected_version=None):
+    return complete_work_item(uow, actor, item_id, {"decision": "accept"},
+                              expected_version=expected_version, expected_form="disposition")
+
+
+def transfer(uow, actor, item_id, *, to_agency, reason, expected_version=None):
+    return complete_work_item(uow, actor, item_id, {
+        "decision": "transfer", "transfer_to": to_agency, "reason": reason},
+        expected_version=expected_version, expected_form="disposition")
+
+
+def dispatch(uow, actor, item_id, *, team, instructions=None, expected_version=None):
+    return complete_work_item(uow, actor, item_id, {"team": team, "instructions": instructions},
+                              expected_version=expected_version, expected_form="dispatch")
+
+
+def record_field_work(uow, actor, item_id, *, arrived_at, action_taken, after_photo,
+                      expected_version=None):
+    return complete_work_item(uow, actor, item_id, {
+        "arrived_at": arrived_at, "action_taken": action_taken, "after_photo": after_photo},
+        expected_version=expected_version, expected_form="field_work")
+
+
+def verify(uow, actor, item_id, *, approve: bool, reason=None, expected_version=None):
+    return complete_work_item(uow, actor, item_id, {
+        "decision": "approve" if approve else "send_back", "reason": reason},
+        expected_version=expected_version, expected_form="verification")
+
+
+def close(uow, actor, item_id, *, closure_note, expected_version=None):
+    return complete_work_item(uow, actor, item_id, {"closure_note": closure_note},
+                              expected_version=expected_version, expected_form="closure")
+
+
+def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reason: str | None = None):
+    """The citizen confirms the fix or disputes it, identified by the report's tracking code."""
+    code = (tracking_code or "").strip().upper()
+    case = uow.session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
+    if case is None:
+        raise NotFound("no report with this tracking code")
+    item = uow.session.scalar(select(WorkItem).where(
+        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN))
+    if item is None or case.status != CaseStatus.RESOLVED:
+        raise DomainError("this case is not waiting for your confirmation", code="not_resolved")
+    return complete_work_item(uow, Actor.citizen(), item.id,
+                              {"decision": decision, "reason": reason},
+                              expected_form="citizen_feedback")
+
+
+def dispute(uow: UnitOfWork, tracking_code: str, *, reason: str):
+    return citizen_feedback(uow, tracking_code, decision="dispute", reason=reason)
+
+
+def confirm(uow: UnitOfWork, tracking_code: str):
+    return citizen_feedback(uow, tracking_code, decision="confirm")

@@ -1,0 +1,56 @@
+"""Settings read from the environment, with embedded-mode defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_bpmn_dir() -> Path:
+    local = REPO_ROOT / "bpmn"
+    if local.is_dir():
+        return local
+    import bpmn  # installed as package data next to workflow/
+
+    return Path(next(iter(bpmn.__path__)))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the domain layer needs to know about its deployment.
+
+    ``database_url``: SQLAlchemy URL; SQLite under the instance folder by default, PostgreSQL
+    (``postgresql+psycopg://...``) in production.
+    ``dispute_window``: ISO 8601 duration a citizen has to dispute a closed case.
+    """
+
+    instance_path: Path
+    database_url: str
+    bpmn_dir: Path
+    upload_dir: Path
+    dispute_window: str = "P7D"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        instance = Path(env.get("TANGGAP_INSTANCE", Path.cwd() / "instance")).resolve()
+        url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'tanggap.sqlite3'}"
+        if url.startswith("postgres://"):  # Heroku-style URLs
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        values = dict(
+            instance_path=instance,
+            database_url=url,
+            bpmn_dir=Path(env.get("TANGGAP_BPMN_DIR") or _default_bpmn_dir()),
+            upload_dir=Path(env.get("TANGGAP_UPLOAD_DIR") or instance / "uploads"),
+            dispute_window=env.get("TANGGAP_DISPUTE_WINDOW", "P7D"),
+            max_upload_bytes=int(env.get("TANGGAP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
+        )
+        values.update(overrides)
+        return cls(**values)

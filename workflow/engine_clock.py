@@ -1,0 +1,44 @@
+"""Make SpiffWorkflow's timer checks read Tanggap's injected clock.
+
+SpiffWorkflow 3.2.0 has no clock hook: ``SpiffWorkflow.bpmn.specs.event_definitions.timer``
+calls ``datetime.now(timezone.utc)`` to decide whether a timer has fired. :func:`install`
+replaces that module's ``datetime`` name (and nothing else) with a subclass whose ``now()``
+returns the clock set by :func:`using_clock` for the current context, or the real time when none
+is set. It is called by ``ProcessEngine``, never at import time, and is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from datetime import datetime as _datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+
+from .clock import Clock
+
+_active: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("tanggap_clock", default=None)
+
+
+class _ClockedDatetime(_datetime):
+    @classmethod
+    def now(cls, tz=None):
+        clock = _active.get()
+        if clock is None:
+            return _datetime.now(tz)
+        now = clock.now()
+        return now.astimezone(tz) if tz is not None else now.astimezone().replace(tzinfo=None)
+
+
+def install() -> None:
+    if _timer_module.datetime is not _ClockedDatetime:
+        _timer_module.datetime = _ClockedDatetime
+
+
+@contextlib.contextmanager
+def using_clock(clock: Clock):
+    token = _active.set(clock)
+    try:
+        yield
+    finally:
+        _active.reset(token)

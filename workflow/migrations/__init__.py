@@ -1,0 +1,1 @@
+"""Alembic migrations. Run them with ``tanggap db upgrade``; see :mod:`workflow.schema`."""

@@ -1,0 +1,123 @@
+"""Write what a workflow :class:`Snapshot` says into the case row, ``work_items`` and ``timers``.
+
+Called in the same transaction as the state it mirrors, after every step, so the inbox and the
+sweeper read rows that are never stale and never ahead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Case, CaseStatus, Timer, WorkItem
+from .reference import References
+from .runtime import HumanTask, Snapshot
+from .specs import ProcessDefinition
+
+FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
+
+
+def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
+    if snap.main_task is not None:
+        return CaseStatus(definition.open_statuses[snap.main_task.form_key])
+    if snap.ended_at is not None:
+        return CaseStatus(definition.end_statuses[snap.ended_at])
+    raise LookupError("workflow has neither an open task nor a known end event")
+
+
+def apply_to_case(case: Case, snap: Snapshot, definition: ProcessDefinition, refs: References,
+                  now: datetime) -> None:
+    data = snap.data
+    status = case_status(definition, snap)
+    case.status = status
+    case.stage = snap.main_task.form_key if snap.main_task else None
+    agency = data.get("agency")
+    case.agency_id = refs.agencies[agency].id if agency else None
+    team = data.get("team")
+    case.team_id = refs.teams[team].id if team else None
+    category = data.get("category")
+    if category:
+        case.category_id = refs.categories[category].id
+    case.priority = data.get("priority") or case.priority or "normal"
+    case.transfer_count = int(data.get("transfer_count") or 0)
+    case.reopen_count = int(data.get("reopen_count") or 0)
+    case.rework_count = int(data.get("rework_count") or 0)
+    if status in FINAL_STATUSES:
+        case.closed_at = case.closed_at or now
+    else:
+        case.closed_at = None
+    case.updated_at = now
+
+
+def _item_scope(task: HumanTask, definition: ProcessDefinition, refs: References, data) -> dict:
+    rule = definition.lanes[task.lane]
+    agency_id = team_id = None
+    if rule.agency == "command_center":
+        agency_id = refs.command_center.id
+    elif rule.agency and data.get(rule.agency):
+        agency_id = refs.agencies[data[rule.agency]].id
+    if rule.team and data.get(rule.team):
+        team_id = refs.teams[data[rule.team]].id
+    return {"role": rule.role, "agency_id": agency_id, "team_id": team_id}
+
+
+def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: ProcessDefinition,
+                    refs: References, now: datetime) -> tuple[list[WorkItem], list[WorkItem]]:
+    """Make ``work_items`` equal the READY human tasks. Claims on surviving items are kept.
+
+    Also sets the case's ``due_at`` to the deadline of its main open task. Returns (added, removed).
+    """
+    existing = {w.bpmn_task_id: w for w in session.scalars(
+        select(WorkItem).where(WorkItem.case_id == case.id))}
+    wanted = {t.task_id: t for t in snap.tasks}
+    removed = [w for tid, w in existing.items() if tid not in wanted]
+    for w in removed:
+        session.delete(w)
+    added = []
+    wanted_items: dict[str, WorkItem] = {}
+    for tid, task in wanted.items():
+        scope = _item_scope(task, definition, refs, task.data)
+        item = existing.get(tid)
+        if item is None:
+            item = WorkItem(case_id=case.id, bpmn_task_id=tid, created_at=now, **scope)
+            session.add(item)
+            added.append(item)
+        else:
+            if (item.agency_id, item.team_id) != (scope["agency_id"], scope["team_id"]):
+                item.assignee_id, item.claimed_at = None, None  # scope moved: claim lapses
+            for key, value in scope.items():
+                setattr(item, key, value)
+        item.task_name = task.name
+        item.form_key = task.form_key
+        item.lane = task.lane
+        item.priority = case.priority
+        # A fired SLA timer leaves the task READY without a waiting timer: keep its deadline.
+        if task.due_at is not None or item.due_at is None:
+            item.due_at = task.due_at
+        wanted_items[tid] = item
+    main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
+    case.due_at = main.due_at if main is not None else None
+    session.flush()
+    return added, removed
+
+
+def sync_timers(session: Session, case: Case, snap: Snapshot) -> None:
+    """Make ``timers`` equal the WAITING timer events."""
+    existing = {t.bpmn_task_id: t for t in session.scalars(
+        select(Timer).where(Timer.case_id == case.id))}
+    wanted = {t.task_id: t for t in snap.timers}
+    for tid, row in existing.items():
+        if tid not in wanted:
+            session.delete(row)
+    for tid, timer in wanted.items():
+        row = existing.get(tid)
+        if row is None:
+            row = Timer(case_id=case.id, bpmn_task_id=tid)
+            session.add(row)
+        row.timer_name = timer.name
+        row.guards_task = timer.guards_task
+        row.interrupting = timer.interrupting
+        row.due_at = timer.due_at
+    session.flush()

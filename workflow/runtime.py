@@ -1,0 +1,206 @@
+"""Start, load, step and save a case's BPMN workflow; read off what the projections must say.
+
+The engine knows nothing about the database: commands hand it JSON and get JSON back, plus a
+:class:`Snapshot` of the READY human tasks and WAITING timers that ``projections`` writes down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import engine_clock
+from .clock import Clock
+from .scripting import make_script_engine
+from .serialization import dump_state, load_state
+from .specs import ProcessDefinition
+
+
+class StepFailed(Exception):
+    """The engine could not take a step (no gateway branch matched, a script failed, ...)."""
+
+    def __init__(self, message: str, task_name: str | None, details: dict):
+        super().__init__(message)
+        self.task_name = task_name
+        self.details = details
+
+
+@dataclass(frozen=True)
+class HumanTask:
+    task_id: str
+    name: str
+    form_key: str
+    lane: str
+    due_at: datetime | None
+    data: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    task_id: str
+    name: str
+    guards_task: str | None
+    interrupting: bool
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class ThrownMessage:
+    name: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the workflow says now: open human tasks, waiting timers, the case's variables."""
+
+    tasks: tuple[HumanTask, ...]
+    timers: tuple[WaitingTimer, ...]
+    data: Mapping[str, Any]
+    ended_at: str | None  # id of the end event that finished the main path, if finished
+
+    @property
+    def main_task(self) -> HumanTask | None:
+        return self.tasks[0] if self.tasks else None
+
+
+def deadline_functions(clock: Clock, add_business_time: Callable | None = None) -> dict:
+    """Functions exposed to BPMN expressions for timer deadlines.
+
+    ``sla_due(duration)`` adds a business-time duration (``add_business_time(start, timedelta)``
+    when given, else plain elapsed time); ``calendar_due(duration)`` always adds elapsed time.
+    Both return an aware ISO datetime, which is what a ``timeDate`` timer needs.
+    """
+
+    def _delta(duration: str):
+        parsed = TimerEventDefinition.parse_iso_duration(str(duration))
+        return TimerEventDefinition.get_timedelta_from_start(parsed, clock.now())
+
+    def calendar_due(duration: str) -> str:
+        return (clock.now() + _delta(duration)).isoformat()
+
+    def sla_due(duration: str) -> str:
+        if add_business_time is None:
+            return calendar_due(duration)
+        return add_business_time(clock.now(), _delta(duration)).isoformat()
+
+    return {"sla_due": sla_due, "calendar_due": calendar_due}
+
+
+class ProcessEngine:
+    """Engine glue for one process definition. Safe to share between threads: every workflow
+    object it creates is used by one command on one thread."""
+
+    def __init__(self, definition: ProcessDefinition, clock: Clock,
+                 add_business_time: Callable | None = None):
+        self.definition = definition
+        self.clock = clock
+        self.script_engine = make_script_engine(deadline_functions(clock, add_business_time))
+        engine_clock.install()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self, data: Mapping[str, Any]) -> BpmnWorkflow:
+        workflow = BpmnWorkflow(self.definition.spec, self.definition.subprocess_specs,
+                                script_engine=self.script_engine)
+        start = workflow.get_next_task(state=TaskState.READY)
+        start.data.update(data)
+        self._guard(workflow.do_engine_steps, None)
+        return workflow
+
+    def load(self, spec_json: str, state_json: str) -> BpmnWorkflow:
+        return load_state(spec_json, state_json, self.script_engine)
+
+    @staticmethod
+    def dump(workflow: BpmnWorkflow) -> str:
+        return dump_state(workflow)
+
+    def complete(self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any]) -> None:
+        task = self.ready_task(workflow, task_id)
+        if task is None:
+            raise LookupError(task_id)
+        task.set_data(**data)
+        self._guard(task.run, task.task_spec.name)
+        self._guard(workflow.do_engine_steps, task.task_spec.name)
+
+    def refresh_timers(self, workflow: BpmnWorkflow) -> None:
+        """Fire every timer whose deadline has passed and run the engine on from there."""
+        self._guard(workflow.refresh_timers, None)
+        self._guard(workflow.do_engine_steps, None)
+
+    @staticmethod
+    def ready_task(workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError):
+            return None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            return None
+        return task
+
+    @staticmethod
+    def thrown_messages(workflow: BpmnWorkflow) -> list[ThrownMessage]:
+        return [ThrownMessage(e.event_definition.name, e.payload) for e in workflow.get_events()]
+
+    def _guard(self, step: Callable[[], Any], task_name: str | None) -> None:
+        try:
+            with engine_clock.using_clock(self.clock):
+                step()
+        except SpiffWorkflowException as exc:
+            failing = getattr(exc, "task", None) or getattr(exc, "task_spec", None)
+            name = getattr(getattr(failing, "task_spec", failing), "name", None) or task_name
+            raise StepFailed(str(exc), name, {"error": type(exc).__name__,
+                                              "notes": list(getattr(exc, "__notes__", []))}) from exc
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def snapshot(self, workflow: BpmnWorkflow) -> Snapshot:
+        timers = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            value = task.internal_data.get("event_value")
+            if not isinstance(value, str):
+                continue  # cycle timers are not used by Tanggap processes
+            guarded = next((s.task_spec.name for s in task.parent.children
+                            if s.task_spec.manual), None) if task.parent else None
+            timers.append(WaitingTimer(
+                task_id=str(task.id), name=task.task_spec.name, guards_task=guarded,
+                interrupting=bool(getattr(task.task_spec, "cancel_activity", True)),
+                due_at=datetime.fromisoformat(value).astimezone(timezone.utc)))
+
+        by_guarded: dict[str, list[WaitingTimer]] = {}
+        for t in timers:
+            by_guarded.setdefault(t.guards_task or "", []).append(t)
+
+        tasks = []
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            guards = [t for t in by_guarded.get(spec.name, [])
+                      if any(s.id == UUID(t.task_id) for s in task.parent.children)]
+            sla = [t for t in guards if not t.interrupting] or guards
+            tasks.append(HumanTask(
+                task_id=str(task.id), name=spec.name,
+                form_key=spec.extensions.get("properties", {}).get("formKey", spec.name),
+                lane=spec.lane, due_at=min((t.due_at for t in sla), default=None), data=task.data))
+
+        ended = None
+        end_ids = self.definition.end_statuses
+        data: Mapping[str, Any] = tasks[0].data if tasks else {}
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            if task.task_spec.name in end_ids:
+                ended = task.task_spec.name
+                if not tasks:
+                    data = task.data
+        if not tasks and ended is None:
+            data = workflow.data
+        return Snapshot(tasks=tuple(tasks), timers=tuple(timers), data=dict(data), ended_at=ended)

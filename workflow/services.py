@@ -1,0 +1,61 @@
+"""Everything a command needs, built once per process and passed in (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .attachments import AttachmentStore
+from .clock import Clock, SystemClock
+from .config import Settings
+from .db import make_engine, make_session_factory
+from .runtime import ProcessEngine
+from .specs import ProcessDefinition, load_definition
+from .uow import UnitOfWork
+
+BusinessTime = Callable[[datetime, timedelta], datetime]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    definition: ProcessDefinition
+    process: ProcessEngine
+    storage: AttachmentStore
+    spec_cache: dict[int, str] = field(default_factory=dict)  # process_specs rows never change
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    @contextmanager
+    def reading(self):
+        """A session for queries; it never commits."""
+        session = self.sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None,
+                   add_business_time: BusinessTime | None = None,
+                   engine: Engine | None = None) -> Services:
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    definition = load_definition(settings.bpmn_dir)
+    return Services(
+        settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock,
+        definition=definition, process=ProcessEngine(definition, clock, add_business_time),
+        storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes))
