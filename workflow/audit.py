@@ -76,13 +76,16 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
     Locking: the caller has already bumped the case's ``version`` in this transaction, which
     holds the case row (PostgreSQL) or the write lock (SQLite) until commit, so no other
     transaction appends to this chain concurrently; the unique ``(case_id, seq)`` constraint
-    backs that up.
+    backs that up. The chain head is remembered in the session for the next append.
     """
-    session.flush()
-    last = session.execute(
-        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
-        .order_by(CaseEvent.seq.desc()).limit(1)).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    heads = session.info.setdefault("audit_heads", {})
+    if case_id not in heads:
+        last = session.execute(
+            select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.seq.desc()).limit(1)).first()
+        heads[case_id] = (last.seq, last.hash) if last else (0, GENESIS)
+    last_seq, prev_hash = heads[case_id]
+    seq = last_seq + 1
     event = CaseEvent(
         case_id=case_id, seq=seq, occurred_at=occurred_at, actor_user_id=actor.user_id,
         actor_name=actor.name, actor_role=actor.role, action=action, task_name=task_name,
@@ -90,7 +93,7 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
         reason=reason, data=canonical_json(data or {}), prev_hash=prev_hash)
     event.hash = compute_hash(prev_hash, row_payload(event))
     session.add(event)
-    session.flush()
+    heads[case_id] = (seq, event.hash)
     return event
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -264,14 +265,22 @@ class CaseState(Base):
     updated_at: Mapped[datetime]
 
 
+_OPEN_ITEM = text("completed_at IS NULL")
+
+
 class WorkItem(Base):
-    """Projection of one READY human task. Rewritten in the transaction that changes the state."""
+    """Projection of the human tasks of a case. Rows with ``completed_at IS NULL`` are exactly the
+    READY tasks of the workflow; finished rows stay, so a late second attempt can be told who
+    handled the task. Rewritten in the transaction that changes the state."""
 
     __tablename__ = "work_items"
     __table_args__ = (
-        Index("ix_work_items_inbox", "role", "agency_id", "due_at"),
-        Index("ix_work_items_team", "team_id", "due_at"),
-        Index("ix_work_items_assignee", "assignee_id"),
+        Index("ix_work_items_inbox", "role", "agency_id", "due_at",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+        Index("ix_work_items_team", "team_id", "due_at",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+        Index("ix_work_items_assignee", "assignee_id",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -286,10 +295,17 @@ class WorkItem(Base):
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
+    at_risk_at: Mapped[datetime | None] = mapped_column(
+        comment="when the item turns 'at risk' (a share of the time from creation to due)")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
+    completed_at: Mapped[datetime | None] = mapped_column(comment="set when the task left READY")
+    completed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="who completed it (NULL: citizen, system or cancelled)")
+    outcome: Mapped[str | None] = mapped_column(String(16), comment="completed / cancelled")
 
     case: Mapped[Case] = relationship()
-    assignee: Mapped[User | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
 class Timer(Base):

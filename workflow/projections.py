@@ -17,6 +17,7 @@ from .runtime import HumanTask, Snapshot
 from .specs import ProcessDefinition
 
 FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
+AT_RISK_SHARE = 0.75
 
 
 def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
@@ -64,17 +65,24 @@ def _item_scope(task: HumanTask, definition: ProcessDefinition, refs: References
 
 
 def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: ProcessDefinition,
-                    refs: References, now: datetime) -> tuple[list[WorkItem], list[WorkItem]]:
-    """Make ``work_items`` equal the READY human tasks. Claims on surviving items are kept.
+                    refs: References, now: datetime, *, completed_task: str | None = None,
+                    completed_by: int | None = None) -> tuple[list[WorkItem], list[WorkItem]]:
+    """Make the open ``work_items`` equal the READY human tasks. Claims on surviving items are
+    kept; items no longer READY are closed: ``completed`` if it is ``completed_task`` (done by
+    ``completed_by``), else ``cancelled`` (an interrupting timer, a merge).
 
-    Also sets the case's ``due_at`` to the deadline of its main open task. Returns (added, removed).
+    Also sets the case's ``due_at`` to the deadline of its main open task. Returns (added, closed).
     """
     existing = {w.bpmn_task_id: w for w in session.scalars(
-        select(WorkItem).where(WorkItem.case_id == case.id))}
+        select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.completed_at.is_(None)))}
     wanted = {t.task_id: t for t in snap.tasks}
     removed = [w for tid, w in existing.items() if tid not in wanted]
     for w in removed:
-        session.delete(w)
+        w.completed_at = now
+        if w.bpmn_task_id == completed_task:
+            w.outcome, w.completed_by_id = "completed", completed_by
+        else:
+            w.outcome = "cancelled"
     added = []
     wanted_items: dict[str, WorkItem] = {}
     for tid, task in wanted.items():
@@ -96,6 +104,8 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         # A fired SLA timer leaves the task READY without a waiting timer: keep its deadline.
         if task.due_at is not None or item.due_at is None:
             item.due_at = task.due_at
+            item.at_risk_at = (item.created_at + (task.due_at - item.created_at) * AT_RISK_SHARE
+                               if task.due_at is not None else None)
         wanted_items[tid] = item
     main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
     case.due_at = main.due_at if main is not None else None

@@ -116,8 +116,9 @@ class ProcessEngine:
         self._guard(workflow.do_engine_steps, None)
         return workflow
 
-    def load(self, spec_json: str, state_json: str) -> BpmnWorkflow:
-        return load_state(spec_json, state_json, self.script_engine)
+    def load(self, specs, state_json: str) -> BpmnWorkflow:
+        """``specs``: (spec, subprocess_specs) of the version the case runs."""
+        return load_state(specs, state_json, self.script_engine)
 
     @staticmethod
     def dump(workflow: BpmnWorkflow) -> str:

@@ -30,19 +30,19 @@ class Services:
     definition: ProcessDefinition
     process: ProcessEngine
     storage: AttachmentStore
-    spec_cache: dict[int, str] = field(default_factory=dict)  # process_specs rows never change
+    spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
     @contextmanager
     def reading(self):
-        """A session for queries; it never commits."""
+        """A session for queries; it never commits. Objects stay readable after the block
+        (closing ends the transaction without expiring what was loaded)."""
         session = self.sessions()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def dispose(self) -> None:
@@ -51,10 +51,11 @@ class Services:
 
 def build_services(settings: Settings, *, clock: Clock | None = None,
                    add_business_time: BusinessTime | None = None,
-                   engine: Engine | None = None) -> Services:
+                   engine: Engine | None = None,
+                   definition: ProcessDefinition | None = None) -> Services:
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
-    definition = load_definition(settings.bpmn_dir)
+    definition = definition or load_definition(settings.bpmn_dir)
     return Services(
         settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock,
         definition=definition, process=ProcessEngine(definition, clock, add_business_time),

@@ -18,11 +18,12 @@ from .tasks import (
     triage,
     verify,
 )
+from .timers import fire_timers
 from .users import create_user
 
 __all__ = [
     "ReportInput", "Submitted", "accept", "add_attachment", "add_note", "citizen_feedback", "claim",
-    "close", "complete_work_item", "confirm", "create_user", "dispatch", "dispute",
+    "close", "complete_work_item", "confirm", "create_user", "dispatch", "dispute", "fire_timers",
     "merge_duplicate", "record_field_work", "release", "submit_report", "transfer", "triage",
     "verify",
 ]

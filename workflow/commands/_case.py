@@ -16,6 +16,7 @@ from ..models import Case, CaseEvent, CaseState, CaseStatus, OutboxMessage, Proc
 from ..projections import apply_to_case, sync_timers, sync_work_items
 from ..reference import References
 from ..runtime import Snapshot
+from ..serialization import spec_objects
 from ..uow import UnitOfWork
 
 
@@ -72,21 +73,26 @@ def lock(uow: UnitOfWork, case: Case) -> None:
     uow.session.flush()
 
 
-def spec_json(uow: UnitOfWork, spec_id: int) -> str:
+def specs_for(uow: UnitOfWork, spec_id: int):
+    """Spec objects of a stored process version, restored once per process and shared."""
     cache = uow.services.spec_cache
     if spec_id not in cache:
-        cache[spec_id] = uow.session.get(ProcessSpec, spec_id).spec_json
+        row = uow.session.get(ProcessSpec, spec_id)
+        if row.content_hash == uow.definition.content_hash:
+            cache[spec_id] = (uow.definition.spec, uow.definition.subprocess_specs)
+        else:
+            cache[spec_id] = spec_objects(row.spec_json)
     return cache[spec_id]
 
 
 def load_workflow(uow: UnitOfWork, case: Case):
     state = uow.session.get(CaseState, case.id)
-    return uow.process.load(spec_json(uow, case.spec_id), state.state_json)
+    return uow.process.load(specs_for(uow, case.spec_id), state.state_json)
 
 
 def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: CaseView,
          refs: References, reason: str | None = None, events: list[dict] | None = None,
-         recipient: str | None = None) -> Snapshot:
+         recipient: str | None = None, completed_task: str | None = None) -> Snapshot:
     """Persist the stepped workflow and everything that mirrors it, in this transaction.
 
     ``events`` are the command's own audit events (written first); events for what changed
@@ -96,7 +102,8 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     snap = uow.process.snapshot(workflow)
     messages = uow.process.thrown_messages(workflow)
     apply_to_case(case, snap, uow.definition, refs, now)
-    sync_work_items(uow.session, case, snap, uow.definition, refs, now)
+    sync_work_items(uow.session, case, snap, uow.definition, refs, now,
+                    completed_task=completed_task, completed_by=actor.user_id)
     sync_timers(uow.session, case, snap)
     state = uow.session.get(CaseState, case.id)
     if state is None:

@@ -31,12 +31,17 @@ def _load_item(uow: UnitOfWork, actor: Actor, item_id: int) -> tuple[WorkItem, R
     """
     item = uow.session.get(WorkItem, item_id)
     if item is None:
-        raise NotFound(f"work item {item_id} not found (it may just have been completed)")
+        raise NotFound(f"work item {item_id} not found")
     role = role_for_item(actor, item)
     if role is None:
         if can_view_case(actor, item.case):
             raise PermissionDenied(f"your role cannot work the {item.form_key} task")
         raise NotFound(f"work item {item_id} not found")
+    if item.completed_at is not None:
+        who = item.completed_by.username if item.completed_by else "someone else"
+        if item.outcome == "cancelled":
+            raise Conflict("This task is no longer open: the case moved on.")
+        raise Conflict(f"This task was just handled by {who}.", by=who)
     return item, role
 
 
@@ -148,7 +153,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
                "from_task": item.task_name, "reason": reason,
                "data": {"form": item.form_key, "values": cleaned}}]
     snap = _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
-                      reason=reason, events=events,
+                      reason=reason, events=events, completed_task=item.bpmn_task_id,
                       recipient=case.report.contact_email or case.report.contact_phone)
     if merge_target is not None:
         _merge_into(uow, actor.ref(role), case, merge_target, reason)
@@ -221,7 +226,7 @@ def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reas
     if case is None:
         raise NotFound("no report with this tracking code")
     item = uow.session.scalar(select(WorkItem).where(
-        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN))
+        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN, WorkItem.completed_at.is_(None)))
     if item is None or case.status != CaseStatus.RESOLVED:
         raise DomainError("this case is not waiting for your confirmation", code="not_resolved")
     return complete_work_item(uow, Actor.citizen(), item.id,

@@ -1,0 +1,30 @@
+# The two commands of the README:
+#   make run    set up (virtualenv, install, database, demo data) and start the app
+#   make test   set up and run the whole test suite (SQLite, and PostgreSQL when reachable)
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Tanggap needs Python 3.11 or newer (python3.11, python3.12 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tanggap serve --demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts

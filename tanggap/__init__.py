@@ -1,0 +1,1 @@
+"""Composition root: the ``tanggap`` command wires ``workflow``, ``escalation`` and ``web``."""

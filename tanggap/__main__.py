@@ -1,0 +1,3 @@
+from tanggap.cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""The ``tanggap`` command: database, reference and demo data, serving, audit, users."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import func, inspect, select
+
+from workflow import audit, commands, schema, seed
+from workflow.config import Settings
+from workflow.errors import DomainError
+from workflow.models import Case
+from workflow.services import Services, build_services
+
+
+def _services(ctx: click.Context) -> Services:
+    obj = ctx.ensure_object(dict)
+    if "services" not in obj:
+        obj["services"] = build_services(Settings.from_env())
+        ctx.call_on_close(obj["services"].dispose)
+    return obj["services"]
+
+
+@click.group()
+def main() -> None:
+    """Tanggap: inter-agency case management for city complaint handling."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Create or migrate the schema."""
+    services = _services(ctx)
+    schema.upgrade(services.engine, revision)
+    click.echo(f"database at revision {schema.current_revision(services.engine)}")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@click.pass_context
+def db_revision(ctx: click.Context, message: str) -> None:
+    """Autogenerate a migration from the models (for developers)."""
+    schema.revision(_services(ctx).settings.database_url, message)
+
+
+@main.command("seed")
+@click.option("--file", "seed_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=seed.DEFAULT_SEED, show_default=True, help="reference data of the city")
+@click.option("--demo", is_flag=True, help="also add demo users and demo cases")
+@click.option("--cases", default=300, show_default=True, help="demo cases to create")
+@click.option("--demo-password", envvar="TANGGAP_DEMO_PASSWORD", default="tanggap-demo",
+              show_default=True, help="password of every demo user")
+@click.pass_context
+def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, demo_password: str) -> None:
+    """Load reference data (agencies, areas, QR teams, categories); optionally demo data."""
+    from workflow import demo as demo_data
+
+    services = _services(ctx)
+    with services.uow() as uow:
+        counts = seed.load_reference_data(uow.session, seed_file)
+        uow.commit()
+    click.echo(f"reference data: {counts.agencies} agencies, {counts.kecamatan} kecamatan, "
+               f"{counts.kelurahan} kelurahan, {counts.teams} QR teams, {counts.categories} categories")
+    if not demo:
+        return
+    added = demo_data.demo_users(services, demo_password)
+    click.echo(f"demo users: {added} added (password: {demo_password})" if added
+               else "demo users: already present")
+    with services.reading() as session:
+        existing = session.scalar(select(func.count()).select_from(Case))
+    if existing:
+        click.echo(f"demo cases: skipped, the database already holds {existing} cases")
+        return
+    with click.progressbar(length=cases, label="demo cases") as bar:
+        summary = demo_data.demo_cases(services, cases, progress=bar.update)
+    spread = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_stop.items()))
+    click.echo(f"demo cases: {summary.cases} ({spread})")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--demo", is_flag=True, help="migrate and seed demo data first if the database is empty")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
+    """Run the web app (embedded mode: SQLite, one process)."""
+    from web import create_app
+
+    services = _services(ctx)
+    if demo:
+        schema.upgrade(services.engine)
+        if not inspect(services.engine).has_table("cases") or not _has_reference_data(services):
+            ctx.invoke(seed_command, seed_file=seed.DEFAULT_SEED, demo=True, cases=300,
+                       demo_password="tanggap-demo")
+    app = create_app(services=services)
+    click.echo(f"Tanggap on http://{host}:{port}/")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _has_reference_data(services: Services) -> bool:
+    from workflow.models import Agency
+
+    with services.reading() as session:
+        return session.scalar(select(func.count()).select_from(Agency)) > 0
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--case", "case_number", help="verify one case (case number)")
+@click.pass_context
+def audit_verify(ctx: click.Context, case_number: str | None) -> None:
+    """Recompute every case's hash chain; exit 1 and name the first broken row if any."""
+    services = _services(ctx)
+    with services.reading() as session:
+        case_id = None
+        if case_number:
+            case_id = session.scalar(select(Case.id).where(Case.number == case_number))
+            if case_id is None:
+                raise click.ClickException(f"no case {case_number}")
+        breaks = audit.verify(session, case_id)
+        chains = session.scalar(select(func.count(func.distinct(audit.CaseEvent.case_id))))
+    if breaks:
+        for b in breaks:
+            click.echo(f"BROKEN: {b}", err=True)
+        click.echo(f"{len(breaks)} broken chain(s)", err=True)
+        sys.exit(1)
+    click.echo(f"audit chains intact ({chains if case_id is None else 1} case(s) checked)")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="full name")
+@click.option("--email")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="ROLE or ROLE:SCOPE, e.g. coordinator:DLH, qr_officer:qr-mariso-1, auditor")
+@click.option("--password", envvar="TANGGAP_NEW_PASSWORD", help="asked for when not given")
+@click.pass_context
+def users_create(ctx: click.Context, username, full_name, email, roles, password) -> None:
+    """Create a user with one or more scoped roles."""
+    if not password:
+        password = getpass.getpass("Password: ")
+    pairs = [(r.split(":", 1)[0], r.split(":", 1)[1] if ":" in r else None) for r in roles]
+    services = _services(ctx)
+    try:
+        with services.uow() as uow:
+            user = commands.create_user(uow, username=username, full_name=full_name,
+                                        password=password, roles=pairs, email=email)
+            uow.commit()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {user.username} created (id {user.id})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Fixtures: a fresh database per test on SQLite and, where reachable, on PostgreSQL.
+
+SQLite tests copy a template file that was migrated and seeded once. PostgreSQL tests share a
+database created for this run and truncate the case tables before each test. Without a
+PostgreSQL server the PostgreSQL half skips with a message, except under CI, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tests.helpers import World
+from workflow import schema, seed
+from workflow.clock import ManualClock
+from workflow.config import REPO_ROOT, Settings
+from workflow.db import make_engine
+from workflow.services import build_services
+from workflow.specs import load_definition
+
+PG_URL = os.environ.get("TANGGAP_TEST_POSTGRES_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+START = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 WITA
+
+CASE_TABLES = ("case_events", "work_items", "timers", "case_states", "attachments", "notes",
+               "outbox", "incidents", "cases", "reports", "process_specs", "memberships", "users")
+
+
+def _prepare(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        schema.upgrade(engine)
+        with Session(engine) as session:
+            seed.load_reference_data(session)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def definition():
+    return load_definition(REPO_ROOT / "bpmn")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _prepare(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    url = make_url(PG_URL)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        conn = admin.connect()
+    except OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {exc.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message + " (set TANGGAP_TEST_POSTGRES_URL to run the PostgreSQL half)")
+    name = f"tanggap_test_{os.getpid()}"
+    with conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    _prepare(test_url)
+    yield test_url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        # Test set-up only: replica mode skips the append-only triggers for this session.
+        conn.exec_driver_sql("SET session_replication_role = replica")
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "tanggap.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template):
+    path = tmp_path / "tanggap.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": db_url})
+
+
+@pytest.fixture
+def services(settings, clock, definition):
+    svc = build_services(settings, clock=clock, definition=definition)
+    yield svc
+    svc.dispose()
+
+
+@pytest.fixture
+def world(services):
+    return World(services)

@@ -1,0 +1,135 @@
+"""Test factories: users with scoped roles, reports, and a short way to work a case's open task."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from functools import cached_property
+
+from argon2 import PasswordHasher
+from PIL import Image
+from sqlalchemy import func, select
+
+from workflow import audit, commands
+from workflow.actors import Actor, actor_for_user
+from workflow.models import Base, Case, CaseEvent, WorkItem
+
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PASSWORD = "correct horse battery"
+
+
+def jpeg_bytes(size=(32, 24), color=(200, 30, 30), exif=None) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", **({"exif": exif} if exif else {}))
+    return out.getvalue()
+
+
+class World:
+    """A database with the standard cast of users, and helpers to drive cases."""
+
+    def __init__(self, services):
+        self.services = services
+
+    def user(self, username: str, *roles: tuple[str, str | None]) -> Actor:
+        with self.services.uow() as uow:
+            user = commands.create_user(uow, username=username, full_name=username.title(),
+                                        password=PASSWORD, roles=roles, hasher=FAST_HASHER)
+            uow.commit()
+            return actor_for_user(uow.session, user.id)
+
+    @cached_property
+    def triage(self) -> Actor:
+        return self.user("triase", ("triage", "KOMINFO"))
+
+    @cached_property
+    def dlh(self) -> Actor:
+        return self.user("koor.dlh", ("coordinator", "DLH"))
+
+    @cached_property
+    def dpu(self) -> Actor:
+        return self.user("koor.dpu", ("coordinator", "DPU"))
+
+    @cached_property
+    def dishub(self) -> Actor:
+        return self.user("koor.dishub", ("coordinator", "DISHUB"))
+
+    @cached_property
+    def dinsos(self) -> Actor:
+        return self.user("koor.dinsos", ("coordinator", "DINSOS"))
+
+    @cached_property
+    def qr_mariso(self) -> Actor:
+        return self.user("qr.mariso", ("qr_officer", "qr-mariso-1"))
+
+    @cached_property
+    def auditor(self) -> Actor:
+        return self.user("inspektorat", ("auditor", None))
+
+    def report(self, **overrides) -> commands.Submitted:
+        values = dict(category="sampah", description="Sampah menumpuk di depan pasar sejak Senin.",
+                      lat=-5.1560, lon=119.4050, area="mariso", kelurahan="mariso/lette",
+                      address="Jl. Rajawali No. 1", reporter_name="Daeng Ngai",
+                      contact_email="daeng@example.id", contact_phone="+62 811 4000 123")
+        values.update(overrides)
+        with self.services.uow() as uow:
+            submitted = commands.submit_report(uow, commands.ReportInput(**values))
+            uow.commit()
+        return submitted
+
+    def open_items(self, case_id: int) -> list[WorkItem]:
+        with self.services.reading() as session:
+            return list(session.scalars(select(WorkItem).where(
+                WorkItem.case_id == case_id, WorkItem.completed_at.is_(None)).order_by(WorkItem.id)))
+
+    def item(self, case_id: int) -> WorkItem:
+        items = self.open_items(case_id)
+        assert len(items) == 1, f"expected one open task, found {[i.task_name for i in items]}"
+        return items[0]
+
+    def do(self, command, actor: Actor, case_id: int, **kwargs):
+        """Run ``command`` on the case's open work item, in its own committed unit of work."""
+        item = self.item(case_id)
+        with self.services.uow() as uow:
+            result = command(uow, actor, item.id, **kwargs)
+            uow.commit()
+        self.services.clock.advance(timedelta(minutes=30))
+        return result
+
+    def case(self, case_id: int) -> Case:
+        with self.services.reading() as session:
+            return session.get(Case, case_id)
+
+    def actions(self, case_id: int) -> list[str]:
+        return [e.action for e in self.events(case_id)]
+
+    def events(self, case_id: int) -> list[CaseEvent]:
+        with self.services.reading() as session:
+            return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                        .order_by(CaseEvent.seq)))
+
+    def chain_breaks(self) -> list:
+        with self.services.reading() as session:
+            return audit.verify(session)
+
+    def after_photo(self, actor: Actor, case_id: int) -> int:
+        with self.services.uow() as uow:
+            image = self.services.storage.prepare(jpeg_bytes())
+            attachment = commands.add_attachment(uow, actor, case_id, image, kind="after")
+            uow.commit()
+            return attachment.id
+
+    def field_work(self, actor: Actor, case_id: int, action: str = "Sampah diangkut."):
+        photo = self.after_photo(actor, case_id)
+        return self.do(commands.record_field_work, actor, case_id,
+                       arrived_at=self.services.clock.now() - timedelta(minutes=5),
+                       action_taken=action, after_photo=photo)
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count of every table: to prove a failed command changed nothing."""
+        with self.services.reading() as session:
+            return {t.name: session.scalar(select(func.count()).select_from(t))
+                    for t in Base.metadata.sorted_tables}
+
+    def event_data(self, event: CaseEvent) -> dict:
+        return json.loads(event.data)

@@ -1,0 +1,41 @@
+"""Landing page and health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template
+from sqlalchemy import func, select, text
+
+from workflow.models import Case, CaseStatus
+
+bp = Blueprint("home", __name__)
+
+STATUS_LABELS = {
+    CaseStatus.TRIAGE: "Menunggu triase",
+    CaseStatus.IN_PROGRESS: "Sedang ditangani",
+    CaseStatus.RESOLVED: "Menunggu konfirmasi pelapor",
+    CaseStatus.CLOSED: "Selesai",
+    CaseStatus.REJECTED: "Ditolak",
+    CaseStatus.MERGED: "Digabung",
+}
+
+
+def _services():
+    return current_app.extensions["tanggap"]
+
+
+@bp.get("/")
+def index():
+    with _services().reading() as session:
+        counts = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+    rows = [(label, counts.get(status, 0)) for status, label in STATUS_LABELS.items()]
+    return render_template("home.html", rows=rows, total=sum(counts.values()))
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        with _services().reading() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        return jsonify(status="error", database=type(exc).__name__), 503
+    return jsonify(status="ok", database="ok")
