@@ -15,7 +15,12 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython import (
+    RestrictingNodeTransformer,
+    compile_restricted_eval,
+    compile_restricted_exec,
+    safe_builtins,
+)
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -44,10 +49,20 @@ _GUARDS = {
 }
 
 
+class _NoImports(RestrictingNodeTransformer):
+    """RestrictedPython's policy, with imports refused when compiling rather than at run time."""
+
+    def visit_Import(self, node):
+        self.error(node, "imports are not allowed in BPMN scripts")
+        return node
+
+    visit_ImportFrom = visit_Import
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str, mode: str):
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(source, filename="<bpmn>")
+    result = compiler(source, filename="<bpmn>", policy=_NoImports)
     if result.errors or result.code is None:
         raise ValueError("rejected by the script sandbox: " + "; ".join(result.errors))
     return result.code

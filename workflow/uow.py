@@ -43,6 +43,7 @@ class UnitOfWork:
         self._committed = False
         self.operation: str | None = None
         self.case_id: int | None = None
+        self.context: dict = {}
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.services.sessions()
@@ -50,10 +51,12 @@ class UnitOfWork:
         self.session.connection(execution_options={WRITE_OPTION: True})
         return self
 
-    def acting_on(self, operation: str, case_id: int | None = None) -> None:
-        """Name what is being done, for the incident record if the process fails."""
+    def acting_on(self, operation: str, case_id: int | None = None, **context) -> None:
+        """Name what is being done, for the incident record if the process fails. ``case_id``
+        only for a case that already exists outside this transaction."""
         self.operation = operation
         self.case_id = case_id
+        self.context = context
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         self._after_commit.append(hook)
@@ -100,7 +103,7 @@ class UnitOfWork:
         with self.services.sessions() as session, session.begin():
             incident = Incident(occurred_at=self.clock.now(), case_id=self.case_id,
                                 operation=self.operation or "unknown", task_name=failure.task_name,
-                                error=str(failure), details=failure.details)
+                                error=str(failure), details={**failure.details, **self.context})
             session.add(incident)
             session.flush()
             return incident.id

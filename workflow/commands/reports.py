@@ -127,7 +127,8 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     refs = References(uow.session)
     clean = _validate(data, refs)
     now = uow.clock.now()
-    uow.acting_on("submit_report")
+    uow.acting_on("submit_report", category=clean["category"].code, area=clean["area"].code,
+                  channel=str(data.channel))
 
     report = Report(
         tracking_code=new_tracking_code(), channel=data.channel, category_id=clean["category"].id,
@@ -147,7 +148,6 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     year = now.astimezone(ZoneInfo(refs.city.timezone)).year
     case.number = f"{year}-{case.id:06d}"
     uow.session.flush()
-    uow.acting_on("submit_report", case.id)
 
     workflow = uow.process.start({
         "case_number": case.number, "category": clean["category"].code,

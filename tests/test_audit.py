@@ -1,0 +1,83 @@
+"""The audit trail is append-only in the database, and tampering is found by verification."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
+
+from tanggap.cli import main
+from workflow import commands
+
+
+@pytest.fixture
+def closed_case(world):
+    w = world
+    sub = w.report()
+    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Bukan sampah rumah tangga")
+    return sub
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE case_events SET reason = 'rewritten' WHERE seq = 1",
+    "DELETE FROM case_events WHERE seq = 2",
+])
+def test_database_refuses_to_change_or_delete_events(world, closed_case, statement):
+    before = [(e.id, e.hash, e.reason) for e in world.events(closed_case.case_id)]
+    with world.services.engine.connect() as conn:
+        with pytest.raises(DatabaseError, match="append-only"):
+            conn.execute(text(statement))
+        conn.rollback()
+    assert [(e.id, e.hash, e.reason) for e in world.events(closed_case.case_id)] == before
+
+
+def _tamper(engine, sql):
+    """What an attacker with database rights could do: switch the guard off, then edit."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER case_events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER case_events_no_delete")
+        else:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.execute(text(sql))
+
+
+def _verify(settings):
+    runner = CliRunner()
+    env = {"DATABASE_URL": settings.database_url, "TANGGAP_INSTANCE": str(settings.instance_path)}
+    return runner.invoke(main, ["audit", "verify"], env=env)
+
+
+def test_verify_passes_on_an_untouched_trail(world, closed_case, settings):
+    result = _verify(settings)
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
+
+
+@pytest.mark.parametrize("sql, problem", [
+    ("UPDATE case_events SET hash = '{fake}' WHERE seq = 3", "does not match"),
+    ("UPDATE case_events SET reason = 'Atas perintah atasan' WHERE action = 'case_transferred'",
+     "altered"),
+    ("UPDATE case_events SET to_agency = 'DINSOS' WHERE action = 'case_transferred'", "altered"),
+    ("DELETE FROM case_events WHERE seq = 2", "rows missing"),
+])
+def test_verify_names_the_first_broken_row(world, closed_case, settings, sql, problem):
+    events = world.events(closed_case.case_id)
+    _tamper(world.services.engine, sql.format(fake="f" * 64))
+    result = _verify(settings)
+    assert result.exit_code == 1
+    assert f"case {closed_case.case_id}" in result.output
+    assert problem in result.output
+    broken_seq = int(result.output.split("seq ")[1].split(" ")[0])
+    assert 1 <= broken_seq <= len(events)
+
+
+def test_chains_are_per_case(world):
+    a, b = world.report(), world.report(description="Sampah lain di ujung jalan.")
+    first = world.events(a.case_id)[0]
+    second = world.events(b.case_id)[0]
+    assert first.seq == second.seq == 1
+    assert first.prev_hash == second.prev_hash == "0" * 64
+    assert first.hash != second.hash
