@@ -253,7 +253,9 @@ class Case(Base):
     agency: Mapped[Agency | None] = relationship()
     team: Mapped[QrTeam | None] = relationship()
 
-    __mapper_args__ = {"version_id_col": version}
+    # Optimistic locking: every UPDATE says WHERE version = <the version loaded>. The counter is
+    # moved by hand, once per command (workflow.commands._case.lock), not once per flush.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class CaseState(Base):

@@ -69,6 +69,7 @@ def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> 
 def lock(uow: UnitOfWork, case: Case) -> None:
     """Bump the case's version now: takes the row lock for the rest of the transaction, or
     fails with a conflict if another transaction changed the case since it was read."""
+    case.version = case.version + 1
     case.updated_at = uow.clock.now()
     uow.session.flush()
 
