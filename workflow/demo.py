@@ -129,6 +129,16 @@ class _Driver:
         return True
 
 
+def plan(count: int, rng: random.Random) -> list[str]:
+    """Where each of ``count`` cases stops: every stop at least once (when count allows), the
+    rest by weight, in random order."""
+    stops = [s for s, _ in STOPS][:count]
+    weights = dict(STOPS)
+    stops += rng.choices(list(weights), list(weights.values()), k=max(0, count - len(stops)))
+    rng.shuffle(stops)
+    return stops
+
+
 def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
                progress: Callable[[int], None] | None = None) -> DemoSummary:
     rng = random.Random(seed)
@@ -143,13 +153,18 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         categories = [c.code for c in refs.categories.values()]
         kecamatan = [a for a in refs.areas.values() if a.is_kecamatan]
         kelurahan = {k.id: [a.code for a in refs.areas.values() if a.parent_id == k.id] for k in kecamatan}
-    stops, weights = zip(*STOPS)
+    queue = plan(count, rng)
     by_stop: dict[str, int] = {}
     open_numbers: list[str] = []
     start = real_now - timedelta(days=days)
-    for n in range(count):
+    n = 0
+    while queue:
+        stop = queue.pop(0)
+        if stop == "merged" and not open_numbers and queue:
+            queue.append(stop)  # a duplicate needs an earlier open case
+            continue
         clock.set(start + timedelta(seconds=n * (days - 1) * 86400 / max(count, 1)))
-        stop = rng.choices(stops, weights)[0]
+        n += 1
         category = rng.choice(categories)
         area = rng.choice(kecamatan)
         with demo.uow() as uow:

@@ -1,0 +1,62 @@
+"""The ``tanggap`` command on a fresh SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from tanggap.cli import main
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": ""}
+
+
+def run(env, *args):
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result
+
+
+def test_fresh_database_seed_demo_then_audit_verify(env, tmp_path):
+    assert run(env, "db", "upgrade").exit_code == 0
+    result = run(env, "seed", "--demo", "--cases", "40")
+    assert result.exit_code == 0, result.output
+    assert "7 agencies, 15 kecamatan, 153 kelurahan, 19 QR teams, 13 categories" in result.output
+    assert "demo cases: 40" in result.output
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'instance' / 'tanggap.sqlite3'}")
+    with engine.connect() as conn:
+        statuses = {r[0] for r in conn.execute(text("SELECT DISTINCT status FROM cases"))}
+        stages = {r[0] for r in conn.execute(text("SELECT DISTINCT stage FROM cases"))}
+        users = conn.execute(text("SELECT count(*) FROM users")).scalar()
+    engine.dispose()
+    assert statuses == {"triage", "in_progress", "resolved", "closed", "rejected", "merged"}
+    assert stages >= {"triage", "disposition", "dispatch", "field_work", "verification",
+                      "closure", "citizen_feedback"}
+    assert users == 35
+
+    verify = run(env, "audit", "verify")
+    assert verify.exit_code == 0, verify.output
+    assert "audit chains intact (40 case(s) checked)" in verify.output
+
+    again = run(env, "seed", "--demo")
+    assert again.exit_code == 0
+    assert "already present" in again.output and "skipped" in again.output
+
+
+def test_users_create(env):
+    run(env, "db", "upgrade")
+    run(env, "seed")
+    ok = run(env, "users", "create", "budi.dlh", "--name", "Budi Santoso",
+             "--role", "coordinator:DLH", "--role", "supervisor:DLH", "--password", "rahasia-sekali")
+    assert ok.exit_code == 0, ok.output
+    assert "user budi.dlh created" in ok.output
+    bad = run(env, "users", "create", "sari", "--name", "Sari", "--role", "coordinator:XYZ",
+              "--password", "rahasia-sekali")
+    assert bad.exit_code == 1
+    assert "unknown agency 'XYZ'" in bad.output
+    dup = run(env, "users", "create", "budi.dlh", "--name", "Budi", "--role", "auditor",
+              "--password", "rahasia-sekali")
+    assert dup.exit_code == 1 and "already taken" in dup.output
