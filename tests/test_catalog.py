@@ -80,3 +80,17 @@ def test_routing_covers_every_category_in_every_kecamatan(definition, category):
         assert data["priority"] in ("low", "normal", "high")
         for stage in ("triage", "disposition", "dispatch", "field_work", "verification", "closure"):
             TimerEventDefinition.parse_iso_duration(data[f"sla_{stage}"])
+
+
+def test_area_rule_takes_precedence_for_city_centre_congestion(definition):
+    def route(category, area):
+        clock = ManualClock(datetime(2026, 11, 23, tzinfo=timezone.utc))
+        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs,
+                                script_engine=make_script_engine(deadline_functions(clock)))
+        workflow.get_next_task(state=TaskState.READY).data.update(category=category, area=area)
+        workflow.do_engine_steps()
+        return workflow.get_next_task(state=TaskState.READY, manual=True).data
+
+    centre, elsewhere = route("kemacetan", "ujung-pandang"), route("kemacetan", "tallo")
+    assert centre["suggested_agency"] == elsewhere["suggested_agency"] == "DISHUB"
+    assert (centre["sla_disposition"], elsewhere["sla_disposition"]) == ("PT2H", "PT4H")

@@ -222,3 +222,23 @@ def test_dispute_window_closes_the_case_by_itself(world):
     assert fired[0].actor_name == "system"
     assert w.actions(sub.case_id)[-1] == "case_closed"
     assert w.chain_breaks() == []
+
+
+def test_triage_corrects_the_category_and_routing_follows(world):
+    w = world
+    sub = w.report(description="Mobil parkir di trotoar depan pasar setiap pagi.")
+    w.do(commands.triage, w.triage, sub.case_id, decision="valid",
+         corrected_category="parkir-liar")
+    case = w.case(sub.case_id)
+    assert case.agency_id == _agency_id(w, "DISHUB")
+    with w.services.reading() as session:
+        from workflow.models import Category
+        assert session.get(Category, case.category_id).code == "parkir-liar"
+    recategorized = [e for e in w.events(sub.case_id) if e.action == "case_recategorized"]
+    assert [w.event_data(e) for e in recategorized] == [{"category": ["sampah", "parkir-liar"]}]
+    assert ("case_routed", None, "DISHUB", None) in _handoffs(w, sub.case_id)
+    # The report as the citizen sent it is not rewritten.
+    with w.services.reading() as session:
+        from workflow.models import Category, Report
+        report = session.get(Report, case.report_id)
+        assert session.get(Category, report.category_id).code == "sampah"
