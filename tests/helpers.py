@@ -96,6 +96,13 @@ class World:
         self.services.clock.advance(timedelta(minutes=30))
         return result
 
+    def citizen(self, command, tracking_code: str, **kwargs):
+        """Run a citizen command (confirm, dispute) by tracking code, committed."""
+        with self.services.uow() as uow:
+            result = command(uow, tracking_code, **kwargs)
+            uow.commit()
+        return result
+
     def case(self, case_id: int) -> Case:
         with self.services.reading() as session:
             return session.get(Case, case_id)

@@ -24,6 +24,13 @@ def _to_field_work(w, case_id):
     w.do(commands.dispatch, w.dlh, case_id, team="qr-mariso-1", instructions="Bawa truk sampah")
 
 
+def _to_resolved(w, case_id, closure_note="Selesai"):
+    """From dispatched to closed by the OPD: field work, approval, closure."""
+    w.field_work(w.qr_mariso, case_id)
+    w.do(commands.verify, w.dlh, case_id, approve=True)
+    w.do(commands.close, w.dlh, case_id, closure_note=closure_note)
+
+
 def _handoffs(w, case_id):
     """(action, from, to) of the events that move a case between hands."""
     keep = {"report_submitted", "case_routed", "case_transferred", "team_dispatched",
@@ -38,9 +45,7 @@ def test_happy_path_ends_closed_with_every_handoff_in_order(world):
     sub = w.report()
     assert sub.case_number.startswith("2026-")
     _to_field_work(w, sub.case_id)
-    w.field_work(w.qr_mariso, sub.case_id)
-    w.do(commands.verify, w.dlh, sub.case_id, approve=True)
-    w.do(commands.close, w.dlh, sub.case_id, closure_note="Sampah sudah diangkut.")
+    _to_resolved(w, sub.case_id, closure_note="Sampah sudah diangkut.")
 
     resolved = w.case(sub.case_id)
     assert resolved.status == CaseStatus.RESOLVED
@@ -51,9 +56,7 @@ def test_happy_path_ends_closed_with_every_handoff_in_order(world):
     assert message.payload["closure_note"] == "Sampah sudah diangkut."
     assert message.payload["tracking_code"] == sub.tracking_code
 
-    with w.services.uow() as uow:
-        commands.confirm(uow, sub.tracking_code)
-        uow.commit()
+    w.citizen(commands.confirm, sub.tracking_code)
 
     case = w.case(sub.case_id)
     assert case.status == CaseStatus.CLOSED and case.closed_at is not None
@@ -171,12 +174,8 @@ def test_dispute_reopens_at_disposition_then_closes(world):
     w = world
     sub = w.report()
     _to_field_work(w, sub.case_id)
-    w.field_work(w.qr_mariso, sub.case_id)
-    w.do(commands.verify, w.dlh, sub.case_id, approve=True)
-    w.do(commands.close, w.dlh, sub.case_id, closure_note="Selesai")
-    with w.services.uow() as uow:
-        commands.dispute(uow, sub.tracking_code, reason="Besoknya menumpuk lagi")
-        uow.commit()
+    _to_resolved(w, sub.case_id)
+    w.citizen(commands.dispute, sub.tracking_code, reason="Besoknya menumpuk lagi")
 
     case = w.case(sub.case_id)
     assert case.status == CaseStatus.IN_PROGRESS and case.stage == "disposition"
@@ -185,12 +184,8 @@ def test_dispute_reopens_at_disposition_then_closes(world):
 
     w.do(commands.accept, w.dlh, sub.case_id)
     w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
-    w.field_work(w.qr_mariso, sub.case_id)
-    w.do(commands.verify, w.dlh, sub.case_id, approve=True)
-    w.do(commands.close, w.dlh, sub.case_id, closure_note="Diangkut dan dijadwalkan rutin")
-    with w.services.uow() as uow:
-        commands.confirm(uow, sub.tracking_code)
-        uow.commit()
+    _to_resolved(w, sub.case_id, closure_note="Diangkut dan dijadwalkan rutin")
+    w.citizen(commands.confirm, sub.tracking_code)
     assert w.case(sub.case_id).status == CaseStatus.CLOSED
     assert w.actions(sub.case_id).count("case_resolved") == 2
     assert w.chain_breaks() == []
@@ -200,9 +195,7 @@ def test_dispute_window_closes_the_case_by_itself(world):
     w = world
     sub = w.report()
     _to_field_work(w, sub.case_id)
-    w.field_work(w.qr_mariso, sub.case_id)
-    w.do(commands.verify, w.dlh, sub.case_id, approve=True)
-    w.do(commands.close, w.dlh, sub.case_id, closure_note="Selesai")
+    _to_resolved(w, sub.case_id)
 
     w.services.clock.advance(timedelta(days=6, hours=23))
     with w.services.uow() as uow:
