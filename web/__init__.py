@@ -3,22 +3,56 @@ happens at import time."""
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 from workflow.config import Settings
 from workflow.services import Services, build_services
 
+from . import errors, i18n, security, vendor
+from .extensions import babel, csrf, login_manager
+
 
 def create_app(test_config: dict | None = None, *, services: Services | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__)
     if services is None:
         services = build_services(Settings.from_env())
-    app.config.from_mapping(SECRET_KEY=None, MAX_CONTENT_LENGTH=services.settings.max_upload_bytes + 1024 * 1024)
+    instance = services.settings.instance_path
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        MAX_CONTENT_LENGTH=services.settings.max_upload_bytes + 16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("TANGGAP_SECURE_COOKIES", "") == "1",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of a clock
+        HTMX_URL=os.environ.get("TANGGAP_HTMX_URL", vendor.HTMX_URL),
+        HTMX_SRI=vendor.HTMX_SRI,
+        BABEL_DEFAULT_LOCALE="id",
+        BABEL_DEFAULT_TIMEZONE="Asia/Makassar",
+        BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogs(instance / "translations")),
+    )
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if test_config:
         app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = security.secret_key(instance)
     app.extensions["tanggap"] = services
 
-    from . import home
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    security.install_headers(app)
+    errors.install(app)
+    i18n.install(app)
 
-    app.register_blueprint(home.bp)
+    from . import auth, cases, home, inbox, public, tasks
+
+    for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
 from workflow.models import Case, CaseStatus
@@ -10,12 +11,12 @@ from workflow.models import Case, CaseStatus
 bp = Blueprint("home", __name__)
 
 STATUS_LABELS = {
-    CaseStatus.TRIAGE: "Menunggu triase",
-    CaseStatus.IN_PROGRESS: "Sedang ditangani",
-    CaseStatus.RESOLVED: "Menunggu konfirmasi pelapor",
-    CaseStatus.CLOSED: "Selesai",
-    CaseStatus.REJECTED: "Ditolak",
-    CaseStatus.MERGED: "Digabung",
+    CaseStatus.TRIAGE: _l("Waiting for triage"),
+    CaseStatus.IN_PROGRESS: _l("Being handled"),
+    CaseStatus.RESOLVED: _l("Waiting for the reporter's confirmation"),
+    CaseStatus.CLOSED: _l("Closed"),
+    CaseStatus.REJECTED: _l("Rejected"),
+    CaseStatus.MERGED: _l("Merged"),
 }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ValidationError
+from .messages import msg
 
 FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"),
            "WEBP": ("image/webp", ".webp")}
@@ -47,17 +48,17 @@ class AttachmentStore:
     def prepare(self, data: bytes, field: str = "photo") -> PreparedImage:
         """Validate and clean an uploaded image, or raise ``ValidationError`` naming ``field``."""
         if not data:
-            raise ValidationError({field: "the file is empty"})
+            raise ValidationError({field: msg("the file is empty")})
         if len(data) > self.max_bytes:
             limit = self.max_bytes // (1024 * 1024)
-            raise ValidationError({field: f"the file is larger than {limit} MB"})
+            raise ValidationError({field: msg("the file is larger than {limit} MB", limit=limit)})
         try:
             with Image.open(io.BytesIO(data)) as probe:
                 fmt = probe.format
                 if fmt not in FORMATS:
-                    raise ValidationError({field: "only JPEG, PNG or WebP photos are accepted"})
+                    raise ValidationError({field: msg("only JPEG, PNG or WebP photos are accepted")})
                 if probe.width * probe.height > MAX_PIXELS:
-                    raise ValidationError({field: "the picture has too many pixels"})
+                    raise ValidationError({field: msg("the picture has too many pixels")})
                 probe.verify()
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
@@ -65,7 +66,7 @@ class AttachmentStore:
         except ValidationError:
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            raise ValidationError({field: "the file is not a readable image"}) from None
+            raise ValidationError({field: msg("the file is not a readable image")}) from None
 
         clean = Image.new(upright.mode, upright.size)
         clean.paste(upright)

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import ValidationError
+from .messages import msg
 
 FIELD_TYPES = {"choice", "text", "datetime", "attachment", "case_ref"}
 CASE_NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
@@ -98,7 +99,7 @@ def _parse_datetime(value: Any) -> datetime:
     else:
         dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        raise ValueError("needs a time zone (for example +08:00)")
+        raise ValueError(msg("needs a time zone (for example +08:00)"))
     return dt.astimezone(timezone.utc)
 
 
@@ -111,7 +112,7 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
     known = {f.name for f in form.fields}
     for name in values:
         if name not in known:
-            errors[name] = "unknown field for this task"
+            errors[name] = msg("unknown field for this task")
 
     raw: dict[str, Any] = {}
     for f in form.fields:
@@ -125,13 +126,13 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
         value = raw[f.name]
         if value is None:
             if f.is_required(raw):
-                errors[f.name] = "this field is required"
+                errors[f.name] = msg("this field is required")
             cleaned[f.name] = None
             continue
         try:
             cleaned[f.name] = _clean_value(f, value, resolve)
         except ValueError as exc:
-            errors[f.name] = str(exc)
+            errors[f.name] = exc.args[0] if exc.args else str(exc)
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -142,29 +143,29 @@ def _clean_value(f: FormField, value: Any, resolve: ChoiceResolver) -> Any:
         value = str(value)
         allowed = set(f.choices) if f.choices else resolve(f.source or "")
         if value not in allowed:
-            raise ValueError(f"{value!r} is not one of the allowed choices")
+            raise ValueError(msg("{value} is not one of the allowed choices", value=repr(value)))
         return value
     if f.type == "text":
         if not isinstance(value, str):
-            raise ValueError("must be text")
+            raise ValueError(msg("must be text"))
         if f.max_length and len(value) > f.max_length:
-            raise ValueError(f"must be at most {f.max_length} characters")
+            raise ValueError(msg("must be at most {limit} characters", limit=f.max_length))
         return value
     if f.type == "datetime":
         try:
             return _parse_datetime(value)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"not a valid date and time: {exc}") from None
+            raise ValueError(msg("not a valid date and time: {detail}", detail=exc.args[0] if exc.args else exc)) from None
     if f.type == "attachment":
         if isinstance(value, bool):
-            raise ValueError("must be an attachment id")
+            raise ValueError(msg("must be an attachment id"))
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ValueError("must be an attachment id") from None
+            raise ValueError(msg("must be an attachment id")) from None
     if f.type == "case_ref":
         value = str(value)
         if not CASE_NUMBER_RE.match(value):
-            raise ValueError("must be a case number like 2026-000123")
+            raise ValueError(msg("must be a case number like 2026-000123"))
         return value
     raise ValueError(f"unsupported field type {f.type}")

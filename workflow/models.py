@@ -7,6 +7,7 @@ see the initial migration).
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from sqlalchemy import (
@@ -162,6 +163,11 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    session_token: Mapped[str] = mapped_column(
+        String(32), default=lambda: secrets.token_hex(16),
+        comment="part of the login session id; replaced at logout, which ends every session")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(comment="login throttling")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .actors import Actor
 from .errors import NotFound, ValidationError
+from .messages import msg
 from .models import (
     Agency,
     Area,
@@ -56,15 +57,15 @@ class InboxFilters:
     def validate(self) -> InboxFilters:
         errors = {}
         if self.tab not in TABS:
-            errors["tab"] = f"must be one of {', '.join(TABS)}"
+            errors["tab"] = msg("must be one of {choices}", choices=", ".join(TABS))
         if self.sla and self.sla not in SLA_STATES:
-            errors["sla"] = f"must be one of {', '.join(SLA_STATES)}"
+            errors["sla"] = msg("must be one of {choices}", choices=", ".join(SLA_STATES))
         if self.sort not in SORTS:
-            errors["sort"] = f"must be one of {', '.join(SORTS)}"
+            errors["sort"] = msg("must be one of {choices}", choices=", ".join(SORTS))
         if self.page < 1:
-            errors["page"] = "must be 1 or more"
+            errors["page"] = msg("must be 1 or more")
         if not 1 <= self.per_page <= MAX_PER_PAGE:
-            errors["per_page"] = f"must be between 1 and {MAX_PER_PAGE}"
+            errors["per_page"] = msg("must be between 1 and {limit}", limit=MAX_PER_PAGE)
         if errors:
             raise ValidationError(errors)
         return self
@@ -185,7 +186,7 @@ class CaseDetail:
 def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None or not can_view_case(actor, case):
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(msg("case {case_id} not found", case_id=case_id))
     return case
 
 
@@ -222,3 +223,123 @@ def case_history(session: Session, actor: Actor, case_id: int) -> list[dict]:
              "from_agency": e.from_agency, "to_agency": e.to_agency, "from_task": e.from_task,
              "to_task": e.to_task, "reason": e.reason, "data": json.loads(e.data),
              "hash": e.hash, "prev_hash": e.prev_hash} for e in events]
+
+
+PUBLIC_PHOTO_KINDS = ("before", "after")
+
+
+@dataclass(frozen=True)
+class PublicStatus:
+    """What anyone holding the tracking code may see: no contact details, no internal notes."""
+
+    tracking_code: str
+    case_number: str
+    status: str
+    stage: str | None
+    category: Category
+    area: Area
+    agency: Agency | None
+    submitted_at: datetime
+    updated_at: datetime
+    description: str
+    replies: list[Note]
+    closure_note: str | None
+    photos: list[Attachment]
+    awaiting_feedback: bool
+    merged_into: str | None
+
+
+def public_status(session: Session, tracking_code: str) -> PublicStatus:
+    from .models import Report
+
+    code = (tracking_code or "").strip().upper()
+    case = session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
+    if case is None:
+        raise NotFound(msg("no report with this tracking code"))
+    shown = case
+    if case.merged_into_id is not None:
+        shown = session.get(Case, case.merged_into_id)
+    closure = None
+    for event in session.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == shown.id, CaseEvent.action == "task_completed",
+            CaseEvent.task_name == "closure").order_by(CaseEvent.seq.desc()).limit(1)):
+        closure = json.loads(event.data)["values"].get("closure_note")
+    photos = [] if case.report.confidential else list(session.scalars(
+        select(Attachment).where(Attachment.case_id == case.id,
+                                 Attachment.kind.in_(PUBLIC_PHOTO_KINDS)).order_by(Attachment.id)))
+    awaiting = session.scalar(select(func.count()).select_from(WorkItem).where(
+        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN,
+        WorkItem.completed_at.is_(None))) > 0
+    return PublicStatus(
+        tracking_code=case.report.tracking_code, case_number=case.number,
+        status=str(shown.status), stage=shown.stage,
+        category=session.get(Category, case.category_id), area=session.get(Area, case.area_id),
+        agency=session.get(Agency, shown.agency_id) if shown.agency_id else None,
+        submitted_at=case.report.submitted_at, updated_at=shown.updated_at,
+        description=case.report.description,
+        replies=list(session.scalars(select(Note).where(Note.case_id == shown.id, Note.public.is_(True))
+                                     .order_by(Note.created_at, Note.id))),
+        closure_note=closure, photos=photos, awaiting_feedback=awaiting,
+        merged_into=shown.number if shown is not case else None)
+
+
+def public_photo(session: Session, tracking_code: str, attachment_id: int) -> Attachment:
+    status = public_status(session, tracking_code)
+    for photo in status.photos:
+        if photo.id == attachment_id:
+            return photo
+    raise NotFound(msg("photo not found"))
+
+
+def attachment_for(session: Session, actor: Actor, attachment_id: int) -> Attachment:
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(msg("photo not found"))
+    visible_case(session, actor, attachment.case_id)
+    return attachment
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    categories: list[Category]
+    kecamatan: list[Area]
+    kelurahan: dict[int, list[Area]]  # by kecamatan id
+
+
+def report_options(session: Session) -> ReportOptions:
+    categories = list(session.scalars(select(Category).where(Category.active.is_(True))
+                                      .order_by(Category.group, Category.name_id)))
+    areas = list(session.scalars(select(Area).order_by(Area.name)))
+    kecamatan = [a for a in areas if a.parent_id is None]
+    kelurahan: dict[int, list[Area]] = {k.id: [] for k in kecamatan}
+    for a in areas:
+        if a.parent_id is not None:
+            kelurahan[a.parent_id].append(a)
+    return ReportOptions(categories=categories, kecamatan=kecamatan, kelurahan=kelurahan)
+
+
+@dataclass(frozen=True)
+class ChoiceOption:
+    code: str
+    name_id: str
+    name_en: str
+
+
+def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption]:
+    """The options of a form field whose choices come from the database, for this case:
+    categories, the OPDs a case can be transferred to, the QR teams of the case's kecamatan."""
+    if source == "categories":
+        rows = session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.name_id))
+        return [ChoiceOption(c.code, c.name_id, c.name_en) for c in rows]
+    if source == "agencies":
+        rows = session.scalars(select(Agency).where(
+            Agency.active.is_(True), Agency.handles_reports.is_(True),
+            Agency.id != (case.agency_id or 0)).order_by(Agency.name))
+        return [ChoiceOption(a.code, a.name, a.name) for a in rows]
+    if source == "teams":
+        from .models import QrTeam
+
+        rows = session.scalars(select(QrTeam).where(
+            QrTeam.active.is_(True), QrTeam.area_id == case.area_id).order_by(QrTeam.code))
+        return [ChoiceOption(t.code, t.name, t.name) for t in rows]
+    raise ValueError(f"unknown choice source {source!r}")

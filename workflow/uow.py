@@ -19,13 +19,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .db import WRITE_OPTION
 from .errors import Conflict, ProcessError
+from .messages import msg
 from .models import Incident
 from .runtime import StepFailed
 
 if TYPE_CHECKING:
     from .services import Services
 
-CONFLICT_MESSAGE = "This case was just changed by someone else. Reload it and try again."
+CONFLICT_MESSAGE = msg("This case was just changed by someone else. Reload it and try again.")
 
 
 class UnitOfWork:
@@ -88,15 +89,15 @@ class UnitOfWork:
         if isinstance(exc, StepFailed):
             incident_id = self._record_incident(exc)
             raise ProcessError(
-                f"The process could not continue ({exc}). Nothing was saved; "
-                f"incident #{incident_id} was recorded for the administrators.",
-                incident_id=incident_id) from exc
+                msg("The process could not continue ({error}). Nothing was saved; incident "
+                    "#{incident} was recorded for the administrators.",
+                    error=exc, incident=incident_id), incident_id=incident_id) from exc
         if isinstance(exc, StaleDataError):
             raise Conflict(CONFLICT_MESSAGE) from exc
         if isinstance(exc, IntegrityError) and "case_seq" in str(exc.orig):
             raise Conflict(CONFLICT_MESSAGE) from exc
         if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
-            raise Conflict("The database is busy; please try again.") from exc
+            raise Conflict(msg("The database is busy; please try again.")) from exc
         return False
 
     def _record_incident(self, failure: StepFailed) -> int:

@@ -19,10 +19,10 @@ from .tasks import (
     verify,
 )
 from .timers import fire_timers
-from .users import create_user
+from .users import authenticate, create_user, end_sessions
 
 __all__ = [
-    "ReportInput", "Submitted", "accept", "add_attachment", "add_note", "citizen_feedback", "claim",
+    "ReportInput", "Submitted", "accept", "authenticate", "end_sessions", "add_attachment", "add_note", "citizen_feedback", "claim",
     "close", "complete_work_item", "confirm", "create_user", "dispatch", "dispute", "fire_timers",
     "merge_duplicate", "record_field_work", "release", "submit_report", "transfer", "triage",
     "verify",

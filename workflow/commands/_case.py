@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .. import audit
 from ..audit import ActorRef
 from ..errors import Conflict, NotFound
+from ..messages import msg
 from ..models import Case, CaseEvent, CaseState, CaseStatus, OutboxMessage, ProcessSpec
 from ..projections import apply_to_case, sync_timers, sync_work_items
 from ..reference import References
@@ -50,7 +51,7 @@ class CaseView:
 def get_case(uow: UnitOfWork, case_id: int) -> Case:
     case = uow.session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(msg("case {case_id} not found", case_id=case_id))
     return case
 
 
@@ -62,8 +63,8 @@ def last_actor(uow: UnitOfWork, case_id: int) -> str | None:
 def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> None:
     if expected_version is not None and int(expected_version) != case.version:
         who = last_actor(uow, case.id)
-        raise Conflict(f"This case was just handled by {who or 'someone else'}. "
-                       "Reload it to see the change.", by=who)
+        raise Conflict(msg("This case was just handled by {who}. Reload it to see the change.",
+                           who=who or "someone else"), by=who)
 
 
 def lock(uow: UnitOfWork, case: Case) -> None:

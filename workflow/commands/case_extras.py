@@ -6,6 +6,7 @@ from .. import audit
 from ..actors import Actor
 from ..attachments import ATTACHMENT_KINDS, PreparedImage
 from ..errors import NotFound, PermissionDenied, ValidationError
+from ..messages import msg
 from ..models import Attachment, Case, Note
 from ..permissions import can_view_case, can_write_notes
 from ..uow import UnitOfWork
@@ -17,10 +18,10 @@ NOTE_MAX = 4000
 def _writable_case(uow: UnitOfWork, actor: Actor, case_id: int):
     case = uow.session.get(Case, case_id)
     if case is None or not can_view_case(actor, case):
-        raise NotFound(f"case {case_id} not found")
+        raise NotFound(msg("case {case_id} not found", case_id=case_id))
     role = can_write_notes(actor, case)
     if role is None:
-        raise PermissionDenied("your role can read this case but not change it")
+        raise PermissionDenied(msg("your role can read this case but not change it"))
     return case, role
 
 
@@ -30,9 +31,9 @@ def add_note(uow: UnitOfWork, actor: Actor, case_id: int, body: str, *, public: 
     case, role = _writable_case(uow, actor, case_id)
     text = (body or "").strip()
     if not text:
-        raise ValidationError({"body": "write a note"})
+        raise ValidationError({"body": msg("write a note")})
     if len(text) > NOTE_MAX:
-        raise ValidationError({"body": f"write at most {NOTE_MAX} characters"})
+        raise ValidationError({"body": msg("write at most {limit} characters", limit=NOTE_MAX)})
     _case.check_version(uow, case, expected_version)
     _case.lock(uow, case)
     note = Note(case_id=case.id, author_id=actor.user_id, body=text, public=bool(public),
@@ -49,7 +50,7 @@ def add_attachment(uow: UnitOfWork, actor: Actor, case_id: int, image: PreparedI
                    kind: str) -> Attachment:
     """Attach a photo checked by ``AttachmentStore.prepare`` (before/after/evidence)."""
     if kind not in ATTACHMENT_KINDS:
-        raise ValidationError({"kind": f"must be one of {', '.join(ATTACHMENT_KINDS)}"})
+        raise ValidationError({"kind": msg("must be one of {choices}", choices=", ".join(ATTACHMENT_KINDS))})
     case, _role = _writable_case(uow, actor, case_id)
     _case.lock(uow, case)
     return store_attachment(uow, case, image, kind=kind, actor=actor)

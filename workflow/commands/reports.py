@@ -12,6 +12,7 @@ from .. import geo
 from ..actors import Actor
 from ..attachments import PreparedImage
 from ..errors import ValidationError
+from ..messages import msg
 from ..models import Case, CaseStatus, Channel, Report
 from ..reference import References
 from ..specs import ensure_stored
@@ -58,15 +59,15 @@ def _validate(data: ReportInput, refs: References) -> dict:
     errors: dict[str, str] = {}
     category = refs.categories.get(_text(data.category))
     if category is None or not category.active:
-        errors["category"] = f"unknown category {data.category!r}"
+        errors["category"] = msg("unknown category {value}", value=repr(data.category))
 
     description = _text(data.description)
     if not description:
-        errors["description"] = "describe the problem"
+        errors["description"] = msg("describe the problem")
     elif len(description) < DESCRIPTION_MIN:
-        errors["description"] = f"write at least {DESCRIPTION_MIN} characters"
+        errors["description"] = msg("write at least {limit} characters", limit=DESCRIPTION_MIN)
     elif len(description) > DESCRIPTION_MAX:
-        errors["description"] = f"write at most {DESCRIPTION_MAX} characters"
+        errors["description"] = msg("write at most {limit} characters", limit=DESCRIPTION_MAX)
 
     lat = lon = None
     try:
@@ -74,42 +75,47 @@ def _validate(data: ReportInput, refs: References) -> dict:
         if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise ValueError
     except (TypeError, ValueError):
-        errors["lat"] = "give the location as latitude and longitude in decimal degrees"
+        errors["lat"] = msg("give the location as latitude and longitude in decimal degrees")
         lat = lon = None
     if lat is not None and not geo.inside_boundary(lat, lon, refs.city.boundary):
-        errors["lat"] = f"the location is outside {refs.city.name}"
+        errors["lat"] = msg("the location is outside {city}", city=refs.city.name)
         lat = lon = None
 
     area = kelurahan = None
     if _text(data.area):
         area = refs.areas.get(_text(data.area))
         if area is None or not area.is_kecamatan:
-            errors["area"] = f"unknown kecamatan {data.area!r}"
+            errors["area"] = msg("unknown kecamatan {value}", value=repr(data.area))
     elif lat is not None:
         kecamatan = [a for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
         area = min(kecamatan, key=lambda a: geo.distance_km((lat, lon), (a.lat, a.lon)))
     elif "lat" not in errors:
-        errors["area"] = "choose a kecamatan"
+        errors["area"] = msg("choose a kecamatan")
     if _text(data.kelurahan):
         kelurahan = refs.areas.get(_text(data.kelurahan))
         if kelurahan is None or kelurahan.is_kecamatan:
-            errors["kelurahan"] = f"unknown kelurahan {data.kelurahan!r}"
+            errors["kelurahan"] = msg("unknown kelurahan {value}", value=repr(data.kelurahan))
         elif area is not None and kelurahan.parent_id != area.id:
-            errors["kelurahan"] = f"{kelurahan.name} is not in kecamatan {area.name}"
+            errors["kelurahan"] = msg("{kelurahan} is not in kecamatan {kecamatan}", kelurahan=kelurahan.name, kecamatan=area.name)
 
     if len(_text(data.address)) > 300:
-        errors["address"] = "write at most 300 characters"
+        errors["address"] = msg("write at most {limit} characters", limit=300)
     if len(_text(data.reporter_name)) > 200:
-        errors["reporter_name"] = "write at most 200 characters"
+        errors["reporter_name"] = msg("write at most {limit} characters", limit=200)
     email, phone = _text(data.contact_email), _text(data.contact_phone)
     if email and (len(email) > 200 or not EMAIL_RE.match(email)):
-        errors["contact_email"] = "not a valid e-mail address"
+        errors["contact_email"] = msg("not a valid e-mail address")
     if phone and not PHONE_RE.match(phone):
-        errors["contact_phone"] = "not a valid phone number"
+        errors["contact_phone"] = msg("not a valid phone number")
     if errors:
         raise ValidationError(errors)
     return {"category": category, "description": description, "lat": lat, "lon": lon,
             "area": area, "kelurahan": kelurahan, "email": email or None, "phone": phone or None}
+
+
+def validate_only(uow: UnitOfWork, data: ReportInput) -> None:
+    """Raise the ValidationError ``submit_report`` would raise, writing nothing."""
+    _validate(data, References(uow.session))
 
 
 def new_tracking_code() -> str:

@@ -11,37 +11,43 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .. import audit
 from ..actors import Actor
+from ..attachments import PreparedImage
 from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from ..forms import clean
+from ..messages import msg
 from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Report, Role, WorkItem
 from ..permissions import can_view_case, role_for_item
+from ..queries import task_choices
 from ..reference import References
 from ..uow import UnitOfWork
 from . import _case
+from .case_extras import store_attachment
 
 
-def _load_item(uow: UnitOfWork, actor: Actor, item_id: int) -> tuple[WorkItem, Role]:
-    """The work item and the role the actor works it under.
+def workable_item(session: Session, actor: Actor, item_id: int) -> tuple[WorkItem, Role]:
+    """The open work item and the role the actor works it under.
 
     Not found when the item does not exist or lies outside every scope of the actor; forbidden
-    when the actor can see the case but has no role for this task.
+    when the actor can see the case but has no role for this task; a conflict naming who
+    completed it when it is no longer open.
     """
-    item = uow.session.get(WorkItem, item_id)
+    item = session.get(WorkItem, item_id)
     if item is None:
-        raise NotFound(f"work item {item_id} not found")
+        raise NotFound(msg("work item {item_id} not found", item_id=item_id))
     role = role_for_item(actor, item)
     if role is None:
         if can_view_case(actor, item.case):
-            raise PermissionDenied(f"your role cannot work the {item.form_key} task")
-        raise NotFound(f"work item {item_id} not found")
+            raise PermissionDenied(msg("your role cannot work the {task} task", task=item.form_key))
+        raise NotFound(msg("work item {item_id} not found", item_id=item_id))
     if item.completed_at is not None:
         who = item.completed_by.username if item.completed_by else "someone else"
         if item.outcome == "cancelled":
-            raise Conflict("This task is no longer open: the case moved on.")
-        raise Conflict(f"This task was just handled by {who}.", by=who)
+            raise Conflict(msg("This task is no longer open: the case moved on."))
+        raise Conflict(msg("This task was just handled by {who}.", who=who), by=who)
     return item, role
 
 
@@ -50,11 +56,11 @@ def _assignee_name(item: WorkItem) -> str:
 
 
 def claim(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int | None = None) -> WorkItem:
-    item, role = _load_item(uow, actor, item_id)
+    item, role = workable_item(uow.session, actor, item_id)
     if item.assignee_id == actor.user_id:
         return item
     if item.assignee_id is not None:
-        raise Conflict(f"This task was already claimed by {_assignee_name(item)}.",
+        raise Conflict(msg("This task was already claimed by {who}.", who=_assignee_name(item)),
                        by=_assignee_name(item))
     case = item.case
     _case.check_version(uow, case, expected_version)
@@ -67,11 +73,11 @@ def claim(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int 
 
 
 def release(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int | None = None) -> WorkItem:
-    item, role = _load_item(uow, actor, item_id)
+    item, role = workable_item(uow.session, actor, item_id)
     if item.assignee_id is None:
         return item
     if item.assignee_id != actor.user_id:
-        raise PermissionDenied(f"only {_assignee_name(item)}, who claimed it, can release this task")
+        raise PermissionDenied(msg("only {who}, who claimed it, can release this task", who=_assignee_name(item)))
     case = item.case
     _case.check_version(uow, case, expected_version)
     _case.lock(uow, case)
@@ -82,16 +88,9 @@ def release(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: in
     return item
 
 
-def _resolver(uow: UnitOfWork, refs: References, case: Case):
+def _resolver(uow: UnitOfWork, case: Case):
     def resolve(source: str) -> set[str]:
-        if source == "categories":
-            return {c.code for c in refs.categories.values() if c.active}
-        if source == "agencies":
-            return {a.code for a in refs.agencies.values()
-                    if a.active and a.handles_reports and a.id != case.agency_id}
-        if source == "teams":
-            return {t.code for t in refs.teams.values() if t.active and t.area_id == case.area_id}
-        raise ValueError(f"unknown choice source {source!r}")
+        return {o.code for o in task_choices(uow.session, case, source)}
     return resolve
 
 
@@ -100,54 +99,64 @@ def _check_domain(uow: UnitOfWork, case: Case, form_key: str, values: dict[str, 
     if form_key == "triage" and values.get("decision") == "duplicate":
         target = uow.session.scalar(select(Case).where(Case.number == values["duplicate_of"]))
         if target is None:
-            raise ValidationError({"duplicate_of": f"no case {values['duplicate_of']}"})
+            raise ValidationError({"duplicate_of": msg("no case {number}", number=values["duplicate_of"])})
         if target.id == case.id:
-            raise ValidationError({"duplicate_of": "a case cannot duplicate itself"})
+            raise ValidationError({"duplicate_of": msg("a case cannot duplicate itself")})
         if target.status not in OPEN_STATUSES:
-            raise ValidationError({"duplicate_of": f"case {target.number} is no longer open"})
+            raise ValidationError({"duplicate_of": msg("case {number} is no longer open", number=target.number)})
         return target
     if form_key == "field_work":
         attachment = uow.session.get(Attachment, values["after_photo"])
         if attachment is None or attachment.case_id != case.id or attachment.kind != "after":
-            raise ValidationError({"after_photo": "upload an after-photo for this case first"})
+            raise ValidationError({"after_photo": msg("upload an after-photo for this case first")})
         arrived: datetime = values["arrived_at"]
         if arrived > uow.clock.now():
-            raise ValidationError({"arrived_at": "the arrival time is in the future"})
+            raise ValidationError({"arrived_at": msg("the arrival time is in the future")})
         if arrived < case.created_at:
-            raise ValidationError({"arrived_at": "the arrival time is before the report came in"})
+            raise ValidationError({"arrived_at": msg("the arrival time is before the report came in")})
     return None
 
 
 def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict[str, Any], *,
-                       expected_version: int | None = None,
-                       expected_form: str | None = None) -> _case.Snapshot:
+                       expected_version: int | None = None, expected_form: str | None = None,
+                       uploads: dict[str, PreparedImage] | None = None) -> _case.Snapshot:
     """Complete a READY task with its form data and run the process on to the next wait.
+
+    ``uploads`` fills attachment fields with photos uploaded with the form (already checked by
+    ``AttachmentStore.prepare``): each is stored as an attachment of the field's kind first.
 
     Locking: the case row is version-bumped before the workflow is loaded, so a second
     transaction acting on the same case either waits and then fails with ``Conflict``
     (PostgreSQL) or queues behind this one and finds the item gone (SQLite).
     """
-    item, role = _load_item(uow, actor, item_id)
+    item, role = workable_item(uow.session, actor, item_id)
     if expected_form is not None and item.form_key != expected_form:
-        raise DomainError(f"work item {item_id} is a {item.form_key} task, not {expected_form}",
+        raise DomainError(msg("work item {item_id} is a {task} task, not {expected}", item_id=item_id, task=item.form_key, expected=expected_form),
                           code="wrong_task")
     if item.assignee_id is not None and item.assignee_id != actor.user_id:
-        raise Conflict(f"This task was claimed by {_assignee_name(item)}.", by=_assignee_name(item))
+        raise Conflict(msg("This task was claimed by {who}.", who=_assignee_name(item)), by=_assignee_name(item))
     case = item.case
     _case.check_version(uow, case, expected_version)
     refs = References(uow.session)
     form = uow.definition.forms[item.form_key]
-    cleaned = clean(form, values, _resolver(uow, refs, case))
-    merge_target = _check_domain(uow, case, item.form_key, cleaned)
-
     uow.acting_on(f"complete:{item.form_key}", case.id)
     _case.lock(uow, case)
+    values = dict(values)
+    for name, image in (uploads or {}).items():
+        field = form.field(name)
+        if field.type != "attachment":
+            raise ValidationError({name: msg("this field does not take a file")})
+        values[name] = store_attachment(uow, case, image, kind=field.kind or "evidence",
+                                        actor=actor).id
+    cleaned = clean(form, values, _resolver(uow, case))
+    merge_target = _check_domain(uow, case, item.form_key, cleaned)
+
     workflow = _case.load_workflow(uow, case)
     before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
     try:
         uow.process.complete(workflow, item.bpmn_task_id, cleaned)
     except LookupError:
-        raise Conflict("This task was just completed by someone else.") from None
+        raise Conflict(msg("This task was just completed by someone else.")) from None
     reason = cleaned.get("reason")
     events = [{"action": "task_completed", "task_name": item.task_name,
                "from_task": item.task_name, "reason": reason,
@@ -224,11 +233,11 @@ def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reas
     code = (tracking_code or "").strip().upper()
     case = uow.session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
     if case is None:
-        raise NotFound("no report with this tracking code")
+        raise NotFound(msg("no report with this tracking code"))
     item = uow.session.scalar(select(WorkItem).where(
         WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN, WorkItem.completed_at.is_(None)))
     if item is None or case.status != CaseStatus.RESOLVED:
-        raise DomainError("this case is not waiting for your confirmation", code="not_resolved")
+        raise DomainError(msg("this case is not waiting for your confirmation"), code="not_resolved")
     return complete_work_item(uow, Actor.citizen(), item.id,
                               {"decision": decision, "reason": reason},
                               expected_form="citizen_feedback")

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
 
-from ..errors import ValidationError
+from ..errors import DomainError, ValidationError
+from ..messages import msg
 from ..models import Agency, Membership, QrTeam, Role, User
 from ..uow import UnitOfWork
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
 
 
 def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
@@ -73,3 +79,53 @@ def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str
     uow.session.add(user)
     uow.session.flush()
     return user
+
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    error: DomainError | None = None
+
+
+def authenticate(uow: UnitOfWork, username: str, password: str) -> LoginResult:
+    """Check a login. Five failures in a row lock the account for 15 minutes.
+
+    Returns the outcome instead of raising: the caller commits either way, so that failures
+    are counted. The same message is given for an unknown user and a wrong password.
+    """
+    now = uow.clock.now()
+    user = uow.session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+    if user is None or not user.active:
+        try:  # spend the same time as for a known user
+            _hasher.verify(_DUMMY_HASH, password or "")
+        except VerifyMismatchError:
+            pass
+        return LoginResult(None, DomainError(msg("wrong username or password"), code="bad_login"))
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        return LoginResult(None, DomainError(
+            msg("too many failed attempts; try again in {minutes} minutes", minutes=minutes),
+            code="locked"))
+    try:
+        _hasher.verify(user.password_hash, password or "")
+    except (VerifyMismatchError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+        return LoginResult(None, DomainError(msg("wrong username or password"), code="bad_login"))
+    user.failed_logins, user.locked_until = 0, None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return LoginResult(user)
+
+
+def end_sessions(uow: UnitOfWork, user_id: int) -> None:
+    """Log the user out everywhere: every session id carries the token this replaces."""
+    user = uow.session.get(User, user_id)
+    if user is not None:
+        user.session_token = secrets.token_hex(16)

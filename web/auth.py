@@ -1,0 +1,93 @@
+"""Login and logout. Passwords are checked by ``workflow.commands.authenticate`` (argon2, with
+throttling); a session id carries the user's session token, which logout replaces."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from workflow import commands
+from workflow.actors import Actor, actor_for_user
+from workflow.models import Role, User
+
+from .extensions import login_manager
+from .helpers import safe_next, services
+from .i18n import tr
+
+bp = Blueprint("auth", __name__)
+
+
+class WebUser(UserMixin):
+    def __init__(self, user: User, actor: Actor):
+        self.user_id = user.id
+        self.username = user.username
+        self.full_name = user.full_name
+        self.token = user.session_token
+        self.actor = actor
+
+    def get_id(self) -> str:
+        return f"{self.user_id}:{self.token}"
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.actor.has_role(*roles)
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> WebUser | None:
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    with services().reading() as session:
+        user = session.get(User, int(user_id))
+        if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
+            return None
+        return WebUser(user, actor_for_user(session, user.id))
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+def home_for(user: WebUser) -> str:
+    if user.has_role(Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER):
+        return url_for("inbox.index")
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        with services().uow() as uow:
+            result = commands.authenticate(uow, form.username.data, form.password.data)
+            uow.commit()
+        if result.user is not None:
+            user = load_user(f"{result.user.id}:{result.user.session_token}")
+            login_user(user)
+            return redirect(safe_next(request.args.get("next"), home_for(user)))
+        form.password.errors.append(tr(result.error.message))
+        status = 401
+    elif form.is_submitted():
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        with services().uow() as uow:
+            commands.end_sessions(uow, current_user.user_id)
+            uow.commit()
+        logout_user()
+    flash(_l("You are logged out."))
+    return redirect(url_for("home.index"))

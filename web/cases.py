@@ -1,0 +1,64 @@
+"""A case as staff see it, its notes, and its photos (only for users allowed to see the case)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, TextAreaField
+
+from workflow import commands
+from workflow.errors import ValidationError
+from workflow.permissions import can_write_notes
+from workflow.queries import attachment_for, case_detail
+
+from .helpers import actor, safe_next, services
+from .i18n import tr
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(_l("Note"), render_kw={"maxlength": 4000, "rows": 3})
+    public = BooleanField(_l("Public reply (the reporter sees it)"))
+
+
+@bp.get("/<int:case_id>")
+@login_required
+def show(case_id: int):
+    with services().reading() as session:
+        detail = case_detail(session, actor(), case_id)
+    return render_template("cases/show.html", d=detail, note_form=NoteForm(),
+                           can_note=can_write_notes(actor(), detail.case) is not None,
+                           locale=str(get_locale()))
+
+
+@bp.post("/<int:case_id>/notes")
+@login_required
+def add_note(case_id: int):
+    form = NoteForm()
+    back = safe_next(request.form.get("next"), url_for("cases.show", case_id=case_id))
+    if form.validate_on_submit():
+        try:
+            with services().uow() as uow:
+                commands.add_note(uow, actor(), case_id, form.body.data or "", public=form.public.data)
+                uow.commit()
+        except ValidationError as exc:
+            form.body.errors = [tr(m) for m in exc.errors.values()]
+        else:
+            flash(_l("Reply published.") if form.public.data else _l("Note added."))
+            return redirect(back)
+    with services().reading() as session:
+        detail = case_detail(session, actor(), case_id)
+    return render_template("cases/show.html", d=detail, note_form=form, can_note=True,
+                           locale=str(get_locale())), 400
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    with services().reading() as session:
+        row = attachment_for(session, actor(), attachment_id)
+    return send_file(services().storage.path(row.storage_name), mimetype=row.mime, max_age=300)

@@ -1,0 +1,30 @@
+"""What views share: the services, the acting user, a unit of work."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from workflow.actors import Actor
+from workflow.services import Services
+
+
+def services() -> Services:
+    return current_app.extensions["tanggap"]
+
+
+def actor() -> Actor:
+    if not current_user.is_authenticated:
+        abort(401)
+    return current_user.actor
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only local paths: never redirect a login to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,71 @@
+"""Bahasa Indonesia by default, English on request; times in WITA.
+
+Message ids are English. The Indonesian catalog (``web/translations/id``) is compiled into the
+instance folder when the app starts, so no binary catalog is committed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request, session
+from flask_babel import format_datetime, format_timedelta, get_locale, gettext
+
+from workflow.messages import Message
+
+SOURCE = Path(__file__).resolve().parent / "translations"
+LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
+
+
+def compile_catalogs(target: Path) -> Path:
+    """Compile every ``.po`` under ``web/translations`` into ``target`` when it is newer."""
+    for po in SOURCE.glob("*/LC_MESSAGES/*.po"):
+        mo = target / po.relative_to(SOURCE).with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        tmp = mo.with_suffix(".mo.part")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo)
+    return target
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang")
+    if wanted in LANGUAGES:
+        session["lang"] = wanted
+    return session.get("lang", "id")
+
+
+def tr(message) -> str:
+    """Translate a domain message (see ``workflow.messages``) or any string."""
+    if isinstance(message, Message):
+        translated = gettext(message.template)
+        return translated.format(**message.params) if message.params else translated
+    return gettext(str(message)) if message else ""
+
+
+def wita(value: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+    if value is None:
+        return ""
+    return f"{format_datetime(value, fmt)} WITA"
+
+
+def time_left(due: datetime | None, now: datetime) -> str:
+    if due is None:
+        return ""
+    delta = due - now
+    if delta >= timedelta(0):
+        return gettext("%(time)s left", time=format_timedelta(delta, threshold=1.1))
+    return gettext("%(time)s late", time=format_timedelta(-delta, threshold=1.1))
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.globals.update(tr=tr, wita=wita, time_left=time_left, LANGUAGES=LANGUAGES,
+                                 current_locale=lambda: str(get_locale()))

@@ -1,0 +1,82 @@
+"""The task inbox of triage desks, OPD coordinators and QR officers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+
+from workflow import commands
+from workflow.models import Role
+from workflow.queries import InboxFilters, SLA_STATES, SORTS, inbox, report_options
+
+from .helpers import actor, is_htmx, safe_next, services
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
+TABS = (("all", _l("All of my scope")), ("unassigned", _l("Unassigned")), ("mine", _l("Mine")))
+STAGES = (("triage", _l("Triage")), ("disposition", _l("Disposition")),
+          ("dispatch", _l("Dispatch")), ("field_work", _l("Field work")),
+          ("verification", _l("Verification")), ("closure", _l("Closure")))
+SLA_LABELS = {"on_time": _l("On time"), "at_risk": _l("At risk"), "overdue": _l("Overdue")}
+SORT_LABELS = {"due": _l("Due first"), "-due": _l("Due last"), "newest": _l("Newest"),
+               "oldest": _l("Oldest")}
+
+
+def _require_inbox_role():
+    if not actor().has_role(*INBOX_ROLES):
+        abort(403)
+
+
+def _filters() -> InboxFilters:
+    args = request.args
+
+    def number(name, default):
+        value = args.get(name, "")
+        return int(value) if value.isdigit() else default
+
+    return InboxFilters(tab=args.get("tab") or "all", category=args.get("category") or None,
+                        area=args.get("area") or None, stage=args.get("stage") or None,
+                        sla=args.get("sla") or None, sort=args.get("sort") or "due",
+                        page=number("page", 1), per_page=number("per_page", 25))
+
+
+@bp.get("")
+@login_required
+def index():
+    _require_inbox_role()
+    filters = _filters()
+    now = services().clock.now()
+    with services().reading() as session:
+        page = inbox(session, actor(), filters, now)
+        options = report_options(session)
+    context = dict(page=page, filters=filters, now=now, tabs=TABS, stages=STAGES,
+                   sla_states=SLA_STATES, sla_labels=SLA_LABELS, sorts=SORTS, sort_labels=SORT_LABELS,
+                   options=options, en=str(get_locale()) == "en")
+    if is_htmx() and request.headers.get("HX-Target") == "inbox":
+        return render_template("inbox/_table.html", **context)
+    return render_template("inbox/index.html", **context)
+
+
+def _claim_or_release(item_id: int, command):
+    with services().uow() as uow:
+        command(uow, actor(), item_id)
+        uow.commit()
+    if is_htmx():
+        return index()
+    return redirect(safe_next(request.form.get("next"), url_for("inbox.index")))
+
+
+@bp.post("/items/<int:item_id>/claim")
+@login_required
+def claim(item_id: int):
+    return _claim_or_release(item_id, commands.claim)
+
+
+@bp.post("/items/<int:item_id>/release")
+@login_required
+def release(item_id: int):
+    return _claim_or_release(item_id, commands.release)
+

@@ -1,0 +1,192 @@
+"""The public side, no login: report a problem, follow it by tracking code, confirm or dispute."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice as C
+from wtforms.validators import Optional
+
+from workflow import commands
+from workflow.errors import DomainError, NotFound, ValidationError
+from workflow.models import Channel
+from workflow.queries import public_photo, public_status, report_options
+
+from .helpers import services
+from .i18n import tr
+
+bp = Blueprint("public", __name__)
+
+STATUS_TEXT = {
+    "triage": _l("Received, being checked by the command center"),
+    "in_progress": _l("Being handled"),
+    "resolved": _l("Handled: please confirm"),
+    "closed": _l("Closed"),
+    "rejected": _l("Rejected"),
+    "merged": _l("Merged with another report"),
+}
+STAGE_TEXT = {
+    "triage": _l("Checking the report"), "disposition": _l("With the responsible agency"),
+    "dispatch": _l("Assigning a field team"), "field_work": _l("Field team at work"),
+    "verification": _l("Checking the field work"), "closure": _l("Closing"),
+    "citizen_feedback": _l("Waiting for your confirmation"),
+}
+
+
+def _name(obj) -> str:
+    return obj.name_en if str(get_locale()) == "en" else obj.name_id
+
+
+class ReportForm(FlaskForm):
+    category = SelectField(_l("Category"), validate_choice=False)
+    description = TextAreaField(_l("What is the problem?"))
+    lat = StringField(_l("Latitude"), render_kw={"inputmode": "decimal", "placeholder": "-5.1477"})
+    lon = StringField(_l("Longitude"), render_kw={"inputmode": "decimal", "placeholder": "119.4327"})
+    area = SelectField(_l("Kecamatan"), validate_choice=False)
+    kelurahan = SelectField(_l("Kelurahan"), validate_choice=False)
+    address = StringField(_l("Address or landmark"))
+    photo = FileField(_l("Photo (optional)"), render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    reporter_name = StringField(_l("Your name (optional)"))
+    contact_email = StringField(_l("E-mail (optional)"), render_kw={"type": "email"})
+    contact_phone = StringField(_l("Phone (optional)"), render_kw={"type": "tel"})
+    anonymous = BooleanField(_l("Hide my name from the agencies"))
+
+
+def _fill_choices(form: ReportForm, options) -> None:
+    form.category.choices = [C("", _l("Choose a category"))] + [
+        C(c.code, _name(c), optgroup=c.group or None) for c in options.categories]
+    form.area.choices = [C("", _l("Choose a kecamatan"))] + [C(k.code, k.name) for k in options.kecamatan]
+    selected = next((k for k in options.kecamatan if k.code == form.area.data), None)
+    kecamatan = [selected] if selected is not None else options.kecamatan
+    # Without JavaScript every kelurahan, grouped by kecamatan; htmx narrows it to one.
+    form.kelurahan.choices = [C("", _l("Choose a kelurahan"))] + [
+        C(a.code, a.name, optgroup=k.name) for k in kecamatan for a in options.kelurahan[k.id]]
+
+
+def _attach_errors(form: FlaskForm, errors: dict) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None) or form.description
+        field.errors = [*field.errors, tr(message)] if isinstance(field.errors, list) else [tr(message)]
+
+
+@bp.route("/lapor", methods=["GET", "POST"])
+def report():
+    with services().reading() as session:
+        options = report_options(session)
+    form = ReportForm()
+    _fill_choices(form, options)
+    status = 200
+    if form.is_submitted():
+        if not form.validate():  # CSRF and field parsing
+            status = 400
+        else:
+            try:
+                redirect_to = _submit(form)
+            except ValidationError as exc:
+                _attach_errors(form, exc.errors)
+                status = 400
+            else:
+                return redirect(redirect_to)
+    return render_template("public/report.html", form=form), status
+
+
+def _submit(form: ReportForm) -> str:
+    errors: dict = {}
+    photo = None
+    upload = form.photo.data
+    if upload and getattr(upload, "filename", ""):
+        try:
+            photo = services().storage.prepare(upload.read(), field="photo")
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    data = commands.ReportInput(
+        category=form.category.data, description=form.description.data, lat=form.lat.data,
+        lon=form.lon.data, area=form.area.data or None, kelurahan=form.kelurahan.data or None,
+        address=form.address.data or "", reporter_name=form.reporter_name.data,
+        contact_email=form.contact_email.data, contact_phone=form.contact_phone.data,
+        anonymous=form.anonymous.data, channel=Channel.WEB)
+    try:
+        with services().uow() as uow:
+            if errors:  # still validate the rest so every problem shows at once
+                commands.reports.validate_only(uow, data)
+                raise ValidationError(errors)
+            submitted = commands.submit_report(uow, data, photo=photo)
+            uow.commit()
+    except ValidationError as exc:
+        raise ValidationError({**errors, **exc.errors}) from None
+    return url_for("public.status", code=submitted.tracking_code, new=1)
+
+
+@bp.get("/lapor/kelurahan")
+def kelurahan_options():
+    """htmx: the kelurahan of one kecamatan, as <option> elements."""
+    with services().reading() as session:
+        options = report_options(session)
+    kecamatan = next((k for k in options.kecamatan if k.code == request.args.get("area")), None)
+    areas = options.kelurahan[kecamatan.id] if kecamatan else []
+    return render_template("public/_kelurahan_options.html", areas=areas)
+
+
+class TrackForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form
+
+    code = StringField(_l("Tracking code"), render_kw={"placeholder": "ABCD-EFGH", "autocapitalize": "characters"})
+
+
+@bp.get("/lacak")
+def track():
+    form = TrackForm(request.args)
+    if form.code.data:
+        return redirect(url_for("public.status", code=form.code.data.strip().upper()))
+    return render_template("public/track.html", form=form)
+
+
+class FeedbackForm(FlaskForm):
+    decision = RadioField(_l("Is the problem fixed?"), choices=[
+        C("confirm", _l("Yes, it is fixed")), C("dispute", _l("No, I dispute it"))])
+    reason = TextAreaField(_l("Reason (needed when you dispute)"), validators=[Optional()])
+
+
+@bp.route("/lacak/<code>", methods=["GET", "POST"])
+def status(code: str):
+    form = FeedbackForm()
+    http_status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                with services().uow() as uow:
+                    commands.citizen_feedback(uow, code, decision=form.decision.data or "",
+                                              reason=form.reason.data)
+                    uow.commit()
+                return redirect(url_for("public.status", code=code))
+            except ValidationError as exc:
+                _attach_errors(form, exc.errors)
+            except NotFound:
+                raise
+            except DomainError as exc:
+                form.decision.errors = [tr(exc.message)]
+        http_status = 400
+    with services().reading() as session:
+        try:
+            view = public_status(session, code)
+        except NotFound:
+            return render_template("public/track.html", form=TrackForm(data={"code": code}),
+                                   not_found=True), 404
+    return render_template("public/status.html", s=view, form=form, new=request.args.get("new"),
+                           status_text=STATUS_TEXT, stage_text=STAGE_TEXT, name=_name), http_status
+
+
+@bp.get("/lacak/<code>/foto/<int:attachment_id>")
+def photo(code: str, attachment_id: int):
+    with services().reading() as session:
+        try:
+            attachment = public_photo(session, code, attachment_id)
+        except NotFound:
+            abort(404)
+    return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime,
+                     max_age=3600)

@@ -1,0 +1,70 @@
+"""WTForms built from the form definitions in ``bpmn/tasks.yaml``.
+
+The web form only parses what the browser sends; the rules (required, conditional fields,
+allowed choices) are checked once, by the domain, and its errors are shown on the fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice as C
+from wtforms.validators import Optional
+
+from workflow.forms import FormDefinition
+from workflow.queries import ChoiceOption
+
+WITA = ZoneInfo("Asia/Makassar")
+
+
+def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]],
+               locale: str) -> FlaskForm:
+    def label(mapping) -> str:
+        return mapping.get(locale) or mapping.get("id") or ""
+
+    attrs: dict = {"version": HiddenField()}
+    for f in definition.fields:
+        text = label(f.label)
+        if f.type == "choice" and f.choices:
+            choices = [C(v, label(f.choice_labels.get(v, {})) or v) for v in f.choices]
+            attrs[f.name] = RadioField(text, choices=choices, validate_choice=False,
+                                       validators=[Optional()])
+        elif f.type == "choice":
+            choices = [C("", _l("Choose"))] + [
+                C(o.code, o.name_en if locale == "en" else o.name_id) for o in options[f.source]]
+            attrs[f.name] = SelectField(text, choices=choices, validate_choice=False)
+        elif f.type == "text":
+            attrs[f.name] = TextAreaField(text, render_kw={"maxlength": f.max_length or 4000, "rows": 3})
+        elif f.type == "datetime":
+            attrs[f.name] = DateTimeLocalField(text, format="%Y-%m-%dT%H:%M", validators=[Optional()])
+        elif f.type == "attachment":
+            attrs[f.name] = FileField(text, render_kw={"accept": "image/jpeg,image/png,image/webp"})
+        else:
+            attrs[f.name] = StringField(text)
+    return type(f"{definition.key.title()}Form", (FlaskForm,), attrs)()
+
+
+def values_of(form: FlaskForm, definition: FormDefinition) -> tuple[dict, dict[str, object]]:
+    """(values for the domain, uploaded files by field name)."""
+    values, files = {}, {}
+    for f in definition.fields:
+        data = form[f.name].data
+        if f.type == "attachment":
+            if data is not None and getattr(data, "filename", ""):
+                files[f.name] = data
+            continue
+        if f.type == "datetime" and isinstance(data, datetime):
+            data = data.replace(tzinfo=WITA)
+        values[f.name] = data if data not in ("", None) else None
+    return values, files
+
+
+def describe_choice(definition: FormDefinition, name: str, value, locale: str) -> str:
+    field = definition.field(name)
+    labels = field.choice_labels.get(value, {})
+    return labels.get(locale) or labels.get("id") or str(value)

@@ -1,0 +1,83 @@
+"""Opening a work item: the case, and the form of its BPMN task."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+
+from workflow import commands
+from workflow.commands.tasks import workable_item
+from workflow.errors import Conflict, ValidationError
+from workflow.models import Case, WorkItem
+from workflow.queries import case_detail, task_choices
+
+from .cases import NoteForm
+from .errors import render_error
+from .helpers import actor, services
+from .i18n import tr
+from .taskforms import build_form, values_of
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def _item(item_id: int) -> WorkItem:
+    with services().reading() as session:
+        item, _role = workable_item(session, actor(), item_id)
+        item.case  # loaded while the session is open
+        return item
+
+
+def _page(item: WorkItem, form, status: int = 200):
+    with services().reading() as session:
+        detail = case_detail(session, actor(), item.case_id)
+    definition = services().definition.forms[item.form_key]
+    return render_template("tasks/show.html", item=item, d=detail, form=form, note_form=NoteForm(),
+                           definition=definition, locale=str(get_locale())), status
+
+
+def _form(item: WorkItem):
+    definition = services().definition.forms[item.form_key]
+    with services().reading() as session:
+        case = session.get(Case, item.case_id)
+        options = {f.source: task_choices(session, case, f.source)
+                   for f in definition.fields if f.source}
+    form = build_form(definition, options, str(get_locale()))
+    return form, definition
+
+
+@bp.get("/<int:item_id>")
+@login_required
+def show(item_id: int):
+    item = _item(item_id)
+    form, _definition = _form(item)
+    form.version.data = item.case.version
+    return _page(item, form)
+
+
+@bp.post("/<int:item_id>")
+@login_required
+def complete(item_id: int):
+    item = _item(item_id)
+    form, definition = _form(item)
+    if not form.validate_on_submit():
+        return _page(item, form, 400)
+    values, files = values_of(form, definition)
+    try:
+        uploads = {name: services().storage.prepare(upload.read(), field=name)
+                   for name, upload in files.items()}
+        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        with services().uow() as uow:
+            commands.complete_work_item(uow, actor(), item_id, values, expected_version=version,
+                                        uploads=uploads)
+            uow.commit()
+    except ValidationError as exc:
+        for name, message in exc.errors.items():
+            target = form[name] if name in form else form.version
+            target.errors = [*target.errors, tr(message)]
+        return _page(item, form, 400)
+    except Conflict as exc:
+        return render_error(exc.message, 409, reload=True)
+    flash(_l("Task completed: %(case)s.", case=item.case.number))
+    return redirect(url_for("inbox.index"))
