@@ -127,3 +127,31 @@ def services(settings, clock, definition):
 @pytest.fixture
 def world(services):
     return World(services)
+
+
+@pytest.fixture
+def app(services):
+    from flask.testing import FlaskClient
+
+    from web import create_app
+
+    class ClosingClient(FlaskClient):
+        """Werkzeug's test client spools a large request body to a temporary file and never
+        closes it (a real WSGI server owns that stream); close it once the app is done."""
+
+        def run_wsgi_app(self, environ, buffered=False):
+            try:
+                return super().run_wsgi_app(environ, buffered)
+            finally:
+                environ["wsgi.input"].close()
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret"}, services=services)
+    app.test_client_class = ClosingClient
+    return app
+
+
+@pytest.fixture
+def web(app):
+    from tests.webclient import WebClient
+
+    return WebClient(app)

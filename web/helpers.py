@@ -23,6 +23,14 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def read_upload(upload) -> bytes:
+    """The bytes of an uploaded file; its spooled temporary file is closed right away."""
+    try:
+        return upload.read()
+    finally:
+        upload.close()
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Only local paths: never redirect a login to another site."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:

@@ -16,7 +16,7 @@ from workflow.errors import DomainError, NotFound, ValidationError
 from workflow.models import Channel
 from workflow.queries import public_photo, public_status, report_options
 
-from .helpers import services
+from .helpers import read_upload, services
 from .i18n import tr
 
 bp = Blueprint("public", __name__)
@@ -100,7 +100,7 @@ def _submit(form: ReportForm) -> str:
     upload = form.photo.data
     if upload and getattr(upload, "filename", ""):
         try:
-            photo = services().storage.prepare(upload.read(), field="photo")
+            photo = services().storage.prepare(read_upload(upload), field="photo")
         except ValidationError as exc:
             errors.update(exc.errors)
     data = commands.ReportInput(

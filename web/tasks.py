@@ -15,7 +15,7 @@ from workflow.queries import case_detail, task_choices
 
 from .cases import NoteForm
 from .errors import render_error
-from .helpers import actor, services
+from .helpers import actor, read_upload, services
 from .i18n import tr
 from .taskforms import build_form, values_of
 
@@ -65,7 +65,7 @@ def complete(item_id: int):
         return _page(item, form, 400)
     values, files = values_of(form, definition)
     try:
-        uploads = {name: services().storage.prepare(upload.read(), field=name)
+        uploads = {name: services().storage.prepare(read_upload(upload), field=name)
                    for name, upload in files.items()}
         version = int(form.version.data) if (form.version.data or "").isdigit() else None
         with services().uow() as uow:

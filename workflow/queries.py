@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, false, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from .actors import Actor
 from .errors import NotFound, ValidationError
@@ -207,6 +207,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
         timers=list(session.scalars(select(Timer).where(Timer.case_id == case.id)
                                     .order_by(Timer.due_at))),
         notes=list(session.scalars(select(Note).where(Note.case_id == case.id)
+                                   .options(selectinload(Note.author))
                                    .order_by(Note.created_at, Note.id))),
         attachments=list(session.scalars(select(Attachment).where(Attachment.case_id == case.id)
                                          .order_by(Attachment.id))),

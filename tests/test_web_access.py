@@ -1,0 +1,83 @@
+"""Every protected URL for every role, own and foreign agency: 200/302/403/404 as expected.
+
+The case belongs to DLH (Mariso) and waits for DLH's disposition; it has a before-photo.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import jpeg_bytes
+from tests.webclient import WebClient
+from workflow import commands
+
+ROLES = {
+    "anonymous": None,
+    "triage": ("triage", "KOMINFO"),
+    "coordinator_own": ("coordinator", "DLH"),
+    "coordinator_foreign": ("coordinator", "DINSOS"),
+    "qr_foreign": ("qr_officer", "qr-tallo-1"),
+    "supervisor_own": ("supervisor", "DLH"),
+    "supervisor_foreign": ("supervisor", "DINSOS"),
+    "supervisor_city": ("supervisor", None),
+    "auditor": ("auditor", None),
+    "admin": ("admin", None),
+}
+
+# url kind -> expected status per role (302 for anonymous: to the login page)
+EXPECTED = {
+    "GET inbox": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=200,
+                      qr_foreign=200, supervisor_own=403, supervisor_foreign=403,
+                      supervisor_city=403, auditor=403, admin=403),
+    "GET task": dict(anonymous=302, triage=403, coordinator_own=200, coordinator_foreign=404,
+                     qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
+                     supervisor_city=403, auditor=403, admin=403),
+    "GET case": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=404,
+                     qr_foreign=404, supervisor_own=200, supervisor_foreign=404,
+                     supervisor_city=200, auditor=200, admin=200),
+    "GET photo": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=404,
+                      qr_foreign=404, supervisor_own=200, supervisor_foreign=404,
+                      supervisor_city=200, auditor=200, admin=200),
+    "POST task": dict(anonymous=302, triage=403, coordinator_own=302, coordinator_foreign=404,
+                      qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
+                      supervisor_city=403, auditor=403, admin=403),
+    "POST claim": dict(anonymous=302, triage=403, coordinator_own=302, coordinator_foreign=404,
+                       qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
+                       supervisor_city=403, auditor=403, admin=403),
+    "POST note": dict(anonymous=302, triage=302, coordinator_own=302, coordinator_foreign=404,
+                      qr_foreign=404, supervisor_own=302, supervisor_foreign=404,
+                      supervisor_city=302, auditor=403, admin=403),
+}
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+@pytest.mark.parametrize("role", list(ROLES))
+def test_access(world, app, role, kind):
+    w = world
+    sub = w.report()
+    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    with w.services.uow() as uow:
+        photo = commands.add_attachment(uow, w.triage, sub.case_id,
+                                        w.services.storage.prepare(jpeg_bytes()), kind="before")
+        uow.commit()
+    item = w.item(sub.case_id)
+    client = WebClient(app)
+    if ROLES[role]:
+        w.user(f"user.{role}", ROLES[role])
+        client.login(f"user.{role}")
+    urls = {
+        "GET inbox": "/inbox", "GET task": f"/tasks/{item.id}", "GET case": f"/cases/{sub.case_id}",
+        "GET photo": f"/cases/attachments/{photo.id}", "POST task": f"/tasks/{item.id}",
+        "POST claim": f"/inbox/items/{item.id}/claim", "POST note": f"/cases/{sub.case_id}/notes",
+    }
+    method, _ = kind.split(" ")
+    if method == "GET":
+        response = client.get(urls[kind])
+    else:
+        data = {"decision": "accept", "version": ""} if kind == "POST task" else {"body": "Catatan uji"}
+        response = client.post(urls[kind], data)
+    body = response.get_data().decode("utf-8", "replace")
+    response.close()
+    assert response.status_code == EXPECTED[kind][role], body[-600:]
+    if response.status_code == 302 and role == "anonymous":
+        assert response.headers["Location"].startswith("/login")

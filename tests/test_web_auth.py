@@ -1,0 +1,101 @@
+"""Login, logout, throttling, CSRF and the security headers."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.webclient import WebClient, errors
+from web import vendor
+
+
+def test_login_lands_on_the_inbox_or_home(world, web):
+    world.dlh, world.auditor
+    assert web.login("koor.dlh").headers["Location"] == "/inbox"
+    web.logout()
+    assert web.login("inspektorat").headers["Location"] == "/"
+
+
+def test_wrong_password_is_refused_in_indonesian(world, web):
+    world.dlh
+    response = web.post("/login", {"username": "koor.dlh", "password": "salah sekali"})
+    assert response.status_code == 401
+    assert errors(response) == ["nama pengguna atau kata sandi salah"]
+    unknown = web.post("/login", {"username": "tidak.ada", "password": "salah sekali"})
+    assert errors(unknown) == ["nama pengguna atau kata sandi salah"]
+
+
+def test_five_failures_lock_the_account_for_a_while(world, web):
+    world.dlh
+    for _ in range(5):
+        web.post("/login", {"username": "koor.dlh", "password": "tebak-tebak"})
+    locked = web.post("/login", {"username": "koor.dlh", "password": "correct horse battery"})
+    assert locked.status_code == 401
+    assert "terlalu banyak percobaan gagal" in errors(locked)[0]
+    world.services.clock.advance(timedelta(minutes=16))
+    assert web.login("koor.dlh").status_code == 302
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(world, app):
+    world.dlh
+    first = WebClient(app)
+    first.login("koor.dlh")
+    cookie = first.client.get_cookie("session")
+    thief = WebClient(app)
+    thief.client.set_cookie("session", cookie.value)
+    assert thief.get("/inbox").status_code == 200
+    first.logout()
+    assert thief.get("/inbox").status_code == 302  # back to the login page
+
+
+def test_session_cookie_flags(world, web):
+    world.dlh
+    response = web.login("koor.dlh")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_security_headers_and_pinned_htmx(web):
+    response = web.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' https://unpkg.com" in csp
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    html = response.get_data(as_text=True)
+    script = re.search(r'<script src="([^"]+)" integrity="([^"]+)" crossorigin="anonymous"', html)
+    assert script.group(1) == f"https://unpkg.com/htmx.org@{vendor.HTMX_VERSION}/dist/htmx.min.js"
+    assert re.fullmatch(r"2\.\d+\.\d+", vendor.HTMX_VERSION)
+    assert script.group(2) == vendor.HTMX_SRI and vendor.HTMX_SRI.startswith("sha384-")
+
+
+@pytest.mark.parametrize("url, data", [
+    ("/login", {"username": "koor.dlh", "password": "correct horse battery"}),
+    ("/lapor", {"category": "sampah", "description": "Sampah menumpuk di pasar."}),
+    ("/logout", {}),
+])
+def test_posts_without_csrf_token_are_refused(world, web, url, data):
+    world.dlh
+    response = web.post(url, data, csrf=False)
+    assert response.status_code == 400
+    assert "Formulir kedaluwarsa" in response.get_data(as_text=True)
+
+
+def test_htmx_posts_need_the_csrf_header(world, web):
+    from workflow import commands
+
+    world.dlh
+    sub = world.report()
+    world.do(commands.triage, world.triage, sub.case_id, decision="valid")
+    web.login("koor.dlh")
+    item = world.item(sub.case_id)
+    refused = web.client.post(f"/inbox/items/{item.id}/claim", headers={"HX-Request": "true"})
+    assert refused.status_code == 400
+    token = web.token("/inbox")
+    accepted = web.client.post(f"/inbox/items/{item.id}/claim",
+                               headers={"HX-Request": "true", "HX-Target": "inbox", "X-CSRFToken": token})
+    assert accepted.status_code == 200
+    assert "Lepas" in accepted.get_data(as_text=True)  # the row now offers release
+    assert world.item(sub.case_id).assignee_id is not None

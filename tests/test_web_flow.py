@@ -1,0 +1,165 @@
+"""The whole flow through the web with JavaScript off: plain forms and links."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from tests.helpers import jpeg_bytes
+from tests.webclient import WebClient, errors
+
+WITA = ZoneInfo("Asia/Makassar")
+REPORT = {"category": "sampah", "description": "Sampah menumpuk di depan Pasar Lette.",
+          "lat": "-5.1560", "lon": "119.4050", "area": "mariso", "kelurahan": "mariso/lette",
+          "address": "Jl. Rajawali", "contact_email": "warga@example.id"}
+
+
+def _submit(web, **overrides):
+    data = {**REPORT, **overrides}
+    data.setdefault("photo", (io.BytesIO(jpeg_bytes()), "sebelum.jpg"))
+    return web.post("/lapor", data, page="/lapor", content_type="multipart/form-data")
+
+
+def _item_link(web, case_number):
+    html = web.get("/inbox").get_data(as_text=True)
+    match = re.search(rf'<a href="/tasks/(\d+)">{case_number}</a>', html)
+    assert match, f"{case_number} not in the inbox"
+    return f"/tasks/{match.group(1)}"
+
+
+def _complete(web, link, data, **kwargs):
+    page = web.get(link).get_data(as_text=True)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    return web.post(link, {**data, "version": version}, page=link, **kwargs)
+
+
+def test_report_to_closure_without_javascript(world, app):
+    w = world
+    for who in ("triage", "dlh", "dpu"):
+        getattr(w, who)
+    w.user("qr.mariso", ("qr_officer", "qr-mariso-1"))
+    citizen, staff = WebClient(app), WebClient(app)
+
+    submitted = _submit(citizen)
+    assert submitted.status_code == 302
+    status_url = submitted.headers["Location"].split("?")[0]
+    code = status_url.rsplit("/", 1)[1]
+    page = citizen.get(submitted.headers["Location"]).get_data(as_text=True)
+    assert f'id="tracking-code">{code}<' in page
+    assert "Diterima, sedang diperiksa command center" in page
+    with w.services.reading() as session:
+        from workflow.models import Case, Report
+        case = session.query(Case).join(Report).filter(Report.tracking_code == code).one()
+        number = case.number
+
+    staff.login("triase")
+    assert _complete(staff, _item_link(staff, number), {"decision": "valid"}).status_code == 302
+    staff.logout()
+
+    staff.login("koor.dlh")
+    filtered = staff.get("/inbox?area=mariso&stage=disposition").get_data(as_text=True)
+    assert number in filtered
+    assert f">{number}</a>" not in staff.get("/inbox?area=tallo").get_data(as_text=True)
+    link = _item_link(staff, number)
+    claimed = staff.post(f"/inbox/items/{link.rsplit('/', 1)[1]}/claim", {"next": "/inbox?tab=mine"})
+    assert claimed.headers["Location"] == "/inbox?tab=mine"
+    assert number in staff.get("/inbox?tab=mine").get_data(as_text=True)
+    missing_reason = _complete(staff, link, {"decision": "transfer", "transfer_to": "DPU"})
+    assert missing_reason.status_code == 400 and errors(missing_reason) == ["wajib diisi"]
+    moved = _complete(staff, link, {"decision": "transfer", "transfer_to": "DPU",
+                                    "reason": "Saluran tersumbat, kewenangan PU"})
+    assert moved.status_code == 302
+    assert f">{number}</a>" not in staff.get("/inbox").get_data(as_text=True)
+    staff.logout()
+
+    staff.login("koor.dpu")
+    _complete(staff, _item_link(staff, number), {"decision": "accept"})
+    _complete(staff, _item_link(staff, number), {"team": "qr-mariso-1"})
+    staff.logout()
+
+    staff.login("qr.mariso")
+    w.services.clock.advance(timedelta(hours=2))
+    arrived = (w.services.clock.now() - timedelta(minutes=10)).astimezone(WITA)
+    done = _complete(staff, _item_link(staff, number), {
+        "arrived_at": arrived.strftime("%Y-%m-%dT%H:%M"), "action_taken": "Sampah diangkut truk",
+        "after_photo": (io.BytesIO(jpeg_bytes(color=(20, 160, 40))), "sesudah.jpg")},
+        content_type="multipart/form-data")
+    assert done.status_code == 302, errors(done)
+    staff.logout()
+
+    staff.login("koor.dpu")
+    _complete(staff, _item_link(staff, number), {"decision": "approve"})
+    _complete(staff, _item_link(staff, number), {"closure_note": "Sampah sudah diangkut. Terima kasih."})
+
+    page = citizen.get(status_url).get_data(as_text=True)
+    assert "Sudah ditangani: mohon konfirmasi" in page
+    assert "Sampah sudah diangkut. Terima kasih." in page
+    assert len(re.findall(r'/lacak/[^/]+/foto/\d+', page)) == 2  # before and after
+    confirmed = citizen.post(status_url, {"decision": "confirm"}, page=status_url)
+    assert confirmed.status_code == 302
+    page = citizen.get(status_url).get_data(as_text=True)
+    assert '<span id="status">Selesai</span>' in page
+    assert "WITA" in page
+    assert w.chain_breaks() == []
+
+
+def test_script_in_report_and_note_renders_as_text(world, app):
+    w = world
+    w.triage
+    web = WebClient(app)
+    attack = "<script>alert('xss')</script> sampah di jalan"
+    response = _submit(web, description=attack)
+    status_url = response.headers["Location"]
+    page = web.get(status_url).get_data(as_text=True)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in page
+    web.login("triase")
+    case_id = w.case(1).id
+    web.post(f"/cases/{case_id}/notes", {"body": "<img src=x onerror=alert(1)>", "public": "y"})
+    staff_page = web.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "<img src=x" not in staff_page and "&lt;img src=x onerror=alert(1)&gt;" in staff_page
+    public_page = WebClient(app).get(status_url).get_data(as_text=True)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in public_page
+
+
+def test_upload_checks_in_the_report_form(world, app):
+    web = WebClient(app)
+    fake = _submit(web, photo=(io.BytesIO(b"%PDF-1.4 not a photo"), "foto.jpg"))
+    assert fake.status_code == 400
+    assert errors(fake) == ["berkas bukan gambar yang dapat dibaca"]
+    huge = _submit(web, photo=(io.BytesIO(jpeg_bytes() + b"\0" * (20 * 1024 * 1024)), "besar.jpg"))
+    assert huge.status_code == 400
+    assert errors(huge) == ["berkas lebih besar dari 10 MB"]
+    both = _submit(web, photo=(io.BytesIO(b"bukan foto"), "x.jpg"), description="")
+    assert set(errors(both)) == {"berkas bukan gambar yang dapat dibaca", "jelaskan masalahnya"}
+    page = both.get_data(as_text=True)
+    assert "Jl. Rajawali" in page  # what was typed is kept
+    assert world.table_counts()["reports"] == 0
+
+
+def test_second_coordinator_gets_a_clear_conflict(world, app):
+    from workflow import commands
+
+    w = world
+    w.dlh
+    w.user("koor.dlh2", ("coordinator", "DLH"))
+    sub = w.report()
+    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    first, second = WebClient(app), WebClient(app)
+    first.login("koor.dlh")
+    second.login("koor.dlh2")
+    link = _item_link(first, sub.case_number)
+    second_page = second.get(link).get_data(as_text=True)  # both have the form open
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', second_page).group(1)
+    assert _complete(first, link, {"decision": "accept"}).status_code == 302
+    late = second.post(link, {"decision": "accept", "version": version}, page="/")
+    assert late.status_code == 409
+    body = late.get_data(as_text=True)
+    assert "baru saja ditangani oleh koor.dlh" in body and "Muat ulang halaman" in body
+
+
+def test_english_on_request(world, web):
+    page = web.get("/lapor?lang=en").get_data(as_text=True)
+    assert "Report a problem" in page and '<html lang="en">' in page
+    assert "Laporkan masalah" in web.get("/lapor?lang=id").get_data(as_text=True)
