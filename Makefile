@@ -3,11 +3,13 @@
 #   make test   set up and run the whole test suite (SQLite, and PostgreSQL when reachable)
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+
+HTMX_PKG := tests/browser/node_modules/htmx.org/package.json
 
 .PHONY: run test install clean
 
@@ -23,8 +25,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tanggap serve --demo
 
-test: $(STAMP)
+# The browser tests serve htmx from its npm package; without npm they skip with a message.
+$(HTMX_PKG): tests/browser/package.json
+	@if command -v npm >/dev/null 2>&1; then npm install --prefix tests/browser --no-save --silent; \
+	else echo "npm not found: the browser tests will be skipped"; fi
+
+test: $(STAMP) $(HTMX_PKG)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts
+	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts tests/browser/node_modules

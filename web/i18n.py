@@ -67,5 +67,8 @@ def time_left(due: datetime | None, now: datetime) -> str:
 
 
 def install(app: Flask) -> None:
+    from .labels import ACTIONS, KINDS
+
     app.jinja_env.globals.update(tr=tr, wita=wita, time_left=time_left, LANGUAGES=LANGUAGES,
-                                 current_locale=lambda: str(get_locale()))
+                                 current_locale=lambda: str(get_locale()),
+                                 action_labels=ACTIONS, kind_labels=KINDS)

@@ -1,0 +1,16 @@
+"""Display names for codes that reach staff pages: audit actions and attachment kinds."""
+
+from flask_babel import lazy_gettext as _l
+
+ACTIONS = {
+    "report_submitted": _l("Report submitted"), "task_completed": _l("Task completed"),
+    "task_claimed": _l("Task claimed"), "task_released": _l("Task released"),
+    "case_routed": _l("Routed to an agency"), "case_transferred": _l("Transferred"),
+    "case_recategorized": _l("Category corrected"), "team_dispatched": _l("QR team dispatched"),
+    "field_work_returned": _l("Field work sent back"), "case_resolved": _l("Resolved"),
+    "case_reopened": _l("Reopened after a dispute"), "case_closed": _l("Closed"),
+    "case_rejected": _l("Rejected"), "case_merged": _l("Merged into another case"),
+    "report_merged": _l("Duplicate report merged in"), "note_added": _l("Note added"),
+    "attachment_added": _l("Photo added"), "timer_fired": _l("Deadline passed"),
+}
+KINDS = {"before": _l("Before"), "after": _l("After"), "evidence": _l("Evidence")}
