@@ -163,3 +163,31 @@ def test_english_on_request(world, web):
     page = web.get("/lapor?lang=en").get_data(as_text=True)
     assert "Report a problem" in page and '<html lang="en">' in page
     assert "Laporkan masalah" in web.get("/lapor?lang=id").get_data(as_text=True)
+
+
+def _gps_jpeg() -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8825).update({1: "S", 2: (5.0, 9.0, 21.6), 3: "E", 4: (119.0, 24.0, 18.0)})
+    return jpeg_bytes(size=(64, 48), exif=exif.tobytes())
+
+
+def test_photo_with_gps_is_stored_without_it_and_confidential_photos_stay_private(world, app):
+    from PIL import Image
+
+    web = WebClient(app)
+    public = _submit(web, photo=(io.BytesIO(_gps_jpeg()), "gps.jpg"))
+    page = web.get(public.headers["Location"]).get_data(as_text=True)
+    photo_url = re.search(r'src="(/lacak/[^"]+/foto/\d+)"', page).group(1)
+    served = web.get(photo_url)
+    image = Image.open(io.BytesIO(served.get_data()))
+    served.close()
+    assert image.getexif().get_ifd(0x8825) == {} and dict(image.getexif()) == {}
+
+    private = _submit(web, photo=(io.BytesIO(jpeg_bytes()), "rumah.jpg"), confidential="y")
+    page = web.get(private.headers["Location"]).get_data(as_text=True)
+    assert "/foto/" not in page
+    code = private.headers["Location"].split("/")[2].split("?")[0]
+    guessed = web.get(f"/lacak/{code}/foto/2")  # the confidential report's photo id
+    assert guessed.status_code == 404

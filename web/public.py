@@ -54,6 +54,7 @@ class ReportForm(FlaskForm):
     contact_email = StringField(_l("E-mail (optional)"), render_kw={"type": "email"})
     contact_phone = StringField(_l("Phone (optional)"), render_kw={"type": "tel"})
     anonymous = BooleanField(_l("Hide my name from the agencies"))
+    confidential = BooleanField(_l("Keep my photos off the public status page"))
 
 
 def _fill_choices(form: ReportForm, options) -> None:
@@ -108,7 +109,7 @@ def _submit(form: ReportForm) -> str:
         lon=form.lon.data, area=form.area.data or None, kelurahan=form.kelurahan.data or None,
         address=form.address.data or "", reporter_name=form.reporter_name.data,
         contact_email=form.contact_email.data, contact_phone=form.contact_phone.data,
-        anonymous=form.anonymous.data, channel=Channel.WEB)
+        anonymous=form.anonymous.data, confidential=form.confidential.data, channel=Channel.WEB)
     try:
         with services().uow() as uow:
             if errors:  # still validate the rest so every problem shows at once
