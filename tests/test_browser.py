@@ -109,6 +109,15 @@ def _open_task(page, case_number):
     page.wait_for_selector("#task-form")
 
 
+def _fill_report(page, description):
+    page.goto("/lapor")
+    page.select_option("#category", "sampah")
+    page.fill("#description", description)
+    page.select_option("#area", "mariso")
+    page.fill("#lat", "-5.1560")
+    page.fill("#lon", "119.4050")
+
+
 def _shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -131,15 +140,10 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
 
     citizen, citizen_errors = _context(browser, base)
     page = citizen.new_page()
-    page.goto("/lapor")
-    page.select_option("#category", "sampah")
-    page.fill("#description", "Sampah menumpuk di depan Pasar Lette, sudah tiga hari.")
-    page.select_option("#area", "mariso")
+    _fill_report(page, "Sampah menumpuk di depan Pasar Lette, sudah tiga hari.")
     # htmx narrows the list to Mariso's 9 kelurahan (plus "choose")
     expect(page.locator("#kelurahan option")).to_have_count(10)
     page.select_option("#kelurahan", "mariso/lette")
-    page.fill("#lat", "-5.1560")
-    page.fill("#lon", "119.4050")
     page.set_input_files("#photo", str(photo))
     page.click("button[type=submit]")
     code = page.locator("#tracking-code").inner_text().strip()
@@ -232,12 +236,7 @@ def test_script_injection_renders_as_text(browser, server):
     base, services = server
     context, errors = _context(browser, base)
     page = context.new_page()
-    page.goto("/lapor")
-    page.select_option("#category", "sampah")
-    page.fill("#description", "<script>window.__pwned = 1</script><img src=x onerror='window.__pwned=2'> sampah")
-    page.select_option("#area", "mariso")
-    page.fill("#lat", "-5.1560")
-    page.fill("#lon", "119.4050")
+    _fill_report(page, "<script>window.__pwned = 1</script><img src=x onerror='window.__pwned=2'> sampah")
     page.click("button[type=submit]")
     page.wait_for_selector("#tracking-code")
     assert page.evaluate("window.__pwned") is None
