@@ -13,7 +13,8 @@ from workflow import audit, commands, schema, seed
 from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.models import Case
-from workflow.services import Services, build_services
+from escalation.wiring import build as build_services
+from workflow.services import Services
 
 
 def _services(ctx: click.Context) -> Services:
@@ -90,9 +91,11 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--demo", is_flag=True, help="migrate and seed demo data first if the database is empty")
+@click.option("--no-worker", is_flag=True, help="do not fire timers in this process")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
-    """Run the web app (embedded mode: SQLite, one process)."""
+def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool) -> None:
+    """Run the web app (embedded mode: SQLite, one process, timer worker included)."""
+    from escalation.sweeper import start_in_background
     from web import create_app
 
     services = _services(ctx)
@@ -102,6 +105,8 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool) -> None:
             ctx.invoke(seed_command, seed_file=seed.DEFAULT_SEED, demo=True, cases=300,
                        demo_password="tanggap-demo")
     app = create_app(services=services)
+    if not no_worker:
+        start_in_background(services)
     click.echo(f"Tanggap on http://{host}:{port}/")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -111,6 +116,50 @@ def _has_reference_data(services: Services) -> bool:
 
     with services.reading() as session:
         return session.scalar(select(func.count()).select_from(Agency)) > 0
+
+
+@main.group("escalation")
+def escalation_group() -> None:
+    """SLA timers and escalation."""
+
+
+@escalation_group.command("run")
+@click.option("--once", is_flag=True, help="one sweep, then exit")
+@click.option("--until-idle", is_flag=True, help="sweep until nothing is due, then exit")
+@click.option("--interval", default=30.0, show_default=True, help="seconds between sweeps")
+@click.option("--batch", default=100, show_default=True, help="timers claimed per sweep")
+@click.option("--lease", default=120, show_default=True, help="lease length in seconds")
+@click.pass_context
+def escalation_run(ctx: click.Context, once: bool, until_idle: bool, interval: float, batch: int,
+                   lease: int) -> None:
+    """Fire due timers. Run as many workers as you like: each timer fires once."""
+    import logging
+    import signal
+    import threading
+    from datetime import timedelta
+
+    from escalation.sweeper import Sweeper
+
+    sweeper = Sweeper(_services(ctx), batch=batch, lease=timedelta(seconds=lease))
+    if once or until_idle:
+        total = 0
+        while True:
+            r = sweeper.run_once()
+            total += r.fired
+            click.echo(f"{sweeper.worker}: {r.claimed} timers of {r.cases} cases claimed, {r.fired} "
+                       f"fired, {r.retried} cases to retry, {len(r.given_up)} given up")
+            if once or not r.claimed:
+                break
+        click.echo(f"{sweeper.worker}: {total} timers fired")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"{sweeper.worker}: sweeping every {interval:g} s (Ctrl-C to stop)")
+    try:
+        sweeper.run_forever(interval, stop)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @main.group("audit")

@@ -155,3 +155,8 @@ def web(app):
     from tests.webclient import WebClient
 
     return WebClient(app)
+
+
+@pytest.fixture
+def settings_sqlite(sqlite_url, tmp_path):
+    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url})

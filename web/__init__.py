@@ -8,8 +8,9 @@ import os
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from escalation.wiring import build as build_services
 from workflow.config import Settings
-from workflow.services import Services, build_services
+from workflow.services import Services
 
 from . import errors, i18n, security, vendor
 from .extensions import babel, csrf, login_manager

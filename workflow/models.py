@@ -328,6 +328,13 @@ class Timer(Base):
                                                     comment="task the boundary timer sits on")
     interrupting: Mapped[bool] = mapped_column(Boolean)
     due_at: Mapped[datetime] = mapped_column(index=True)
+    # Sweeper bookkeeping (escalation/sweeper.py); kept while the timer waits.
+    lease_owner: Mapped[str | None] = mapped_column(String(80), comment="worker holding the lease")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(comment="another worker may take it after")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, comment="failed firing attempts")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(comment="backoff after a failure")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(comment="gave up: an incident was recorded")
 
 
 class CaseEvent(Base):

@@ -6,6 +6,7 @@ sweeper read rows that are never stale and never ahead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -66,7 +67,9 @@ def _item_scope(task: HumanTask, definition: ProcessDefinition, refs: References
 
 def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: ProcessDefinition,
                     refs: References, now: datetime, *, completed_task: str | None = None,
-                    completed_by: int | None = None) -> tuple[list[WorkItem], list[WorkItem]]:
+                    completed_by: int | None = None,
+                    at_risk: Callable[[datetime, datetime, float], datetime] | None = None,
+                    ) -> tuple[list[WorkItem], list[WorkItem]]:
     """Make the open ``work_items`` equal the READY human tasks. Claims on surviving items are
     kept; items no longer READY are closed: ``completed`` if it is ``completed_task`` (done by
     ``completed_by``), else ``cancelled`` (an interrupting timer, a merge).
@@ -104,8 +107,10 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         # A fired SLA timer leaves the task READY without a waiting timer: keep its deadline.
         if task.due_at is not None or item.due_at is None:
             item.due_at = task.due_at
-            item.at_risk_at = (item.created_at + (task.due_at - item.created_at) * AT_RISK_SHARE
-                               if task.due_at is not None else None)
+            item.at_risk_at = None
+            if task.due_at is not None:
+                item.at_risk_at = (at_risk(item.created_at, task.due_at, AT_RISK_SHARE) if at_risk
+                                   else item.created_at + (task.due_at - item.created_at) * AT_RISK_SHARE)
         wanted_items[tid] = item
     main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
     case.due_at = main.due_at if main is not None else None

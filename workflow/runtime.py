@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -72,13 +72,34 @@ class Snapshot:
         return self.tasks[0] if self.tasks else None
 
 
-def deadline_functions(clock: Clock, add_business_time: Callable | None = None) -> dict:
+class SlaCalendar(Protocol):
+    """Business time (``escalation.calendar.BusinessCalendar``); without one, elapsed time."""
+
+    def add_business_time(self, start: datetime, duration: timedelta) -> datetime: ...
+
+    def business_time_between(self, a: datetime, b: datetime) -> timedelta: ...
+
+
+class ElapsedTime:
+    """The calendar of a city that works around the clock."""
+
+    @staticmethod
+    def add_business_time(start: datetime, duration: timedelta) -> datetime:
+        return start + duration
+
+    @staticmethod
+    def business_time_between(a: datetime, b: datetime) -> timedelta:
+        return b - a
+
+
+def deadline_functions(clock: Clock, calendar: SlaCalendar | None = None) -> dict:
     """Functions exposed to BPMN expressions for timer deadlines.
 
-    ``sla_due(duration)`` adds a business-time duration (``add_business_time(start, timedelta)``
-    when given, else plain elapsed time); ``calendar_due(duration)`` always adds elapsed time.
-    Both return an aware ISO datetime, which is what a ``timeDate`` timer needs.
+    ``sla_due(duration)`` adds a business-time duration on ``calendar`` (elapsed time when there
+    is none); ``calendar_due(duration)`` always adds elapsed time. Both return an aware ISO
+    datetime, which is what a ``timeDate`` timer needs.
     """
+    calendar = calendar or ElapsedTime()
 
     def _delta(duration: str):
         parsed = TimerEventDefinition.parse_iso_duration(str(duration))
@@ -88,9 +109,7 @@ def deadline_functions(clock: Clock, add_business_time: Callable | None = None) 
         return (clock.now() + _delta(duration)).isoformat()
 
     def sla_due(duration: str) -> str:
-        if add_business_time is None:
-            return calendar_due(duration)
-        return add_business_time(clock.now(), _delta(duration)).isoformat()
+        return calendar.add_business_time(clock.now(), _delta(duration)).isoformat()
 
     return {"sla_due": sla_due, "calendar_due": calendar_due}
 
@@ -100,10 +119,11 @@ class ProcessEngine:
     object it creates is used by one command on one thread."""
 
     def __init__(self, definition: ProcessDefinition, clock: Clock,
-                 add_business_time: Callable | None = None):
+                 calendar: SlaCalendar | None = None):
         self.definition = definition
         self.clock = clock
-        self.script_engine = make_script_engine(deadline_functions(clock, add_business_time))
+        self.calendar = calendar or ElapsedTime()
+        self.script_engine = make_script_engine(deadline_functions(clock, self.calendar))
         engine_clock.install()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -119,6 +139,11 @@ class ProcessEngine:
     def load(self, specs, state_json: str) -> BpmnWorkflow:
         """``specs``: (spec, subprocess_specs) of the version the case runs."""
         return load_state(specs, state_json, self.script_engine)
+
+    def at_risk_at(self, start: datetime, due: datetime, share: float) -> datetime:
+        """When ``share`` of the business time from ``start`` to ``due`` has passed."""
+        target = self.calendar.business_time_between(start, due)
+        return self.calendar.add_business_time(start, target * share) if target > timedelta(0) else due
 
     @staticmethod
     def dump(workflow: BpmnWorkflow) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,11 +12,9 @@ from .attachments import AttachmentStore
 from .clock import Clock, SystemClock
 from .config import Settings
 from .db import make_engine, make_session_factory
-from .runtime import ProcessEngine
+from .runtime import ProcessEngine, SlaCalendar
 from .specs import ProcessDefinition, load_definition
 from .uow import UnitOfWork
-
-BusinessTime = Callable[[datetime, timedelta], datetime]
 
 
 @dataclass
@@ -32,8 +28,8 @@ class Services:
     storage: AttachmentStore
     spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self)
+    def uow(self, *, record_incidents: bool = True) -> UnitOfWork:
+        return UnitOfWork(self, record_incidents=record_incidents)
 
     @contextmanager
     def reading(self):
@@ -50,7 +46,7 @@ class Services:
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None,
-                   add_business_time: BusinessTime | None = None,
+                   calendar: SlaCalendar | None = None,
                    engine: Engine | None = None,
                    definition: ProcessDefinition | None = None) -> Services:
     clock = clock or SystemClock()
@@ -58,5 +54,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
     definition = definition or load_definition(settings.bpmn_dir)
     return Services(
         settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock,
-        definition=definition, process=ProcessEngine(definition, clock, add_business_time),
+        definition=definition, process=ProcessEngine(definition, clock, calendar),
         storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes))

@@ -32,7 +32,7 @@ CONFLICT_MESSAGE = msg("This case was just changed by someone else. Reload it an
 class UnitOfWork:
     session: Session
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, *, record_incidents: bool = True):
         self.services = services
         self.clock = services.clock
         self.process = services.process
@@ -45,6 +45,7 @@ class UnitOfWork:
         self.operation: str | None = None
         self.case_id: int | None = None
         self.context: dict = {}
+        self.record_incidents = record_incidents
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.services.sessions()
@@ -86,8 +87,11 @@ class UnitOfWork:
             for hook in self._on_rollback:
                 hook()
         self.session.close()
+        if isinstance(exc, StepFailed) and not self.record_incidents:
+            raise ProcessError(msg("The process could not continue ({error}). Nothing was saved.",
+                                   error=exc)) from exc
         if isinstance(exc, StepFailed):
-            incident_id = self._record_incident(exc)
+            incident_id = self.record_incident(str(exc), exc.task_name, exc.details)
             raise ProcessError(
                 msg("The process could not continue ({error}). Nothing was saved; incident "
                     "#{incident} was recorded for the administrators.",
@@ -100,11 +104,13 @@ class UnitOfWork:
             raise Conflict(msg("The database is busy; please try again.")) from exc
         return False
 
-    def _record_incident(self, failure: StepFailed) -> int:
+    def record_incident(self, error: str, task_name: str | None = None,
+                        details: dict | None = None) -> int:
+        """Write an incident in its own transaction (this one is being rolled back)."""
         with self.services.sessions() as session, session.begin():
             incident = Incident(occurred_at=self.clock.now(), case_id=self.case_id,
-                                operation=self.operation or "unknown", task_name=failure.task_name,
-                                error=str(failure), details={**failure.details, **self.context})
+                                operation=self.operation or "unknown", task_name=task_name,
+                                error=error, details={**(details or {}), **self.context})
             session.add(incident)
             session.flush()
             return incident.id

@@ -105,7 +105,8 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     messages = uow.process.thrown_messages(workflow)
     apply_to_case(case, snap, uow.definition, refs, now)
     sync_work_items(uow.session, case, snap, uow.definition, refs, now,
-                    completed_task=completed_task, completed_by=actor.user_id)
+                    completed_task=completed_task, completed_by=actor.user_id,
+                    at_risk=uow.process.at_risk_at)
     sync_timers(uow.session, case, snap)
     state = uow.session.get(CaseState, case.id)
     if state is None:

@@ -8,8 +8,9 @@ from ..uow import UnitOfWork
 from . import _case
 
 
-def fire_timers(uow: UnitOfWork, case_id: int) -> _case.Snapshot:
-    """Fire every timer of the case that is due by the clock, and run the process on.
+def fire_timers(uow: UnitOfWork, case_id: int) -> int:
+    """Fire every timer of the case that is due by the clock (deadline reached), run the
+    process on, and return how many fired.
 
     Each fired timer is written to the audit trail as ``timer_fired`` by the system actor,
     followed by whatever it caused (an SLA escalation message, an automatic closure).
@@ -19,6 +20,9 @@ def fire_timers(uow: UnitOfWork, case_id: int) -> _case.Snapshot:
     uow.acting_on("fire_timers", case.id)
     _case.lock(uow, case)
     workflow = _case.load_workflow(uow, case)
-    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
+    snapshot = uow.process.snapshot(workflow)
+    before = _case.CaseView.of(case, snapshot, refs)
+    due = [t for t in snapshot.timers if t.due_at <= uow.clock.now()]
     uow.process.refresh_timers(workflow)
-    return _case.save(uow, case, workflow, actor=Actor.system().ref(), before=before, refs=refs)
+    _case.save(uow, case, workflow, actor=Actor.system().ref(), before=before, refs=refs)
+    return len(due)

@@ -1,0 +1,108 @@
+"""Business-time calendar: working hours in WITA, weekends, national holidays, cuti bersama,
+pauses; and SLA deadlines of the process computed with it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from escalation.calendar import BusinessCalendar, load_calendar
+from workflow.config import REPO_ROOT
+
+WITA = ZoneInfo("Asia/Makassar")
+CALENDAR = load_calendar(REPO_ROOT / "bpmn" / "calendar.yaml")
+PLAIN = BusinessCalendar()  # the same rules without cuti bersama
+
+
+def wita(*args) -> datetime:
+    return datetime(*args, tzinfo=WITA)
+
+
+def test_friday_afternoon_plus_eight_working_hours_is_monday_afternoon():
+    due = CALENDAR.add_business_time(wita(2026, 11, 27, 15, 0), timedelta(hours=8))
+    assert due == wita(2026, 11, 30, 15, 0)
+    assert due.tzinfo is not None
+
+
+def test_start_outside_hours_counts_from_the_next_opening():
+    assert CALENDAR.add_business_time(wita(2026, 11, 24, 19, 30), timedelta(hours=2)) == wita(2026, 11, 25, 10, 0)
+    assert CALENDAR.add_business_time(wita(2026, 11, 28, 10, 0), timedelta(hours=1)) == wita(2026, 11, 30, 9, 0)
+
+
+def test_idul_fitri_and_cuti_bersama_are_skipped():
+    # Wed 18 March 15:00 + 8h: one hour on Wednesday; Thursday is Nyepi; Friday 20, Monday 23
+    # and Tuesday 24 are cuti bersama; Idul Fitri is on the weekend. Seven hours on Wednesday 25.
+    start = wita(2026, 3, 18, 15, 0)
+    assert CALENDAR.add_business_time(start, timedelta(hours=8)) == wita(2026, 3, 25, 15, 0)
+    # Without the configured cuti bersama, Friday 20 is a working day.
+    assert PLAIN.add_business_time(start, timedelta(hours=8)) == wita(2026, 3, 20, 15, 0)
+    assert not CALENDAR.is_working_day(datetime(2026, 3, 19).date())  # Nyepi, national
+    assert not CALENDAR.is_working_day(datetime(2026, 3, 24).date())  # cuti bersama
+
+
+def test_pauses_stop_the_clock():
+    start = wita(2026, 11, 23, 8, 0)  # Monday
+    pause = (wita(2026, 11, 23, 10, 0), wita(2026, 11, 24, 12, 0))  # waiting for the citizen
+    assert CALENDAR.add_business_time(start, timedelta(hours=4), [pause]) == wita(2026, 11, 24, 14, 0)
+    assert CALENDAR.business_time_between(start, wita(2026, 11, 24, 14, 0), [pause]) == timedelta(hours=4)
+
+
+def test_business_time_between_known_span():
+    assert CALENDAR.business_time_between(wita(2026, 11, 27, 15, 0), wita(2026, 11, 30, 15, 0)) == timedelta(hours=8)
+    assert CALENDAR.business_time_between(wita(2026, 11, 30, 15, 0), wita(2026, 11, 27, 15, 0)) == -timedelta(hours=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
+                          timezones=st.just(timezone.utc)),
+       minutes=st.integers(min_value=1, max_value=60 * 24 * 10))
+def test_adding_then_measuring_gives_the_duration_back(start, minutes):
+    duration = timedelta(minutes=minutes)
+    due = CALENDAR.add_business_time(start, duration)
+    assert due > start
+    assert CALENDAR.business_time_between(start, due) == duration
+    local = due.astimezone(WITA)
+    assert CALENDAR.is_working_day(local.date())
+    assert CALENDAR.opens < local.time() <= CALENDAR.closes
+
+
+def test_naive_datetimes_are_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        CALENDAR.add_business_time(datetime(2026, 11, 27, 15), timedelta(hours=1))
+
+
+@pytest.fixture
+def friday_item(settings_sqlite, definition):
+    """The triage work item of a report received Friday 27 November 15:00 WITA, with the
+    business-time calendar wired in as in production."""
+    from sqlalchemy import select
+
+    from escalation.wiring import build
+    from workflow import commands
+    from workflow.clock import ManualClock
+    from workflow.models import WorkItem
+
+    services = build(settings_sqlite, clock=ManualClock(wita(2026, 11, 27, 15, 0)), definition=definition)
+    try:
+        with services.uow() as uow:
+            commands.submit_report(uow, commands.ReportInput(
+                category="sampah", description="Sampah menumpuk di depan pasar.", lat=-5.156,
+                lon=119.405, area="mariso"))
+            uow.commit()
+        with services.reading() as session:
+            yield session.scalar(select(WorkItem))
+    finally:
+        services.dispose()
+
+
+def test_process_deadlines_use_business_time(friday_item):
+    """The 4-hour triage target ends Monday 11:00 WITA."""
+    assert friday_item.due_at == wita(2026, 11, 30, 11, 0)
+
+
+def test_at_risk_is_three_quarters_of_the_business_time_target(friday_item):
+    """At risk after 3 of the 4 working hours: Monday 10:00 WITA."""
+    assert friday_item.at_risk_at == wita(2026, 11, 30, 10, 0)
