@@ -29,7 +29,7 @@ PG_URL = os.environ.get("TANGGAP_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 WITA
 
-CASE_TABLES = ("case_events", "work_items", "timers", "case_states", "attachments", "notes",
+CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
                "outbox", "incidents", "cases", "reports", "process_specs", "memberships", "users")
 
 

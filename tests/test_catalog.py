@@ -34,25 +34,30 @@ def _boundary_timers(definition, task_name):
 def test_every_user_task_has_a_role_a_form_and_a_timer(definition):
     tasks = _user_tasks(definition)
     assert {t.name for t in tasks} == {"triage", "disposition", "dispatch", "field_work",
-                                       "verification", "closure", "citizen_feedback"}
+                                       "verification", "closure", "citizen_feedback",
+                                       "sla_escalation", "critical_escalation"}
     for task in tasks:
         assert task.lane in definition.lanes, f"{task.name}: lane {task.lane} has no role"
         assert isinstance(definition.lanes[task.lane].role, Role)
         form_key = task.extensions["properties"]["formKey"]
         assert form_key in definition.forms, f"{task.name}: no form {form_key}"
+        if definition.lanes[task.lane].level:
+            continue  # escalation reviews: raised by a timer, they have none of their own
         assert form_key in definition.open_statuses, f"{task.name}: no case status"
         timers = _boundary_timers(definition, task.name)
         assert timers, f"{task.name} has no boundary timer"
         if definition.lanes[task.lane].role != Role.CITIZEN:
             assert any(not t.cancel_activity for t in timers), f"{task.name}: no SLA timer"
+            expressions = sorted(t.event_definition.expression for t in timers)
+            assert expressions == [f"sla_due(sla_{task.name})", f"sla_due(sla_{task.name}, 2)"]
 
 
 def test_every_end_event_maps_to_a_case_status(definition):
     from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 
     ends = {s.name for s in definition.spec.task_specs.values() if isinstance(s, EndEvent)}
-    sla_ends = {e for e in ends if e.endswith("_sla_breached")}
-    assert ends - sla_ends == set(definition.end_statuses)
+    escalation_ends = {"sla_escalation_end", "critical_escalation_end"}
+    assert ends - escalation_ends == set(definition.end_statuses)
 
 
 def test_gateway_choices_match_the_forms(definition):

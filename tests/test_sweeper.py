@@ -21,7 +21,8 @@ def test_nothing_fires_a_second_early_and_everything_due_fires(world):
     w = world
     sub = w.report()  # triage target: 4 hours (elapsed time in these tests)
     with w.services.reading() as session:
-        timer = session.scalar(select(Timer).where(Timer.case_id == sub.case_id))
+        timer = session.scalar(select(Timer).where(Timer.case_id == sub.case_id)
+                               .order_by(Timer.due_at).limit(1))
     sweeper = Sweeper(w.services, worker="w1")
     w.services.clock.set(timer.due_at - timedelta(seconds=1))
     assert sweeper.run_once().claimed == 0
@@ -32,11 +33,12 @@ def test_nothing_fires_a_second_early_and_everything_due_fires(world):
     assert (result.claimed, result.fired) == (1, 1)
     assert _timer_events(w, sub.case_id) == ["triage_sla"]
     with w.services.reading() as session:
-        assert session.scalar(select(func.count()).select_from(Timer)
-                              .where(Timer.case_id == sub.case_id)) == 0
-    # The triage task stays open and keeps its deadline: it is now overdue.
-    item = w.item(sub.case_id)
-    assert item.task_name == "triage" and item.due_at == timer.due_at
+        left = list(session.scalars(select(Timer.timer_name).where(Timer.case_id == sub.case_id)))
+    assert left == ["triage_critical"]  # the 200% timer still waits
+    # The triage task stays open and keeps its deadline (now overdue); a supervisor reviews it.
+    triage, review = w.open_items(sub.case_id)
+    assert triage.task_name == "triage" and triage.due_at == timer.due_at
+    assert review.task_name == "sla_escalation" and review.role == "supervisor"
     assert sweeper.run_once().claimed == 0  # fired once only
     assert w.chain_breaks() == []
 
@@ -74,7 +76,7 @@ def test_a_failing_case_is_retried_then_becomes_an_incident_and_others_still_fir
     assert incident.case_id == bad.case_id and incident.operation == "fire_timers"
     assert "simulated engine failure" in incident.error and incident.details["attempts"] == 3
     assert row.failed_at is not None
-    w.services.clock.advance(timedelta(days=1))
+    w.services.clock.advance(timedelta(hours=1))  # still before the 200% timers (8 h)
     assert sweeper.run_once().claimed == 0  # given up: left for an admin
     assert _timer_events(w, bad.case_id) == []  # and its state was never half-written
 
@@ -118,7 +120,7 @@ def test_concurrent_workers_fire_each_timer_once(world):
         fired = session.scalar(select(func.count()).select_from(CaseEvent)
                                .where(CaseEvent.action == "timer_fired"))
         waiting = session.scalar(select(func.count()).select_from(Timer).where(
-            Timer.due_at <= w.services.clock.now()))
+            Timer.due_at <= w.services.clock.now()))  # the 200% timers are not due yet
     assert fired == len(cases) and waiting == 0
     assert all(_timer_events(w, c.case_id) == ["triage_sla"] for c in cases)
     assert w.chain_breaks() == []
@@ -135,6 +137,7 @@ def test_claims_use_the_due_index_not_the_cases(world):
         assert session.scalar(select(func.count()).select_from(Timer)
                               .where(Timer.lease_owner.is_not(None))) == 0
     with w.services.uow() as uow:
-        uow.session.execute(update(Timer).values(due_at=w.services.clock.now()))
+        uow.session.execute(update(Timer).where(Timer.timer_name == "triage_sla")
+                            .values(due_at=w.services.clock.now()))
         uow.commit()
     assert len(sweeper.claim()) == 1

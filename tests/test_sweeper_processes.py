@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from tests.bulk import clone_case
-from workflow.models import Case, CaseEvent, OutboxMessage, Timer
+from workflow.models import Case, CaseEvent, Escalation, OutboxMessage, Timer
 
 pytestmark = pytest.mark.slow
 
@@ -28,24 +28,29 @@ def _worker(settings, *args):
 def _due_cases(world, copies):
     sub = world.report()
     clone_case(world.services, sub.case_id, copies - 1)
-    with world.services.reading() as session:
-        assert session.scalar(select(func.count()).select_from(Timer)) == copies
+    with world.services.reading() as session:  # each case: its 100% and 200% triage timers
+        assert session.scalar(select(func.count()).select_from(Timer)) == 2 * copies
     return copies
 
 
 def _check_each_fired_once(world, cases):
+    """The workers run on the real clock, days after the cases' triage started: both timers of
+    each case (100% and 200% of the target) are due, and each fires exactly once."""
     with world.services.reading() as session:
         per_case = session.execute(
             select(CaseEvent.case_id, func.count()).where(CaseEvent.action == "timer_fired")
             .group_by(CaseEvent.case_id)).all()
-        left = session.scalar(select(func.count()).select_from(Timer))
+        left = session.scalar(select(func.count()).select_from(Timer).where(
+            Timer.due_at <= world.services.clock.now()))
         breaches = session.scalar(select(func.count()).select_from(OutboxMessage)
                                   .where(OutboxMessage.topic == "sla_breached"))
         total = session.scalar(select(func.count()).select_from(Case))
+        escalations = session.execute(select(Escalation.level, func.count()).group_by(Escalation.level)).all()
     assert total == cases
-    assert len(per_case) == cases and {n for _c, n in per_case} == {1}
+    assert len(per_case) == cases and {n for _c, n in per_case} == {2}
     assert left == 0
-    assert breaches == cases  # one escalation message per breached task, no duplicates
+    assert breaches == cases  # one breach message per late task, no duplicates
+    assert sorted(escalations) == [("breach", cases), ("critical", cases)]  # one of each per case
     assert world.chain_breaks() == []
 
 
@@ -57,7 +62,7 @@ def test_worker_processes_fire_every_timer_exactly_once(world, settings):
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     fired = sum(int(o.strip().splitlines()[-1].split()[1]) for o in outputs)
-    assert fired == cases, outputs
+    assert fired == 2 * cases, outputs
     _check_each_fired_once(world, cases)
 
 
@@ -69,7 +74,7 @@ def test_a_killed_worker_loses_nothing(world, settings):
         with world.services.reading() as session:
             fired = session.scalar(select(func.count()).select_from(CaseEvent)
                                    .where(CaseEvent.action == "timer_fired"))
-        if fired >= 20:
+        if fired >= 40:
             break
         time.sleep(0.05)  # polling another process, not waiting for time to pass
     victim.send_signal(signal.SIGKILL)

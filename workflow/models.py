@@ -337,6 +337,26 @@ class Timer(Base):
     failed_at: Mapped[datetime | None] = mapped_column(comment="gave up: an incident was recorded")
 
 
+class Escalation(Base):
+    """A late task raised to a supervisor: by its SLA timer (breach), or at twice the target to
+    the city level (critical). Open until a supervisor acknowledges it or the task is done."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_open", "resolved_at", "agency_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), unique=True,
+                                              comment="the supervisor's review task")
+    task_name: Mapped[str] = mapped_column(String(100), comment="the late task")
+    level: Mapped[str] = mapped_column(String(16), comment="breach / critical")
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"),
+                                                  comment="supervisors of this OPD; NULL: city level")
+    raised_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(comment="acknowledged, or the task was done")
+
+
 class CaseEvent(Base):
     """The audit trail: append-only, hash-chained per case."""
 

@@ -48,6 +48,9 @@ def role_for_item(actor: Actor, item: ItemLike) -> Role | None:
         if item.role == Role.QR_OFFICER:
             if item.team_id is not None and scope.team_id == item.team_id:
                 return scope.role
+        elif item.role == Role.SUPERVISOR and item.agency_id is None:
+            if scope.agency_id is None:  # city-level escalations: city-wide supervisors
+                return scope.role
         elif item.agency_id is not None and scope.agency_id == item.agency_id:
             return scope.role
     return None

@@ -60,6 +60,8 @@ def _item_scope(task: HumanTask, definition: ProcessDefinition, refs: References
         agency_id = refs.command_center.id
     elif rule.agency and data.get(rule.agency):
         agency_id = refs.agencies[data[rule.agency]].id
+    elif rule.fallback == "command_center":
+        agency_id = refs.command_center.id
     if rule.team and data.get(rule.team):
         team_id = refs.teams[data[rule.team]].id
     return {"role": rule.role, "agency_id": agency_id, "team_id": team_id}

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -41,6 +42,7 @@ class HumanTask:
     lane: str
     due_at: datetime | None
     data: Mapping[str, Any] = field(repr=False, compare=False)
+    escalates: str | None = None  # escalation tasks: the late task they are about
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class Snapshot:
 
     @property
     def main_task(self) -> HumanTask | None:
-        return self.tasks[0] if self.tasks else None
+        """The task that gives the case its stage (escalation tasks run beside it)."""
+        return next((t for t in self.tasks if t.escalates is None), None)
 
 
 class SlaCalendar(Protocol):
@@ -108,8 +111,8 @@ def deadline_functions(clock: Clock, calendar: SlaCalendar | None = None) -> dic
     def calendar_due(duration: str) -> str:
         return (clock.now() + _delta(duration)).isoformat()
 
-    def sla_due(duration: str) -> str:
-        return calendar.add_business_time(clock.now(), _delta(duration)).isoformat()
+    def sla_due(duration: str, factor: float = 1) -> str:
+        return calendar.add_business_time(clock.now(), _delta(duration) * factor).isoformat()
 
     return {"sla_due": sla_due, "calendar_due": calendar_due}
 
@@ -172,6 +175,40 @@ class ProcessEngine:
             return None
         return task
 
+    def resolve_escalations(self, workflow: BpmnWorkflow, task_name: str) -> int:
+        """Cancel the open escalation tasks about ``task_name`` (it was just completed)."""
+        cancelled = 0
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            if self._escalates(task) == task_name:
+                task.cancel()
+                cancelled += 1
+        return cancelled
+
+    @staticmethod
+    def _deadline(task) -> datetime | None:
+        """The task's SLA deadline: the earliest of its boundary timers, fired ones included
+        (a fired timer keeps its deadline); non-interrupting timers first, as those are SLAs."""
+        timers = [(bool(getattr(s.task_spec, "cancel_activity", True)), s.internal_data.get("event_value"))
+                  for s in (task.parent.children if task.parent else [])
+                  if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)]
+        values = [v for _i, v in timers if isinstance(v, str)]
+        sla = [v for interrupting, v in timers if not interrupting and isinstance(v, str)] or values
+        if not sla:
+            return None
+        return min(datetime.fromisoformat(v).astimezone(timezone.utc) for v in sla)
+
+    def _escalates(self, task) -> str | None:
+        """For a task in an escalation lane: the task whose boundary timer started its path."""
+        rule = self.definition.lanes.get(task.task_spec.lane)
+        if rule is None or rule.level is None:
+            return None
+        node = task.parent
+        while node is not None and not isinstance(node.task_spec, BoundaryEvent):
+            node = node.parent
+        if node is None or node.parent is None:
+            return None
+        return next((c.task_spec.name for c in node.parent.children if c.task_spec.manual), None)
+
     @staticmethod
     def thrown_messages(workflow: BpmnWorkflow) -> list[ThrownMessage]:
         return [ThrownMessage(e.event_definition.name, e.payload) for e in workflow.get_events()]
@@ -204,29 +241,24 @@ class ProcessEngine:
                 interrupting=bool(getattr(task.task_spec, "cancel_activity", True)),
                 due_at=datetime.fromisoformat(value).astimezone(timezone.utc)))
 
-        by_guarded: dict[str, list[WaitingTimer]] = {}
-        for t in timers:
-            by_guarded.setdefault(t.guards_task or "", []).append(t)
-
         tasks = []
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
-            guards = [t for t in by_guarded.get(spec.name, [])
-                      if any(s.id == UUID(t.task_id) for s in task.parent.children)]
-            sla = [t for t in guards if not t.interrupting] or guards
             tasks.append(HumanTask(
                 task_id=str(task.id), name=spec.name,
                 form_key=spec.extensions.get("properties", {}).get("formKey", spec.name),
-                lane=spec.lane, due_at=min((t.due_at for t in sla), default=None), data=task.data))
+                lane=spec.lane, due_at=self._deadline(task), data=task.data,
+                escalates=self._escalates(task)))
 
         ended = None
         end_ids = self.definition.end_statuses
-        data: Mapping[str, Any] = tasks[0].data if tasks else {}
+        main = next((t for t in tasks if t.escalates is None), None)
+        data: Mapping[str, Any] = main.data if main else {}
         for task in workflow.get_tasks(state=TaskState.COMPLETED):
             if task.task_spec.name in end_ids:
                 ended = task.task_spec.name
-                if not tasks:
+                if main is None:
                     data = task.data
-        if not tasks and ended is None:
+        if main is None and ended is None:
             data = workflow.data
         return Snapshot(tasks=tuple(tasks), timers=tuple(timers), data=dict(data), ended_at=ended)

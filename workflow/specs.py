@@ -28,6 +28,8 @@ class LaneRule:
     role: Role
     agency: str | None = None
     team: str | None = None
+    fallback: str | None = None  # agency when the variable is not set yet
+    level: str | None = None  # escalation lanes: the level their tasks raise
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def load_definition(bpmn_dir: Path, process_id: str = PROCESS_ID) -> ProcessDefi
     content_hash = hashlib.sha256(spec_json.encode()).hexdigest()
 
     meta = yaml.safe_load((bpmn_dir / "tasks.yaml").read_text(encoding="utf-8"))
-    lanes = {name: LaneRule(role=Role(rule["role"]), agency=rule.get("agency"), team=rule.get("team"))
+    lanes = {name: LaneRule(role=Role(rule["role"]), agency=rule.get("agency"), team=rule.get("team"),
+                            fallback=rule.get("fallback"), level=rule.get("level"))
              for name, rule in meta["lanes"].items()}
     source = {p.name: p.read_text(encoding="utf-8") for p in [*bpmn_files, *dmn_files]}
     source["tasks.yaml"] = (bpmn_dir / "tasks.yaml").read_text(encoding="utf-8")

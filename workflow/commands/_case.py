@@ -13,7 +13,7 @@ from .. import audit
 from ..audit import ActorRef
 from ..errors import Conflict, NotFound
 from ..messages import msg
-from ..models import Case, CaseEvent, CaseState, CaseStatus, OutboxMessage, ProcessSpec
+from ..models import Case, CaseEvent, CaseState, CaseStatus, Escalation, OutboxMessage, ProcessSpec
 from ..projections import apply_to_case, sync_timers, sync_work_items
 from ..reference import References
 from ..runtime import Snapshot
@@ -104,9 +104,9 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     snap = uow.process.snapshot(workflow)
     messages = uow.process.thrown_messages(workflow)
     apply_to_case(case, snap, uow.definition, refs, now)
-    sync_work_items(uow.session, case, snap, uow.definition, refs, now,
-                    completed_task=completed_task, completed_by=actor.user_id,
-                    at_risk=uow.process.at_risk_at)
+    added, closed = sync_work_items(uow.session, case, snap, uow.definition, refs, now,
+                                    completed_task=completed_task, completed_by=actor.user_id,
+                                    at_risk=uow.process.at_risk_at)
     sync_timers(uow.session, case, snap)
     state = uow.session.get(CaseState, case.id)
     if state is None:
@@ -119,7 +119,9 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     after = CaseView.of(case, snap, refs)
     fired = [tid for tid in before.timers if tid not in after.timers
              and workflow.get_task_from_id(UUID(tid)).state == TaskState.COMPLETED]
-    for event in [*(events or []), *derived_events(before, after, reason, workflow, fired)]:
+    escalation_events = _sync_escalations(uow, case, snap, added, closed, refs, now)
+    for event in [*(events or []), *derived_events(before, after, reason, workflow, fired),
+                  *escalation_events]:
         event.setdefault("from_task", ",".join(before.tasks) or None)
         event.setdefault("to_task", ",".join(after.tasks) or None)
         audit.append(uow.session, case_id=case.id, actor=actor, occurred_at=now, **event)
@@ -131,6 +133,35 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
             payload={"case_number": case.number, "tracking_code": case.report.tracking_code,
                      **(message.payload if isinstance(message.payload, dict) else {})}))
     return snap
+
+
+def _sync_escalations(uow: UnitOfWork, case: Case, snap: Snapshot, added, closed,
+                      refs: References, now) -> list[dict]:
+    """Raise an escalation for each new escalation task; acknowledge or resolve it when its
+    task closes. Returns the audit events."""
+    tasks = {t.task_id: t for t in snap.tasks}
+    events: list[dict] = []
+    for item in added:
+        task = tasks[item.bpmn_task_id]
+        if task.escalates is None:
+            continue
+        level = uow.definition.lanes[task.lane].level
+        uow.session.add(Escalation(case_id=case.id, work_item_id=item.id, task_name=task.escalates,
+                                   level=level, agency_id=item.agency_id, raised_at=now))
+        events.append({"action": "escalation_raised", "task_name": task.escalates,
+                       "to_agency": refs.agency_code(item.agency_id),
+                       "data": {"level": level, "work_item": item.id}})
+    for item in closed:
+        escalation = uow.session.scalar(select(Escalation).where(Escalation.work_item_id == item.id))
+        if escalation is None:
+            continue
+        escalation.resolved_at = now
+        if item.outcome == "completed":
+            escalation.acknowledged_at, escalation.acknowledged_by_id = now, item.completed_by_id
+        events.append({"action": "escalation_acknowledged" if item.outcome == "completed"
+                       else "escalation_resolved", "task_name": escalation.task_name,
+                       "data": {"level": escalation.level, "escalation": escalation.id}})
+    return events
 
 
 def derived_events(before: CaseView, after: CaseView, reason: str | None, workflow,

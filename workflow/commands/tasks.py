@@ -157,6 +157,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
         uow.process.complete(workflow, item.bpmn_task_id, cleaned)
     except LookupError:
         raise Conflict(msg("This task was just completed by someone else.")) from None
+    uow.process.resolve_escalations(workflow, item.task_name)
     reason = cleaned.get("reason")
     events = [{"action": "task_completed", "task_name": item.task_name,
                "from_task": item.task_name, "reason": reason,
