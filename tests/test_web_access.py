@@ -29,6 +29,9 @@ EXPECTED = {
     "GET inbox": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=200,
                       qr_foreign=200, supervisor_own=403, supervisor_foreign=403,
                       supervisor_city=403, auditor=403, admin=403),
+    "GET escalations": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                            qr_foreign=403, supervisor_own=200, supervisor_foreign=200,
+                            supervisor_city=200, auditor=403, admin=403),
     "GET task": dict(anonymous=302, triage=403, coordinator_own=200, coordinator_foreign=404,
                      qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
                      supervisor_city=403, auditor=403, admin=403),
@@ -66,7 +69,7 @@ def test_access(world, app, role, kind):
         w.user(f"user.{role}", ROLES[role])
         client.login(f"user.{role}")
     urls = {
-        "GET inbox": "/inbox", "GET task": f"/tasks/{item.id}", "GET case": f"/cases/{sub.case_id}",
+        "GET inbox": "/inbox", "GET escalations": "/escalations", "GET task": f"/tasks/{item.id}", "GET case": f"/cases/{sub.case_id}",
         "GET photo": f"/cases/attachments/{photo.id}", "POST task": f"/tasks/{item.id}",
         "POST claim": f"/inbox/items/{item.id}/claim", "POST note": f"/cases/{sub.case_id}/notes",
     }

@@ -58,6 +58,8 @@ class LoginForm(FlaskForm):
 def home_for(user: WebUser) -> str:
     if user.has_role(Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER):
         return url_for("inbox.index")
+    if user.has_role(Role.SUPERVISOR):
+        return url_for("escalations.index")
     return url_for("home.index")
 
 

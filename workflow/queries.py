@@ -9,8 +9,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .actors import Actor
@@ -23,6 +24,7 @@ from .models import (
     Case,
     CaseEvent,
     Category,
+    Escalation,
     Note,
     Role,
     Timer,
@@ -344,3 +346,98 @@ def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption
             QrTeam.active.is_(True), QrTeam.area_id == case.area_id).order_by(QrTeam.code))
         return [ChoiceOption(t.code, t.name, t.name) for t in rows]
     raise ValueError(f"unknown choice source {source!r}")
+
+
+ESCALATION_LEVELS = ("breach", "critical")
+
+
+@dataclass(frozen=True)
+class EscalationFilters:
+    agency: str | None = None
+    category: str | None = None
+    area: str | None = None
+    level: str | None = None
+    state: str = "open"  # open / all
+    page: int = 1
+    per_page: int = 25
+
+    def validate(self) -> EscalationFilters:
+        errors = {}
+        if self.level and self.level not in ESCALATION_LEVELS:
+            errors["level"] = msg("must be one of {choices}", choices=", ".join(ESCALATION_LEVELS))
+        if self.state not in ("open", "all"):
+            errors["state"] = msg("must be one of {choices}", choices="open, all")
+        if self.page < 1:
+            errors["page"] = msg("must be 1 or more")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            errors["per_page"] = msg("must be between 1 and {limit}", limit=MAX_PER_PAGE)
+        if errors:
+            raise ValidationError(errors)
+        return self
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    escalation_id: int
+    case_id: int
+    case_number: str
+    task_name: str
+    level: str
+    agency: str | None
+    category_name: str
+    area_name: str
+    raised_at: datetime
+    due_at: datetime | None
+    late_by: Any  # timedelta | None
+    acknowledged: bool
+    resolved: bool
+    review_item_id: int | None
+
+
+def escalation_scope(actor: Actor):
+    """Supervisors of an OPD see its escalations; city-wide supervisors see all."""
+    clauses = []
+    for s in actor.scopes:
+        if s.role == Role.SUPERVISOR:
+            if s.agency_id is None:
+                return true()
+            clauses.append(Escalation.agency_id == s.agency_id)
+    return or_(*clauses) if clauses else false()
+
+
+def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
+                    now: datetime) -> tuple[Page, dict[str, int]]:
+    """Escalations in the supervisor's scope, the latest task first; and open counts by level."""
+    filters.validate()
+    case_agency = aliased(Agency)
+    where = [escalation_scope(actor)]
+    if filters.state == "open":
+        where.append(Escalation.resolved_at.is_(None))
+    if filters.level:
+        where.append(Escalation.level == filters.level)
+    if filters.agency:
+        where.append(case_agency.code == filters.agency)
+    if filters.category:
+        where.append(Category.code == filters.category)
+    if filters.area:
+        where.append(Area.code == filters.area)
+    base = (select(Escalation, Case.number, Case.due_at, case_agency.code, Category.name_id, Area.name,
+                   WorkItem.id, WorkItem.completed_at)
+            .join(Case, Case.id == Escalation.case_id)
+            .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
+            .outerjoin(case_agency, case_agency.id == Case.agency_id)
+            .join(WorkItem, WorkItem.id == Escalation.work_item_id).where(*where))
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    stmt = (base.order_by(Case.due_at.asc().nulls_last(), Escalation.id)
+            .limit(filters.per_page).offset((filters.page - 1) * filters.per_page))
+    rows = [EscalationRow(
+        escalation_id=e.id, case_id=e.case_id, case_number=number, task_name=e.task_name,
+        level=e.level, agency=agency, category_name=category, area_name=area, raised_at=e.raised_at,
+        due_at=due, late_by=(now - due) if due else None, acknowledged=e.acknowledged_at is not None,
+        resolved=e.resolved_at is not None, review_item_id=item_id if item_done is None else None)
+        for e, number, due, agency, category, area, item_id, item_done in session.execute(stmt)]
+    counts = dict(session.execute(
+        select(Escalation.level, func.count()).where(escalation_scope(actor),
+                                                     Escalation.resolved_at.is_(None))
+        .group_by(Escalation.level)).all())
+    return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page), counts
