@@ -8,7 +8,6 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from escalation.sweeper import Sweeper
-from workflow import commands
 from workflow.models import CaseEvent, Incident, Timer
 from workflow.runtime import ProcessEngine
 

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from tests.bulk import clone_case
 from workflow.models import Case, CaseEvent, Escalation, OutboxMessage, Timer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -25,7 +25,7 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 def _item(item_id: int) -> WorkItem:
     with services().reading() as session:
         item, _role = workable_item(session, actor(), item_id)
-        item.case  # loaded while the session is open
+        _case = item.case  # load the case while the session is open: the page reads it later
         return item
 
 
