@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from escalation.sweeper import Sweeper
 from workflow import commands
-from workflow.errors import NotFound
-from workflow.models import Agency, Escalation, Role, WorkItem
+from workflow.errors import NotFound, ValidationError
+from workflow.models import Agency, Escalation, Role, Timer, WorkItem
 
 
 def _sweep(world):
@@ -112,3 +112,37 @@ def test_late_triage_escalates_to_the_command_centers_supervisors(world):
     w.services.clock.set(item.due_at)
     _sweep(w)
     assert _escalations(w, sub.case_id) == [("breach", "triage", "KOMINFO", False, False)]
+
+
+def test_extending_the_deadline_moves_both_timers(world, waiting_disposition):
+    w = world
+    sub, item = waiting_disposition
+    supervisor = w.user("sup.dlh", ("supervisor", "DLH"))
+    other = w.user("sup.dinsos", ("supervisor", "DINSOS"))
+    new_due = item.due_at + timedelta(hours=24)
+    with pytest.raises(NotFound):
+        with w.services.uow() as uow:
+            commands.extend_deadline(uow, other, item.id, new_due, "bukan wewenang")
+    with pytest.raises(ValidationError) as info:
+        with w.services.uow() as uow:
+            commands.extend_deadline(uow, supervisor, item.id, item.due_at - timedelta(hours=1), " ")
+    assert set(info.value.errors) == {"reason", "new_due"}
+    with w.services.uow() as uow:
+        commands.extend_deadline(uow, supervisor, item.id, new_due, "Menunggu alat berat")
+        uow.commit()
+
+    moved = w.item(sub.case_id)
+    assert moved.due_at == new_due and w.case(sub.case_id).due_at == new_due
+    with w.services.reading() as session:
+        timers = {t.timer_name: t.due_at for t in session.scalars(
+            select(Timer).where(Timer.case_id == sub.case_id))}
+    assert timers == {"disposition_sla": new_due, "disposition_critical": new_due + timedelta(hours=8)}
+    event = w.events(sub.case_id)[-1]
+    assert (event.action, event.actor_name, event.reason) == ("deadline_extended", "sup.dlh",
+                                                              "Menunggu alat berat")
+    w.services.clock.set(item.due_at)  # the old deadline: nothing fires any more
+    assert _sweep(w).fired == 0
+    w.services.clock.set(new_due)
+    assert _sweep(w).fired == 1
+    assert _escalations(w, sub.case_id) == [("breach", "disposition", "DLH", False, False)]
+    assert w.chain_breaks() == []

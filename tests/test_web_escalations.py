@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from escalation.sweeper import Sweeper
 from tests.webclient import WebClient
 from workflow import commands
+
+WITA = ZoneInfo("Asia/Makassar")
 
 
 @pytest.fixture
@@ -74,3 +77,26 @@ def test_only_supervisors(world, app, late_cases):
     assert web.get("/escalations").status_code == 302
     web.login("koor.dlh")
     assert web.get("/escalations").status_code == 403
+
+
+def test_extending_a_deadline_from_the_view(world, app, late_cases):
+    dlh_case, _ = late_cases
+    web = WebClient(app)
+    web.login("sup.dlh")
+    link = re.search(r'href="(/escalations/items/\d+/extend)"', web.get("/escalations").get_data(as_text=True)).group(1)
+    page = web.get(link).get_data(as_text=True)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    empty = web.post(link, {"version": version, "reason": ""}, page=link)
+    assert empty.status_code == 400
+    assert re.findall(r'class="error" role="alert">([^<]+)<', empty.get_data(as_text=True)) == [
+        "wajib diisi", "wajib diisi"]
+    new_due = (world.services.clock.now() + timedelta(days=2)).astimezone(WITA)
+    done = web.post(link, {"version": version, "new_due": new_due.strftime("%Y-%m-%dT%H:%M"),
+                           "reason": "Menunggu alat berat dari dinas"}, page=link)
+    assert done.status_code == 302
+    assert world.item(dlh_case.case_id).due_at == new_due.replace(second=0, microsecond=0)
+    assert world.actions(dlh_case.case_id)[-1] == "deadline_extended"
+    other = WebClient(app)
+    world.user("sup.dinsos", ("supervisor", "DINSOS"))
+    other.login("sup.dinsos")
+    assert other.get(link).status_code == 404

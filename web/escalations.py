@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import DateTimeLocalField, HiddenField, TextAreaField
+from wtforms.validators import Optional
 
+from workflow import commands
+from workflow.errors import ValidationError
 from workflow.models import Agency, Role
-from workflow.queries import ESCALATION_LEVELS, EscalationFilters, escalation_view, report_options
+from workflow.queries import (
+    ESCALATION_LEVELS,
+    EscalationFilters,
+    case_detail,
+    escalation_view,
+    report_options,
+)
 
 from .helpers import actor, is_htmx, services
+from .i18n import tr
+from .taskforms import WITA
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
@@ -42,3 +57,46 @@ def index():
     if is_htmx() and request.headers.get("HX-Target") == "escalations":
         return render_template("escalations/_table.html", **context)
     return render_template("escalations/index.html", **context)
+
+
+class ExtendForm(FlaskForm):
+    version = HiddenField()
+    new_due = DateTimeLocalField(_l("New deadline (WITA)"), format="%Y-%m-%dT%H:%M",
+                                 validators=[Optional()])
+    reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
+
+
+@bp.route("/items/<int:item_id>/extend", methods=["GET", "POST"])
+@login_required
+def extend(item_id: int):
+    """Extend the deadline of a late task (supervisors of its agency, or city-wide)."""
+    from workflow.models import WorkItem
+
+    with services().reading() as session:
+        item = session.get(WorkItem, item_id)
+        if item is None or item.completed_at is not None:
+            abort(404)
+        detail = case_detail(session, actor(), item.case_id)  # 404 outside the actor's scope
+    form = ExtendForm()
+    status = 200
+    if form.validate_on_submit():
+        due: datetime | None = form.new_due.data
+        try:
+            with services().uow() as uow:
+                commands.extend_deadline(
+                    uow, actor(), item_id, due.replace(tzinfo=WITA) if due else None,
+                    form.reason.data or "",
+                    expected_version=int(form.version.data) if (form.version.data or "").isdigit() else None)
+                uow.commit()
+        except ValidationError as exc:
+            for name, message in exc.errors.items():
+                form[name].errors = [*form[name].errors, tr(message)]
+            status = 400
+        else:
+            flash(_l("Deadline extended: %(case)s.", case=detail.case.number))
+            return redirect(url_for("escalations.index"))
+    elif form.is_submitted():
+        status = 400
+    else:
+        form.version.data = detail.case.version
+    return render_template("escalations/extend.html", form=form, item=item, d=detail), status

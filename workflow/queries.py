@@ -392,6 +392,7 @@ class EscalationRow:
     acknowledged: bool
     resolved: bool
     review_item_id: int | None
+    late_item_id: int | None  # the late task's open work item (its deadline can be extended)
 
 
 def escalation_scope(actor: Actor):
@@ -421,9 +422,12 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
         where.append(Category.code == filters.category)
     if filters.area:
         where.append(Area.code == filters.area)
+    late = aliased(WorkItem)
     base = (select(Escalation, Case.number, Case.due_at, case_agency.code, Category.name_id, Area.name,
-                   WorkItem.id, WorkItem.completed_at)
+                   WorkItem.id, WorkItem.completed_at, late.id)
             .join(Case, Case.id == Escalation.case_id)
+            .outerjoin(late, and_(late.case_id == Escalation.case_id, late.task_name == Escalation.task_name,
+                                  late.completed_at.is_(None)))
             .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
             .outerjoin(case_agency, case_agency.id == Case.agency_id)
             .join(WorkItem, WorkItem.id == Escalation.work_item_id).where(*where))
@@ -434,8 +438,9 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
         escalation_id=e.id, case_id=e.case_id, case_number=number, task_name=e.task_name,
         level=e.level, agency=agency, category_name=category, area_name=area, raised_at=e.raised_at,
         due_at=due, late_by=(now - due) if due else None, acknowledged=e.acknowledged_at is not None,
-        resolved=e.resolved_at is not None, review_item_id=item_id if item_done is None else None)
-        for e, number, due, agency, category, area, item_id, item_done in session.execute(stmt)]
+        resolved=e.resolved_at is not None, review_item_id=item_id if item_done is None else None,
+        late_item_id=late_id)
+        for e, number, due, agency, category, area, item_id, item_done, late_id in session.execute(stmt)]
     counts = dict(session.execute(
         select(Escalation.level, func.count()).where(escalation_scope(actor),
                                                      Escalation.resolved_at.is_(None))

@@ -175,6 +175,30 @@ class ProcessEngine:
             return None
         return task
 
+    def move_deadline(self, workflow: BpmnWorkflow, task_id: str, new_due: datetime) -> dict:
+        """Move a READY task's SLA deadline: its earliest non-interrupting timer goes to
+        ``new_due``, later ones keep their business-time distance from it. Returns
+        {timer name: new deadline} for the audit trail."""
+        task = self.ready_task(workflow, task_id)
+        if task is None:
+            raise LookupError(task_id)
+        timers = sorted(
+            ((datetime.fromisoformat(s.internal_data["event_value"]).astimezone(timezone.utc), s)
+             for s in task.parent.children
+             if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)
+             and not getattr(s.task_spec, "cancel_activity", True)
+             and isinstance(s.internal_data.get("event_value"), str)), key=lambda pair: pair[0])
+        if not timers:
+            return {}
+        first = timers[0][0]
+        moved = {}
+        for due, timer in timers:
+            gap = self.calendar.business_time_between(first, due)
+            value = self.calendar.add_business_time(new_due, gap) if gap > timedelta(0) else new_due
+            timer.internal_data["event_value"] = value.isoformat()
+            moved[timer.task_spec.name] = value.isoformat()
+        return moved
+
     def resolve_escalations(self, workflow: BpmnWorkflow, task_name: str) -> int:
         """Cancel the open escalation tasks about ``task_name`` (it was just completed)."""
         cancelled = 0

@@ -18,12 +18,12 @@ from .tasks import (
     triage,
     verify,
 )
-from .timers import fire_timers
+from .timers import extend_deadline, fire_timers
 from .users import authenticate, create_user, end_sessions
 
 __all__ = [
     "ReportInput", "Submitted", "accept", "authenticate", "end_sessions", "add_attachment", "add_note", "citizen_feedback", "claim",
-    "close", "complete_work_item", "confirm", "create_user", "dispatch", "dispute", "fire_timers",
+    "close", "complete_work_item", "confirm", "create_user", "dispatch", "dispute", "extend_deadline", "fire_timers",
     "merge_duplicate", "record_field_work", "release", "submit_report", "transfer", "triage",
     "verify",
 ]
