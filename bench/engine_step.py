@@ -3,16 +3,16 @@
 For a case waiting at each stage, time load + save (the part of every command that touches the
 serialized workflow) both ways, in the same run, and print the ratio. Also the stored bytes.
 
-    .venv/bin/python bench/engine_step.py [--rounds 200]
+    .venv/bin/python -m bench.engine_step [--rounds 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from datetime import datetime, timedelta, timezone
 
+from bench.timing import median_ms
 from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT
 from workflow.runtime import ProcessEngine
@@ -46,14 +46,6 @@ def workflows(engine, clock):
     return out
 
 
-def timed(fn, rounds):
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -77,7 +69,7 @@ def main() -> None:
         def baseline():
             full.serialize_json(full.deserialize_json(full_json))
 
-        ours, theirs = timed(state_only, args.rounds), timed(baseline, args.rounds)
+        ours, theirs = median_ms(state_only, args.rounds), median_ms(baseline, args.rounds)
         ratios.append(theirs / ours)
         print(f"{stage:<18}{ours:>14.2f}{theirs:>10.2f}{theirs / ours:>8.1f}"
               f"{len(state) / 1024:>10.1f}{len(full_json) / 1024:>9.1f}")

@@ -9,15 +9,13 @@ The open cases are inserted in bulk: a report and a case row each, with the two 
 case waiting in triage, due in the future. No workflow state is written: a sweep with nothing
 due never reads it (that is the point being measured).
 
-    .venv/bin/python bench/sweeper_idle.py [--sizes 1000,10000,100000] [--database-url URL]
+    .venv/bin/python -m bench.sweeper_idle [--sizes 1000,10000,100000] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from escalation.sweeper import Sweeper
 from workflow import schema, seed
+from bench.timing import median_ms
 from workflow.clock import ManualClock
 from workflow.config import Settings
 from workflow.db import make_engine
@@ -65,14 +64,6 @@ def add_open_cases(services, count: int, start: int) -> None:
         uow.commit()
 
 
-def timed(fn, rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1000
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -107,7 +98,7 @@ def main() -> None:
         with services.reading() as session:
             assert session.scalar(select(func.count()).select_from(Case)) == size
         assert sweeper.run_once().claimed == 0
-        sweep_ms, naive_ms = timed(sweeper.run_once, args.rounds), timed(naive, max(3, args.rounds // 5))
+        sweep_ms, naive_ms = median_ms(sweeper.run_once, args.rounds), median_ms(naive, max(3, args.rounds // 5))
         base = base or (sweep_ms, naive_ms)
         print(f"{size:>12}{sweep_ms:>10.2f}{sweep_ms / base[0]:>8.2f}{naive_ms:>15.1f}{naive_ms / base[1]:>8.1f}")
     services.dispose()

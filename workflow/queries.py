@@ -45,6 +45,15 @@ SORTS = {
 MAX_PER_PAGE = 100
 
 
+def _paging_errors(page: int, per_page: int) -> dict:
+    errors = {}
+    if page < 1:
+        errors["page"] = msg("must be 1 or more")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        errors["per_page"] = msg("must be between 1 and {limit}", limit=MAX_PER_PAGE)
+    return errors
+
+
 @dataclass(frozen=True)
 class InboxFilters:
     tab: str = "all"
@@ -64,10 +73,7 @@ class InboxFilters:
             errors["sla"] = msg("must be one of {choices}", choices=", ".join(SLA_STATES))
         if self.sort not in SORTS:
             errors["sort"] = msg("must be one of {choices}", choices=", ".join(SORTS))
-        if self.page < 1:
-            errors["page"] = msg("must be 1 or more")
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            errors["per_page"] = msg("must be between 1 and {limit}", limit=MAX_PER_PAGE)
+        errors.update(_paging_errors(self.page, self.per_page))
         if errors:
             raise ValidationError(errors)
         return self
@@ -367,10 +373,7 @@ class EscalationFilters:
             errors["level"] = msg("must be one of {choices}", choices=", ".join(ESCALATION_LEVELS))
         if self.state not in ("open", "all"):
             errors["state"] = msg("must be one of {choices}", choices="open, all")
-        if self.page < 1:
-            errors["page"] = msg("must be 1 or more")
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            errors["per_page"] = msg("must be between 1 and {limit}", limit=MAX_PER_PAGE)
+        errors.update(_paging_errors(self.page, self.per_page))
         if errors:
             raise ValidationError(errors)
         return self
