@@ -29,9 +29,11 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
-from workflow import commands
+from workflow import audit, commands
+from workflow.actors import Actor
+from workflow.commands import _case
 from workflow.errors import Conflict
-from workflow.models import Incident, Timer
+from workflow.models import Case, Incident, Timer
 from workflow.services import Services
 
 log = logging.getLogger("tanggap.sweeper")
@@ -120,6 +122,12 @@ class Sweeper:
                 incident = Incident(occurred_at=now, case_id=case_id, operation="fire_timers",
                                     error=error, details={"attempts": attempts, "worker": self.worker})
                 uow.session.add(incident)
+                case = uow.session.get(Case, case_id)
+                _case.lock(uow, case)  # the case's trail says its deadlines stopped being watched
+                audit.append(uow.session, case_id=case_id, actor=Actor.system().ref(),
+                             action="timers_given_up", occurred_at=now,
+                             data={"timers": sorted(t.timer_name for t in timers),
+                                   "attempts": attempts, "error": error[:500]})
             for timer in timers:
                 timer.attempts = attempts
                 timer.last_error = error[:2000]

@@ -78,6 +78,9 @@ def test_a_failing_case_is_retried_then_becomes_an_incident_and_others_still_fir
     w.services.clock.advance(timedelta(hours=1))  # still before the 200% timers (8 h)
     assert sweeper.run_once().claimed == 0  # given up: left for an admin
     assert _timer_events(w, bad.case_id) == []  # and its state was never half-written
+    given_up = w.events(bad.case_id)[-1]
+    assert (given_up.action, given_up.actor_name) == ("timers_given_up", "system")
+    assert w.event_data(given_up)["attempts"] == 3 and w.chain_breaks() == []
 
 
 def test_an_expired_lease_is_taken_over(world):

@@ -12,5 +12,8 @@ ACTIONS = {
     "case_rejected": _l("Rejected"), "case_merged": _l("Merged into another case"),
     "report_merged": _l("Duplicate report merged in"), "note_added": _l("Note added"),
     "attachment_added": _l("Photo added"), "timer_fired": _l("Deadline passed"),
+    "timers_given_up": _l("Deadline watch failed: see incidents"),
+    "escalation_raised": _l("Escalated"), "escalation_acknowledged": _l("Escalation acknowledged"),
+    "escalation_resolved": _l("Escalation resolved"), "deadline_extended": _l("Deadline extended"),
 }
 KINDS = {"before": _l("Before"), "after": _l("After"), "evidence": _l("Evidence")}

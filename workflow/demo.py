@@ -44,7 +44,6 @@ DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class DemoSummary:
-    users: int
     cases: int
     by_stop: dict[str, int]
 
@@ -183,7 +182,7 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         by_stop[stop] = by_stop.get(stop, 0) + 1
         if progress:
             progress(1)
-    return DemoSummary(users=0, cases=count, by_stop=by_stop)
+    return DemoSummary(cases=count, by_stop=by_stop)
 
 
 def _drive(d: _Driver, demo: Services, sub, stop: str, rng, area, open_numbers) -> None:

@@ -106,13 +106,11 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         item.form_key = task.form_key
         item.lane = task.lane
         item.priority = case.priority
-        # A fired SLA timer leaves the task READY without a waiting timer: keep its deadline.
-        if task.due_at is not None or item.due_at is None:
-            item.due_at = task.due_at
-            item.at_risk_at = None
-            if task.due_at is not None:
-                item.at_risk_at = (at_risk(item.created_at, task.due_at, AT_RISK_SHARE) if at_risk
-                                   else item.created_at + (task.due_at - item.created_at) * AT_RISK_SHARE)
+        item.due_at = task.due_at  # fired timers included: it does not move when one fires
+        item.at_risk_at = None
+        if task.due_at is not None:
+            item.at_risk_at = (at_risk(item.created_at, task.due_at, AT_RISK_SHARE) if at_risk
+                               else item.created_at + (task.due_at - item.created_at) * AT_RISK_SHARE)
         wanted_items[tid] = item
     main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
     case.due_at = main.due_at if main is not None else None
