@@ -15,6 +15,7 @@ from workflow import audit, commands
 from workflow.actors import Actor, actor_for_user
 from workflow.models import Base, Case, CaseEvent, WorkItem
 
+SIDE_FORMS = ("escalation_review", "citizen_info")
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"
 
@@ -83,8 +84,9 @@ class World:
                 WorkItem.case_id == case_id, WorkItem.completed_at.is_(None)).order_by(WorkItem.id)))
 
     def item(self, case_id: int) -> WorkItem:
-        """The case's one open task, escalation reviews (which run beside it) aside."""
-        items = [i for i in self.open_items(case_id) if i.form_key != "escalation_review"]
+        """The case's one open task, side tasks (escalation reviews, a question to the citizen)
+        aside."""
+        items = [i for i in self.open_items(case_id) if i.form_key not in SIDE_FORMS]
         assert len(items) == 1, f"expected one open task, found {[i.task_name for i in items]}"
         return items[0]
 

@@ -35,14 +35,16 @@ def test_every_user_task_has_a_role_a_form_and_a_timer(definition):
     tasks = _user_tasks(definition)
     assert {t.name for t in tasks} == {"triage", "disposition", "dispatch", "field_work",
                                        "verification", "closure", "citizen_feedback",
-                                       "sla_escalation", "critical_escalation"}
+                                       "sla_escalation", "critical_escalation",
+                                       "pingpong_escalation", "ask_citizen"}
     for task in tasks:
         assert task.lane in definition.lanes, f"{task.name}: lane {task.lane} has no role"
         assert isinstance(definition.lanes[task.lane].role, Role)
-        form_key = task.extensions["properties"]["formKey"]
+        properties = task.extensions["properties"]
+        form_key = properties["formKey"]
         assert form_key in definition.forms, f"{task.name}: no form {form_key}"
-        if definition.lanes[task.lane].level:
-            continue  # escalation reviews: raised by a timer, they have none of their own
+        if definition.lanes[task.lane].level or "escalates" in properties or "pausesSla" in properties:
+            continue  # side tasks: escalation reviews and questions run beside a main task
         assert form_key in definition.open_statuses, f"{task.name}: no case status"
         timers = _boundary_timers(definition, task.name)
         assert timers, f"{task.name} has no boundary timer"
@@ -56,8 +58,24 @@ def test_every_end_event_maps_to_a_case_status(definition):
     from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 
     ends = {s.name for s in definition.spec.task_specs.values() if isinstance(s, EndEvent)}
-    escalation_ends = {"sla_escalation_end", "critical_escalation_end"}
-    assert ends - escalation_ends == set(definition.end_statuses)
+    side_ends = {"sla_escalation_end", "critical_escalation_end", "pingpong_escalation_end",
+                 "ask_citizen_end", "ask_citizen_timeout"}
+    assert ends - side_ends == set(definition.end_statuses)
+
+
+def test_a_supervisor_can_take_the_case_away_at_every_opd_stage(definition):
+    """Forced transfers are delivered as the ``force_transfer`` message: every stage an OPD
+    holds the case at must catch it with an interrupting boundary event."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+    from workflow.commands.supervision import TRANSFERABLE_STAGES
+
+    for stage in TRANSFERABLE_STAGES:
+        catchers = [s for s in definition.spec.task_specs.values()
+                    if isinstance(getattr(s, "event_definition", None), MessageEventDefinition)
+                    and s.event_definition.name == "force_transfer"
+                    and any(p.name == f"{stage}.BoundaryEventSplit" for p in s.inputs)]
+        assert len(catchers) == 1 and catchers[0].cancel_activity, stage
 
 
 def test_gateway_choices_match_the_forms(definition):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from workflow import schema
 from workflow.models import Base
@@ -17,7 +18,8 @@ def _diff(engine):
 
 def test_migrations_match_the_models(services):
     engine = services.engine
-    assert schema.current_revision(engine) == "0004"
+    head = ScriptDirectory.from_config(schema.alembic_config()).get_current_head()
+    assert head == "0005" and schema.current_revision(engine) == head
     assert _diff(engine) == []
 
 

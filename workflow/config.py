@@ -25,6 +25,9 @@ class Settings:
     ``database_url``: SQLAlchemy URL; SQLite under the instance folder by default, PostgreSQL
     (``postgresql+psycopg://...``) in production.
     ``dispute_window``: ISO 8601 duration a citizen has to dispute a closed case.
+    ``info_window``: ISO 8601 duration a citizen has to answer an officer's question.
+    ``max_transfers``: transfers between OPDs after which a case escalates as ping-pong.
+    ``at_risk_share``: share of a task's SLA target after which the inbox marks it at risk.
     """
 
     instance_path: Path
@@ -32,6 +35,9 @@ class Settings:
     bpmn_dir: Path
     upload_dir: Path
     dispute_window: str = "P7D"
+    info_window: str = "P3D"
+    max_transfers: int = 2
+    at_risk_share: float = 0.75
     max_upload_bytes: int = 10 * 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -50,6 +56,9 @@ class Settings:
             bpmn_dir=Path(env.get("TANGGAP_BPMN_DIR") or _default_bpmn_dir()),
             upload_dir=Path(env.get("TANGGAP_UPLOAD_DIR") or instance / "uploads"),
             dispute_window=env.get("TANGGAP_DISPUTE_WINDOW", "P7D"),
+            info_window=env.get("TANGGAP_INFO_WINDOW", "P3D"),
+            max_transfers=int(env.get("TANGGAP_MAX_TRANSFERS", 2)),
+            at_risk_share=float(env.get("TANGGAP_AT_RISK_SHARE", 0.75)),
             max_upload_bytes=int(env.get("TANGGAP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
         )
         values.update(overrides)

@@ -306,6 +306,8 @@ class WorkItem(Base):
     at_risk_at: Mapped[datetime | None] = mapped_column(
         comment="when the item turns 'at risk' (a share of the time from creation to due)")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
+    sla_paused_since: Mapped[datetime | None] = mapped_column(
+        comment="the SLA clock stands still since then: the case waits for the citizen")
     completed_at: Mapped[datetime | None] = mapped_column(comment="set when the task left READY")
     completed_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id"), comment="who completed it (NULL: citizen, system or cancelled)")
@@ -348,7 +350,7 @@ class Escalation(Base):
     work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), unique=True,
                                               comment="the supervisor's review task")
     task_name: Mapped[str] = mapped_column(String(100), comment="the late task")
-    level: Mapped[str] = mapped_column(String(16), comment="breach / critical")
+    level: Mapped[str] = mapped_column(String(16), comment="breach / critical / pingpong")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"),
                                                   comment="supervisors of this OPD; NULL: city level")
     raised_at: Mapped[datetime]
@@ -406,6 +408,9 @@ class Note(Base):
     body: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, comment="public reply shown to the citizen")
     created_at: Mapped[datetime]
+    work_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_items.id"), index=True,
+        comment="a supervisor's instruction: shown on this work item")
 
     author: Mapped[User | None] = relationship()
 
@@ -438,3 +443,5 @@ class Incident(Base):
     error: Mapped[str] = mapped_column(Text)
     details: Mapped[dict]
     resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="the admin who retried it (NULL: resolved by the system)")

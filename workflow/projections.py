@@ -18,7 +18,6 @@ from .runtime import HumanTask, Snapshot
 from .specs import ProcessDefinition
 
 FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
-AT_RISK_SHARE = 0.75
 
 
 def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
@@ -71,6 +70,7 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
                     refs: References, now: datetime, *, completed_task: str | None = None,
                     completed_by: int | None = None,
                     at_risk: Callable[[datetime, datetime, float], datetime] | None = None,
+                    at_risk_share: float = 0.75,
                     ) -> tuple[list[WorkItem], list[WorkItem]]:
     """Make the open ``work_items`` equal the READY human tasks. Claims on surviving items are
     kept; items no longer READY are closed: ``completed`` if it is ``completed_task`` (done by
@@ -107,10 +107,11 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         item.lane = task.lane
         item.priority = case.priority
         item.due_at = task.due_at  # fired timers included: it does not move when one fires
+        item.sla_paused_since = task.paused_since
         item.at_risk_at = None
         if task.due_at is not None:
-            item.at_risk_at = (at_risk(item.created_at, task.due_at, AT_RISK_SHARE) if at_risk
-                               else item.created_at + (task.due_at - item.created_at) * AT_RISK_SHARE)
+            item.at_risk_at = (at_risk(item.created_at, task.due_at, at_risk_share) if at_risk
+                               else item.created_at + (task.due_at - item.created_at) * at_risk_share)
         wanted_items[tid] = item
     main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
     case.due_at = main.due_at if main is not None else None

@@ -256,6 +256,7 @@ class PublicStatus:
     photos: list[Attachment]
     awaiting_feedback: bool
     merged_into: str | None
+    question: str | None = None  # an officer's question waiting for the reporter's answer
 
 
 def public_status(session: Session, tracking_code: str) -> PublicStatus:
@@ -276,9 +277,15 @@ def public_status(session: Session, tracking_code: str) -> PublicStatus:
     photos = [] if case.report.confidential else list(session.scalars(
         select(Attachment).where(Attachment.case_id == case.id,
                                  Attachment.kind.in_(PUBLIC_PHOTO_KINDS)).order_by(Attachment.id)))
-    awaiting = session.scalar(select(func.count()).select_from(WorkItem).where(
+    waiting = set(session.scalars(select(WorkItem.form_key).where(
         WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN,
-        WorkItem.completed_at.is_(None))) > 0
+        WorkItem.completed_at.is_(None))))
+    question = None
+    if "citizen_info" in waiting:
+        asked = session.scalar(select(CaseEvent.data).where(
+            CaseEvent.case_id == case.id, CaseEvent.action == "information_requested")
+            .order_by(CaseEvent.seq.desc()).limit(1))
+        question = json.loads(asked)["question"] if asked else None
     return PublicStatus(
         tracking_code=case.report.tracking_code, case_number=case.number,
         status=str(shown.status), stage=shown.stage,
@@ -288,8 +295,8 @@ def public_status(session: Session, tracking_code: str) -> PublicStatus:
         description=case.report.description,
         replies=list(session.scalars(select(Note).where(Note.case_id == shown.id, Note.public.is_(True))
                                      .order_by(Note.created_at, Note.id))),
-        closure_note=closure, photos=photos, awaiting_feedback=awaiting,
-        merged_into=shown.number if shown is not case else None)
+        closure_note=closure, photos=photos, awaiting_feedback="citizen_feedback" in waiting,
+        merged_into=shown.number if shown is not case else None, question=question)
 
 
 def public_photo(session: Session, tracking_code: str, attachment_id: int) -> Attachment:
@@ -354,7 +361,7 @@ def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption
     raise ValueError(f"unknown choice source {source!r}")
 
 
-ESCALATION_LEVELS = ("breach", "critical")
+ESCALATION_LEVELS = ("breach", "critical", "pingpong")
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from . import engine_clock
@@ -23,6 +24,9 @@ from .clock import Clock
 from .scripting import make_script_engine
 from .serialization import dump_state, load_state
 from .specs import ProcessDefinition
+
+
+PAUSED_UNTIL = "9999-12-31T23:59:59+00:00"  # a paused timer's deadline: it cannot fire
 
 
 class StepFailed(Exception):
@@ -42,7 +46,15 @@ class HumanTask:
     lane: str
     due_at: datetime | None
     data: Mapping[str, Any] = field(repr=False, compare=False)
-    escalates: str | None = None  # escalation tasks: the late task they are about
+    about: str | None = None  # a side task (escalation review, question to the citizen): its main task
+    level: str | None = None  # escalation tasks: the level they raise (breach, critical, pingpong)
+    pauses_sla: bool = False  # while open, the SLA clock of the task it is about stands still
+    paused_since: datetime | None = None  # this task's SLA clock stands still since then
+
+    @property
+    def escalates(self) -> str | None:
+        """For an escalation task: the late (or bounced) task it is about."""
+        return self.about if self.level is not None else None
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,8 @@ class Snapshot:
 
     @property
     def main_task(self) -> HumanTask | None:
-        """The task that gives the case its stage (escalation tasks run beside it)."""
-        return next((t for t in self.tasks if t.escalates is None), None)
+        """The task that gives the case its stage (side tasks run beside it)."""
+        return next((t for t in self.tasks if t.about is None), None)
 
 
 class SlaCalendar(Protocol):
@@ -184,10 +196,8 @@ class ProcessEngine:
             raise LookupError(task_id)
         timers = sorted(
             ((datetime.fromisoformat(s.internal_data["event_value"]).astimezone(timezone.utc), s)
-             for s in task.parent.children
-             if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)
-             and not getattr(s.task_spec, "cancel_activity", True)
-             and isinstance(s.internal_data.get("event_value"), str)), key=lambda pair: pair[0])
+             for s in self._sla_timers(task) if "paused_remaining" not in s.internal_data),
+            key=lambda pair: pair[0])
         if not timers:
             return {}
         first = timers[0][0]
@@ -199,14 +209,76 @@ class ProcessEngine:
             moved[timer.task_spec.name] = value.isoformat()
         return moved
 
-    def resolve_escalations(self, workflow: BpmnWorkflow, task_name: str) -> int:
-        """Cancel the open escalation tasks about ``task_name`` (it was just completed)."""
+    def resolve_side_tasks(self, workflow: BpmnWorkflow, task_name: str) -> int:
+        """Cancel the open side tasks about ``task_name``: its escalation reviews and an
+        unanswered question to the citizen. Called before the task is completed (or taken
+        away by a forced transfer), so a side task its completion raises anew survives."""
         cancelled = 0
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-            if self._escalates(task) == task_name:
+            if self._about(task) == task_name:
                 task.cancel()
                 cancelled += 1
         return cancelled
+
+    def send_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:
+        """Deliver a BPMN message (a forced transfer, a question to the citizen) to the task
+        waiting for it and run the process on. LookupError when nothing waits for it."""
+        def deliver():
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(payload)))
+            workflow.do_engine_steps()
+
+        try:
+            self._guard(deliver, None)
+        except StepFailed as exc:
+            if exc.details.get("error") == "WorkflowException" and "not waiting" in str(exc):
+                raise LookupError(name) from None
+            raise
+
+    # -- SLA pauses -------------------------------------------------------------------------
+
+    def settle_pauses(self, workflow: BpmnWorkflow) -> dict[str, str]:
+        """Stop the SLA clock of every task that waits for the citizen, restart it when the
+        wait is over. Returns {task name: "paused" | "resumed"} for the audit trail.
+
+        A paused timer keeps the business time it had left and gets a deadline it cannot reach;
+        resuming gives it back that much business time from now. Fired timers are left as they
+        are: a breach that happened before the question stays on record.
+        """
+        changed: dict[str, str] = {}
+        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+        waiting_for_citizen = {self._about(t) for t in ready if self._pauses_sla(t)}
+        now = self.clock.now()
+        for task in ready:
+            if self._about(task) is not None:
+                continue
+            timers = self._sla_timers(task)
+            paused = [t for t in timers if "paused_remaining" in t.internal_data]
+            if task.task_spec.name in waiting_for_citizen:
+                running = [t for t in timers if "paused_remaining" not in t.internal_data
+                           and not t.internal_data.get("event_fired")]
+                for timer in running:
+                    due = datetime.fromisoformat(timer.internal_data["event_value"])
+                    left = self.calendar.business_time_between(now, due)
+                    timer.internal_data["paused_remaining"] = max(left, timedelta(0)).total_seconds()
+                    timer.internal_data["paused_at"] = now.isoformat()
+                    timer.internal_data["event_value"] = PAUSED_UNTIL
+                if running:
+                    changed[task.task_spec.name] = "paused"
+            elif paused:
+                for timer in paused:
+                    left = timedelta(seconds=timer.internal_data.pop("paused_remaining"))
+                    timer.internal_data.pop("paused_at", None)
+                    timer.internal_data["event_value"] = self.calendar.add_business_time(now, left).isoformat()
+                changed[task.task_spec.name] = "resumed"
+        return changed
+
+    @staticmethod
+    def _sla_timers(task) -> list:
+        """The task's non-interrupting boundary timers with a date deadline."""
+        return [s for s in (task.parent.children if task.parent else [])
+                if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)
+                and not getattr(s.task_spec, "cancel_activity", True)
+                and isinstance(s.internal_data.get("event_value"), str)]
 
     @staticmethod
     def _deadline(task) -> datetime | None:
@@ -214,24 +286,43 @@ class ProcessEngine:
         (a fired timer keeps its deadline); non-interrupting timers first, as those are SLAs."""
         timers = [(bool(getattr(s.task_spec, "cancel_activity", True)), s.internal_data.get("event_value"))
                   for s in (task.parent.children if task.parent else [])
-                  if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)]
+                  if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)
+                  and "paused_remaining" not in s.internal_data]
         values = [v for _i, v in timers if isinstance(v, str)]
         sla = [v for interrupting, v in timers if not interrupting and isinstance(v, str)] or values
         if not sla:
             return None
         return min(datetime.fromisoformat(v).astimezone(timezone.utc) for v in sla)
 
-    def _escalates(self, task) -> str | None:
-        """For a task in an escalation lane: the task whose boundary timer started its path."""
-        rule = self.definition.lanes.get(task.task_spec.lane)
-        if rule is None or rule.level is None:
-            return None
+    @staticmethod
+    def _properties(task) -> dict:
+        return task.task_spec.extensions.get("properties", {})
+
+    def _about(self, task) -> str | None:
+        """For a side task: the main task it belongs to. Named by the task's ``escalates``
+        property, or found as the task whose non-interrupting boundary event started the
+        side task's path. None for main tasks (their path reaches an earlier human task, or
+        an interrupting boundary event, first)."""
+        named = self._properties(task).get("escalates")
+        if named:
+            return named
         node = task.parent
         while node is not None and not isinstance(node.task_spec, BoundaryEvent):
+            if node.task_spec.manual:
+                return None
             node = node.parent
-        if node is None or node.parent is None:
+        if node is None or node.parent is None or getattr(node.task_spec, "cancel_activity", True):
             return None
         return next((c.task_spec.name for c in node.parent.children if c.task_spec.manual), None)
+
+    def _level(self, task) -> str | None:
+        if self._about(task) is None:
+            return None
+        rule = self.definition.lanes.get(task.task_spec.lane)
+        return self._properties(task).get("escalationLevel") or (rule.level if rule else None)
+
+    def _pauses_sla(self, task) -> bool:
+        return str(self._properties(task).get("pausesSla", "")).lower() == "true"
 
     @staticmethod
     def thrown_messages(workflow: BpmnWorkflow) -> list[ThrownMessage]:
@@ -256,8 +347,8 @@ class ProcessEngine:
             if not isinstance(definition, TimerEventDefinition):
                 continue
             value = task.internal_data.get("event_value")
-            if not isinstance(value, str):
-                continue  # cycle timers are not used by Tanggap processes
+            if not isinstance(value, str) or "paused_remaining" in task.internal_data:
+                continue  # paused (nothing to fire); cycle timers are not used by Tanggap
             guarded = next((s.task_spec.name for s in task.parent.children
                             if s.task_spec.manual), None) if task.parent else None
             timers.append(WaitingTimer(
@@ -268,15 +359,19 @@ class ProcessEngine:
         tasks = []
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
+            paused = [datetime.fromisoformat(s.internal_data["paused_at"])
+                      for s in self._sla_timers(task) if "paused_at" in s.internal_data]
             tasks.append(HumanTask(
                 task_id=str(task.id), name=spec.name,
-                form_key=spec.extensions.get("properties", {}).get("formKey", spec.name),
+                form_key=self._properties(task).get("formKey", spec.name),
                 lane=spec.lane, due_at=self._deadline(task), data=task.data,
-                escalates=self._escalates(task)))
+                about=self._about(task), level=self._level(task),
+                pauses_sla=self._pauses_sla(task),
+                paused_since=min(paused).astimezone(timezone.utc) if paused else None))
 
         ended = None
         end_ids = self.definition.end_statuses
-        main = next((t for t in tasks if t.escalates is None), None)
+        main = next((t for t in tasks if t.about is None), None)
         data: Mapping[str, Any] = main.data if main else {}
         for task in workflow.get_tasks(state=TaskState.COMPLETED):
             if task.task_spec.name in end_ids:

@@ -21,6 +21,9 @@ from ..serialization import spec_objects
 from ..uow import UnitOfWork
 
 
+CITIZEN_MESSAGES = ("case_resolved", "info_requested")  # outbox topics addressed to the reporter
+
+
 @dataclass(frozen=True)
 class CaseView:
     """The facts about a case whose change is worth an audit event."""
@@ -101,12 +104,14 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     (routing, transfer, dispatch, status changes, fired timers) follow.
     """
     now = uow.clock.now()
+    pauses = uow.process.settle_pauses(workflow)
     snap = uow.process.snapshot(workflow)
     messages = uow.process.thrown_messages(workflow)
     apply_to_case(case, snap, uow.definition, refs, now)
     added, closed = sync_work_items(uow.session, case, snap, uow.definition, refs, now,
                                     completed_task=completed_task, completed_by=actor.user_id,
-                                    at_risk=uow.process.at_risk_at)
+                                    at_risk=uow.process.at_risk_at,
+                                    at_risk_share=uow.settings.at_risk_share)
     sync_timers(uow.session, case, snap)
     state = uow.session.get(CaseState, case.id)
     if state is None:
@@ -120,8 +125,9 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     fired = [tid for tid in before.timers if tid not in after.timers
              and workflow.get_task_from_id(UUID(tid)).state == TaskState.COMPLETED]
     escalation_events = _sync_escalations(uow, case, snap, added, closed, refs, now)
+    pause_events = [{"action": f"sla_{change}", "task_name": name} for name, change in pauses.items()]
     for event in [*(events or []), *derived_events(before, after, reason, workflow, fired),
-                  *escalation_events]:
+                  *escalation_events, *pause_events]:
         event.setdefault("from_task", ",".join(before.tasks) or None)
         event.setdefault("to_task", ",".join(after.tasks) or None)
         audit.append(uow.session, case_id=case.id, actor=actor, occurred_at=now, **event)
@@ -129,7 +135,7 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     for message in messages:
         uow.session.add(OutboxMessage(
             created_at=now, topic=message.name, case_id=case.id,
-            recipient=recipient if message.name == "case_resolved" else None,
+            recipient=recipient if message.name in CITIZEN_MESSAGES else None,
             payload={"case_number": case.number, "tracking_code": case.report.tracking_code,
                      **(message.payload if isinstance(message.payload, dict) else {})}))
     return snap
@@ -145,7 +151,7 @@ def _sync_escalations(uow: UnitOfWork, case: Case, snap: Snapshot, added, closed
         task = tasks[item.bpmn_task_id]
         if task.escalates is None:
             continue
-        level = uow.definition.lanes[task.lane].level
+        level = task.level
         uow.session.add(Escalation(case_id=case.id, work_item_id=item.id, task_name=task.escalates,
                                    level=level, agency_id=item.agency_id, raised_at=now))
         events.append({"action": "escalation_raised", "task_name": task.escalates,

@@ -159,6 +159,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
         "case_number": case.number, "category": clean["category"].code,
         "area": clean["area"].code, "channel": str(data.channel), "transfer_count": 0,
         "rework_count": 0, "reopen_count": 0, "dispute_window": uow.settings.dispute_window,
+        "info_window": uow.settings.info_window, "max_transfers": uow.settings.max_transfers,
         "closure_note": None})
     before = _case.CaseView.of(None, None, refs)
     events = [{"action": "report_submitted",

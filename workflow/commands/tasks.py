@@ -19,7 +19,7 @@ from ..attachments import PreparedImage
 from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from ..forms import clean
 from ..messages import msg
-from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Report, Role, WorkItem
+from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Note, Report, Role, WorkItem
 from ..permissions import can_view_case, role_for_item
 from ..queries import task_choices
 from ..reference import References
@@ -153,11 +153,10 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
 
     workflow = _case.load_workflow(uow, case)
     before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
-    try:
-        uow.process.complete(workflow, item.bpmn_task_id, cleaned)
-    except LookupError:
-        raise Conflict(msg("This task was just completed by someone else.")) from None
-    uow.process.resolve_escalations(workflow, item.task_name)
+    if uow.process.ready_task(workflow, item.bpmn_task_id) is None:
+        raise Conflict(msg("This task was just completed by someone else."))
+    uow.process.resolve_side_tasks(workflow, item.task_name)
+    uow.process.complete(workflow, item.bpmn_task_id, cleaned)
     reason = cleaned.get("reason")
     events = [{"action": "task_completed", "task_name": item.task_name,
                "from_task": item.task_name, "reason": reason,
@@ -236,7 +235,8 @@ def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reas
     if case is None:
         raise NotFound(msg("no report with this tracking code"))
     item = uow.session.scalar(select(WorkItem).where(
-        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN, WorkItem.completed_at.is_(None)))
+        WorkItem.case_id == case.id, WorkItem.form_key == "citizen_feedback",
+        WorkItem.completed_at.is_(None)))
     if item is None or case.status != CaseStatus.RESOLVED:
         raise DomainError(msg("this case is not waiting for your confirmation"), code="not_resolved")
     return complete_work_item(uow, Actor.citizen(), item.id,
@@ -250,3 +250,74 @@ def dispute(uow: UnitOfWork, tracking_code: str, *, reason: str):
 
 def confirm(uow: UnitOfWork, tracking_code: str):
     return citizen_feedback(uow, tracking_code, decision="confirm")
+
+
+# -- asking the citizen ----------------------------------------------------------------------
+
+QUESTION_MAX = 1000
+ASKING_TASKS = ("triage", "disposition")
+
+
+def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question: str,
+                        expected_version: int | None = None) -> _case.Snapshot:
+    """The officer working triage or disposition asks the reporter a question.
+
+    The question goes to the citizen (status page, and the outbox for their contact) and into
+    the case's public thread; the task stays with the officer and its SLA clock stops until the
+    citizen answers or the answer window closes.
+    """
+    item, role = workable_item(uow.session, actor, item_id)
+    if item.assignee_id is not None and item.assignee_id != actor.user_id:
+        raise Conflict(msg("This task was claimed by {who}.", who=_assignee_name(item)), by=_assignee_name(item))
+    if item.task_name not in ASKING_TASKS:
+        raise DomainError(msg("the reporter can be asked during triage and disposition only"),
+                          code="cannot_ask")
+    text = (question or "").strip()
+    if not text:
+        raise ValidationError({"question": msg("this field is required")})
+    if len(text) > QUESTION_MAX:
+        raise ValidationError({"question": msg("write at most {limit} characters", limit=QUESTION_MAX)})
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    if _open_question(uow.session, case) is not None:
+        raise DomainError(msg("a question is already waiting for the reporter's answer"),
+                          code="already_asked")
+    refs = References(uow.session)
+    uow.acting_on("request_information", case.id)
+    _case.lock(uow, case)
+    workflow = _case.load_workflow(uow, case)
+    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
+    try:
+        uow.process.send_message(workflow, "info_request", {"question": text, "asked_by": actor.name})
+    except LookupError:
+        raise DomainError(msg("the reporter can be asked during triage and disposition only"),
+                          code="cannot_ask") from None
+    uow.session.add(Note(case_id=case.id, author_id=actor.user_id, body=text, public=True,
+                         created_at=uow.clock.now()))
+    return _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
+                      events=[{"action": "information_requested", "task_name": item.task_name,
+                               "data": {"question": text}}],
+                      recipient=case.report.contact_email or case.report.contact_phone)
+
+
+def _open_question(session: Session, case: Case) -> WorkItem | None:
+    return session.scalar(select(WorkItem).where(
+        WorkItem.case_id == case.id, WorkItem.form_key == "citizen_info",
+        WorkItem.completed_at.is_(None)))
+
+
+def answer_information(uow: UnitOfWork, tracking_code: str, *, answer: str) -> _case.Snapshot:
+    """The citizen answers the officer's question, identified by the report's tracking code.
+    The answer joins the case's public thread; the asking task's SLA clock runs again."""
+    code = (tracking_code or "").strip().upper()
+    case = uow.session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
+    if case is None:
+        raise NotFound(msg("no report with this tracking code"))
+    item = _open_question(uow.session, case)
+    if item is None:
+        raise DomainError(msg("no question is waiting for your answer"), code="not_asked")
+    snap = complete_work_item(uow, Actor.citizen(), item.id, {"answer": answer},
+                              expected_form="citizen_info")
+    uow.session.add(Note(case_id=case.id, author_id=None, body=str(answer).strip(), public=True,
+                         created_at=uow.clock.now()))
+    return snap

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import select
 
+from .. import audit
 from ..actors import Actor
-from ..errors import NotFound, PermissionDenied, ValidationError
+from ..errors import Conflict, DomainError, NotFound, PermissionDenied
 from ..messages import msg
-from ..models import Role, WorkItem
-from ..permissions import can_view_case
+from ..models import Incident, Role, Timer
 from ..reference import References
 from ..uow import UnitOfWork
 from . import _case
@@ -34,40 +34,34 @@ def fire_timers(uow: UnitOfWork, case_id: int) -> int:
     return len(due)
 
 
-def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: datetime | None, reason: str, *,
-                    expected_version: int | None = None) -> None:
-    """A supervisor moves a task's SLA deadline later, with a reason.
+def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
+    """An admin sends a case whose timers the sweeper gave up on back to the sweeper.
 
-    The 100% timer moves to ``new_due`` (its deadline is rewritten even if it already fired, so
-    the task shows its new due time; an escalation it raised stays on record); the 200% timer
-    keeps its business-time distance from it.
+    Only ``fire_timers`` incidents are retried this way (the other incidents record a user's
+    step that failed, which the user saw and can repeat). The timers lose their failure marks
+    and are due at once; the incident is resolved, and the case's trail says who retried it.
+    Returns how many timers are due again.
     """
-    item = uow.session.get(WorkItem, item_id)
-    if item is None or item.completed_at is not None or not can_view_case(actor, item.case):
-        raise NotFound(msg("work item {item_id} not found", item_id=item_id))
-    if not any(s.role == Role.SUPERVISOR and s.agency_id in (None, item.agency_id) for s in actor.scopes):
-        raise PermissionDenied(msg("only a supervisor of the responsible agency can extend a deadline"))
-    errors = {}
-    if not (reason or "").strip():
-        errors["reason"] = msg("this field is required")
-    if new_due is None:
-        errors["new_due"] = msg("this field is required")
-    elif new_due.tzinfo is None:
-        errors["new_due"] = msg("needs a time zone (for example +08:00)")
-    elif item.due_at is None or new_due <= max(item.due_at, uow.clock.now()):
-        errors["new_due"] = msg("the new deadline must be later than the current one and in the future")
-    if errors:
-        raise ValidationError(errors)
-    case = item.case
-    _case.check_version(uow, case, expected_version)
-    refs = References(uow.session)
-    uow.acting_on("extend_deadline", case.id)
+    if not actor.has_role(Role.ADMIN):
+        raise PermissionDenied(msg("only an administrator can retry incidents"))
+    incident = uow.session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(msg("incident {incident_id} not found", incident_id=incident_id))
+    if incident.resolved_at is not None:
+        raise Conflict(msg("This incident was already resolved."))
+    if incident.operation != "fire_timers" or incident.case_id is None:
+        raise DomainError(msg("only incidents of the timer sweeper can be retried"), code="not_retryable")
+    now = uow.clock.now()
+    case = _case.get_case(uow, incident.case_id)
     _case.lock(uow, case)
-    workflow = _case.load_workflow(uow, case)
-    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
-    old_due = item.due_at
-    moved = uow.process.move_deadline(workflow, item.bpmn_task_id, new_due)
-    role = next(s.role for s in actor.scopes if s.role == Role.SUPERVISOR)
-    _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs, events=[{
-        "action": "deadline_extended", "task_name": item.task_name, "reason": reason.strip(),
-        "data": {"due_at": [old_due, new_due], "timers": moved}}])
+    timers = list(uow.session.scalars(select(Timer).where(
+        Timer.case_id == case.id, Timer.failed_at.is_not(None))))
+    for timer in timers:
+        timer.failed_at = timer.next_attempt_at = None
+        timer.attempts = 0
+        timer.lease_owner = timer.lease_expires_at = None
+    incident.resolved_at, incident.resolved_by_id = now, actor.user_id
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.ADMIN), action="timers_retried",
+                 occurred_at=now, data={"incident": incident.id,
+                                        "timers": sorted(t.timer_name for t in timers)})
+    return len(timers)

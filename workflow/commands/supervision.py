@@ -1,0 +1,218 @@
+"""What a supervisor does about late or bouncing work: extend a deadline, reassign a task to
+another user or QR team, force a transfer to another OPD, leave an instruction on a task.
+
+Each action needs a reason, is checked against the supervisor's scope (their OPD, or city-wide)
+and lands in the case's audit trail. Acknowledging an escalation is completing its review task
+(``complete_work_item``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .. import audit
+from ..actors import Actor, actor_for_user
+from ..errors import DomainError, NotFound, PermissionDenied, ValidationError
+from ..messages import msg
+from ..models import Case, CaseStatus, Note, Role, User, WorkItem
+from ..permissions import can_view_case, role_for_item
+from ..queries import task_choices
+from ..reference import References
+from ..uow import UnitOfWork
+from . import _case
+
+REASON_MAX = 1000
+INSTRUCTION_MAX = 2000
+# Stages during which an OPD holds the case, so a supervisor can move it to another OPD.
+TRANSFERABLE_STAGES = ("disposition", "dispatch", "field_work", "verification", "closure")
+
+
+def supervising_role(actor: Actor, agency_id: int | None) -> Role | None:
+    """SUPERVISOR when ``actor`` supervises ``agency_id``'s work (or the whole city)."""
+    if any(s.role == Role.SUPERVISOR and s.agency_id in (None, agency_id) for s in actor.scopes):
+        return Role.SUPERVISOR
+    return None
+
+
+def _supervised_item(uow: UnitOfWork, actor: Actor, item_id: int) -> WorkItem:
+    """An open work item the actor supervises: not found outside their view, forbidden when
+    they see the case but do not supervise the item's OPD."""
+    item = uow.session.get(WorkItem, item_id)
+    if item is None or item.completed_at is not None or not can_view_case(actor, item.case):
+        raise NotFound(msg("work item {item_id} not found", item_id=item_id))
+    if supervising_role(actor, item.agency_id) is None:
+        raise PermissionDenied(msg("only a supervisor of the responsible agency can do this"))
+    return item
+
+
+def _text(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _check_reason(errors: dict, reason: str, *, field: str = "reason", limit: int = REASON_MAX) -> None:
+    if not reason:
+        errors[field] = msg("this field is required")
+    elif len(reason) > limit:
+        errors[field] = msg("write at most {limit} characters", limit=limit)
+
+
+def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: datetime | None, reason: str, *,
+                    expected_version: int | None = None) -> None:
+    """Move a task's SLA deadline later, with a reason.
+
+    The 100% timer moves to ``new_due`` (its deadline is rewritten even if it already fired, so
+    the task shows its new due time; an escalation it raised stays on record); the 200% timer
+    keeps its business-time distance from it.
+    """
+    item = _supervised_item(uow, actor, item_id)
+    reason = _text(reason)
+    errors: dict = {}
+    _check_reason(errors, reason)
+    if item.sla_paused_since is not None:
+        errors["new_due"] = msg("the SLA clock is stopped while the case waits for the citizen")
+    elif new_due is None:
+        errors["new_due"] = msg("this field is required")
+    elif new_due.tzinfo is None:
+        errors["new_due"] = msg("needs a time zone (for example +08:00)")
+    elif item.due_at is None or new_due <= max(item.due_at, uow.clock.now()):
+        errors["new_due"] = msg("the new deadline must be later than the current one and in the future")
+    if errors:
+        raise ValidationError(errors)
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    refs = References(uow.session)
+    uow.acting_on("extend_deadline", case.id)
+    _case.lock(uow, case)
+    workflow = _case.load_workflow(uow, case)
+    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
+    old_due = item.due_at
+    moved = uow.process.move_deadline(workflow, item.bpmn_task_id, new_due)
+    _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before, refs=refs, events=[{
+        "action": "deadline_extended", "task_name": item.task_name, "reason": reason,
+        "data": {"due_at": [old_due, new_due], "timers": moved}}])
+
+
+def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
+             to_user: str | None = None, to_team: str | None = None,
+             expected_version: int | None = None) -> WorkItem:
+    """Give a task to another user (who must be able to work it), or field work to another QR
+    team of the case's kecamatan. The new user holds the task as if they had claimed it; a
+    team change drops the old team's claim."""
+    item = _supervised_item(uow, actor, item_id)
+    reason, to_user, to_team = _text(reason), _text(to_user), _text(to_team)
+    errors: dict = {}
+    _check_reason(errors, reason)
+    if bool(to_user) == bool(to_team):
+        errors["to_user" if item.role != Role.QR_OFFICER else "to_team"] = msg(
+            "choose either a user or a QR team")
+    target: User | None = None
+    if to_user:
+        target = uow.session.scalar(select(User).where(User.username == to_user))
+        if target is None or not target.active:
+            errors["to_user"] = msg("no active user {username}", username=to_user)
+        elif role_for_item(actor_for_user(uow.session, target.id), item) is None:
+            errors["to_user"] = msg("{username} cannot work this task", username=to_user)
+        elif target.id == item.assignee_id:
+            errors["to_user"] = msg("{username} already holds this task", username=to_user)
+    if to_team:
+        teams = {o.code for o in task_choices(uow.session, item.case, "teams")}
+        if item.role != Role.QR_OFFICER:
+            errors["to_team"] = msg("only field work goes to a QR team")
+        elif to_team not in teams:
+            errors["to_team"] = msg("not a QR team of this kecamatan")
+        elif item.team_id is not None and References(uow.session).team_code(item.team_id) == to_team:
+            errors["to_team"] = msg("this team already has the task")
+    if errors:
+        raise ValidationError(errors)
+
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    uow.acting_on("reassign", case.id)
+    _case.lock(uow, case)
+    if target is not None:
+        old = item.assignee.username if item.assignee else None
+        item.assignee_id, item.claimed_at = target.id, uow.clock.now()
+        audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.SUPERVISOR),
+                     action="task_reassigned", occurred_at=uow.clock.now(), task_name=item.task_name,
+                     reason=reason, data={"work_item": item.id, "assignee": [old, target.username]})
+        return item
+
+    refs = References(uow.session)
+    workflow = _case.load_workflow(uow, case)
+    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
+    task = uow.process.ready_task(workflow, item.bpmn_task_id)
+    old_team = task.data.get("team")
+    task.data["team"] = to_team
+    _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before, refs=refs,
+               reason=reason, events=[{
+                   "action": "task_reassigned", "task_name": item.task_name, "reason": reason,
+                   "data": {"work_item": item.id, "team": [old_team, to_team]}}])
+    return item
+
+
+def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: str, reason: str,
+                   expected_version: int | None = None) -> _case.Snapshot:
+    """Take the case from the OPD holding it and give it to another, whatever stage it is at
+    (disposition to closure). The receiving OPD starts at disposition. Does not count as one of
+    the OPDs' own transfers (ping-pong counts those)."""
+    case = uow.session.get(Case, case_id)
+    if case is None or not can_view_case(actor, case):
+        raise NotFound(msg("case {case_id} not found", case_id=case_id))
+    if supervising_role(actor, case.agency_id) is None:
+        raise PermissionDenied(msg("only a supervisor of the responsible agency can do this"))
+    if case.status != CaseStatus.IN_PROGRESS or case.stage not in TRANSFERABLE_STAGES:
+        raise DomainError(msg("a transfer can only be forced while an OPD works the case"),
+                          code="not_transferable")
+    reason, to_agency = _text(reason), _text(to_agency)
+    errors: dict = {}
+    _check_reason(errors, reason)
+    if not to_agency:
+        errors["to_agency"] = msg("this field is required")
+    elif to_agency not in {o.code for o in task_choices(uow.session, case, "agencies")}:
+        errors["to_agency"] = msg("choose another OPD that handles reports")
+    if errors:
+        raise ValidationError(errors)
+
+    _case.check_version(uow, case, expected_version)
+    refs = References(uow.session)
+    uow.acting_on("force_transfer", case.id)
+    _case.lock(uow, case)
+    workflow = _case.load_workflow(uow, case)
+    snap = uow.process.snapshot(workflow)
+    before = _case.CaseView.of(case, snap, refs)
+    uow.process.resolve_side_tasks(workflow, snap.main_task.name)
+    try:
+        uow.process.send_message(workflow, "force_transfer",
+                                 {"agency": to_agency, "reason": reason, "by": actor.name})
+    except LookupError:
+        raise DomainError(msg("a transfer can only be forced while an OPD works the case"),
+                          code="not_transferable") from None
+    return _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before,
+                      refs=refs, reason=reason, events=[{
+                          "action": "transfer_forced", "task_name": snap.main_task.name,
+                          "reason": reason, "from_agency": before.agency, "to_agency": to_agency,
+                          "data": {"agency": [before.agency, to_agency]}}])
+
+
+def instruct(uow: UnitOfWork, actor: Actor, item_id: int, *, text: str,
+             expected_version: int | None = None) -> Note:
+    """An instruction for whoever works the task: shown on the task and marked in the inbox."""
+    item = _supervised_item(uow, actor, item_id)
+    body = _text(text)
+    errors: dict = {}
+    _check_reason(errors, body, field="text", limit=INSTRUCTION_MAX)
+    if errors:
+        raise ValidationError(errors)
+    case = item.case
+    _case.check_version(uow, case, expected_version)
+    _case.lock(uow, case)
+    note = Note(case_id=case.id, author_id=actor.user_id, body=body, public=False,
+                work_item_id=item.id, created_at=uow.clock.now())
+    uow.session.add(note)
+    uow.session.flush()
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.SUPERVISOR),
+                 action="instruction_given", occurred_at=uow.clock.now(), task_name=item.task_name,
+                 reason=body, data={"note_id": note.id, "work_item": item.id})
+    return note
