@@ -50,6 +50,23 @@ EXPECTED = {
     "POST note": dict(anonymous=302, triage=302, coordinator_own=302, coordinator_foreign=404,
                       qr_foreign=404, supervisor_own=302, supervisor_foreign=404,
                       supervisor_city=302, auditor=403, admin=403),
+    # a supervisor's action on the DLH task (the form is posted without a reason: 400 for
+    # those allowed to act, so nothing changes between the parametrized runs)
+    "GET supervise": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=404,
+                          qr_foreign=404, supervisor_own=200, supervisor_foreign=404,
+                          supervisor_city=200, auditor=403, admin=403),
+    "POST supervise": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=404,
+                           qr_foreign=404, supervisor_own=400, supervisor_foreign=404,
+                           supervisor_city=400, auditor=403, admin=403),
+    "POST ask": dict(anonymous=302, triage=403, coordinator_own=302, coordinator_foreign=404,
+                     qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
+                     supervisor_city=403, auditor=403, admin=403),
+    "GET incidents": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=200),
+    "POST retry": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                       qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                       supervisor_city=403, auditor=403, admin=404),
 }
 
 
@@ -72,12 +89,18 @@ def test_access(world, app, role, kind):
         "GET inbox": "/inbox", "GET escalations": "/escalations", "GET task": f"/tasks/{item.id}", "GET case": f"/cases/{sub.case_id}",
         "GET photo": f"/cases/attachments/{photo.id}", "POST task": f"/tasks/{item.id}",
         "POST claim": f"/inbox/items/{item.id}/claim", "POST note": f"/cases/{sub.case_id}/notes",
+        "GET supervise": f"/escalations/items/{item.id}/transfer",
+        "POST supervise": f"/escalations/items/{item.id}/transfer",
+        "POST ask": f"/tasks/{item.id}/ask", "GET incidents": "/admin/incidents",
+        "POST retry": "/admin/incidents/999999/retry",
     }
     method, _ = kind.split(" ")
     if method == "GET":
         response = client.get(urls[kind])
     else:
-        data = {"decision": "accept", "version": ""} if kind == "POST task" else {"body": "Catatan uji"}
+        data = {"POST task": {"decision": "accept", "version": ""},
+                "POST supervise": {"to_agency": "DPU", "reason": ""},
+                "POST ask": {"question": "Di mana persisnya?"}}.get(kind, {"body": "Catatan uji"})
         response = client.post(urls[kind], data)
     body = response.get_data().decode("utf-8", "replace")
     response.close()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from escalation.sweeper import Sweeper
-from tests.webclient import WebClient
+from tests.webclient import WebClient, errors
 from workflow import commands
 
 WITA = ZoneInfo("Asia/Makassar")
@@ -100,3 +100,125 @@ def test_extending_a_deadline_from_the_view(world, app, late_cases):
     world.user("sup.dinsos", ("supervisor", "DINSOS"))
     other.login("sup.dinsos")
     assert other.get(link).status_code == 404
+
+
+def _link(page, action):
+    return re.search(rf'href="(/escalations/items/\d+/{action})"', page.get_data(as_text=True)).group(1)
+
+
+def _version(page):
+    return re.search(r'name="version" type="hidden" value="(\d+)"', page.get_data(as_text=True)).group(1)
+
+
+def test_reassigning_from_the_view(world, app, late_cases):
+    dlh_case, _ = late_cases
+    world.dlh
+    colleague = world.user("koor2.dlh", ("coordinator", "DLH"))
+    web = WebClient(app)
+    web.login("sup.dlh")
+    link = _link(web.get("/escalations"), "reassign")
+    page = web.get(link)
+    html = page.get_data(as_text=True)
+    assert 'value="koor2.dlh"' in html and 'value="koor.dpu"' not in html  # only who can work it
+    assert 'name="to_team"' not in html  # not field work: no team choice
+    missing = web.post(link, {"version": _version(page), "to_user": "koor2.dlh", "reason": ""}, page=link)
+    assert missing.status_code == 400 and errors(missing) == ["wajib diisi"]
+    assert '<option selected value="koor2.dlh">' in missing.get_data(as_text=True)  # the choice is kept
+    done = web.post(link, {"version": _version(page), "to_user": "koor2.dlh",
+                           "reason": "Koordinator sedang dinas luar"}, page=link)
+    assert done.status_code == 302
+    assert world.item(dlh_case.case_id).assignee_id == colleague.user_id
+    assert "Tugas dialihkan" in web.get("/escalations").get_data(as_text=True)
+
+
+def test_forcing_a_transfer_from_the_view(world, app, late_cases):
+    dlh_case, _ = late_cases
+    web = WebClient(app)
+    web.login("sup.dlh")
+    link = _link(web.get("/escalations"), "transfer")
+    page = web.get(link)
+    assert 'value="DLH"' not in page.get_data(as_text=True)  # not to itself
+    done = web.post(link, {"version": _version(page), "to_agency": "DPU",
+                           "reason": "Saluran tersumbat, kewenangan DPU"}, page=link)
+    assert done.status_code == 302
+    case = world.case(dlh_case.case_id)
+    assert case.stage == "disposition" and "transfer_forced" in world.actions(dlh_case.case_id)
+    assert _rows(web.get("/escalations")) == []  # resolved; DLH's supervisor no longer sees it
+    stale = web.post(link, {"version": _version(page), "to_agency": "DISHUB", "reason": "x"}, page="/")
+    assert stale.status_code == 404  # the task is gone
+
+
+def test_an_instruction_reaches_the_coordinator(world, app, late_cases):
+    dlh_case, _ = late_cases
+    world.dlh
+    web = WebClient(app)
+    web.login("sup.dlh")
+    link = _link(web.get("/escalations"), "instruct")
+    page = web.get(link)
+    assert web.post(link, {"version": _version(page), "text": ""}, page=link).status_code == 400
+    done = web.post(link, {"version": _version(page), "text": "Hubungi lurah <b>hari ini</b>"}, page=link)
+    assert done.status_code == 302
+    coordinator = WebClient(app)
+    coordinator.login("koor.dlh")
+    inbox = coordinator.get("/inbox").get_data(as_text=True)
+    assert "1 instruksi" in inbox
+    task = coordinator.get(f"/tasks/{world.item(dlh_case.case_id).id}").get_data(as_text=True)
+    assert "Instruksi supervisor" in task and "Hubungi lurah &lt;b&gt;hari ini&lt;/b&gt;" in task
+
+
+def test_asking_the_reporter_through_the_web(world, app):
+    w = world
+    sub = w.report()
+    w.triage
+    officer = WebClient(app)
+    officer.login("triase")
+    task_url = f"/tasks/{w.item(sub.case_id).id}"
+    page = officer.get(task_url)
+    assert 'id="ask-form"' in page.get_data(as_text=True)
+    empty = officer.post(f"{task_url}/ask", {"version": _version(page), "question": " "}, page=task_url)
+    assert empty.status_code == 400 and errors(empty) == ["wajib diisi"]
+    sent = officer.post(f"{task_url}/ask", {"version": _version(page), "question": "Ada foto lain?"},
+                        page=task_url)
+    assert sent.status_code == 302
+    paused = officer.get(task_url).get_data(as_text=True)
+    assert "SLA dijeda" in paused and 'id="ask-form"' not in paused
+    assert "SLA dijeda" in officer.get("/inbox").get_data(as_text=True)
+
+    citizen = WebClient(app)
+    status_url = f"/lacak/{sub.tracking_code}"
+    status = citizen.get(status_url).get_data(as_text=True)
+    assert 'id="question"' in status and "Ada foto lain?" in status
+    blank = citizen.post(f"{status_url}/jawab", {"answer": ""}, page=status_url)
+    assert blank.status_code == 400 and errors(blank) == ["wajib diisi"]
+    answered = citizen.post(f"{status_url}/jawab", {"answer": "Tidak ada, hanya itu"}, page=status_url)
+    assert answered.status_code == 302
+    after = citizen.get(status_url).get_data(as_text=True)
+    assert 'id="question"' not in after and "Tidak ada, hanya itu" in after
+    assert w.item(sub.case_id).sla_paused_since is None
+    again = citizen.post(f"{status_url}/jawab", {"answer": "lagi"}, page=status_url)
+    assert again.status_code == 400  # nothing asked any more: a clear message, nothing stored
+    assert "tidak ada pertanyaan" in again.get_data(as_text=True)
+
+
+def test_admins_see_and_retry_incidents(world, app, monkeypatch):
+    from workflow.runtime import ProcessEngine
+
+    w = world
+    sub = w.report()
+    w.user("admin.kota", ("admin", None))
+    w.services.clock.advance(timedelta(hours=5))
+    real = ProcessEngine.refresh_timers
+    monkeypatch.setattr(ProcessEngine, "refresh_timers",
+                        lambda self, wf: (_ for _ in ()).throw(RuntimeError("disk full")))
+    Sweeper(w.services, worker="w", max_attempts=1).run_once()
+    monkeypatch.setattr(ProcessEngine, "refresh_timers", real)
+    web = WebClient(app)
+    assert web.login("admin.kota").headers["Location"] == "/admin/incidents"
+    page = web.get("/admin/incidents").get_data(as_text=True)
+    assert sub.case_number in page and "disk full" in page
+    incident = re.search(r'action="(/admin/incidents/\d+/retry)"', page).group(1)
+    assert web.post(incident, page="/admin/incidents").status_code == 302
+    assert "Tidak ada insiden" in web.get("/admin/incidents").get_data(as_text=True)
+    assert "Diselesaikan" in web.get("/admin/incidents?state=all").get_data(as_text=True)
+    assert web.post(incident, page="/admin/incidents").status_code == 409
+    assert Sweeper(w.services, worker="w").run_once().fired == 1

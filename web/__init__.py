@@ -52,8 +52,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     errors.install(app)
     i18n.install(app)
 
-    from . import auth, cases, escalations, home, inbox, public, tasks
+    from . import admin, auth, cases, escalations, home, inbox, public, tasks
 
-    for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp):
+    for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp, admin.bp):
         app.register_blueprint(blueprint)
     return app

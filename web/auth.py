@@ -60,6 +60,8 @@ def home_for(user: WebUser) -> str:
         return url_for("inbox.index")
     if user.has_role(Role.SUPERVISOR):
         return url_for("escalations.index")
+    if user.has_role(Role.ADMIN):
+        return url_for("admin.incident_list")
     return url_for("home.index")
 
 

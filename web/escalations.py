@@ -5,23 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, HiddenField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow import commands
+from workflow.commands.supervision import supervising_role
 from workflow.errors import ValidationError
-from workflow.models import Agency, Role
+from workflow.models import Agency, Role, WorkItem
 from workflow.queries import (
     ESCALATION_LEVELS,
     EscalationFilters,
+    assignees_for,
     case_detail,
     escalation_view,
+    instructions_for,
     report_options,
+    task_choices,
 )
+from workflow.reference import References
 
 from .helpers import actor, is_htmx, services
 from .i18n import tr
@@ -29,10 +36,12 @@ from .taskforms import WITA
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
-LEVEL_LABELS = {"breach": _l("Past the SLA target"), "critical": _l("Twice the SLA target")}
+LEVEL_LABELS = {"breach": _l("Past the SLA target"), "critical": _l("Twice the SLA target"),
+                "pingpong": _l("Transferred back and forth")}
 TASK_LABELS = {"triage": _l("Triage"), "disposition": _l("Disposition"), "dispatch": _l("Dispatch"),
                "field_work": _l("Field work"), "verification": _l("Verification"),
-               "closure": _l("Closure")}
+               "closure": _l("Closure"), "sla_escalation": _l("Escalation follow-up"),
+               "critical_escalation": _l("City escalation"), "pingpong_escalation": _l("Ping-pong escalation")}
 
 
 @bp.get("")
@@ -66,37 +75,107 @@ class ExtendForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
 
 
-@bp.route("/items/<int:item_id>/extend", methods=["GET", "POST"])
-@login_required
-def extend(item_id: int):
-    """Extend the deadline of a late task (supervisors of its agency, or city-wide)."""
-    from workflow.models import WorkItem
+class ReassignForm(FlaskForm):
+    version = HiddenField()
+    to_user = SelectField(_l("To user"), validate_choice=False)
+    to_team = SelectField(_l("Or to QR team"), validate_choice=False)
+    reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
 
+
+class TransferForm(FlaskForm):
+    version = HiddenField()
+    to_agency = SelectField(_l("Receiving OPD"), validate_choice=False)
+    reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
+
+
+class InstructForm(FlaskForm):
+    version = HiddenField()
+    text = TextAreaField(_l("Instruction (the officer sees it on the task)"),
+                         render_kw={"maxlength": 2000, "rows": 4})
+
+
+def _version(form) -> int | None:
+    return int(form.version.data) if (form.version.data or "").isdigit() else None
+
+
+def _extend(uow, item, form):
+    due: datetime | None = form.new_due.data
+    commands.extend_deadline(uow, actor(), item.id, due.replace(tzinfo=WITA) if due else None,
+                             form.reason.data or "", expected_version=_version(form))
+    return _l("Deadline extended: %(case)s.", case=item.case.number)
+
+
+def _reassign(uow, item, form):
+    commands.reassign(uow, actor(), item.id, to_user=form.to_user.data or None,
+                      to_team=form.to_team.data or None, reason=form.reason.data or "",
+                      expected_version=_version(form))
+    return _l("Task reassigned: %(case)s.", case=item.case.number)
+
+
+def _transfer(uow, item, form):
+    commands.force_transfer(uow, actor(), item.case_id, to_agency=form.to_agency.data or "",
+                            reason=form.reason.data or "", expected_version=_version(form))
+    return _l("Case transferred: %(case)s.", case=item.case.number)
+
+
+def _instruct(uow, item, form):
+    commands.instruct(uow, actor(), item.id, text=form.text.data or "", expected_version=_version(form))
+    return _l("Instruction sent: %(case)s.", case=item.case.number)
+
+
+ACTIONS = {
+    "extend": (ExtendForm, _l("Extend the deadline"), _extend),
+    "reassign": (ReassignForm, _l("Reassign the task"), _reassign),
+    "transfer": (TransferForm, _l("Transfer to another OPD"), _transfer),
+    "instruct": (InstructForm, _l("Give an instruction"), _instruct),
+}
+
+
+def _choices(options, locale: str, placeholder) -> list:
+    return [C("", placeholder)] + [C(o.code, o.name_en if locale == "en" else o.name_id) for o in options]
+
+
+@bp.route("/items/<int:item_id>/<any(extend, reassign, transfer, instruct):action>",
+          methods=["GET", "POST"])
+@login_required
+def act(item_id: int, action: str):
+    """A supervisor's action on a task of their scope: extend its deadline, reassign it, move
+    the case to another OPD, or leave an instruction. Each needs a reason and is audited."""
+    form_class, title, run = ACTIONS[action]
+    locale = str(get_locale())
     with services().reading() as session:
         item = session.get(WorkItem, item_id)
         if item is None or item.completed_at is not None:
             abort(404)
         detail = case_detail(session, actor(), item.case_id)  # 404 outside the actor's scope
-    form = ExtendForm()
+        if supervising_role(actor(), item.agency_id) is None:
+            abort(403)
+        form = form_class()
+        if action == "reassign":
+            form.to_user.choices = _choices(assignees_for(session, item), locale, _l("Choose"))
+            teams = [o for o in task_choices(session, item.case, "teams") if item.role == Role.QR_OFFICER
+                     and (item.team_id is None or o.code != References(session).team_code(item.team_id))]
+            form.to_team.choices = _choices(teams, locale, _l("No team change"))
+        elif action == "transfer":
+            form.to_agency.choices = _choices(task_choices(session, item.case, "agencies"), locale, _l("Choose"))
+        instructions = instructions_for(session, [item.id]).get(item.id, [])
+        _loaded = item.assignee  # the page reads it after the session closes
     status = 200
     if form.validate_on_submit():
-        due: datetime | None = form.new_due.data
         try:
             with services().uow() as uow:
-                commands.extend_deadline(
-                    uow, actor(), item_id, due.replace(tzinfo=WITA) if due else None,
-                    form.reason.data or "",
-                    expected_version=int(form.version.data) if (form.version.data or "").isdigit() else None)
+                done = run(uow, uow.session.get(WorkItem, item_id), form)
                 uow.commit()
         except ValidationError as exc:
             for name, message in exc.errors.items():
                 form[name].errors = [*form[name].errors, tr(message)]
             status = 400
         else:
-            flash(_l("Deadline extended: %(case)s.", case=detail.case.number))
+            flash(done)
             return redirect(url_for("escalations.index"))
     elif form.is_submitted():
         status = 400
     else:
         form.version.data = detail.case.version
-    return render_template("escalations/extend.html", form=form, item=item, d=detail), status
+    return render_template("escalations/action.html", form=form, item=item, d=detail, action=action,
+                           title=title, instructions=instructions, task_labels=TASK_LABELS), status

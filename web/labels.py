@@ -15,5 +15,11 @@ ACTIONS = {
     "timers_given_up": _l("Deadline watch failed: see incidents"),
     "escalation_raised": _l("Escalated"), "escalation_acknowledged": _l("Escalation acknowledged"),
     "escalation_resolved": _l("Escalation resolved"), "deadline_extended": _l("Deadline extended"),
+    "task_reassigned": _l("Task reassigned by a supervisor"),
+    "transfer_forced": _l("Transfer ordered by a supervisor"),
+    "instruction_given": _l("Supervisor's instruction"),
+    "information_requested": _l("Reporter asked for more information"),
+    "sla_paused": _l("SLA clock paused (waiting for the reporter)"),
+    "sla_resumed": _l("SLA clock running again"), "timers_retried": _l("Deadline watch retried"),
 }
 KINDS = {"before": _l("Before"), "after": _l("After"), "evidence": _l("Evidence")}

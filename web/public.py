@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -172,14 +172,43 @@ def status(code: str):
             except DomainError as exc:
                 form.decision.errors = [tr(exc.message)]
         http_status = 400
+    return _status_page(code, form, AnswerForm(), http_status)
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField(_l("Your answer"), render_kw={"maxlength": 2000, "rows": 4})
+
+
+@bp.post("/lacak/<code>/jawab")
+def answer(code: str):
+    """The reporter answers an officer's question; the officer's SLA clock runs again."""
+    form = AnswerForm()
+    if form.validate():
+        try:
+            with services().uow() as uow:
+                commands.answer_information(uow, code, answer=form.answer.data or "")
+                uow.commit()
+            flash(_l("Thank you, your answer was sent to the officer."))
+            return redirect(url_for("public.status", code=code))
+        except ValidationError as exc:
+            _attach_errors(form, exc.errors)
+        except NotFound:
+            raise
+        except DomainError as exc:
+            form.answer.errors = [tr(exc.message)]
+    return _status_page(code, FeedbackForm(), form, 400)
+
+
+def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_status: int):
     with services().reading() as session:
         try:
             view = public_status(session, code)
         except NotFound:
             return render_template("public/track.html", form=TrackForm(data={"code": code}),
                                    not_found=True), 404
-    return render_template("public/status.html", s=view, form=form, new=request.args.get("new"),
-                           status_text=STATUS_TEXT, stage_text=STAGE_TEXT, name=_name), http_status
+    return render_template("public/status.html", s=view, form=form, answer_form=answer_form,
+                           new=request.args.get("new"), status_text=STATUS_TEXT,
+                           stage_text=STAGE_TEXT, name=_name), http_status
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")

@@ -6,12 +6,14 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
 
 from workflow import commands
-from workflow.commands.tasks import workable_item
+from workflow.commands.tasks import ASKING_TASKS, QUESTION_MAX, workable_item
 from workflow.errors import Conflict, ValidationError
 from workflow.models import Case, WorkItem
-from workflow.queries import case_detail, task_choices
+from workflow.queries import case_detail, instructions_for, task_choices
 
 from .cases import NoteForm
 from .errors import render_error
@@ -29,12 +31,24 @@ def _item(item_id: int) -> WorkItem:
         return item
 
 
-def _page(item: WorkItem, form, status: int = 200):
+class AskForm(FlaskForm):
+    version = HiddenField()
+    question = TextAreaField(_l("Question for the reporter"),
+                             render_kw={"maxlength": QUESTION_MAX, "rows": 3})
+
+
+def _page(item: WorkItem, form, status: int = 200, ask_form: AskForm | None = None):
     with services().reading() as session:
         detail = case_detail(session, actor(), item.case_id)
+        instructions = instructions_for(session, [item.id]).get(item.id, [])
+    asking = next((w for w in detail.work_items if w.form_key == "citizen_info"), None)
+    if ask_form is None and item.task_name in ASKING_TASKS and asking is None:
+        ask_form = AskForm()
+        ask_form.version.data = detail.case.version
     definition = services().definition.forms[item.form_key]
     return render_template("tasks/show.html", item=item, d=detail, form=form, note_form=NoteForm(),
-                           definition=definition, locale=str(get_locale())), status
+                           definition=definition, locale=str(get_locale()), instructions=instructions,
+                           ask_form=ask_form if asking is None else None, asking=asking), status
 
 
 def _form(item: WorkItem):
@@ -81,3 +95,31 @@ def complete(item_id: int):
         return render_error(exc.message, 409, reload=True)
     flash(_l("Task completed: %(case)s.", case=item.case.number))
     return redirect(url_for("inbox.index"))
+
+
+@bp.post("/<int:item_id>/ask")
+@login_required
+def ask(item_id: int):
+    """Ask the reporter a question; the task stays open and its SLA clock stops."""
+    item = _item(item_id)
+    ask_form = AskForm()
+    form, _definition = _form(item)
+    form.version.data = item.case.version
+    if not ask_form.validate_on_submit():
+        return _page(item, form, 400, ask_form=ask_form)
+    try:
+        version = int(ask_form.version.data) if (ask_form.version.data or "").isdigit() else None
+        with services().uow() as uow:
+            commands.request_information(uow, actor(), item_id, question=ask_form.question.data or "",
+                                         expected_version=version)
+            uow.commit()
+    except ValidationError as exc:
+        for name, message in exc.errors.items():
+            target = ask_form[name] if name in ask_form else ask_form.version
+            target.errors = [*target.errors, tr(message)]
+        return _page(item, form, 400, ask_form=ask_form)
+    except Conflict as exc:
+        return render_error(exc.message, 409, reload=True)
+    flash(_l("Question sent to the reporter: %(case)s. The SLA clock stops until the answer.",
+             case=item.case.number))
+    return redirect(url_for("tasks.show", item_id=item_id))

@@ -23,7 +23,9 @@ from .services import Services
 # Where each demo case stops: the last step it takes. Weights give a realistic spread.
 STOPS = [("triage", 10), ("rejected", 4), ("merged", 3), ("disposition", 10),
          ("transferred", 6), ("dispatch", 9), ("field_work", 14), ("reworked", 4),
-         ("verification", 8), ("closure", 5), ("resolved", 9), ("reopened", 3), ("closed", 15)]
+         ("verification", 8), ("closure", 5), ("resolved", 9), ("reopened", 3), ("closed", 15),
+         ("pingpong", 2), ("asked", 3)]
+SIDE_FORMS = ("escalation_review", "citizen_info")  # run beside the case's task
 
 DESCRIPTIONS = {
     "sampah": "Sampah menumpuk di pinggir jalan sudah tiga hari tidak diangkut, bau sekali.",
@@ -112,7 +114,8 @@ class _Driver:
     def item(self, case_id: int) -> WorkItem:
         with self.services.reading() as session:
             return session.scalar(select(WorkItem).where(WorkItem.case_id == case_id,
-                                                         WorkItem.completed_at.is_(None)))
+                                                         WorkItem.completed_at.is_(None),
+                                                         WorkItem.form_key.not_in(SIDE_FORMS)))
 
     def actor_for(self, item: WorkItem) -> Actor:
         return self.actors[(item.role, None if item.role == Role.QR_OFFICER else item.agency_id,
@@ -199,11 +202,17 @@ def _drive(d: _Driver, demo: Services, sub, stop: str, rng, area, open_numbers) 
         return
     if not d.act(cid, commands.triage, decision="valid") or stop == "disposition":
         return
-    if stop == "transferred":
-        current = d.item(cid)
-        others = [code for code, aid in d.agencies.items() if aid != current.agency_id]
-        d.act(cid, commands.transfer, to_agency=rng.choice(others),
-              reason="Bukan kewenangan kami, mohon ditangani OPD terkait.")
+    if stop == "asked":
+        d.act(cid, commands.request_information,
+              question="Mohon kirim patokan lokasi yang lebih jelas (nama toko atau masjid terdekat).")
+        return
+    if stop in ("transferred", "pingpong"):
+        for _ in range(1 if stop == "transferred" else 3):
+            current = d.item(cid)
+            others = [code for code, aid in d.agencies.items() if aid != current.agency_id]
+            if not d.act(cid, commands.transfer, to_agency=rng.choice(others),
+                         reason="Bukan kewenangan kami, mohon ditangani OPD terkait."):
+                return
         return
     if not d.act(cid, commands.accept) or stop == "dispatch":
         return

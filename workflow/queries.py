@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -97,6 +97,8 @@ class InboxRow:
     due_at: datetime | None
     assignee: str | None
     sla: str
+    paused: bool = False  # the SLA clock stands still: waiting for the reporter
+    instructions: int = 0  # supervisors' instructions on this task
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,13 @@ def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime) 
                      task_name=w.task_name, form_key=w.form_key, category=cat, category_name=cat_name,
                      area=area, area_name=area_name, agency=agency, priority=w.priority,
                      created_at=w.created_at, due_at=w.due_at, assignee=who,
-                     sla=sla_state(w.due_at, w.at_risk_at, now))
+                     sla=sla_state(w.due_at, w.at_risk_at, now), paused=w.sla_paused_since is not None)
             for w, number, version, cat, cat_name, area, area_name, agency, who in session.execute(stmt)]
+    if rows:
+        counts = dict(session.execute(
+            select(Note.work_item_id, func.count()).where(Note.work_item_id.in_([r.item_id for r in rows]))
+            .group_by(Note.work_item_id)).all())
+        rows = [replace(r, instructions=counts.get(r.item_id, 0)) for r in rows]
     return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page)
 
 
@@ -456,3 +463,76 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
                                                      Escalation.resolved_at.is_(None))
         .group_by(Escalation.level)).all())
     return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page), counts
+
+
+def assignees_for(session: Session, item: WorkItem) -> list[ChoiceOption]:
+    """Active users who could work ``item`` (a supervisor reassigning it picks one of these)."""
+    from .models import Membership
+
+    query = (select(User).join(Membership).where(User.active.is_(True), Membership.role == item.role)
+             .order_by(User.username).distinct())
+    if item.role == Role.QR_OFFICER:
+        query = query.where(Membership.team_id == item.team_id)
+    elif item.role == Role.SUPERVISOR and item.agency_id is None:
+        query = query.where(Membership.agency_id.is_(None))
+    else:
+        query = query.where(Membership.agency_id == item.agency_id)
+    return [ChoiceOption(u.username, f"{u.full_name} ({u.username})", f"{u.full_name} ({u.username})")
+            for u in session.scalars(query) if u.id != item.assignee_id]
+
+
+def instructions_for(session: Session, item_ids: list[int]) -> dict[int, list[Note]]:
+    """Supervisors' instructions on these work items, oldest first."""
+    found: dict[int, list[Note]] = {}
+    if not item_ids:
+        return found
+    for note in session.scalars(select(Note).where(Note.work_item_id.in_(item_ids))
+                                .options(selectinload(Note.author)).order_by(Note.created_at, Note.id)):
+        found.setdefault(note.work_item_id, []).append(note)
+    return found
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: int
+    occurred_at: datetime
+    case_id: int | None
+    case_number: str | None
+    operation: str
+    task_name: str | None
+    error: str
+    attempts: int | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    retryable: bool
+
+
+def incidents(session: Session, actor: Actor, *, state: str = "open", page: int = 1,
+              per_page: int = 25) -> Page:
+    """Failed steps for administrators, newest first: ``open`` ones or ``all``."""
+    from .errors import PermissionDenied
+
+    if not actor.has_role(Role.ADMIN):
+        raise PermissionDenied(msg("only an administrator can see incidents"))
+    errors = _paging_errors(page, per_page)
+    if state not in ("open", "all"):
+        errors["state"] = msg("must be one of {choices}", choices="open, all")
+    if errors:
+        raise ValidationError(errors)
+    from .models import Incident
+
+    where = [Incident.resolved_at.is_(None)] if state == "open" else []
+    total = session.scalar(select(func.count()).select_from(Incident).where(*where))
+    resolver = aliased(User)
+    stmt = (select(Incident, Case.number, resolver.username)
+            .outerjoin(Case, Case.id == Incident.case_id)
+            .outerjoin(resolver, resolver.id == Incident.resolved_by_id)
+            .where(*where).order_by(Incident.occurred_at.desc(), Incident.id.desc())
+            .limit(per_page).offset((page - 1) * per_page))
+    rows = [IncidentRow(
+        id=i.id, occurred_at=i.occurred_at, case_id=i.case_id, case_number=number,
+        operation=i.operation, task_name=i.task_name, error=i.error,
+        attempts=(i.details or {}).get("attempts"), resolved_at=i.resolved_at, resolved_by=who,
+        retryable=i.resolved_at is None and i.operation == "fire_timers" and i.case_id is not None)
+        for i, number, who in session.execute(stmt)]
+    return Page(rows=rows, total=total or 0, page=page, per_page=per_page)
