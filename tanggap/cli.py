@@ -218,5 +218,61 @@ def users_create(ctx: click.Context, username, full_name, email, roles, password
     click.echo(f"user {user.username} created (id {user.id})")
 
 
+
+def _credential_group(kind: str, help_text: str) -> click.Group:
+    from workflow.commands import credentials
+
+    group = click.Group(help=help_text)
+
+    @group.command("create")
+    @click.argument("name")
+    @click.option("--user", "username", required=kind == "token",
+                  help="the user the token acts as (its roles and scopes)", hidden=kind != "token")
+    @click.pass_context
+    def create(ctx: click.Context, name: str, username: str | None) -> None:
+        """Issue a credential; its secret is printed once."""
+        try:
+            with _services(ctx).uow() as uow:
+                row, secret = credentials.issue(uow, kind, name, username=username)
+                uow.commit()
+        except DomainError as exc:
+            detail = "; ".join(f"{k}: {v}" for k, v in getattr(exc, "errors", {}).items())
+            raise click.ClickException(detail or exc.message) from None
+        click.echo(f"{kind} credential {row.prefix} ({row.name}) created. Keep this secret, it is not shown again:")
+        click.echo(secret)
+
+    @group.command("list")
+    @click.pass_context
+    def list_(ctx: click.Context) -> None:
+        """Credentials (never their secrets)."""
+        with _services(ctx).reading() as session:
+            rows = credentials.listing(session, kind)
+        for row, username in rows:
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+            click.echo(f"{row.prefix}  {row.name}  {username or '-'}  {state}  last used {used}")
+        if not rows:
+            click.echo("none")
+
+    @group.command("revoke")
+    @click.argument("prefix")
+    @click.pass_context
+    def revoke(ctx: click.Context, prefix: str) -> None:
+        """Revoke a credential by its prefix (the part after the first underscore)."""
+        try:
+            with _services(ctx).uow() as uow:
+                credentials.revoke(uow, prefix)
+                uow.commit()
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"credential {prefix} revoked")
+
+    return group
+
+
+main.add_command(_credential_group("open311", "Open311 API keys, one per client application."), "apikeys")
+main.add_command(_credential_group("token", "JSON API bearer tokens, each acting as a user."), "tokens")
+
+
 if __name__ == "__main__":
     main()

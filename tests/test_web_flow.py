@@ -191,3 +191,40 @@ def test_photo_with_gps_is_stored_without_it_and_confidential_photos_stay_privat
     code = private.headers["Location"].split("/")[2].split("?")[0]
     guessed = web.get(f"/lacak/{code}/foto/2")  # the confidential report's photo id
     assert guessed.status_code == 404
+
+
+def test_a_categorys_extra_fields_on_the_report_form(world, web):
+    page = web.get("/lapor").get_data(as_text=True)
+    assert 'data-category="lampu-rambu"' in page and 'data-category="orang-hilang"' in page  # no JS: all
+    fragment = web.get("/lapor/isian?category=lampu-rambu").get_data(as_text=True)
+    assert 'data-category="lampu-rambu"' in fragment and "orang-hilang" not in fragment
+    assert web.get("/lapor/isian?category=sampah").get_data(as_text=True).strip() == ""
+    street_light = dict(category="lampu-rambu", description="Lampu jalan mati lima tiang berturut-turut.")
+    missing = _submit(web, **street_light)
+    assert missing.status_code == 400 and errors(missing) == ["wajib diisi"]
+    html = missing.get_data(as_text=True)
+    assert 'data-category="orang-hilang"' not in html  # only the chosen category's fields now
+    assert 'name="attr-lampu-rambu-jumlah_tiang"' in html
+    done = _submit(web, **street_light, **{"attr-lampu-rambu-jenis": "lampu",
+                                           "attr-lampu-rambu-jumlah_tiang": "5",
+                                           "attr-orang-hilang-perkiraan_usia": "70"})
+    assert done.status_code == 302
+    from sqlalchemy import select
+
+    from workflow.models import Report
+    with world.services.reading() as session:
+        report = session.scalars(select(Report).order_by(Report.id.desc())).first()
+    assert report.attributes == {"jenis": "lampu", "jumlah_tiang": 5}  # another category's ignored
+    world.triage
+    staff = WebClient(web.app)
+    staff.login("triase")
+    case_page = staff.get(_item_link(staff, report_case_number(world, report.id))).get_data(as_text=True)
+    assert "<dt>Apa yang rusak?</dt><dd>Lampu jalan</dd>" in case_page
+
+
+def report_case_number(world, report_id):
+    from sqlalchemy import select
+
+    from workflow.models import Case
+    with world.services.reading() as session:
+        return session.scalar(select(Case.number).where(Case.report_id == report_id))

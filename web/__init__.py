@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, abort
 from flask_babel import lazy_gettext as _l
 
 from escalation.wiring import build as build_services
@@ -13,7 +13,7 @@ from workflow.config import Settings
 from workflow.services import Services
 
 from . import errors, i18n, security, vendor
-from .extensions import babel, csrf, login_manager
+from .extensions import babel, csrf, limiter, login_manager
 
 
 def create_app(test_config: dict | None = None, *, services: Services | None = None) -> Flask:
@@ -32,6 +32,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of a clock
         HTMX_URL=os.environ.get("TANGGAP_HTMX_URL", vendor.HTMX_URL),
         HTMX_SRI=vendor.HTMX_SRI,
+        TANGGAP_API_WRITE_LIMIT=os.environ.get("TANGGAP_API_WRITE_LIMIT", "60 per minute"),
+        RATELIMIT_STORAGE_URI=os.environ.get("TANGGAP_RATELIMIT_STORAGE", "memory://"),
         BABEL_DEFAULT_LOCALE="id",
         BABEL_DEFAULT_TIMEZONE="Asia/Makassar",
         BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogs(instance / "translations")),
@@ -44,6 +46,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     app.extensions["tanggap"] = services
 
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -52,8 +55,18 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     errors.install(app)
     i18n.install(app)
 
-    from . import admin, auth, cases, escalations, home, inbox, public, tasks
+    from . import admin, api, auth, cases, escalations, home, inbox, open311, public, tasks
 
-    for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp, admin.bp):
+    for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp,
+                      admin.bp, open311.bp, api.bp):
         app.register_blueprint(blueprint)
+    @app.url_value_preprocessor
+    def _ids_in_range(_endpoint, values):
+        """An id no database column can hold is simply not found (not a 500 from the driver)."""
+        if any(isinstance(v, int) and not 0 < v < 2**31 for v in (values or {}).values()):
+            abort(404)
+
+    # API keys and bearer tokens, not cookies: nothing for a forged cross-site request to ride on
+    csrf.exempt(open311.bp)
+    csrf.exempt(api.bp)
     return app

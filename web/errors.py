@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -36,6 +36,13 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        # URLs no API route matched still answer in the API's own error format
+        if request.path.startswith("/api/v1/"):
+            from .api import _http_error
+            return _http_error(exc)
+        if request.path.startswith("/open311/v2/"):
+            from .open311 import _http_error as open311_error
+            return open311_error(exc)
         messages = {
             401: gettext("Please log in."),
             403: gettext("You are not allowed to do this."),

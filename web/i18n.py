@@ -67,8 +67,9 @@ def time_left(due: datetime | None, now: datetime) -> str:
 
 
 def install(app: Flask) -> None:
-    from .labels import ACTIONS, KINDS
+    from .labels import ACTIONS, KINDS, attribute_answers
 
     app.jinja_env.globals.update(tr=tr, wita=wita, time_left=time_left, LANGUAGES=LANGUAGES,
                                  current_locale=lambda: str(get_locale()),
-                                 action_labels=ACTIONS, kind_labels=KINDS)
+                                 action_labels=ACTIONS, kind_labels=KINDS,
+                                 attribute_answers=attribute_answers)

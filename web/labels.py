@@ -23,3 +23,20 @@ ACTIONS = {
     "sla_resumed": _l("SLA clock running again"), "timers_retried": _l("Deadline watch retried"),
 }
 KINDS = {"before": _l("Before"), "after": _l("After"), "evidence": _l("Evidence")}
+
+
+def attribute_answers(category, answers: dict | None, locale: str) -> list[tuple[str, str]]:
+    """(question, answer) pairs of a report's answers to its category's extra fields, in the
+    category's order, list keys shown by their names."""
+    english = locale == "en"
+    shown = []
+    for a in category.attributes or []:
+        if a["code"] not in (answers or {}):
+            continue
+        names = {v["key"]: v["name_en" if english else "name_id"] for v in a["values"]}
+        answer = answers[a["code"]]
+        values = answer if isinstance(answer, list) else [answer]
+        shown.append((a["description_en" if english else "description_id"],
+                      ", ".join(names.get(str(v), str(v)) for v in values)))
+    return shown
+

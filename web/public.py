@@ -74,6 +74,50 @@ def _attach_errors(form: FlaskForm, errors: dict) -> None:
         field.errors = [*field.errors, tr(message)] if isinstance(field.errors, list) else [tr(message)]
 
 
+def _category_context(options, chosen: str | None, answers, errors: dict | None = None) -> dict:
+    """What ``_category_fields.html`` needs: the chosen category's extra fields, or every
+    category's when none is chosen (pages without JavaScript)."""
+    with_fields = [c for c in options.categories if c.attributes]
+    asking = [c for c in with_fields if c.code == chosen] if chosen else with_fields
+    attribute_errors = {}
+    for name, message in (errors or {}).items():
+        if name.startswith("attribute[") and name.endswith("]"):
+            attribute_errors[name[len("attribute["):-1]] = [tr(message)]
+    return {"asking": asking, "chosen": chosen, "answers": answers, "name": _name,
+            "attribute_errors": attribute_errors, "english": str(get_locale()) == "en"}
+
+
+def _answers(form_data, category) -> dict:
+    """The posted answers to ``category``'s extra fields, by attribute code (datetime-local
+    inputs are WITA)."""
+    answers = {}
+    for a in (category.attributes if category else []):
+        key = f"attr-{category.code}-{a['code']}"
+        if a["datatype"] == "multivaluelist":
+            values = form_data.getlist(key)
+            if values:
+                answers[a["code"]] = values
+            continue
+        value = (form_data.get(key) or "").strip()
+        if value and a["datatype"] == "datetime" and len(value) <= 16:
+            value += "+08:00"
+        if value:
+            answers[a["code"]] = value
+    return answers
+
+
+@bp.get("/lapor/isian")
+def category_fields():
+    """htmx: the extra fields of one category."""
+    with services().reading() as session:
+        options = report_options(session)
+    chosen = request.args.get("category") or ""
+    context = _category_context(options, chosen, request.args)
+    if not chosen:
+        context["asking"] = []
+    return render_template("public/_category_fields.html", **context)
+
+
 @bp.route("/lapor", methods=["GET", "POST"])
 def report():
     with services().reading() as session:
@@ -81,21 +125,25 @@ def report():
     form = ReportForm()
     _fill_choices(form, options)
     status = 200
+    errors: dict = {}
     if form.is_submitted():
         if not form.validate():  # CSRF and field parsing
             status = 400
         else:
+            category = next((c for c in options.categories if c.code == form.category.data), None)
             try:
-                redirect_to = _submit(form)
+                redirect_to = _submit(form, _answers(request.form, category))
             except ValidationError as exc:
-                _attach_errors(form, exc.errors)
+                errors = exc.errors
+                _attach_errors(form, {k: v for k, v in errors.items() if not k.startswith("attribute[")})
                 status = 400
             else:
                 return redirect(redirect_to)
-    return render_template("public/report.html", form=form), status
+    context = _category_context(options, form.category.data or None, request.form, errors)
+    return render_template("public/report.html", form=form, **context), status
 
 
-def _submit(form: ReportForm) -> str:
+def _submit(form: ReportForm, attributes: dict) -> str:
     errors: dict = {}
     photo = None
     upload = form.photo.data
@@ -109,7 +157,8 @@ def _submit(form: ReportForm) -> str:
         lon=form.lon.data, area=form.area.data or None, kelurahan=form.kelurahan.data or None,
         address=form.address.data or "", reporter_name=form.reporter_name.data,
         contact_email=form.contact_email.data, contact_phone=form.contact_phone.data,
-        anonymous=form.anonymous.data, confidential=form.confidential.data, channel=Channel.WEB)
+        anonymous=form.anonymous.data, confidential=form.confidential.data, channel=Channel.WEB,
+        attributes=attributes)
     try:
         with services().uow() as uow:
             if errors:  # still validate the rest so every problem shows at once

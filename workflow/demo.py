@@ -153,6 +153,7 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
     with demo.reading() as session:
         refs = References(session)
         categories = [c.code for c in refs.categories.values()]
+        asked = {c.code: c.attributes or [] for c in refs.categories.values()}
         kecamatan = [a for a in refs.areas.values() if a.is_kecamatan]
         kelurahan = {k.id: [a.code for a in refs.areas.values() if a.parent_id == k.id] for k in kecamatan}
     queue = plan(count, rng)
@@ -177,7 +178,8 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
                 address=f"Jl. Contoh No. {rng.randint(1, 200)}",
                 reporter_name=None if rng.random() < 0.3 else f"Warga {n + 1}",
                 contact_email=f"warga{n + 1}@contoh.id" if rng.random() < 0.6 else None,
-                anonymous=rng.random() < 0.2, channel=Channel.DEMO))
+                anonymous=rng.random() < 0.2, channel=Channel.DEMO,
+                attributes=_answers(asked[category], rng)))
             uow.commit()
         _drive(driver, demo, submitted, stop, rng, area, open_numbers)
         if stop in ("triage", "disposition", "dispatch", "field_work"):
@@ -186,6 +188,21 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         if progress:
             progress(1)
     return DemoSummary(cases=count, by_stop=by_stop)
+
+
+def _answers(attributes: list[dict], rng: random.Random) -> dict:
+    """Plausible answers to a category's extra fields (every required one, some others)."""
+    answers = {}
+    for a in attributes:
+        if not a["required"] and rng.random() < 0.5:
+            continue
+        if a["values"]:
+            answers[a["code"]] = rng.choice(a["values"])["key"]
+        elif a["datatype"] == "number":
+            answers[a["code"]] = rng.randint(1, 12)
+        elif a["datatype"] != "datetime":
+            answers[a["code"]] = "Keterangan dari pelapor"
+    return answers
 
 
 def _drive(d: _Driver, demo: Services, sub, stop: str, rng, area, open_numbers) -> None:

@@ -149,6 +149,8 @@ class Category(Base):
     group: Mapped[str] = mapped_column(String(60), default="")
     keywords: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    attributes: Mapped[list] = mapped_column(
+        JSON, default=list, comment="extra fields the category asks for (Open311 attributes)")
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -211,6 +213,8 @@ class Report(Base):
                                             comment="hide the reporter's name from staff")
     confidential: Mapped[bool] = mapped_column(Boolean, default=False,
                                                comment="keep the case off public pages")
+    attributes: Mapped[dict | None] = mapped_column(comment="answers to the category's extra fields")
+    media_url: Mapped[str | None] = mapped_column(String(500), comment="a photo link sent by an API client")
     submitted_at: Mapped[datetime]
 
 
@@ -247,6 +251,8 @@ class Case(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[datetime | None] = mapped_column(comment="deadline of the current stage")
+    expected_at: Mapped[datetime | None] = mapped_column(
+        comment="when the case should be closed: the sum of its stages' SLA targets, in business time")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -445,3 +451,24 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id"), comment="the admin who retried it (NULL: resolved by the system)")
+
+
+class ApiCredential(Base):
+    """An Open311 API key (per client application) or a JSON API bearer token (per user).
+
+    Only a hash of the secret is kept; ``prefix`` finds the row without it. Revoked credentials
+    stay for the record."""
+
+    __tablename__ = "api_credentials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="open311 / token")
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), comment="sha256 of the whole secret")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="tokens act as this user")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User | None] = relationship()
+

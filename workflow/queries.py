@@ -229,11 +229,14 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
         history=case_history(session, actor, case.id))
 
 
-def case_history(session: Session, actor: Actor, case_id: int) -> list[dict]:
-    """The case's audit trail, oldest first, as plain dicts."""
+def case_history(session: Session, actor: Actor, case_id: int, *, after_seq: int = 0,
+                 limit: int | None = None) -> list[dict]:
+    """The case's audit trail, oldest first, as plain dicts (from ``after_seq`` on, at most
+    ``limit`` events)."""
     visible_case(session, actor, case_id)
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                             .order_by(CaseEvent.seq))
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id,
+                                                     CaseEvent.seq > after_seq)
+                             .order_by(CaseEvent.seq).limit(limit))
     return [{"seq": e.seq, "occurred_at": e.occurred_at, "actor": e.actor_name,
              "role": e.actor_role, "action": e.action, "task": e.task_name,
              "from_agency": e.from_agency, "to_agency": e.to_agency, "from_task": e.from_task,

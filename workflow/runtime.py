@@ -160,6 +160,16 @@ class ProcessEngine:
         target = self.calendar.business_time_between(start, due)
         return self.calendar.add_business_time(start, target * share) if target > timedelta(0) else due
 
+    def expected_close(self, start: datetime, data: Mapping[str, Any]) -> datetime | None:
+        """When a case started at ``start`` should be closed: the business-time sum of the SLA
+        targets (``sla_*`` variables) routing gave it. None before routing."""
+        targets = [v for k, v in data.items() if k.startswith("sla_") and isinstance(v, str)]
+        if not targets:
+            return None
+        total = sum((TimerEventDefinition.get_timedelta_from_start(
+            TimerEventDefinition.parse_iso_duration(v), start) for v in targets), timedelta(0))
+        return self.calendar.add_business_time(start, total)
+
     @staticmethod
     def dump(workflow: BpmnWorkflow) -> str:
         return dump_state(workflow)

@@ -71,7 +71,34 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
         _upsert(session, Category, cat["code"], name_id=cat["name_id"], name_en=cat["name_en"],
                 description_id=cat.get("description_id", ""),
                 description_en=cat.get("description_en", ""), group=cat.get("group", ""),
-                keywords=cat.get("keywords", ""), active=True)
+                keywords=cat.get("keywords", ""), active=True,
+                attributes=parse_attributes(cat.get("attributes") or []))
     session.flush()
     return SeedCounts(agencies=len(data["agencies"]), kecamatan=len(data["kecamatan"]),
                       kelurahan=kelurahan, teams=teams, categories=len(data["categories"]))
+
+
+ATTRIBUTE_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+def parse_attributes(raw: list) -> list[dict]:
+    """A category's extra fields, checked: Open311 datatypes, unique codes, values for lists."""
+    attributes, codes = [], set()
+    for order, a in enumerate(raw, start=1):
+        code, datatype = str(a["code"]), a.get("datatype", "string")
+        if datatype not in ATTRIBUTE_TYPES:
+            raise ValueError(f"attribute {code}: datatype must be one of {', '.join(ATTRIBUTE_TYPES)}")
+        if code in codes:
+            raise ValueError(f"attribute {code} appears twice")
+        codes.add(code)
+        values = [{"key": str(v["key"]), "name_id": v.get("name_id", str(v["key"])),
+                   "name_en": v.get("name_en", v.get("name_id", str(v["key"])))}
+                  for v in a.get("values") or []]
+        if datatype.endswith("valuelist") and not values:
+            raise ValueError(f"attribute {code}: a {datatype} needs values")
+        attributes.append({"code": code, "datatype": datatype, "required": bool(a.get("required")),
+                           "order": order, "description_id": a.get("description_id", code),
+                           "description_en": a.get("description_en", a.get("description_id", code)),
+                           "values": values})
+    return attributes
+

@@ -108,6 +108,8 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
     snap = uow.process.snapshot(workflow)
     messages = uow.process.thrown_messages(workflow)
     apply_to_case(case, snap, uow.definition, refs, now)
+    if case.expected_at is None:
+        case.expected_at = uow.process.expected_close(case.created_at, snap.data)
     added, closed = sync_work_items(uow.session, case, snap, uow.definition, refs, now,
                                     completed_task=completed_task, completed_by=actor.user_id,
                                     at_risk=uow.process.at_risk_at,

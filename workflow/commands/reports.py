@@ -6,6 +6,9 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from .. import geo
@@ -41,6 +44,8 @@ class ReportInput:
     anonymous: bool = False
     confidential: bool = False
     channel: Channel = Channel.WEB
+    attributes: dict[str, Any] | None = None  # answers to the category's extra fields, by code
+    media_url: str | None = None  # a photo link (API clients)
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,71 @@ def _validate(data: ReportInput, refs: References) -> dict:
         errors["contact_email"] = msg("not a valid e-mail address")
     if phone and not PHONE_RE.match(phone):
         errors["contact_phone"] = msg("not a valid phone number")
+    media_url = _text(data.media_url)
+    if media_url and (len(media_url) > 500 or urlsplit(media_url).scheme not in ("http", "https")
+                      or not urlsplit(media_url).netloc):
+        errors["media_url"] = msg("not an http(s) link of at most {limit} characters", limit=500)
+    attributes = _attributes(category, data.attributes or {}, errors) if category else None
     if errors:
         raise ValidationError(errors)
     return {"category": category, "description": description, "lat": lat, "lon": lon,
-            "area": area, "kelurahan": kelurahan, "email": email or None, "phone": phone or None}
+            "area": area, "kelurahan": kelurahan, "email": email or None, "phone": phone or None,
+            "attributes": attributes or None, "media_url": media_url or None}
+
+
+ATTRIBUTE_TEXT_MAX = {"string": 200, "text": 2000}
+
+
+def _attributes(category, given: dict[str, Any], errors: dict) -> dict[str, Any]:
+    """The answers to the category's extra fields, typed; errors under ``attribute[code]``."""
+    definitions = {a["code"]: a for a in category.attributes or []}
+    clean: dict[str, Any] = {}
+    for code in given:
+        if code not in definitions:
+            errors[f"attribute[{code}]"] = msg("{category} has no field {code}", category=category.code, code=code)
+    for code, a in definitions.items():
+        field, value = f"attribute[{code}]", given.get(code)
+        if isinstance(value, str):
+            value = value.strip()
+        if value in (None, "", []):
+            if a["required"]:
+                errors[field] = msg("this field is required")
+            continue
+        keys = {v["key"] for v in a["values"]}
+        datatype = a["datatype"]
+        if datatype in ATTRIBUTE_TEXT_MAX:
+            if not isinstance(value, str) or len(value) > ATTRIBUTE_TEXT_MAX[datatype]:
+                errors[field] = msg("write at most {limit} characters", limit=ATTRIBUTE_TEXT_MAX[datatype])
+            else:
+                clean[code] = value
+        elif datatype == "number":
+            try:
+                number = float(value)
+                if not math.isfinite(number) or isinstance(value, bool):
+                    raise ValueError
+                clean[code] = int(number) if number.is_integer() else number
+            except (TypeError, ValueError):
+                errors[field] = msg("not a number")
+        elif datatype == "datetime":
+            try:
+                moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+                if moment.tzinfo is None:
+                    raise ValueError
+                clean[code] = moment.isoformat()
+            except ValueError:
+                errors[field] = msg("give an ISO 8601 date and time with a time zone")
+        elif datatype == "singlevaluelist":
+            if not isinstance(value, str) or value not in keys:
+                errors[field] = msg("{value} is not one of the allowed choices", value=str(value)[:50])
+            else:
+                clean[code] = value
+        else:  # multivaluelist
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list) or not all(isinstance(v, str) and v in keys for v in values):
+                errors[field] = msg("{value} is not one of the allowed choices", value=str(value)[:50])
+            else:
+                clean[code] = sorted(set(values))
+    return clean
 
 
 def validate_only(uow: UnitOfWork, data: ReportInput) -> None:
@@ -143,7 +209,8 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
         kelurahan_id=clean["kelurahan"].id if clean["kelurahan"] else None,
         reporter_name=_text(data.reporter_name) or None, contact_email=clean["email"],
         contact_phone=clean["phone"], anonymous=bool(data.anonymous),
-        confidential=bool(data.confidential), submitted_at=now)
+        confidential=bool(data.confidential), attributes=clean["attributes"],
+        media_url=clean["media_url"], submitted_at=now)
     uow.session.add(report)
     spec = ensure_stored(uow.session, uow.definition, now)
     case = Case(report=report, spec_id=spec.id, status=CaseStatus.TRIAGE,
@@ -166,7 +233,8 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
                "data": {"tracking_code": report.tracking_code, "channel": str(data.channel),
                         "category": clean["category"].code, "area": clean["area"].code,
                         "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,
-                        "lat": clean["lat"], "lon": clean["lon"], "photo": photo is not None}}]
+                        "lat": clean["lat"], "lon": clean["lon"], "photo": photo is not None,
+                        "attributes": clean["attributes"], "media_url": clean["media_url"]}}]
     _case.save(uow, case, workflow, actor=actor.ref(), before=before, refs=refs, events=events,
                recipient=clean["email"] or clean["phone"])
     if photo is not None:

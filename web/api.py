@@ -1,0 +1,482 @@
+"""The JSON API for integrations under ``/api/v1``: the task inbox, case reading, escalations and
+filing reports, with bearer tokens (``tanggap tokens create --user U NAME``).
+
+A token acts as its user: the same roles and scopes as on the web, checked by the same domain
+commands and queries. Errors are ``{"error": {"code", "message", "field", "fields"}}``: 400 bad
+input (the field named), 401 no or bad token, 403 wrong role, 404 unknown or outside the
+token's scope, 409 a conflict (stale version, task taken), 413 too large, 429 rate limited.
+Lists are paged by an opaque ``cursor``; ``next_cursor`` is null on the last page.
+
+The OpenAPI document (``/api/v1/openapi.json``) is built in ``web/openapi.py``; a test keeps
+it and these routes in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from workflow import commands
+from workflow.actors import Actor, actor_for_user
+from workflow.commands import credentials
+from workflow.commands.tasks import workable_item
+from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from workflow.models import Case, Channel, Role, WorkItem
+from workflow.queries import (
+    ESCALATION_LEVELS,
+    SLA_STATES,
+    SORTS,
+    TABS,
+    EscalationFilters,
+    InboxFilters,
+    case_detail,
+    case_history,
+    escalation_view,
+    inbox,
+    sla_state,
+    task_choices,
+)
+
+from .extensions import limiter
+from .i18n import tr
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_LIMIT = 100
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None):
+    fields = fields or {}
+    body = {"error": {"code": code, "message": message, "field": next(iter(fields), None),
+                      "fields": fields}}
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tanggap"'
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    if isinstance(exc, ValidationError):
+        fields = {name: tr(message) for name, message in exc.errors.items()}
+        return error_response(400, "validation_failed", _("Some fields are not valid."), fields)
+    for cls, status, code in ((NotFound, 404, "not_found"), (PermissionDenied, 403, "forbidden"),
+                              (Conflict, 409, "conflict")):
+        if isinstance(exc, cls):
+            return error_response(status, code, tr(exc.message))
+    return error_response(400, exc.code or "invalid", tr(exc.message))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
+    message = _("Too many requests with this token; try again later.") if exc.code == 429 else exc.description
+    return error_response(exc.code or 500, codes.get(exc.code or 0, "http_error"), message or exc.name)
+
+
+# -- authentication -----------------------------------------------------------------------------
+
+def _services():
+    return current_app.extensions["tanggap"]
+
+
+def _presented_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _rate_key() -> str:
+    token = _presented_token() or ""
+    parts = token.split("_", 2)
+    return f"token:{parts[1]}" if len(parts) == 3 else f"ip:{request.remote_addr}"
+
+
+def _query_names() -> dict[tuple[str, str], set[str]]:
+    """The query parameters the OpenAPI document declares, by (method, Flask rule)."""
+    from .openapi import document
+
+    names = {}
+    for path, operations in document()["paths"].items():
+        rule = "/api/v1" + path.replace("{", "<int:").replace("}", ">")
+        for method, operation in operations.items():
+            names[(method.upper(), rule)] = {p["name"] for p in operation.get("parameters", [])
+                                             if p["in"] == "query"}
+    return names
+
+
+@bp.before_request
+def _authenticate():
+    if request.endpoint == "api.openapi_document":
+        return None
+    presented = _presented_token()
+    if presented is None:
+        raise ApiError(401, "unauthorized", _("Send a bearer token in the Authorization header."))
+    with _services().reading() as session:
+        row = credentials.find(session, "token", presented)
+        if row is None:
+            raise ApiError(401, "unauthorized", _("The token is not valid or was revoked."))
+        g.api_actor = actor_for_user(session, row.user_id)
+        g.api_token_id = row.id
+    if "api_query_names" not in current_app.extensions:
+        current_app.extensions["api_query_names"] = _query_names()
+    allowed = current_app.extensions["api_query_names"].get(
+        (request.method, request.url_rule.rule if request.url_rule else ""), set())
+    unknown = {name: _("unknown parameter") for name in request.args if name not in allowed}
+    if unknown:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."), unknown)
+    return None
+
+
+def actor() -> Actor:
+    return g.api_actor
+
+
+def write_limit() -> str:
+    return current_app.config["TANGGAP_API_WRITE_LIMIT"]
+
+
+limited = limiter.limit(write_limit, key_func=_rate_key)
+
+
+# -- input helpers ------------------------------------------------------------------------------
+
+def _json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", _("Send a JSON body (Content-Type: application/json)."))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", _("The body must be a JSON object."))
+    unknown = {name: _("unknown field") for name in body if name not in allowed}
+    missing = {name: _("this field is required") for name in required if name not in body}
+    if unknown or missing:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."), {**missing, **unknown})
+    return body
+
+
+def _version(body: dict) -> int | None:
+    value = body.get("version")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {"version": _("must be a positive integer")})
+    return value
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+        offset = int(data["o"])
+        if offset < 0:
+            raise ValueError
+        return offset
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {"cursor": _("not a cursor this API returned")}) from None
+
+
+def _make_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _choice(name: str, allowed, default: str | None = None) -> str | None:
+    """An enumerated query parameter: absent gives ``default``; anything else must be allowed."""
+    if name not in request.args:
+        return default
+    value = request.args.get(name)
+    if value not in allowed:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {name: _("must be one of %(choices)s", choices=", ".join(allowed))})
+    return value
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "25")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {"limit": _("must be between 1 and %(limit)s", limit=MAX_LIMIT)})
+    return int(raw)
+
+
+def _page_args() -> tuple[int, int]:
+    """(page, per_page) for the position a cursor names; cursors always fall on page starts."""
+    limit, offset = _limit(), _cursor_offset(request.args.get("cursor"))
+    if offset % limit:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {"cursor": _("use the cursor with the limit it was returned for")})
+    return offset // limit + 1, limit
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+
+
+# -- tasks --------------------------------------------------------------------------------------
+
+def _task_row(row) -> dict:
+    return {"id": row.item_id, "case_id": row.case_id, "case_number": row.case_number,
+            "case_version": row.case_version, "task_name": row.task_name, "form_key": row.form_key,
+            "category": row.category, "area": row.area, "agency": row.agency, "priority": row.priority,
+            "created_at": _iso(row.created_at), "due_at": _iso(row.due_at), "sla": row.sla,
+            "sla_paused": row.paused, "assignee": row.assignee, "instructions": row.instructions}
+
+
+@bp.get("/tasks")
+def tasks():
+    args = request.args
+    page, per_page = _page_args()
+    filters = InboxFilters(tab=_choice("tab", TABS, "all"), category=args.get("category") or None,
+                           area=args.get("area") or None, stage=args.get("stage") or None,
+                           sla=_choice("sla", SLA_STATES), sort=_choice("sort", tuple(SORTS), "due"),
+                           page=page, per_page=per_page)
+    now = _services().clock.now()
+    with _services().reading() as session:
+        result = inbox(session, actor(), filters, now)
+    offset = (page - 1) * per_page
+    more = offset + len(result.rows) < result.total
+    return jsonify({"items": [_task_row(r) for r in result.rows], "total": result.total,
+                    "next_cursor": _make_cursor(offset + per_page) if more else None})
+
+
+def _task_detail(session, item: WorkItem, role: Role) -> dict:
+    definition = _services().definition.forms[item.form_key]
+    fields = []
+    for f in definition.fields:
+        described = f.describe()
+        if f.source:
+            described["choices"] = [o.code for o in task_choices(session, item.case, f.source)]
+        fields.append(described)
+    now = _services().clock.now()
+    return {"id": item.id, "case_id": item.case_id, "case_number": item.case.number,
+            "case_version": item.case.version, "task_name": item.task_name,
+            "form_key": item.form_key, "role": str(role),
+            "assignee": item.assignee.username if item.assignee else None,
+            "created_at": _iso(item.created_at), "due_at": _iso(item.due_at),
+            "sla": sla_state(item.due_at, item.at_risk_at, now),
+            "sla_paused": item.sla_paused_since is not None,
+            "form": {"key": definition.key, "title": dict(definition.title), "fields": fields}}
+
+
+def _task_response(item_id: int):
+    with _services().reading() as session:
+        item, role = workable_item(session, actor(), item_id)
+        return jsonify(_task_detail(session, item, role))
+
+
+@bp.get("/tasks/<int:item_id>")
+def task(item_id: int):
+    return _task_response(item_id)
+
+
+@bp.post("/tasks/<int:item_id>/claim")
+@limited
+def claim(item_id: int):
+    body = _json_body({"version"}) if request.content_length else {}
+    with _services().uow() as uow:
+        commands.claim(uow, actor(), item_id, expected_version=_version(body))
+        uow.commit()
+    return _task_response(item_id)
+
+
+@bp.post("/tasks/<int:item_id>/release")
+@limited
+def release(item_id: int):
+    body = _json_body({"version"}) if request.content_length else {}
+    with _services().uow() as uow:
+        commands.release(uow, actor(), item_id, expected_version=_version(body))
+        uow.commit()
+    return _task_response(item_id)
+
+
+def _typed_values(item: WorkItem, values: Any) -> dict:
+    """Check the JSON types against the task's form before the domain checks the rest: every
+    field is a string (or null); attachment fields take an attachment id."""
+    if not isinstance(values, dict):
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {"values": _("must be an object of form fields")})
+    definition = _services().definition.forms[item.form_key]
+    known = {f.name: f for f in definition.fields}
+    errors = {}
+    for name, value in values.items():
+        field = known.get(name)
+        if field is None:
+            errors[f"values.{name}"] = _("unknown field")
+        elif value is None:
+            continue
+        elif field.type == "attachment":
+            if isinstance(value, bool) or not isinstance(value, int):
+                errors[f"values.{name}"] = _("must be the id of an uploaded attachment")
+        elif not isinstance(value, str):
+            errors[f"values.{name}"] = _("must be a string")
+    if errors:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."), errors)
+    return values
+
+
+@bp.post("/tasks/<int:item_id>/complete")
+@limited
+def complete(item_id: int):
+    body = _json_body({"version", "values"}, {"values"})
+    with _services().reading() as session:
+        item, _role = workable_item(session, actor(), item_id)
+        values = _typed_values(item, body["values"])
+        version = _version(body)
+    with _services().uow() as uow:
+        try:
+            commands.complete_work_item(uow, actor(), item_id, values, expected_version=version)
+        except ValidationError as exc:
+            raise ValidationError({f"values.{k}" if k != "version" else k: v
+                                   for k, v in exc.errors.items()}) from None
+        uow.commit()
+    with _services().reading() as session:
+        case = session.get(Case, item.case_id)
+        return jsonify({"case_id": case.id, "case_number": case.number, "case_version": case.version,
+                        "status": str(case.status), "stage": case.stage})
+
+
+# -- cases --------------------------------------------------------------------------------------
+
+@bp.get("/cases/<int:case_id>")
+def case(case_id: int):
+    with _services().reading() as session:
+        d = case_detail(session, actor(), case_id)
+        c, report = d.case, d.case.report
+        return jsonify({
+            "id": c.id, "number": c.number, "version": c.version, "status": str(c.status),
+            "stage": c.stage, "priority": c.priority, "category": d.category.code,
+            "area": d.area.code, "kelurahan": d.kelurahan.code if d.kelurahan else None,
+            "agency": d.agency.code if d.agency else None,
+            "team": c.team.code if c.team else None, "transfer_count": c.transfer_count,
+            "reopen_count": c.reopen_count, "rework_count": c.rework_count,
+            "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
+            "due_at": _iso(c.due_at), "expected_at": _iso(c.expected_at), "closed_at": _iso(c.closed_at),
+            "report": {"channel": str(report.channel), "description": report.description,
+                       "address": report.address, "lat": report.lat, "lon": report.lon,
+                       "attributes": report.attributes or {}, "media_url": report.media_url,
+                       "submitted_at": _iso(report.submitted_at), "reporter_name": d.reporter_name,
+                       "contact_email": d.contact_email, "contact_phone": d.contact_phone},
+            "open_tasks": [{"id": w.id, "task_name": w.task_name, "form_key": w.form_key,
+                            "role": str(w.role), "due_at": _iso(w.due_at)} for w in d.work_items],
+            "attachments": [{"id": a.id, "kind": a.kind, "mime": a.mime} for a in d.attachments]})
+
+
+@bp.get("/cases/<int:case_id>/history")
+def history(case_id: int):
+    limit, after = _limit(), request.args.get("cursor")
+    after_seq = _cursor_offset(after)
+    with _services().reading() as session:
+        events = case_history(session, actor(), case_id, after_seq=after_seq, limit=limit + 1)
+    more = len(events) > limit
+    events = events[:limit]
+    return jsonify({"items": [{**e, "occurred_at": _iso(e["occurred_at"])} for e in events],
+                    "next_cursor": _make_cursor(events[-1]["seq"]) if more else None})
+
+
+@bp.post("/cases/<int:case_id>/attachments")
+@limited
+def attachment(case_id: int):
+    """A photo for a case (multipart: ``file``, ``kind`` before/after/evidence); its id goes into
+    an attachment field of a task form."""
+    upload = request.files.get("file")
+    errors = {}
+    if upload is None or not upload.filename:
+        errors["file"] = _("this field is required")
+    kind = request.form.get("kind") or ""
+    if errors:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."), errors)
+    try:
+        image = _services().storage.prepare(upload.read(), field="file")
+    finally:
+        upload.close()
+    with _services().uow() as uow:
+        stored = commands.add_attachment(uow, actor(), case_id, image, kind=kind)
+        uow.commit()
+        return jsonify({"id": stored.id, "kind": stored.kind, "mime": stored.mime}), 201
+
+
+# -- escalations --------------------------------------------------------------------------------
+
+@bp.get("/escalations")
+def escalations():
+    if not actor().has_role(Role.SUPERVISOR):
+        raise ApiError(403, "forbidden", _("Only supervisors see escalations."))
+    args = request.args
+    page, per_page = _page_args()
+    filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,
+                                area=args.get("area") or None, level=_choice("level", ESCALATION_LEVELS),
+                                state=_choice("state", ("open", "all"), "open"), page=page, per_page=per_page)
+    with _services().reading() as session:
+        result, counts = escalation_view(session, actor(), filters, _services().clock.now())
+    offset = (page - 1) * per_page
+    more = offset + len(result.rows) < result.total
+    return jsonify({
+        "items": [{"id": r.escalation_id, "case_id": r.case_id, "case_number": r.case_number,
+                   "task_name": r.task_name, "level": r.level, "agency": r.agency,
+                   "raised_at": _iso(r.raised_at), "due_at": _iso(r.due_at),
+                   "acknowledged": r.acknowledged, "resolved": r.resolved,
+                   "review_task_id": r.review_item_id, "late_task_id": r.late_item_id}
+                  for r in result.rows],
+        "total": result.total, "counts": counts,
+        "next_cursor": _make_cursor(offset + per_page) if more else None})
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+REPORT_FIELDS = {"category", "description", "lat", "lon", "area", "kelurahan", "address",
+                 "reporter_name", "contact_email", "contact_phone", "anonymous", "confidential",
+                 "attributes", "media_url"}
+REPORT_TYPES = {"lat": (int, float), "lon": (int, float), "anonymous": bool, "confidential": bool,
+                "attributes": dict}
+
+
+@bp.post("/reports")
+@limited
+def report():
+    if actor().has_role(Role.AUDITOR) and not actor().has_role(
+            Role.TRIAGE, Role.COORDINATOR, Role.SUPERVISOR, Role.ADMIN, Role.QR_OFFICER):
+        raise ApiError(403, "forbidden", _("Auditors read; they do not file reports."))
+    body = _json_body(REPORT_FIELDS, {"category", "description", "lat", "lon"})
+    errors = {}
+    for name, value in body.items():
+        expected = REPORT_TYPES.get(name, str)
+        if value is None and name not in ("category", "description", "lat", "lon"):
+            continue
+        if not isinstance(value, expected) or (expected != bool and isinstance(value, bool)):
+            errors[name] = _("wrong type")
+    if errors:
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."), errors)
+    data = commands.ReportInput(channel=Channel.API, **{
+        k: v for k, v in body.items() if v is not None or k in ("category", "description", "lat", "lon")})
+    with _services().uow() as uow:
+        submitted = commands.submit_report(uow, data, actor=actor())
+        uow.commit()
+    return jsonify({"case_id": submitted.case_id, "case_number": submitted.case_number,
+                    "tracking_code": submitted.tracking_code}), 201
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    from .openapi import document
+
+    return jsonify(document())

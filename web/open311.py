@@ -1,0 +1,294 @@
+"""Open311 GeoReport v2 under ``/open311/v2``: services, service requests, tokens; XML and JSON.
+
+Element names, parameters, defaults and error format follow the GeoReport v2 specification.
+Filing a request needs an API key (``tanggap apikeys create``); reading is public and shows
+only what the citizen's status page shows anyone (no contact details, no confidential reports).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from workflow import commands
+from workflow.commands import credentials
+from workflow.errors import DomainError, NotFound, ValidationError
+from workflow.models import Category, Channel
+from workflow.reference import References
+from workflow.service_requests import (
+    ServiceRequest,
+    by_token,
+    get_request,
+    list_requests,
+    locate_address,
+    parse_filters,
+)
+
+from .extensions import limiter
+from .i18n import tr
+from .public import STAGE_TEXT, STATUS_TEXT
+
+bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FORMATS = ("json", "xml")
+WITA = ZoneInfo("Asia/Makassar")
+# XML element of a list's items, by the list's element name
+ITEM = {"services": "service", "service_requests": "request", "attributes": "attribute",
+        "values": "value", "errors": "error"}
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+@bp.url_value_preprocessor
+def _remember_format(_endpoint, values) -> None:
+    """Errors answer in the requested format, even those raised before the view runs (a rate
+    limit); an unknown format answers in JSON."""
+    g.open311_format = (values or {}).get("fmt") if (values or {}).get("fmt") in FORMATS else "json"
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise Open311Error(404, _("Unknown format %(fmt)s: use .xml or .json", fmt=fmt))
+    return fmt
+
+
+def _xml_value(parent: ET.Element, name: str, value) -> None:
+    element = ET.SubElement(parent, name)
+    if isinstance(value, list):
+        for item in value:
+            _xml_item(element, ITEM.get(name, "item"), item)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _xml_value(element, key, inner)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif value is not None:
+        element.text = str(value)
+
+
+def _xml_item(parent: ET.Element, name: str, item) -> None:
+    if isinstance(item, dict):
+        element = ET.SubElement(parent, name)
+        for key, value in item.items():
+            _xml_value(element, key, value)
+    else:
+        _xml_value(parent, name, item)
+
+
+def _respond(root: str, body, status: int = 200) -> Response:
+    """``body``: a list (of services, requests, errors) or a dict (a service definition)."""
+    if g.get("open311_format", "json") == "json":
+        response = jsonify(body)
+        response.status_code = status
+        return response
+    element = ET.Element(root)
+    if isinstance(body, list):
+        for item in body:
+            _xml_item(element, ITEM[root], item)
+    else:
+        for key, value in body.items():
+            _xml_value(element, key, value)
+    xml = ET.tostring(element, encoding="unicode")
+    return Response('<?xml version="1.0" encoding="UTF-8"?>\n' + xml, status=status,
+                    content_type="text/xml; charset=utf-8")
+
+
+def _errors(status: int, descriptions: list[str]) -> Response:
+    return _respond("errors", [{"code": status, "description": d} for d in descriptions], status)
+
+
+@bp.errorhandler(Open311Error)
+def _open311_error(exc: Open311Error):
+    return _errors(exc.code, [exc.description])
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    if isinstance(exc, ValidationError):
+        return _errors(400, [f"{field}: {tr(message)}" for field, message in exc.errors.items()])
+    return _errors(404 if isinstance(exc, NotFound) else 400, [tr(exc.message)])
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    if exc.code == 429:
+        return _errors(429, [_("Too many requests with this API key; try again later.")])
+    return _errors(exc.code or 500, [exc.description or exc.name])
+
+
+def _services():
+    return current_app.extensions["tanggap"]
+
+
+def _check_jurisdiction(refs: References) -> None:
+    jurisdiction = (request.values.get("jurisdiction_id") or "").strip()
+    if jurisdiction and jurisdiction != refs.city.code:
+        raise Open311Error(404, _("Unknown jurisdiction_id %(value)s", value=jurisdiction))
+
+
+def _english() -> bool:
+    return str(get_locale()) == "en"
+
+
+def _wita(moment: datetime | None) -> str | None:
+    return moment.astimezone(WITA).isoformat(timespec="seconds") if moment else None
+
+
+# -- services -----------------------------------------------------------------------------------
+
+def _service(c: Category) -> dict:
+    return {"service_code": c.code, "service_name": c.name_en if _english() else c.name_id,
+            "description": c.description_en if _english() else c.description_id,
+            "metadata": bool(c.attributes), "type": "realtime", "keywords": c.keywords,
+            "group": c.group}
+
+
+@bp.get("/services.<fmt>")
+def services(fmt: str):
+    _fmt(fmt)
+    with _services().reading() as session:
+        refs = References(session)
+        _check_jurisdiction(refs)
+        rows = sorted((c for c in refs.categories.values() if c.active), key=lambda c: (c.group, c.code))
+        return _respond("services", [_service(c) for c in rows])
+
+
+@bp.get("/services/<code>.<fmt>")
+def service_definition(code: str, fmt: str):
+    _fmt(fmt)
+    with _services().reading() as session:
+        refs = References(session)
+        _check_jurisdiction(refs)
+        category = refs.categories.get(code)
+        if category is None or not category.active:
+            raise Open311Error(404, _("service_code %(code)s not found", code=code))
+        english = _english()
+        attributes = [{
+            "variable": True, "code": a["code"], "datatype": a["datatype"],
+            "required": a["required"], "datatype_description": "", "order": a["order"],
+            "description": a["description_en"] if english else a["description_id"],
+            "values": [{"key": v["key"], "name": v["name_en"] if english else v["name_id"]}
+                       for v in a["values"]]} for a in category.attributes or []]
+        return _respond("service_definition", {"service_code": category.code, "attributes": attributes})
+
+
+# -- service requests ---------------------------------------------------------------------------
+
+def _request_view(r: ServiceRequest) -> dict:
+    case, report = r.case, r.report
+    if r.status == "closed":
+        notes = r.closing_note or str(STATUS_TEXT.get(str(case.status), case.status))
+    else:
+        notes = str(STAGE_TEXT.get(case.stage or "", STATUS_TEXT.get(str(case.status), "")))
+    return {
+        "service_request_id": case.number, "status": r.status, "status_notes": notes,
+        "service_name": r.category.name_en if _english() else r.category.name_id,
+        "service_code": r.category.code, "description": report.description,
+        "agency_responsible": r.agency.name if r.agency else "", "service_notice": "",
+        "requested_datetime": _wita(report.submitted_at), "updated_datetime": _wita(case.updated_at),
+        "expected_datetime": _wita(case.expected_at), "address": report.address,
+        "address_id": "", "zipcode": "", "lat": report.lat, "long": report.lon,
+        "media_url": report.media_url or ""}
+
+
+@bp.get("/requests.<fmt>")
+def requests_list(fmt: str):
+    _fmt(fmt)
+    filters = parse_filters(request.args)
+    with _services().reading() as session:
+        _check_jurisdiction(References(session))
+        rows = list_requests(session, filters, _services().clock.now())
+        return _respond("service_requests", [_request_view(r) for r in rows])
+
+
+@bp.get("/requests/<number>.<fmt>")
+def request_one(number: str, fmt: str):
+    _fmt(fmt)
+    with _services().reading() as session:
+        _check_jurisdiction(References(session))
+        return _respond("service_requests", [_request_view(get_request(session, number))])
+
+
+@bp.get("/tokens/<token>.<fmt>")
+def token(token: str, fmt: str):
+    _fmt(fmt)
+    with _services().reading() as session:
+        _check_jurisdiction(References(session))
+        found = by_token(session, token)
+        return _respond("service_requests", [{"service_request_id": found.case.number,
+                                              "token": found.report.tracking_code}])
+
+
+def _api_key() -> str:
+    return (request.form.get("api_key") or "").strip() or (request.remote_addr or "")
+
+
+def _attributes(form) -> dict:
+    """``attribute[code]=v`` and, for lists, ``attribute[code][]=v`` (repeated)."""
+    found: dict = {}
+    for key in form:
+        if key.startswith("attribute[") and key.endswith("[]"):
+            found[key[len("attribute["):-3]] = form.getlist(key)
+        elif key.startswith("attribute[") and key.endswith("]"):
+            found[key[len("attribute["):-1]] = form.get(key)
+    return found
+
+
+@bp.post("/requests.<fmt>")
+@limiter.limit(lambda: current_app.config["TANGGAP_API_WRITE_LIMIT"], key_func=_api_key)
+def request_create(fmt: str):
+    _fmt(fmt)
+    form = request.form
+    svc = _services()
+    with svc.uow() as uow:
+        key = credentials.find(uow.session, "open311", form.get("api_key"))
+        if key is None:
+            raise Open311Error(403, _("api_key was not provided or is not valid"))
+        refs = References(uow.session)
+        _check_jurisdiction(refs)
+        errors = {}
+        code = (form.get("service_code") or "").strip()
+        if not code:
+            errors["service_code"] = _("this field is required")
+        elif code not in refs.categories or not refs.categories[code].active:
+            errors["service_code"] = _("service_code %(code)s not found", code=code)
+        lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
+        address = (form.get("address_string") or "").strip()
+        area = kelurahan = None
+        if bool(lat) != bool(lon):
+            errors["lat"] = _("send lat and long together")
+        elif not lat:
+            if not address:
+                errors["lat"] = _("send lat and long, or address_string")
+            else:
+                try:
+                    area, kelurahan = locate_address(uow.session, address)
+                except ValidationError as exc:
+                    errors.update({k: tr(v) for k, v in exc.errors.items()})
+        if errors:
+            return _errors(400, [f"{field}: {text}" for field, text in errors.items()])
+        name = " ".join(p for p in ((form.get("first_name") or "").strip(),
+                                    (form.get("last_name") or "").strip()) if p)
+        data = commands.ReportInput(
+            category=code, description=form.get("description") or "",
+            lat=lat or area.lat, lon=lon or area.lon, area=area.code if area else None,
+            kelurahan=kelurahan.code if kelurahan else None, address=address,
+            reporter_name=name or None, contact_email=form.get("email") or None,
+            contact_phone=form.get("phone") or None, channel=Channel.OPEN311,
+            attributes=_attributes(form), media_url=form.get("media_url") or None)
+        submitted = commands.submit_report(uow, data)
+        credentials.touch(key, svc.clock.now())
+        uow.commit()
+    notice = _("Report received. Tracking code: %(code)s", code=submitted.tracking_code)
+    return _respond("service_requests", [{"service_request_id": submitted.case_number,
+                                          "token": submitted.tracking_code,
+                                          "service_notice": notice, "account_id": None}], 201)
