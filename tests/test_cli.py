@@ -60,3 +60,26 @@ def test_users_create(env):
     dup = run(env, "users", "create", "budi.dlh", "--name", "Budi", "--role", "auditor",
               "--password", "rahasia-sekali")
     assert dup.exit_code == 1 and "already taken" in dup.output
+
+
+def test_api_keys_and_tokens_are_shown_once_listed_without_secrets_and_revocable(env):
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert run(env, "seed").exit_code == 0
+    created = run(env, "apikeys", "create", "Aplikasi Qlue")
+    assert created.exit_code == 0, created.output
+    secret = created.output.strip().splitlines()[-1]
+    prefix = secret.split("_")[1]
+    assert secret.startswith("tgk_") and len(secret) > 40
+    listed = run(env, "apikeys", "list").output
+    assert prefix in listed and "Aplikasi Qlue" in listed and "active" in listed
+    assert secret.split("_", 2)[2] not in listed  # never the secret again
+    assert run(env, "users", "create", "sistem.dlh", "--name", "Sistem DLH", "--role",
+               "coordinator:DLH", "--password", "panjang-sekali-123").exit_code == 0
+    token = run(env, "tokens", "create", "--user", "sistem.dlh", "Integrasi DLH")
+    assert token.exit_code == 0 and token.output.strip().splitlines()[-1].startswith("tgt_")
+    unknown = run(env, "tokens", "create", "--user", "nobody", "x")
+    assert unknown.exit_code != 0 and "nobody" in unknown.output
+    assert run(env, "apikeys", "revoke", prefix).exit_code == 0
+    assert "revoked" in run(env, "apikeys", "list").output
+    again = run(env, "apikeys", "revoke", prefix)
+    assert again.exit_code != 0 and "already revoked" in again.output
