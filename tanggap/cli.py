@@ -169,9 +169,23 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @click.option("--case", "case_number", help="verify one case (case number)")
+@click.option("--file", "export_file", type=click.File("rb"),
+              help="verify an exported case history (JSON) offline, without the database")
+@click.option("--heads", "heads_file", type=click.File("rb"),
+              help="check that every chain still holds the heads recorded in this file")
 @click.pass_context
-def audit_verify(ctx: click.Context, case_number: str | None) -> None:
-    """Recompute every case's hash chain; exit 1 and name the first broken row if any."""
+def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads_file) -> None:
+    """Recompute hash chains; exit 1 and name the first broken row if any.
+
+    With --file, check an export instead (each event's hash and link, recomputed). With
+    --heads, also check a chain-heads file kept outside the system (`tanggap audit heads`).
+    """
+    from workflow import history
+
+    if export_file is not None:
+        problems = history.verify_export(_load_json(export_file))
+        _report(problems, "export verifies: every event matches its hash and its predecessor")
+        return
     services = _services(ctx)
     with services.reading() as session:
         case_id = None
@@ -179,14 +193,51 @@ def audit_verify(ctx: click.Context, case_number: str | None) -> None:
             case_id = session.scalar(select(Case.id).where(Case.number == case_number))
             if case_id is None:
                 raise click.ClickException(f"no case {case_number}")
-        breaks = audit.verify(session, case_id)
+        problems = [str(b) for b in audit.verify(session, case_id)]
         chains = session.scalar(select(func.count(func.distinct(audit.CaseEvent.case_id))))
-    if breaks:
-        for b in breaks:
-            click.echo(f"BROKEN: {b}", err=True)
-        click.echo(f"{len(breaks)} broken chain(s)", err=True)
+        if heads_file is not None:
+            problems += history.verify_heads(session, _load_json(heads_file))
+    _report(problems, f"audit chains intact ({chains if case_id is None else 1} case(s) checked)"
+            + ("; every recorded head is still there" if heads_file is not None else ""))
+
+
+def _load_json(stream):
+    import json
+
+    try:
+        return json.load(stream)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"not a JSON file: {exc}") from None
+
+
+def _report(problems: list[str], ok_message: str) -> None:
+    if problems:
+        for problem in problems:
+            click.echo(f"BROKEN: {problem}", err=True)
+        click.echo(f"{len(problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo(f"audit chains intact ({chains if case_id is None else 1} case(s) checked)")
+    click.echo(ok_message)
+
+
+@audit_group.command("heads")
+@click.option("--output", type=click.File("w"), default="-", show_default=True)
+@click.pass_context
+def audit_heads(ctx: click.Context, output) -> None:
+    """Write the head of every case's chain and a digest over them (JSON). Keep the file
+    outside the system; `tanggap audit verify --heads FILE` later proves no chain was rewritten."""
+    import json
+
+    from workflow import history
+    from workflow.actors import Actor, Scope
+    from workflow.models import Role
+
+    services = _services(ctx)
+    auditor = Actor(user_id=None, name="cli", scopes=(Scope(Role.AUDITOR),), kind="system")
+    with services.reading() as session:
+        document = history.chain_heads(session, auditor, services.clock.now())
+    json.dump(document, output, indent=1)
+    output.write("\n")
+    click.echo(f"{len(document['heads'])} chain heads, digest {document['digest']}", err=True)
 
 
 @main.group()

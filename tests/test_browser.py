@@ -256,3 +256,55 @@ def test_script_injection_renders_as_text(browser, server):
     assert errors == []
     context.close()
 
+
+
+def test_case_history_with_the_taken_path(browser, server):
+    base, services = server
+    with services.uow() as uow:
+        commands.create_user(uow, username="inspektorat", full_name="Inspektorat", password=PASSWORD,
+                             roles=[("auditor", None)], hasher=FAST_HASHER)
+        submitted = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di saluran depan pasar.", lat=-5.156,
+            lon=119.405, area="mariso"))
+        uow.commit()
+    with services.reading() as session:
+        from workflow.actors import actor_for_user
+        from workflow.models import User, WorkItem
+        from sqlalchemy import select
+        users = {u.username: actor_for_user(session, u.id) for u in session.scalars(select(User))}
+
+    def step(command, username, **kwargs):
+        with services.reading() as session:
+            item = session.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
+                                                         WorkItem.completed_at.is_(None)))
+        with services.uow() as uow:
+            command(uow, users[username], item.id, **kwargs)
+            uow.commit()
+        services.clock.advance(timedelta(hours=1))
+
+    step(commands.triage, "triase", decision="valid")
+    step(commands.transfer, "koor.dlh", to_agency="DPU", reason="Saluran tersumbat: kewenangan DPU")
+    step(commands.accept, "koor.dpu")
+
+    context, errors = _context(browser, base)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#username", "inspektorat")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/audit")
+    page.fill("input[name=tracking_code]", submitted.tracking_code)
+    page.click("#history-search button[type=submit]")
+    page.click(f"text={submitted.case_number}")
+    page.wait_for_selector("#timeline")
+    assert page.locator("#chain-badge").inner_text() == "Rantai audit terverifikasi"
+    assert page.locator("#timeline li.transfer").count() == 1
+    for element in ("triage", "disposition", "record_transfer"):
+        assert page.locator(f'#diagram [data-element="{element}"].taken').count() == 1, element
+    assert page.locator('#diagram [data-element="dispatch"].current').count() == 1
+    assert page.locator('#diagram [data-element="closure"].taken').count() == 0
+    box = page.locator("#diagram svg").bounding_box()
+    assert box and box["width"] > 600 and box["height"] > 300  # drawn, not an empty box
+    _shot(page, "case-history")
+    assert errors == []
+    context.close()

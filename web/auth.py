@@ -62,6 +62,8 @@ def home_for(user: WebUser) -> str:
         return url_for("escalations.index")
     if user.has_role(Role.ADMIN):
         return url_for("admin.incident_list")
+    if user.has_role(Role.AUDITOR):
+        return url_for("audit.search")
     return url_for("home.index")
 
 

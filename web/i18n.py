@@ -66,10 +66,25 @@ def time_left(due: datetime | None, now: datetime) -> str:
     return gettext("%(time)s late", time=format_timedelta(-delta, threshold=1.1))
 
 
+def duration_text(delta: timedelta | None) -> str:
+    """A duration to the minute: "2 d 3 h 5 m" ("2 hr 3 jam 5 mnt")."""
+    if delta is None:
+        return ""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return gettext("%(days)s d %(hours)s h %(minutes)s m", days=days, hours=hours, minutes=minutes)
+    if hours:
+        return gettext("%(hours)s h %(minutes)s m", hours=hours, minutes=minutes)
+    return gettext("%(minutes)s m", minutes=minutes)
+
+
 def install(app: Flask) -> None:
     from .labels import ACTIONS, KINDS, attribute_answers
 
     app.jinja_env.globals.update(tr=tr, wita=wita, time_left=time_left, LANGUAGES=LANGUAGES,
+                                 duration=duration_text,
                                  current_locale=lambda: str(get_locale()),
                                  action_labels=ACTIONS, kind_labels=KINDS,
                                  attribute_answers=attribute_answers)

@@ -83,3 +83,17 @@ def ensure_stored(session: Session, definition: ProcessDefinition, now) -> Proce
         session.add(row)
         session.flush()
     return row
+
+
+def side_tasks(definition: ProcessDefinition) -> set[str]:
+    """Human tasks that run beside the case's main task: in an escalation lane, or marked with
+    an ``escalates`` or ``pausesSla`` property (see ``bpmn/tasks.yaml``)."""
+    names = set()
+    for spec in definition.spec.task_specs.values():
+        if not getattr(spec, "manual", False):
+            continue
+        properties = spec.extensions.get("properties", {})
+        rule = definition.lanes.get(spec.lane)
+        if (rule is not None and rule.level) or "escalates" in properties or "pausesSla" in properties:
+            names.add(spec.name)
+    return names
