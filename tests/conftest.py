@@ -30,7 +30,8 @@ PG_URL = os.environ.get("TANGGAP_TEST_POSTGRES_URL",
 START = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 WITA
 
 CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
-               "outbox", "incidents", "cases", "reports", "process_specs", "memberships", "users")
+               "outbox", "incidents", "cases", "reports", "process_specs", "memberships", "users",
+               "api_credentials", "sla_daily")
 
 
 def _prepare(url: str) -> None:

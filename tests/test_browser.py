@@ -308,3 +308,30 @@ def test_case_history_with_the_taken_path(browser, server):
     _shot(page, "case-history")
     assert errors == []
     context.close()
+
+
+def test_dashboard_in_the_browser(browser, server):
+    base, services = server
+    with services.uow() as uow:
+        commands.create_user(uow, username="walikota", full_name="Pimpinan Kota", password=PASSWORD,
+                             roles=[("supervisor", None)], hasher=FAST_HASHER)
+        for area, lat, lon in (("mariso", -5.156, 119.405), ("tallo", -5.105, 119.44), ("mariso", -5.157, 119.406)):
+            commands.submit_report(uow, commands.ReportInput(
+                category="sampah", description="Sampah menumpuk di pinggir jalan.", lat=lat, lon=lon, area=area))
+        uow.commit()
+    context, errors = _context(browser, base)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#username", "walikota")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/escalations")
+    page.click("nav >> text=Dasbor")
+    page.wait_for_selector("svg.city-map")
+    assert page.locator('svg.city-map [data-area="mariso"] text').text_content() == "2"
+    assert page.locator('table[data-table="open_by_area"] tbody tr').count() == 2
+    box = page.locator("svg.city-map").bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 150
+    _shot(page, "dashboard")
+    assert errors == []
+    context.close()

@@ -11,11 +11,14 @@ from tests.webclient import WebClient, errors
 from web import vendor
 
 
-def test_login_lands_on_the_inbox_or_home(world, web):
+def test_login_lands_where_the_role_works(world, web):
     world.dlh, world.auditor
     assert web.login("koor.dlh").headers["Location"] == "/inbox"
     web.logout()
-    assert web.login("inspektorat").headers["Location"] == "/"
+    assert web.login("inspektorat").headers["Location"] == "/audit"
+    web.logout()
+    world.user("admin.kota", ("admin", None))
+    assert web.login("admin.kota").headers["Location"] == "/admin/incidents"
 
 
 def test_wrong_password_is_refused_in_indonesian(world, web):

@@ -55,10 +55,10 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     errors.install(app)
     i18n.install(app)
 
-    from . import admin, api, audit, auth, cases, escalations, home, inbox, open311, public, tasks
+    from . import admin, api, audit, auth, cases, dashboard, escalations, home, inbox, open311, public, tasks
 
     for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp,
-                      admin.bp, open311.bp, api.bp, audit.bp):
+                      admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     @app.url_value_preprocessor
     def _ids_in_range(_endpoint, values):

@@ -29,7 +29,7 @@ from workflow.specs import side_tasks
 
 from . import diagram
 from .extensions import login_manager
-from .helpers import actor, services
+from .helpers import actor, csv_cell, services
 from .i18n import tr
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -106,13 +106,6 @@ CSV_COLUMNS = ("seq", "occurred_at", "actor_name", "actor_role", "action", "task
                "to_agency", "from_task", "to_task", "reason", "data", "prev_hash", "hash")
 
 
-def _csv_cell(value) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else (
-        "" if value is None else str(value))
-    # a spreadsheet must not run a cell as a formula
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 @bp.get("/cases/<int:case_id>/export.csv")
 def export_csv(case_id: int):
     with services().reading() as session:
@@ -121,7 +114,7 @@ def export_csv(case_id: int):
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for event in document["events"]:
-        writer.writerow([_csv_cell(event[c]) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(event[c]) for c in CSV_COLUMNS])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="audit-{document["case_number"]}.csv"'})
 

@@ -36,3 +36,13 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def csv_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (dicts as JSON)."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else (
+        "" if value is None else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -234,6 +235,12 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_status_agency", "status", "agency_id"),
+        # the dashboard: each figure reads one of these ranges (covering where it matters)
+        Index("ix_cases_status_category", "status", "category_id"),
+        Index("ix_cases_status_area", "status", "area_id"),
+        Index("ix_cases_status_created", "status", "created_at"),
+        Index("ix_cases_created", "created_at"),
+        Index("ix_cases_closed", "closed_at", "status", "agency_id", "category_id", "area_id", "close_seconds"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True, comment="e.g. 2026-000042")
@@ -257,6 +264,8 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    close_seconds: Mapped[float | None] = mapped_column(
+        Float, comment="time from report to closure, for closed (not rejected or merged) cases")
     version: Mapped[int] = mapped_column(Integer, default=1, comment="optimistic lock")
 
     report: Mapped[Report] = relationship(lazy="joined")
@@ -350,7 +359,8 @@ class Escalation(Base):
     the city level (critical). Open until a supervisor acknowledges it or the task is done."""
 
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_open", "resolved_at", "agency_id"),)
+    __table_args__ = (Index("ix_escalations_open", "resolved_at", "agency_id"),
+                      Index("ix_escalations_raised", "raised_at", "agency_id", "level"))
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), unique=True,
@@ -370,6 +380,7 @@ class CaseEvent(Base):
 
     __tablename__ = "case_events"
     __table_args__ = (UniqueConstraint("case_id", "seq", name="case_seq"),
+                      Index("ix_case_events_action", "action", "occurred_at", "from_agency", "to_agency"),
                       Index("ix_case_events_actor", "actor_user_id", "occurred_at"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
@@ -472,3 +483,16 @@ class ApiCredential(Base):
 
     user: Mapped[User | None] = relationship()
 
+
+class SlaDaily(Base):
+    """Completed staff tasks per day (WITA), OPD and stage, and how many met their deadline.
+
+    A rollup kept in step by ``projections.sync_work_items`` (an upsert in the same
+    transaction), so the dashboard's SLA figure reads a few hundred rows, not every task."""
+
+    __tablename__ = "sla_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)

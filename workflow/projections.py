@@ -8,16 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from .models import Case, CaseStatus, Timer, WorkItem
+from .models import Case, CaseStatus, Role, SlaDaily, Timer, WorkItem
 from .reference import References
 from .runtime import HumanTask, Snapshot
 from .specs import ProcessDefinition
 
 FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
+SLA_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)  # escalation reviews are not SLA work
+WITA = ZoneInfo("Asia/Makassar")
+
+
+def count_sla(session: Session, completed_at: datetime, agency_id: int, form_key: str, *,
+              on_time: bool) -> None:
+    """Add one completed task to the ``sla_daily`` rollup (an upsert: concurrent transactions
+    adding to the same day and OPD both count)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {"day": completed_at.astimezone(WITA).date(), "agency_id": agency_id, "form_key": form_key,
+              "completed": 1, "on_time": int(on_time)}
+    statement = insert(SlaDaily).values(**values)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["day", "agency_id", "form_key"],
+        set_={"completed": SlaDaily.completed + 1, "on_time": SlaDaily.on_time + int(on_time)}))
 
 
 def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
@@ -49,6 +68,8 @@ def apply_to_case(case: Case, snap: Snapshot, definition: ProcessDefinition, ref
         case.closed_at = case.closed_at or now
     else:
         case.closed_at = None
+    case.close_seconds = ((case.closed_at - case.created_at).total_seconds()
+                          if status == CaseStatus.CLOSED and case.created_at else None)
     case.updated_at = now
 
 
@@ -86,6 +107,8 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         w.completed_at = now
         if w.bpmn_task_id == completed_task:
             w.outcome, w.completed_by_id = "completed", completed_by
+            if w.due_at is not None and w.agency_id is not None and w.role in SLA_ROLES:
+                count_sla(session, w.completed_at, w.agency_id, w.form_key, on_time=w.completed_at <= w.due_at)
         else:
             w.outcome = "cancelled"
     added = []
