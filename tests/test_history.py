@@ -169,7 +169,7 @@ def test_search_filters_and_supervisor_scope(world, app, eventful):
 
     web = WebClient(app)
     web.login("sup.dlh")
-    assert web.get(f"/audit?agency=DLH").status_code == 200
+    assert web.get("/audit?agency=DLH").status_code == 200
     assert web.get(f"/audit/cases/{other.case_id}").status_code == 404
     assert web.get("/audit?date_from=kemarin").status_code == 400
     coordinator = WebClient(app)

@@ -6,10 +6,11 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from workflow import commands
 from workflow.commands import credentials
-from workflow.models import Channel
+from workflow.models import Case, Channel, Report
 
 REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code",
                   "description", "agency_responsible", "service_notice", "requested_datetime",
@@ -88,9 +89,6 @@ def test_file_a_request_then_find_it_by_id_and_token(world, client, api_key):
     number, token = request.find("service_request_id").text, request.find("token").text
     assert token in request.find("service_notice").text
     with world.services.reading() as session:
-        from sqlalchemy import select
-
-        from workflow.models import Case, Report
         case = session.scalar(select(Case).where(Case.number == number))
         report = session.get(Report, case.report_id)
     assert (report.channel, report.reporter_name, report.contact_email) == (
@@ -122,9 +120,7 @@ def test_attributes_address_only_and_media_url(world, client, api_key):
     shown = client.get(f"/open311/v2/requests/{number}.json").get_json()[0]
     assert shown["media_url"] == "https://foto.example.id/pju.jpg"
     assert shown["address"] == "Jl. Cenderawasih, Kelurahan Lette, Mariso"
-    from workflow.models import Case, Report
     with world.services.reading() as session:
-        from sqlalchemy import select
         case = session.scalar(select(Case).where(Case.number == number))
         report = session.get(Report, case.report_id)
         assert report.attributes == {"jenis": "lampu", "jumlah_tiang": 5}
@@ -192,10 +188,6 @@ def test_list_requests_with_the_specs_filters(world, client, api_key):
         filed = _file(client, api_key, service_code=code,
                       description=f"Laporan {code} dari {days_ago} hari lalu, mohon dicek.")
         numbers[(code, days_ago)] = filed.get_json()[0]["service_request_id"]
-    with w.services.reading() as session:
-        from sqlalchemy import select, update
-
-        from workflow.models import Case, Report
     # move the submissions back in time (the clock of a test cannot go backwards per report)
     with w.services.engine.begin() as conn:
         for (code, days_ago), number in numbers.items():
