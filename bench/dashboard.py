@@ -16,24 +16,19 @@ from __future__ import annotations
 import argparse
 import random
 import secrets
-import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
-from workflow import commands, schema, seed
+from workflow import commands
 from workflow.actors import actor_for_user
-from workflow.clock import ManualClock
-from workflow.config import Settings
-from workflow.db import make_engine
 from workflow.models import Agency, Area, Case, Category, Report, WorkItem
-from workflow.services import build_services
 from workflow.specs import ensure_stored
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
@@ -215,16 +210,8 @@ def main() -> None:
     from tests.webclient import WebClient
     from web import create_app
 
-    workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
-    url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    engine = make_engine(url)
-    schema.upgrade(engine)
-    with Session(engine) as session:
-        seed.load_reference_data(session)
-        session.commit()
-    clock = ManualClock(NOW - timedelta(days=2))
-    services = build_services(Settings.from_env({"TANGGAP_INSTANCE": str(workdir), "DATABASE_URL": url}),
-                              clock=clock, engine=engine)
+    services = fresh_services(args.database_url, NOW - timedelta(days=2))
+    engine, clock = services.engine, services.clock
     case_id = real_case(services)
     clock.set(NOW)
     app = create_app({"TESTING": True, "SECRET_KEY": "bench"}, services=services)

@@ -15,22 +15,15 @@ due never reads it (that is the point being measured).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
 
 from escalation.sweeper import Sweeper
-from workflow import schema, seed
+from bench.setup import fresh_services
 from bench.timing import median_ms
-from workflow.clock import ManualClock
-from workflow.config import Settings
-from workflow.db import make_engine
 from workflow.models import Agency, Area, Case, CaseStatus, Category, Channel, Report, Timer
-from workflow.services import build_services
 from workflow.specs import ensure_stored
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
@@ -73,15 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
 
-    workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
-    url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    engine = make_engine(url)
-    schema.upgrade(engine)
-    with Session(engine) as session:
-        seed.load_reference_data(session)
-        session.commit()
-    services = build_services(Settings.from_env({"TANGGAP_INSTANCE": str(workdir), "DATABASE_URL": url}),
-                              clock=ManualClock(NOW), engine=engine)
+    services = fresh_services(args.database_url, NOW)
+    engine = services.engine
     sweeper = Sweeper(services, worker="bench")
 
     def naive():

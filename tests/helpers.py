@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from workflow import audit, commands
 from workflow.actors import Actor, actor_for_user
 from workflow.models import Base, Case, CaseEvent, WorkItem
+from workflow.specs import side_tasks
 
-SIDE_FORMS = ("escalation_review", "citizen_info")
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"
 
@@ -86,7 +86,8 @@ class World:
     def item(self, case_id: int) -> WorkItem:
         """The case's one open task, side tasks (escalation reviews, a question to the citizen)
         aside."""
-        items = [i for i in self.open_items(case_id) if i.form_key not in SIDE_FORMS]
+        side = side_tasks(self.services.definition)
+        items = [i for i in self.open_items(case_id) if i.task_name not in side]
         assert len(items) == 1, f"expected one open task, found {[i.task_name for i in items]}"
         return items[0]
 

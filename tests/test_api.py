@@ -126,7 +126,10 @@ def test_task_lists_page_by_cursor(world, tokens):
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
     assert len(seen) == len(set(seen)) == 5
+    import base64
+    huge = base64.urlsafe_b64encode(b'{"o": 99999999999999999999}').decode().rstrip("=")
     for bad in ("/tasks?limit=0", "/tasks?limit=1000", "/tasks?cursor=%%%", "/tasks?sla=late",
+                f"/tasks?limit=1&cursor={huge}",
                 f"/tasks?limit=3&cursor={first['next_cursor']}"):
         response = tokens["triage"].get(bad)
         assert response.status_code == 400 and response.get_json()["error"]["field"] in (
@@ -257,6 +260,21 @@ def test_filing_a_report_through_the_api(world, tokens):
     not_json = tokens["triage"].client.post("/api/v1/reports", data="category=sampah",
                                             headers=tokens["triage"]._headers())
     assert not_json.status_code == 415
+
+
+def test_ids_beyond_any_column_are_a_400_not_a_driver_error(world, tokens):
+    w = world
+    sub = w.report()
+    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(commands.accept, w.dlh, sub.case_id)
+    w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    item = w.item(sub.case_id)
+    counts = w.table_counts()
+    response = tokens["qr"].post(f"/tasks/{item.id}/complete", json={"values": {
+        "arrived_at": w.services.clock.now().isoformat(), "action_taken": "Diangkut",
+        "after_photo": 10**20}})
+    assert response.status_code == 400 and "values.after_photo" in response.get_json()["error"]["fields"]
+    assert w.table_counts() == counts
 
 
 def test_api_errors_are_json_even_for_unknown_urls(tokens):

@@ -93,13 +93,13 @@ def _context(browser, base):
     return context, errors
 
 
-def _login(context, username):
+def _login(context, username, lands="**/inbox"):
     page = context.new_page()
     page.goto("/login")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
+    page.wait_for_url(lands)
     return page
 
 
@@ -287,12 +287,7 @@ def test_case_history_with_the_taken_path(browser, server):
     step(commands.accept, "koor.dpu")
 
     context, errors = _context(browser, base)
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#username", "inspektorat")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/audit")
+    page = _login(context, "inspektorat", lands="**/audit")
     page.fill("input[name=tracking_code]", submitted.tracking_code)
     page.click("#history-search button[type=submit]")
     page.click(f"text={submitted.case_number}")
@@ -320,12 +315,7 @@ def test_dashboard_in_the_browser(browser, server):
                 category="sampah", description="Sampah menumpuk di pinggir jalan.", lat=lat, lon=lon, area=area))
         uow.commit()
     context, errors = _context(browser, base)
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#username", "walikota")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/escalations")
+    page = _login(context, "walikota", lands="**/escalations")
     page.click("nav >> text=Dasbor")
     page.wait_for_selector("svg.city-map")
     assert page.locator('svg.city-map [data-area="mariso"] text').text_content() == "2"

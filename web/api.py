@@ -28,6 +28,7 @@ from workflow.actors import Actor, actor_for_user
 from workflow.commands import credentials
 from workflow.commands.tasks import workable_item
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from workflow.forms import ID_LIMIT
 from workflow.models import Case, Channel, Role, WorkItem
 from workflow.queries import (
     ESCALATION_LEVELS,
@@ -188,7 +189,7 @@ def _cursor_offset(cursor: str | None) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
         offset = int(data["o"])
-        if offset < 0:
+        if not 0 <= offset < ID_LIMIT:
             raise ValueError
         return offset
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):

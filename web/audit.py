@@ -8,10 +8,9 @@ import io
 import json
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from workflow.errors import ValidationError
@@ -28,21 +27,11 @@ from workflow.queries import report_options
 from workflow.specs import side_tasks
 
 from . import diagram
-from .extensions import login_manager
-from .helpers import actor, csv_cell, services
+from .helpers import actor, csv_cell, only_for, services
 from .i18n import tr
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
-READERS = (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR)
-
-
-@bp.before_request
-def _readers_only():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not actor().has_role(*READERS):
-        abort(403)
-    return None
+only_for(bp, Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR)
 
 
 def _date(name: str, errors: dict) -> date | None:

@@ -7,9 +7,8 @@ import csv
 import io
 import math
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
@@ -17,13 +16,11 @@ from workflow.dashboard import UNASSIGNED, Dashboard, Period, build
 from workflow.errors import ValidationError
 from workflow.models import City, Role
 
-from .extensions import login_manager
-from .helpers import actor, csv_cell, services
+from .helpers import csv_cell, only_for, services
 from .i18n import duration_text, tr
 from .taskforms import WITA
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-READERS = (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR)
 TABLES = {
     "open_by_agency": _l("Open cases by OPD"), "open_by_category": _l("Open cases by category"),
     "open_by_area": _l("Open cases by kecamatan"), "closed_by_agency": _l("Closed by OPD"),
@@ -34,13 +31,7 @@ TABLES = {
 }
 
 
-@bp.before_request
-def _readers_only():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not actor().has_role(*READERS):
-        abort(403)
-    return None
+only_for(bp, Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR)
 
 
 def _load() -> Dashboard:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
 from workflow.actors import Actor
@@ -17,6 +17,20 @@ def actor() -> Actor:
     if not current_user.is_authenticated:
         abort(401)
     return current_user.actor
+
+
+def only_for(bp: Blueprint, *roles) -> None:
+    """Every page of ``bp``: anonymous users go to the login page, other roles get a 403."""
+
+    @bp.before_request
+    def _gate():
+        from .extensions import login_manager
+
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not actor().has_role(*roles):
+            abort(403)
+        return None
 
 
 def is_htmx() -> bool:

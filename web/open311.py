@@ -228,6 +228,12 @@ def token(token: str, fmt: str):
                                               "token": found.report.tracking_code}])
 
 
+# ReportInput's field -> the GeoReport v2 parameter it came from
+OPEN311_NAMES = {"category": "service_code", "lon": "long", "contact_email": "email",
+                 "contact_phone": "phone", "reporter_name": "first_name", "address": "address_string",
+                 "area": "address_string", "kelurahan": "address_string"}
+
+
 def _api_key() -> str:
     return (request.form.get("api_key") or "").strip() or (request.remote_addr or "")
 
@@ -259,8 +265,6 @@ def request_create(fmt: str):
         code = (form.get("service_code") or "").strip()
         if not code:
             errors["service_code"] = _("this field is required")
-        elif code not in refs.categories or not refs.categories[code].active:
-            errors["service_code"] = _("service_code %(code)s not found", code=code)
         lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
         address = (form.get("address_string") or "").strip()
         area = kelurahan = None
@@ -285,7 +289,10 @@ def request_create(fmt: str):
             reporter_name=name or None, contact_email=form.get("email") or None,
             contact_phone=form.get("phone") or None, channel=Channel.OPEN311,
             attributes=_attributes(form), media_url=form.get("media_url") or None)
-        submitted = commands.submit_report(uow, data)
+        try:
+            submitted = commands.submit_report(uow, data)
+        except ValidationError as exc:  # the domain's field names, said as the client sent them
+            raise ValidationError({OPEN311_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
         credentials.touch(key, svc.clock.now())
         uow.commit()
     notice = _("Report received. Tracking code: %(code)s", code=submitted.tracking_code)

@@ -19,13 +19,13 @@ from .commands.users import hash_password
 from .models import Agency, Channel, Membership, QrTeam, Role, User, WorkItem
 from .reference import References
 from .services import Services
+from .specs import side_tasks
 
 # Where each demo case stops: the last step it takes. Weights give a realistic spread.
 STOPS = [("triage", 10), ("rejected", 4), ("merged", 3), ("disposition", 10),
          ("transferred", 6), ("dispatch", 9), ("field_work", 14), ("reworked", 4),
          ("verification", 8), ("closure", 5), ("resolved", 9), ("reopened", 3), ("closed", 15),
          ("pingpong", 2), ("asked", 3)]
-SIDE_FORMS = ("escalation_review", "citizen_info")  # run beside the case's task
 
 DESCRIPTIONS = {
     "sampah": "Sampah menumpuk di pinggir jalan sudah tiga hari tidak diangkut, bau sekali.",
@@ -95,6 +95,7 @@ class _Driver:
 
     def __init__(self, services: Services, clock: ManualClock, rng: random.Random, end: datetime):
         self.services, self.clock, self.rng, self.end = services, clock, rng, end
+        self.side_tasks = side_tasks(services.definition)  # run beside the case's task
         with services.reading() as session:
             self.actors = {}
             for user in session.scalars(select(User)):
@@ -115,7 +116,7 @@ class _Driver:
         with self.services.reading() as session:
             return session.scalar(select(WorkItem).where(WorkItem.case_id == case_id,
                                                          WorkItem.completed_at.is_(None),
-                                                         WorkItem.form_key.not_in(SIDE_FORMS)))
+                                                         WorkItem.task_name.not_in(self.side_tasks)))
 
     def actor_for(self, item: WorkItem) -> Actor:
         return self.actors[(item.role, None if item.role == Role.QR_OFFICER else item.agency_id,

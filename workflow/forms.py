@@ -18,6 +18,7 @@ from .messages import msg
 
 FIELD_TYPES = {"choice", "text", "datetime", "attachment", "case_ref"}
 CASE_NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
+ID_LIMIT = 2**31  # ids are 32-bit integers
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,12 @@ def _clean_value(f: FormField, value: Any, resolve: ChoiceResolver) -> Any:
         if isinstance(value, bool):
             raise ValueError(msg("must be an attachment id"))
         try:
-            return int(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise ValueError(msg("must be an attachment id")) from None
+        if not 0 < number < ID_LIMIT:  # beyond any id column: the driver would fail, not "not found"
+            raise ValueError(msg("must be an attachment id"))
+        return number
     if f.type == "case_ref":
         value = str(value)
         if not CASE_NUMBER_RE.match(value):

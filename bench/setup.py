@@ -1,0 +1,29 @@
+"""A fresh benchmark database: migrated, with the city's reference data, and its services."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from workflow import schema, seed
+from workflow.clock import ManualClock
+from workflow.config import Settings
+from workflow.db import make_engine
+from workflow.services import Services, build_services
+
+
+def fresh_services(database_url: str | None, now: datetime) -> Services:
+    """Services on ``database_url`` (default: a new SQLite file in a temporary folder) with a
+    manual clock at ``now``."""
+    workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
+    url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    with Session(engine) as session:
+        seed.load_reference_data(session)
+        session.commit()
+    return build_services(Settings.from_env({"TANGGAP_INSTANCE": str(workdir), "DATABASE_URL": url}),
+                          clock=ManualClock(now), engine=engine)
