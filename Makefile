@@ -1,5 +1,6 @@
 # The two commands of the README:
 #   make run    set up (virtualenv, install, database, demo data) and start the app
+#               (make run PORT=8080 HOST=0.0.0.0 to serve elsewhere; Ctrl-C stops it)
 #   make test   set up and run the whole test suite (SQLite, and PostgreSQL when reachable)
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -10,6 +11,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 HTMX_PKG := tests/browser/node_modules/htmx.org/package.json
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: run test install clean
 
@@ -23,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tanggap serve --demo
+	$(BIN)/tanggap serve --demo --host $(HOST) --port $(PORT)
 
 # The browser tests serve htmx from its npm package; without npm they skip with a message.
 $(HTMX_PKG): tests/browser/package.json

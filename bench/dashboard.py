@@ -127,7 +127,7 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
         if dialect == "sqlite":  # a throwaway database: no need to wait for the disk
             raw.cursor().execute("PRAGMA synchronous=OFF")
         try:
-            _bulk(raw, dialect, "reports", ["id", "tracking_code", "channel", "category_id", "description", "lat",
+            _bulk(raw, dialect, "reports", ["id", "tracking_hash", "channel", "category_id", "description", "lat",
                                             "lon", "address", "area_id", "anonymous", "confidential",
                                             "submitted_at"], reports)
             _bulk(raw, dialect, "cases", ["id", "number", "report_id", "spec_id", "status", "stage", "category_id",

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, select
 
-from escalation.sweeper import Sweeper
 from bench.setup import fresh_services
 from bench.timing import median_ms
+from escalation.sweeper import Sweeper
 from workflow.models import Agency, Area, Case, CaseStatus, Category, Channel, Report, Timer
 from workflow.specs import ensure_stored
 
@@ -39,7 +39,7 @@ def add_open_cases(services, count: int, start: int) -> None:
         for chunk in range(start, start + count, 5000):
             n = min(5000, start + count - chunk)
             reports = s.scalars(insert(Report).returning(Report.id, sort_by_parameter_order=True), [
-                {"tracking_code": f"B{chunk + k:09d}", "channel": Channel.DEMO, "category_id": category,
+                {"tracking_hash": f"B{chunk + k:063d}", "channel": Channel.DEMO, "category_id": category,
                  "description": "bench", "lat": -5.15, "lon": 119.42, "address": "", "area_id": area,
                  "anonymous": False, "confidential": False, "submitted_at": NOW} for k in range(n)]).all()
             cases = s.scalars(insert(Case).returning(Case.id, sort_by_parameter_order=True), [

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import getpass
+import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 from sqlalchemy import func, inspect, select
 
+from escalation.wiring import build as build_services
 from workflow import audit, commands, schema, seed
 from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.models import Case
-from escalation.wiring import build as build_services
 from workflow.services import Services
 
 
@@ -23,6 +25,15 @@ def _services(ctx: click.Context) -> Services:
         obj["services"] = build_services(Settings.from_env())
         ctx.call_on_close(obj["services"].dispose)
     return obj["services"]
+
+
+def configure_logging() -> None:
+    """Tanggap's own messages at INFO. The BPMN engine logs every task state change at INFO
+    (thousands of lines an hour): its loggers stay at WARNING unless
+    ``TANGGAP_ENGINE_LOG_LEVEL`` asks for more."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("tanggap").setLevel(logging.INFO)
+    logging.getLogger("spiff").setLevel(os.environ.get("TANGGAP_ENGINE_LOG_LEVEL", "WARNING").upper())
 
 
 @click.group()
@@ -41,8 +52,28 @@ def db() -> None:
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Create or migrate the schema."""
     services = _services(ctx)
-    schema.upgrade(services.engine, revision)
+    schema.upgrade(services.engine, revision, tracking_key=services.settings.tracking_key)
     click.echo(f"database at revision {schema.current_revision(services.engine)}")
+
+
+@db.command("grant")
+@click.argument("role")
+@click.option("--print", "print_only", is_flag=True, help="print the statements instead of running them")
+@click.pass_context
+def db_grant(ctx: click.Context, role: str, print_only: bool) -> None:
+    """Give the app's PostgreSQL ROLE exactly the rights it needs (run as the tables' owner,
+    after `db upgrade`): no ALTER, TRUNCATE, UPDATE or DELETE of the audit trail."""
+    services = _services(ctx)
+    if services.engine.dialect.name != "postgresql":
+        raise click.ClickException("database roles are a PostgreSQL deployment matter")
+    statements = schema.app_grants(role, services.engine.url.database)
+    if print_only:
+        click.echo(";\n".join(statements) + ";")
+        return
+    with services.engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    click.echo(f"{role}: {len(statements)} grants applied")
 
 
 @db.command("revision")
@@ -73,7 +104,10 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
                f"{counts.kelurahan} kelurahan, {counts.teams} QR teams, {counts.categories} categories")
     if not demo:
         return
-    added = demo_data.demo_users(services, demo_password)
+    try:
+        added = demo_data.demo_users(services, demo_password)
+    except DomainError as exc:
+        raise click.ClickException(f"demo password: {exc.message}") from None
     click.echo(f"demo users: {added} added (password: {demo_password})" if added
                else "demo users: already present")
     with services.reading() as session:
@@ -100,10 +134,11 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
 
     services = _services(ctx)
     if demo:
-        schema.upgrade(services.engine)
+        schema.upgrade(services.engine, tracking_key=services.settings.tracking_key)
         if not inspect(services.engine).has_table("cases") or not _has_reference_data(services):
             ctx.invoke(seed_command, seed_file=seed.DEFAULT_SEED, demo=True, cases=300,
                        demo_password="tanggap-demo")
+    configure_logging()
     app = create_app(services=services)
     if not no_worker:
         start_in_background(services)
@@ -133,13 +168,13 @@ def escalation_group() -> None:
 def escalation_run(ctx: click.Context, once: bool, until_idle: bool, interval: float, batch: int,
                    lease: int) -> None:
     """Fire due timers. Run as many workers as you like: each timer fires once."""
-    import logging
     import signal
     import threading
     from datetime import timedelta
 
     from escalation.sweeper import Sweeper
 
+    configure_logging()
     sweeper = Sweeper(_services(ctx), batch=batch, lease=timedelta(seconds=lease))
     if once or until_idle:
         total = 0
@@ -152,7 +187,6 @@ def escalation_run(ctx: click.Context, once: bool, until_idle: bool, interval: f
                 break
         click.echo(f"{sweeper.worker}: {total} timers fired")
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"{sweeper.worker}: sweeping every {interval:g} s (Ctrl-C to stop)")
@@ -183,8 +217,12 @@ def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads
     from workflow import history
 
     if export_file is not None:
-        problems = history.verify_export(_load_json(export_file))
-        _report(problems, "export verifies: every event matches its hash and its predecessor")
+        document = _load_json(export_file)
+        problems = history.verify_export(document)
+        redacted = history.redacted_events(document) if isinstance(document, dict) else 0
+        note = (f" ({redacted} event{'s' if redacted != 1 else ''} with a tracking code left out: "
+                "linked to its neighbours, its content is checked in the database)") if redacted else ""
+        _report(problems, "export verifies: every event matches its hash and its predecessor" + note)
         return
     services = _services(ctx)
     with services.reading() as session:

@@ -24,13 +24,12 @@ def clone_case(services, case_id: int, copies: int, chunk: int = 500) -> None:
         timers = list(s.scalars(select(Timer).where(Timer.case_id == case_id)))
         items = list(s.scalars(select(WorkItem).where(WorkItem.case_id == case_id)))
         task_ids = sorted(set(UUID.findall(state.state_json)))
-        base = dict(report=_row(report), case=_row(case, ("id", "report_id", "number")),
+        base = dict(report=_row(report), case={**_row(case, ("id", "report_id", "number")), "event_count": 0},
                     timers=[_row(t, ("id", "case_id")) for t in timers],
                     items=[_row(i, ("id", "case_id")) for i in items])
         for start in range(0, copies, chunk):
             n = min(chunk, copies - start)
-            reports = [{**base["report"], "tracking_code": f"Z{start + k:07d}"[:4] + "-" + f"{start + k:08d}"[4:]}
-                       for k in range(n)]
+            reports = [{**base["report"], "tracking_hash": f"clone-{start + k:058d}"} for k in range(n)]
             report_ids = s.scalars(insert(Report).returning(Report.id, sort_by_parameter_order=True), reports).all()
             cases = [{**base["case"], "report_id": rid, "number": f"{9000 + start + k:04d}-{start + k:06d}"}
                      for k, rid in enumerate(report_ids)]

@@ -106,10 +106,14 @@ def test_an_open311_case_worked_to_closure_through_the_api(world, app, tokens):
     history = tokens["dlh"].get(f"/cases/{case_id}/history?limit=5").get_json()
     actions = [e["action"] for e in history["items"]]
     cursor = history["next_cursor"]
-    while cursor:
+    for _ in range(50):  # bounded: a cursor that never ends fails the test instead of hanging it
+        if not cursor:
+            break
         page = tokens["dlh"].get(f"/cases/{case_id}/history?limit=5&cursor={cursor}").get_json()
         actions += [e["action"] for e in page["items"]]
         cursor = page["next_cursor"]
+    else:
+        pytest.fail("the history cursor never ended")
     assert actions[0] == "report_submitted" and actions[-1] == "case_closed"
     assert len(actions) == len(w.events(case_id)) and w.chain_breaks() == []
 
@@ -121,10 +125,14 @@ def test_task_lists_page_by_cursor(world, tokens):
     assert first["total"] == 5 and len(first["items"]) == 2 and first["next_cursor"]
     seen = [i["id"] for i in first["items"]]
     cursor = first["next_cursor"]
-    while cursor:
+    for _ in range(10):  # bounded: a cursor that never ends fails the test instead of hanging it
+        if not cursor:
+            break
         page = tokens["triage"].get(f"/tasks?limit=2&cursor={cursor}").get_json()
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
+    else:
+        pytest.fail("the task cursor never ended")
     assert len(seen) == len(set(seen)) == 5
     import base64
     huge = base64.urlsafe_b64encode(b'{"o": 99999999999999999999}').decode().rstrip("=")
@@ -291,3 +299,18 @@ def test_api_writes_are_rate_limited_per_token(app, world, tokens):
     assert [api.post(f"/tasks/{item.id}/claim").status_code for _ in range(3)] == [200, 200, 429]
     assert api.post(f"/tasks/{item.id}/claim").get_json()["error"]["code"] == "rate_limited"
     assert api.get(f"/tasks/{item.id}").status_code == 200  # reads are not limited
+
+
+def test_a_token_in_use_shows_when_it_was_last_used(world, app, tokens):
+    from click.testing import CliRunner
+
+    from tanggap.cli import main
+
+    settings = world.services.settings
+    env = {"DATABASE_URL": settings.database_url, "TANGGAP_INSTANCE": str(settings.instance_path)}
+    before = CliRunner().invoke(main, ["tokens", "list"], env=env).output
+    assert "token koor.dlh" in before and "last used never" in before.split("token koor.dlh")[1].splitlines()[0]
+    assert tokens["dlh"].get("/tasks").status_code == 200
+    after = CliRunner().invoke(main, ["tokens", "list"], env=env).output
+    line = after.split("token koor.dlh")[1].splitlines()[0]
+    assert f"last used {world.services.clock.now():%Y-%m-%d %H:%M}" in line

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from tanggap.cli import main
+from tests.helpers import tamper, verify_cli
 from workflow import commands
 
 
@@ -33,25 +32,8 @@ def test_database_refuses_to_change_or_delete_events(world, closed_case, stateme
     assert [(e.id, e.hash, e.reason) for e in world.events(closed_case.case_id)] == before
 
 
-def _tamper(engine, sql):
-    """What an attacker with database rights could do: switch the guard off, then edit."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER case_events_no_update")
-            conn.exec_driver_sql("DROP TRIGGER case_events_no_delete")
-        else:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        conn.execute(text(sql))
-
-
-def _verify(settings):
-    runner = CliRunner()
-    env = {"DATABASE_URL": settings.database_url, "TANGGAP_INSTANCE": str(settings.instance_path)}
-    return runner.invoke(main, ["audit", "verify"], env=env)
-
-
 def test_verify_passes_on_an_untouched_trail(world, closed_case, settings):
-    result = _verify(settings)
+    result = verify_cli(settings)
     assert result.exit_code == 0, result.output
     assert "intact" in result.output
 
@@ -65,8 +47,8 @@ def test_verify_passes_on_an_untouched_trail(world, closed_case, settings):
 ])
 def test_verify_names_the_first_broken_row(world, closed_case, settings, sql, problem):
     events = world.events(closed_case.case_id)
-    _tamper(world.services.engine, sql.format(fake="f" * 64))
-    result = _verify(settings)
+    tamper(world.services.engine, sql.format(fake="f" * 64))
+    result = verify_cli(settings)
     assert result.exit_code == 1
     assert f"case {closed_case.case_id}" in result.output
     assert problem in result.output

@@ -151,7 +151,7 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     status_url = f"/lacak/{code}"
     with services.reading() as session:
         from workflow.models import Case, Report
-        number = session.query(Case).join(Report).filter(Report.tracking_code == code).one().number
+        number = session.query(Case).join(Report).filter(Report.tracking_hash == services.tracking.lookup(code)).one().number
 
     staff, staff_errors = _context(browser, base)
     triage = _login(staff, "triase")
@@ -246,7 +246,7 @@ def test_script_injection_renders_as_text(browser, server):
     staff = _login(context, "triase")
     with services.reading() as session:
         from workflow.models import Case, Report
-        case_id = session.query(Case).join(Report).filter(Report.tracking_code == code).one().id
+        case_id = session.query(Case).join(Report).filter(Report.tracking_hash == services.tracking.lookup(code)).one().id
     staff.goto(f"/cases/{case_id}")
     staff.fill("#body", "<script>window.__pwned = 3</script> catatan")
     staff.click("button:has-text('Simpan catatan')")
@@ -268,9 +268,10 @@ def test_case_history_with_the_taken_path(browser, server):
             lon=119.405, area="mariso"))
         uow.commit()
     with services.reading() as session:
+        from sqlalchemy import select
+
         from workflow.actors import actor_for_user
         from workflow.models import User, WorkItem
-        from sqlalchemy import select
         users = {u.username: actor_for_user(session, u.id) for u in session.scalars(select(User))}
 
     def step(command, username, **kwargs):

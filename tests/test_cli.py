@@ -83,3 +83,22 @@ def test_api_keys_and_tokens_are_shown_once_listed_without_secrets_and_revocable
     assert "revoked" in run(env, "apikeys", "list").output
     again = run(env, "apikeys", "revoke", prefix)
     assert again.exit_code != 0 and "already revoked" in again.output
+
+
+def test_the_engine_logs_only_warnings_unless_asked(monkeypatch):
+    import logging
+
+    from tanggap.cli import configure_logging
+
+    engine = logging.getLogger("spiff.task")
+    try:
+        monkeypatch.delenv("TANGGAP_ENGINE_LOG_LEVEL", raising=False)
+        configure_logging()
+        assert not engine.isEnabledFor(logging.INFO) and engine.isEnabledFor(logging.WARNING)
+        assert logging.getLogger("tanggap.sweeper").isEnabledFor(logging.INFO)
+        monkeypatch.setenv("TANGGAP_ENGINE_LOG_LEVEL", "info")
+        configure_logging()
+        assert engine.isEnabledFor(logging.INFO)
+    finally:
+        logging.getLogger("spiff").setLevel(logging.NOTSET)
+        logging.getLogger("tanggap").setLevel(logging.NOTSET)

@@ -24,7 +24,7 @@ def test_racing_completions_of_one_work_item(world, racers):
     outcomes: list[object] = [None] * racers
 
     def race(i: int) -> None:
-        barrier.wait()
+        barrier.wait(timeout=60)
         try:
             with w.services.uow() as uow:
                 commands.complete_work_item(uow, users[i], item.id, {
@@ -37,11 +37,12 @@ def test_racing_completions_of_one_work_item(world, racers):
         except Exception as exc:  # noqa: BLE001 - anything else is the failure being tested
             outcomes[i] = f"unexpected {type(exc).__name__}: {exc}"
 
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
+    threads = [threading.Thread(target=race, args=(i,), daemon=True) for i in range(racers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a racer never finished"
 
     assert outcomes.count("done") == 1, outcomes
     assert all(isinstance(o, Conflict) for o in outcomes if o != "done"), outcomes

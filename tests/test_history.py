@@ -142,7 +142,7 @@ def test_search_filters_and_supervisor_scope(world, app, eventful):
 
     def numbers(reader, **filters):
         with w.services.reading() as session:
-            page = history.search_cases(session, reader, history.HistoryFilters(**filters))
+            page = history.search_cases(session, reader, history.HistoryFilters(**filters), w.services.tracking)
         return {r.number for r in page.rows}
 
     both = {eventful.case_number, other.case_number}

@@ -54,7 +54,7 @@ def test_happy_path_ends_closed_with_every_handoff_in_order(world):
         message = session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "case_resolved"))
     assert message.recipient == "daeng@example.id"
     assert message.payload["closure_note"] == "Sampah sudah diangkut."
-    assert message.payload["tracking_code"] == sub.tracking_code
+    assert "tracking_code" not in message.payload  # the citizen's credential is never stored
 
     w.citizen(commands.confirm, sub.tracking_code)
 
@@ -116,8 +116,7 @@ def test_duplicate_merges_into_the_open_case(world):
     assert w.actions(duplicate.case_id)[-1] == "case_merged"
     merged = w.events(original.case_id)[-1]
     assert merged.action == "report_merged"
-    assert w.event_data(merged) == {"duplicate_case": duplicate.case_number,
-                                    "tracking_code": duplicate.tracking_code}
+    assert w.event_data(merged) == {"duplicate_case": duplicate.case_number}
     assert w.chain_breaks() == []
 
 

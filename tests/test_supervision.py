@@ -224,7 +224,7 @@ def test_asking_the_citizen_pauses_the_sla_until_the_answer(world):
     with w.services.reading() as session:
         timers = {t.timer_name for t in session.scalars(select(Timer).where(Timer.case_id == sub.case_id))}
         outbox = session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "info_requested"))
-        status = public_status(session, sub.tracking_code)
+        status = public_status(session, w.services.tracking, sub.tracking_code)
     assert timers == {"ask_citizen_window"}  # the triage deadlines wait
     assert outbox.recipient == "daeng@example.id" and "sisi jalan" in outbox.payload["question"]
     assert status.question == "Di sisi jalan yang mana tumpukannya?" and not status.awaiting_feedback
@@ -238,7 +238,7 @@ def test_asking_the_citizen_pauses_the_sla_until_the_answer(world):
     assert resumed.due_at == w.services.clock.now() + left
     assert [a for a in w.actions(sub.case_id) if a.startswith("sla_")] == ["sla_paused", "sla_resumed"]
     with w.services.reading() as session:
-        status = public_status(session, sub.tracking_code)
+        status = public_status(session, w.services.tracking, sub.tracking_code)
     assert [n.body for n in status.replies] == ["Di sisi jalan yang mana tumpukannya?",
                                                 "Sisi utara, dekat masjid"]
     assert status.question is None
@@ -272,7 +272,7 @@ def test_only_triage_and_disposition_ask_and_completing_the_task_withdraws_the_q
     w.do(commands.triage, w.triage, sub.case_id, decision="valid")
     assert [i.form_key for i in w.open_items(sub.case_id)] == ["disposition"]
     with w.services.reading() as session:
-        assert public_status(session, sub.tracking_code).question is None
+        assert public_status(session, w.services.tracking, sub.tracking_code).question is None
 
 
 # -- incidents -------------------------------------------------------------------------------

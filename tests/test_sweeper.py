@@ -105,18 +105,21 @@ def test_concurrent_workers_fire_each_timer_once(world):
     errors: list[BaseException] = []
 
     def work(sweeper):
-        barrier.wait()
+        barrier.wait(timeout=60)
         try:
-            while sweeper.run_once().claimed:
-                pass
+            for _ in range(4 * len(cases)):  # bounded: a sweep that always claims fails, not hangs
+                if not sweeper.run_once().claimed:
+                    return
+            errors.append(AssertionError(f"{sweeper.worker} never ran out of due timers"))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in workers]
+    threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in workers]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a sweeper thread never finished"
     assert errors == []
     with w.services.reading() as session:
         fired = session.scalar(select(func.count()).select_from(CaseEvent)

@@ -51,7 +51,7 @@ def test_report_to_closure_without_javascript(world, app):
     assert "Diterima, sedang diperiksa command center" in page
     with w.services.reading() as session:
         from workflow.models import Case, Report
-        case = session.query(Case).join(Report).filter(Report.tracking_code == code).one()
+        case = session.query(Case).join(Report).filter(Report.tracking_hash == w.services.tracking.lookup(code)).one()
         number = case.number
 
     staff.login("triase")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, abort
+from flask import Flask
 from flask_babel import lazy_gettext as _l
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from escalation.wiring import build as build_services
 from workflow.config import Settings
 from workflow.services import Services
 
-from . import errors, i18n, security, vendor
+from . import boundary, errors, i18n, ratelimit, security, vendor
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -33,7 +34,11 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         HTMX_URL=os.environ.get("TANGGAP_HTMX_URL", vendor.HTMX_URL),
         HTMX_SRI=vendor.HTMX_SRI,
         TANGGAP_API_WRITE_LIMIT=os.environ.get("TANGGAP_API_WRITE_LIMIT", "60 per minute"),
-        RATELIMIT_STORAGE_URI=os.environ.get("TANGGAP_RATELIMIT_STORAGE", "memory://"),
+        TANGGAP_LOGIN_LIMIT=os.environ.get("TANGGAP_LOGIN_LIMIT", "10 per minute"),
+        TANGGAP_LOGIN_RANGE_LIMIT=os.environ.get("TANGGAP_LOGIN_RANGE_LIMIT", "50 per minute"),
+        TANGGAP_LOOKUP_LIMIT=os.environ.get("TANGGAP_LOOKUP_LIMIT", "20 per minute"),
+        TANGGAP_REPORT_LIMIT=os.environ.get("TANGGAP_REPORT_LIMIT", "5 per minute; 30 per hour"),
+        RATELIMIT_STORAGE_URI=os.environ.get("TANGGAP_RATELIMIT_STORAGE", "database"),
         BABEL_DEFAULT_LOCALE="id",
         BABEL_DEFAULT_TIMEZONE="Asia/Makassar",
         BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogs(instance / "translations")),
@@ -43,6 +48,12 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         app.config.update(test_config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = security.secret_key(instance)
+    if app.config["RATELIMIT_STORAGE_URI"] == "database":  # web.ratelimit: shared by all workers
+        app.config["RATELIMIT_STORAGE_URI"] = ratelimit.DATABASE
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"engine": services.engine, "clock": services.clock}
+    proxies = int(os.environ.get("TANGGAP_PROXY_COUNT", "0") or 0)
+    if proxies:  # the client's address from X-Forwarded-For, as set by that many proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.extensions["tanggap"] = services
 
     csrf.init_app(app)
@@ -60,11 +71,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp,
                       admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
-    @app.url_value_preprocessor
-    def _ids_in_range(_endpoint, values):
-        """An id no database column can hold is simply not found (not a 500 from the driver)."""
-        if any(isinstance(v, int) and not 0 < v < 2**31 for v in (values or {}).values()):
-            abort(404)
+    boundary.install(app)
 
     # API keys and bearer tokens, not cookies: nothing for a forged cross-site request to ride on
     csrf.exempt(open311.bp)

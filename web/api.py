@@ -47,8 +47,10 @@ from workflow.queries import (
 
 from .extensions import limiter
 from .i18n import tr
+from .ratelimit import credential_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+credential_limits()(bp)  # failed token checks per IP and IP range, shared with the login page
 MAX_LIMIT = 100
 
 
@@ -89,7 +91,7 @@ def _domain_error(exc: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
-    message = _("Too many requests with this token; try again later.") if exc.code == 429 else exc.description
+    message = _("Too many requests; try again later.") if exc.code == 429 else exc.description
     return error_response(exc.code or 500, codes.get(exc.code or 0, "http_error"), message or exc.name)
 
 
@@ -137,6 +139,11 @@ def _authenticate():
             raise ApiError(401, "unauthorized", _("The token is not valid or was revoked."))
         g.api_actor = actor_for_user(session, row.user_id)
         g.api_token_id = row.id
+        fresh = credentials.used_recently(row, _services().clock.now())
+    if not fresh:
+        with _services().uow() as uow:
+            credentials.record_use(uow, row.id, _services().clock.now())
+            uow.commit()
     if "api_query_names" not in current_app.extensions:
         current_app.extensions["api_query_names"] = _query_names()
     allowed = current_app.extensions["api_query_names"].get(

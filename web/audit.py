@@ -14,14 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from workflow.errors import ValidationError
-from workflow.history import (
-    HistoryFilters,
-    actor_events,
-    chain_heads,
-    export_events,
-    search_cases,
-    timeline,
-)
+from workflow.history import HistoryFilters, actor_events, chain_heads, export_events, search_cases, timeline
 from workflow.models import Agency, CaseStatus, Role
 from workflow.queries import report_options
 from workflow.specs import side_tasks
@@ -63,7 +56,7 @@ def search():
                                         .order_by(Agency.name)))
         if not errors:
             try:
-                result = search_cases(session, actor(), filters)
+                result = search_cases(session, actor(), filters, services().tracking)
             except ValidationError as exc:
                 errors = {k: tr(v) for k, v in exc.errors.items()}
     return render_template("audit/search.html", page=result, filters=filters, errors=errors,

@@ -1,24 +1,30 @@
-"""Login and logout. Passwords are checked by ``workflow.commands.authenticate`` (argon2, with
-throttling); a session id carries the user's session token, which logout replaces."""
+"""Login and logout. Passwords are checked by ``workflow.commands.authenticate`` (argon2, at most
+five checks per account and 15 minutes, counted atomically); failed attempts are also limited
+per client IP and IP range. A browser that logged in before carries a signed device cookie and
+keeps a budget of its own, so a stranger's guessing cannot lock its owner out. A session id
+carries the user's session token, which logout replaces."""
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
-from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from workflow import commands
 from workflow.actors import Actor, actor_for_user
+from workflow.commands.users import MAX_PASSWORD, KnownDevice
 from workflow.models import Role, User
 
 from .extensions import login_manager
+from .forms import Form
 from .helpers import safe_next, services
 from .i18n import tr
+from .ratelimit import credential_limits
 
 bp = Blueprint("auth", __name__)
 
@@ -50,9 +56,9 @@ def load_user(session_id: str) -> WebUser | None:
         return WebUser(user, actor_for_user(session, user.id))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
 def home_for(user: WebUser) -> str:
@@ -67,22 +73,53 @@ def home_for(user: WebUser) -> str:
     return url_for("home.index")
 
 
+DEVICE_COOKIE = "tanggap_device"
+DEVICE_MAX_AGE = 180 * 24 * 3600  # a browser stays "known" for half a year after a login
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="tanggap-known-device")
+
+
+def _known_device() -> KnownDevice | None:
+    """The browser's device cookie, if it is one this app signed (for whichever account)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _devices().loads(raw, max_age=DEVICE_MAX_AGE)
+        return KnownDevice(user_id=int(value["u"]), device_id=str(value["d"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@credential_limits(methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        with services().uow() as uow:
-            result = commands.authenticate(uow, form.username.data, form.password.data)
-            uow.commit()
+        device = _known_device()
+        result = commands.authenticate(services(), form.username.data, form.password.data,
+                                       device=device)
         if result.user is not None:
             user = load_user(f"{result.user.id}:{result.user.session_token}")
             login_user(user)
-            return redirect(safe_next(request.args.get("next"), home_for(user)))
+            response = redirect(safe_next(request.args.get("next"), home_for(user)))
+            if device is None or device.user_id != result.user.id:
+                token = _devices().dumps({"u": result.user.id, "d": secrets.token_urlsafe(16)})
+                response.set_cookie(DEVICE_COOKIE, token, max_age=DEVICE_MAX_AGE, httponly=True,
+                                    samesite="Lax", path=url_for("auth.login"),
+                                    secure=current_app.config["SESSION_COOKIE_SECURE"])
+            return response
         form.password.errors.append(tr(result.error.message))
-        status = 401
+        status = 429 if result.retry_after else 401
+        page = make_response(render_template("auth/login.html", form=form), status)
+        if result.retry_after:
+            page.headers["Retry-After"] = str(result.retry_after)
+        return page
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form), status

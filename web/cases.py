@@ -6,7 +6,6 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, TextAreaField
 
 from workflow import commands
@@ -14,13 +13,14 @@ from workflow.errors import ValidationError
 from workflow.permissions import can_write_notes
 from workflow.queries import attachment_for, case_detail
 
+from .forms import Form
 from .helpers import actor, safe_next, services
 from .i18n import tr
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     body = TextAreaField(_l("Note"), render_kw={"maxlength": 4000, "rows": 3})
     public = BooleanField(_l("Public reply (the reporter sees it)"))
 

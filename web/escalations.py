@@ -8,7 +8,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateTimeLocalField, HiddenField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice as C
@@ -30,6 +29,7 @@ from workflow.queries import (
 )
 from workflow.reference import References
 
+from .forms import Form
 from .helpers import actor, is_htmx, services
 from .i18n import tr
 from .taskforms import WITA
@@ -68,27 +68,27 @@ def index():
     return render_template("escalations/index.html", **context)
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     version = HiddenField()
     new_due = DateTimeLocalField(_l("New deadline (WITA)"), format="%Y-%m-%dT%H:%M",
                                  validators=[Optional()])
     reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(Form):
     version = HiddenField()
     to_user = SelectField(_l("To user"), validate_choice=False)
     to_team = SelectField(_l("Or to QR team"), validate_choice=False)
     reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
 
 
-class TransferForm(FlaskForm):
+class TransferForm(Form):
     version = HiddenField()
     to_agency = SelectField(_l("Receiving OPD"), validate_choice=False)
     reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
 
 
-class InstructForm(FlaskForm):
+class InstructForm(Form):
     version = HiddenField()
     text = TextAreaField(_l("Instruction (the officer sees it on the task)"),
                          render_kw={"maxlength": 2000, "rows": 4})

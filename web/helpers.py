@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
 from workflow.actors import Actor
 from workflow.services import Services
+from workflow.text import bad_text
 
 
 def services() -> Services:
@@ -46,17 +51,31 @@ def read_upload(upload) -> bytes:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only local paths: never redirect a login to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Only a path of this site: never redirect a login to another one.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so ``/\t/host``
+    or ``/\\host`` would leave the site; any such character, or anything with a scheme or a
+    host, falls back to ``default``.
+    """
+    if not target or any(ch <= " " or ch in "\\\x7f" for ch in target) or bad_text(target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A cell such as "a;=HYPERLINK(...)" is one cell here, but two in a spreadsheet whose list
+# separator is ";" (Indonesian Excel), the second one a formula.
+_AFTER_SEPARATOR = re.compile(r"(;)(\s*)([=+\-@\t\r])")
 
 
 def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (dicts as JSON)."""
-    import json
-
+    """A CSV cell no spreadsheet runs as a formula, whatever its list separator (dicts as JSON):
+    a ``'`` where a formula could start: at the start of the cell, or after a ``;``."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=True) if isinstance(value, dict) else (
         "" if value is None else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    text = _AFTER_SEPARATOR.sub(r"\1\2'\3", text)
+    return "'" + text if text.startswith(FORMULA_START) else text
 

@@ -29,10 +29,12 @@ from workflow.service_requests import (
     locate_address,
     parse_filters,
 )
+from workflow.text import xml_safe
 
 from .extensions import limiter
 from .i18n import tr
 from .public import STAGE_TEXT, STATUS_TEXT
+from .ratelimit import lookup_limit
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")
@@ -72,7 +74,7 @@ def _xml_value(parent: ET.Element, name: str, value) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = xml_safe(str(value))  # stored text may predate the input rule
 
 
 def _xml_item(parent: ET.Element, name: str, item) -> None:
@@ -121,7 +123,7 @@ def _domain_error(exc: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     if exc.code == 429:
-        return _errors(429, [_("Too many requests with this API key; try again later.")])
+        return _errors(429, [_("Too many requests; try again later.")])
     return _errors(exc.code or 500, [exc.description or exc.name])
 
 
@@ -219,13 +221,14 @@ def request_one(number: str, fmt: str):
 
 
 @bp.get("/tokens/<token>.<fmt>")
+@lookup_limit()
 def token(token: str, fmt: str):
     _fmt(fmt)
     with _services().reading() as session:
         _check_jurisdiction(References(session))
-        found = by_token(session, token)
+        found = by_token(session, _services().tracking, token)
         return _respond("service_requests", [{"service_request_id": found.case.number,
-                                              "token": found.report.tracking_code}])
+                                              "token": _services().tracking.normalize(token)}])
 
 
 # ReportInput's field -> the GeoReport v2 parameter it came from

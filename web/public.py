@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as C
@@ -16,8 +15,11 @@ from workflow.errors import DomainError, NotFound, ValidationError
 from workflow.models import Channel
 from workflow.queries import public_photo, public_status, report_options
 
+from .extensions import limiter
+from .forms import Form
 from .helpers import read_upload, services
 from .i18n import tr
+from .ratelimit import client_ip, failed, lookup_limit, setting
 
 bp = Blueprint("public", __name__)
 
@@ -41,7 +43,7 @@ def _name(obj) -> str:
     return obj.name_en if str(get_locale()) == "en" else obj.name_id
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     category = SelectField(_l("Category"), validate_choice=False)
     description = TextAreaField(_l("What is the problem?"))
     lat = StringField(_l("Latitude"), render_kw={"inputmode": "decimal", "placeholder": "-5.1477"})
@@ -53,8 +55,9 @@ class ReportForm(FlaskForm):
     reporter_name = StringField(_l("Your name (optional)"))
     contact_email = StringField(_l("E-mail (optional)"), render_kw={"type": "email"})
     contact_phone = StringField(_l("Phone (optional)"), render_kw={"type": "tel"})
-    anonymous = BooleanField(_l("Hide my name from the agencies"))
-    confidential = BooleanField(_l("Keep my photos off the public status page"))
+    anonymous = BooleanField(_l("Anonymous: no agency sees who reported (name, e-mail or phone)"))
+    confidential = BooleanField(_l("Confidential: keep this report off public lists and feeds, "
+                                   "and its photos off the status page"))
 
 
 def _fill_choices(form: ReportForm, options) -> None:
@@ -68,7 +71,7 @@ def _fill_choices(form: ReportForm, options) -> None:
         C(a.code, a.name, optgroup=k.name) for k in kecamatan for a in options.kelurahan[k.id]]
 
 
-def _attach_errors(form: FlaskForm, errors: dict) -> None:
+def _attach_errors(form: Form, errors: dict) -> None:
     for name, message in errors.items():
         field = getattr(form, name, None) or form.description
         field.errors = [*field.errors, tr(message)] if isinstance(field.errors, list) else [tr(message)]
@@ -119,6 +122,8 @@ def category_fields():
 
 
 @bp.route("/lapor", methods=["GET", "POST"])
+@limiter.limit(setting("TANGGAP_REPORT_LIMIT"), key_func=client_ip, methods=["POST"],
+               deduct_when=failed(302))  # accepted reports per IP
 def report():
     with services().reading() as session:
         options = report_options(session)
@@ -181,7 +186,7 @@ def kelurahan_options():
     return render_template("public/_kelurahan_options.html", areas=areas)
 
 
-class TrackForm(FlaskForm):
+class TrackForm(Form):
     class Meta:
         csrf = False  # a GET search form
 
@@ -196,13 +201,14 @@ def track():
     return render_template("public/track.html", form=form)
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(Form):
     decision = RadioField(_l("Is the problem fixed?"), choices=[
         C("confirm", _l("Yes, it is fixed")), C("dispute", _l("No, I dispute it"))])
     reason = TextAreaField(_l("Reason (needed when you dispute)"), validators=[Optional()])
 
 
 @bp.route("/lacak/<code>", methods=["GET", "POST"])
+@lookup_limit()
 def status(code: str):
     form = FeedbackForm()
     http_status = 200
@@ -224,11 +230,12 @@ def status(code: str):
     return _status_page(code, form, AnswerForm(), http_status)
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     answer = TextAreaField(_l("Your answer"), render_kw={"maxlength": 2000, "rows": 4})
 
 
 @bp.post("/lacak/<code>/jawab")
+@lookup_limit()
 def answer(code: str):
     """The reporter answers an officer's question; the officer's SLA clock runs again."""
     form = AnswerForm()
@@ -251,7 +258,7 @@ def answer(code: str):
 def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_status: int):
     with services().reading() as session:
         try:
-            view = public_status(session, code)
+            view = public_status(session, services().tracking, code)
         except NotFound:
             return render_template("public/track.html", form=TrackForm(data={"code": code}),
                                    not_found=True), 404
@@ -261,10 +268,11 @@ def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_st
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")
+@lookup_limit()
 def photo(code: str, attachment_id: int):
     with services().reading() as session:
         try:
-            attachment = public_photo(session, code, attachment_id)
+            attachment = public_photo(session, services().tracking, code, attachment_id)
         except NotFound:
             abort(404)
     return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime,

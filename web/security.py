@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask
 
+from workflow.config import instance_secret
+
 
 def secret_key(instance: Path) -> str:
     """``TANGGAP_SECRET_KEY``, or a random key kept in the instance folder (never in the repo)."""
-    if os.environ.get("TANGGAP_SECRET_KEY"):
-        return os.environ["TANGGAP_SECRET_KEY"]
-    path = Path(instance) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    return instance_secret(instance, "secret_key", os.environ.get("TANGGAP_SECRET_KEY"))
 
 
 def content_security_policy(htmx_url: str) -> str:
+    """Scripts from this site and the one pinned htmx file (its exact URL, not its CDN's whole
+    origin, which serves every version of every package)."""
     parts = urlsplit(htmx_url)
-    script_src = "'self'" + (f" {parts.scheme}://{parts.netloc}" if parts.netloc else "")
+    script_src = "'self'" + (f" {parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "")
     return "; ".join([
         "default-src 'self'", f"script-src {script_src}", "style-src 'self'",
         "img-src 'self' data:", "connect-src 'self'", "form-action 'self'",

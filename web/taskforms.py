@@ -10,7 +10,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as C
@@ -19,11 +18,13 @@ from wtforms.validators import Optional
 from workflow.forms import FormDefinition
 from workflow.queries import ChoiceOption
 
+from .forms import Form
+
 WITA = ZoneInfo("Asia/Makassar")
 
 
 def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]],
-               locale: str) -> FlaskForm:
+               locale: str) -> Form:
     def label(mapping) -> str:
         return mapping.get(locale) or mapping.get("id") or ""
 
@@ -46,10 +47,10 @@ def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]
             attrs[f.name] = FileField(text, render_kw={"accept": "image/jpeg,image/png,image/webp"})
         else:
             attrs[f.name] = StringField(text)
-    return type(f"{definition.key.title()}Form", (FlaskForm,), attrs)()
+    return type(f"{definition.key.title()}Form", (Form,), attrs)()
 
 
-def values_of(form: FlaskForm, definition: FormDefinition) -> tuple[dict, dict[str, object]]:
+def values_of(form: Form, definition: FormDefinition) -> tuple[dict, dict[str, object]]:
     """(values for the domain, uploaded files by field name)."""
     values, files = {}, {}
     for f in definition.fields:

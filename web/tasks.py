@@ -6,7 +6,6 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 
 from workflow import commands
@@ -17,6 +16,7 @@ from workflow.queries import case_detail, instructions_for, task_choices
 
 from .cases import NoteForm
 from .errors import render_error
+from .forms import Form
 from .helpers import actor, read_upload, services
 from .i18n import tr
 from .taskforms import build_form, values_of
@@ -31,7 +31,7 @@ def _item(item_id: int) -> WorkItem:
         return item
 
 
-class AskForm(FlaskForm):
+class AskForm(Form):
     version = HiddenField()
     question = TextAreaField(_l("Question for the reporter"),
                              render_kw={"maxlength": QUESTION_MAX, "rows": 3})

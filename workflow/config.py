@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,25 @@ def _default_bpmn_dir() -> Path:
     return Path(next(iter(bpmn.__path__)))
 
 
+def instance_secret(instance: Path, name: str, value: str | None = None) -> str:
+    """A deployment secret: ``value`` (from the environment) when given, else a random one kept
+    in ``<instance>/<name>`` (mode 0600, created on first use, never in the repository). Every
+    host of a deployment must be given the same value."""
+    if value:
+        return value
+    path = Path(instance) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the domain layer needs to know about its deployment.
@@ -28,12 +48,15 @@ class Settings:
     ``info_window``: ISO 8601 duration a citizen has to answer an officer's question.
     ``max_transfers``: transfers between OPDs after which a case escalates as ping-pong.
     ``at_risk_share``: share of a task's SLA target after which the inbox marks it at risk.
+    ``tracking_key``: keys the hash under which tracking codes are stored (the codes themselves
+    never are); the same on every host, and kept when the session secret is rotated.
     """
 
     instance_path: Path
     database_url: str
     bpmn_dir: Path
     upload_dir: Path
+    tracking_key: str = field(repr=False, default="")
     dispute_window: str = "P7D"
     info_window: str = "P3D"
     max_transfers: int = 2
@@ -55,6 +78,7 @@ class Settings:
             database_url=url,
             bpmn_dir=Path(env.get("TANGGAP_BPMN_DIR") or _default_bpmn_dir()),
             upload_dir=Path(env.get("TANGGAP_UPLOAD_DIR") or instance / "uploads"),
+            tracking_key=instance_secret(instance, "tracking_key", env.get("TANGGAP_TRACKING_KEY")),
             dispute_window=env.get("TANGGAP_DISPUTE_WINDOW", "P7D"),
             info_window=env.get("TANGGAP_INFO_WINDOW", "P3D"),
             max_transfers=int(env.get("TANGGAP_MAX_TRANSFERS", 2)),

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from .errors import ValidationError
 from .messages import msg
 from .models import OPEN_STATUSES, Agency, Area, Case, CaseEvent, CaseStatus, Category, Escalation, SlaDaily
+from .ranges import check_day
 
 WITA = ZoneInfo("Asia/Makassar")
 DEFAULT_DAYS = 30
@@ -49,16 +50,18 @@ class Period:
             if not raw:
                 return None
             try:
-                return date.fromisoformat(raw)
+                return check_day(date.fromisoformat(raw), name, errors)
             except ValueError:
                 errors[name] = msg("give the date as YYYY-MM-DD")
                 return None
 
         last = day("end", end) or today
         first = day("start", start) or last - timedelta(days=DEFAULT_DAYS - 1)
-        if not errors and first > last:
+        if errors:
+            raise ValidationError(errors)
+        if first > last:
             errors["end"] = msg("the end date is before the start date")
-        elif not errors and (last - first).days >= MAX_DAYS:
+        elif (last - first).days >= MAX_DAYS:
             errors["start"] = msg("choose a period of at most {days} days", days=MAX_DAYS)
         if errors:
             raise ValidationError(errors)

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from . import commands
 from .actors import Actor, actor_for_user
 from .clock import ManualClock
-from .commands.users import hash_password
+from .commands.users import hash_password, password_problem
+from .errors import ValidationError
 from .models import Agency, Channel, Membership, QrTeam, Role, User, WorkItem
 from .reference import References
 from .services import Services
@@ -51,7 +52,11 @@ class DemoSummary:
 
 
 def demo_users(services: Services, password: str) -> int:
-    """One user per role and agency or team; all share ``password``. Returns how many were added."""
+    """One user per role and agency or team; all share ``password``, which must pass the same
+    policy as every other password. Returns how many were added."""
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError({"password": problem})
     with services.uow() as uow:
         session = uow.session
         if session.scalar(select(User.id).where(User.username == "admin")):

@@ -15,6 +15,8 @@ from typing import Any
 
 from .errors import ValidationError
 from .messages import msg
+from .ranges import OUT_OF_RANGE, moment_in_range
+from .text import BAD_TEXT, bad_text
 
 FIELD_TYPES = {"choice", "text", "datetime", "attachment", "case_ref"}
 CASE_NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
@@ -101,6 +103,8 @@ def _parse_datetime(value: Any) -> datetime:
         dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(msg("needs a time zone (for example +08:00)"))
+    if not moment_in_range(dt):
+        raise ValueError(OUT_OF_RANGE)
     return dt.astimezone(timezone.utc)
 
 
@@ -119,12 +123,17 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
     for f in form.fields:
         value = values.get(f.name)
         if isinstance(value, str):
-            value = value.strip()
+            if bad_text(value):
+                errors[f.name] = BAD_TEXT
+                value = None
+            value = value.strip() if value is not None else None
         raw[f.name] = None if value in ("", None) else value
 
     cleaned: dict[str, Any] = {}
     for f in form.fields:
         value = raw[f.name]
+        if f.name in errors:
+            continue
         if value is None:
             if f.is_required(raw):
                 errors[f.name] = msg("this field is required")

@@ -24,6 +24,8 @@ from .errors import NotFound, PermissionDenied, ValidationError
 from .messages import msg
 from .models import Agency, Area, Case, CaseEvent, CaseStatus, Category, ProcessSpec, Report, Role, User
 from .queries import Page, _paging_errors
+from .ranges import check_day
+from .tracking import TrackingCodes, without_secrets
 
 WITA = ZoneInfo("Asia/Makassar")
 END_EVENTS = {"case_closed": "end_closed", "case_rejected": "end_rejected", "case_merged": "end_merged"}
@@ -59,7 +61,7 @@ def readable_case(session: Session, actor: Actor, case_id: int) -> Case:
 
 @dataclass(frozen=True)
 class HistoryFilters:
-    tracking_code: str | None = None
+    tracking_code: str | None = None  # searched by its keyed hash; never shown
     number: str | None = None
     agency: str | None = None
     category: str | None = None
@@ -73,9 +75,11 @@ class HistoryFilters:
 
     def validate(self) -> HistoryFilters:
         errors = _paging_errors(self.page, self.per_page)
+        check_day(self.date_from, "date_from", errors)
+        check_day(self.date_to, "date_to", errors)
         if self.status and self.status not in {str(s) for s in CaseStatus}:
             errors["status"] = msg("must be one of {choices}", choices=", ".join(str(s) for s in CaseStatus))
-        if self.date_from and self.date_to and self.date_from > self.date_to:
+        if not errors and self.date_from and self.date_to and self.date_from > self.date_to:
             errors["date_to"] = msg("the end date is before the start date")
         if errors:
             raise ValidationError(errors)
@@ -86,7 +90,6 @@ class HistoryFilters:
 class CaseRow:
     case_id: int
     number: str
-    tracking_code: str
     status: str
     stage: str | None
     agency: str | None
@@ -101,12 +104,15 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), WITA)
 
 
-def search_cases(session: Session, actor: Actor, filters: HistoryFilters) -> Page:
+def search_cases(session: Session, actor: Actor, filters: HistoryFilters,
+                 codes: TrackingCodes) -> Page:
+    """A citizen who calls with their tracking code can be found by it (its keyed hash); the
+    results never show a code."""
     require_reader(actor)
     filters.validate()
     where = [history_scope(actor), Case.number.is_not(None)]
     if filters.tracking_code:
-        where.append(Report.tracking_code == filters.tracking_code.strip().upper())
+        where.append(Report.tracking_hash == (codes.lookup(filters.tracking_code) or ""))
     if filters.number:
         where.append(Case.number == filters.number.strip())
     if filters.agency:
@@ -125,7 +131,7 @@ def search_cases(session: Session, actor: Actor, filters: HistoryFilters) -> Pag
         user_id = session.scalar(select(User.id).where(User.username == filters.actor.strip()))
         where.append(exists().where(CaseEvent.case_id == Case.id, CaseEvent.actor_user_id == user_id)
                      if user_id is not None else false())
-    base = (select(Case, Report.tracking_code, Agency.code, Category.name_id, Area.name)
+    base = (select(Case, Agency.code, Category.name_id, Area.name)
             .join(Report, Report.id == Case.report_id)
             .join(Category, Category.id == Case.category_id)
             .join(Area, Area.id == Case.area_id)
@@ -133,11 +139,11 @@ def search_cases(session: Session, actor: Actor, filters: HistoryFilters) -> Pag
     total = session.scalar(select(func.count()).select_from(base.with_only_columns(Case.id).subquery()))
     rows = session.execute(base.order_by(Case.created_at.desc(), Case.id.desc())
                            .limit(filters.per_page).offset((filters.page - 1) * filters.per_page))
-    return Page(rows=[CaseRow(case_id=c.id, number=c.number, tracking_code=code, status=str(c.status),
+    return Page(rows=[CaseRow(case_id=c.id, number=c.number, status=str(c.status),
                               stage=c.stage, agency=agency, category=category, area=area,
                               received_at=c.created_at, closed_at=c.closed_at,
                               transfer_count=c.transfer_count)
-                      for c, code, agency, category, area in rows],
+                      for c, agency, category, area in rows],
                 total=total or 0, page=filters.page, per_page=filters.per_page)
 
 
@@ -265,7 +271,7 @@ def timeline(session: Session, actor: Actor, case_id: int, *, now: datetime, cal
         transfers=[e for e in events if e.action in ("case_transferred",)],
         chain_ok=not breaks, chain_problem=str(breaks[0]) if breaks else None,
         taken=taken, current=current, diagram=(spec.source or {}).get("case.bpmn") if spec else None,
-        data=[json.loads(e.data) for e in events])
+        data=[without_secrets(json.loads(e.data)) for e in events])
 
 
 # -- exports and chain heads --------------------------------------------------------------------
@@ -280,7 +286,11 @@ def export_events(session: Session, actor: Actor, case_id: int) -> dict:
     rows = []
     for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)):
         payload = audit.row_payload(e)
-        rows.append({"id": e.id, **payload, "prev_hash": e.prev_hash, "hash": e.hash})
+        shown = without_secrets(payload["data"])
+        row = {"id": e.id, **payload, "data": shown, "prev_hash": e.prev_hash, "hash": e.hash}
+        if shown is not payload["data"]:
+            row["redacted"] = True  # a tracking code taken out: checked by its links only
+        rows.append(row)
     return {"format": "tanggap-audit-export/1", "case_id": case.id, "case_number": case.number,
             "events": rows}
 
@@ -299,6 +309,11 @@ def verify_export(document: Any) -> list[str]:
     if {e["case_id"] for e in events} != {document.get("case_id")}:
         problems.append("events of another case are in the export")
     return problems
+
+
+def redacted_events(document: dict) -> int:
+    """Events of an export whose tracking code was left out (their content is not rechecked)."""
+    return sum(1 for e in document.get("events") or [] if isinstance(e, dict) and e.get("redacted") is True)
 
 
 def chain_heads(session: Session, actor: Actor, now: datetime) -> dict:

@@ -169,8 +169,6 @@ class User(Base):
     session_token: Mapped[str] = mapped_column(
         String(32), default=lambda: secrets.token_hex(16),
         comment="part of the login session id; replaced at logout, which ends every session")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(comment="login throttling")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin")
@@ -198,7 +196,9 @@ class Report(Base):
 
     __tablename__ = "reports"
     id: Mapped[int] = mapped_column(primary_key=True)
-    tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
+    tracking_hash: Mapped[str] = mapped_column(
+        String(64), unique=True,
+        comment="HMAC-SHA256 of the tracking code under the tracking key (the code is never stored)")
     channel: Mapped[Channel]
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     description: Mapped[str] = mapped_column(Text)
@@ -210,8 +210,9 @@ class Report(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(200))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
-    anonymous: Mapped[bool] = mapped_column(Boolean, default=False,
-                                            comment="hide the reporter's name from staff")
+    anonymous: Mapped[bool] = mapped_column(
+        Boolean, default=False,
+        comment="the reporter's identity (name, e-mail, phone) is shown to no staff role")
     confidential: Mapped[bool] = mapped_column(Boolean, default=False,
                                                comment="keep the case off public pages")
     attributes: Mapped[dict | None] = mapped_column(comment="answers to the category's extra fields")
@@ -267,6 +268,9 @@ class Case(Base):
     close_seconds: Mapped[float | None] = mapped_column(
         Float, comment="time from report to closure, for closed (not rejected or merged) cases")
     version: Mapped[int] = mapped_column(Integer, default=1, comment="optimistic lock")
+    event_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        comment="events in the case's audit chain; `audit verify` checks the chain is this long")
 
     report: Mapped[Report] = relationship(lazy="joined")
     category: Mapped[Category] = relationship()
@@ -496,3 +500,14 @@ class SlaDaily(Base):
     form_key: Mapped[str] = mapped_column(String(60), primary_key=True)
     completed: Mapped[int] = mapped_column(Integer, default=0)
     on_time: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateCounter(Base):
+    """A counter of a fixed time window, shared by every worker and host: rate limits of the
+    web app (``web.ratelimit``) and login attempts (``workflow.throttle``)."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True,
+                                     comment="what is counted, e.g. login:user:budi")
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True, comment="end of the current window")

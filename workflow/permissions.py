@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from .actors import Actor
-from .models import Role
+from .models import CaseStatus, Role
 
 CITY_WIDE_READERS = (Role.TRIAGE, Role.AUDITOR, Role.ADMIN)
-CONTACT_READERS = (Role.TRIAGE, Role.COORDINATOR, Role.SUPERVISOR, Role.ADMIN)
 STAFF_WRITERS = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER, Role.SUPERVISOR)
 
 
@@ -56,9 +55,35 @@ def role_for_item(actor: Actor, item: ItemLike) -> Role | None:
     return None
 
 
-def can_see_contact(actor: Actor, case: CaseLike) -> bool:
-    """Reporter contact details: only for roles that may need to call back."""
-    return any(s.role in CONTACT_READERS for s in actor.scopes) and can_view_case(actor, case)
+class ReportLike(Protocol):
+    anonymous: bool
+
+
+class ReportedCase(CaseLike, Protocol):
+    status: CaseStatus
+    report: ReportLike
+
+
+def can_see_reporter(actor: Actor, case: ReportedCase) -> bool:
+    """The reporter's name: every staff role that sees the case, unless the report is
+    *anonim* (then no staff role at all: the agencies never learn who reported)."""
+    return not case.report.anonymous and can_view_case(actor, case)
+
+
+def can_see_contact(actor: Actor, case: ReportedCase) -> bool:
+    """The reporter's e-mail and phone: only for the desk that must call back, which is the one
+    working the case's current stage (the command center's triage desk while the case is in
+    triage; the coordinators of the OPD responsible for it afterwards). Never for QR officers,
+    supervisors, auditors or administrators, and never when the report is anonymous."""
+    if case.report.anonymous:
+        return False
+    for scope in actor.scopes:
+        if scope.role == Role.TRIAGE and case.status == CaseStatus.TRIAGE:
+            return True
+        if (scope.role == Role.COORDINATOR and case.agency_id is not None
+                and scope.agency_id == case.agency_id and case.status != CaseStatus.TRIAGE):
+            return True
+    return False
 
 
 def can_write_notes(actor: Actor, case: CaseLike) -> Role | None:

@@ -31,7 +31,9 @@ from .models import (
     User,
     WorkItem,
 )
-from .permissions import can_see_contact, can_view_case
+from .permissions import can_see_contact, can_see_reporter, can_view_case
+from .ranges import MAX_PAGE
+from .tracking import TrackingCodes, without_secrets
 
 INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
 TABS = ("all", "unassigned", "mine")
@@ -47,8 +49,8 @@ MAX_PER_PAGE = 100
 
 def _paging_errors(page: int, per_page: int) -> dict:
     errors = {}
-    if page < 1:
-        errors["page"] = msg("must be 1 or more")
+    if not 1 <= page <= MAX_PAGE:
+        errors["page"] = msg("must be between 1 and {limit}", limit=MAX_PAGE)
     if not 1 <= per_page <= MAX_PER_PAGE:
         errors["per_page"] = msg("must be between 1 and {limit}", limit=MAX_PER_PAGE)
     return errors
@@ -188,7 +190,7 @@ class CaseDetail:
     area: Area
     kelurahan: Area | None
     agency: Agency | None
-    reporter_name: str | None  # None when anonymous
+    reporter_name: str | None  # None when anonymous (see permissions.can_see_reporter)
     contact_email: str | None  # None unless the viewer may call back
     contact_phone: str | None
     work_items: list[WorkItem]
@@ -214,7 +216,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
         area=session.get(Area, case.area_id),
         kelurahan=session.get(Area, report.kelurahan_id) if report.kelurahan_id else None,
         agency=session.get(Agency, case.agency_id) if case.agency_id else None,
-        reporter_name=None if report.anonymous else report.reporter_name,
+        reporter_name=report.reporter_name if can_see_reporter(actor, case) else None,
         contact_email=report.contact_email if contact else None,
         contact_phone=report.contact_phone if contact else None,
         work_items=list(session.scalars(select(WorkItem).where(
@@ -240,7 +242,7 @@ def case_history(session: Session, actor: Actor, case_id: int, *, after_seq: int
     return [{"seq": e.seq, "occurred_at": e.occurred_at, "actor": e.actor_name,
              "role": e.actor_role, "action": e.action, "task": e.task_name,
              "from_agency": e.from_agency, "to_agency": e.to_agency, "from_task": e.from_task,
-             "to_task": e.to_task, "reason": e.reason, "data": json.loads(e.data),
+             "to_task": e.to_task, "reason": e.reason, "data": without_secrets(json.loads(e.data)),
              "hash": e.hash, "prev_hash": e.prev_hash} for e in events]
 
 
@@ -269,11 +271,12 @@ class PublicStatus:
     question: str | None = None  # an officer's question waiting for the reporter's answer
 
 
-def public_status(session: Session, tracking_code: str) -> PublicStatus:
-    from .models import Report
-
-    code = (tracking_code or "").strip().upper()
-    case = session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
+def public_status(session: Session, codes: TrackingCodes, tracking_code: str) -> PublicStatus:
+    """What the holder of a tracking code sees. A report merged into another case shows that
+    case's progress (status, OPD, staff replies, closing note) but nothing of its reporter:
+    not their description, photos or answers."""
+    report_id = codes.report_id(session, tracking_code)
+    case = session.scalar(select(Case).where(Case.report_id == report_id)) if report_id else None
     if case is None:
         raise NotFound(msg("no report with this tracking code"))
     shown = case
@@ -296,21 +299,24 @@ def public_status(session: Session, tracking_code: str) -> PublicStatus:
             CaseEvent.case_id == case.id, CaseEvent.action == "information_requested")
             .order_by(CaseEvent.seq.desc()).limit(1))
         question = json.loads(asked)["question"] if asked else None
+    replies = select(Note).where(Note.case_id == shown.id, Note.public.is_(True))
+    if shown is not case:  # the other reporter's answers are theirs, not this reporter's
+        replies = replies.where(Note.author_id.is_not(None))
     return PublicStatus(
-        tracking_code=case.report.tracking_code, case_number=case.number,
+        tracking_code=codes.normalize(tracking_code), case_number=case.number,
         status=str(shown.status), stage=shown.stage,
         category=session.get(Category, case.category_id), area=session.get(Area, case.area_id),
         agency=session.get(Agency, shown.agency_id) if shown.agency_id else None,
         submitted_at=case.report.submitted_at, updated_at=shown.updated_at,
         description=case.report.description,
-        replies=list(session.scalars(select(Note).where(Note.case_id == shown.id, Note.public.is_(True))
-                                     .order_by(Note.created_at, Note.id))),
+        replies=list(session.scalars(replies.order_by(Note.created_at, Note.id))),
         closure_note=closure, photos=photos, awaiting_feedback="citizen_feedback" in waiting,
         merged_into=shown.number if shown is not case else None, question=question)
 
 
-def public_photo(session: Session, tracking_code: str, attachment_id: int) -> Attachment:
-    status = public_status(session, tracking_code)
+def public_photo(session: Session, codes: TrackingCodes, tracking_code: str,
+                 attachment_id: int) -> Attachment:
+    status = public_status(session, codes, tracking_code)
     for photo in status.photos:
         if photo.id == attachment_id:
             return photo

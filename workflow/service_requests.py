@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from .errors import NotFound, ValidationError
 from .messages import msg
 from .models import Agency, Area, Case, CaseEvent, CaseStatus, Category, Report
+from .ranges import check_moment
 from .reference import References
+from .tracking import TrackingCodes
 
 CLOSED = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
 DEFAULT_WINDOW = timedelta(days=90)
@@ -65,7 +67,7 @@ def parse_filters(args) -> RequestFilters:
         if value is None or value.tzinfo is None:
             errors[name] = msg("give an ISO 8601 date and time with a time zone")
             return None
-        return value
+        return check_moment(value, name, errors)
 
     statuses = listed("status")
     if any(s not in ("open", "closed") for s in statuses):
@@ -116,10 +118,11 @@ def get_request(session: Session, number: str) -> ServiceRequest:
     return _views(session, [case])[0]
 
 
-def by_token(session: Session, token: str) -> ServiceRequest:
+def by_token(session: Session, codes: TrackingCodes, token: str) -> ServiceRequest:
     """The token handed out when a request was filed is the report's tracking code."""
+    report_id = codes.report_id(session, token)
     case = session.scalar(_public(select(Case).join(Report, Report.id == Case.report_id))
-                          .where(Report.tracking_code == (token or "").strip().upper()))
+                          .where(Case.report_id == report_id)) if report_id else None
     if case is None:
         raise NotFound(msg("token {token} not found", token=token))
     return _views(session, [case])[0]

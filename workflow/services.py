@@ -14,6 +14,7 @@ from .config import Settings
 from .db import make_engine, make_session_factory
 from .runtime import ProcessEngine, SlaCalendar
 from .specs import ProcessDefinition, load_definition
+from .tracking import TrackingCodes
 from .uow import UnitOfWork
 
 
@@ -26,6 +27,7 @@ class Services:
     definition: ProcessDefinition
     process: ProcessEngine
     storage: AttachmentStore
+    tracking: TrackingCodes
     spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
 
     def uow(self, *, record_incidents: bool = True) -> UnitOfWork:
@@ -55,4 +57,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
     return Services(
         settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock,
         definition=definition, process=ProcessEngine(definition, clock, calendar),
-        storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes))
+        storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes),
+        tracking=TrackingCodes(settings.tracking_key))

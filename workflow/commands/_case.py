@@ -20,7 +20,6 @@ from ..runtime import Snapshot
 from ..serialization import spec_objects
 from ..uow import UnitOfWork
 
-
 CITIZEN_MESSAGES = ("case_resolved", "info_requested")  # outbox topics addressed to the reporter
 
 
@@ -138,7 +137,7 @@ def save(uow: UnitOfWork, case: Case, workflow, *, actor: ActorRef, before: Case
         uow.session.add(OutboxMessage(
             created_at=now, topic=message.name, case_id=case.id,
             recipient=recipient if message.name in CITIZEN_MESSAGES else None,
-            payload={"case_number": case.number, "tracking_code": case.report.tracking_code,
+            payload={"case_number": case.number,
                      **(message.payload if isinstance(message.payload, dict) else {})}))
     return snap
 

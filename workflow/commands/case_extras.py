@@ -9,6 +9,7 @@ from ..errors import NotFound, PermissionDenied, ValidationError
 from ..messages import msg
 from ..models import Attachment, Case, Note
 from ..permissions import can_view_case, can_write_notes
+from ..text import check
 from ..uow import UnitOfWork
 from . import _case
 
@@ -29,7 +30,7 @@ def add_note(uow: UnitOfWork, actor: Actor, case_id: int, body: str, *, public: 
              expected_version: int | None = None) -> Note:
     """An internal note for staff, or a public reply the citizen sees on the status page."""
     case, role = _writable_case(uow, actor, case_id)
-    text = (body or "").strip()
+    text = (check(body, "body") or "").strip()
     if not text:
         raise ValidationError({"body": msg("write a note")})
     if len(text) > NOTE_MAX:

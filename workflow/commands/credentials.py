@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
 from ..messages import msg
 from ..models import ApiCredential, User
+from ..text import BAD_TEXT, bad_text
 from ..uow import UnitOfWork
 
 KINDS = {"open311": "k", "token": "t"}
@@ -33,7 +34,9 @@ def issue(uow: UnitOfWork, kind: str, name: str, *, username: str | None = None)
         raise ValidationError({"kind": msg("must be one of {choices}", choices=", ".join(KINDS))})
     name = (name or "").strip()
     errors = {}
-    if not name or len(name) > 120:
+    if bad_text(name):
+        errors["name"] = BAD_TEXT
+    elif not name or len(name) > 120:
         errors["name"] = msg("give a name of at most {limit} characters", limit=120)
     user = None
     if kind == "token":
@@ -63,6 +66,8 @@ def revoke(uow: UnitOfWork, prefix: str) -> ApiCredential:
 
 def find(session: Session, kind: str, presented: str | None) -> ApiCredential | None:
     """The live credential of ``kind`` whose secret is ``presented``, else None."""
+    if bad_text(presented or ""):
+        return None
     parts = (presented or "").strip().split("_", 2)
     if len(parts) != 3 or parts[0] != f"tg{KINDS[kind]}":
         return None
@@ -85,5 +90,20 @@ def listing(session: Session, kind: str | None = None) -> list[tuple[ApiCredenti
     return [(row, username) for row, username in session.execute(query)]
 
 
+USE_RESOLUTION = timedelta(minutes=1)  # last use is kept to the minute: one write a minute at most
+
+
 def touch(row: ApiCredential, now: datetime) -> None:
     row.last_used_at = now
+
+
+def used_recently(row: ApiCredential, now: datetime) -> bool:
+    return row.last_used_at is not None and now - row.last_used_at < USE_RESOLUTION
+
+
+def record_use(uow: UnitOfWork, credential_id: int, now: datetime) -> None:
+    """Note that a credential was used (for ``tanggap tokens list``), at most once a minute."""
+    uow.session.execute(update(ApiCredential).where(
+        ApiCredential.id == credential_id,
+        or_(ApiCredential.last_used_at.is_(None), ApiCredential.last_used_at < now - USE_RESOLUTION))
+        .values(last_used_at=now))

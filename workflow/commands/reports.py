@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +16,10 @@ from ..attachments import PreparedImage
 from ..errors import ValidationError
 from ..messages import msg
 from ..models import Case, CaseStatus, Channel, Report
+from ..ranges import OUT_OF_RANGE, moment_in_range
 from ..reference import References
 from ..specs import ensure_stored
+from ..text import check_fields
 from ..uow import UnitOfWork
 from . import _case
 from .case_extras import store_attachment
@@ -26,7 +27,6 @@ from .case_extras import store_attachment
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")
-TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,39 @@ class ReportInput:
 
 @dataclass(frozen=True)
 class Submitted:
+    """A filed report. ``tracking_code`` exists only here, for the one who filed it."""
+
     case_id: int
     case_number: str
     tracking_code: str
+
+
+TEXT_FIELDS = ("category", "description", "area", "kelurahan", "address", "reporter_name",
+               "contact_email", "contact_phone", "media_url", "lat", "lon")
 
 
 def _text(value: str | None) -> str:
     return (value or "").strip()
 
 
+def _attribute_paths(errors: dict) -> dict:
+    """``attribute.code`` (as walked) is named ``attribute[code]``, as the forms name it."""
+    out = {}
+    for name, message in errors.items():
+        if name.startswith("attribute."):
+            code = name[len("attribute."):].split(".")[0].split("[")[0]
+            name = f"attribute[{code}]"
+        out[name] = message
+    return out
+
+
 def _validate(data: ReportInput, refs: References) -> dict:
     """Check every field; raise one ValidationError naming all the problems."""
     errors: dict[str, str] = {}
+    check_fields({name: getattr(data, name) for name in TEXT_FIELDS}, errors)
+    check_fields({"attribute": data.attributes or {}}, errors)
+    if errors:  # nothing else can be judged reliably on broken text
+        raise ValidationError(_attribute_paths(errors))
     category = refs.categories.get(_text(data.category))
     if category is None or not category.active:
         errors["category"] = msg("unknown category {value}", value=repr(data.category))
@@ -162,7 +183,10 @@ def _attributes(category, given: dict[str, Any], errors: dict) -> dict[str, Any]
                 moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
                 if moment.tzinfo is None:
                     raise ValueError
-                clean[code] = moment.isoformat()
+                if not moment_in_range(moment):
+                    errors[field] = OUT_OF_RANGE
+                else:
+                    clean[code] = moment.isoformat()
             except ValueError:
                 errors[field] = msg("give an ISO 8601 date and time with a time zone")
         elif datatype == "singlevaluelist":
@@ -184,11 +208,6 @@ def validate_only(uow: UnitOfWork, data: ReportInput) -> None:
     _validate(data, References(uow.session))
 
 
-def new_tracking_code() -> str:
-    raw = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
-
-
 def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | None = None,
                   actor: Actor | None = None) -> Submitted:
     """Store the report, open its case and run the process to the first human task (triage).
@@ -202,8 +221,9 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     uow.acting_on("submit_report", category=clean["category"].code, area=clean["area"].code,
                   channel=str(data.channel))
 
+    code = uow.services.tracking.new()
     report = Report(
-        tracking_code=new_tracking_code(), channel=data.channel, category_id=clean["category"].id,
+        tracking_hash=uow.services.tracking.digest(code), channel=data.channel, category_id=clean["category"].id,
         description=clean["description"], lat=clean["lat"], lon=clean["lon"],
         address=_text(data.address), area_id=clean["area"].id,
         kelurahan_id=clean["kelurahan"].id if clean["kelurahan"] else None,
@@ -230,7 +250,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
         "closure_note": None})
     before = _case.CaseView.of(None, None, refs)
     events = [{"action": "report_submitted",
-               "data": {"tracking_code": report.tracking_code, "channel": str(data.channel),
+               "data": {"channel": str(data.channel),
                         "category": clean["category"].code, "area": clean["area"].code,
                         "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,
                         "lat": clean["lat"], "lon": clean["lon"], "photo": photo is not None,
@@ -239,5 +259,5 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
                recipient=clean["email"] or clean["phone"])
     if photo is not None:
         store_attachment(uow, case, photo, kind="before", actor=actor)
-    return Submitted(case_id=case.id, case_number=case.number, tracking_code=report.tracking_code)
+    return Submitted(case_id=case.id, case_number=case.number, tracking_code=code)
 

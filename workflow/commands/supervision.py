@@ -19,7 +19,9 @@ from ..messages import msg
 from ..models import Case, CaseStatus, Note, Role, User, WorkItem
 from ..permissions import can_view_case, role_for_item
 from ..queries import task_choices
+from ..ranges import OUT_OF_RANGE, moment_in_range
 from ..reference import References
+from ..text import BAD_TEXT, bad_text, check
 from ..uow import UnitOfWork
 from . import _case
 
@@ -52,7 +54,9 @@ def _text(value: str | None) -> str:
 
 
 def _check_reason(errors: dict, reason: str, *, field: str = "reason", limit: int = REASON_MAX) -> None:
-    if not reason:
+    if bad_text(reason):
+        errors[field] = BAD_TEXT
+    elif not reason:
         errors[field] = msg("this field is required")
     elif len(reason) > limit:
         errors[field] = msg("write at most {limit} characters", limit=limit)
@@ -76,6 +80,8 @@ def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: dateti
         errors["new_due"] = msg("this field is required")
     elif new_due.tzinfo is None:
         errors["new_due"] = msg("needs a time zone (for example +08:00)")
+    elif not moment_in_range(new_due):
+        errors["new_due"] = OUT_OF_RANGE
     elif item.due_at is None or new_due <= max(item.due_at, uow.clock.now()):
         errors["new_due"] = msg("the new deadline must be later than the current one and in the future")
     if errors:
@@ -101,7 +107,8 @@ def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
     team of the case's kecamatan. The new user holds the task as if they had claimed it; a
     team change drops the old team's claim."""
     item = _supervised_item(uow, actor, item_id)
-    reason, to_user, to_team = _text(reason), _text(to_user), _text(to_team)
+    reason = _text(reason)
+    to_user, to_team = _text(check(to_user, "to_user")), _text(check(to_team, "to_team"))
     errors: dict = {}
     _check_reason(errors, reason)
     if bool(to_user) == bool(to_team):
@@ -165,7 +172,7 @@ def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: st
     if case.status != CaseStatus.IN_PROGRESS or case.stage not in TRANSFERABLE_STAGES:
         raise DomainError(msg("a transfer can only be forced while an OPD works the case"),
                           code="not_transferable")
-    reason, to_agency = _text(reason), _text(to_agency)
+    reason, to_agency = _text(reason), _text(check(to_agency, "to_agency"))
     errors: dict = {}
     _check_reason(errors, reason)
     if not to_agency:

@@ -19,10 +19,11 @@ from ..attachments import PreparedImage
 from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from ..forms import clean
 from ..messages import msg
-from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Note, Report, Role, WorkItem
+from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Note, Role, WorkItem
 from ..permissions import can_view_case, role_for_item
 from ..queries import task_choices
 from ..reference import References
+from ..text import check
 from ..uow import UnitOfWork
 from . import _case
 from .case_extras import store_attachment
@@ -175,8 +176,7 @@ def _merge_into(uow: UnitOfWork, actor_ref: audit.ActorRef, duplicate: Case, tar
     _case.lock(uow, target)
     audit.append(uow.session, case_id=target.id, actor=actor_ref, action="report_merged",
                  occurred_at=uow.clock.now(), reason=reason,
-                 data={"duplicate_case": duplicate.number,
-                       "tracking_code": duplicate.report.tracking_code})
+                 data={"duplicate_case": duplicate.number})
 
 
 # -- named actions over complete_work_item -------------------------------------------------------
@@ -228,12 +228,17 @@ def close(uow, actor, item_id, *, closure_note, expected_version=None):
                               expected_version=expected_version, expected_form="closure")
 
 
-def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reason: str | None = None):
-    """The citizen confirms the fix or disputes it, identified by the report's tracking code."""
-    code = (tracking_code or "").strip().upper()
-    case = uow.session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
+def _case_for_code(uow: UnitOfWork, tracking_code: str) -> Case:
+    report_id = uow.services.tracking.report_id(uow.session, tracking_code)
+    case = uow.session.scalar(select(Case).where(Case.report_id == report_id)) if report_id else None
     if case is None:
         raise NotFound(msg("no report with this tracking code"))
+    return case
+
+
+def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reason: str | None = None):
+    """The citizen confirms the fix or disputes it, identified by the report's tracking code."""
+    case = _case_for_code(uow, tracking_code)
     item = uow.session.scalar(select(WorkItem).where(
         WorkItem.case_id == case.id, WorkItem.form_key == "citizen_feedback",
         WorkItem.completed_at.is_(None)))
@@ -272,7 +277,7 @@ def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question
     if item.task_name not in ASKING_TASKS:
         raise DomainError(msg("the reporter can be asked during triage and disposition only"),
                           code="cannot_ask")
-    text = (question or "").strip()
+    text = (check(question, "question") or "").strip()
     if not text:
         raise ValidationError({"question": msg("this field is required")})
     if len(text) > QUESTION_MAX:
@@ -309,10 +314,7 @@ def _open_question(session: Session, case: Case) -> WorkItem | None:
 def answer_information(uow: UnitOfWork, tracking_code: str, *, answer: str) -> _case.Snapshot:
     """The citizen answers the officer's question, identified by the report's tracking code.
     The answer joins the case's public thread; the asking task's SLA clock runs again."""
-    code = (tracking_code or "").strip().upper()
-    case = uow.session.scalar(select(Case).join(Report).where(Report.tracking_code == code))
-    if case is None:
-        raise NotFound(msg("no report with this tracking code"))
+    case = _case_for_code(uow, tracking_code)
     item = _open_question(uow.session, case)
     if item is None:
         raise DomainError(msg("no question is waiting for your answer"), code="not_asked")

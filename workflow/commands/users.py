@@ -7,18 +7,26 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
+from zxcvbn import zxcvbn
 
+from .. import throttle
 from ..errors import DomainError, ValidationError
-from ..messages import msg
+from ..messages import Message, msg
 from ..models import Agency, Membership, QrTeam, Role, User
+from ..text import BAD_TEXT, bad_text, check_fields
 from ..uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from ..services import Services
+
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
-MIN_PASSWORD = 10
+MIN_PASSWORD, MAX_PASSWORD = 10, 128  # the one length rule of the CLI, the web and the API
+MIN_STRENGTH = 3  # zxcvbn score (0-4): 3 is "safely unguessable" against an online attack
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
 
@@ -27,21 +35,43 @@ def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
     return (hasher or _hasher).hash(password)
 
 
+def password_problem(password: str, *, username: str = "", full_name: str = "") -> Message | None:
+    """Why ``password`` may not be used, or None. Length first, then zxcvbn's estimate, which
+    knows common passwords, keyboard walks, repeats, dates and the user's own name."""
+    password = password or ""
+    if bad_text(password):
+        return BAD_TEXT
+    if len(password) < MIN_PASSWORD:
+        return msg("at least {limit} characters", limit=MIN_PASSWORD)
+    if len(password) > MAX_PASSWORD:
+        return msg("at most {limit} characters", limit=MAX_PASSWORD)
+    inputs = [v for v in (username, full_name, *full_name.split()) if v]
+    if any(password.lower() == v.lower() for v in inputs):
+        return msg("must not be your username or name")
+    if zxcvbn(password, user_inputs=inputs, max_length=MAX_PASSWORD)["score"] < MIN_STRENGTH:
+        return msg("too easy to guess: use a longer phrase of unusual words")
+    return None
+
+
 def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str,
                 roles: Iterable[tuple[str, str | None]], email: str | None = None,
                 hasher: PasswordHasher | None = None) -> User:
     """``roles``: (role, scope code) pairs; the scope is an agency code, a QR team code for
     ``qr_officer``, or None for city-wide roles."""
     errors: dict[str, str] = {}
+    check_fields({"username": username, "full_name": full_name, "email": email}, errors)
+    if errors:
+        raise ValidationError(errors)
     username = (username or "").strip().lower()
     if not USERNAME_RE.match(username):
-        errors["username"] = "3-80 characters: lower-case letters, digits, . _ -"
+        errors["username"] = msg("3-80 characters: lower-case letters, digits, . _ -")
     elif uow.session.scalar(select(User.id).where(User.username == username)):
-        errors["username"] = f"{username} is already taken"
+        errors["username"] = msg("{username} is already taken", username=username)
     if not (full_name or "").strip():
-        errors["full_name"] = "required"
-    if len(password or "") < MIN_PASSWORD:
-        errors["password"] = f"at least {MIN_PASSWORD} characters"
+        errors["full_name"] = msg("this field is required")
+    problem = password_problem(password, username=username, full_name=(full_name or "").strip())
+    if problem:
+        errors["password"] = problem
     memberships = []
     for role_name, scope in roles:
         try:
@@ -81,46 +111,69 @@ def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str
     return user
 
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_ATTEMPTS = 5  # password checks per account (or per known device) and window
+ATTEMPT_WINDOW = timedelta(minutes=15)
+BAD_LOGIN = msg("wrong username or password")
+
+
+@dataclass(frozen=True)
+class KnownDevice:
+    """A browser that logged in as ``user_id`` before (a signed cookie, checked by the web
+    layer): its attempts count apart from everyone else's, so strangers guessing a password
+    cannot lock its owner out."""
+
+    user_id: int
+    device_id: str
 
 
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None
     error: DomainError | None = None
+    retry_after: int | None = None  # seconds, when throttled
 
 
-def authenticate(uow: UnitOfWork, username: str, password: str) -> LoginResult:
-    """Check a login. Five failures in a row lock the account for 15 minutes.
+def authenticate(services: Services, username: str, password: str, *,
+                 device: KnownDevice | None = None) -> LoginResult:
+    """Check a login; at most :data:`MAX_ATTEMPTS` passwords are ever checked per account and
+    window, however many requests arrive at once.
 
-    Returns the outcome instead of raising: the caller commits either way, so that failures
-    are counted. The same message is given for an unknown user and a wrong password.
+    Runs its own short transactions: the attempt is counted first, atomically
+    (``throttle.hit``) and committed, and only an attempt within the budget has its password
+    checked; a success gives its count back (so logging in often locks nobody out, and attempts
+    already counted stay counted). Attempts are counted by the name typed, so an unknown name is
+    answered exactly like a known one (same message, same work, same throttling). A known device
+    of the account has a budget of its own.
     """
-    now = uow.clock.now()
-    user = uow.session.scalar(select(User).where(User.username == (username or "").strip().lower()))
-    if user is None or not user.active:
-        try:  # spend the same time as for a known user
-            _hasher.verify(_DUMMY_HASH, password or "")
-        except VerifyMismatchError:
-            pass
-        return LoginResult(None, DomainError(msg("wrong username or password"), code="bad_login"))
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(None, DomainError(
-            msg("too many failed attempts; try again in {minutes} minutes", minutes=minutes),
-            code="locked"))
+    name = (username or "").strip().lower()
+    password = password or ""
+    now = services.clock.now()
+    if bad_text(name) or bad_text(password) or not name or len(name) > 80:
+        return LoginResult(None, DomainError(BAD_LOGIN, code="bad_login"))
+    with services.reading() as session:
+        user = session.scalar(select(User).where(User.username == name, User.active.is_(True)))
+    trusted = device is not None and user is not None and device.user_id == user.id
+    key = f"login:device:{device.device_id}" if trusted else f"login:user:{name}"
+    with services.uow() as uow:
+        count, until = throttle.hit(uow.session, key, ATTEMPT_WINDOW, now)
+        uow.commit()
+    if count > MAX_ATTEMPTS:
+        wait = max(1, int((until - now).total_seconds()))
+        return LoginResult(None, DomainError(msg(
+            "too many failed attempts; try again in {minutes} minutes", minutes=wait // 60 + 1),
+            code="locked"), retry_after=wait)
+    checked = password if len(password) <= MAX_PASSWORD else ""  # never hash a huge input
     try:
-        _hasher.verify(user.password_hash, password or "")
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, checked)
+        if user is None or not checked:
+            raise VerifyMismatchError
     except (VerifyMismatchError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-        return LoginResult(None, DomainError(msg("wrong username or password"), code="bad_login"))
-    user.failed_logins, user.locked_until = 0, None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        return LoginResult(None, DomainError(BAD_LOGIN, code="bad_login"))
+    with services.uow() as uow:
+        throttle.refund(uow.session, key, now)
+        if _hasher.check_needs_rehash(user.password_hash):
+            uow.session.get(User, user.id).password_hash = hash_password(password)
+        uow.commit()
     return LoginResult(user)
 
 
