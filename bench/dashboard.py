@@ -28,8 +28,8 @@ from bench.timing import median_ms
 from escalation.sweeper import Sweeper
 from workflow import commands
 from workflow.actors import actor_for_user
-from workflow.models import Agency, Area, Case, Category, Report, WorkItem
-from workflow.specs import ensure_stored
+from workflow.engine.definition import ensure_stored
+from workflow.store.models import Agency, Area, Case, Category, Report, WorkItem
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 WITA = ZoneInfo("Asia/Makassar")
@@ -176,7 +176,7 @@ def real_case(services) -> int:
             lon=119.405, area="mariso"))
         uow.commit()
     with services.reading() as s:
-        from workflow.models import User
+        from workflow.store.models import User
         users = {u.username: actor_for_user(s, u.id) for u in s.scalars(select(User))}
 
     def step(fn, who, **kw):

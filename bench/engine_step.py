@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 from bench.timing import median_ms
 from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT
-from workflow.runtime import ProcessEngine
-from workflow.serialization import dump_state, load_state, serializer
-from workflow.specs import load_definition
+from workflow.engine.definition import load_definition
+from workflow.engine.runtime import ProcessEngine
+from workflow.engine.serialization import dump_state, load_state, serializer
 
 STEPS = [
     ("triage", {"decision": "valid", "reason": None, "duplicate_of": None, "corrected_category": None}),

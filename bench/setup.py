@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from workflow import schema, seed
 from workflow.clock import ManualClock
 from workflow.config import Settings
-from workflow.db import make_engine
 from workflow.services import Services, build_services
+from workflow.store import schema, seed
+from workflow.store.db import make_engine
 
 
 def fresh_services(database_url: str | None, now: datetime) -> Services:

@@ -23,8 +23,8 @@ from sqlalchemy import func, insert, select
 from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
-from workflow.models import Agency, Area, Case, CaseStatus, Category, Channel, Report, Timer
-from workflow.specs import ensure_stored
+from workflow.engine.definition import ensure_stored
+from workflow.store.models import Agency, Area, Case, CaseStatus, Category, Channel, Report, Timer
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 

@@ -29,12 +29,13 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
-from workflow import audit, commands
+from workflow import commands
 from workflow.actors import Actor
 from workflow.commands import _case
 from workflow.errors import Conflict
-from workflow.models import Case, Incident, Timer
 from workflow.services import Services
+from workflow.store import audit
+from workflow.store.models import Case, Incident, Timer
 
 log = logging.getLogger("tanggap.sweeper")
 

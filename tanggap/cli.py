@@ -12,11 +12,12 @@ import click
 from sqlalchemy import func, inspect, select
 
 from escalation.wiring import build as build_services
-from workflow import audit, commands, schema, seed
+from workflow import commands
 from workflow.config import Settings
 from workflow.errors import DomainError
-from workflow.models import Case
 from workflow.services import Services
+from workflow.store import audit, schema, seed
+from workflow.store.models import Case
 
 
 def _services(ctx: click.Context) -> Services:
@@ -147,7 +148,7 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
 
 
 def _has_reference_data(services: Services) -> bool:
-    from workflow.models import Agency
+    from workflow.store.models import Agency
 
     with services.reading() as session:
         return session.scalar(select(func.count()).select_from(Agency)) > 0
@@ -214,7 +215,7 @@ def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads
     With --file, check an export instead (each event's hash and link, recomputed). With
     --heads, also check a chain-heads file kept outside the system (`tanggap audit heads`).
     """
-    from workflow import history
+    from workflow.read import history
 
     if export_file is not None:
         document = _load_json(export_file)
@@ -265,9 +266,9 @@ def audit_heads(ctx: click.Context, output) -> None:
     outside the system; `tanggap audit verify --heads FILE` later proves no chain was rewritten."""
     import json
 
-    from workflow import history
     from workflow.actors import Actor, Scope
-    from workflow.models import Role
+    from workflow.read import history
+    from workflow.store.models import Role
 
     services = _services(ctx)
     auditor = Actor(user_id=None, name="cli", scopes=(Scope(Role.AUDITOR),), kind="system")

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import insert, select
 
-from workflow.models import Case, CaseState, Report, Timer, WorkItem
+from workflow.store.models import Case, CaseState, Report, Timer, WorkItem
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

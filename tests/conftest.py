@@ -18,12 +18,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.helpers import World
-from workflow import schema, seed
 from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT, Settings
-from workflow.db import make_engine
+from workflow.engine.definition import load_definition
 from workflow.services import build_services
-from workflow.specs import load_definition
+from workflow.store import schema, seed
+from workflow.store.db import make_engine
 
 PG_URL = os.environ.get("TANGGAP_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")

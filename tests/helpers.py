@@ -11,10 +11,11 @@ from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import func, select, text
 
-from workflow import audit, commands
+from workflow import commands
 from workflow.actors import Actor, actor_for_user
-from workflow.models import Base, Case, CaseEvent, WorkItem
-from workflow.specs import side_tasks
+from workflow.engine.definition import side_tasks
+from workflow.store import audit
+from workflow.store.models import Base, Case, CaseEvent, WorkItem
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"

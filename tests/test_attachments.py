@@ -125,7 +125,7 @@ def test_pictures_over_the_decoding_limit_are_refused(services, make, size):
 def test_pictures_are_decoded_one_at_a_time_on_one_thread(services, monkeypatch):
     import threading
 
-    from workflow import attachments
+    from workflow.store import attachments
 
     seen, inside, most, lock = set(), [0], [0], threading.Lock()
     real = attachments._clean
@@ -155,7 +155,7 @@ def test_pictures_are_decoded_one_at_a_time_on_one_thread(services, monkeypatch)
 def test_an_upload_that_cannot_get_the_image_thread_in_time_is_turned_away(services, monkeypatch):
     import threading
 
-    from workflow import attachments
+    from workflow.store import attachments
 
     release = threading.Event()
     monkeypatch.setattr(attachments, "WAIT", 0.2)

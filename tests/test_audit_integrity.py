@@ -16,9 +16,10 @@ from sqlalchemy.exc import DatabaseError, ProgrammingError
 from escalation.sweeper import Sweeper
 from tanggap.cli import main
 from tests.helpers import World, tamper, verify_cli
-from workflow import audit, commands
+from workflow import commands
 from workflow.config import Settings
 from workflow.services import build_services
+from workflow.store import audit
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", code)
     status_url = f"/lacak/{code}"
     with services.reading() as session:
-        from workflow.models import Case, Report
+        from workflow.store.models import Case, Report
         number = session.query(Case).join(Report).filter(Report.tracking_hash == services.tracking.lookup(code)).one().number
 
     staff, staff_errors = _context(browser, base)
@@ -245,7 +245,7 @@ def test_script_injection_renders_as_text(browser, server):
 
     staff = _login(context, "triase")
     with services.reading() as session:
-        from workflow.models import Case, Report
+        from workflow.store.models import Case, Report
         case_id = session.query(Case).join(Report).filter(Report.tracking_hash == services.tracking.lookup(code)).one().id
     staff.goto(f"/cases/{case_id}")
     staff.fill("#body", "<script>window.__pwned = 3</script> catatan")
@@ -271,7 +271,7 @@ def test_case_history_with_the_taken_path(browser, server):
         from sqlalchemy import select
 
         from workflow.actors import actor_for_user
-        from workflow.models import User, WorkItem
+        from workflow.store.models import User, WorkItem
         users = {u.username: actor_for_user(session, u.id) for u in session.scalars(select(User))}
 
     def step(command, username, **kwargs):

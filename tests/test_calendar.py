@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from escalation.calendar import BusinessCalendar, load_calendar
 from workflow.config import REPO_ROOT
@@ -83,7 +84,7 @@ def friday_item(settings_sqlite, definition):
     from escalation.wiring import build
     from workflow import commands
     from workflow.clock import ManualClock
-    from workflow.models import WorkItem
+    from workflow.store.models import WorkItem
 
     services = build(settings_sqlite, clock=ManualClock(wita(2026, 11, 27, 15, 0)), definition=definition)
     try:

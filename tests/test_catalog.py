@@ -13,10 +13,10 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT
-from workflow.models import Role
-from workflow.runtime import deadline_functions
-from workflow.scripting import make_script_engine
-from workflow.seed import DEFAULT_SEED
+from workflow.engine.runtime import deadline_functions
+from workflow.engine.scripting import make_script_engine
+from workflow.store.models import Role
+from workflow.store.seed import DEFAULT_SEED
 
 SEED = yaml.safe_load(Path(DEFAULT_SEED).read_text(encoding="utf-8"))
 

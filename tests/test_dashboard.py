@@ -10,8 +10,9 @@ import pytest
 from escalation.sweeper import Sweeper
 from tests.conftest import START
 from tests.webclient import WebClient
-from workflow import commands, dashboard
+from workflow import commands
 from workflow.errors import ValidationError
+from workflow.read import dashboard
 
 H = timedelta(hours=1)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from escalation.sweeper import Sweeper
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
-from workflow.models import Agency, Escalation, Role, Timer, WorkItem
+from workflow.store.models import Agency, Escalation, Role, Timer, WorkItem
 
 
 def _sweep(world):

@@ -13,7 +13,7 @@ from escalation.sweeper import Sweeper
 from workflow import commands
 from workflow.commands import _case
 from workflow.errors import Conflict
-from workflow.models import Case, Timer
+from workflow.store.models import Case, Timer
 
 
 def test_a_case_row_changed_since_it_was_read_is_never_written(world):

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from escalation.sweeper import Sweeper
 from tanggap.cli import main
 from tests.webclient import WebClient
-from workflow import commands, history
+from workflow import commands
+from workflow.engine.definition import side_tasks
+from workflow.engine.runtime import ElapsedTime
 from workflow.errors import NotFound
-from workflow.runtime import ElapsedTime
-from workflow.specs import side_tasks
+from workflow.read import history
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from workflow import commands
 from workflow.errors import ProcessError
-from workflow.models import Category, Incident
+from workflow.store.models import Category, Incident
 
 
 def test_unroutable_category_is_an_incident_and_nothing_else_is_written(world):

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from workflow import commands
 from workflow.errors import NotFound
-from workflow.models import Agency, CaseStatus, OutboxMessage, Timer
-from workflow.queries import InboxFilters, case_detail, inbox
+from workflow.read.queries import InboxFilters, case_detail, inbox
+from workflow.store.models import Agency, CaseStatus, OutboxMessage, Timer
 
 
 def _agency_id(world, code):
@@ -224,13 +224,13 @@ def test_triage_corrects_the_category_and_routing_follows(world):
     case = w.case(sub.case_id)
     assert case.agency_id == _agency_id(w, "DISHUB")
     with w.services.reading() as session:
-        from workflow.models import Category
+        from workflow.store.models import Category
         assert session.get(Category, case.category_id).code == "parkir-liar"
     recategorized = [e for e in w.events(sub.case_id) if e.action == "case_recategorized"]
     assert [w.event_data(e) for e in recategorized] == [{"category": ["sampah", "parkir-liar"]}]
     assert ("case_routed", None, "DISHUB", None) in _handoffs(w, sub.case_id)
     # The report as the citizen sent it is not rewritten.
     with w.services.reading() as session:
-        from workflow.models import Category, Report
+        from workflow.store.models import Category, Report
         report = session.get(Report, case.report_id)
         assert session.get(Category, report.category_id).code == "sampah"

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from workflow import schema
-from workflow.models import Base
+from workflow.store import schema
+from workflow.store.models import Base
 
 
 def _diff(engine):
@@ -24,7 +24,7 @@ def test_migrations_match_the_models(services):
 
 
 def test_downgrade_to_nothing_and_up_again(sqlite_url):
-    from workflow.db import make_engine
+    from workflow.store.db import make_engine
 
     engine = make_engine(sqlite_url)
     try:

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from tests.webclient import errors
 from web.helpers import csv_cell, safe_next
 from workflow.commands import credentials
-from workflow.models import Report
+from workflow.store.models import Report
 
 # (A form body cannot carry a lone surrogate: the server decodes broken UTF-8 as U+FFFD. JSON
 # escapes can, so the API tests below send them.)

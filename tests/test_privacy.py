@@ -8,7 +8,7 @@ import pytest
 
 from tests.webclient import WebClient
 from workflow import commands
-from workflow.queries import case_detail, public_status
+from workflow.read.queries import case_detail, public_status
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from workflow import commands
 from workflow.commands import _case
 from workflow.errors import DomainError
-from workflow.models import Case, CaseStatus, Timer, WorkItem
+from workflow.store.models import Case, CaseStatus, Timer, WorkItem
 
 AGENCIES = ["DLH", "DPU", "DISHUB", "DINSOS", "SATPOLPP", "DINKES"]
 

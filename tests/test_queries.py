@@ -8,7 +8,7 @@ import pytest
 
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
-from workflow.queries import InboxFilters, case_detail, case_history, inbox
+from workflow.read.queries import InboxFilters, case_detail, case_history, inbox
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflow.scripting import SandboxEnvironment
+from workflow.engine.scripting import SandboxEnvironment
 
 
 @pytest.fixture

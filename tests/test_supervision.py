@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from escalation.sweeper import Sweeper
 from workflow import commands
+from workflow.engine.runtime import ProcessEngine
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from workflow.models import Escalation, Incident, Note, OutboxMessage, Role, Timer, WorkItem
-from workflow.queries import public_status
-from workflow.runtime import ProcessEngine
+from workflow.read.queries import public_status
+from workflow.store.models import Escalation, Incident, Note, OutboxMessage, Role, Timer, WorkItem
 
 
 def _sweep(world):

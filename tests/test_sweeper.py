@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from escalation.sweeper import Sweeper
-from workflow.models import CaseEvent, Incident, Timer
-from workflow.runtime import ProcessEngine
+from workflow.engine.runtime import ProcessEngine
+from workflow.store.models import CaseEvent, Incident, Timer
 
 
 def _timer_events(world, case_id):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.bulk import clone_case
-from workflow.models import Case, CaseEvent, Escalation, OutboxMessage, Timer
+from workflow.store.models import Case, CaseEvent, Escalation, OutboxMessage, Timer
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,13 @@ from sqlalchemy import MetaData, select, text
 
 from tanggap.cli import main
 from tests.webclient import WebClient
-from workflow import audit, commands, history, schema
+from workflow import commands
 from workflow.actors import Actor
 from workflow.commands import credentials
-from workflow.db import make_engine
-from workflow.models import Case, Report
+from workflow.read import history
+from workflow.store import audit, schema
+from workflow.store.db import make_engine
+from workflow.store.models import Case, Report
 from workflow.tracking import TrackingCodes
 
 

@@ -64,7 +64,7 @@ def test_submit_report_names_every_bad_field_at_once(world):
 def test_kecamatan_is_inferred_from_the_point_when_not_given(world):
     sub = world.report(area=None, kelurahan=None, lat=-5.0852, lon=119.5148)
     with world.services.reading() as session:
-        from workflow.models import Area, Case
+        from workflow.store.models import Area, Case
         case = session.get(Case, sub.case_id)
         assert session.get(Area, case.area_id).code == "biringkanaya"
 

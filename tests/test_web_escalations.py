@@ -201,7 +201,7 @@ def test_asking_the_reporter_through_the_web(world, app):
 
 
 def test_admins_see_and_retry_incidents(world, app, monkeypatch):
-    from workflow.runtime import ProcessEngine
+    from workflow.engine.runtime import ProcessEngine
 
     w = world
     sub = w.report()

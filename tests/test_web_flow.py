@@ -50,7 +50,7 @@ def test_report_to_closure_without_javascript(world, app):
     assert f'id="tracking-code">{code}<' in page
     assert "Diterima, sedang diperiksa command center" in page
     with w.services.reading() as session:
-        from workflow.models import Case, Report
+        from workflow.store.models import Case, Report
         case = session.query(Case).join(Report).filter(Report.tracking_hash == w.services.tracking.lookup(code)).one()
         number = case.number
 
@@ -211,7 +211,7 @@ def test_a_categorys_extra_fields_on_the_report_form(world, web):
     assert done.status_code == 302
     from sqlalchemy import select
 
-    from workflow.models import Report
+    from workflow.store.models import Report
     with world.services.reading() as session:
         report = session.scalars(select(Report).order_by(Report.id.desc())).first()
     assert report.attributes == {"jenis": "lampu", "jumlah_tiang": 5}  # another category's ignored
@@ -225,6 +225,6 @@ def test_a_categorys_extra_fields_on_the_report_form(world, web):
 def report_case_number(world, report_id):
     from sqlalchemy import select
 
-    from workflow.models import Case
+    from workflow.store.models import Case
     with world.services.reading() as session:
         return session.scalar(select(Case.number).where(Case.report_id == report_id))

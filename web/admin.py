@@ -7,8 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from workflow import commands
-from workflow.models import Role
-from workflow.queries import incidents
+from workflow.read.queries import incidents
+from workflow.store.models import Role
 
 from .helpers import actor, services
 

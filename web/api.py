@@ -27,10 +27,9 @@ from workflow import commands
 from workflow.actors import Actor, actor_for_user
 from workflow.commands import credentials
 from workflow.commands.tasks import workable_item
+from workflow.engine.forms import ID_LIMIT
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
-from workflow.forms import ID_LIMIT
-from workflow.models import Case, Channel, Role, WorkItem
-from workflow.queries import (
+from workflow.read.queries import (
     ESCALATION_LEVELS,
     SLA_STATES,
     SORTS,
@@ -44,6 +43,7 @@ from workflow.queries import (
     sla_state,
     task_choices,
 )
+from workflow.store.models import Case, Channel, Role, WorkItem
 
 from .extensions import limiter
 from .i18n import tr

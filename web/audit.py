@@ -13,11 +13,18 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from workflow.engine.definition import side_tasks
 from workflow.errors import ValidationError
-from workflow.history import HistoryFilters, actor_events, chain_heads, export_events, search_cases, timeline
-from workflow.models import Agency, CaseStatus, Role
-from workflow.queries import report_options
-from workflow.specs import side_tasks
+from workflow.read.history import (
+    HistoryFilters,
+    actor_events,
+    chain_heads,
+    export_events,
+    search_cases,
+    timeline,
+)
+from workflow.read.queries import report_options
+from workflow.store.models import Agency, CaseStatus, Role
 
 from . import diagram
 from .helpers import actor, csv_cell, only_for, services

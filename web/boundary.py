@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 
+from workflow.engine.forms import ID_LIMIT
 from workflow.errors import ValidationError
-from workflow.forms import ID_LIMIT
 from workflow.messages import msg
 from workflow.text import BAD_TEXT, bad_text, check_fields
 

@@ -11,7 +11,7 @@ from wtforms import BooleanField, TextAreaField
 from workflow import commands
 from workflow.errors import ValidationError
 from workflow.permissions import can_write_notes
-from workflow.queries import attachment_for, case_detail
+from workflow.read.queries import attachment_for, case_detail
 
 from .forms import Form
 from .helpers import actor, safe_next, services

@@ -12,9 +12,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from workflow.dashboard import UNASSIGNED, Dashboard, Period, build
 from workflow.errors import ValidationError
-from workflow.models import City, Role
+from workflow.read.dashboard import UNASSIGNED, Dashboard, Period, build
+from workflow.store.models import City, Role
 
 from .helpers import csv_cell, only_for, services
 from .i18n import duration_text, tr

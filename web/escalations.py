@@ -16,8 +16,7 @@ from wtforms.validators import Optional
 from workflow import commands
 from workflow.commands.supervision import supervising_role
 from workflow.errors import ValidationError
-from workflow.models import Agency, Role, WorkItem
-from workflow.queries import (
+from workflow.read.queries import (
     ESCALATION_LEVELS,
     EscalationFilters,
     assignees_for,
@@ -27,7 +26,8 @@ from workflow.queries import (
     report_options,
     task_choices,
 )
-from workflow.reference import References
+from workflow.store.models import Agency, Role, WorkItem
+from workflow.store.reference import References
 
 from .forms import Form
 from .helpers import actor, is_htmx, services

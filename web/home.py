@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
-from workflow.models import Case, CaseStatus
+from workflow.store.models import Case, CaseStatus
 
 bp = Blueprint("home", __name__)
 

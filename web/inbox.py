@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from workflow import commands
-from workflow.models import Role
-from workflow.queries import InboxFilters, SLA_STATES, SORTS, inbox, report_options
+from workflow.read.queries import SLA_STATES, SORTS, InboxFilters, inbox, report_options
+from workflow.store.models import Role
 
 from .helpers import actor, is_htmx, safe_next, services
 

@@ -19,9 +19,7 @@ from werkzeug.exceptions import HTTPException
 from workflow import commands
 from workflow.commands import credentials
 from workflow.errors import DomainError, NotFound, ValidationError
-from workflow.models import Category, Channel
-from workflow.reference import References
-from workflow.service_requests import (
+from workflow.read.service_requests import (
     ServiceRequest,
     by_token,
     get_request,
@@ -29,6 +27,8 @@ from workflow.service_requests import (
     locate_address,
     parse_filters,
 )
+from workflow.store.models import Category, Channel
+from workflow.store.reference import References
 from workflow.text import xml_safe
 
 from .extensions import limiter

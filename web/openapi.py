@@ -6,8 +6,8 @@ nothing else), and runs Schemathesis against this document: responses must match
 
 from __future__ import annotations
 
-from workflow.attachments import ATTACHMENT_KINDS
-from workflow.queries import ESCALATION_LEVELS, SLA_STATES, SORTS, TABS
+from workflow.read.queries import ESCALATION_LEVELS, SLA_STATES, SORTS, TABS
+from workflow.store.attachments import ATTACHMENT_KINDS
 
 from .api import MAX_LIMIT
 

@@ -12,8 +12,8 @@ from wtforms.validators import Optional
 
 from workflow import commands
 from workflow.errors import DomainError, NotFound, ValidationError
-from workflow.models import Channel
-from workflow.queries import public_photo, public_status, report_options
+from workflow.read.queries import public_photo, public_status, report_options
+from workflow.store.models import Channel
 
 from .extensions import limiter
 from .forms import Form

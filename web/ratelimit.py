@@ -28,8 +28,8 @@ from flask import current_app, request
 from limits.storage import Storage
 from sqlalchemy.exc import SQLAlchemyError
 
-from workflow import throttle
-from workflow.db import WRITE_OPTION
+from workflow.store import throttle
+from workflow.store.db import WRITE_OPTION
 
 DATABASE = "tanggap+db://"
 

@@ -15,8 +15,8 @@ from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, St
 from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
-from workflow.forms import FormDefinition
-from workflow.queries import ChoiceOption
+from workflow.engine.forms import FormDefinition
+from workflow.read.queries import ChoiceOption
 
 from .forms import Form
 

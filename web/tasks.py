@@ -11,8 +11,8 @@ from wtforms import HiddenField, TextAreaField
 from workflow import commands
 from workflow.commands.tasks import ASKING_TASKS, QUESTION_MAX, workable_item
 from workflow.errors import Conflict, ValidationError
-from workflow.models import Case, WorkItem
-from workflow.queries import case_detail, instructions_for, task_choices
+from workflow.read.queries import case_detail, instructions_for, task_choices
+from workflow.store.models import Case, WorkItem
 
 from .cases import NoteForm
 from .errors import render_error

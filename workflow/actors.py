@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from .audit import ActorRef
-from .errors import NotFound
-from .models import Role, User
+from workflow.errors import NotFound
+from workflow.store.audit import ActorRef
+from workflow.store.models import Role, User
 
 
 @dataclass(frozen=True)

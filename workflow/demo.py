@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from PIL import Image
 from sqlalchemy import select
 
-from . import commands
-from .actors import Actor, actor_for_user
-from .clock import ManualClock
-from .commands.users import hash_password, password_problem
-from .errors import ValidationError
-from .models import Agency, Channel, Membership, QrTeam, Role, User, WorkItem
-from .reference import References
-from .services import Services
-from .specs import side_tasks
+from workflow import commands
+from workflow.actors import Actor, actor_for_user
+from workflow.clock import ManualClock
+from workflow.commands.users import hash_password, password_problem
+from workflow.engine.definition import side_tasks
+from workflow.errors import ValidationError
+from workflow.services import Services
+from workflow.store.models import Agency, Channel, Membership, QrTeam, Role, User, WorkItem
+from workflow.store.reference import References
 
 # Where each demo case stops: the last step it takes. Weights give a realistic spread.
 STOPS = [("triage", 10), ("rejected", 4), ("merged", 3), ("disposition", 10),

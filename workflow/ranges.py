@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from .errors import ValidationError
-from .messages import msg
+from workflow.errors import ValidationError
+from workflow.messages import msg
 
 MAX_PAGE = 100_000  # pages of a list; 25 rows a page is 2.5M rows
 FIRST_DAY = date(2000, 1, 1)  # no report, deadline or period lies outside these

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .attachments import AttachmentStore
-from .clock import Clock, SystemClock
-from .config import Settings
-from .db import make_engine, make_session_factory
-from .runtime import ProcessEngine, SlaCalendar
-from .specs import ProcessDefinition, load_definition
-from .tracking import TrackingCodes
-from .uow import UnitOfWork
+from workflow.clock import Clock, SystemClock
+from workflow.config import Settings
+from workflow.engine.definition import ProcessDefinition, load_definition
+from workflow.engine.runtime import ProcessEngine, SlaCalendar
+from workflow.store.attachments import AttachmentStore
+from workflow.store.db import make_engine, make_session_factory
+from workflow.store.uow import UnitOfWork
+from workflow.tracking import TrackingCodes
 
 
 @dataclass

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .errors import ValidationError
-from .messages import msg
+from workflow.errors import ValidationError
+from workflow.messages import msg
 
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 BAD_TEXT = msg("contains characters that are not allowed (control characters or broken Unicode)")

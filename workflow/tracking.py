@@ -52,7 +52,7 @@ class TrackingCodes:
         return self.digest(normal) if normal else None
 
     def report_id(self, session: Session, code: str | None) -> int | None:
-        from .models import Report
+        from workflow.store.models import Report
 
         digest = self.lookup(code)
         if digest is None:

@@ -1,9 +1,11 @@
 """Every state change a user or a worker can make. Each takes a unit of work and never commits."""
 
-from .case_extras import add_attachment, add_note
-from .reports import ReportInput, Submitted, submit_report
-from .tasks import (
+from workflow.commands.case_extras import add_attachment, add_note
+from workflow.commands.reports import ReportInput, Submitted, submit_report
+from workflow.commands.supervision import extend_deadline, force_transfer, instruct, reassign
+from workflow.commands.tasks import (
     accept,
+    answer_information,
     citizen_feedback,
     claim,
     close,
@@ -14,15 +16,13 @@ from .tasks import (
     merge_duplicate,
     record_field_work,
     release,
-    transfer,
-    answer_information,
     request_information,
+    transfer,
     triage,
     verify,
 )
-from .supervision import extend_deadline, force_transfer, instruct, reassign
-from .timers import fire_timers, retry_incident
-from .users import authenticate, create_user, end_sessions
+from workflow.commands.timers import fire_timers, retry_incident
+from workflow.commands.users import authenticate, create_user, end_sessions
 
 __all__ = [
     "ReportInput", "Submitted", "accept", "add_attachment", "add_note", "answer_information",

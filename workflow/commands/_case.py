@@ -9,16 +9,24 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from .. import audit
-from ..audit import ActorRef
-from ..errors import Conflict, NotFound
-from ..messages import msg
-from ..models import Case, CaseEvent, CaseState, CaseStatus, Escalation, OutboxMessage, ProcessSpec
-from ..projections import apply_to_case, sync_timers, sync_work_items
-from ..reference import References
-from ..runtime import Snapshot
-from ..serialization import spec_objects
-from ..uow import UnitOfWork
+from workflow.commands.projections import apply_to_case, sync_timers, sync_work_items
+from workflow.engine.runtime import Snapshot
+from workflow.engine.serialization import spec_objects
+from workflow.errors import Conflict, NotFound
+from workflow.messages import msg
+from workflow.store import audit
+from workflow.store.audit import ActorRef
+from workflow.store.models import (
+    Case,
+    CaseEvent,
+    CaseState,
+    CaseStatus,
+    Escalation,
+    OutboxMessage,
+    ProcessSpec,
+)
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
 
 CITIZEN_MESSAGES = ("case_resolved", "info_requested")  # outbox topics addressed to the reporter
 

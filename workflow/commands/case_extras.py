@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from .. import audit
-from ..actors import Actor
-from ..attachments import ATTACHMENT_KINDS, PreparedImage
-from ..errors import NotFound, PermissionDenied, ValidationError
-from ..messages import msg
-from ..models import Attachment, Case, Note
-from ..permissions import can_view_case, can_write_notes
-from ..text import check
-from ..uow import UnitOfWork
-from . import _case
+from workflow.actors import Actor
+from workflow.commands import _case
+from workflow.errors import NotFound, PermissionDenied, ValidationError
+from workflow.messages import msg
+from workflow.permissions import can_view_case, can_write_notes
+from workflow.store import audit
+from workflow.store.attachments import ATTACHMENT_KINDS, PreparedImage
+from workflow.store.models import Attachment, Case, Note
+from workflow.store.uow import UnitOfWork
+from workflow.text import check
 
 NOTE_MAX = 4000
 

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, NotFound, ValidationError
-from ..messages import msg
-from ..models import ApiCredential, User
-from ..text import BAD_TEXT, bad_text
-from ..uow import UnitOfWork
+from workflow.errors import Conflict, NotFound, ValidationError
+from workflow.messages import msg
+from workflow.store.models import ApiCredential, User
+from workflow.store.uow import UnitOfWork
+from workflow.text import BAD_TEXT, bad_text
 
 KINDS = {"open311": "k", "token": "t"}
 

@@ -10,19 +10,19 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from .. import geo
-from ..actors import Actor
-from ..attachments import PreparedImage
-from ..errors import ValidationError
-from ..messages import msg
-from ..models import Case, CaseStatus, Channel, Report
-from ..ranges import OUT_OF_RANGE, moment_in_range
-from ..reference import References
-from ..specs import ensure_stored
-from ..text import check_fields
-from ..uow import UnitOfWork
-from . import _case
-from .case_extras import store_attachment
+from workflow import geo
+from workflow.actors import Actor
+from workflow.commands import _case
+from workflow.commands.case_extras import store_attachment
+from workflow.engine.definition import ensure_stored
+from workflow.errors import ValidationError
+from workflow.messages import msg
+from workflow.ranges import OUT_OF_RANGE, moment_in_range
+from workflow.store.attachments import PreparedImage
+from workflow.store.models import Case, CaseStatus, Channel, Report
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
+from workflow.text import check_fields
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

@@ -12,18 +12,18 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .. import audit
-from ..actors import Actor, actor_for_user
-from ..errors import DomainError, NotFound, PermissionDenied, ValidationError
-from ..messages import msg
-from ..models import Case, CaseStatus, Note, Role, User, WorkItem
-from ..permissions import can_view_case, role_for_item
-from ..queries import task_choices
-from ..ranges import OUT_OF_RANGE, moment_in_range
-from ..reference import References
-from ..text import BAD_TEXT, bad_text, check
-from ..uow import UnitOfWork
-from . import _case
+from workflow.actors import Actor, actor_for_user
+from workflow.commands import _case
+from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
+from workflow.messages import msg
+from workflow.permissions import can_view_case, role_for_item
+from workflow.ranges import OUT_OF_RANGE, moment_in_range
+from workflow.read.queries import task_choices
+from workflow.store import audit
+from workflow.store.models import Case, CaseStatus, Note, Role, User, WorkItem
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
+from workflow.text import BAD_TEXT, bad_text, check
 
 REASON_MAX = 1000
 INSTRUCTION_MAX = 2000

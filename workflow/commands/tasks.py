@@ -13,20 +13,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..actors import Actor
-from ..attachments import PreparedImage
-from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
-from ..forms import clean
-from ..messages import msg
-from ..models import OPEN_STATUSES, Attachment, Case, CaseStatus, Note, Role, WorkItem
-from ..permissions import can_view_case, role_for_item
-from ..queries import task_choices
-from ..reference import References
-from ..text import check
-from ..uow import UnitOfWork
-from . import _case
-from .case_extras import store_attachment
+from workflow.actors import Actor
+from workflow.commands import _case
+from workflow.commands.case_extras import store_attachment
+from workflow.engine.forms import clean
+from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from workflow.messages import msg
+from workflow.permissions import can_view_case, role_for_item
+from workflow.read.queries import task_choices
+from workflow.store import audit
+from workflow.store.attachments import PreparedImage
+from workflow.store.models import OPEN_STATUSES, Attachment, Case, CaseStatus, Note, Role, WorkItem
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
+from workflow.text import check
 
 
 def workable_item(session: Session, actor: Actor, item_id: int) -> tuple[WorkItem, Role]:

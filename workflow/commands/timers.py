@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .. import audit
-from ..actors import Actor
-from ..errors import Conflict, DomainError, NotFound, PermissionDenied
-from ..messages import msg
-from ..models import Incident, Role, Timer
-from ..reference import References
-from ..uow import UnitOfWork
-from . import _case
+from workflow.actors import Actor
+from workflow.commands import _case
+from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied
+from workflow.messages import msg
+from workflow.store import audit
+from workflow.store.models import Incident, Role, Timer
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
 
 
 def fire_timers(uow: UnitOfWork, case_id: int) -> int:

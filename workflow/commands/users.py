@@ -14,15 +14,15 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
 from zxcvbn import zxcvbn
 
-from .. import throttle
-from ..errors import DomainError, ValidationError
-from ..messages import Message, msg
-from ..models import Agency, Membership, QrTeam, Role, User
-from ..text import BAD_TEXT, bad_text, check_fields
-from ..uow import UnitOfWork
+from workflow.errors import DomainError, ValidationError
+from workflow.messages import Message, msg
+from workflow.store import throttle
+from workflow.store.models import Agency, Membership, QrTeam, Role, User
+from workflow.store.uow import UnitOfWork
+from workflow.text import BAD_TEXT, bad_text, check_fields
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from workflow.services import Services
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128  # the one length rule of the CLI, the web and the API

@@ -1,0 +1,162 @@
+"""Write what a workflow :class:`Snapshot` says into the case row, ``work_items`` and ``timers``.
+
+Called in the same transaction as the state it mirrors, after every step, so the inbox and the
+sweeper read rows that are never stale and never ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from workflow.engine.definition import ProcessDefinition
+from workflow.engine.runtime import HumanTask, Snapshot
+from workflow.store.models import Case, CaseStatus, Role, SlaDaily, Timer, WorkItem
+from workflow.store.reference import References
+
+FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
+SLA_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)  # escalation reviews are not SLA work
+WITA = ZoneInfo("Asia/Makassar")
+
+
+def count_sla(session: Session, completed_at: datetime, agency_id: int, form_key: str, *,
+              on_time: bool) -> None:
+    """Add one completed task to the ``sla_daily`` rollup (an upsert: concurrent transactions
+    adding to the same day and OPD both count)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {"day": completed_at.astimezone(WITA).date(), "agency_id": agency_id, "form_key": form_key,
+              "completed": 1, "on_time": int(on_time)}
+    statement = insert(SlaDaily).values(**values)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["day", "agency_id", "form_key"],
+        set_={"completed": SlaDaily.completed + 1, "on_time": SlaDaily.on_time + int(on_time)}))
+
+
+def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
+    if snap.main_task is not None:
+        return CaseStatus(definition.open_statuses[snap.main_task.form_key])
+    if snap.ended_at is not None:
+        return CaseStatus(definition.end_statuses[snap.ended_at])
+    raise LookupError("workflow has neither an open task nor a known end event")
+
+
+def apply_to_case(case: Case, snap: Snapshot, definition: ProcessDefinition, refs: References,
+                  now: datetime) -> None:
+    data = snap.data
+    status = case_status(definition, snap)
+    case.status = status
+    case.stage = snap.main_task.form_key if snap.main_task else None
+    agency = data.get("agency")
+    case.agency_id = refs.agencies[agency].id if agency else None
+    team = data.get("team")
+    case.team_id = refs.teams[team].id if team else None
+    category = data.get("category")
+    if category:
+        case.category_id = refs.categories[category].id
+    case.priority = data.get("priority") or case.priority or "normal"
+    case.transfer_count = int(data.get("transfer_count") or 0)
+    case.reopen_count = int(data.get("reopen_count") or 0)
+    case.rework_count = int(data.get("rework_count") or 0)
+    if status in FINAL_STATUSES:
+        case.closed_at = case.closed_at or now
+    else:
+        case.closed_at = None
+    case.close_seconds = ((case.closed_at - case.created_at).total_seconds()
+                          if status == CaseStatus.CLOSED and case.created_at else None)
+    case.updated_at = now
+
+
+def _item_scope(task: HumanTask, definition: ProcessDefinition, refs: References, data) -> dict:
+    rule = definition.lanes[task.lane]
+    agency_id = team_id = None
+    if rule.agency == "command_center":
+        agency_id = refs.command_center.id
+    elif rule.agency and data.get(rule.agency):
+        agency_id = refs.agencies[data[rule.agency]].id
+    elif rule.fallback == "command_center":
+        agency_id = refs.command_center.id
+    if rule.team and data.get(rule.team):
+        team_id = refs.teams[data[rule.team]].id
+    return {"role": rule.role, "agency_id": agency_id, "team_id": team_id}
+
+
+def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: ProcessDefinition,
+                    refs: References, now: datetime, *, completed_task: str | None = None,
+                    completed_by: int | None = None,
+                    at_risk: Callable[[datetime, datetime, float], datetime] | None = None,
+                    at_risk_share: float = 0.75,
+                    ) -> tuple[list[WorkItem], list[WorkItem]]:
+    """Make the open ``work_items`` equal the READY human tasks. Claims on surviving items are
+    kept; items no longer READY are closed: ``completed`` if it is ``completed_task`` (done by
+    ``completed_by``), else ``cancelled`` (an interrupting timer, a merge).
+
+    Also sets the case's ``due_at`` to the deadline of its main open task. Returns (added, closed).
+    """
+    existing = {w.bpmn_task_id: w for w in session.scalars(
+        select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.completed_at.is_(None)))}
+    wanted = {t.task_id: t for t in snap.tasks}
+    removed = [w for tid, w in existing.items() if tid not in wanted]
+    for w in removed:
+        w.completed_at = now
+        if w.bpmn_task_id == completed_task:
+            w.outcome, w.completed_by_id = "completed", completed_by
+            if w.due_at is not None and w.agency_id is not None and w.role in SLA_ROLES:
+                count_sla(session, w.completed_at, w.agency_id, w.form_key, on_time=w.completed_at <= w.due_at)
+        else:
+            w.outcome = "cancelled"
+    added = []
+    wanted_items: dict[str, WorkItem] = {}
+    for tid, task in wanted.items():
+        scope = _item_scope(task, definition, refs, task.data)
+        item = existing.get(tid)
+        if item is None:
+            item = WorkItem(case_id=case.id, bpmn_task_id=tid, created_at=now, **scope)
+            session.add(item)
+            added.append(item)
+        else:
+            if (item.agency_id, item.team_id) != (scope["agency_id"], scope["team_id"]):
+                item.assignee_id, item.claimed_at = None, None  # scope moved: claim lapses
+            for key, value in scope.items():
+                setattr(item, key, value)
+        item.task_name = task.name
+        item.form_key = task.form_key
+        item.lane = task.lane
+        item.priority = case.priority
+        item.due_at = task.due_at  # fired timers included: it does not move when one fires
+        item.sla_paused_since = task.paused_since
+        item.at_risk_at = None
+        if task.due_at is not None:
+            item.at_risk_at = (at_risk(item.created_at, task.due_at, at_risk_share) if at_risk
+                               else item.created_at + (task.due_at - item.created_at) * at_risk_share)
+        wanted_items[tid] = item
+    main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
+    case.due_at = main.due_at if main is not None else None
+    session.flush()
+    return added, removed
+
+
+def sync_timers(session: Session, case: Case, snap: Snapshot) -> None:
+    """Make ``timers`` equal the WAITING timer events."""
+    existing = {t.bpmn_task_id: t for t in session.scalars(
+        select(Timer).where(Timer.case_id == case.id))}
+    wanted = {t.task_id: t for t in snap.timers}
+    for tid, row in existing.items():
+        if tid not in wanted:
+            session.delete(row)
+    for tid, timer in wanted.items():
+        row = existing.get(tid)
+        if row is None:
+            row = Timer(case_id=case.id, bpmn_task_id=tid)
+            session.add(row)
+        row.timer_name = timer.name
+        row.guards_task = timer.guards_task
+        row.interrupting = timer.interrupting
+        row.due_at = timer.due_at
+    session.flush()

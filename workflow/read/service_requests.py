@@ -1,0 +1,186 @@
+"""The public view of cases as Open311 service requests: what anyone may list and look up.
+
+No contact details, no names, no internal notes; confidential reports are left out entirely.
+A request is ``closed`` once its case is closed, rejected or merged, and ``open`` before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.errors import NotFound, ValidationError
+from workflow.messages import msg
+from workflow.ranges import check_moment
+from workflow.store.models import Agency, Area, Case, CaseEvent, CaseStatus, Category, Report
+from workflow.store.reference import References
+from workflow.tracking import TrackingCodes
+
+CLOSED = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_RESULTS = 1000
+
+
+@dataclass(frozen=True)
+class ServiceRequest:
+    case: Case
+    report: Report
+    category: Category
+    agency: Agency | None
+    closing_note: str | None  # closure note, rejection reason, or the case merged into
+
+    @property
+    def status(self) -> str:
+        return "closed" if self.case.status in CLOSED else "open"
+
+
+@dataclass(frozen=True)
+class RequestFilters:
+    service_request_ids: tuple[str, ...] = ()
+    service_codes: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    statuses: tuple[str, ...] = ()
+
+
+def parse_filters(args) -> RequestFilters:
+    """Read the GeoReport v2 query parameters; a 400 names each bad one."""
+    errors: dict = {}
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(v.strip() for raw in args.getlist(name) for v in raw.split(",") if v.strip())
+
+    def moment(name: str) -> datetime | None:
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            value = None
+        if value is None or value.tzinfo is None:
+            errors[name] = msg("give an ISO 8601 date and time with a time zone")
+            return None
+        return check_moment(value, name, errors)
+
+    statuses = listed("status")
+    if any(s not in ("open", "closed") for s in statuses):
+        errors["status"] = msg("must be one of {choices}", choices="open, closed")
+    filters = RequestFilters(service_request_ids=listed("service_request_id"),
+                             service_codes=listed("service_code"), start=moment("start_date"),
+                             end=moment("end_date"), statuses=statuses)
+    if filters.start and filters.end and filters.start > filters.end:
+        errors["end_date"] = msg("end_date is before start_date")
+    if len(filters.service_request_ids) > MAX_RESULTS:
+        errors["service_request_id"] = msg("at most {limit} ids", limit=MAX_RESULTS)
+    if errors:
+        raise ValidationError(errors)
+    return filters
+
+
+def _public(query):
+    return query.where(Report.confidential.is_(False), Case.number.is_not(None))
+
+
+def list_requests(session: Session, filters: RequestFilters, now: datetime) -> list[ServiceRequest]:
+    """Requests by id (other filters then ignored, as the spec says), or the newest first within
+    the dates (by default the last 90 days), at most 1000."""
+    query = _public(select(Case).join(Report, Report.id == Case.report_id))
+    if filters.service_request_ids:
+        query = query.where(Case.number.in_(filters.service_request_ids))
+    else:
+        if filters.service_codes:
+            query = query.join(Category, Category.id == Case.category_id).where(
+                Category.code.in_(filters.service_codes))
+        start = filters.start or ((filters.end or now) - DEFAULT_WINDOW)
+        query = query.where(Report.submitted_at >= start)
+        if filters.end:
+            query = query.where(Report.submitted_at <= filters.end)
+        if filters.statuses == ("open",):
+            query = query.where(Case.status.not_in(CLOSED))
+        elif filters.statuses == ("closed",):
+            query = query.where(Case.status.in_(CLOSED))
+    query = query.order_by(Report.submitted_at.desc(), Case.id.desc()).limit(MAX_RESULTS)
+    return _views(session, list(session.scalars(query)))
+
+
+def get_request(session: Session, number: str) -> ServiceRequest:
+    case = session.scalar(_public(select(Case).join(Report, Report.id == Case.report_id))
+                          .where(Case.number == number))
+    if case is None:
+        raise NotFound(msg("service request {number} not found", number=number))
+    return _views(session, [case])[0]
+
+
+def by_token(session: Session, codes: TrackingCodes, token: str) -> ServiceRequest:
+    """The token handed out when a request was filed is the report's tracking code."""
+    report_id = codes.report_id(session, token)
+    case = session.scalar(_public(select(Case).join(Report, Report.id == Case.report_id))
+                          .where(Case.report_id == report_id)) if report_id else None
+    if case is None:
+        raise NotFound(msg("token {token} not found", token=token))
+    return _views(session, [case])[0]
+
+
+def _views(session: Session, cases: list[Case]) -> list[ServiceRequest]:
+    refs = References(session)
+    notes = _closing_notes(session, [c for c in cases if c.status in CLOSED])
+    return [ServiceRequest(case=c, report=c.report, category=refs.categories_by_id[c.category_id],
+                           agency=refs.agencies_by_id.get(c.agency_id) if c.agency_id else None,
+                           closing_note=notes.get(c.id)) for c in cases]
+
+
+def _closing_notes(session: Session, cases: list[Case]) -> dict[int, str]:
+    """Per closed case, in one query: the closure note, the rejection reason, or where it was
+    merged (the last such event wins)."""
+    if not cases:
+        return {}
+    merged = {c.id: c.merged_into_id for c in cases if c.merged_into_id}
+    numbers = dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(set(merged.values())))).all()) if merged else {}
+    found: dict[int, str] = {}
+    rows = session.execute(
+        select(CaseEvent.case_id, CaseEvent.action, CaseEvent.task_name, CaseEvent.reason, CaseEvent.data)
+        .where(CaseEvent.case_id.in_([c.id for c in cases]),
+               CaseEvent.action.in_(("task_completed", "case_rejected")))
+        .order_by(CaseEvent.case_id, CaseEvent.seq))
+    for case_id, action, task, reason, data in rows:
+        if action == "case_rejected" and reason:
+            found[case_id] = reason
+        elif action == "task_completed" and task == "closure":
+            found[case_id] = json.loads(data)["values"].get("closure_note") or found.get(case_id, "")
+    for case_id, target in merged.items():
+        found[case_id] = f"{found.get(case_id, '')} [{numbers.get(target, '')}]".strip()
+    return found
+
+
+# -- locating a report from an address ---------------------------------------------------------
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def locate_address(session: Session, address: str) -> tuple[Area, Area | None]:
+    """(kecamatan, kelurahan) named in a free-text address, for requests without coordinates.
+
+    A kelurahan name decides (it names its kecamatan too); otherwise a kecamatan name. Longest
+    names first, whole words only, so "Mariso" does not match inside another name. The point
+    used is the kecamatan's centre: triage sees that it is approximate from the address.
+    """
+    folded = f" {_fold(address)} "
+    refs = References(session)
+    areas = sorted((a for a in refs.areas.values()), key=lambda a: -len(a.name))
+    for area in areas:
+        if not area.is_kecamatan and f" {_fold(area.name)} " in folded:
+            return refs.areas_by_id[area.parent_id], area
+    for area in areas:
+        if area.is_kecamatan and f" {_fold(area.name)} " in folded:
+            return area, None
+    raise ValidationError({"address_string": msg(
+        "name a kecamatan or kelurahan of the city in the address, or send lat and long")})

@@ -1,0 +1,214 @@
+"""The audit trail: append events to a per-case hash chain, and verify chains.
+
+``hash = sha256(prev_hash + canonical JSON of the row)``; the first row of a case chains from
+:data:`GENESIS`. Rows are append-only: the database refuses UPDATE and DELETE (triggers in the
+initial migration), and :func:`verify` finds any row whose content, order or link was changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.store.models import Case, CaseEvent
+from workflow.store.types import utc_iso
+
+GENESIS = "0" * 64
+
+HASHED_FIELDS = ("case_id", "seq", "occurred_at", "actor_user_id", "actor_name", "actor_role",
+                 "action", "task_name", "from_agency", "to_agency", "from_task", "to_task",
+                 "reason", "data")
+
+
+def _json_default(value: Any):
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"not JSON-serializable in an audit event: {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default)
+
+
+def row_payload(row: CaseEvent | dict) -> dict:
+    get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+    payload = {k: get(k) for k in HASHED_FIELDS}
+    occurred = payload["occurred_at"]
+    payload["occurred_at"] = utc_iso(occurred) if isinstance(occurred, datetime) else occurred
+    payload["data"] = json.loads(payload["data"]) if isinstance(payload["data"], str) else payload["data"]
+    return payload
+
+
+def compute_hash(prev_hash: str, payload: dict) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """Who acted, as written into the trail."""
+
+    user_id: int | None
+    name: str
+    role: str
+
+
+def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occurred_at: datetime,
+           task_name: str | None = None, from_agency: str | None = None,
+           to_agency: str | None = None, from_task: str | None = None, to_task: str | None = None,
+           reason: str | None = None, data: dict | None = None) -> CaseEvent:
+    """Append one event to the case's chain.
+
+    Locking: the caller has already bumped the case's ``version`` in this transaction, which
+    holds the case row (PostgreSQL) or the write lock (SQLite) until commit, so no other
+    transaction appends to this chain concurrently; the unique ``(case_id, seq)`` constraint
+    backs that up. The chain head is remembered in the session for the next append, and its
+    length is written on the case (``event_count``), which is how ``verify`` notices a chain
+    whose last rows were deleted.
+    """
+    heads = session.info.setdefault("audit_heads", {})
+    if case_id not in heads:
+        last = session.execute(
+            select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.seq.desc()).limit(1)).first()
+        heads[case_id] = (last.seq, last.hash) if last else (0, GENESIS)
+    last_seq, prev_hash = heads[case_id]
+    seq = last_seq + 1
+    event = CaseEvent(
+        case_id=case_id, seq=seq, occurred_at=occurred_at, actor_user_id=actor.user_id,
+        actor_name=actor.name, actor_role=actor.role, action=action, task_name=task_name,
+        from_agency=from_agency, to_agency=to_agency, from_task=from_task, to_task=to_task,
+        reason=reason, data=canonical_json(data or {}), prev_hash=prev_hash)
+    event.hash = compute_hash(prev_hash, row_payload(event))
+    session.add(event)
+    heads[case_id] = (seq, event.hash)
+    case = session.get(Case, case_id)  # already loaded and locked by the caller
+    case.event_count = seq
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    case_id: int
+    seq: int
+    event_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        ref = f"event id {self.event_id}" if self.event_id is not None else "missing event"
+        return f"case {self.case_id}, seq {self.seq} ({ref}): {self.problem}"
+
+
+# Events that older versions wrote with the reporter's tracking code in their data. An export
+# leaves the code out (``redacted``); such a row's links are checked, its content cannot be.
+REDACTABLE = ("report_submitted", "report_merged")
+
+
+def verify_rows(rows: Iterable[dict | CaseEvent]) -> Iterator[ChainBreak]:
+    """Check rows ordered by (case_id, seq); yield the first break of each broken chain."""
+    current_case, expected_seq, prev_hash, broken = None, 1, GENESIS, False
+    for row in rows:
+        get = row.get if isinstance(row, dict) else (lambda k, r=row: getattr(r, k))
+        case_id = get("case_id")
+        if case_id != current_case:
+            current_case, expected_seq, prev_hash, broken = case_id, 1, GENESIS, False
+        if broken:
+            continue
+        problem = None
+        if get("seq") != expected_seq:
+            problem = f"expected seq {expected_seq}, found {get('seq')} (rows missing or reordered)"
+        elif get("prev_hash") != prev_hash:
+            problem = "prev_hash does not match the previous row's hash"
+        elif compute_hash(prev_hash, row_payload(row)) != get("hash") and not (
+                isinstance(row, dict) and row.get("redacted") is True and row.get("action") in REDACTABLE):
+            problem = "content does not match its hash (row was altered)"
+        if problem:
+            broken = True
+            yield ChainBreak(case_id, expected_seq, get("id"), problem)
+            continue
+        expected_seq += 1
+        prev_hash = get("hash")
+
+
+def verify(session: Session, case_id: int | None = None, batch: int = 5000) -> list[ChainBreak]:
+    """Recompute every chain (or one case's) from the database, and check that every case has a
+    chain exactly as long as its row says (``cases.event_count``), so that a chain whose last
+    rows, or all rows, were deleted is named too. Reads both tables once, side by side in case
+    order, so memory does not grow with the number of cases."""
+    events = select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)
+    lengths = select(Case.id, Case.event_count).order_by(Case.id)
+    if case_id is not None:
+        events, lengths = events.where(CaseEvent.case_id == case_id), lengths.where(Case.id == case_id)
+    check = _LengthCheck(_stream(session, lengths, batch))
+    inner = {b.case_id: b for b in verify_rows(check.watch(
+        session.execute(events.execution_options(yield_per=batch)).scalars()))}
+    check.finish()
+    # a chain broken inside is named by its first broken row; the length check adds the rest
+    found = {**{b.case_id: b for b in check.breaks}, **inner}
+    return [found[c] for c in sorted(found)]
+
+
+class _LengthCheck:
+    """Compares the chains seen (events in case order) with the cases' ``event_count``."""
+
+    def __init__(self, lengths):
+        self._lengths = iter(lengths)
+        self._next = next(self._lengths, None)
+        self.breaks: list[ChainBreak] = []
+
+    def watch(self, rows):
+        current, last_seq = None, 0
+        for row in rows:
+            if row.case_id != current:
+                if current is not None:
+                    self._ended(current, last_seq)
+                current = row.case_id
+            last_seq = row.seq
+            yield row
+        if current is not None:
+            self._ended(current, last_seq)
+
+    def _ended(self, case_id: int, length: int) -> None:
+        self._skip_to(case_id)
+        if self._next is not None and self._next[0] == case_id:
+            want = self._next[1]
+            if length < want:
+                self.breaks.append(ChainBreak(case_id, length + 1, None,
+                                              f"the chain ends at seq {length} but the case has "
+                                              f"{want} events (rows deleted)"))
+            elif length > want:
+                self.breaks.append(ChainBreak(case_id, want + 1, None,
+                                              f"the chain has {length} events but the case only {want}"))
+            self._next = next(self._lengths, None)
+
+    def _skip_to(self, case_id: int | None) -> None:
+        """Cases before ``case_id`` (all, when None) have no events at all."""
+        while self._next is not None and (case_id is None or self._next[0] < case_id):
+            if self._next[1] > 0:
+                self.breaks.append(ChainBreak(self._next[0], 1, None,
+                                              f"all {self._next[1]} events of the case are missing"))
+            self._next = next(self._lengths, None)
+
+    def finish(self) -> None:
+        self._skip_to(None)
+
+
+def _stream(session: Session, statement, batch: int):
+    """Rows of ``statement`` read on a connection of their own, so that two result sets can be
+    read side by side."""
+    with session.get_bind().connect() as conn:
+        yield from conn.execute(statement.execution_options(yield_per=batch))

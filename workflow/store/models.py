@@ -1,0 +1,513 @@
+"""Typed SQLAlchemy 2 models: reference data, reports and cases, engine state, projections, audit.
+
+Column comments say what each column holds; the audit table is append-only (database triggers,
+see the initial migration).
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from workflow.store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Role(enum.StrEnum):
+    TRIAGE = "triage"
+    COORDINATOR = "coordinator"
+    QR_OFFICER = "qr_officer"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    CITIZEN = "citizen"  # never a membership: the public acting through a tracking code
+
+
+class CaseStatus(enum.StrEnum):
+    TRIAGE = "triage"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # closed by the OPD, inside the citizen's dispute window
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+
+
+OPEN_STATUSES = (CaseStatus.TRIAGE, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED)
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    API = "api"
+    OPEN311 = "open311"
+    DEMO = "demo"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, Role: _enum(Role),
+                           CaseStatus: _enum(CaseStatus), Channel: _enum(Channel)}
+
+
+# --- reference data ---------------------------------------------------------------------------
+
+
+class City(Base):
+    __tablename__ = "cities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), comment="IANA zone shown in the UI")
+    boundary: Mapped[dict] = mapped_column(comment="{'polygons': [[[lat, lon], ...], ...]}")
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(60))
+    is_command_center: Mapped[bool] = mapped_column(Boolean, default=False)
+    handles_reports: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                  comment="may receive cases and transfers")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Area(Base):
+    """A kecamatan (parent_id NULL) or a kelurahan (parent_id = its kecamatan)."""
+
+    __tablename__ = "areas"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("cities.id"))
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    lat: Mapped[float | None] = mapped_column(Float, comment="approximate centre")
+    lon: Mapped[float | None] = mapped_column(Float)
+
+    parent: Mapped[Area | None] = relationship(remote_side=[id])
+
+    @property
+    def is_kecamatan(self) -> bool:
+        return self.parent_id is None
+
+
+class QrTeam(Base):
+    __tablename__ = "qr_teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True,
+                                         comment="the kecamatan the team covers")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    area: Mapped[Area] = relationship()
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, comment="Open311 service_code")
+    name_id: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    description_id: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    group: Mapped[str] = mapped_column(String(60), default="")
+    keywords: Mapped[str] = mapped_column(String(300), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    attributes: Mapped[list] = mapped_column(
+        JSON, default=list, comment="extra fields the category asks for (Open311 attributes)")
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    session_token: Mapped[str] = mapped_column(
+        String(32), default=lambda: secrets.token_hex(16),
+        comment="part of the login session id; replaced at logout, which ends every session")
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin")
+
+
+class Membership(Base):
+    """A role held by a user, scoped to an agency, a QR team, or the whole city (both NULL)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "role", "agency_id", "team_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role]
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("qr_teams.id"))
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+# --- reports and cases ------------------------------------------------------------------------
+
+
+class Report(Base):
+    """What the citizen sent. Never updated after insert."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_hash: Mapped[str] = mapped_column(
+        String(64), unique=True,
+        comment="HMAC-SHA256 of the tracking code under the tracking key (the code is never stored)")
+    channel: Mapped[Channel]
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    description: Mapped[str] = mapped_column(Text)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), comment="kecamatan")
+    kelurahan_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    reporter_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    anonymous: Mapped[bool] = mapped_column(
+        Boolean, default=False,
+        comment="the reporter's identity (name, e-mail, phone) is shown to no staff role")
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               comment="keep the case off public pages")
+    attributes: Mapped[dict | None] = mapped_column(comment="answers to the category's extra fields")
+    media_url: Mapped[str | None] = mapped_column(String(500), comment="a photo link sent by an API client")
+    submitted_at: Mapped[datetime]
+
+
+class ProcessSpec(Base):
+    """A serialized BPMN spec (with its subprocess and DMN specs), stored once per content hash."""
+
+    __tablename__ = "process_specs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    spec_json: Mapped[str] = mapped_column(Text)
+    source: Mapped[dict] = mapped_column(comment="{file name: text} of the bpmn/ files it came from")
+    created_at: Mapped[datetime]
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_agency", "status", "agency_id"),
+        # the dashboard: each figure reads one of these ranges (covering where it matters)
+        Index("ix_cases_status_category", "status", "category_id"),
+        Index("ix_cases_status_area", "status", "area_id"),
+        Index("ix_cases_status_created", "status", "created_at"),
+        Index("ix_cases_created", "created_at"),
+        Index("ix_cases_closed", "closed_at", "status", "agency_id", "category_id", "area_id", "close_seconds"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True, comment="e.g. 2026-000042")
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), unique=True)
+    spec_id: Mapped[int] = mapped_column(ForeignKey("process_specs.id"),
+                                         comment="the process version this case runs")
+    status: Mapped[CaseStatus]
+    stage: Mapped[str | None] = mapped_column(String(60), comment="form key of the current task")
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("qr_teams.id"))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    transfer_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(comment="deadline of the current stage")
+    expected_at: Mapped[datetime | None] = mapped_column(
+        comment="when the case should be closed: the sum of its stages' SLA targets, in business time")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    close_seconds: Mapped[float | None] = mapped_column(
+        Float, comment="time from report to closure, for closed (not rejected or merged) cases")
+    version: Mapped[int] = mapped_column(Integer, default=1, comment="optimistic lock")
+    event_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        comment="events in the case's audit chain; `audit verify` checks the chain is this long")
+
+    report: Mapped[Report] = relationship(lazy="joined")
+    category: Mapped[Category] = relationship()
+    area: Mapped[Area] = relationship()
+    agency: Mapped[Agency | None] = relationship()
+    team: Mapped[QrTeam | None] = relationship()
+
+    # Optimistic locking: every UPDATE says WHERE version = <the version loaded>. The counter is
+    # moved by hand, once per command (workflow.commands._case.lock), not once per flush.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+class CaseState(Base):
+    """The case's serialized SpiffWorkflow state, without the spec."""
+
+    __tablename__ = "case_states"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    state_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+_OPEN_ITEM = text("completed_at IS NULL")
+
+
+class WorkItem(Base):
+    """Projection of the human tasks of a case. Rows with ``completed_at IS NULL`` are exactly the
+    READY tasks of the workflow; finished rows stay, so a late second attempt can be told who
+    handled the task. Rewritten in the transaction that changes the state."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        Index("ix_work_items_inbox", "role", "agency_id", "due_at",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+        Index("ix_work_items_team", "team_id", "due_at",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+        Index("ix_work_items_assignee", "assignee_id",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    bpmn_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    task_name: Mapped[str] = mapped_column(String(100), comment="BPMN task id, e.g. disposition")
+    form_key: Mapped[str] = mapped_column(String(60))
+    lane: Mapped[str] = mapped_column(String(60))
+    role: Mapped[Role]
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("qr_teams.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    at_risk_at: Mapped[datetime | None] = mapped_column(
+        comment="when the item turns 'at risk' (a share of the time from creation to due)")
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    sla_paused_since: Mapped[datetime | None] = mapped_column(
+        comment="the SLA clock stands still since then: the case waits for the citizen")
+    completed_at: Mapped[datetime | None] = mapped_column(comment="set when the task left READY")
+    completed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="who completed it (NULL: citizen, system or cancelled)")
+    outcome: Mapped[str | None] = mapped_column(String(16), comment="completed / cancelled")
+
+    case: Mapped[Case] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+
+class Timer(Base):
+    """Projection of one WAITING timer event of a case."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    bpmn_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    timer_name: Mapped[str] = mapped_column(String(100), comment="BPMN id of the timer event")
+    guards_task: Mapped[str | None] = mapped_column(String(100),
+                                                    comment="task the boundary timer sits on")
+    interrupting: Mapped[bool] = mapped_column(Boolean)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    # Sweeper bookkeeping (escalation/sweeper.py); kept while the timer waits.
+    lease_owner: Mapped[str | None] = mapped_column(String(80), comment="worker holding the lease")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(comment="another worker may take it after")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, comment="failed firing attempts")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(comment="backoff after a failure")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(comment="gave up: an incident was recorded")
+
+
+class Escalation(Base):
+    """A late task raised to a supervisor: by its SLA timer (breach), or at twice the target to
+    the city level (critical). Open until a supervisor acknowledges it or the task is done."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_open", "resolved_at", "agency_id"),
+                      Index("ix_escalations_raised", "raised_at", "agency_id", "level"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), unique=True,
+                                              comment="the supervisor's review task")
+    task_name: Mapped[str] = mapped_column(String(100), comment="the late task")
+    level: Mapped[str] = mapped_column(String(16), comment="breach / critical / pingpong")
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"),
+                                                  comment="supervisors of this OPD; NULL: city level")
+    raised_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(comment="acknowledged, or the task was done")
+
+
+class CaseEvent(Base):
+    """The audit trail: append-only, hash-chained per case."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="case_seq"),
+                      Index("ix_case_events_action", "action", "occurred_at", "from_agency", "to_agency"),
+                      Index("ix_case_events_actor", "actor_user_id", "occurred_at"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer, comment="1, 2, ... within the case")
+    occurred_at: Mapped[datetime]
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(200), comment="username, 'system' or 'citizen'")
+    actor_role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(60), comment="<subject>_<past verb>")
+    task_name: Mapped[str | None] = mapped_column(String(100), comment="task acted on")
+    from_agency: Mapped[str | None] = mapped_column(String(32))
+    to_agency: Mapped[str | None] = mapped_column(String(32))
+    from_task: Mapped[str | None] = mapped_column(String(100))
+    to_task: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text, comment="canonical JSON exactly as hashed")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="before / after / evidence")
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    storage_name: Mapped[str] = mapped_column(String(80), unique=True,
+                                              comment="random file name under the upload folder")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, comment="public reply shown to the citizen")
+    created_at: Mapped[datetime]
+    work_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_items.id"), index=True,
+        comment="a supervisor's instruction: shown on this work item")
+
+    author: Mapped[User | None] = relationship()
+
+
+class OutboxMessage(Base):
+    """Messages to citizens and integrations, written with the change, sent after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    topic: Mapped[str] = mapped_column(String(60))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Incident(Base):
+    """A BPMN step that failed. The case state was left as it was; admins see and retry these."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    operation: Mapped[str] = mapped_column(String(60))
+    task_name: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict]
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="the admin who retried it (NULL: resolved by the system)")
+
+
+class ApiCredential(Base):
+    """An Open311 API key (per client application) or a JSON API bearer token (per user).
+
+    Only a hash of the secret is kept; ``prefix`` finds the row without it. Revoked credentials
+    stay for the record."""
+
+    __tablename__ = "api_credentials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="open311 / token")
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), comment="sha256 of the whole secret")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="tokens act as this user")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User | None] = relationship()
+
+
+class SlaDaily(Base):
+    """Completed staff tasks per day (WITA), OPD and stage, and how many met their deadline.
+
+    A rollup kept in step by ``projections.sync_work_items`` (an upsert in the same
+    transaction), so the dashboard's SLA figure reads a few hundred rows, not every task."""
+
+    __tablename__ = "sla_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateCounter(Base):
+    """A counter of a fixed time window, shared by every worker and host: rate limits of the
+    web app (``web.ratelimit``) and login attempts (``workflow.throttle``)."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True,
+                                     comment="what is counted, e.g. login:user:budi")
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True, comment="end of the current window")

@@ -1,0 +1,104 @@
+"""Load a city's reference data from its seed file. Safe to run again: rows are matched by code
+and updated, never duplicated."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.store.models import Agency, Area, Category, City, QrTeam
+
+DEFAULT_SEED = Path(__file__).resolve().parent / "seeds" / "makassar.yaml"
+
+
+def slug(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class SeedCounts:
+    agencies: int
+    kecamatan: int
+    kelurahan: int
+    teams: int
+    categories: int
+
+
+def _upsert(session: Session, model, code: str, **values):
+    row = session.scalar(select(model).where(model.code == code))
+    if row is None:
+        row = model(code=code, **values)
+        session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    return row
+
+
+def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCounts:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    c = data["city"]
+    city = _upsert(session, City, c["code"], name=c["name"], timezone=c["timezone"],
+                   boundary=c["boundary"])
+    session.flush()
+    for a in data["agencies"]:
+        _upsert(session, Agency, a["code"], name=a["name"], short_name=a["short_name"],
+                is_command_center=bool(a.get("is_command_center", False)),
+                handles_reports=bool(a.get("handles_reports", True)), active=True)
+    kelurahan = teams = 0
+    for k in data["kecamatan"]:
+        lat, lon = k["center"]
+        kec = _upsert(session, Area, k["code"], city_id=city.id, name=k["name"], parent_id=None,
+                      lat=lat, lon=lon)
+        session.flush()
+        for name in k["kelurahan"]:
+            _upsert(session, Area, f"{k['code']}/{slug(name)}", city_id=city.id, name=name,
+                    parent_id=kec.id, lat=None, lon=None)
+            kelurahan += 1
+        count = int(k.get("teams", 1))
+        for n in range(1, count + 1):
+            name = f"Tim QR {k['name']}" + (f" {n}" if count > 1 else "")
+            _upsert(session, QrTeam, f"qr-{k['code']}-{n}", name=name, area_id=kec.id, active=True)
+            teams += 1
+    for cat in data["categories"]:
+        _upsert(session, Category, cat["code"], name_id=cat["name_id"], name_en=cat["name_en"],
+                description_id=cat.get("description_id", ""),
+                description_en=cat.get("description_en", ""), group=cat.get("group", ""),
+                keywords=cat.get("keywords", ""), active=True,
+                attributes=parse_attributes(cat.get("attributes") or []))
+    session.flush()
+    return SeedCounts(agencies=len(data["agencies"]), kecamatan=len(data["kecamatan"]),
+                      kelurahan=kelurahan, teams=teams, categories=len(data["categories"]))
+
+
+ATTRIBUTE_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+def parse_attributes(raw: list) -> list[dict]:
+    """A category's extra fields, checked: Open311 datatypes, unique codes, values for lists."""
+    attributes, codes = [], set()
+    for order, a in enumerate(raw, start=1):
+        code, datatype = str(a["code"]), a.get("datatype", "string")
+        if datatype not in ATTRIBUTE_TYPES:
+            raise ValueError(f"attribute {code}: datatype must be one of {', '.join(ATTRIBUTE_TYPES)}")
+        if code in codes:
+            raise ValueError(f"attribute {code} appears twice")
+        codes.add(code)
+        values = [{"key": str(v["key"]), "name_id": v.get("name_id", str(v["key"])),
+                   "name_en": v.get("name_en", v.get("name_id", str(v["key"])))}
+                  for v in a.get("values") or []]
+        if datatype.endswith("valuelist") and not values:
+            raise ValueError(f"attribute {code}: a {datatype} needs values")
+        attributes.append({"code": code, "datatype": datatype, "required": bool(a.get("required")),
+                           "order": order, "description_id": a.get("description_id", code),
+                           "description_en": a.get("description_en", a.get("description_id", code)),
+                           "values": values})
+    return attributes
+

@@ -1,0 +1,116 @@
+"""Unit of work: one transaction per command; leaving the block without ``commit()`` rolls back.
+
+Commands take the unit of work as their argument and never commit; the caller (a view, the CLI,
+a worker, a test) commits once. Failures are translated here, in one place:
+
+* a stale ``version`` (someone else changed the case first) becomes :class:`Conflict`;
+* a failed BPMN step rolls back everything and is recorded as an :class:`Incident` in its own
+  transaction, then surfaces as :class:`ProcessError` naming the incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflow.engine.runtime import StepFailed
+from workflow.errors import Conflict, ProcessError
+from workflow.messages import msg
+from workflow.store.db import WRITE_OPTION
+from workflow.store.models import Incident
+
+if TYPE_CHECKING:
+    from workflow.services import Services
+
+CONFLICT_MESSAGE = msg("This case was just changed by someone else. Reload it and try again.")
+
+
+class UnitOfWork:
+    session: Session
+
+    def __init__(self, services: Services, *, record_incidents: bool = True):
+        self.services = services
+        self.clock = services.clock
+        self.process = services.process
+        self.definition = services.definition
+        self.settings = services.settings
+        self.storage = services.storage
+        self._after_commit: list[Callable[[], None]] = []
+        self._on_rollback: list[Callable[[], None]] = []
+        self._committed = False
+        self.operation: str | None = None
+        self.case_id: int | None = None
+        self.context: dict = {}
+        self.record_incidents = record_incidents
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.services.sessions()
+        # On SQLite this starts the transaction with BEGIN IMMEDIATE: writers queue.
+        self.session.connection(execution_options={WRITE_OPTION: True})
+        return self
+
+    def acting_on(self, operation: str, case_id: int | None = None, **context) -> None:
+        """Name what is being done, for the incident record if the process fails. ``case_id``
+        only for a case that already exists outside this transaction."""
+        self.operation = operation
+        self.case_id = case_id
+        self.context = context
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        self._after_commit.append(hook)
+
+    def on_rollback(self, hook: Callable[[], None]) -> None:
+        """Undo something done outside the database (a stored file) if the work is not committed."""
+        self._on_rollback.append(hook)
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except StaleDataError as exc:
+            raise Conflict(CONFLICT_MESSAGE) from exc
+        except IntegrityError as exc:
+            if "case_seq" in str(exc.orig) or "case_events" in str(exc.orig):
+                raise Conflict(CONFLICT_MESSAGE) from exc
+            raise
+        self._committed = True
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self._committed:
+            self.session.rollback()
+            for hook in self._on_rollback:
+                hook()
+        self.session.close()
+        if isinstance(exc, StepFailed) and not self.record_incidents:
+            raise ProcessError(msg("The process could not continue ({error}). Nothing was saved.",
+                                   error=exc)) from exc
+        if isinstance(exc, StepFailed):
+            incident_id = self.record_incident(str(exc), exc.task_name, exc.details)
+            raise ProcessError(
+                msg("The process could not continue ({error}). Nothing was saved; incident "
+                    "#{incident} was recorded for the administrators.",
+                    error=exc, incident=incident_id), incident_id=incident_id) from exc
+        if isinstance(exc, StaleDataError):
+            raise Conflict(CONFLICT_MESSAGE) from exc
+        if isinstance(exc, IntegrityError) and "case_seq" in str(exc.orig):
+            raise Conflict(CONFLICT_MESSAGE) from exc
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+            raise Conflict(msg("The database is busy; please try again.")) from exc
+        return False
+
+    def record_incident(self, error: str, task_name: str | None = None,
+                        details: dict | None = None) -> int:
+        """Write an incident in its own transaction (this one is being rolled back)."""
+        with self.services.sessions() as session, session.begin():
+            incident = Incident(occurred_at=self.clock.now(), case_id=self.case_id,
+                                operation=self.operation or "unknown", task_name=task_name,
+                                error=error, details={**(details or {}), **self.context})
+            session.add(incident)
+            session.flush()
+            return incident.id
