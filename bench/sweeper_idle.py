@@ -24,7 +24,8 @@ from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
 from workflow.engine.definition import ensure_stored
-from workflow.store.models import Agency, Area, Case, CaseStatus, Category, Channel, Report, Timer
+from workflow.store.models import Agency, Area, Case, Category, Report, Timer
+from workflow.vocabulary import CaseStatus, Channel
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 

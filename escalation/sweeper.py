@@ -36,6 +36,7 @@ from workflow.errors import Conflict
 from workflow.services import Services
 from workflow.store import audit
 from workflow.store.models import Case, Incident, Timer
+from workflow.vocabulary import Action, Operation
 
 log = logging.getLogger("tanggap.sweeper")
 
@@ -120,13 +121,13 @@ class Sweeper:
             give_up = attempts >= self.max_attempts
             incident = None
             if give_up:
-                incident = Incident(occurred_at=now, case_id=case_id, operation="fire_timers",
+                incident = Incident(occurred_at=now, case_id=case_id, operation=Operation.FIRE_TIMERS,
                                     error=error, details={"attempts": attempts, "worker": self.worker})
                 uow.session.add(incident)
                 case = uow.session.get(Case, case_id)
                 _case.lock(uow, case)  # the case's trail says its deadlines stopped being watched
                 audit.append(uow.session, case_id=case_id, actor=Actor.system().ref(),
-                             action="timers_given_up", occurred_at=now,
+                             action=Action.TIMERS_GIVEN_UP, occurred_at=now,
                              data={"timers": sorted(t.timer_name for t in timers),
                                    "attempts": attempts, "error": error[:500]})
             for timer in timers:

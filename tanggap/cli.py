@@ -268,7 +268,7 @@ def audit_heads(ctx: click.Context, output) -> None:
 
     from workflow.actors import Actor, Scope
     from workflow.read import history
-    from workflow.store.models import Role
+    from workflow.vocabulary import Role
 
     services = _services(ctx)
     auditor = Actor(user_id=None, name="cli", scopes=(Scope(Role.AUDITOR),), kind="system")

@@ -73,6 +73,9 @@ def pg_database():
     with conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        # a throwaway database: commits need not wait for the disk (a crash of the client, as
+        # the worker tests cause, still loses nothing; only a crash of the server would)
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     test_url = url.set(database=name).render_as_string(hide_password=False)
     _prepare(test_url)
     yield test_url

@@ -15,8 +15,8 @@ from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT
 from workflow.engine.runtime import deadline_functions
 from workflow.engine.scripting import make_script_engine
-from workflow.store.models import Role
 from workflow.store.seed import DEFAULT_SEED
+from workflow.vocabulary import Role
 
 SEED = yaml.safe_load(Path(DEFAULT_SEED).read_text(encoding="utf-8"))
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from escalation.sweeper import Sweeper
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
-from workflow.store.models import Agency, Escalation, Role, Timer, WorkItem
+from workflow.store.models import Agency, Escalation, Timer, WorkItem
+from workflow.vocabulary import Role
 
 
 def _sweep(world):

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from workflow import commands
 from workflow.errors import NotFound
 from workflow.read.queries import InboxFilters, case_detail, inbox
-from workflow.store.models import Agency, CaseStatus, OutboxMessage, Timer
+from workflow.store.models import Agency, OutboxMessage, Timer
+from workflow.vocabulary import CaseStatus
 
 
 def _agency_id(world, code):

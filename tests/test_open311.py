@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from workflow import commands
 from workflow.commands import credentials
-from workflow.store.models import Case, Channel, Report
+from workflow.store.models import Case, Report
+from workflow.vocabulary import Channel
 
 REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code",
                   "description", "agency_responsible", "service_notice", "requested_datetime",

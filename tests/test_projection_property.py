@@ -19,7 +19,8 @@ from sqlalchemy import select
 from workflow import commands
 from workflow.commands import _case
 from workflow.errors import DomainError
-from workflow.store.models import Case, CaseStatus, Timer, WorkItem
+from workflow.store.models import Case, Timer, WorkItem
+from workflow.vocabulary import CaseStatus
 
 AGENCIES = ["DLH", "DPU", "DISHUB", "DINSOS", "SATPOLPP", "DINKES"]
 

@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from workflow import commands
 from workflow.read.queries import incidents
-from workflow.store.models import Role
+from workflow.vocabulary import Role
 
 from .helpers import actor, services
 

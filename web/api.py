@@ -43,7 +43,8 @@ from workflow.read.queries import (
     sla_state,
     task_choices,
 )
-from workflow.store.models import Case, Channel, Role, WorkItem
+from workflow.store.models import Case, WorkItem
+from workflow.vocabulary import Channel, Role
 
 from .extensions import limiter
 from .i18n import tr

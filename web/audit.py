@@ -24,7 +24,8 @@ from workflow.read.history import (
     timeline,
 )
 from workflow.read.queries import report_options
-from workflow.store.models import Agency, CaseStatus, Role
+from workflow.store.models import Agency
+from workflow.vocabulary import CaseStatus, Role
 
 from . import diagram
 from .helpers import actor, csv_cell, only_for, services

@@ -18,7 +18,8 @@ from wtforms.validators import DataRequired, Length
 from workflow import commands
 from workflow.actors import Actor, actor_for_user
 from workflow.commands.users import MAX_PASSWORD, KnownDevice
-from workflow.store.models import Role, User
+from workflow.store.models import User
+from workflow.vocabulary import Role
 
 from .extensions import login_manager
 from .forms import Form

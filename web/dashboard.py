@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from workflow.errors import ValidationError
 from workflow.read.dashboard import UNASSIGNED, Dashboard, Period, build
-from workflow.store.models import City, Role
+from workflow.store.models import City
+from workflow.vocabulary import Role
 
 from .helpers import csv_cell, only_for, services
 from .i18n import duration_text, tr

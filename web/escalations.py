@@ -26,8 +26,9 @@ from workflow.read.queries import (
     report_options,
     task_choices,
 )
-from workflow.store.models import Agency, Role, WorkItem
+from workflow.store.models import Agency, WorkItem
 from workflow.store.reference import References
+from workflow.vocabulary import Role
 
 from .forms import Form
 from .helpers import actor, is_htmx, services

@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
-from workflow.store.models import Case, CaseStatus
+from workflow.store.models import Case
+from workflow.vocabulary import CaseStatus
 
 bp = Blueprint("home", __name__)
 

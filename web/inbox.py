@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from workflow import commands
 from workflow.read.queries import SLA_STATES, SORTS, InboxFilters, inbox, report_options
-from workflow.store.models import Role
+from workflow.vocabulary import Role
 
 from .helpers import actor, is_htmx, safe_next, services
 

@@ -2,27 +2,30 @@
 
 from flask_babel import lazy_gettext as _l
 
+from workflow.vocabulary import Action, AttachmentKind
+
 ACTIONS = {
-    "report_submitted": _l("Report submitted"), "task_completed": _l("Task completed"),
-    "task_claimed": _l("Task claimed"), "task_released": _l("Task released"),
-    "case_routed": _l("Routed to an agency"), "case_transferred": _l("Transferred"),
-    "case_recategorized": _l("Category corrected"), "team_dispatched": _l("QR team dispatched"),
-    "field_work_returned": _l("Field work sent back"), "case_resolved": _l("Resolved"),
-    "case_reopened": _l("Reopened after a dispute"), "case_closed": _l("Closed"),
-    "case_rejected": _l("Rejected"), "case_merged": _l("Merged into another case"),
-    "report_merged": _l("Duplicate report merged in"), "note_added": _l("Note added"),
-    "attachment_added": _l("Photo added"), "timer_fired": _l("Deadline passed"),
-    "timers_given_up": _l("Deadline watch failed: see incidents"),
-    "escalation_raised": _l("Escalated"), "escalation_acknowledged": _l("Escalation acknowledged"),
-    "escalation_resolved": _l("Escalation resolved"), "deadline_extended": _l("Deadline extended"),
-    "task_reassigned": _l("Task reassigned by a supervisor"),
-    "transfer_forced": _l("Transfer ordered by a supervisor"),
-    "instruction_given": _l("Supervisor's instruction"),
-    "information_requested": _l("Reporter asked for more information"),
-    "sla_paused": _l("SLA clock paused (waiting for the reporter)"),
-    "sla_resumed": _l("SLA clock running again"), "timers_retried": _l("Deadline watch retried"),
+    Action.REPORT_SUBMITTED: _l("Report submitted"), Action.TASK_COMPLETED: _l("Task completed"),
+    Action.TASK_CLAIMED: _l("Task claimed"), Action.TASK_RELEASED: _l("Task released"),
+    Action.CASE_ROUTED: _l("Routed to an agency"), Action.CASE_TRANSFERRED: _l("Transferred"),
+    Action.CASE_RECATEGORIZED: _l("Category corrected"), Action.TEAM_DISPATCHED: _l("QR team dispatched"),
+    Action.FIELD_WORK_RETURNED: _l("Field work sent back"), Action.CASE_RESOLVED: _l("Resolved"),
+    Action.CASE_REOPENED: _l("Reopened after a dispute"), Action.CASE_CLOSED: _l("Closed"),
+    Action.CASE_REJECTED: _l("Rejected"), Action.CASE_MERGED: _l("Merged into another case"),
+    Action.REPORT_MERGED: _l("Duplicate report merged in"), Action.NOTE_ADDED: _l("Note added"),
+    Action.ATTACHMENT_ADDED: _l("Photo added"), Action.TIMER_FIRED: _l("Deadline passed"),
+    Action.TIMERS_GIVEN_UP: _l("Deadline watch failed: see incidents"),
+    Action.ESCALATION_RAISED: _l("Escalated"), Action.ESCALATION_ACKNOWLEDGED: _l("Escalation acknowledged"),
+    Action.ESCALATION_RESOLVED: _l("Escalation resolved"), Action.DEADLINE_EXTENDED: _l("Deadline extended"),
+    Action.TASK_REASSIGNED: _l("Task reassigned by a supervisor"),
+    Action.TRANSFER_FORCED: _l("Transfer ordered by a supervisor"),
+    Action.INSTRUCTION_GIVEN: _l("Supervisor's instruction"),
+    Action.INFORMATION_REQUESTED: _l("Reporter asked for more information"),
+    Action.SLA_PAUSED: _l("SLA clock paused (waiting for the reporter)"),
+    Action.SLA_RESUMED: _l("SLA clock running again"), Action.TIMERS_RETRIED: _l("Deadline watch retried"),
 }
-KINDS = {"before": _l("Before"), "after": _l("After"), "evidence": _l("Evidence")}
+KINDS = {AttachmentKind.BEFORE: _l("Before"), AttachmentKind.AFTER: _l("After"),
+         AttachmentKind.EVIDENCE: _l("Evidence")}
 
 
 def attribute_answers(category, answers: dict | None, locale: str) -> list[tuple[str, str]]:

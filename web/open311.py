@@ -27,9 +27,10 @@ from workflow.read.service_requests import (
     locate_address,
     parse_filters,
 )
-from workflow.store.models import Category, Channel
+from workflow.store.models import Category
 from workflow.store.reference import References
 from workflow.text import xml_safe
+from workflow.vocabulary import Channel
 
 from .extensions import limiter
 from .i18n import tr

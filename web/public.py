@@ -13,7 +13,7 @@ from wtforms.validators import Optional
 from workflow import commands
 from workflow.errors import DomainError, NotFound, ValidationError
 from workflow.read.queries import public_photo, public_status, report_options
-from workflow.store.models import Channel
+from workflow.vocabulary import Channel
 
 from .extensions import limiter
 from .forms import Form

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import NotFound
 from workflow.store.audit import ActorRef
-from workflow.store.models import Role, User
+from workflow.store.models import User
+from workflow.vocabulary import Role
 
 
 @dataclass(frozen=True)

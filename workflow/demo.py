@@ -19,8 +19,9 @@ from workflow.commands.users import hash_password, password_problem
 from workflow.engine.definition import side_tasks
 from workflow.errors import ValidationError
 from workflow.services import Services
-from workflow.store.models import Agency, Channel, Membership, QrTeam, Role, User, WorkItem
+from workflow.store.models import Agency, Membership, QrTeam, User, WorkItem
 from workflow.store.reference import References
+from workflow.vocabulary import Channel, Role
 
 # Where each demo case stops: the last step it takes. Weights give a realistic spread.
 STOPS = [("triage", 10), ("rejected", 4), ("merged", 3), ("disposition", 10),

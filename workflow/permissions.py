@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from workflow.actors import Actor
-from workflow.store.models import CaseStatus, Role
+from workflow.vocabulary import CaseStatus, Role
 
 CITY_WIDE_READERS = (Role.TRIAGE, Role.AUDITOR, Role.ADMIN)
 STAFF_WRITERS = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER, Role.SUPERVISOR)

@@ -16,17 +16,10 @@ from workflow.errors import Conflict, NotFound
 from workflow.messages import msg
 from workflow.store import audit
 from workflow.store.audit import ActorRef
-from workflow.store.models import (
-    Case,
-    CaseEvent,
-    CaseState,
-    CaseStatus,
-    Escalation,
-    OutboxMessage,
-    ProcessSpec,
-)
+from workflow.store.models import Case, CaseEvent, CaseState, Escalation, OutboxMessage, ProcessSpec
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
+from workflow.vocabulary import STATUS_ACTIONS, Action, CaseStatus, Outcome
 
 CITIZEN_MESSAGES = ("case_resolved", "info_requested")  # outbox topics addressed to the reporter
 
@@ -163,7 +156,7 @@ def _sync_escalations(uow: UnitOfWork, case: Case, snap: Snapshot, added, closed
         level = task.level
         uow.session.add(Escalation(case_id=case.id, work_item_id=item.id, task_name=task.escalates,
                                    level=level, agency_id=item.agency_id, raised_at=now))
-        events.append({"action": "escalation_raised", "task_name": task.escalates,
+        events.append({"action": Action.ESCALATION_RAISED, "task_name": task.escalates,
                        "to_agency": refs.agency_code(item.agency_id),
                        "data": {"level": level, "work_item": item.id}})
     for item in closed:
@@ -171,10 +164,10 @@ def _sync_escalations(uow: UnitOfWork, case: Case, snap: Snapshot, added, closed
         if escalation is None:
             continue
         escalation.resolved_at = now
-        if item.outcome == "completed":
+        if item.outcome == Outcome.COMPLETED:
             escalation.acknowledged_at, escalation.acknowledged_by_id = now, item.completed_by_id
-        events.append({"action": "escalation_acknowledged" if item.outcome == "completed"
-                       else "escalation_resolved", "task_name": escalation.task_name,
+        events.append({"action": Action.ESCALATION_ACKNOWLEDGED if item.outcome == Outcome.COMPLETED
+                       else Action.ESCALATION_RESOLVED, "task_name": escalation.task_name,
                        "data": {"level": escalation.level, "escalation": escalation.id}})
     return events
 
@@ -184,34 +177,31 @@ def derived_events(before: CaseView, after: CaseView, reason: str | None, workfl
     events: list[dict] = []
     for tid in fired_timer_ids:
         task = workflow.get_task_from_id(UUID(tid))
-        events.append({"action": "timer_fired", "task_name": task.task_spec.name,
+        events.append({"action": Action.TIMER_FIRED, "task_name": task.task_spec.name,
                        "data": {"timer": task.task_spec.name,
                                 "due_at": task.internal_data.get("event_value")}})
     if before.category and after.category != before.category:
-        events.append({"action": "case_recategorized",
+        events.append({"action": Action.CASE_RECATEGORIZED,
                        "data": {"category": [before.category, after.category]}})
     if after.agency != before.agency and after.agency is not None:
         if before.agency is None:
-            events.append({"action": "case_routed", "to_agency": after.agency,
+            events.append({"action": Action.CASE_ROUTED, "to_agency": after.agency,
                            "data": {"agency": [None, after.agency]}})
         else:
-            events.append({"action": "case_transferred", "from_agency": before.agency,
+            events.append({"action": Action.CASE_TRANSFERRED, "from_agency": before.agency,
                            "to_agency": after.agency, "reason": reason,
                            "data": {"agency": [before.agency, after.agency],
                                     "transfer_count": after.transfer_count}})
     if after.team != before.team and after.team is not None:
-        events.append({"action": "team_dispatched", "to_agency": after.agency,
+        events.append({"action": Action.TEAM_DISPATCHED, "to_agency": after.agency,
                        "data": {"team": [before.team, after.team]}})
     if after.rework_count > before.rework_count:
-        events.append({"action": "field_work_returned", "reason": reason,
+        events.append({"action": Action.FIELD_WORK_RETURNED, "reason": reason,
                        "data": {"rework_count": after.rework_count}})
     if after.status != before.status and before.status is not None:
-        action = {
-            CaseStatus.REJECTED: "case_rejected", CaseStatus.MERGED: "case_merged",
-            CaseStatus.RESOLVED: "case_resolved", CaseStatus.CLOSED: "case_closed",
-        }.get(CaseStatus(after.status))
+        action = STATUS_ACTIONS.get(CaseStatus(after.status))
         if action is None and before.status == CaseStatus.RESOLVED:
-            action = "case_reopened"
+            action = Action.CASE_REOPENED
         if action:
             events.append({"action": action, "reason": reason,
                            "data": {"status": [before.status, after.status],

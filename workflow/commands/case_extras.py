@@ -8,10 +8,11 @@ from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.permissions import can_view_case, can_write_notes
 from workflow.store import audit
-from workflow.store.attachments import ATTACHMENT_KINDS, PreparedImage
+from workflow.store.attachments import PreparedImage
 from workflow.store.models import Attachment, Case, Note
 from workflow.store.uow import UnitOfWork
 from workflow.text import check
+from workflow.vocabulary import Action, AttachmentKind
 
 NOTE_MAX = 4000
 
@@ -41,7 +42,7 @@ def add_note(uow: UnitOfWork, actor: Actor, case_id: int, body: str, *, public: 
                 created_at=uow.clock.now())
     uow.session.add(note)
     uow.session.flush()
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action="note_added",
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action=Action.NOTE_ADDED,
                  occurred_at=uow.clock.now(), task_name=case.stage,
                  data={"note_id": note.id, "public": note.public, "body": text})
     return note
@@ -50,8 +51,8 @@ def add_note(uow: UnitOfWork, actor: Actor, case_id: int, body: str, *, public: 
 def add_attachment(uow: UnitOfWork, actor: Actor, case_id: int, image: PreparedImage, *,
                    kind: str) -> Attachment:
     """Attach a photo checked by ``AttachmentStore.prepare`` (before/after/evidence)."""
-    if kind not in ATTACHMENT_KINDS:
-        raise ValidationError({"kind": msg("must be one of {choices}", choices=", ".join(ATTACHMENT_KINDS))})
+    if kind not in set(AttachmentKind):
+        raise ValidationError({"kind": msg("must be one of {choices}", choices=", ".join(AttachmentKind))})
     case, _role = _writable_case(uow, actor, case_id)
     _case.lock(uow, case)
     return store_attachment(uow, case, image, kind=kind, actor=actor)
@@ -67,7 +68,7 @@ def store_attachment(uow: UnitOfWork, case: Case, image: PreparedImage, *, kind:
                      uploaded_by_id=actor.user_id, created_at=uow.clock.now())
     uow.session.add(row)
     uow.session.flush()
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(), action="attachment_added",
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(), action=Action.ATTACHMENT_ADDED,
                  occurred_at=uow.clock.now(), task_name=case.stage,
                  data={"attachment_id": row.id, "kind": kind, "sha256": image.sha256,
                        "mime": image.mime, "size": image.size})

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from workflow.engine.definition import ProcessDefinition
 from workflow.engine.runtime import HumanTask, Snapshot
-from workflow.store.models import Case, CaseStatus, Role, SlaDaily, Timer, WorkItem
+from workflow.store.models import Case, SlaDaily, Timer, WorkItem
 from workflow.store.reference import References
+from workflow.vocabulary import FINAL_STATUSES, CaseStatus, Outcome, Role
 
-FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
 SLA_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)  # escalation reviews are not SLA work
 WITA = ZoneInfo("Asia/Makassar")
 
@@ -106,11 +106,11 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
     for w in removed:
         w.completed_at = now
         if w.bpmn_task_id == completed_task:
-            w.outcome, w.completed_by_id = "completed", completed_by
+            w.outcome, w.completed_by_id = Outcome.COMPLETED, completed_by
             if w.due_at is not None and w.agency_id is not None and w.role in SLA_ROLES:
                 count_sla(session, w.completed_at, w.agency_id, w.form_key, on_time=w.completed_at <= w.due_at)
         else:
-            w.outcome = "cancelled"
+            w.outcome = Outcome.CANCELLED
     added = []
     wanted_items: dict[str, WorkItem] = {}
     for tid, task in wanted.items():

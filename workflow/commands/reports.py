@@ -19,10 +19,11 @@ from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.store.attachments import PreparedImage
-from workflow.store.models import Case, CaseStatus, Channel, Report
+from workflow.store.models import Case, Report
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.text import check_fields
+from workflow.vocabulary import Action, AttachmentKind, CaseStatus, Channel, Operation
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -218,7 +219,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     refs = References(uow.session)
     clean = _validate(data, refs)
     now = uow.clock.now()
-    uow.acting_on("submit_report", category=clean["category"].code, area=clean["area"].code,
+    uow.acting_on(Operation.SUBMIT_REPORT, category=clean["category"].code, area=clean["area"].code,
                   channel=str(data.channel))
 
     code = uow.services.tracking.new()
@@ -249,7 +250,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
         "info_window": uow.settings.info_window, "max_transfers": uow.settings.max_transfers,
         "closure_note": None})
     before = _case.CaseView.of(None, None, refs)
-    events = [{"action": "report_submitted",
+    events = [{"action": Action.REPORT_SUBMITTED,
                "data": {"channel": str(data.channel),
                         "category": clean["category"].code, "area": clean["area"].code,
                         "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,
@@ -258,6 +259,6 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     _case.save(uow, case, workflow, actor=actor.ref(), before=before, refs=refs, events=events,
                recipient=clean["email"] or clean["phone"])
     if photo is not None:
-        store_attachment(uow, case, photo, kind="before", actor=actor)
+        store_attachment(uow, case, photo, kind=AttachmentKind.BEFORE, actor=actor)
     return Submitted(case_id=case.id, case_number=case.number, tracking_code=code)
 

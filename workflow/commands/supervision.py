@@ -20,10 +20,11 @@ from workflow.permissions import can_view_case, role_for_item
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.read.queries import task_choices
 from workflow.store import audit
-from workflow.store.models import Case, CaseStatus, Note, Role, User, WorkItem
+from workflow.store.models import Case, Note, User, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.text import BAD_TEXT, bad_text, check
+from workflow.vocabulary import Action, CaseStatus, Operation, Role
 
 REASON_MAX = 1000
 INSTRUCTION_MAX = 2000
@@ -89,14 +90,14 @@ def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: dateti
     case = item.case
     _case.check_version(uow, case, expected_version)
     refs = References(uow.session)
-    uow.acting_on("extend_deadline", case.id)
+    uow.acting_on(Operation.EXTEND_DEADLINE, case.id)
     _case.lock(uow, case)
     workflow = _case.load_workflow(uow, case)
     before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
     old_due = item.due_at
     moved = uow.process.move_deadline(workflow, item.bpmn_task_id, new_due)
     _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before, refs=refs, events=[{
-        "action": "deadline_extended", "task_name": item.task_name, "reason": reason,
+        "action": Action.DEADLINE_EXTENDED, "task_name": item.task_name, "reason": reason,
         "data": {"due_at": [old_due, new_due], "timers": moved}}])
 
 
@@ -136,13 +137,13 @@ def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
 
     case = item.case
     _case.check_version(uow, case, expected_version)
-    uow.acting_on("reassign", case.id)
+    uow.acting_on(Operation.REASSIGN, case.id)
     _case.lock(uow, case)
     if target is not None:
         old = item.assignee.username if item.assignee else None
         item.assignee_id, item.claimed_at = target.id, uow.clock.now()
         audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.SUPERVISOR),
-                     action="task_reassigned", occurred_at=uow.clock.now(), task_name=item.task_name,
+                     action=Action.TASK_REASSIGNED, occurred_at=uow.clock.now(), task_name=item.task_name,
                      reason=reason, data={"work_item": item.id, "assignee": [old, target.username]})
         return item
 
@@ -154,7 +155,7 @@ def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
     task.data["team"] = to_team
     _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before, refs=refs,
                reason=reason, events=[{
-                   "action": "task_reassigned", "task_name": item.task_name, "reason": reason,
+                   "action": Action.TASK_REASSIGNED, "task_name": item.task_name, "reason": reason,
                    "data": {"work_item": item.id, "team": [old_team, to_team]}}])
     return item
 
@@ -184,7 +185,7 @@ def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: st
 
     _case.check_version(uow, case, expected_version)
     refs = References(uow.session)
-    uow.acting_on("force_transfer", case.id)
+    uow.acting_on(Operation.FORCE_TRANSFER, case.id)
     _case.lock(uow, case)
     workflow = _case.load_workflow(uow, case)
     snap = uow.process.snapshot(workflow)
@@ -198,7 +199,7 @@ def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: st
                           code="not_transferable") from None
     return _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before,
                       refs=refs, reason=reason, events=[{
-                          "action": "transfer_forced", "task_name": snap.main_task.name,
+                          "action": Action.TRANSFER_FORCED, "task_name": snap.main_task.name,
                           "reason": reason, "from_agency": before.agency, "to_agency": to_agency,
                           "data": {"agency": [before.agency, to_agency]}}])
 
@@ -220,6 +221,6 @@ def instruct(uow: UnitOfWork, actor: Actor, item_id: int, *, text: str,
     uow.session.add(note)
     uow.session.flush()
     audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.SUPERVISOR),
-                 action="instruction_given", occurred_at=uow.clock.now(), task_name=item.task_name,
+                 action=Action.INSTRUCTION_GIVEN, occurred_at=uow.clock.now(), task_name=item.task_name,
                  reason=body, data={"note_id": note.id, "work_item": item.id})
     return note

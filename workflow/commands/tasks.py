@@ -23,10 +23,11 @@ from workflow.permissions import can_view_case, role_for_item
 from workflow.read.queries import task_choices
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage
-from workflow.store.models import OPEN_STATUSES, Attachment, Case, CaseStatus, Note, Role, WorkItem
+from workflow.store.models import Attachment, Case, Note, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.text import check
+from workflow.vocabulary import OPEN_STATUSES, Action, AttachmentKind, CaseStatus, Operation, Outcome, Role
 
 
 def workable_item(session: Session, actor: Actor, item_id: int) -> tuple[WorkItem, Role]:
@@ -46,7 +47,7 @@ def workable_item(session: Session, actor: Actor, item_id: int) -> tuple[WorkIte
         raise NotFound(msg("work item {item_id} not found", item_id=item_id))
     if item.completed_at is not None:
         who = item.completed_by.username if item.completed_by else "someone else"
-        if item.outcome == "cancelled":
+        if item.outcome == Outcome.CANCELLED:
             raise Conflict(msg("This task is no longer open: the case moved on."))
         raise Conflict(msg("This task was just handled by {who}.", who=who), by=who)
     return item, role
@@ -67,7 +68,7 @@ def claim(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int 
     _case.check_version(uow, case, expected_version)
     _case.lock(uow, case)
     item.assignee_id, item.claimed_at = actor.user_id, uow.clock.now()
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action="task_claimed",
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action=Action.TASK_CLAIMED,
                  occurred_at=uow.clock.now(), task_name=item.task_name,
                  data={"work_item": item.id, "assignee": actor.name})
     return item
@@ -83,7 +84,7 @@ def release(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: in
     _case.check_version(uow, case, expected_version)
     _case.lock(uow, case)
     item.assignee_id, item.claimed_at = None, None
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action="task_released",
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action=Action.TASK_RELEASED,
                  occurred_at=uow.clock.now(), task_name=item.task_name,
                  data={"work_item": item.id})
     return item
@@ -140,14 +141,14 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     _case.check_version(uow, case, expected_version)
     refs = References(uow.session)
     form = uow.definition.forms[item.form_key]
-    uow.acting_on(f"complete:{item.form_key}", case.id)
+    uow.acting_on(Operation.COMPLETE_TASK.of(item.form_key), case.id)
     _case.lock(uow, case)
     values = dict(values)
     for name, image in (uploads or {}).items():
         field = form.field(name)
         if field.type != "attachment":
             raise ValidationError({name: msg("this field does not take a file")})
-        values[name] = store_attachment(uow, case, image, kind=field.kind or "evidence",
+        values[name] = store_attachment(uow, case, image, kind=field.kind or AttachmentKind.EVIDENCE,
                                         actor=actor).id
     cleaned = clean(form, values, _resolver(uow, case))
     merge_target = _check_domain(uow, case, item.form_key, cleaned)
@@ -159,7 +160,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     uow.process.resolve_side_tasks(workflow, item.task_name)
     uow.process.complete(workflow, item.bpmn_task_id, cleaned)
     reason = cleaned.get("reason")
-    events = [{"action": "task_completed", "task_name": item.task_name,
+    events = [{"action": Action.TASK_COMPLETED, "task_name": item.task_name,
                "from_task": item.task_name, "reason": reason,
                "data": {"form": item.form_key, "values": cleaned}}]
     snap = _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
@@ -174,7 +175,7 @@ def _merge_into(uow: UnitOfWork, actor_ref: audit.ActorRef, duplicate: Case, tar
                 reason: str | None) -> None:
     duplicate.merged_into_id = target.id
     _case.lock(uow, target)
-    audit.append(uow.session, case_id=target.id, actor=actor_ref, action="report_merged",
+    audit.append(uow.session, case_id=target.id, actor=actor_ref, action=Action.REPORT_MERGED,
                  occurred_at=uow.clock.now(), reason=reason,
                  data={"duplicate_case": duplicate.number})
 
@@ -288,7 +289,7 @@ def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question
         raise DomainError(msg("a question is already waiting for the reporter's answer"),
                           code="already_asked")
     refs = References(uow.session)
-    uow.acting_on("request_information", case.id)
+    uow.acting_on(Operation.REQUEST_INFORMATION, case.id)
     _case.lock(uow, case)
     workflow = _case.load_workflow(uow, case)
     before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
@@ -300,7 +301,7 @@ def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question
     uow.session.add(Note(case_id=case.id, author_id=actor.user_id, body=text, public=True,
                          created_at=uow.clock.now()))
     return _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
-                      events=[{"action": "information_requested", "task_name": item.task_name,
+                      events=[{"action": Action.INFORMATION_REQUESTED, "task_name": item.task_name,
                                "data": {"question": text}}],
                       recipient=case.report.contact_email or case.report.contact_phone)
 

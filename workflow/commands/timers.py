@@ -9,9 +9,10 @@ from workflow.commands import _case
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied
 from workflow.messages import msg
 from workflow.store import audit
-from workflow.store.models import Incident, Role, Timer
+from workflow.store.models import Incident, Timer
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
+from workflow.vocabulary import Action, Operation, Role
 
 
 def fire_timers(uow: UnitOfWork, case_id: int) -> int:
@@ -23,7 +24,7 @@ def fire_timers(uow: UnitOfWork, case_id: int) -> int:
     """
     case = _case.get_case(uow, case_id)
     refs = References(uow.session)
-    uow.acting_on("fire_timers", case.id)
+    uow.acting_on(Operation.FIRE_TIMERS, case.id)
     _case.lock(uow, case)
     workflow = _case.load_workflow(uow, case)
     snapshot = uow.process.snapshot(workflow)
@@ -49,7 +50,7 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         raise NotFound(msg("incident {incident_id} not found", incident_id=incident_id))
     if incident.resolved_at is not None:
         raise Conflict(msg("This incident was already resolved."))
-    if incident.operation != "fire_timers" or incident.case_id is None:
+    if incident.operation != Operation.FIRE_TIMERS or incident.case_id is None:
         raise DomainError(msg("only incidents of the timer sweeper can be retried"), code="not_retryable")
     now = uow.clock.now()
     case = _case.get_case(uow, incident.case_id)
@@ -61,7 +62,7 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         timer.attempts = 0
         timer.lease_owner = timer.lease_expires_at = None
     incident.resolved_at, incident.resolved_by_id = now, actor.user_id
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.ADMIN), action="timers_retried",
+    audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.ADMIN), action=Action.TIMERS_RETRIED,
                  occurred_at=now, data={"incident": incident.id,
                                         "timers": sorted(t.timer_name for t in timers)})
     return len(timers)

@@ -17,9 +17,10 @@ from zxcvbn import zxcvbn
 from workflow.errors import DomainError, ValidationError
 from workflow.messages import Message, msg
 from workflow.store import throttle
-from workflow.store.models import Agency, Membership, QrTeam, Role, User
+from workflow.store.models import Agency, Membership, QrTeam, User
 from workflow.store.uow import UnitOfWork
 from workflow.text import BAD_TEXT, bad_text, check_fields
+from workflow.vocabulary import Role
 
 if TYPE_CHECKING:
     from workflow.services import Services

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from workflow.engine.forms import FormDefinition, parse_forms
 from workflow.engine.serialization import serializer
-from workflow.store.models import ProcessSpec, Role
+from workflow.store.models import ProcessSpec
+from workflow.vocabulary import Role
 
 PROCESS_ID = "tanggap_case"
 

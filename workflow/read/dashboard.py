@@ -20,17 +20,8 @@ from sqlalchemy.orm import Session
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.store.models import (
-    OPEN_STATUSES,
-    Agency,
-    Area,
-    Case,
-    CaseEvent,
-    CaseStatus,
-    Category,
-    Escalation,
-    SlaDaily,
-)
+from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Escalation, SlaDaily
+from workflow.vocabulary import OPEN_STATUSES, Action, CaseStatus
 
 WITA = ZoneInfo("Asia/Makassar")
 DEFAULT_DAYS = 30
@@ -176,7 +167,7 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
 
     moved = session.execute(
         select(CaseEvent.from_agency, CaseEvent.to_agency)
-        .where(CaseEvent.action == "case_transferred", CaseEvent.occurred_at >= period.since,
+        .where(CaseEvent.action == Action.CASE_TRANSFERRED, CaseEvent.occurred_at >= period.since,
                CaseEvent.occurred_at < period.until)).all()
     away, received = Counter(f for f, _t in moved), Counter(t for _f, t in moved)
     transfers = sorted(((agency_codes[c], away.get(c, 0), received.get(c, 0))

@@ -24,24 +24,14 @@ from workflow.messages import msg
 from workflow.ranges import check_day
 from workflow.read.queries import Page, _paging_errors
 from workflow.store import audit
-from workflow.store.models import (
-    Agency,
-    Area,
-    Case,
-    CaseEvent,
-    CaseStatus,
-    Category,
-    ProcessSpec,
-    Report,
-    Role,
-    User,
-)
+from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
 from workflow.tracking import TrackingCodes, without_secrets
+from workflow.vocabulary import Action, CaseStatus, Role
 
 WITA = ZoneInfo("Asia/Makassar")
-END_EVENTS = {"case_closed": "end_closed", "case_rejected": "end_rejected", "case_merged": "end_merged"}
-SCRIPT_EVENTS = {"case_transferred": "record_transfer", "transfer_forced": "record_forced_transfer",
-                 "field_work_returned": "record_send_back", "case_reopened": "record_reopen"}
+END_EVENTS = {Action.CASE_CLOSED: "end_closed", Action.CASE_REJECTED: "end_rejected", Action.CASE_MERGED: "end_merged"}
+SCRIPT_EVENTS = {Action.CASE_TRANSFERRED: "record_transfer", Action.TRANSFER_FORCED: "record_forced_transfer",
+                 Action.FIELD_WORK_RETURNED: "record_send_back", Action.CASE_REOPENED: "record_reopen"}
 
 
 def history_scope(actor: Actor):
@@ -256,13 +246,13 @@ def timeline(session: Session, actor: Actor, case_id: int, *, now: datetime, cal
         main = next((t for t in _tasks(e.to_task) if t not in side_tasks), None)
         if not stage_changes or stage_changes[-1][1] != main:
             stage_changes.append((e.occurred_at, main))
-        if e.action in ("case_routed", "case_transferred") and e.to_agency:
+        if e.action in (Action.CASE_ROUTED, Action.CASE_TRANSFERRED) and e.to_agency:
             agency_changes.append((e.occurred_at, e.to_agency))
         taken.update(_tasks(e.from_task), _tasks(e.to_task))
         if e.task_name:
             taken.add(e.task_name)
         data = json.loads(e.data)
-        if e.action == "timer_fired" and data.get("timer"):
+        if e.action == Action.TIMER_FIRED and data.get("timer"):
             taken.add(data["timer"])
         if e.action in END_EVENTS:
             taken.add(END_EVENTS[e.action])
@@ -277,9 +267,9 @@ def timeline(session: Session, actor: Actor, case_id: int, *, now: datetime, cal
     return Timeline(
         case=case, events=events, stages=_spans(stage_changes, end, calendar),
         agencies=_spans(agency_changes, end, calendar),
-        breaches=[e for e in events if e.action == "timer_fired"],
+        breaches=[e for e in events if e.action == Action.TIMER_FIRED],
         escalations=[e for e in events if e.action.startswith("escalation_")],
-        transfers=[e for e in events if e.action in ("case_transferred",)],
+        transfers=[e for e in events if e.action in (Action.CASE_TRANSFERRED,)],
         chain_ok=not breaks, chain_problem=str(breaks[0]) if breaks else None,
         taken=taken, current=current, diagram=(spec.source or {}).get("case.bpmn") if spec else None,
         data=[without_secrets(json.loads(e.data)) for e in events])

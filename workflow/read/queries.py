@@ -28,12 +28,12 @@ from workflow.store.models import (
     Category,
     Escalation,
     Note,
-    Role,
     Timer,
     User,
     WorkItem,
 )
 from workflow.tracking import TrackingCodes, without_secrets
+from workflow.vocabulary import PUBLIC_PHOTO_KINDS, Action, Operation, Role
 
 INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
 TABS = ("all", "unassigned", "mine")
@@ -246,7 +246,6 @@ def case_history(session: Session, actor: Actor, case_id: int, *, after_seq: int
              "hash": e.hash, "prev_hash": e.prev_hash} for e in events]
 
 
-PUBLIC_PHOTO_KINDS = ("before", "after")
 
 
 @dataclass(frozen=True)
@@ -284,7 +283,7 @@ def public_status(session: Session, codes: TrackingCodes, tracking_code: str) ->
         shown = session.get(Case, case.merged_into_id)
     closure = None
     for event in session.scalars(select(CaseEvent).where(
-            CaseEvent.case_id == shown.id, CaseEvent.action == "task_completed",
+            CaseEvent.case_id == shown.id, CaseEvent.action == Action.TASK_COMPLETED,
             CaseEvent.task_name == "closure").order_by(CaseEvent.seq.desc()).limit(1)):
         closure = json.loads(event.data)["values"].get("closure_note")
     photos = [] if case.report.confidential else list(session.scalars(
@@ -296,7 +295,7 @@ def public_status(session: Session, codes: TrackingCodes, tracking_code: str) ->
     question = None
     if "citizen_info" in waiting:
         asked = session.scalar(select(CaseEvent.data).where(
-            CaseEvent.case_id == case.id, CaseEvent.action == "information_requested")
+            CaseEvent.case_id == case.id, CaseEvent.action == Action.INFORMATION_REQUESTED)
             .order_by(CaseEvent.seq.desc()).limit(1))
         question = json.loads(asked)["question"] if asked else None
     replies = select(Note).where(Note.case_id == shown.id, Note.public.is_(True))
@@ -542,6 +541,6 @@ def incidents(session: Session, actor: Actor, *, state: str = "open", page: int 
         id=i.id, occurred_at=i.occurred_at, case_id=i.case_id, case_number=number,
         operation=i.operation, task_name=i.task_name, error=i.error,
         attempts=(i.details or {}).get("attempts"), resolved_at=i.resolved_at, resolved_by=who,
-        retryable=i.resolved_at is None and i.operation == "fire_timers" and i.case_id is not None)
+        retryable=i.resolved_at is None and i.operation == Operation.FIRE_TIMERS and i.case_id is not None)
         for i, number, who in session.execute(stmt)]
     return Page(rows=rows, total=total or 0, page=page, per_page=per_page)

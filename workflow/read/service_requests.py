@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_moment
-from workflow.store.models import Agency, Area, Case, CaseEvent, CaseStatus, Category, Report
+from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report
 from workflow.store.reference import References
 from workflow.tracking import TrackingCodes
+from workflow.vocabulary import FINAL_STATUSES, Action
 
-CLOSED = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 
@@ -37,7 +37,7 @@ class ServiceRequest:
 
     @property
     def status(self) -> str:
-        return "closed" if self.case.status in CLOSED else "open"
+        return "closed" if self.case.status in FINAL_STATUSES else "open"
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,9 @@ def list_requests(session: Session, filters: RequestFilters, now: datetime) -> l
         if filters.end:
             query = query.where(Report.submitted_at <= filters.end)
         if filters.statuses == ("open",):
-            query = query.where(Case.status.not_in(CLOSED))
+            query = query.where(Case.status.not_in(FINAL_STATUSES))
         elif filters.statuses == ("closed",):
-            query = query.where(Case.status.in_(CLOSED))
+            query = query.where(Case.status.in_(FINAL_STATUSES))
     query = query.order_by(Report.submitted_at.desc(), Case.id.desc()).limit(MAX_RESULTS)
     return _views(session, list(session.scalars(query)))
 
@@ -130,7 +130,7 @@ def by_token(session: Session, codes: TrackingCodes, token: str) -> ServiceReque
 
 def _views(session: Session, cases: list[Case]) -> list[ServiceRequest]:
     refs = References(session)
-    notes = _closing_notes(session, [c for c in cases if c.status in CLOSED])
+    notes = _closing_notes(session, [c for c in cases if c.status in FINAL_STATUSES])
     return [ServiceRequest(case=c, report=c.report, category=refs.categories_by_id[c.category_id],
                            agency=refs.agencies_by_id.get(c.agency_id) if c.agency_id else None,
                            closing_note=notes.get(c.id)) for c in cases]
@@ -147,12 +147,12 @@ def _closing_notes(session: Session, cases: list[Case]) -> dict[int, str]:
     rows = session.execute(
         select(CaseEvent.case_id, CaseEvent.action, CaseEvent.task_name, CaseEvent.reason, CaseEvent.data)
         .where(CaseEvent.case_id.in_([c.id for c in cases]),
-               CaseEvent.action.in_(("task_completed", "case_rejected")))
+               CaseEvent.action.in_((Action.TASK_COMPLETED, Action.CASE_REJECTED)))
         .order_by(CaseEvent.case_id, CaseEvent.seq))
     for case_id, action, task, reason, data in rows:
-        if action == "case_rejected" and reason:
+        if action == Action.CASE_REJECTED and reason:
             found[case_id] = reason
-        elif action == "task_completed" and task == "closure":
+        elif action == Action.TASK_COMPLETED and task == "closure":
             found[case_id] = json.loads(data)["values"].get("closure_note") or found.get(case_id, "")
     for case_id, target in merged.items():
         found[case_id] = f"{found.get(case_id, '')} [{numbers.get(target, '')}]".strip()

@@ -30,7 +30,6 @@ MAX_JPEG_PIXELS = 50_000_000  # JPEGs decode at a reduced scale: a 50 Mpx camera
 MAX_DECODED = 40 * 1024 * 1024  # bytes a picture may take once decoded: 13.9 Mpx RGB, 10.4 RGBA
 WAIT = 20.0  # seconds an upload waits for the image thread before it is turned away
 _POOL_LOCK = threading.Lock()
-ATTACHMENT_KINDS = ("before", "after", "evidence")
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "I;16": 2, "RGB": 3, "YCbCr": 3, "RGBA": 4,
                     "CMYK": 4, "I": 4, "F": 4}
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from workflow.store.models import Case, CaseEvent
 from workflow.store.types import utc_iso
+from workflow.vocabulary import Action
 
 GENESIS = "0" * 64
 
@@ -115,7 +116,7 @@ class ChainBreak:
 
 # Events that older versions wrote with the reporter's tracking code in their data. An export
 # leaves the code out (``redacted``); such a row's links are checked, its content cannot be.
-REDACTABLE = ("report_submitted", "report_merged")
+REDACTABLE = (Action.REPORT_SUBMITTED, Action.REPORT_MERGED)
 
 
 def verify_rows(rows: Iterable[dict | CaseEvent]) -> Iterator[ChainBreak]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from workflow.store.types import UTCDateTime
+from workflow.vocabulary import CaseStatus, Channel, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,35 +38,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class Role(enum.StrEnum):
-    TRIAGE = "triage"
-    COORDINATOR = "coordinator"
-    QR_OFFICER = "qr_officer"
-    SUPERVISOR = "supervisor"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-    CITIZEN = "citizen"  # never a membership: the public acting through a tracking code
-
-
-class CaseStatus(enum.StrEnum):
-    TRIAGE = "triage"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"  # closed by the OPD, inside the citizen's dispute window
-    CLOSED = "closed"
-    REJECTED = "rejected"
-    MERGED = "merged"
-
-
-OPEN_STATUSES = (CaseStatus.TRIAGE, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED)
-
-
-class Channel(enum.StrEnum):
-    WEB = "web"
-    API = "api"
-    OPEN311 = "open311"
-    DEMO = "demo"
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

@@ -1,0 +1,113 @@
+"""The words the domain stores and compares, each enumerated once.
+
+Values are what the database holds (and what audit events were hashed with), so a member
+compares and serializes as its plain string. The process's own words (task ids, escalation
+levels, messages) are not here: they belong to ``bpmn/`` and are read by
+``workflow.engine.definition``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    TRIAGE = "triage"
+    COORDINATOR = "coordinator"
+    QR_OFFICER = "qr_officer"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    CITIZEN = "citizen"  # never a membership: the public acting through a tracking code
+
+
+class CaseStatus(enum.StrEnum):
+    TRIAGE = "triage"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # closed by the OPD, inside the citizen's dispute window
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+
+
+OPEN_STATUSES = (CaseStatus.TRIAGE, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED)
+FINAL_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.MERGED)  # the case is over
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    API = "api"
+    OPEN311 = "open311"
+    DEMO = "demo"
+
+
+class Outcome(enum.StrEnum):
+    """How a work item left the inbox."""
+
+    COMPLETED = "completed"  # someone did it
+    CANCELLED = "cancelled"  # the process took it away (an interrupting event, a merge)
+
+
+class AttachmentKind(enum.StrEnum):
+    BEFORE = "before"  # sent with the report
+    AFTER = "after"  # the field team's proof of the fix
+    EVIDENCE = "evidence"  # anything else staff add
+
+
+PUBLIC_PHOTO_KINDS = (AttachmentKind.BEFORE, AttachmentKind.AFTER)  # on the citizen's status page
+
+
+class Operation(enum.StrEnum):
+    """What was being done when a step failed (``incidents.operation``)."""
+
+    SUBMIT_REPORT = "submit_report"
+    COMPLETE_TASK = "complete"  # stored as ``complete:<form key>``
+    REQUEST_INFORMATION = "request_information"
+    EXTEND_DEADLINE = "extend_deadline"
+    REASSIGN = "reassign"
+    FORCE_TRANSFER = "force_transfer"
+    FIRE_TIMERS = "fire_timers"
+
+    def of(self, detail: str) -> str:
+        return f"{self.value}:{detail}"
+
+
+class Action(enum.StrEnum):
+    """Audit trail actions: ``<subject>_<past verb>``."""
+
+    REPORT_SUBMITTED = "report_submitted"
+    REPORT_MERGED = "report_merged"  # a duplicate joined this case
+    TASK_CLAIMED = "task_claimed"
+    TASK_RELEASED = "task_released"
+    TASK_COMPLETED = "task_completed"
+    TASK_REASSIGNED = "task_reassigned"
+    CASE_ROUTED = "case_routed"
+    CASE_TRANSFERRED = "case_transferred"
+    CASE_RECATEGORIZED = "case_recategorized"
+    TEAM_DISPATCHED = "team_dispatched"
+    FIELD_WORK_RETURNED = "field_work_returned"
+    CASE_RESOLVED = "case_resolved"
+    CASE_REOPENED = "case_reopened"
+    CASE_CLOSED = "case_closed"
+    CASE_REJECTED = "case_rejected"
+    CASE_MERGED = "case_merged"
+    NOTE_ADDED = "note_added"
+    ATTACHMENT_ADDED = "attachment_added"
+    TIMER_FIRED = "timer_fired"
+    TIMERS_GIVEN_UP = "timers_given_up"
+    TIMERS_RETRIED = "timers_retried"
+    ESCALATION_RAISED = "escalation_raised"
+    ESCALATION_ACKNOWLEDGED = "escalation_acknowledged"
+    ESCALATION_RESOLVED = "escalation_resolved"
+    DEADLINE_EXTENDED = "deadline_extended"
+    TRANSFER_FORCED = "transfer_forced"
+    INSTRUCTION_GIVEN = "instruction_given"
+    INFORMATION_REQUESTED = "information_requested"
+    SLA_PAUSED = "sla_paused"
+    SLA_RESUMED = "sla_resumed"
+
+
+# The action written when a case reaches a status (the process's end events and the resolved
+# state of the dispute window); reopening is any step back from RESOLVED.
+STATUS_ACTIONS = {CaseStatus.REJECTED: Action.CASE_REJECTED, CaseStatus.MERGED: Action.CASE_MERGED,
+                  CaseStatus.RESOLVED: Action.CASE_RESOLVED, CaseStatus.CLOSED: Action.CASE_CLOSED}
