@@ -28,7 +28,7 @@ from bench.timing import median_ms
 from escalation.sweeper import Sweeper
 from workflow import commands
 from workflow.actors import actor_for_user
-from workflow.engine.definition import ensure_stored
+from workflow.store.specs import ensure_stored
 from workflow.store.models import Agency, Area, Case, Category, Report, WorkItem
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)

@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select
 from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
-from workflow.engine.definition import ensure_stored
+from workflow.store.specs import ensure_stored
 from workflow.store.models import Agency, Area, Case, Category, Report, Timer
 from workflow.vocabulary import CaseStatus, Channel
 

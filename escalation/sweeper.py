@@ -31,10 +31,9 @@ from sqlalchemy import and_, or_, select, update
 
 from workflow import commands
 from workflow.actors import Actor
-from workflow.commands import _case
+from workflow.commands.change import CaseChange
 from workflow.errors import Conflict
 from workflow.services import Services
-from workflow.store import audit
 from workflow.store.models import Case, Incident, Timer
 from workflow.vocabulary import Action, Operation
 
@@ -124,12 +123,11 @@ class Sweeper:
                 incident = Incident(occurred_at=now, case_id=case_id, operation=Operation.FIRE_TIMERS,
                                     error=error, details={"attempts": attempts, "worker": self.worker})
                 uow.session.add(incident)
-                case = uow.session.get(Case, case_id)
-                _case.lock(uow, case)  # the case's trail says its deadlines stopped being watched
-                audit.append(uow.session, case_id=case_id, actor=Actor.system().ref(),
-                             action=Action.TIMERS_GIVEN_UP, occurred_at=now,
-                             data={"timers": sorted(t.timer_name for t in timers),
-                                   "attempts": attempts, "error": error[:500]})
+                # the case's trail says its deadlines stopped being watched
+                with CaseChange(uow, uow.session.get(Case, case_id), Actor.system().ref()) as change:
+                    change.record(Action.TIMERS_GIVEN_UP, data={
+                        "timers": sorted(t.timer_name for t in timers), "attempts": attempts,
+                        "error": error[:500]})
             for timer in timers:
                 timer.attempts = attempts
                 timer.last_error = error[:2000]

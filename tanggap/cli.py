@@ -95,7 +95,7 @@ def db_revision(ctx: click.Context, message: str) -> None:
 @click.pass_context
 def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, demo_password: str) -> None:
     """Load reference data (agencies, areas, QR teams, categories); optionally demo data."""
-    from workflow import demo as demo_data
+    from tanggap import demo as demo_data
 
     services = _services(ctx)
     with services.uow() as uow:

@@ -11,11 +11,13 @@ from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import func, select, text
 
+from tanggap.scenario import Scenario
+from tests import actions
 from workflow import commands
 from workflow.actors import Actor, actor_for_user
-from workflow.engine.definition import side_tasks
 from workflow.store import audit
 from workflow.store.models import Base, Case, CaseEvent, WorkItem
+from workflow.vocabulary import AttachmentKind
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PASSWORD = "correct horse battery"
@@ -27,11 +29,12 @@ def jpeg_bytes(size=(32, 24), color=(200, 30, 30), exif=None) -> bytes:
     return out.getvalue()
 
 
-class World:
-    """A database with the standard cast of users, and helpers to drive cases."""
+class World(Scenario):
+    """A database with the standard cast of users, and helpers to drive cases (the steps run on
+    the same ``Scenario`` as the demo data)."""
 
     def __init__(self, services):
-        self.services = services
+        super().__init__(services, step=timedelta(minutes=30))
 
     def user(self, username: str, *roles: tuple[str, str | None]) -> Actor:
         with self.services.uow() as uow:
@@ -79,34 +82,13 @@ class World:
             uow.commit()
         return submitted
 
-    def open_items(self, case_id: int) -> list[WorkItem]:
-        with self.services.reading() as session:
-            return list(session.scalars(select(WorkItem).where(
-                WorkItem.case_id == case_id, WorkItem.completed_at.is_(None)).order_by(WorkItem.id)))
-
     def item(self, case_id: int) -> WorkItem:
         """The case's one open task, side tasks (escalation reviews, a question to the citizen)
         aside."""
-        side = side_tasks(self.services.definition)
-        items = [i for i in self.open_items(case_id) if i.task_name not in side]
-        assert len(items) == 1, f"expected one open task, found {[i.task_name for i in items]}"
-        return items[0]
-
-    def do(self, command, actor: Actor, case_id: int, **kwargs):
-        """Run ``command`` on the case's open work item, in its own committed unit of work."""
-        item = self.item(case_id)
-        with self.services.uow() as uow:
-            result = command(uow, actor, item.id, **kwargs)
-            uow.commit()
-        self.services.clock.advance(timedelta(minutes=30))
-        return result
-
-    def citizen(self, command, tracking_code: str, **kwargs):
-        """Run a citizen command (confirm, dispute) by tracking code, committed."""
-        with self.services.uow() as uow:
-            result = command(uow, tracking_code, **kwargs)
-            uow.commit()
-        return result
+        try:
+            return super().item(case_id)
+        except LookupError as exc:
+            raise AssertionError(str(exc)) from None
 
     def case(self, case_id: int) -> Case:
         with self.services.reading() as session:
@@ -125,15 +107,11 @@ class World:
             return audit.verify(session)
 
     def after_photo(self, actor: Actor, case_id: int) -> int:
-        with self.services.uow() as uow:
-            image = self.services.storage.prepare(jpeg_bytes())
-            attachment = commands.add_attachment(uow, actor, case_id, image, kind="after")
-            uow.commit()
-            return attachment.id
+        return self.photo(actor, case_id, jpeg_bytes(), AttachmentKind.AFTER)
 
     def field_work(self, actor: Actor, case_id: int, action: str = "Sampah diangkut."):
         photo = self.after_photo(actor, case_id)
-        return self.do(commands.record_field_work, actor, case_id,
+        return self.do(actions.record_field_work, actor, case_id,
                        arrived_at=self.services.clock.now() - timedelta(minutes=5),
                        action_taken=action, after_photo=photo)
 

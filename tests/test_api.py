@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests import actions
 from tests.helpers import jpeg_bytes
-from workflow import commands
 from workflow.commands import credentials
 
 
@@ -97,25 +97,25 @@ def test_an_open311_case_worked_to_closure_through_the_api(world, app, tokens):
     closed = tokens["dlh"].post(f"/tasks/{closure['id']}/complete",
                                 json={"values": {"closure_note": "Sampah sudah diangkut, lokasi bersih."}})
     assert closed.get_json()["status"] == "resolved"
-    w.citizen(commands.confirm, token)
+    w.citizen(actions.confirm, token)
 
     shown = client.get(f"/open311/v2/requests/{number}.json").get_json()[0]
     assert (shown["status"], shown["status_notes"]) == ("closed", "Sampah sudah diangkut, lokasi bersih.")
     case = tokens["dlh"].get(f"/cases/{case_id}").get_json()
     assert case["status"] == "closed" and case["report"]["channel"] == "open311"
     history = tokens["dlh"].get(f"/cases/{case_id}/history?limit=5").get_json()
-    actions = [e["action"] for e in history["items"]]
+    trail = [e["action"] for e in history["items"]]
     cursor = history["next_cursor"]
     for _ in range(50):  # bounded: a cursor that never ends fails the test instead of hanging it
         if not cursor:
             break
         page = tokens["dlh"].get(f"/cases/{case_id}/history?limit=5&cursor={cursor}").get_json()
-        actions += [e["action"] for e in page["items"]]
+        trail += [e["action"] for e in page["items"]]
         cursor = page["next_cursor"]
     else:
         pytest.fail("the history cursor never ended")
-    assert actions[0] == "report_submitted" and actions[-1] == "case_closed"
-    assert len(actions) == len(w.events(case_id)) and w.chain_breaks() == []
+    assert trail[0] == "report_submitted" and trail[-1] == "case_closed"
+    assert len(trail) == len(w.events(case_id)) and w.chain_breaks() == []
 
 
 def test_task_lists_page_by_cursor(world, tokens):
@@ -164,7 +164,7 @@ WRONG_ROLE = {"GET /tasks": 200, "GET /tasks/{item}": 403, "POST /tasks/{item}/c
 def test_tokens_and_scopes(world, app, tokens, who, endpoint):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")  # a DLH disposition
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")  # a DLH disposition
     item = w.item(sub.case_id)
     if who == "revoked":
         token = _token(w, "koor.dlh")
@@ -216,7 +216,7 @@ def test_tokens_and_scopes(world, app, tokens, who, endpoint):
 def test_malformed_task_bodies_get_400_with_the_field_and_change_nothing(world, tokens, body, field):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     counts = w.table_counts()
     response = tokens["dlh"].post(f"/tasks/{item.id}/complete", json=body)
@@ -273,9 +273,9 @@ def test_filing_a_report_through_the_api(world, tokens):
 def test_ids_beyond_any_column_are_a_400_not_a_driver_error(world, tokens):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.accept, w.dlh, sub.case_id)
-    w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
     item = w.item(sub.case_id)
     counts = w.table_counts()
     response = tokens["qr"].post(f"/tasks/{item.id}/complete", json={"values": {

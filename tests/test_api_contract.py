@@ -14,8 +14,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests import actions
 from web.openapi import document
-from workflow import commands
 from workflow.commands import credentials
 
 
@@ -47,7 +47,7 @@ def api_world(world, app):
     """A DLH case at disposition and a DLH coordinator's token."""
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     username = w.dlh.name
     with w.services.uow() as uow:
         _row, token = credentials.issue(uow, "token", "contract", username=username)

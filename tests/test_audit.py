@@ -6,16 +6,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
+from tests import actions
 from tests.helpers import tamper, verify_cli
-from workflow import commands
 
 
 @pytest.fixture
 def closed_case(world):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Bukan sampah rumah tangga")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Bukan sampah rumah tangga")
     return sub
 
 

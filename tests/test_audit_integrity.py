@@ -15,8 +15,8 @@ from sqlalchemy.exc import DatabaseError, ProgrammingError
 
 from escalation.sweeper import Sweeper
 from tanggap.cli import main
+from tests import actions
 from tests.helpers import World, tamper, verify_cli
-from workflow import commands
 from workflow.config import Settings
 from workflow.services import build_services
 from workflow.store import audit
@@ -25,8 +25,8 @@ from workflow.store import audit
 @pytest.fixture
 def routed(world):
     sub = world.report()
-    world.do(commands.triage, world.triage, sub.case_id, decision="valid")
-    world.do(commands.transfer, world.dlh, sub.case_id, to_agency="DPU", reason="Bukan urusan DLH")
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.transfer, world.dlh, sub.case_id, to_agency="DPU", reason="Bukan urusan DLH")
     return sub
 
 
@@ -126,7 +126,7 @@ def test_an_app_role_without_owner_rights_runs_cases_but_cannot_touch_the_trail(
     try:
         world = World(services)
         sub = world.report()
-        world.do(commands.triage, world.triage, sub.case_id, decision="valid")
+        world.do(actions.triage, world.triage, sub.case_id, decision="valid")
         clock.advance(timedelta(days=3))
         assert Sweeper(services, worker="roles").run_once().fired > 0  # deletes fired timer rows
         assert world.chain_breaks() == []

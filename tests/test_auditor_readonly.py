@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from tests import actions
 from tests.webclient import WebClient
-from workflow import commands
 
 # POST routes that are not staff actions: anyone may use them, or they authenticate otherwise
 NOT_STAFF = {"auth.login", "auth.logout", "public.report", "public.status", "public.answer"}
@@ -36,7 +36,7 @@ ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", 
 def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action}

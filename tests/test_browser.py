@@ -24,6 +24,7 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the test extra is not installed: the browser fixture skips
     expect = None
+from tests import actions
 from tests.conftest import START
 from workflow import commands
 from workflow.clock import ManualClock
@@ -283,9 +284,9 @@ def test_case_history_with_the_taken_path(browser, server):
             uow.commit()
         services.clock.advance(timedelta(hours=1))
 
-    step(commands.triage, "triase", decision="valid")
-    step(commands.transfer, "koor.dlh", to_agency="DPU", reason="Saluran tersumbat: kewenangan DPU")
-    step(commands.accept, "koor.dpu")
+    step(actions.triage, "triase", decision="valid")
+    step(actions.transfer, "koor.dlh", to_agency="DPU", reason="Saluran tersumbat: kewenangan DPU")
+    step(actions.accept, "koor.dpu")
 
     context, errors = _context(browser, base)
     page = _login(context, "inspektorat", lands="**/audit")

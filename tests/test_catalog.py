@@ -13,8 +13,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT
-from workflow.engine.runtime import deadline_functions
 from workflow.engine.scripting import make_script_engine
+from workflow.engine.sla import deadline_functions
 from workflow.store.seed import DEFAULT_SEED
 from workflow.vocabulary import Role
 
@@ -68,9 +68,11 @@ def test_a_supervisor_can_take_the_case_away_at_every_opd_stage(definition):
     holds the case at must catch it with an interrupting boundary event."""
     from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
-    from workflow.commands.supervision import TRANSFERABLE_STAGES
-
-    for stage in TRANSFERABLE_STAGES:
+    opd_stages = {t.form_key for t in definition.stages
+                  if definition.lanes[t.lane].role in (Role.COORDINATOR, Role.QR_OFFICER)}
+    assert definition.transfer_stages == opd_stages == {
+        "disposition", "dispatch", "field_work", "verification", "closure"}
+    for stage in opd_stages:
         catchers = [s for s in definition.spec.task_specs.values()
                     if isinstance(getattr(s, "event_definition", None), MessageEventDefinition)
                     and s.event_definition.name == "force_transfer"

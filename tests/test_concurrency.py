@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests import actions
 from workflow import commands
 from workflow.errors import Conflict
 
@@ -14,7 +15,7 @@ from workflow.errors import Conflict
 def test_racing_completions_of_one_work_item(world, racers):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     users = [w.user(f"koor.dlh{i}", ("coordinator", "DLH")) for i in range(racers)]
     before = w.table_counts()

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from escalation.sweeper import Sweeper
+from tests import actions
 from tests.conftest import START
 from tests.webclient import WebClient
-from workflow import commands
 from workflow.errors import ValidationError
 from workflow.read import dashboard
 
@@ -20,16 +20,16 @@ H = timedelta(hours=1)
 def _close(w, sub, coordinator, *, hours, team="qr-mariso-1", late_dispatch=False):
     """Drive a case to closure; the citizen confirms ``hours`` after the report came in."""
     created = w.case(sub.case_id).created_at
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.accept, coordinator, sub.case_id)
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.accept, coordinator, sub.case_id)
     if late_dispatch:
         w.services.clock.set(w.item(sub.case_id).due_at + timedelta(minutes=1))
-    w.do(commands.dispatch, coordinator, sub.case_id, team=team)
+    w.do(actions.dispatch, coordinator, sub.case_id, team=team)
     w.field_work(w.qr_mariso, sub.case_id)
-    w.do(commands.verify, coordinator, sub.case_id, approve=True)
-    w.do(commands.close, coordinator, sub.case_id, closure_note="Selesai ditangani di lapangan.")
+    w.do(actions.verify, coordinator, sub.case_id, approve=True)
+    w.do(actions.close, coordinator, sub.case_id, closure_note="Selesai ditangani di lapangan.")
     w.services.clock.set(created + hours * H)
-    w.citizen(commands.confirm, sub.tracking_code)
+    w.citizen(actions.confirm, sub.tracking_code)
 
 
 @pytest.fixture
@@ -50,12 +50,12 @@ def seeded(world):
     clock.set(START + timedelta(days=8))  # the next week
     subs["d"] = w.report(area="tallo", kelurahan=None, lat=-5.105, lon=119.44)  # DLH, still at triage
     subs["e"] = w.report(description="Sampah dan lumpur di saluran pasar.")
-    w.do(commands.triage, w.triage, subs["e"].case_id, decision="valid")
-    w.do(commands.transfer, w.dlh, subs["e"].case_id, to_agency="DPU", reason="Saluran: DPU")
+    w.do(actions.triage, w.triage, subs["e"].case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, subs["e"].case_id, to_agency="DPU", reason="Saluran: DPU")
     clock.set(w.item(subs["e"].case_id).due_at)
     Sweeper(w.services, worker="t").run_once()  # DPU's disposition breach (and d's triage breach)
     subs["f"] = w.report(description="Laporan tidak jelas sama sekali.")
-    w.do(commands.triage, w.triage, subs["f"].case_id, decision="reject", reason="Tidak jelas")
+    w.do(actions.triage, w.triage, subs["f"].case_id, decision="reject", reason="Tidak jelas")
     return subs
 
 

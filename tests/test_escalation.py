@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from escalation.sweeper import Sweeper
+from tests import actions
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
 from workflow.store.models import Agency, Escalation, Timer, WorkItem
@@ -38,7 +39,7 @@ def waiting_disposition(world):
     """A DLH case whose 8-hour disposition target started now."""
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     return sub, item
 
@@ -68,7 +69,7 @@ def test_breach_then_critical_then_resolved_by_completing_the_task(world, waitin
         [("sla_escalation", "supervisor", dlh_id), ("critical_escalation", "supervisor", None)], key=str)
     assert w.case(sub.case_id).stage == "disposition"  # escalations run beside the task
 
-    w.do(commands.accept, w.dlh, sub.case_id)
+    w.do(actions.accept, w.dlh, sub.case_id)
     assert _escalations(w, sub.case_id) == [("breach", "disposition", "DLH", False, True),
                                             ("critical", "disposition", None, False, True)]
     assert _reviews(w, sub.case_id) == []

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select, text
 
 from escalation.sweeper import Sweeper
-from workflow import commands
-from workflow.commands import _case
+from workflow.actors import Actor
+from workflow.commands.case_extras import store_attachment
+from workflow.commands.change import CaseChange
 from workflow.errors import Conflict
 from workflow.store.models import Case, Timer
 
@@ -26,7 +27,8 @@ def test_a_case_row_changed_since_it_was_read_is_never_written(world):
             case = uow.session.get(Case, sub.case_id)  # read at version v
             uow.session.execute(text("UPDATE cases SET version = version + 1, priority = 'high' "
                                      "WHERE id = :id"), {"id": sub.case_id})  # someone else's write
-            _case.lock(uow, case)  # the stale row must not win
+            with CaseChange(uow, case, Actor.system().ref()):  # locks: the stale row must not win
+                pass
             uow.commit()
     after = world.case(sub.case_id)
     assert after.version == before and after.priority != "high"  # all of it rolled back
@@ -84,8 +86,8 @@ def test_confidential_photos_stay_off_the_status_page(world, web):
     sub = world.report(confidential=True)
     with world.services.uow() as uow:
         image = world.services.storage.prepare(jpeg_bytes())
-        commands.reports.store_attachment(uow, uow.session.get(Case, sub.case_id), image, kind="before",
-                                          actor=commands.reports.Actor.citizen())
+        store_attachment(uow, uow.session.get(Case, sub.case_id), image, kind="before",
+                         actor=Actor.citizen())
         uow.commit()
     page = web.get(f"/lacak/{sub.tracking_code}").get_data(as_text=True)
     assert "/foto/" not in page

@@ -12,10 +12,9 @@ from click.testing import CliRunner
 
 from escalation.sweeper import Sweeper
 from tanggap.cli import main
+from tests import actions
 from tests.webclient import WebClient
-from workflow import commands
-from workflow.engine.definition import side_tasks
-from workflow.engine.runtime import ElapsedTime
+from workflow.engine.sla import ElapsedTime
 from workflow.errors import NotFound
 from workflow.read import history
 
@@ -25,16 +24,16 @@ def eventful(world):
     """Transferred twice, late at disposition (escalated), field work sent back once."""
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")  # +30 min each step
-    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran, bukan sampah")
-    w.do(commands.transfer, w.dpu, sub.case_id, to_agency="DLH", reason="Sampah di saluran")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")  # +30 min each step
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran, bukan sampah")
+    w.do(actions.transfer, w.dpu, sub.case_id, to_agency="DLH", reason="Sampah di saluran")
     w.services.clock.set(w.item(sub.case_id).due_at)
     Sweeper(w.services, worker="t").run_once()  # disposition breach: escalated
     w.services.clock.advance(timedelta(hours=1))
-    w.do(commands.accept, w.dlh, sub.case_id)
-    w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
     w.field_work(w.qr_mariso, sub.case_id)
-    w.do(commands.verify, w.dlh, sub.case_id, approve=False, reason="Foto kurang jelas")
+    w.do(actions.verify, w.dlh, sub.case_id, approve=False, reason="Foto kurang jelas")
     w.field_work(w.qr_mariso, sub.case_id, action="Sampah diangkut ulang.")
     return sub
 
@@ -42,7 +41,7 @@ def eventful(world):
 def _timeline(world, case_id, actor=None):
     with world.services.reading() as session:
         return history.timeline(session, actor or world.auditor, case_id, now=world.services.clock.now(),
-                                calendar=ElapsedTime(), side_tasks=side_tasks(world.services.definition))
+                                calendar=ElapsedTime(), definition=world.services.definition)
 
 
 def test_the_timeline_shows_every_step_in_order_with_durations(world, eventful):
@@ -116,7 +115,7 @@ def test_chain_heads_prove_nothing_was_rewritten(world, app, tmp_path, eventful,
     assert [h["case_number"] for h in document["heads"]] == [eventful.case_number]
     with world.services.reading() as session:
         assert history.verify_heads(session, document) == []
-    world.do(commands.verify, world.dlh, eventful.case_id, approve=True)  # the chain grows
+    world.do(actions.verify, world.dlh, eventful.case_id, approve=True)  # the chain grows
     with world.services.reading() as session:
         assert history.verify_heads(session, document) == []  # appending is fine
         changed = {**document, "heads": [{**document["heads"][0], "seq": 2}]}
@@ -139,7 +138,7 @@ def test_search_filters_and_supervisor_scope(world, app, eventful):
     w = world
     other = w.report(category="gepeng", description="Anak mengemis di lampu merah.", area="tallo",
                      kelurahan=None)
-    w.do(commands.triage, w.triage, other.case_id, decision="reject", reason="Sudah ditangani Dinsos.")
+    w.do(actions.triage, w.triage, other.case_id, decision="reject", reason="Sudah ditangani Dinsos.")
 
     def numbers(reader, **filters):
         with w.services.reading() as session:

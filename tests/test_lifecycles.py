@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests import actions
 from workflow import commands
 from workflow.errors import NotFound
 from workflow.read.queries import InboxFilters, case_detail, inbox
@@ -20,16 +21,16 @@ def _agency_id(world, code):
 
 
 def _to_field_work(w, case_id):
-    w.do(commands.triage, w.triage, case_id, decision="valid")
-    w.do(commands.accept, w.dlh, case_id)
-    w.do(commands.dispatch, w.dlh, case_id, team="qr-mariso-1", instructions="Bawa truk sampah")
+    w.do(actions.triage, w.triage, case_id, decision="valid")
+    w.do(actions.accept, w.dlh, case_id)
+    w.do(actions.dispatch, w.dlh, case_id, team="qr-mariso-1", instructions="Bawa truk sampah")
 
 
 def _to_resolved(w, case_id, closure_note="Selesai"):
     """From dispatched to closed by the OPD: field work, approval, closure."""
     w.field_work(w.qr_mariso, case_id)
-    w.do(commands.verify, w.dlh, case_id, approve=True)
-    w.do(commands.close, w.dlh, case_id, closure_note=closure_note)
+    w.do(actions.verify, w.dlh, case_id, approve=True)
+    w.do(actions.close, w.dlh, case_id, closure_note=closure_note)
 
 
 def _handoffs(w, case_id):
@@ -57,7 +58,7 @@ def test_happy_path_ends_closed_with_every_handoff_in_order(world):
     assert message.payload["closure_note"] == "Sampah sudah diangkut."
     assert "tracking_code" not in message.payload  # the citizen's credential is never stored
 
-    w.citizen(commands.confirm, sub.tracking_code)
+    w.citizen(actions.confirm, sub.tracking_code)
 
     case = w.case(sub.case_id)
     assert case.status == CaseStatus.CLOSED and case.closed_at is not None
@@ -90,7 +91,7 @@ def test_happy_path_ends_closed_with_every_handoff_in_order(world):
 def test_reject_ends_the_case_with_the_reason(world):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="reject",
+    w.do(actions.triage, w.triage, sub.case_id, decision="reject",
          reason="Lokasi di luar kewenangan kota")
     case = w.case(sub.case_id)
     assert case.status == CaseStatus.REJECTED and case.closed_at is not None
@@ -105,9 +106,9 @@ def test_reject_ends_the_case_with_the_reason(world):
 def test_duplicate_merges_into_the_open_case(world):
     w = world
     original = w.report()
-    w.do(commands.triage, w.triage, original.case_id, decision="valid")
+    w.do(actions.triage, w.triage, original.case_id, decision="valid")
     duplicate = w.report(description="Sampah di depan pasar belum diangkut juga.")
-    w.do(commands.merge_duplicate, w.triage, duplicate.case_id,
+    w.do(actions.merge_duplicate, w.triage, duplicate.case_id,
          into_case_number=original.case_number, reason="Lokasi dan masalah sama")
 
     dup = w.case(duplicate.case_id)
@@ -124,11 +125,11 @@ def test_duplicate_merges_into_the_open_case(world):
 def test_transfer_a_to_b_to_c_keeps_reasons_and_moves_the_work(world):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran tersumbat: PU")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran tersumbat: PU")
     assert w.item(sub.case_id).agency_id == _agency_id(w, "DPU")
-    w.do(commands.transfer, w.dpu, sub.case_id, to_agency="DISHUB", reason="Truk parkir di jalan")
-    w.do(commands.accept, w.dishub, sub.case_id)
+    w.do(actions.transfer, w.dpu, sub.case_id, to_agency="DISHUB", reason="Truk parkir di jalan")
+    w.do(actions.accept, w.dishub, sub.case_id)
 
     case = w.case(sub.case_id)
     assert case.transfer_count == 2
@@ -155,11 +156,11 @@ def test_verification_sends_back_once_then_approves(world):
     sub = w.report()
     _to_field_work(w, sub.case_id)
     w.field_work(w.qr_mariso, sub.case_id, action="Sebagian diangkut")
-    w.do(commands.verify, w.dlh, sub.case_id, approve=False, reason="Masih ada sisa sampah")
+    w.do(actions.verify, w.dlh, sub.case_id, approve=False, reason="Masih ada sisa sampah")
     item = w.item(sub.case_id)
     assert item.task_name == "field_work"
     w.field_work(w.qr_mariso, sub.case_id, action="Semua diangkut")
-    w.do(commands.verify, w.dlh, sub.case_id, approve=True)
+    w.do(actions.verify, w.dlh, sub.case_id, approve=True)
 
     case = w.case(sub.case_id)
     assert case.rework_count == 1 and case.stage == "closure"
@@ -175,17 +176,17 @@ def test_dispute_reopens_at_disposition_then_closes(world):
     sub = w.report()
     _to_field_work(w, sub.case_id)
     _to_resolved(w, sub.case_id)
-    w.citizen(commands.dispute, sub.tracking_code, reason="Besoknya menumpuk lagi")
+    w.citizen(actions.dispute, sub.tracking_code, reason="Besoknya menumpuk lagi")
 
     case = w.case(sub.case_id)
     assert case.status == CaseStatus.IN_PROGRESS and case.stage == "disposition"
     assert case.reopen_count == 1 and case.agency_id == _agency_id(w, "DLH")
     assert ("case_reopened", None, None, "Besoknya menumpuk lagi") in _handoffs(w, sub.case_id)
 
-    w.do(commands.accept, w.dlh, sub.case_id)
-    w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
     _to_resolved(w, sub.case_id, closure_note="Diangkut dan dijadwalkan rutin")
-    w.citizen(commands.confirm, sub.tracking_code)
+    w.citizen(actions.confirm, sub.tracking_code)
     assert w.case(sub.case_id).status == CaseStatus.CLOSED
     assert w.actions(sub.case_id).count("case_resolved") == 2
     assert w.chain_breaks() == []
@@ -220,7 +221,7 @@ def test_dispute_window_closes_the_case_by_itself(world):
 def test_triage_corrects_the_category_and_routing_follows(world):
     w = world
     sub = w.report(description="Mobil parkir di trotoar depan pasar setiap pagi.")
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid",
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid",
          corrected_category="parkir-liar")
     case = w.case(sub.case_id)
     assert case.agency_id == _agency_id(w, "DISHUB")

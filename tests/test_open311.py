@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from workflow import commands
+from tests import actions
 from workflow.commands import credentials
 from workflow.store.models import Case, Report
 from workflow.vocabulary import Channel
@@ -196,7 +196,7 @@ def test_list_requests_with_the_specs_filters(world, client, api_key):
                 submitted_at=w.services.clock.now() - timedelta(days=days_ago)))
     confidential = w.report(confidential=True)
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="reject", reason="Laporan ganda tanpa lokasi.")
+    w.do(actions.triage, w.triage, sub.case_id, decision="reject", reason="Laporan ganda tanpa lokasi.")
 
     def ids(query=""):
         return [r["service_request_id"] for r in client.get(f"/open311/v2/requests.json{query}").get_json()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import actions
 from tests.webclient import WebClient
 from workflow import commands
 from workflow.read.queries import case_detail, public_status
@@ -32,20 +33,20 @@ def test_contact_details_reach_only_the_desk_working_the_case(world, staff):
     assert triage_view["triage"] == ("Daeng Ngai", "daeng@example.id", "+62 811 4000 123")
     for who in ("auditor", "admin", "sup_city"):
         assert triage_view[who] == ("Daeng Ngai", None, None), who
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")  # routed to DLH
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")  # routed to DLH
     assert _seen(w, staff["dlh"], sub.case_id) == ("Daeng Ngai", "daeng@example.id", "+62 811 4000 123")
     assert _seen(w, staff["triage"], sub.case_id)[1:] == (None, None)  # triage is done with it
     for who in ("sup_dlh", "sup_city", "auditor", "admin"):
         assert _seen(w, staff[who], sub.case_id) == ("Daeng Ngai", None, None), who
-    w.do(commands.accept, w.dlh, sub.case_id)
-    w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
     assert _seen(w, staff["qr"], sub.case_id) == ("Daeng Ngai", None, None)
 
 
 def test_an_anonymous_reporter_is_known_to_no_staff_role(world, staff, app):
     w = world
     sub = w.report(anonymous=True)
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     for who, actor in staff.items():
         if who in ("dpu", "qr"):
             continue  # cannot see the case at all
@@ -62,7 +63,7 @@ def test_a_merged_duplicate_shows_nothing_of_the_other_reporter(world, web):
     first = w.report(description="Sampah menumpuk di pasar, bau sekali.")
     second = w.report(description="Tumpukan sampah di pasar yang sama, belum diangkut.",
                       reporter_name="Andi", contact_email="andi@example.id")
-    w.do(commands.triage, w.triage, first.case_id, decision="valid")
+    w.do(actions.triage, w.triage, first.case_id, decision="valid")
     item, dlh = w.item(first.case_id), w.dlh
     with w.services.uow() as uow:
         commands.request_information(uow, dlh, item.id, question="Di sisi mana pasar tepatnya?")
@@ -71,10 +72,10 @@ def test_a_merged_duplicate_shows_nothing_of_the_other_reporter(world, web):
     with w.services.uow() as uow:
         commands.add_note(uow, dlh, first.case_id, "Tim akan datang besok pagi.", public=True)
         uow.commit()
-    w.do(commands.merge_duplicate, w.triage, second.case_id, into_case_number=first.case_number,
+    w.do(actions.merge_duplicate, w.triage, second.case_id, into_case_number=first.case_number,
          reason="Laporan yang sama")
     with w.services.reading() as session:
-        status = public_status(session, w.services.tracking, second.tracking_code)
+        status = public_status(session, w.services.tracking, w.services.definition, second.tracking_code)
     assert status.merged_into == first.case_number
     bodies = [n.body for n in status.replies]
     assert "Tim akan datang besok pagi." in bodies  # the OPD's public reply is for everyone

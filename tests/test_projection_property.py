@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from workflow import commands
-from workflow.commands import _case
+from workflow.commands.change import load_workflow
 from workflow.errors import DomainError
 from workflow.store.models import Case, Timer, WorkItem
 from workflow.vocabulary import CaseStatus
@@ -28,7 +28,7 @@ AGENCIES = ["DLH", "DPU", "DISHUB", "DINSOS", "SATPOLPP", "DINKES"]
 def expected_projection(services, case_id):
     """READY human tasks and WAITING timers, read from the deserialized workflow."""
     with services.uow() as uow:
-        workflow = _case.load_workflow(uow, uow.session.get(Case, case_id))
+        workflow = load_workflow(uow, uow.session.get(Case, case_id))
     tasks = {(str(t.id), t.task_spec.name) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     timers = set()
     for t in workflow.get_tasks(state=TaskState.WAITING):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests import actions
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
 from workflow.read.queries import InboxFilters, case_detail, case_history, inbox
@@ -21,7 +22,7 @@ def cases(world):
             w.report(area="tallo", kelurahan="tallo/buloa", lat=-5.115, lon=119.44),
             w.report(category="kemacetan", description="Macet total di depan mal setiap sore.")]
     for sub in subs:
-        w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+        w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     return subs
 
 
@@ -56,7 +57,7 @@ def test_filters(world, cases):
     assert {r.case_number for r in _inbox(world, world.dlh, area="tallo").rows} == {cases[2].case_number}
     assert _inbox(world, world.dlh, category="kemacetan").total == 0
     assert _inbox(world, world.dlh, stage="disposition").total == 3
-    world.do(commands.accept, world.dlh, cases[1].case_id)
+    world.do(actions.accept, world.dlh, cases[1].case_id)
     assert {r.case_number for r in _inbox(world, world.dlh, stage="dispatch").rows} == {cases[1].case_number}
 
 
@@ -98,8 +99,8 @@ def test_bad_filters_name_the_field(world, cases, filters, field):
 
 def test_contact_details_only_for_roles_that_call_back(world, cases):
     w = world
-    w.do(commands.accept, w.dlh, cases[0].case_id)
-    w.do(commands.dispatch, w.dlh, cases[0].case_id, team="qr-mariso-1")
+    w.do(actions.accept, w.dlh, cases[0].case_id)
+    w.do(actions.dispatch, w.dlh, cases[0].case_id, team="qr-mariso-1")
     with w.services.reading() as session:
         coordinator = case_detail(session, w.dlh, cases[0].case_id)
         officer = case_detail(session, w.qr_mariso, cases[0].case_id)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from escalation.sweeper import Sweeper
+from tests import actions
 from workflow import commands
 from workflow.engine.runtime import ProcessEngine
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
@@ -44,9 +45,9 @@ def in_field_work(world):
     """A DLH rubbish case in Tamalate (two QR teams), dispatched to the first team."""
     w = world
     sub = w.report(area="tamalate", kelurahan="tamalate/jongaya")
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.accept, w.dlh, sub.case_id)
-    w.do(commands.dispatch, w.dlh, sub.case_id, team="qr-tamalate-1")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-tamalate-1")
     return sub
 
 
@@ -55,11 +56,11 @@ def in_field_work(world):
 def test_more_than_two_transfers_escalate_as_ping_pong_until_an_opd_accepts(world, sup_dlh):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Bukan sampah, saluran")
-    w.do(commands.transfer, w.dpu, sub.case_id, to_agency="DLH", reason="Ini sampah di saluran")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Bukan sampah, saluran")
+    w.do(actions.transfer, w.dpu, sub.case_id, to_agency="DLH", reason="Ini sampah di saluran")
     assert _escalations(w, sub.case_id) == []  # two transfers: still the OPDs' business
-    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Tetap saluran")
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Tetap saluran")
     assert _escalations(w, sub.case_id) == [("pingpong", "disposition", False)]
     review = next(i for i in w.open_items(sub.case_id) if i.form_key == "escalation_review")
     dpu_id = w.case(sub.case_id).agency_id
@@ -68,7 +69,7 @@ def test_more_than_two_transfers_escalate_as_ping_pong_until_an_opd_accepts(worl
     raised = next(e for e in w.events(sub.case_id) if e.action == "escalation_raised")
     assert w.event_data(raised)["level"] == "pingpong" and raised.to_agency == "DPU"
 
-    w.do(commands.accept, w.dpu, sub.case_id)
+    w.do(actions.accept, w.dpu, sub.case_id)
     assert _escalations(w, sub.case_id) == [("pingpong", "disposition", True)]
     assert w.case(sub.case_id).stage == "dispatch" and w.chain_breaks() == []
 
@@ -77,8 +78,8 @@ def test_the_ping_pong_limit_is_a_setting(world, services):
     w = world
     object.__setattr__(services.settings, "max_transfers", 0)
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
-    w.do(commands.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran")
     assert _escalations(w, sub.case_id) == [("pingpong", "disposition", False)]
 
 
@@ -110,7 +111,7 @@ def test_a_supervisor_forces_a_transfer_during_field_work(world, sup_dlh, in_fie
     assert events == [("transfer_forced", "sup.dlh", "DLH", "DPU"), ("case_transferred", "sup.dlh", "DLH", "DPU")]
     forced = next(e for e in w.events(sub.case_id) if e.action == "transfer_forced")
     assert forced.reason == "Ternyata saluran tersumbat, kewenangan DPU"
-    w.do(commands.accept, w.dpu, sub.case_id)  # the receiving OPD works it from disposition
+    w.do(actions.accept, w.dpu, sub.case_id)  # the receiving OPD works it from disposition
     assert w.case(sub.case_id).stage == "dispatch" and w.chain_breaks() == []
 
 
@@ -149,7 +150,7 @@ def test_no_forced_transfer_during_triage(world, sup_dlh):
 def test_reassign_a_task_to_another_coordinator_of_the_opd(world, sup_dlh):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     colleague = w.user("koor2.dlh", ("coordinator", "DLH"))
     item = w.item(sub.case_id)
     _run(w, commands.claim, w.dlh, item.id)
@@ -165,7 +166,7 @@ def test_reassign_a_task_to_another_coordinator_of_the_opd(world, sup_dlh):
     event = w.events(sub.case_id)[-1]
     assert (event.action, event.reason, w.event_data(event)["assignee"]) == (
         "task_reassigned", "Koordinator cuti", ["koor.dlh", "koor2.dlh"])
-    w.do(commands.accept, colleague, sub.case_id)
+    w.do(actions.accept, colleague, sub.case_id)
     assert w.chain_breaks() == []
 
 
@@ -225,7 +226,7 @@ def test_asking_the_citizen_pauses_the_sla_until_the_answer(world):
     with w.services.reading() as session:
         timers = {t.timer_name for t in session.scalars(select(Timer).where(Timer.case_id == sub.case_id))}
         outbox = session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "info_requested"))
-        status = public_status(session, w.services.tracking, sub.tracking_code)
+        status = public_status(session, w.services.tracking, w.services.definition, sub.tracking_code)
     assert timers == {"ask_citizen_window"}  # the triage deadlines wait
     assert outbox.recipient == "daeng@example.id" and "sisi jalan" in outbox.payload["question"]
     assert status.question == "Di sisi jalan yang mana tumpukannya?" and not status.awaiting_feedback
@@ -239,11 +240,11 @@ def test_asking_the_citizen_pauses_the_sla_until_the_answer(world):
     assert resumed.due_at == w.services.clock.now() + left
     assert [a for a in w.actions(sub.case_id) if a.startswith("sla_")] == ["sla_paused", "sla_resumed"]
     with w.services.reading() as session:
-        status = public_status(session, w.services.tracking, sub.tracking_code)
+        status = public_status(session, w.services.tracking, w.services.definition, sub.tracking_code)
     assert [n.body for n in status.replies] == ["Di sisi jalan yang mana tumpukannya?",
                                                 "Sisi utara, dekat masjid"]
     assert status.question is None
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     assert w.chain_breaks() == []
 
 
@@ -270,10 +271,10 @@ def test_only_triage_and_disposition_ask_and_completing_the_task_withdraws_the_q
     assert err.value.code == "cannot_ask"
     sub = w.report()
     w.do(commands.request_information, w.triage, sub.case_id, question="Alamat lengkap?")
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     assert [i.form_key for i in w.open_items(sub.case_id)] == ["disposition"]
     with w.services.reading() as session:
-        assert public_status(session, w.services.tracking, sub.tracking_code).question is None
+        assert public_status(session, w.services.tracking, w.services.definition, sub.tracking_code).question is None
 
 
 # -- incidents -------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import MetaData, select, text
 
 from tanggap.cli import main
+from tests import actions
 from tests.webclient import WebClient
-from workflow import commands
 from workflow.actors import Actor
 from workflow.commands import credentials
 from workflow.read import history
@@ -35,8 +35,8 @@ def _everything_stored(world) -> str:
 def test_the_code_is_stored_nowhere(world):
     sub = world.report()
     duplicate = world.report(description="Sampah di depan pasar, sama seperti laporan tadi.")
-    world.do(commands.triage, world.triage, sub.case_id, decision="valid")
-    world.do(commands.merge_duplicate, world.triage, duplicate.case_id,
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.merge_duplicate, world.triage, duplicate.case_id,
              into_case_number=sub.case_number, reason="Laporan yang sama")
     stored = _everything_stored(world)
     for code in (sub.tracking_code, duplicate.tracking_code):
@@ -68,7 +68,7 @@ def old_style_case(world):
                      occurred_at=uow.clock.now(), data={"duplicate_case": "2026-000999",
                                                         "tracking_code": sub.tracking_code})
         uow.commit()
-    world.do(commands.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
     return sub
 
 

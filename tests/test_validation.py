@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import actions
 from workflow import commands
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 
@@ -15,7 +16,7 @@ def routed(world):
     for who in ("triage", "dlh", "dpu", "dinsos", "qr_mariso", "auditor"):
         getattr(w, who)
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     return sub
 
 
@@ -117,15 +118,15 @@ def test_completing_with_missing_or_wrong_fields(world, routed, values, field, w
 
 
 def test_dispatch_only_to_a_team_of_the_case_kecamatan(world, routed):
-    world.do(commands.accept, world.dlh, routed.case_id)
+    world.do(actions.accept, world.dlh, routed.case_id)
     error = _unchanged(world, _complete(world, world.dlh, routed.case_id, {"team": "qr-tallo-1"}))
     assert "team" in error.errors
 
 
 def test_field_work_needs_an_after_photo_of_this_case(world, routed):
     w = world
-    w.do(commands.accept, w.dlh, routed.case_id)
-    w.do(commands.dispatch, w.dlh, routed.case_id, team="qr-mariso-1")
+    w.do(actions.accept, w.dlh, routed.case_id)
+    w.do(actions.dispatch, w.dlh, routed.case_id, team="qr-mariso-1")
     now = w.services.clock.now()
     error = _unchanged(w, _complete(w, w.qr_mariso, routed.case_id, {
         "arrived_at": now.isoformat(), "action_taken": "Diangkut", "after_photo": "999"}))
@@ -188,7 +189,7 @@ def test_notes_validate_and_auditors_cannot_write(world, routed):
 
 
 def test_citizen_feedback_only_when_waiting_for_it(world, routed):
-    error = _unchanged(world, lambda uow: commands.dispute(uow, routed.tracking_code, reason="Belum"))
+    error = _unchanged(world, lambda uow: actions.dispute(uow, routed.tracking_code, reason="Belum"))
     assert error.code == "not_resolved"
-    error = _unchanged(world, lambda uow: commands.confirm(uow, "ZZZZ-ZZZZ"))
+    error = _unchanged(world, lambda uow: actions.confirm(uow, "ZZZZ-ZZZZ"))
     assert isinstance(error, NotFound)

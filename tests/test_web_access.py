@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import actions
 from tests.helpers import jpeg_bytes
 from tests.webclient import WebClient
 from workflow import commands
@@ -77,7 +78,7 @@ EXPECTED = {
 def test_access(world, app, role, kind):
     w = world
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     with w.services.uow() as uow:
         photo = commands.add_attachment(uow, w.triage, sub.case_id,
                                         w.services.storage.prepare(jpeg_bytes()), kind="before")

@@ -100,11 +100,11 @@ def test_posts_without_csrf_token_are_refused(world, web, url, data):
 
 
 def test_htmx_posts_need_the_csrf_header(world, web):
-    from workflow import commands
+    from tests import actions
 
     world.dlh
     sub = world.report()
-    world.do(commands.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
     web.login("koor.dlh")
     item = world.item(sub.case_id)
     refused = web.client.post(f"/inbox/items/{item.id}/claim", headers={"HX-Request": "true"})

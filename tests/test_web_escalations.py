@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from escalation.sweeper import Sweeper
+from tests import actions
 from tests.webclient import WebClient, errors
-from workflow import commands
 
 WITA = ZoneInfo("Asia/Makassar")
 
@@ -21,7 +21,7 @@ def late_cases(world):
     w = world
     subs = [w.report(), w.report(category="gepeng", description="Anak mengemis di lampu merah.")]
     for sub in subs:
-        w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+        w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     w.services.clock.advance(timedelta(hours=20))
     Sweeper(w.services, worker="test").run_once()
     w.user("sup.dlh", ("supervisor", "DLH"))

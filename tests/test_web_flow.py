@@ -139,13 +139,13 @@ def test_upload_checks_in_the_report_form(world, app):
 
 
 def test_second_coordinator_gets_a_clear_conflict(world, app):
-    from workflow import commands
+    from tests import actions
 
     w = world
     w.dlh
     w.user("koor.dlh2", ("coordinator", "DLH"))
     sub = w.report()
-    w.do(commands.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     first, second = WebClient(app), WebClient(app)
     first.login("koor.dlh")
     second.login("koor.dlh2")

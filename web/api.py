@@ -30,7 +30,6 @@ from workflow.commands.tasks import workable_item
 from workflow.engine.forms import ID_LIMIT
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.read.queries import (
-    ESCALATION_LEVELS,
     SLA_STATES,
     SORTS,
     TABS,
@@ -48,11 +47,11 @@ from workflow.vocabulary import Channel, Role
 
 from .extensions import limiter
 from .i18n import tr
+from .openapi import MAX_LIMIT, document
 from .ratelimit import credential_limits
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 credential_limits()(bp)  # failed token checks per IP and IP range, shared with the login page
-MAX_LIMIT = 100
 
 
 class ApiError(Exception):
@@ -116,8 +115,6 @@ def _rate_key() -> str:
 
 def _query_names() -> dict[tuple[str, str], set[str]]:
     """The query parameters the OpenAPI document declares, by (method, Flask rule)."""
-    from .openapi import document
-
     names = {}
     for path, operations in document()["paths"].items():
         rule = "/api/v1" + path.replace("{", "<int:").replace("}", ">")
@@ -433,10 +430,12 @@ def escalations():
     args = request.args
     page, per_page = _page_args()
     filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,
-                                area=args.get("area") or None, level=_choice("level", ESCALATION_LEVELS),
+                                area=args.get("area") or None,
+                                level=_choice("level", list(_services().definition.levels)),
                                 state=_choice("state", ("open", "all"), "open"), page=page, per_page=per_page)
     with _services().reading() as session:
-        result, counts = escalation_view(session, actor(), filters, _services().clock.now())
+        result, counts = escalation_view(session, actor(), filters, _services().clock.now(),
+                                         _services().definition.levels)
     offset = (page - 1) * per_page
     more = offset + len(result.rows) < result.total
     return jsonify({
@@ -486,6 +485,4 @@ def report():
 
 @bp.get("/openapi.json")
 def openapi_document():
-    from .openapi import document
-
-    return jsonify(document())
+    return jsonify(document(_services().definition.levels))

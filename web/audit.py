@@ -13,7 +13,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from workflow.engine.definition import side_tasks
 from workflow.errors import ValidationError
 from workflow.read.history import (
     HistoryFilters,
@@ -77,7 +76,7 @@ def case(case_id: int):
     svc = services()
     with svc.reading() as session:
         t = timeline(session, actor(), case_id, now=svc.clock.now(), calendar=svc.process.calendar,
-                     side_tasks=side_tasks(svc.definition))
+                     definition=svc.definition)
         number = t.case.number
     svg = diagram.render(t.diagram, taken=t.taken, current=t.current) if t.diagram else None
     return render_template("audit/case.html", t=t, number=number, svg=svg, now=svc.clock.now(),

@@ -17,7 +17,6 @@ from workflow import commands
 from workflow.commands.supervision import supervising_role
 from workflow.errors import ValidationError
 from workflow.read.queries import (
-    ESCALATION_LEVELS,
     EscalationFilters,
     assignees_for,
     case_detail,
@@ -37,14 +36,6 @@ from .taskforms import WITA
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
-LEVEL_LABELS = {"breach": _l("Past the SLA target"), "critical": _l("Twice the SLA target"),
-                "pingpong": _l("Transferred back and forth")}
-TASK_LABELS = {"triage": _l("Triage"), "disposition": _l("Disposition"), "dispatch": _l("Dispatch"),
-               "field_work": _l("Field work"), "verification": _l("Verification"),
-               "closure": _l("Closure"), "sla_escalation": _l("Escalation follow-up"),
-               "critical_escalation": _l("City escalation"), "pingpong_escalation": _l("Ping-pong escalation")}
-
-
 @bp.get("")
 @login_required
 def index():
@@ -57,13 +48,12 @@ def index():
                                 state=args.get("state") or "open", page=page)
     now = services().clock.now()
     with services().reading() as session:
-        result, counts = escalation_view(session, actor(), filters, now)
+        result, counts = escalation_view(session, actor(), filters, now, services().definition.levels)
         options = report_options(session)
         agencies = list(session.scalars(select(Agency).where(Agency.handles_reports.is_(True))
                                         .order_by(Agency.name)))
     context = dict(page=result, counts=counts, filters=filters, now=now, options=options,
-                   agencies=agencies, levels=ESCALATION_LEVELS, level_labels=LEVEL_LABELS,
-                   task_labels=TASK_LABELS)
+                   agencies=agencies, levels=list(services().definition.levels))
     if is_htmx() and request.headers.get("HX-Target") == "escalations":
         return render_template("escalations/_table.html", **context)
     return render_template("escalations/index.html", **context)
@@ -179,4 +169,4 @@ def act(item_id: int, action: str):
     else:
         form.version.data = detail.case.version
     return render_template("escalations/action.html", form=form, item=item, d=detail, action=action,
-                           title=title, instructions=instructions, task_labels=TASK_LABELS), status
+                           title=title, instructions=instructions), status

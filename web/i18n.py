@@ -81,10 +81,12 @@ def duration_text(delta: timedelta | None) -> str:
 
 
 def install(app: Flask) -> None:
-    from .labels import ACTIONS, KINDS, attribute_answers
+    from .labels import ACTIONS, KINDS, attribute_answers, level_label, level_severe, public_stage, task_label
 
     app.jinja_env.globals.update(tr=tr, wita=wita, time_left=time_left, LANGUAGES=LANGUAGES,
                                  duration=duration_text,
                                  current_locale=lambda: str(get_locale()),
                                  action_labels=ACTIONS, kind_labels=KINDS,
-                                 attribute_answers=attribute_answers)
+                                 attribute_answers=attribute_answers, task_label=task_label,
+                                 public_stage=public_stage, level_label=level_label,
+                                 level_severe=level_severe)

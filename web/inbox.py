@@ -17,9 +17,6 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
 TABS = (("all", _l("All of my scope")), ("unassigned", _l("Unassigned")), ("mine", _l("Mine")))
-STAGES = (("triage", _l("Triage")), ("disposition", _l("Disposition")),
-          ("dispatch", _l("Dispatch")), ("field_work", _l("Field work")),
-          ("verification", _l("Verification")), ("closure", _l("Closure")))
 SLA_LABELS = {"on_time": _l("On time"), "at_risk": _l("At risk"), "overdue": _l("Overdue")}
 SORT_LABELS = {"due": _l("Due first"), "-due": _l("Due last"), "newest": _l("Newest"),
                "oldest": _l("Oldest")}
@@ -52,7 +49,8 @@ def index():
     with services().reading() as session:
         page = inbox(session, actor(), filters, now)
         options = report_options(session)
-    context = dict(page=page, filters=filters, now=now, tabs=TABS, stages=STAGES,
+    stages = [(t.form_key, t.text(str(get_locale()))) for t in services().definition.stages]
+    context = dict(page=page, filters=filters, now=now, tabs=TABS, stages=stages,
                    sla_states=SLA_STATES, sla_labels=SLA_LABELS, sorts=SORTS, sort_labels=SORT_LABELS,
                    options=options, en=str(get_locale()) == "en")
     if is_htmx() and request.headers.get("HX-Target") == "inbox":

@@ -43,3 +43,34 @@ def attribute_answers(category, answers: dict | None, locale: str) -> list[tuple
                       ", ".join(names.get(str(v), str(v)) for v in values)))
     return shown
 
+
+
+def _definition():
+    from flask import current_app
+
+    return current_app.extensions["tanggap"].definition
+
+
+def _locale() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale())
+
+
+def task_label(name: str | None) -> str:
+    """A task's label for staff, by BPMN id or form key (from ``bpmn/tasks.yaml``)."""
+    return _definition().label(name, _locale())
+
+
+def public_stage(name: str | None) -> str | None:
+    """What the reporter reads while their case is at this task."""
+    return _definition().public_label(name, _locale())
+
+
+def level_label(level: str) -> str:
+    return _definition().level_label(level, _locale())
+
+
+def level_severe(level: str) -> bool:
+    known = _definition().levels.get(level)
+    return bool(known and known.severe)

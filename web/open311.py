@@ -34,7 +34,8 @@ from workflow.vocabulary import Channel
 
 from .extensions import limiter
 from .i18n import tr
-from .public import STAGE_TEXT, STATUS_TEXT
+from .labels import public_stage
+from .public import STATUS_TEXT
 from .ratelimit import lookup_limit
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -191,7 +192,7 @@ def _request_view(r: ServiceRequest) -> dict:
     if r.status == "closed":
         notes = r.closing_note or str(STATUS_TEXT.get(str(case.status), case.status))
     else:
-        notes = str(STAGE_TEXT.get(case.stage or "", STATUS_TEXT.get(str(case.status), "")))
+        notes = public_stage(case.stage) or str(STATUS_TEXT.get(str(case.status), ""))
     return {
         "service_request_id": case.number, "status": r.status, "status_notes": notes,
         "service_name": r.category.name_en if _english() else r.category.name_id,
@@ -209,7 +210,7 @@ def requests_list(fmt: str):
     filters = parse_filters(request.args)
     with _services().reading() as session:
         _check_jurisdiction(References(session))
-        rows = list_requests(session, filters, _services().clock.now())
+        rows = list_requests(session, _services().definition, filters, _services().clock.now())
         return _respond("service_requests", [_request_view(r) for r in rows])
 
 
@@ -218,7 +219,7 @@ def request_one(number: str, fmt: str):
     _fmt(fmt)
     with _services().reading() as session:
         _check_jurisdiction(References(session))
-        return _respond("service_requests", [_request_view(get_request(session, number))])
+        return _respond("service_requests", [_request_view(get_request(session, _services().definition, number))])
 
 
 @bp.get("/tokens/<token>.<fmt>")
@@ -227,7 +228,7 @@ def token(token: str, fmt: str):
     _fmt(fmt)
     with _services().reading() as session:
         _check_jurisdiction(References(session))
-        found = by_token(session, _services().tracking, token)
+        found = by_token(session, _services().definition, _services().tracking, token)
         return _respond("service_requests", [{"service_request_id": found.case.number,
                                               "token": _services().tracking.normalize(token)}])
 

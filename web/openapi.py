@@ -6,10 +6,13 @@ nothing else), and runs Schemathesis against this document: responses must match
 
 from __future__ import annotations
 
-from workflow.read.queries import ESCALATION_LEVELS, SLA_STATES, SORTS, TABS
-from workflow.store.attachments import ATTACHMENT_KINDS
+import copy
 
-from .api import MAX_LIMIT
+from workflow.read.queries import SLA_STATES, SORTS, TABS
+from workflow.vocabulary import AttachmentKind
+
+MAX_LIMIT = 100  # largest page the API lists
+LEVEL = {"type": "string", "description": "an escalation level of the process (bpmn/tasks.yaml)"}
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -115,7 +118,7 @@ SCHEMAS = {
                      "role": {"type": "string"}, "due_at": TIME}}},
                  "attachments": {"type": "array", "items": _ref("Attachment")}}},
     "Attachment": {"type": "object", "required": ["id", "kind", "mime"], "properties": {
-        "id": ID, "kind": {"enum": list(ATTACHMENT_KINDS)}, "mime": {"type": "string"}}},
+        "id": ID, "kind": {"enum": list(AttachmentKind)}, "mime": {"type": "string"}}},
     "HistoryEvent": {"type": "object", "required": ["seq", "occurred_at", "actor", "action", "hash", "prev_hash"],
                      "properties": {
                          "seq": {"type": "integer"}, "occurred_at": TIME, "actor": {"type": "string"},
@@ -127,7 +130,7 @@ SCHEMAS = {
                          "prev_hash": {"type": "string"}}},
     "EscalationRow": {"type": "object", "required": ["id", "case_id", "level", "task_name"], "properties": {
         "id": ID, "case_id": ID, "case_number": {"type": "string"}, "task_name": {"type": "string"},
-        "level": {"enum": list(ESCALATION_LEVELS)}, "agency": NULLABLE_STRING, "raised_at": TIME,
+        "level": LEVEL, "agency": NULLABLE_STRING, "raised_at": TIME,
         "due_at": TIME, "acknowledged": {"type": "boolean"}, "resolved": {"type": "boolean"},
         "review_task_id": {"type": ["integer", "null"]}, "late_task_id": {"type": ["integer", "null"]}}},
     "ReportInput": {"type": "object", "additionalProperties": False,
@@ -155,7 +158,20 @@ def _page(item: str, extra: dict | None = None) -> dict:
     return {"type": "object", "required": ["items", "next_cursor"], "properties": properties}
 
 
-def document() -> dict:
+def document(levels=()) -> dict:
+    """The OpenAPI 3.1 document; ``levels``, the process's escalation levels, are listed as
+    the values ``level`` takes."""
+    spec = copy.deepcopy(_document())  # the schemas are shared constants
+    if levels:
+        choice = {**LEVEL, "enum": list(levels)}
+        spec["components"]["schemas"]["EscalationRow"]["properties"]["level"] = choice
+        for parameter in spec["paths"]["/escalations"]["get"]["parameters"]:
+            if parameter["name"] == "level":
+                parameter["schema"] = choice
+    return spec
+
+
+def _document() -> dict:
     task_post = {"parameters": [TASK_ID], "requestBody": VERSION_BODY,
                  "responses": {"200": _json(_ref("TaskDetail"), "the task now"),
                                **_errors("400", "401", "403", "404", "409", "415", "429")}}
@@ -204,7 +220,7 @@ def document() -> dict:
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["file", "kind"], "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "kind": {"enum": list(ATTACHMENT_KINDS)}}}}}},
+                        "kind": {"enum": list(AttachmentKind)}}}}}},
                 "responses": {"201": _json(_ref("Attachment"), "stored"),
                               **_errors("400", "401", "403", "404", "413", "429")}}},
             "/escalations": {"get": {
@@ -212,7 +228,7 @@ def document() -> dict:
                 "parameters": [_param("agency", {"type": "string"}, "OPD code"),
                                _param("category", {"type": "string"}, "category code"),
                                _param("area", {"type": "string"}, "kecamatan code"),
-                               _param("level", {"enum": list(ESCALATION_LEVELS)}, "level"),
+                               _param("level", LEVEL, "level"),
                                _param("state", {"enum": ["open", "all"]}, "open or all"), *PAGING],
                 "responses": {"200": _json(_page("EscalationRow", {
                     "total": {"type": "integer"},

@@ -31,14 +31,6 @@ STATUS_TEXT = {
     "rejected": _l("Rejected"),
     "merged": _l("Merged with another report"),
 }
-STAGE_TEXT = {
-    "triage": _l("Checking the report"), "disposition": _l("With the responsible agency"),
-    "dispatch": _l("Assigning a field team"), "field_work": _l("Field team at work"),
-    "verification": _l("Checking the field work"), "closure": _l("Closing"),
-    "citizen_feedback": _l("Waiting for your confirmation"),
-}
-
-
 def _name(obj) -> str:
     return obj.name_en if str(get_locale()) == "en" else obj.name_id
 
@@ -258,13 +250,13 @@ def answer(code: str):
 def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_status: int):
     with services().reading() as session:
         try:
-            view = public_status(session, services().tracking, code)
+            view = public_status(session, services().tracking, services().definition, code)
         except NotFound:
             return render_template("public/track.html", form=TrackForm(data={"code": code}),
                                    not_found=True), 404
     return render_template("public/status.html", s=view, form=form, answer_form=answer_form,
                            new=request.args.get("new"), status_text=STATUS_TEXT,
-                           stage_text=STAGE_TEXT, name=_name), http_status
+                           name=_name), http_status
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")
@@ -272,7 +264,7 @@ def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_st
 def photo(code: str, attachment_id: int):
     with services().reading() as session:
         try:
-            attachment = public_photo(session, services().tracking, code, attachment_id)
+            attachment = public_photo(session, services().tracking, services().definition, code, attachment_id)
         except NotFound:
             abort(404)
     return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime,

@@ -9,7 +9,7 @@ from flask_login import login_required
 from wtforms import HiddenField, TextAreaField
 
 from workflow import commands
-from workflow.commands.tasks import ASKING_TASKS, QUESTION_MAX, workable_item
+from workflow.commands.tasks import QUESTION_MAX, workable_item
 from workflow.errors import Conflict, ValidationError
 from workflow.read.queries import case_detail, instructions_for, task_choices
 from workflow.store.models import Case, WorkItem
@@ -41,8 +41,11 @@ def _page(item: WorkItem, form, status: int = 200, ask_form: AskForm | None = No
     with services().reading() as session:
         detail = case_detail(session, actor(), item.case_id)
         instructions = instructions_for(session, [item.id]).get(item.id, [])
-    asking = next((w for w in detail.work_items if w.form_key == "citizen_info"), None)
-    if ask_form is None and item.task_name in ASKING_TASKS and asking is None:
+    process = services().definition
+    question = process.question_task
+    asking = next((w for w in detail.work_items if question and w.task_name == question.name), None)
+    task = process.task(item.task_name)
+    if ask_form is None and task is not None and task.asks_citizen and asking is None:
         ask_form = AskForm()
         ask_form.version.data = detail.case.version
     definition = services().definition.forms[item.form_key]

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow.clock import Clock, SystemClock
 from workflow.config import Settings
 from workflow.engine.definition import ProcessDefinition, load_definition
-from workflow.engine.runtime import ProcessEngine, SlaCalendar
+from workflow.engine.runtime import ProcessEngine
+from workflow.engine.sla import SlaCalendar
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import make_engine, make_session_factory
 from workflow.store.uow import UnitOfWork

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflow.actors import Actor
-from workflow.commands import _case
+from workflow.commands.change import CaseChange
 from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.permissions import can_view_case, can_write_notes
@@ -36,15 +36,13 @@ def add_note(uow: UnitOfWork, actor: Actor, case_id: int, body: str, *, public: 
         raise ValidationError({"body": msg("write a note")})
     if len(text) > NOTE_MAX:
         raise ValidationError({"body": msg("write at most {limit} characters", limit=NOTE_MAX)})
-    _case.check_version(uow, case, expected_version)
-    _case.lock(uow, case)
-    note = Note(case_id=case.id, author_id=actor.user_id, body=text, public=bool(public),
-                created_at=uow.clock.now())
-    uow.session.add(note)
-    uow.session.flush()
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action=Action.NOTE_ADDED,
-                 occurred_at=uow.clock.now(), task_name=case.stage,
-                 data={"note_id": note.id, "public": note.public, "body": text})
+    with CaseChange(uow, case, actor.ref(role), expected_version=expected_version) as change:
+        note = Note(case_id=case.id, author_id=actor.user_id, body=text, public=bool(public),
+                    created_at=uow.clock.now())
+        uow.session.add(note)
+        uow.session.flush()
+        change.record(Action.NOTE_ADDED, task_name=case.stage,
+                      data={"note_id": note.id, "public": note.public, "body": text})
     return note
 
 
@@ -54,8 +52,8 @@ def add_attachment(uow: UnitOfWork, actor: Actor, case_id: int, image: PreparedI
     if kind not in set(AttachmentKind):
         raise ValidationError({"kind": msg("must be one of {choices}", choices=", ".join(AttachmentKind))})
     case, _role = _writable_case(uow, actor, case_id)
-    _case.lock(uow, case)
-    return store_attachment(uow, case, image, kind=kind, actor=actor)
+    with CaseChange(uow, case, actor.ref()):
+        return store_attachment(uow, case, image, kind=kind, actor=actor)
 
 
 def store_attachment(uow: UnitOfWork, case: Case, image: PreparedImage, *, kind: str,

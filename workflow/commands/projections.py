@@ -41,9 +41,9 @@ def count_sla(session: Session, completed_at: datetime, agency_id: int, form_key
 
 def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
     if snap.main_task is not None:
-        return CaseStatus(definition.open_statuses[snap.main_task.form_key])
+        return definition.status_of_form(snap.main_task.form_key)
     if snap.ended_at is not None:
-        return CaseStatus(definition.end_statuses[snap.ended_at])
+        return definition.status_of_end(snap.ended_at)
     raise LookupError("workflow has neither an open task nor a known end event")
 
 

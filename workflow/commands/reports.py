@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 
 from workflow import geo
 from workflow.actors import Actor
-from workflow.commands import _case
 from workflow.commands.case_extras import store_attachment
-from workflow.engine.definition import ensure_stored
+from workflow.commands.change import CaseChange
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Case, Report
 from workflow.store.reference import References
+from workflow.store.specs import ensure_stored
 from workflow.store.uow import UnitOfWork
 from workflow.text import check_fields
 from workflow.vocabulary import Action, AttachmentKind, CaseStatus, Channel, Operation
@@ -243,21 +243,18 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     case.number = f"{year}-{case.id:06d}"
     uow.session.flush()
 
-    workflow = uow.process.start({
-        "case_number": case.number, "category": clean["category"].code,
-        "area": clean["area"].code, "channel": str(data.channel), "transfer_count": 0,
-        "rework_count": 0, "reopen_count": 0, "dispute_window": uow.settings.dispute_window,
-        "info_window": uow.settings.info_window, "max_transfers": uow.settings.max_transfers,
-        "closure_note": None})
-    before = _case.CaseView.of(None, None, refs)
-    events = [{"action": Action.REPORT_SUBMITTED,
-               "data": {"channel": str(data.channel),
-                        "category": clean["category"].code, "area": clean["area"].code,
-                        "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,
-                        "lat": clean["lat"], "lon": clean["lon"], "photo": photo is not None,
-                        "attributes": clean["attributes"], "media_url": clean["media_url"]}}]
-    _case.save(uow, case, workflow, actor=actor.ref(), before=before, refs=refs, events=events,
-               recipient=clean["email"] or clean["phone"])
+    with CaseChange(uow, case, actor.ref(), new=True) as change:
+        change.started(uow.process.start({
+            "case_number": case.number, "category": clean["category"].code,
+            "area": clean["area"].code, "channel": str(data.channel), "transfer_count": 0,
+            "rework_count": 0, "reopen_count": 0, "dispute_window": uow.settings.dispute_window,
+            "info_window": uow.settings.info_window, "max_transfers": uow.settings.max_transfers,
+            "closure_note": None}))
+        change.save(events=[{"action": Action.REPORT_SUBMITTED, "data": {
+            "channel": str(data.channel), "category": clean["category"].code, "area": clean["area"].code,
+            "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,
+            "lat": clean["lat"], "lon": clean["lon"], "photo": photo is not None,
+            "attributes": clean["attributes"], "media_url": clean["media_url"]}}])
     if photo is not None:
         store_attachment(uow, case, photo, kind=AttachmentKind.BEFORE, actor=actor)
     return Submitted(case_id=case.id, case_number=case.number, tracking_code=code)

@@ -13,13 +13,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from workflow.actors import Actor, actor_for_user
-from workflow.commands import _case
+from workflow.commands.change import CaseChange
+from workflow.engine.runtime import Snapshot
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.permissions import can_view_case, role_for_item
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.read.queries import task_choices
-from workflow.store import audit
 from workflow.store.models import Case, Note, User, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
@@ -28,8 +28,6 @@ from workflow.vocabulary import Action, CaseStatus, Operation, Role
 
 REASON_MAX = 1000
 INSTRUCTION_MAX = 2000
-# Stages during which an OPD holds the case, so a supervisor can move it to another OPD.
-TRANSFERABLE_STAGES = ("disposition", "dispatch", "field_work", "verification", "closure")
 
 
 def supervising_role(actor: Actor, agency_id: int | None) -> Role | None:
@@ -87,18 +85,12 @@ def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: dateti
         errors["new_due"] = msg("the new deadline must be later than the current one and in the future")
     if errors:
         raise ValidationError(errors)
-    case = item.case
-    _case.check_version(uow, case, expected_version)
-    refs = References(uow.session)
-    uow.acting_on(Operation.EXTEND_DEADLINE, case.id)
-    _case.lock(uow, case)
-    workflow = _case.load_workflow(uow, case)
-    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
-    old_due = item.due_at
-    moved = uow.process.move_deadline(workflow, item.bpmn_task_id, new_due)
-    _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before, refs=refs, events=[{
-        "action": Action.DEADLINE_EXTENDED, "task_name": item.task_name, "reason": reason,
-        "data": {"due_at": [old_due, new_due], "timers": moved}}])
+    with CaseChange(uow, item.case, actor.ref(Role.SUPERVISOR), expected_version=expected_version,
+                    operation=Operation.EXTEND_DEADLINE) as change:
+        old_due = item.due_at
+        moved = uow.process.move_deadline(change.workflow, item.bpmn_task_id, new_due)
+        change.save(events=[{"action": Action.DEADLINE_EXTENDED, "task_name": item.task_name,
+                             "reason": reason, "data": {"due_at": [old_due, new_due], "timers": moved}}])
 
 
 def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
@@ -135,33 +127,24 @@ def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
     if errors:
         raise ValidationError(errors)
 
-    case = item.case
-    _case.check_version(uow, case, expected_version)
-    uow.acting_on(Operation.REASSIGN, case.id)
-    _case.lock(uow, case)
-    if target is not None:
-        old = item.assignee.username if item.assignee else None
-        item.assignee_id, item.claimed_at = target.id, uow.clock.now()
-        audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.SUPERVISOR),
-                     action=Action.TASK_REASSIGNED, occurred_at=uow.clock.now(), task_name=item.task_name,
-                     reason=reason, data={"work_item": item.id, "assignee": [old, target.username]})
-        return item
-
-    refs = References(uow.session)
-    workflow = _case.load_workflow(uow, case)
-    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
-    task = uow.process.ready_task(workflow, item.bpmn_task_id)
-    old_team = task.data.get("team")
-    task.data["team"] = to_team
-    _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before, refs=refs,
-               reason=reason, events=[{
-                   "action": Action.TASK_REASSIGNED, "task_name": item.task_name, "reason": reason,
-                   "data": {"work_item": item.id, "team": [old_team, to_team]}}])
+    with CaseChange(uow, item.case, actor.ref(Role.SUPERVISOR), expected_version=expected_version,
+                    operation=Operation.REASSIGN) as change:
+        if target is not None:
+            old = item.assignee.username if item.assignee else None
+            item.assignee_id, item.claimed_at = target.id, uow.clock.now()
+            change.record(Action.TASK_REASSIGNED, task_name=item.task_name, reason=reason,
+                          data={"work_item": item.id, "assignee": [old, target.username]})
+            return item
+        variable = uow.definition.lanes[item.lane].team  # the process variable naming the team
+        old_team = uow.process.set_variable(change.workflow, item.bpmn_task_id, variable, to_team)
+        change.save(reason=reason, events=[{
+            "action": Action.TASK_REASSIGNED, "task_name": item.task_name, "reason": reason,
+            "data": {"work_item": item.id, "team": [old_team, to_team]}}])
     return item
 
 
 def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: str, reason: str,
-                   expected_version: int | None = None) -> _case.Snapshot:
+                   expected_version: int | None = None) -> Snapshot:
     """Take the case from the OPD holding it and give it to another, whatever stage it is at
     (disposition to closure). The receiving OPD starts at disposition. Does not count as one of
     the OPDs' own transfers (ping-pong counts those)."""
@@ -170,7 +153,7 @@ def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: st
         raise NotFound(msg("case {case_id} not found", case_id=case_id))
     if supervising_role(actor, case.agency_id) is None:
         raise PermissionDenied(msg("only a supervisor of the responsible agency can do this"))
-    if case.status != CaseStatus.IN_PROGRESS or case.stage not in TRANSFERABLE_STAGES:
+    if case.status != CaseStatus.IN_PROGRESS or case.stage not in uow.definition.transfer_stages:
         raise DomainError(msg("a transfer can only be forced while an OPD works the case"),
                           code="not_transferable")
     reason, to_agency = _text(reason), _text(check(to_agency, "to_agency"))
@@ -183,25 +166,21 @@ def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: st
     if errors:
         raise ValidationError(errors)
 
-    _case.check_version(uow, case, expected_version)
-    refs = References(uow.session)
-    uow.acting_on(Operation.FORCE_TRANSFER, case.id)
-    _case.lock(uow, case)
-    workflow = _case.load_workflow(uow, case)
-    snap = uow.process.snapshot(workflow)
-    before = _case.CaseView.of(case, snap, refs)
-    uow.process.resolve_side_tasks(workflow, snap.main_task.name)
-    try:
-        uow.process.send_message(workflow, "force_transfer",
-                                 {"agency": to_agency, "reason": reason, "by": actor.name})
-    except LookupError:
-        raise DomainError(msg("a transfer can only be forced while an OPD works the case"),
-                          code="not_transferable") from None
-    return _case.save(uow, case, workflow, actor=actor.ref(Role.SUPERVISOR), before=before,
-                      refs=refs, reason=reason, events=[{
-                          "action": Action.TRANSFER_FORCED, "task_name": snap.main_task.name,
-                          "reason": reason, "from_agency": before.agency, "to_agency": to_agency,
-                          "data": {"agency": [before.agency, to_agency]}}])
+    with CaseChange(uow, case, actor.ref(Role.SUPERVISOR), expected_version=expected_version,
+                    operation=Operation.FORCE_TRANSFER) as change:
+        held_at = change.snapshot.main_task.name
+        from_agency = change.before.agency
+        uow.process.resolve_side_tasks(change.workflow, held_at)
+        try:
+            uow.process.send_message(change.workflow, uow.definition.messages.force_transfer,
+                                     {"agency": to_agency, "reason": reason, "by": actor.name})
+        except LookupError:
+            raise DomainError(msg("a transfer can only be forced while an OPD works the case"),
+                              code="not_transferable") from None
+        return change.save(reason=reason, events=[{
+            "action": Action.TRANSFER_FORCED, "task_name": held_at, "reason": reason,
+            "from_agency": from_agency, "to_agency": to_agency,
+            "data": {"agency": [from_agency, to_agency]}}])
 
 
 def instruct(uow: UnitOfWork, actor: Actor, item_id: int, *, text: str,
@@ -213,14 +192,11 @@ def instruct(uow: UnitOfWork, actor: Actor, item_id: int, *, text: str,
     _check_reason(errors, body, field="text", limit=INSTRUCTION_MAX)
     if errors:
         raise ValidationError(errors)
-    case = item.case
-    _case.check_version(uow, case, expected_version)
-    _case.lock(uow, case)
-    note = Note(case_id=case.id, author_id=actor.user_id, body=body, public=False,
-                work_item_id=item.id, created_at=uow.clock.now())
-    uow.session.add(note)
-    uow.session.flush()
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.SUPERVISOR),
-                 action=Action.INSTRUCTION_GIVEN, occurred_at=uow.clock.now(), task_name=item.task_name,
-                 reason=body, data={"note_id": note.id, "work_item": item.id})
+    with CaseChange(uow, item.case, actor.ref(Role.SUPERVISOR), expected_version=expected_version) as change:
+        note = Note(case_id=item.case_id, author_id=actor.user_id, body=body, public=False,
+                    work_item_id=item.id, created_at=uow.clock.now())
+        uow.session.add(note)
+        uow.session.flush()
+        change.record(Action.INSTRUCTION_GIVEN, task_name=item.task_name, reason=body,
+                      data={"note_id": note.id, "work_item": item.id})
     return note

@@ -1,8 +1,8 @@
 """Working the task inbox: claim, release and complete work items.
 
 Every task of the process is completed through :func:`complete_work_item` with the fields of its
-form (``bpmn/tasks.yaml``). The named commands (:func:`transfer`, :func:`dispatch`, ...) are the
-same call with the form filled in, for callers that think in actions rather than forms.
+form (``bpmn/tasks.yaml``); the reporter's tasks (answering a question, confirming the fix) go
+through the same call, found by tracking code.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.actors import Actor
-from workflow.commands import _case
 from workflow.commands.case_extras import store_attachment
-from workflow.engine.forms import clean
+from workflow.commands.change import CaseChange, check_version
+from workflow.engine.definition import TaskDefinition
+from workflow.engine.forms import FormDefinition, clean
+from workflow.engine.runtime import Snapshot
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.permissions import can_view_case, role_for_item
@@ -24,7 +26,6 @@ from workflow.read.queries import task_choices
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Attachment, Case, Note, WorkItem
-from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.text import check
 from workflow.vocabulary import OPEN_STATUSES, Action, AttachmentKind, CaseStatus, Operation, Outcome, Role
@@ -64,13 +65,10 @@ def claim(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: int 
     if item.assignee_id is not None:
         raise Conflict(msg("This task was already claimed by {who}.", who=_assignee_name(item)),
                        by=_assignee_name(item))
-    case = item.case
-    _case.check_version(uow, case, expected_version)
-    _case.lock(uow, case)
-    item.assignee_id, item.claimed_at = actor.user_id, uow.clock.now()
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action=Action.TASK_CLAIMED,
-                 occurred_at=uow.clock.now(), task_name=item.task_name,
-                 data={"work_item": item.id, "assignee": actor.name})
+    with CaseChange(uow, item.case, actor.ref(role), expected_version=expected_version) as change:
+        item.assignee_id, item.claimed_at = actor.user_id, uow.clock.now()
+        change.record(Action.TASK_CLAIMED, task_name=item.task_name,
+                      data={"work_item": item.id, "assignee": actor.name})
     return item
 
 
@@ -80,13 +78,9 @@ def release(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: in
         return item
     if item.assignee_id != actor.user_id:
         raise PermissionDenied(msg("only {who}, who claimed it, can release this task", who=_assignee_name(item)))
-    case = item.case
-    _case.check_version(uow, case, expected_version)
-    _case.lock(uow, case)
-    item.assignee_id, item.claimed_at = None, None
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(role), action=Action.TASK_RELEASED,
-                 occurred_at=uow.clock.now(), task_name=item.task_name,
-                 data={"work_item": item.id})
+    with CaseChange(uow, item.case, actor.ref(role), expected_version=expected_version) as change:
+        item.assignee_id, item.claimed_at = None, None
+        change.record(Action.TASK_RELEASED, task_name=item.task_name, data={"work_item": item.id})
     return item
 
 
@@ -96,36 +90,49 @@ def _resolver(uow: UnitOfWork, case: Case):
     return resolve
 
 
-def _check_domain(uow: UnitOfWork, case: Case, form_key: str, values: dict[str, Any]) -> Case | None:
-    """Rules a form definition cannot express. Returns the merge target for a duplicate."""
-    if form_key == "triage" and values.get("decision") == "duplicate":
-        target = uow.session.scalar(select(Case).where(Case.number == values["duplicate_of"]))
-        if target is None:
-            raise ValidationError({"duplicate_of": msg("no case {number}", number=values["duplicate_of"])})
-        if target.id == case.id:
-            raise ValidationError({"duplicate_of": msg("a case cannot duplicate itself")})
-        if target.status not in OPEN_STATUSES:
-            raise ValidationError({"duplicate_of": msg("case {number} is no longer open", number=target.number)})
-        return target
-    if form_key == "field_work":
-        attachment = uow.session.get(Attachment, values["after_photo"])
-        if attachment is None or attachment.case_id != case.id or attachment.kind != "after":
-            raise ValidationError({"after_photo": msg("upload an after-photo for this case first")})
-        arrived: datetime = values["arrived_at"]
-        if arrived > uow.clock.now():
-            raise ValidationError({"arrived_at": msg("the arrival time is in the future")})
-        if arrived < case.created_at:
-            raise ValidationError({"arrived_at": msg("the arrival time is before the report came in")})
-    return None
+def _check_references(uow: UnitOfWork, case: Case, form: FormDefinition,
+                      values: dict[str, Any]) -> Case | None:
+    """What a form definition says of its fields but only the database can check: a case
+    reference names another open case, an attachment is a photo of this case of the field's
+    kind, a moment that ``happened`` lies between the report and now. Returns the case a
+    ``merge_into`` reference names (the case merges into it if the process ends it as merged)."""
+    merge_target = None
+    for f in form.fields:
+        value = values.get(f.name)
+        if value is None:
+            continue
+        if f.type == "case_ref":
+            target = uow.session.scalar(select(Case).where(Case.number == value))
+            if target is None:
+                raise ValidationError({f.name: msg("no case {number}", number=value)})
+            if target.id == case.id:
+                raise ValidationError({f.name: msg("a case cannot duplicate itself")})
+            if target.status not in OPEN_STATUSES:
+                raise ValidationError({f.name: msg("case {number} is no longer open", number=target.number)})
+            if f.merge_into:
+                merge_target = target
+        elif f.type == "attachment":
+            attachment = uow.session.get(Attachment, value)
+            if attachment is None or attachment.case_id != case.id or (f.kind and attachment.kind != f.kind):
+                raise ValidationError({f.name: msg("upload the photo for this field first")})
+        elif f.type == "datetime" and f.happened:
+            moment: datetime = value
+            if moment > uow.clock.now():
+                raise ValidationError({f.name: msg("this time is in the future")})
+            if moment < case.created_at:
+                raise ValidationError({f.name: msg("this time is before the report came in")})
+    return merge_target
 
 
 def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict[str, Any], *,
                        expected_version: int | None = None, expected_form: str | None = None,
-                       uploads: dict[str, PreparedImage] | None = None) -> _case.Snapshot:
+                       uploads: dict[str, PreparedImage] | None = None) -> Snapshot:
     """Complete a READY task with its form data and run the process on to the next wait.
 
     ``uploads`` fills attachment fields with photos uploaded with the form (already checked by
     ``AttachmentStore.prepare``): each is stored as an attachment of the field's kind first.
+    ``expected_form``: refuse unless the item is a task of this form (a caller that knows
+    which step it means to take).
 
     Locking: the case row is version-bumped before the workflow is loaded, so a second
     transaction acting on the same case either waits and then fails with ``Conflict``
@@ -138,35 +145,27 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     if item.assignee_id is not None and item.assignee_id != actor.user_id:
         raise Conflict(msg("This task was claimed by {who}.", who=_assignee_name(item)), by=_assignee_name(item))
     case = item.case
-    _case.check_version(uow, case, expected_version)
-    refs = References(uow.session)
     form = uow.definition.forms[item.form_key]
-    uow.acting_on(Operation.COMPLETE_TASK.of(item.form_key), case.id)
-    _case.lock(uow, case)
-    values = dict(values)
-    for name, image in (uploads or {}).items():
-        field = form.field(name)
-        if field.type != "attachment":
-            raise ValidationError({name: msg("this field does not take a file")})
-        values[name] = store_attachment(uow, case, image, kind=field.kind or AttachmentKind.EVIDENCE,
-                                        actor=actor).id
-    cleaned = clean(form, values, _resolver(uow, case))
-    merge_target = _check_domain(uow, case, item.form_key, cleaned)
-
-    workflow = _case.load_workflow(uow, case)
-    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
-    if uow.process.ready_task(workflow, item.bpmn_task_id) is None:
-        raise Conflict(msg("This task was just completed by someone else."))
-    uow.process.resolve_side_tasks(workflow, item.task_name)
-    uow.process.complete(workflow, item.bpmn_task_id, cleaned)
-    reason = cleaned.get("reason")
-    events = [{"action": Action.TASK_COMPLETED, "task_name": item.task_name,
-               "from_task": item.task_name, "reason": reason,
-               "data": {"form": item.form_key, "values": cleaned}}]
-    snap = _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
-                      reason=reason, events=events, completed_task=item.bpmn_task_id,
-                      recipient=case.report.contact_email or case.report.contact_phone)
-    if merge_target is not None:
+    with CaseChange(uow, case, actor.ref(role), expected_version=expected_version,
+                    operation=Operation.COMPLETE_TASK.of(item.form_key)) as change:
+        values = dict(values)
+        for name, image in (uploads or {}).items():
+            field = form.field(name)
+            if field.type != "attachment":
+                raise ValidationError({name: msg("this field does not take a file")})
+            values[name] = store_attachment(uow, case, image, kind=field.kind or AttachmentKind.EVIDENCE,
+                                            actor=actor).id
+        cleaned = clean(form, values, _resolver(uow, case))
+        merge_target = _check_references(uow, case, form, cleaned)
+        if not uow.process.is_ready(change.workflow, item.bpmn_task_id):
+            raise Conflict(msg("This task was just completed by someone else."))
+        uow.process.resolve_side_tasks(change.workflow, item.task_name)
+        uow.process.complete(change.workflow, item.bpmn_task_id, cleaned)
+        reason = cleaned.get("reason")
+        snap = change.save(reason=reason, completed_task=item.bpmn_task_id, events=[
+            {"action": Action.TASK_COMPLETED, "task_name": item.task_name, "from_task": item.task_name,
+             "reason": reason, "data": {"form": item.form_key, "values": cleaned}}])
+    if merge_target is not None and case.status == CaseStatus.MERGED:
         _merge_into(uow, actor.ref(role), case, merge_target, reason)
     return snap
 
@@ -174,60 +173,11 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
 def _merge_into(uow: UnitOfWork, actor_ref: audit.ActorRef, duplicate: Case, target: Case,
                 reason: str | None) -> None:
     duplicate.merged_into_id = target.id
-    _case.lock(uow, target)
-    audit.append(uow.session, case_id=target.id, actor=actor_ref, action=Action.REPORT_MERGED,
-                 occurred_at=uow.clock.now(), reason=reason,
-                 data={"duplicate_case": duplicate.number})
+    with CaseChange(uow, target, actor_ref) as change:
+        change.record(Action.REPORT_MERGED, reason=reason, data={"duplicate_case": duplicate.number})
 
 
-# -- named actions over complete_work_item -------------------------------------------------------
-
-def triage(uow, actor, item_id, *, decision, reason=None, duplicate_of=None,
-           corrected_category=None, expected_version=None):
-    return complete_work_item(uow, actor, item_id, {
-        "decision": decision, "reason": reason, "duplicate_of": duplicate_of,
-        "corrected_category": corrected_category}, expected_version=expected_version,
-        expected_form="triage")
-
-
-def merge_duplicate(uow, actor, item_id, *, into_case_number, reason, expected_version=None):
-    return triage(uow, actor, item_id, decision="duplicate", duplicate_of=into_case_number,
-                  reason=reason, expected_version=expected_version)
-
-
-def accept(uow, actor, item_id, *, expected_version=None):
-    return complete_work_item(uow, actor, item_id, {"decision": "accept"},
-                              expected_version=expected_version, expected_form="disposition")
-
-
-def transfer(uow, actor, item_id, *, to_agency, reason, expected_version=None):
-    return complete_work_item(uow, actor, item_id, {
-        "decision": "transfer", "transfer_to": to_agency, "reason": reason},
-        expected_version=expected_version, expected_form="disposition")
-
-
-def dispatch(uow, actor, item_id, *, team, instructions=None, expected_version=None):
-    return complete_work_item(uow, actor, item_id, {"team": team, "instructions": instructions},
-                              expected_version=expected_version, expected_form="dispatch")
-
-
-def record_field_work(uow, actor, item_id, *, arrived_at, action_taken, after_photo,
-                      expected_version=None):
-    return complete_work_item(uow, actor, item_id, {
-        "arrived_at": arrived_at, "action_taken": action_taken, "after_photo": after_photo},
-        expected_version=expected_version, expected_form="field_work")
-
-
-def verify(uow, actor, item_id, *, approve: bool, reason=None, expected_version=None):
-    return complete_work_item(uow, actor, item_id, {
-        "decision": "approve" if approve else "send_back", "reason": reason},
-        expected_version=expected_version, expected_form="verification")
-
-
-def close(uow, actor, item_id, *, closure_note, expected_version=None):
-    return complete_work_item(uow, actor, item_id, {"closure_note": closure_note},
-                              expected_version=expected_version, expected_form="closure")
-
+# -- the reporter's tasks, by tracking code -------------------------------------------------------
 
 def _case_for_code(uow: UnitOfWork, tracking_code: str) -> Case:
     report_id = uow.services.tracking.report_id(uow.session, tracking_code)
@@ -237,36 +187,34 @@ def _case_for_code(uow: UnitOfWork, tracking_code: str) -> Case:
     return case
 
 
+def _open_item(session: Session, case: Case, task: TaskDefinition | None) -> WorkItem | None:
+    if task is None:
+        return None
+    return session.scalar(select(WorkItem).where(
+        WorkItem.case_id == case.id, WorkItem.task_name == task.name, WorkItem.completed_at.is_(None)))
+
+
 def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reason: str | None = None):
-    """The citizen confirms the fix or disputes it, identified by the report's tracking code."""
+    """The reporter confirms the fix or disputes it (the process's feedback task), identified by
+    the report's tracking code."""
     case = _case_for_code(uow, tracking_code)
-    item = uow.session.scalar(select(WorkItem).where(
-        WorkItem.case_id == case.id, WorkItem.form_key == "citizen_feedback",
-        WorkItem.completed_at.is_(None)))
+    task = uow.definition.feedback_task
+    item = _open_item(uow.session, case, task)
     if item is None or case.status != CaseStatus.RESOLVED:
         raise DomainError(msg("this case is not waiting for your confirmation"), code="not_resolved")
-    return complete_work_item(uow, Actor.citizen(), item.id,
-                              {"decision": decision, "reason": reason},
-                              expected_form="citizen_feedback")
-
-
-def dispute(uow: UnitOfWork, tracking_code: str, *, reason: str):
-    return citizen_feedback(uow, tracking_code, decision="dispute", reason=reason)
-
-
-def confirm(uow: UnitOfWork, tracking_code: str):
-    return citizen_feedback(uow, tracking_code, decision="confirm")
+    return complete_work_item(uow, Actor.citizen(), item.id, {"decision": decision, "reason": reason},
+                              expected_form=task.form_key)
 
 
 # -- asking the citizen ----------------------------------------------------------------------
 
 QUESTION_MAX = 1000
-ASKING_TASKS = ("triage", "disposition")
 
 
 def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question: str,
-                        expected_version: int | None = None) -> _case.Snapshot:
-    """The officer working triage or disposition asks the reporter a question.
+                        expected_version: int | None = None) -> Snapshot:
+    """The officer working a task that may ask the reporter (``asks_citizen`` in the process)
+    asks a question.
 
     The question goes to the citizen (status page, and the outbox for their contact) and into
     the case's public thread; the task stays with the officer and its SLA clock stops until the
@@ -275,52 +223,42 @@ def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question
     item, role = workable_item(uow.session, actor, item_id)
     if item.assignee_id is not None and item.assignee_id != actor.user_id:
         raise Conflict(msg("This task was claimed by {who}.", who=_assignee_name(item)), by=_assignee_name(item))
-    if item.task_name not in ASKING_TASKS:
-        raise DomainError(msg("the reporter can be asked during triage and disposition only"),
-                          code="cannot_ask")
+    task = uow.definition.task(item.task_name)
+    if task is None or not task.asks_citizen:
+        raise DomainError(msg("the reporter cannot be asked a question at this step"), code="cannot_ask")
     text = (check(question, "question") or "").strip()
     if not text:
         raise ValidationError({"question": msg("this field is required")})
     if len(text) > QUESTION_MAX:
         raise ValidationError({"question": msg("write at most {limit} characters", limit=QUESTION_MAX)})
     case = item.case
-    _case.check_version(uow, case, expected_version)
-    if _open_question(uow.session, case) is not None:
+    check_version(uow, case, expected_version)
+    if _open_item(uow.session, case, uow.definition.question_task) is not None:
         raise DomainError(msg("a question is already waiting for the reporter's answer"),
                           code="already_asked")
-    refs = References(uow.session)
-    uow.acting_on(Operation.REQUEST_INFORMATION, case.id)
-    _case.lock(uow, case)
-    workflow = _case.load_workflow(uow, case)
-    before = _case.CaseView.of(case, uow.process.snapshot(workflow), refs)
-    try:
-        uow.process.send_message(workflow, "info_request", {"question": text, "asked_by": actor.name})
-    except LookupError:
-        raise DomainError(msg("the reporter can be asked during triage and disposition only"),
-                          code="cannot_ask") from None
-    uow.session.add(Note(case_id=case.id, author_id=actor.user_id, body=text, public=True,
-                         created_at=uow.clock.now()))
-    return _case.save(uow, case, workflow, actor=actor.ref(role), before=before, refs=refs,
-                      events=[{"action": Action.INFORMATION_REQUESTED, "task_name": item.task_name,
-                               "data": {"question": text}}],
-                      recipient=case.report.contact_email or case.report.contact_phone)
+    with CaseChange(uow, case, actor.ref(role), operation=Operation.REQUEST_INFORMATION) as change:
+        try:
+            uow.process.send_message(change.workflow, uow.definition.messages.ask_citizen,
+                                     {"question": text, "asked_by": actor.name})
+        except LookupError:
+            raise DomainError(msg("the reporter cannot be asked a question at this step"),
+                              code="cannot_ask") from None
+        uow.session.add(Note(case_id=case.id, author_id=actor.user_id, body=text, public=True,
+                             created_at=uow.clock.now()))
+        return change.save(events=[{"action": Action.INFORMATION_REQUESTED, "task_name": item.task_name,
+                                    "data": {"question": text}}])
 
 
-def _open_question(session: Session, case: Case) -> WorkItem | None:
-    return session.scalar(select(WorkItem).where(
-        WorkItem.case_id == case.id, WorkItem.form_key == "citizen_info",
-        WorkItem.completed_at.is_(None)))
-
-
-def answer_information(uow: UnitOfWork, tracking_code: str, *, answer: str) -> _case.Snapshot:
+def answer_information(uow: UnitOfWork, tracking_code: str, *, answer: str) -> Snapshot:
     """The citizen answers the officer's question, identified by the report's tracking code.
     The answer joins the case's public thread; the asking task's SLA clock runs again."""
     case = _case_for_code(uow, tracking_code)
-    item = _open_question(uow.session, case)
+    task = uow.definition.question_task
+    item = _open_item(uow.session, case, task)
     if item is None:
         raise DomainError(msg("no question is waiting for your answer"), code="not_asked")
     snap = complete_work_item(uow, Actor.citizen(), item.id, {"answer": answer},
-                              expected_form="citizen_info")
+                              expected_form=task.form_key)
     uow.session.add(Note(case_id=case.id, author_id=None, body=str(answer).strip(), public=True,
                          created_at=uow.clock.now()))
     return snap

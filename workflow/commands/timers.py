@@ -5,12 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from workflow.actors import Actor
-from workflow.commands import _case
+from workflow.commands.change import CaseChange, get_case
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied
 from workflow.messages import msg
-from workflow.store import audit
 from workflow.store.models import Incident, Timer
-from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.vocabulary import Action, Operation, Role
 
@@ -22,16 +20,11 @@ def fire_timers(uow: UnitOfWork, case_id: int) -> int:
     Each fired timer is written to the audit trail as ``timer_fired`` by the system actor,
     followed by whatever it caused (an SLA escalation message, an automatic closure).
     """
-    case = _case.get_case(uow, case_id)
-    refs = References(uow.session)
-    uow.acting_on(Operation.FIRE_TIMERS, case.id)
-    _case.lock(uow, case)
-    workflow = _case.load_workflow(uow, case)
-    snapshot = uow.process.snapshot(workflow)
-    before = _case.CaseView.of(case, snapshot, refs)
-    due = [t for t in snapshot.timers if t.due_at <= uow.clock.now()]
-    uow.process.refresh_timers(workflow)
-    _case.save(uow, case, workflow, actor=Actor.system().ref(), before=before, refs=refs)
+    with CaseChange(uow, get_case(uow, case_id), Actor.system().ref(),
+                    operation=Operation.FIRE_TIMERS) as change:
+        due = [t for t in change.snapshot.timers if t.due_at <= uow.clock.now()]
+        uow.process.refresh_timers(change.workflow)
+        change.save()
     return len(due)
 
 
@@ -53,16 +46,15 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
     if incident.operation != Operation.FIRE_TIMERS or incident.case_id is None:
         raise DomainError(msg("only incidents of the timer sweeper can be retried"), code="not_retryable")
     now = uow.clock.now()
-    case = _case.get_case(uow, incident.case_id)
-    _case.lock(uow, case)
-    timers = list(uow.session.scalars(select(Timer).where(
-        Timer.case_id == case.id, Timer.failed_at.is_not(None))))
-    for timer in timers:
-        timer.failed_at = timer.next_attempt_at = None
-        timer.attempts = 0
-        timer.lease_owner = timer.lease_expires_at = None
-    incident.resolved_at, incident.resolved_by_id = now, actor.user_id
-    audit.append(uow.session, case_id=case.id, actor=actor.ref(Role.ADMIN), action=Action.TIMERS_RETRIED,
-                 occurred_at=now, data={"incident": incident.id,
-                                        "timers": sorted(t.timer_name for t in timers)})
+    case = get_case(uow, incident.case_id)
+    with CaseChange(uow, case, actor.ref(Role.ADMIN)) as change:
+        timers = list(uow.session.scalars(select(Timer).where(
+            Timer.case_id == case.id, Timer.failed_at.is_not(None))))
+        for timer in timers:
+            timer.failed_at = timer.next_attempt_at = None
+            timer.attempts = 0
+            timer.lease_owner = timer.lease_expires_at = None
+        incident.resolved_at, incident.resolved_by_id = now, actor.user_id
+        change.record(Action.TIMERS_RETRIED, data={"incident": incident.id,
+                                                   "timers": sorted(t.timer_name for t in timers)})
     return len(timers)

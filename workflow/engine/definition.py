@@ -1,24 +1,53 @@
-"""Parse ``bpmn/`` once into a :class:`ProcessDefinition`; store each spec version once by hash."""
+"""The process, read once from ``bpmn/``: the only reader of the BPMN files and ``tasks.yaml``.
+
+Everything the application needs to know about the process is asked of
+:class:`ProcessDefinition`, never written down in Python: who works a task and in which
+lane, its labels, whether its case can be moved to another OPD or its officer can ask the
+reporter a question, which task waits for the reporter's answer or confirmation, what an end
+event means and which script task an audit action stands for. A new stage is a BPMN edit, a
+form and labels in ``tasks.yaml``.
+
+Where a question is answered:
+
+* BPMN task properties (``spiffworkflow:property``): ``formKey``; ``escalates`` and
+  ``escalationLevel`` (escalation reviews); ``pausesSla`` (the question to the reporter);
+  ``auditAction`` on script tasks (the audit event their effect is recorded as).
+* Boundary events: a message boundary catching ``messages.ask_citizen`` lets the task's
+  officer ask the reporter; one catching ``messages.force_transfer`` lets a supervisor move the
+  case away; a non-interrupting boundary starts a side task.
+* ``tasks.yaml``: lanes (roles), forms, statuses, task labels, escalation levels, messages.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from workflow.engine.forms import FormDefinition, parse_forms
 from workflow.engine.serialization import serializer
-from workflow.store.models import ProcessSpec
-from workflow.vocabulary import Role
+from workflow.vocabulary import AttachmentKind, CaseStatus, Role
 
 PROCESS_ID = "tanggap_case"
+Labels = Mapping[str, str]  # {"id": ..., "en": ...}
+
+
+class DefinitionError(ValueError):
+    """The process files contradict each other; ``problems`` names each, by element id."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -34,6 +63,60 @@ class LaneRule:
 
 
 @dataclass(frozen=True)
+class TaskDefinition:
+    """A human task of the process, as the application sees it."""
+
+    name: str  # BPMN id
+    form_key: str
+    lane: str
+    role: Role
+    label: Labels
+    public_label: Labels | None  # what the reporter reads while the case is at this task
+    order: int  # position in the process file: lists of stages keep the diagram's order
+    side: bool = False  # runs beside the case's main task and never gives the case its stage
+    level: str | None = None  # an escalation review: the level it raises
+    pauses_sla: bool = False  # while open, the SLA clock of the task it is about stands still
+    asks_citizen: bool = False  # its officer may ask the reporter a question
+    force_transferable: bool = False  # a supervisor may move the case to another OPD meanwhile
+    status: CaseStatus | None = None  # the case's status while this is its main task
+
+    def text(self, locale: str) -> str:
+        return _pick(self.label, locale) or self.name
+
+    def public_text(self, locale: str) -> str | None:
+        return _pick(self.public_label, locale) if self.public_label else None
+
+
+@dataclass(frozen=True)
+class EndEventDefinition:
+    name: str
+    status: CaseStatus
+    after: frozenset[str]  # the elements right before it
+    order: int
+
+
+@dataclass(frozen=True)
+class Level:
+    """An escalation level (breach, critical, ...), as ``tasks.yaml`` lists them."""
+
+    name: str
+    label: Labels
+    severe: bool = False
+
+    def text(self, locale: str) -> str:
+        return _pick(self.label, locale) or self.name
+
+
+@dataclass(frozen=True)
+class Messages:
+    """BPMN messages the application sends, and those it delivers to the reporter."""
+
+    ask_citizen: str
+    force_transfer: str
+    to_reporter: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ProcessDefinition:
     process_id: str
     spec: object
@@ -43,8 +126,98 @@ class ProcessDefinition:
     source: dict[str, str]
     lanes: dict[str, LaneRule]
     forms: dict[str, FormDefinition]
-    open_statuses: dict[str, str]
-    end_statuses: dict[str, str]
+    tasks: dict[str, TaskDefinition]
+    end_events: dict[str, EndEventDefinition]
+    start_event: str
+    levels: dict[str, Level]
+    messages: Messages
+    script_actions: dict[str, str]  # audit action -> the script task it records
+    closing_note: tuple[str, str] | None = None  # (form key, field): the reporter's closing note
+    _by_form: dict[str, TaskDefinition] = field(default_factory=dict, repr=False)
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def task(self, name: str) -> TaskDefinition | None:
+        return self.tasks.get(name)
+
+    def task_for_form(self, form_key: str) -> TaskDefinition | None:
+        return self._by_form.get(form_key)
+
+    def label(self, name: str | None, locale: str) -> str:
+        """A task's label by its BPMN id or form key; the name itself if the process has none."""
+        if not name:
+            return ""
+        task = self.tasks.get(name) or self._by_form.get(name)
+        return task.text(locale) if task else name
+
+    def public_label(self, name: str | None, locale: str) -> str | None:
+        task = self.tasks.get(name or "") or self._by_form.get(name or "")
+        return task.public_text(locale) if task else None
+
+    @property
+    def side_tasks(self) -> frozenset[str]:
+        return frozenset(t.name for t in self.tasks.values() if t.side)
+
+    @property
+    def stages(self) -> list[TaskDefinition]:
+        """The tasks staff work that give a case its stage, in the process's order: what the
+        inbox filters by."""
+        return [t for t in self._main_tasks() if t.role != Role.CITIZEN]
+
+    @property
+    def transfer_stages(self) -> frozenset[str]:
+        """Form keys of the stages at which a supervisor may move the case to another OPD."""
+        return frozenset(t.form_key for t in self._main_tasks() if t.force_transferable)
+
+    @property
+    def question_task(self) -> TaskDefinition | None:
+        """The reporter's task of answering an officer's question."""
+        return next((t for t in self.tasks.values() if t.role == Role.CITIZEN and t.pauses_sla), None)
+
+    @property
+    def feedback_task(self) -> TaskDefinition | None:
+        """The reporter's task of confirming or disputing the fix (a main task)."""
+        return next((t for t in self._main_tasks() if t.role == Role.CITIZEN), None)
+
+    @property
+    def open_statuses(self) -> dict[str, CaseStatus]:
+        """The case's status while a task of each form key is its main task."""
+        return {t.form_key: t.status for t in self._main_tasks()}
+
+    @property
+    def end_statuses(self) -> dict[str, CaseStatus]:
+        """The case's status after each end event of its main path."""
+        return {e.name: e.status for e in self.end_events.values()}
+
+    def status_of_form(self, form_key: str) -> CaseStatus:
+        task = self._by_form[form_key]
+        if task.status is None:
+            raise LookupError(f"{form_key} is not a stage of the case")
+        return task.status
+
+    def status_of_end(self, end_event: str) -> CaseStatus:
+        return self.end_events[end_event].status
+
+    def end_event_for(self, status: str, taken: Iterable[str]) -> str | None:
+        """The end event a case that ended with ``status`` reached, given the elements it
+        passed through: among the end events of that status, the one right after one of them
+        (else the first in the process)."""
+        candidates = sorted((e for e in self.end_events.values() if e.status == status),
+                            key=lambda e: e.order)
+        passed = set(taken)
+        reached = next((e for e in candidates if e.after & passed), None)
+        return (reached or (candidates[0] if candidates else None)).name if candidates else None
+
+    def level_label(self, level: str, locale: str) -> str:
+        known = self.levels.get(level)
+        return known.text(locale) if known else level
+
+    def _main_tasks(self) -> list[TaskDefinition]:
+        return sorted((t for t in self.tasks.values() if not t.side), key=lambda t: t.order)
+
+
+def _pick(labels: Labels | None, locale: str) -> str:
+    return (labels or {}).get(locale) or (labels or {}).get("id") or ""
 
 
 def load_definition(bpmn_dir: Path, process_id: str = PROCESS_ID) -> ProcessDefinition:
@@ -63,38 +236,116 @@ def load_definition(bpmn_dir: Path, process_id: str = PROCESS_ID) -> ProcessDefi
     content_hash = hashlib.sha256(spec_json.encode()).hexdigest()
 
     meta = yaml.safe_load((bpmn_dir / "tasks.yaml").read_text(encoding="utf-8"))
+    source = {p.name: p.read_text(encoding="utf-8") for p in [*bpmn_files, *dmn_files]}
+    source["tasks.yaml"] = (bpmn_dir / "tasks.yaml").read_text(encoding="utf-8")
+    order = _document_order(source, bpmn_files)
+    return _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta, order)
+
+
+def _document_order(source: dict[str, str], files: list[Path]) -> dict[str, int]:
+    """Where each element id first appears in the BPMN files (the modeller's order)."""
+    import re
+
+    order: dict[str, int] = {}
+    for path in files:
+        for match in re.finditer(r'<bpmn:\w+ id="([^"]+)"', source[path.name]):
+            order.setdefault(match.group(1), len(order))
+    return order
+
+
+def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta,
+           order) -> ProcessDefinition:
+    problems: list[str] = []
     lanes = {name: LaneRule(role=Role(rule["role"]), agency=rule.get("agency"), team=rule.get("team"),
                             fallback=rule.get("fallback"), level=rule.get("level"))
              for name, rule in meta["lanes"].items()}
-    source = {p.name: p.read_text(encoding="utf-8") for p in [*bpmn_files, *dmn_files]}
-    source["tasks.yaml"] = (bpmn_dir / "tasks.yaml").read_text(encoding="utf-8")
-    return ProcessDefinition(
-        process_id=process_id, spec=spec, subprocess_specs=subprocess_specs,
-        spec_json=spec_json, content_hash=content_hash, source=source, lanes=lanes,
-        forms=parse_forms(meta["forms"]), open_statuses=dict(meta["statuses"]["open"]),
-        end_statuses=dict(meta["statuses"]["ended"]))
+    forms = parse_forms(meta["forms"])
+    levels = {name: Level(name, dict(entry["label"]), bool(entry.get("severe", False)))
+              for name, entry in (meta.get("levels") or {}).items()}
+    raw_messages = meta.get("messages") or {}
+    messages = Messages(ask_citizen=raw_messages.get("ask_citizen", ""),
+                        force_transfer=raw_messages.get("force_transfer", ""),
+                        to_reporter=tuple(raw_messages.get("to_reporter") or ()))
+    open_statuses = dict(meta["statuses"]["open"])
+    ended = dict(meta["statuses"]["ended"])
+    labels = meta.get("tasks") or {}
+    specs = spec.task_specs
 
-
-def ensure_stored(session: Session, definition: ProcessDefinition, now) -> ProcessSpec:
-    """The stored row for this spec version, inserted the first time it is seen."""
-    row = session.scalar(select(ProcessSpec).where(ProcessSpec.content_hash == definition.content_hash))
-    if row is None:
-        row = ProcessSpec(content_hash=definition.content_hash, process_id=definition.process_id,
-                          spec_json=definition.spec_json, source=definition.source, created_at=now)
-        session.add(row)
-        session.flush()
-    return row
-
-
-def side_tasks(definition: ProcessDefinition) -> set[str]:
-    """Human tasks that run beside the case's main task: in an escalation lane, or marked with
-    an ``escalates`` or ``pausesSla`` property (see ``bpmn/tasks.yaml``)."""
-    names = set()
-    for spec in definition.spec.task_specs.values():
-        if not getattr(spec, "manual", False):
+    tasks: dict[str, TaskDefinition] = {}
+    script_actions: dict[str, str] = {}
+    end_events: dict[str, EndEventDefinition] = {}
+    start = None
+    for name, task_spec in specs.items():
+        properties = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
+        if isinstance(task_spec, StartEvent) and start is None:
+            start = name
+        if isinstance(task_spec, EndEvent) and name in ended:  # others end a side path
+            end_events[name] = EndEventDefinition(name, CaseStatus(ended[name]),
+                                                  frozenset(i.name for i in task_spec.inputs),
+                                                  order.get(name, len(order)))
+        if properties.get("auditAction"):
+            script_actions[properties["auditAction"]] = name
+        if not getattr(task_spec, "manual", False):
             continue
-        properties = spec.extensions.get("properties", {})
-        rule = definition.lanes.get(spec.lane)
-        if (rule is not None and rule.level) or "escalates" in properties or "pausesSla" in properties:
-            names.add(spec.name)
-    return names
+        form_key = properties.get("formKey", name)
+        rule = lanes.get(task_spec.lane)
+        if rule is None:
+            problems.append(f"{name}: lane {task_spec.lane!r} is not under lanes in tasks.yaml")
+            continue
+        if form_key not in forms:
+            problems.append(f"{name}: form {form_key!r} is not under forms in tasks.yaml")
+            continue
+        catches = _boundary_messages(specs, name)
+        side = bool(rule.level) or "escalates" in properties or "pausesSla" in properties
+        level = (properties.get("escalationLevel") or rule.level) if side else None
+        if level and level not in levels:
+            problems.append(f"{name}: escalation level {level!r} is not under levels in tasks.yaml")
+        status = None
+        if not side:
+            if form_key not in open_statuses:
+                problems.append(f"{name}: form {form_key!r} has no case status under statuses.open")
+                continue
+            status = CaseStatus(open_statuses[form_key])
+        entry = labels.get(name) or {}
+        tasks[name] = TaskDefinition(
+            name=name, form_key=form_key, lane=task_spec.lane, role=rule.role,
+            label=dict(entry.get("label") or forms[form_key].title), public_label=entry.get("public"),
+            order=order.get(name, len(order)), side=side, level=level,
+            pauses_sla=str(properties.get("pausesSla", "")).lower() == "true",
+            asks_citizen=bool(messages.ask_citizen) and messages.ask_citizen in catches,
+            force_transferable=bool(messages.force_transfer) and messages.force_transfer in catches,
+            status=status)
+    for name in ended:
+        if name not in end_events:
+            problems.append(f"statuses.ended.{name}: no end event of the process has this id")
+    for name in labels:
+        if name not in tasks:
+            problems.append(f"tasks.{name}: no user task of the process has this id")
+    for form in forms.values():
+        for f in form.fields:
+            if f.kind and f.kind not in set(AttachmentKind):
+                problems.append(f"forms.{form.key}.{f.name}: unknown attachment kind {f.kind!r}")
+    public_notes = [(form.key, f.name) for form in forms.values() for f in form.fields if f.public]
+    if len(public_notes) > 1:
+        problems.append(f"more than one form field is the reporter's closing note: {public_notes}")
+    if start is None:
+        problems.append(f"{process_id}: no start event")
+    if problems:
+        raise DefinitionError(problems)
+    definition = ProcessDefinition(
+        process_id=process_id, spec=spec, subprocess_specs=subprocess_specs, spec_json=spec_json,
+        content_hash=content_hash, source=source, lanes=lanes, forms=forms, tasks=tasks,
+        end_events=end_events, start_event=start, levels=levels, messages=messages,
+        script_actions=script_actions, closing_note=public_notes[0] if public_notes else None)
+    for task in sorted(tasks.values(), key=lambda t: (t.side, t.order)):
+        definition._by_form.setdefault(task.form_key, task)
+    return definition
+
+
+def _boundary_messages(specs: Mapping, task_name: str) -> set[str]:
+    """Names of the messages that boundary events on ``task_name`` catch."""
+    split = specs.get(f"{task_name}.BoundaryEventSplit")
+    if split is None:
+        return set()
+    return {o.event_definition.name for o in split.outputs
+            if isinstance(o, BoundaryEvent) and isinstance(o.event_definition, MessageEventDefinition)}

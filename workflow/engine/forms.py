@@ -35,6 +35,9 @@ class FormField:
     source: str | None = None
     max_length: int | None = None
     kind: str | None = None  # attachment kind
+    public: bool = False  # the reporter reads it as the case's closing note
+    merge_into: bool = False  # case_ref: a case the process ends as merged merges into this one
+    happened: bool = False  # datetime: a moment between the report and now
 
     def is_required(self, values: Mapping[str, Any]) -> bool:
         if self.required:
@@ -87,7 +90,9 @@ def parse_forms(raw: Mapping[str, Any]) -> dict[str, FormDefinition]:
                 required=bool(f.get("required", False)),
                 required_if={k: tuple(v) for k, v in (f.get("required_if") or {}).items()},
                 choices=tuple(f.get("choices", ())), choice_labels=f.get("choice_labels", {}),
-                source=f.get("source"), max_length=f.get("max_length"), kind=f.get("kind")))
+                source=f.get("source"), max_length=f.get("max_length"), kind=f.get("kind"),
+                public=bool(f.get("public", False)), merge_into=bool(f.get("merge_into", False)),
+                happened=bool(f.get("happened", False))))
         forms[key] = FormDefinition(key=key, title=spec.get("title", {}), fields=tuple(fields))
     return forms
 

@@ -1,7 +1,9 @@
 """Start, load, step and save a case's BPMN workflow; read off what the projections must say.
 
 The engine knows nothing about the database: commands hand it JSON and get JSON back, plus a
-:class:`Snapshot` of the READY human tasks and WAITING timers that ``projections`` writes down.
+:class:`Snapshot` of the READY human tasks and WAITING timers that the projections write down.
+SpiffWorkflow's own objects (tasks, states, internal data) stay inside ``workflow.engine``:
+commands ask this class to act on a task by its id.
 """
 
 from __future__ import annotations
@@ -9,23 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from workflow.clock import Clock
+from workflow.engine import side_tasks, sla
 from workflow.engine import timer_clock as engine_clock
 from workflow.engine.definition import ProcessDefinition
 from workflow.engine.scripting import make_script_engine
 from workflow.engine.serialization import dump_state, load_state
-
-PAUSED_UNTIL = "9999-12-31T23:59:59+00:00"  # a paused timer's deadline: it cannot fire
+from workflow.engine.sla import ElapsedTime, SlaCalendar
 
 
 class StepFailed(Exception):
@@ -86,48 +87,6 @@ class Snapshot:
         return next((t for t in self.tasks if t.about is None), None)
 
 
-class SlaCalendar(Protocol):
-    """Business time (``escalation.calendar.BusinessCalendar``); without one, elapsed time."""
-
-    def add_business_time(self, start: datetime, duration: timedelta) -> datetime: ...
-
-    def business_time_between(self, a: datetime, b: datetime) -> timedelta: ...
-
-
-class ElapsedTime:
-    """The calendar of a city that works around the clock."""
-
-    @staticmethod
-    def add_business_time(start: datetime, duration: timedelta) -> datetime:
-        return start + duration
-
-    @staticmethod
-    def business_time_between(a: datetime, b: datetime) -> timedelta:
-        return b - a
-
-
-def deadline_functions(clock: Clock, calendar: SlaCalendar | None = None) -> dict:
-    """Functions exposed to BPMN expressions for timer deadlines.
-
-    ``sla_due(duration)`` adds a business-time duration on ``calendar`` (elapsed time when there
-    is none); ``calendar_due(duration)`` always adds elapsed time. Both return an aware ISO
-    datetime, which is what a ``timeDate`` timer needs.
-    """
-    calendar = calendar or ElapsedTime()
-
-    def _delta(duration: str):
-        parsed = TimerEventDefinition.parse_iso_duration(str(duration))
-        return TimerEventDefinition.get_timedelta_from_start(parsed, clock.now())
-
-    def calendar_due(duration: str) -> str:
-        return (clock.now() + _delta(duration)).isoformat()
-
-    def sla_due(duration: str, factor: float = 1) -> str:
-        return calendar.add_business_time(clock.now(), _delta(duration) * factor).isoformat()
-
-    return {"sla_due": sla_due, "calendar_due": calendar_due}
-
-
 class ProcessEngine:
     """Engine glue for one process definition. Safe to share between threads: every workflow
     object it creates is used by one command on one thread."""
@@ -137,7 +96,7 @@ class ProcessEngine:
         self.definition = definition
         self.clock = clock
         self.calendar = calendar or ElapsedTime()
-        self.script_engine = make_script_engine(deadline_functions(clock, self.calendar))
+        self.script_engine = make_script_engine(sla.deadline_functions(clock, self.calendar))
         engine_clock.install()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -154,29 +113,12 @@ class ProcessEngine:
         """``specs``: (spec, subprocess_specs) of the version the case runs."""
         return load_state(specs, state_json, self.script_engine)
 
-    def at_risk_at(self, start: datetime, due: datetime, share: float) -> datetime:
-        """When ``share`` of the business time from ``start`` to ``due`` has passed."""
-        target = self.calendar.business_time_between(start, due)
-        return self.calendar.add_business_time(start, target * share) if target > timedelta(0) else due
-
-    def expected_close(self, start: datetime, data: Mapping[str, Any]) -> datetime | None:
-        """When a case started at ``start`` should be closed: the business-time sum of the SLA
-        targets (``sla_*`` variables) routing gave it. None before routing."""
-        targets = [v for k, v in data.items() if k.startswith("sla_") and isinstance(v, str)]
-        if not targets:
-            return None
-        total = sum((TimerEventDefinition.get_timedelta_from_start(
-            TimerEventDefinition.parse_iso_duration(v), start) for v in targets), timedelta(0))
-        return self.calendar.add_business_time(start, total)
-
     @staticmethod
     def dump(workflow: BpmnWorkflow) -> str:
         return dump_state(workflow)
 
     def complete(self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any]) -> None:
-        task = self.ready_task(workflow, task_id)
-        if task is None:
-            raise LookupError(task_id)
+        task = self._ready(workflow, task_id)
         task.set_data(**data)
         self._guard(task.run, task.task_spec.name)
         self._guard(workflow.do_engine_steps, task.task_spec.name)
@@ -185,49 +127,6 @@ class ProcessEngine:
         """Fire every timer whose deadline has passed and run the engine on from there."""
         self._guard(workflow.refresh_timers, None)
         self._guard(workflow.do_engine_steps, None)
-
-    @staticmethod
-    def ready_task(workflow: BpmnWorkflow, task_id: str):
-        try:
-            task = workflow.get_task_from_id(UUID(str(task_id)))
-        except (ValueError, KeyError):
-            return None
-        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-            return None
-        return task
-
-    def move_deadline(self, workflow: BpmnWorkflow, task_id: str, new_due: datetime) -> dict:
-        """Move a READY task's SLA deadline: its earliest non-interrupting timer goes to
-        ``new_due``, later ones keep their business-time distance from it. Returns
-        {timer name: new deadline} for the audit trail."""
-        task = self.ready_task(workflow, task_id)
-        if task is None:
-            raise LookupError(task_id)
-        timers = sorted(
-            ((datetime.fromisoformat(s.internal_data["event_value"]).astimezone(timezone.utc), s)
-             for s in self._sla_timers(task) if "paused_remaining" not in s.internal_data),
-            key=lambda pair: pair[0])
-        if not timers:
-            return {}
-        first = timers[0][0]
-        moved = {}
-        for due, timer in timers:
-            gap = self.calendar.business_time_between(first, due)
-            value = self.calendar.add_business_time(new_due, gap) if gap > timedelta(0) else new_due
-            timer.internal_data["event_value"] = value.isoformat()
-            moved[timer.task_spec.name] = value.isoformat()
-        return moved
-
-    def resolve_side_tasks(self, workflow: BpmnWorkflow, task_name: str) -> int:
-        """Cancel the open side tasks about ``task_name``: its escalation reviews and an
-        unanswered question to the citizen. Called before the task is completed (or taken
-        away by a forced transfer), so a side task its completion raises anew survives."""
-        cancelled = 0
-        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-            if self._about(task) == task_name:
-                task.cancel()
-                cancelled += 1
-        return cancelled
 
     def send_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:
         """Deliver a BPMN message (a forced transfer, a question to the citizen) to the task
@@ -243,111 +142,63 @@ class ProcessEngine:
                 raise LookupError(name) from None
             raise
 
-    # -- SLA pauses -------------------------------------------------------------------------
+    # -- acting on one open task --------------------------------------------------------------
+
+    @staticmethod
+    def is_ready(workflow: BpmnWorkflow, task_id: str) -> bool:
+        return ProcessEngine._find_ready(workflow, task_id) is not None
+
+    def resolve_side_tasks(self, workflow: BpmnWorkflow, task_name: str) -> int:
+        """Cancel the open side tasks about ``task_name`` (see ``side_tasks.resolve``)."""
+        return side_tasks.resolve(workflow, task_name)
+
+    def move_deadline(self, workflow: BpmnWorkflow, task_id: str, new_due: datetime) -> dict:
+        """Move a READY task's SLA deadline (see ``sla.move_deadline``)."""
+        return sla.move_deadline(self._ready(workflow, task_id), new_due, self.calendar)
+
+    def set_variable(self, workflow: BpmnWorkflow, task_id: str, name: str, value: Any) -> Any:
+        """Change one variable of a READY task's data (a supervisor sending field work to another
+        team); returns the old value."""
+        task = self._ready(workflow, task_id)
+        old = task.data.get(name)
+        task.data[name] = value
+        return old
 
     def settle_pauses(self, workflow: BpmnWorkflow) -> dict[str, str]:
-        """Stop the SLA clock of every task that waits for the citizen, restart it when the
-        wait is over. Returns {task name: "paused" | "resumed"} for the audit trail.
+        """Stop or restart SLA clocks for the reporter's wait (see ``sla.settle_pauses``)."""
+        return sla.settle_pauses(workflow, self.definition, self.calendar, self.clock.now())
 
-        A paused timer keeps the business time it had left and gets a deadline it cannot reach;
-        resuming gives it back that much business time from now. Fired timers are left as they
-        are: a breach that happened before the question stays on record.
-        """
-        changed: dict[str, str] = {}
-        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-        waiting_for_citizen = {self._about(t) for t in ready if self._pauses_sla(t)}
-        now = self.clock.now()
-        for task in ready:
-            if self._about(task) is not None:
-                continue
-            timers = self._sla_timers(task)
-            paused = [t for t in timers if "paused_remaining" in t.internal_data]
-            if task.task_spec.name in waiting_for_citizen:
-                running = [t for t in timers if "paused_remaining" not in t.internal_data
-                           and not t.internal_data.get("event_fired")]
-                for timer in running:
-                    due = datetime.fromisoformat(timer.internal_data["event_value"])
-                    left = self.calendar.business_time_between(now, due)
-                    timer.internal_data["paused_remaining"] = max(left, timedelta(0)).total_seconds()
-                    timer.internal_data["paused_at"] = now.isoformat()
-                    timer.internal_data["event_value"] = PAUSED_UNTIL
-                if running:
-                    changed[task.task_spec.name] = "paused"
-            elif paused:
-                for timer in paused:
-                    left = timedelta(seconds=timer.internal_data.pop("paused_remaining"))
-                    timer.internal_data.pop("paused_at", None)
-                    timer.internal_data["event_value"] = self.calendar.add_business_time(now, left).isoformat()
-                changed[task.task_spec.name] = "resumed"
-        return changed
+    # -- time -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _sla_timers(task) -> list:
-        """The task's non-interrupting boundary timers with a date deadline."""
-        return [s for s in (task.parent.children if task.parent else [])
-                if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)
-                and not getattr(s.task_spec, "cancel_activity", True)
-                and isinstance(s.internal_data.get("event_value"), str)]
+    def at_risk_at(self, start: datetime, due: datetime, share: float) -> datetime:
+        """When ``share`` of the business time from ``start`` to ``due`` has passed."""
+        target = self.calendar.business_time_between(start, due)
+        return self.calendar.add_business_time(start, target * share) if target > timedelta(0) else due
 
-    @staticmethod
-    def _deadline(task) -> datetime | None:
-        """The task's SLA deadline: the earliest of its boundary timers, fired ones included
-        (a fired timer keeps its deadline); non-interrupting timers first, as those are SLAs."""
-        timers = [(bool(getattr(s.task_spec, "cancel_activity", True)), s.internal_data.get("event_value"))
-                  for s in (task.parent.children if task.parent else [])
-                  if isinstance(getattr(s.task_spec, "event_definition", None), TimerEventDefinition)
-                  and "paused_remaining" not in s.internal_data]
-        values = [v for _i, v in timers if isinstance(v, str)]
-        sla = [v for interrupting, v in timers if not interrupting and isinstance(v, str)] or values
-        if not sla:
+    def expected_close(self, start: datetime, data: Mapping[str, Any]) -> datetime | None:
+        """When a case started at ``start`` should be closed: the business-time sum of the SLA
+        targets (``sla_*`` variables) routing gave it. None before routing."""
+        targets = [v for k, v in data.items() if k.startswith("sla_") and isinstance(v, str)]
+        if not targets:
             return None
-        return min(datetime.fromisoformat(v).astimezone(timezone.utc) for v in sla)
+        total = sum((sla.duration(v, start) for v in targets), timedelta(0))
+        return self.calendar.add_business_time(start, total)
 
-    @staticmethod
-    def _properties(task) -> dict:
-        return task.task_spec.extensions.get("properties", {})
-
-    def _about(self, task) -> str | None:
-        """For a side task: the main task it belongs to. Named by the task's ``escalates``
-        property, or found as the task whose non-interrupting boundary event started the
-        side task's path. None for main tasks (their path reaches an earlier human task, or
-        an interrupting boundary event, first)."""
-        named = self._properties(task).get("escalates")
-        if named:
-            return named
-        node = task.parent
-        while node is not None and not isinstance(node.task_spec, BoundaryEvent):
-            if node.task_spec.manual:
-                return None
-            node = node.parent
-        if node is None or node.parent is None or getattr(node.task_spec, "cancel_activity", True):
-            return None
-        return next((c.task_spec.name for c in node.parent.children if c.task_spec.manual), None)
-
-    def _level(self, task) -> str | None:
-        if self._about(task) is None:
-            return None
-        rule = self.definition.lanes.get(task.task_spec.lane)
-        return self._properties(task).get("escalationLevel") or (rule.level if rule else None)
-
-    def _pauses_sla(self, task) -> bool:
-        return str(self._properties(task).get("pausesSla", "")).lower() == "true"
+    # -- reading ----------------------------------------------------------------------------
 
     @staticmethod
     def thrown_messages(workflow: BpmnWorkflow) -> list[ThrownMessage]:
         return [ThrownMessage(e.event_definition.name, e.payload) for e in workflow.get_events()]
 
-    def _guard(self, step: Callable[[], Any], task_name: str | None) -> None:
-        try:
-            with engine_clock.using_clock(self.clock):
-                step()
-        except SpiffWorkflowException as exc:
-            failing = getattr(exc, "task", None) or getattr(exc, "task_spec", None)
-            name = getattr(getattr(failing, "task_spec", failing), "name", None) or task_name
-            raise StepFailed(str(exc), name, {"error": type(exc).__name__,
-                                              "notes": list(getattr(exc, "__notes__", []))}) from exc
-
-    # -- reading ----------------------------------------------------------------------------
+    @staticmethod
+    def fired_timers(workflow: BpmnWorkflow, timer_ids) -> list[tuple[str, str | None]]:
+        """Of the timers ``timer_ids`` (task ids), those that fired: (timer name, deadline)."""
+        fired = []
+        for tid in timer_ids:
+            task = workflow.get_task_from_id(UUID(tid))
+            if task.state == TaskState.COMPLETED:
+                fired.append((task.task_spec.name, task.internal_data.get("event_value")))
+        return fired
 
     def snapshot(self, workflow: BpmnWorkflow) -> Snapshot:
         timers = []
@@ -356,7 +207,7 @@ class ProcessEngine:
             if not isinstance(definition, TimerEventDefinition):
                 continue
             value = task.internal_data.get("event_value")
-            if not isinstance(value, str) or "paused_remaining" in task.internal_data:
+            if not isinstance(value, str) or sla.is_paused(task):
                 continue  # paused (nothing to fire); cycle timers are not used by Tanggap
             guarded = next((s.task_spec.name for s in task.parent.children
                             if s.task_spec.manual), None) if task.parent else None
@@ -368,25 +219,51 @@ class ProcessEngine:
         tasks = []
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
-            paused = [datetime.fromisoformat(s.internal_data["paused_at"])
-                      for s in self._sla_timers(task) if "paused_at" in s.internal_data]
+            known = self.definition.task(spec.name)
+            belongs_to = side_tasks.about(task)
             tasks.append(HumanTask(
                 task_id=str(task.id), name=spec.name,
-                form_key=self._properties(task).get("formKey", spec.name),
-                lane=spec.lane, due_at=self._deadline(task), data=task.data,
-                about=self._about(task), level=self._level(task),
-                pauses_sla=self._pauses_sla(task),
-                paused_since=min(paused).astimezone(timezone.utc) if paused else None))
+                form_key=known.form_key if known else spec.name,
+                lane=spec.lane, due_at=sla.deadline(task), data=task.data, about=belongs_to,
+                level=known.level if known and belongs_to is not None else None,
+                pauses_sla=bool(known and known.pauses_sla), paused_since=sla.paused_since(task)))
 
         ended = None
-        end_ids = self.definition.end_statuses
         main = next((t for t in tasks if t.about is None), None)
         data: Mapping[str, Any] = main.data if main else {}
         for task in workflow.get_tasks(state=TaskState.COMPLETED):
-            if task.task_spec.name in end_ids:
+            if task.task_spec.name in self.definition.end_events:
                 ended = task.task_spec.name
                 if main is None:
                     data = task.data
         if main is None and ended is None:
             data = workflow.data
         return Snapshot(tasks=tuple(tasks), timers=tuple(timers), data=dict(data), ended_at=ended)
+
+    # -- internals --------------------------------------------------------------------------
+
+    @staticmethod
+    def _find_ready(workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError):
+            return None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            return None
+        return task
+
+    def _ready(self, workflow: BpmnWorkflow, task_id: str):
+        task = self._find_ready(workflow, task_id)
+        if task is None:
+            raise LookupError(task_id)
+        return task
+
+    def _guard(self, step: Callable[[], Any], task_name: str | None) -> None:
+        try:
+            with engine_clock.using_clock(self.clock):
+                step()
+        except SpiffWorkflowException as exc:
+            failing = getattr(exc, "task", None) or getattr(exc, "task_spec", None)
+            name = getattr(getattr(failing, "task_spec", failing), "name", None) or task_name
+            raise StepFailed(str(exc), name, {"error": type(exc).__name__,
+                                              "notes": list(getattr(exc, "__notes__", []))}) from exc

@@ -19,6 +19,7 @@ from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.actors import Actor
+from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
@@ -26,12 +27,10 @@ from workflow.read.queries import Page, _paging_errors
 from workflow.store import audit
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
 from workflow.tracking import TrackingCodes, without_secrets
-from workflow.vocabulary import Action, CaseStatus, Role
+from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Role
 
 WITA = ZoneInfo("Asia/Makassar")
-END_EVENTS = {Action.CASE_CLOSED: "end_closed", Action.CASE_REJECTED: "end_rejected", Action.CASE_MERGED: "end_merged"}
-SCRIPT_EVENTS = {Action.CASE_TRANSFERRED: "record_transfer", Action.TRANSFER_FORCED: "record_forced_transfer",
-                 Action.FIELD_WORK_RETURNED: "record_send_back", Action.CASE_REOPENED: "record_reopen"}
+ENDING = {STATUS_ACTIONS[s]: s for s in FINAL_STATUSES}  # audit action -> the status it ends in
 
 
 def history_scope(actor: Actor):
@@ -229,19 +228,22 @@ def _spans(changes: list[tuple[datetime, str | None]], end: datetime, calendar) 
 
 
 def timeline(session: Session, actor: Actor, case_id: int, *, now: datetime, calendar,
-             side_tasks: set[str]) -> Timeline:
-    """The case's history from its audit trail. ``side_tasks``: task names that run beside the
-    main task (escalation reviews, questions), so they do not count as stages."""
+             definition: ProcessDefinition) -> Timeline:
+    """The case's history from its audit trail. Side tasks of the process (escalation
+    reviews, questions) do not count as stages; the path through the diagram is the tasks,
+    timers, script tasks (``auditAction``) and end event the events name."""
     case = readable_case(session, actor, case_id)
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                   .order_by(CaseEvent.seq)))
     breaks = audit.verify(session, case.id)
-    finished = next((e.occurred_at for e in reversed(events) if e.action in END_EVENTS), None)
+    finished = next((e.occurred_at for e in reversed(events) if e.action in ENDING), None)
     end = finished or now
+    side_tasks = definition.side_tasks
 
     stage_changes: list[tuple[datetime, str | None]] = []
     agency_changes: list[tuple[datetime, str | None]] = []
-    taken: set[str] = {"report_received"}
+    taken: set[str] = {definition.start_event}
+    ends: list[tuple[str, str | None]] = []  # (status, end event named by the event, if any)
     for e in events:
         main = next((t for t in _tasks(e.to_task) if t not in side_tasks), None)
         if not stage_changes or stage_changes[-1][1] != main:
@@ -254,13 +256,14 @@ def timeline(session: Session, actor: Actor, case_id: int, *, now: datetime, cal
         data = json.loads(e.data)
         if e.action == Action.TIMER_FIRED and data.get("timer"):
             taken.add(data["timer"])
-        if e.action in END_EVENTS:
-            taken.add(END_EVENTS[e.action])
-        if e.action in SCRIPT_EVENTS:
-            taken.add(SCRIPT_EVENTS[e.action])
-    if "citizen_feedback_window" in taken and case.status == CaseStatus.CLOSED:
-        taken.discard("end_closed")
-        taken.add("end_closed_auto")
+        if e.action in ENDING:
+            ends.append((ENDING[e.action], data.get("end_event")))
+        if e.action in definition.script_actions:
+            taken.add(definition.script_actions[e.action])
+    for status, named in ends:  # events before end events were recorded: found from the path
+        reached = named or definition.end_event_for(status, taken)
+        if reached:
+            taken.add(reached)
     current = set(_tasks(events[-1].to_task)) if events and finished is None else set()
 
     spec = session.get(ProcessSpec, case.spec_id)

@@ -15,6 +15,7 @@ from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from workflow.actors import Actor
+from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.permissions import can_see_contact, can_see_reporter, can_view_case
@@ -270,7 +271,16 @@ class PublicStatus:
     question: str | None = None  # an officer's question waiting for the reporter's answer
 
 
-def public_status(session: Session, codes: TrackingCodes, tracking_code: str) -> PublicStatus:
+def closing_note_query(definition: ProcessDefinition):
+    """(task names, field) of the form whose field the reporter reads as the closing note."""
+    if definition.closing_note is None:
+        return (), None
+    form_key, field_name = definition.closing_note
+    return tuple(t.name for t in definition.tasks.values() if t.form_key == form_key), field_name
+
+
+def public_status(session: Session, codes: TrackingCodes, definition: ProcessDefinition,
+                  tracking_code: str) -> PublicStatus:
     """What the holder of a tracking code sees. A report merged into another case shows that
     case's progress (status, OPD, staff replies, closing note) but nothing of its reporter:
     not their description, photos or answers."""
@@ -282,18 +292,20 @@ def public_status(session: Session, codes: TrackingCodes, tracking_code: str) ->
     if case.merged_into_id is not None:
         shown = session.get(Case, case.merged_into_id)
     closure = None
+    closing_tasks, note_field = closing_note_query(definition)
     for event in session.scalars(select(CaseEvent).where(
             CaseEvent.case_id == shown.id, CaseEvent.action == Action.TASK_COMPLETED,
-            CaseEvent.task_name == "closure").order_by(CaseEvent.seq.desc()).limit(1)):
-        closure = json.loads(event.data)["values"].get("closure_note")
+            CaseEvent.task_name.in_(closing_tasks)).order_by(CaseEvent.seq.desc()).limit(1)):
+        closure = json.loads(event.data)["values"].get(note_field)
     photos = [] if case.report.confidential else list(session.scalars(
         select(Attachment).where(Attachment.case_id == case.id,
                                  Attachment.kind.in_(PUBLIC_PHOTO_KINDS)).order_by(Attachment.id)))
-    waiting = set(session.scalars(select(WorkItem.form_key).where(
+    waiting = set(session.scalars(select(WorkItem.task_name).where(
         WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN,
         WorkItem.completed_at.is_(None))))
+    question_task, feedback_task = definition.question_task, definition.feedback_task
     question = None
-    if "citizen_info" in waiting:
+    if question_task is not None and question_task.name in waiting:
         asked = session.scalar(select(CaseEvent.data).where(
             CaseEvent.case_id == case.id, CaseEvent.action == Action.INFORMATION_REQUESTED)
             .order_by(CaseEvent.seq.desc()).limit(1))
@@ -309,13 +321,14 @@ def public_status(session: Session, codes: TrackingCodes, tracking_code: str) ->
         submitted_at=case.report.submitted_at, updated_at=shown.updated_at,
         description=case.report.description,
         replies=list(session.scalars(replies.order_by(Note.created_at, Note.id))),
-        closure_note=closure, photos=photos, awaiting_feedback="citizen_feedback" in waiting,
+        closure_note=closure, photos=photos,
+        awaiting_feedback=feedback_task is not None and feedback_task.name in waiting,
         merged_into=shown.number if shown is not case else None, question=question)
 
 
-def public_photo(session: Session, codes: TrackingCodes, tracking_code: str,
-                 attachment_id: int) -> Attachment:
-    status = public_status(session, codes, tracking_code)
+def public_photo(session: Session, codes: TrackingCodes, definition: ProcessDefinition,
+                 tracking_code: str, attachment_id: int) -> Attachment:
+    status = public_status(session, codes, definition, tracking_code)
     for photo in status.photos:
         if photo.id == attachment_id:
             return photo
@@ -376,7 +389,6 @@ def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption
     raise ValueError(f"unknown choice source {source!r}")
 
 
-ESCALATION_LEVELS = ("breach", "critical", "pingpong")
 
 
 @dataclass(frozen=True)
@@ -389,10 +401,11 @@ class EscalationFilters:
     page: int = 1
     per_page: int = 25
 
-    def validate(self) -> EscalationFilters:
+    def validate(self, levels) -> EscalationFilters:
+        """``levels``: the escalation levels the process knows."""
         errors = {}
-        if self.level and self.level not in ESCALATION_LEVELS:
-            errors["level"] = msg("must be one of {choices}", choices=", ".join(ESCALATION_LEVELS))
+        if self.level and self.level not in levels:
+            errors["level"] = msg("must be one of {choices}", choices=", ".join(levels))
         if self.state not in ("open", "all"):
             errors["state"] = msg("must be one of {choices}", choices="open, all")
         errors.update(_paging_errors(self.page, self.per_page))
@@ -432,9 +445,10 @@ def escalation_scope(actor: Actor):
 
 
 def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
-                    now: datetime) -> tuple[Page, dict[str, int]]:
-    """Escalations in the supervisor's scope, the latest task first; and open counts by level."""
-    filters.validate()
+                    now: datetime, levels) -> tuple[Page, dict[str, int]]:
+    """Escalations in the supervisor's scope, the latest task first; and open counts by level.
+    ``levels``: the process's escalation levels (a filter on another is refused)."""
+    filters.validate(levels)
     case_agency = aliased(Agency)
     where = [escalation_scope(actor)]
     if filters.state == "open":

@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_moment
+from workflow.read.queries import closing_note_query
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report
 from workflow.store.reference import References
 from workflow.tracking import TrackingCodes
@@ -88,7 +90,8 @@ def _public(query):
     return query.where(Report.confidential.is_(False), Case.number.is_not(None))
 
 
-def list_requests(session: Session, filters: RequestFilters, now: datetime) -> list[ServiceRequest]:
+def list_requests(session: Session, definition: ProcessDefinition, filters: RequestFilters,
+                  now: datetime) -> list[ServiceRequest]:
     """Requests by id (other filters then ignored, as the spec says), or the newest first within
     the dates (by default the last 90 days), at most 1000."""
     query = _public(select(Case).join(Report, Report.id == Case.report_id))
@@ -107,36 +110,37 @@ def list_requests(session: Session, filters: RequestFilters, now: datetime) -> l
         elif filters.statuses == ("closed",):
             query = query.where(Case.status.in_(FINAL_STATUSES))
     query = query.order_by(Report.submitted_at.desc(), Case.id.desc()).limit(MAX_RESULTS)
-    return _views(session, list(session.scalars(query)))
+    return _views(session, definition, list(session.scalars(query)))
 
 
-def get_request(session: Session, number: str) -> ServiceRequest:
+def get_request(session: Session, definition: ProcessDefinition, number: str) -> ServiceRequest:
     case = session.scalar(_public(select(Case).join(Report, Report.id == Case.report_id))
                           .where(Case.number == number))
     if case is None:
         raise NotFound(msg("service request {number} not found", number=number))
-    return _views(session, [case])[0]
+    return _views(session, definition, [case])[0]
 
 
-def by_token(session: Session, codes: TrackingCodes, token: str) -> ServiceRequest:
+def by_token(session: Session, definition: ProcessDefinition, codes: TrackingCodes,
+             token: str) -> ServiceRequest:
     """The token handed out when a request was filed is the report's tracking code."""
     report_id = codes.report_id(session, token)
     case = session.scalar(_public(select(Case).join(Report, Report.id == Case.report_id))
                           .where(Case.report_id == report_id)) if report_id else None
     if case is None:
         raise NotFound(msg("token {token} not found", token=token))
-    return _views(session, [case])[0]
+    return _views(session, definition, [case])[0]
 
 
-def _views(session: Session, cases: list[Case]) -> list[ServiceRequest]:
+def _views(session: Session, definition: ProcessDefinition, cases: list[Case]) -> list[ServiceRequest]:
     refs = References(session)
-    notes = _closing_notes(session, [c for c in cases if c.status in FINAL_STATUSES])
+    notes = _closing_notes(session, definition, [c for c in cases if c.status in FINAL_STATUSES])
     return [ServiceRequest(case=c, report=c.report, category=refs.categories_by_id[c.category_id],
                            agency=refs.agencies_by_id.get(c.agency_id) if c.agency_id else None,
                            closing_note=notes.get(c.id)) for c in cases]
 
 
-def _closing_notes(session: Session, cases: list[Case]) -> dict[int, str]:
+def _closing_notes(session: Session, definition: ProcessDefinition, cases: list[Case]) -> dict[int, str]:
     """Per closed case, in one query: the closure note, the rejection reason, or where it was
     merged (the last such event wins)."""
     if not cases:
@@ -144,6 +148,7 @@ def _closing_notes(session: Session, cases: list[Case]) -> dict[int, str]:
     merged = {c.id: c.merged_into_id for c in cases if c.merged_into_id}
     numbers = dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(set(merged.values())))).all()) if merged else {}
     found: dict[int, str] = {}
+    closing_tasks, note_field = closing_note_query(definition)
     rows = session.execute(
         select(CaseEvent.case_id, CaseEvent.action, CaseEvent.task_name, CaseEvent.reason, CaseEvent.data)
         .where(CaseEvent.case_id.in_([c.id for c in cases]),
@@ -152,8 +157,8 @@ def _closing_notes(session: Session, cases: list[Case]) -> dict[int, str]:
     for case_id, action, task, reason, data in rows:
         if action == Action.CASE_REJECTED and reason:
             found[case_id] = reason
-        elif action == Action.TASK_COMPLETED and task == "closure":
-            found[case_id] = json.loads(data)["values"].get("closure_note") or found.get(case_id, "")
+        elif action == Action.TASK_COMPLETED and task in closing_tasks:
+            found[case_id] = json.loads(data)["values"].get(note_field) or found.get(case_id, "")
     for case_id, target in merged.items():
         found[case_id] = f"{found.get(case_id, '')} [{numbers.get(target, '')}]".strip()
     return found

@@ -1,33 +1,34 @@
 """Demo users and demo cases. Every demo case is driven through the real commands, so each has
-a real workflow state, projections and an intact audit chain."""
+a real workflow state, projections and an intact audit chain. Where each case stops, and the
+form values of each step, are data (``demo_cases.yaml``); the steps run on the same
+``tanggap.scenario.Scenario`` the tests use."""
 
 from __future__ import annotations
 
 import io
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import yaml
 from PIL import Image
 from sqlalchemy import select
 
+from tanggap.scenario import Scenario
 from workflow import commands
 from workflow.actors import Actor, actor_for_user
 from workflow.clock import ManualClock
 from workflow.commands.users import hash_password, password_problem
-from workflow.engine.definition import side_tasks
 from workflow.errors import ValidationError
 from workflow.services import Services
 from workflow.store.models import Agency, Membership, QrTeam, User, WorkItem
 from workflow.store.reference import References
-from workflow.vocabulary import Channel, Role
+from workflow.vocabulary import AttachmentKind, Channel, Role
 
-# Where each demo case stops: the last step it takes. Weights give a realistic spread.
-STOPS = [("triage", 10), ("rejected", 4), ("merged", 3), ("disposition", 10),
-         ("transferred", 6), ("dispatch", 9), ("field_work", 14), ("reworked", 4),
-         ("verification", 8), ("closure", 5), ("resolved", 9), ("reopened", 3), ("closed", 15),
-         ("pingpong", 2), ("asked", 3)]
+PLAN = Path(__file__).resolve().parent / "demo_cases.yaml"
 
 DESCRIPTIONS = {
     "sampah": "Sampah menumpuk di pinggir jalan sudah tiga hari tidak diangkut, bau sekali.",
@@ -44,6 +45,8 @@ DESCRIPTIONS = {
     "fogging-dbd": "Tiga warga di RT kami dirawat karena demam berdarah, mohon fogging.",
     "kesehatan": "Puskesmas tutup lebih awal dari jadwal, warga tidak bisa berobat.",
 }
+GENERIC_DESCRIPTION = "Mohon ditindaklanjuti, masalah ini sudah berlangsung beberapa hari."
+_PLACEHOLDER = re.compile(r"^\{([a-z_]+)(?::([a-z_]+))?\}$")
 
 
 @dataclass(frozen=True)
@@ -96,56 +99,85 @@ def _photo(seed: int) -> bytes:
     return out.getvalue()
 
 
-class _Driver:
-    """Drives one case through the process, each step some hours after the last."""
+def load_plan(path: Path = PLAN) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
-    def __init__(self, services: Services, clock: ManualClock, rng: random.Random, end: datetime):
-        self.services, self.clock, self.rng, self.end = services, clock, rng, end
-        self.side_tasks = side_tasks(services.definition)  # run beside the case's task
+
+def plan(count: int, rng: random.Random, stops: dict) -> list[str]:
+    """Where each of ``count`` cases stops: every stop at least once (when count allows), the
+    rest by weight, in random order."""
+    names = list(stops)[:count]
+    names += rng.choices(list(stops), [s["weight"] for s in stops.values()], k=max(0, count - len(names)))
+    rng.shuffle(names)
+    return names
+
+
+class _Driver(Scenario):
+    """Drives one case at a time along the steps of its stop, each step some hours after the
+    last, as whoever may work the open task."""
+
+    def __init__(self, services: Services, clock: ManualClock, rng: random.Random, end: datetime,
+                 steps: dict):
+        super().__init__(services)
+        self.clock, self.rng, self.end, self.steps = clock, rng, end, steps
         with services.reading() as session:
             self.actors = {}
             for user in session.scalars(select(User)):
                 for m in user.memberships:
-                    key = (m.role, m.agency_id, m.team_id)
-                    self.actors.setdefault(key, actor_for_user(session, user.id))
+                    self.actors.setdefault((m.role, m.agency_id, m.team_id), actor_for_user(session, user.id))
             refs = References(session)
             self.agencies = {a.code: a.id for a in refs.agencies.values() if a.handles_reports}
-            self.teams = {}
+            self.teams: dict[int, list[str]] = {}
             for t in refs.teams.values():
                 self.teams.setdefault(t.area_id, []).append(t.code)
 
-    def later(self) -> bool:
-        self.clock.advance(timedelta(minutes=self.rng.randint(20, 8 * 60)))
-        return self.clock.now() < self.end
-
-    def item(self, case_id: int) -> WorkItem:
-        with self.services.reading() as session:
-            return session.scalar(select(WorkItem).where(WorkItem.case_id == case_id,
-                                                         WorkItem.completed_at.is_(None),
-                                                         WorkItem.task_name.not_in(self.side_tasks)))
+    def later(self, by: timedelta | None = None) -> None:
+        pass  # the driver moves its clock before each step (see ``run``)
 
     def actor_for(self, item: WorkItem) -> Actor:
         return self.actors[(item.role, None if item.role == Role.QR_OFFICER else item.agency_id,
                             item.team_id)]
 
-    def act(self, case_id: int, fn: Callable, **kwargs) -> bool:
-        if not self.later():
-            return False
-        item = self.item(case_id)
-        with self.services.uow() as uow:
-            fn(uow, self.actor_for(item), item.id, **kwargs)
-            uow.commit()
-        return True
+    def run(self, sub, area_id: int, stop_steps: list[str], open_cases: list[str]) -> None:
+        for name in stop_steps:
+            self.clock.advance(timedelta(minutes=self.rng.randint(20, 8 * 60)))
+            if self.clock.now() >= self.end:
+                return
+            step = self.steps[name]
+            if "ask" in step:
+                self.do(commands.request_information, self._actor_of(sub.case_id), sub.case_id,
+                        question=step["ask"])
+                continue
+            item = self.item(sub.case_id)
+            if item.task_name != step["task"]:
+                raise LookupError(f"demo step {name}: case {sub.case_number} is at {item.task_name}")
+            values = {k: self._fill(v, sub, item, area_id, open_cases) for k, v in step["values"].items()}
+            if item.role == Role.CITIZEN:
+                self.citizen(commands.citizen_feedback, sub.tracking_code, **values)
+            else:
+                self.do(commands.complete_work_item, self.actor_for(item), sub.case_id, values=values)
 
+    def _actor_of(self, case_id: int) -> Actor:
+        return self.actor_for(self.item(case_id))
 
-def plan(count: int, rng: random.Random) -> list[str]:
-    """Where each of ``count`` cases stops: every stop at least once (when count allows), the
-    rest by weight, in random order."""
-    stops = [s for s, _ in STOPS][:count]
-    weights = dict(STOPS)
-    stops += rng.choices(list(weights), list(weights.values()), k=max(0, count - len(stops)))
-    rng.shuffle(stops)
-    return stops
+    def _fill(self, value, sub, item: WorkItem, area_id: int, open_cases: list[str]):
+        match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
+        if match is None:
+            return value
+        name, arg = match.groups()
+        if name == "other_agency":
+            return self.rng.choice([code for code, aid in self.agencies.items() if aid != item.agency_id])
+        if name == "team":
+            return self.rng.choice(self.teams[area_id])
+        if name == "open_case":
+            return self.rng.choice(open_cases)
+        if name == "photo":
+            return self.photo(self.actor_for(item), sub.case_id, _photo(self.rng.randrange(10**6)),
+                              AttachmentKind(arg))
+        if name == "arrived":
+            arrived = self.clock.now() - timedelta(minutes=self.rng.randint(10, 90))
+            return max(arrived, item.created_at)
+        raise ValueError(f"unknown placeholder {value!r} in {PLAN.name}")
 
 
 def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
@@ -156,21 +188,24 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
     demo = Services(**{**services.__dict__, "clock": clock,
                        "process": type(services.process)(services.definition, clock),
                        "spec_cache": services.spec_cache})
-    driver = _Driver(demo, clock, rng, real_now)
+    data = load_plan()
+    driver = _Driver(demo, clock, rng, real_now, data["steps"])
+    open_stops = set(data["open_stops"])
     with demo.reading() as session:
         refs = References(session)
         categories = [c.code for c in refs.categories.values()]
         asked = {c.code: c.attributes or [] for c in refs.categories.values()}
         kecamatan = [a for a in refs.areas.values() if a.is_kecamatan]
         kelurahan = {k.id: [a.code for a in refs.areas.values() if a.parent_id == k.id] for k in kecamatan}
-    queue = plan(count, rng)
+    queue = plan(count, rng, data["stops"])
     by_stop: dict[str, int] = {}
-    open_numbers: list[str] = []
+    open_cases: list[str] = []
     start = real_now - timedelta(days=days)
     n = 0
     while queue:
         stop = queue.pop(0)
-        if stop == "merged" and not open_numbers and queue:
+        needs_open = any("{open_case}" in str(data["steps"][s].get("values", {})) for s in data["stops"][stop]["steps"])
+        if needs_open and not open_cases and queue:
             queue.append(stop)  # a duplicate needs an earlier open case
             continue
         clock.set(start + timedelta(seconds=n * (days - 1) * 86400 / max(count, 1)))
@@ -179,7 +214,7 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         area = rng.choice(kecamatan)
         with demo.uow() as uow:
             submitted = commands.submit_report(uow, commands.ReportInput(
-                category=category, description=DESCRIPTIONS[category],
+                category=category, description=DESCRIPTIONS.get(category, GENERIC_DESCRIPTION),
                 lat=area.lat + rng.uniform(-0.004, 0.004), lon=area.lon + rng.uniform(-0.004, 0.004),
                 area=area.code, kelurahan=rng.choice(kelurahan[area.id]),
                 address=f"Jl. Contoh No. {rng.randint(1, 200)}",
@@ -188,9 +223,10 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
                 anonymous=rng.random() < 0.2, channel=Channel.DEMO,
                 attributes=_answers(asked[category], rng)))
             uow.commit()
-        _drive(driver, demo, submitted, stop, rng, area, open_numbers)
-        if stop in ("triage", "disposition", "dispatch", "field_work"):
-            open_numbers.append(submitted.case_number)
+        if not (needs_open and not open_cases):
+            driver.run(submitted, area.id, data["stops"][stop]["steps"], open_cases)
+        if stop in open_stops:
+            open_cases.append(submitted.case_number)
         by_stop[stop] = by_stop.get(stop, 0) + 1
         if progress:
             progress(1)
@@ -210,76 +246,3 @@ def _answers(attributes: list[dict], rng: random.Random) -> dict:
         elif a["datatype"] != "datetime":
             answers[a["code"]] = "Keterangan dari pelapor"
     return answers
-
-
-def _drive(d: _Driver, demo: Services, sub, stop: str, rng, area, open_numbers) -> None:
-    cid = sub.case_id
-    if stop == "triage":
-        return
-    if stop == "rejected":
-        d.act(cid, commands.triage, decision="reject", reason="Laporan tidak jelas dan tanpa lokasi pasti.")
-        return
-    if stop == "merged":
-        if open_numbers:
-            d.act(cid, commands.merge_duplicate, into_case_number=rng.choice(open_numbers),
-                  reason="Laporan yang sama sudah masuk sebelumnya.")
-        return
-    if not d.act(cid, commands.triage, decision="valid") or stop == "disposition":
-        return
-    if stop == "asked":
-        d.act(cid, commands.request_information,
-              question="Mohon kirim patokan lokasi yang lebih jelas (nama toko atau masjid terdekat).")
-        return
-    if stop in ("transferred", "pingpong"):
-        for _ in range(1 if stop == "transferred" else 3):
-            current = d.item(cid)
-            others = [code for code, aid in d.agencies.items() if aid != current.agency_id]
-            if not d.act(cid, commands.transfer, to_agency=rng.choice(others),
-                         reason="Bukan kewenangan kami, mohon ditangani OPD terkait."):
-                return
-        return
-    if not d.act(cid, commands.accept) or stop == "dispatch":
-        return
-    if not d.act(cid, commands.dispatch, team=rng.choice(d.teams[area.id]),
-                 instructions="Mohon segera ditangani.") or stop == "field_work":
-        return
-    rounds = 2 if stop == "reworked" else 1
-    for r in range(rounds):
-        if not _field_work(d, demo, cid, rng):
-            return
-        if stop == "verification":
-            return
-        approve = not (stop == "reworked" and r == 0)
-        if not d.act(cid, commands.verify, approve=approve,
-                     reason=None if approve else "Foto belum menunjukkan hasil yang tuntas."):
-            return
-        if stop == "reworked" and r == 1:
-            return
-    if stop == "reworked" or stop == "closure":
-        return
-    if not d.act(cid, commands.close, closure_note="Sudah ditangani oleh tim di lapangan. Terima kasih atas laporannya."):
-        return
-    if stop == "resolved" or not d.later():
-        return
-    with demo.uow() as uow:
-        if stop == "reopened":
-            commands.dispute(uow, sub.tracking_code, reason="Masalahnya muncul lagi keesokan harinya.")
-        else:
-            commands.confirm(uow, sub.tracking_code)
-        uow.commit()
-
-
-def _field_work(d: _Driver, demo: Services, cid: int, rng) -> bool:
-    if not d.later():
-        return False
-    item = d.item(cid)
-    actor = d.actor_for(item)
-    with demo.uow() as uow:
-        photo = demo.storage.prepare(_photo(rng.randrange(10**6)))
-        attachment = commands.add_attachment(uow, actor, cid, photo, kind="after")
-        arrived = d.clock.now() - timedelta(minutes=rng.randint(10, 90))
-        commands.record_field_work(uow, actor, item.id, arrived_at=max(arrived, item.created_at),
-                                   action_taken="Lokasi sudah dibersihkan dan dirapikan.",
-                                   after_photo=attachment.id)
-        uow.commit()
-    return True

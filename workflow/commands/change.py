@@ -1,0 +1,264 @@
+"""The one shape of a command on a case: :class:`CaseChange`.
+
+::
+
+    with CaseChange(uow, case, actor.ref(role), expected_version=v,
+                    operation=Operation.COMPLETE_TASK.of(form_key)) as change:
+        uow.process.complete(change.workflow, task_id, values)
+        change.save(events=[{"action": Action.TASK_COMPLETED, ...}])
+
+Entering checks the version the actor saw (a conflict naming who acted since), names the
+operation for the incident record, and locks the case: its ``version`` moves by one and is
+flushed, so on PostgreSQL the row stays locked until commit and a concurrent transaction that
+read the old version matches nothing and gets a conflict; on SQLite the write transaction began
+with ``BEGIN IMMEDIATE``. The workflow is loaded when first asked for. :meth:`CaseChange.save`
+writes the stepped workflow, the case row, ``work_items`` and ``timers``, the command's own
+audit events and those for what changed, escalations and outbox messages, all in this
+transaction. A change that only records (a note, a claim) calls :meth:`CaseChange.record`.
+Leaving with a loaded workflow that was not saved is a programming error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from workflow.commands.projections import apply_to_case, sync_timers, sync_work_items
+from workflow.engine.runtime import Snapshot
+from workflow.engine.serialization import spec_objects
+from workflow.errors import Conflict, NotFound
+from workflow.messages import msg
+from workflow.store import audit
+from workflow.store.audit import ActorRef
+from workflow.store.models import Case, CaseEvent, CaseState, Escalation, OutboxMessage, ProcessSpec
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
+from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Outcome
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """The facts about a case whose change is worth an audit event."""
+
+    status: str | None
+    agency: str | None
+    team: str | None
+    category: str | None
+    transfer_count: int
+    reopen_count: int
+    rework_count: int
+    tasks: tuple[str, ...]
+    timers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, case: Case | None, snap: Snapshot | None, refs: References) -> CaseView:
+        if case is None or snap is None:
+            return cls(None, None, None, None, 0, 0, 0, (), ())
+        return cls(
+            status=str(case.status), agency=refs.agency_code(case.agency_id),
+            team=refs.team_code(case.team_id),
+            category=refs.categories_by_id[case.category_id].code,
+            transfer_count=case.transfer_count, reopen_count=case.reopen_count,
+            rework_count=case.rework_count, tasks=tuple(t.name for t in snap.tasks),
+            timers=tuple(t.task_id for t in snap.timers))
+
+
+def get_case(uow: UnitOfWork, case_id: int) -> Case:
+    case = uow.session.get(Case, case_id)
+    if case is None:
+        raise NotFound(msg("case {case_id} not found", case_id=case_id))
+    return case
+
+
+def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> None:
+    """A conflict naming who acted last when the case moved on since ``expected_version``."""
+    if expected_version is not None and int(expected_version) != case.version:
+        who = uow.session.scalar(select(CaseEvent.actor_name).where(CaseEvent.case_id == case.id)
+                                 .order_by(CaseEvent.seq.desc()).limit(1))
+        raise Conflict(msg("This case was just handled by {who}. Reload it to see the change.",
+                           who=who or "someone else"), by=who)
+
+
+def load_workflow(uow: UnitOfWork, case: Case):
+    """The case's workflow, on the spec objects of its own process version (restored once per
+    process and shared)."""
+    cache = uow.services.spec_cache
+    if case.spec_id not in cache:
+        row = uow.session.get(ProcessSpec, case.spec_id)
+        if row.content_hash == uow.definition.content_hash:
+            cache[case.spec_id] = (uow.definition.spec, uow.definition.subprocess_specs)
+        else:
+            cache[case.spec_id] = spec_objects(row.spec_json)
+    state = uow.session.get(CaseState, case.id)
+    return uow.process.load(cache[case.spec_id], state.state_json)
+
+
+class CaseChange:
+    def __init__(self, uow: UnitOfWork, case: Case, actor: ActorRef, *,
+                 expected_version: int | None = None, operation: str | None = None,
+                 new: bool = False):
+        """``new``: the case was created in this transaction (its workflow is started, not
+        loaded; there is nothing to lock or compare)."""
+        self.uow, self.case, self.actor = uow, case, actor
+        self.refs = References(uow.session)
+        self.expected_version, self.operation, self.new = expected_version, operation, new
+        self._workflow = None
+        self.before: CaseView | None = CaseView.of(None, None, self.refs) if new else None
+        self.saved = False
+
+    def __enter__(self) -> CaseChange:
+        if not self.new:
+            check_version(self.uow, self.case, self.expected_version)
+        if self.operation:
+            self.uow.acting_on(self.operation, None if self.new else self.case.id)
+        if not self.new:
+            self.lock()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None and self._workflow is not None and not self.saved:
+            raise RuntimeError(f"case {self.case.id}: the workflow was loaded but not saved")
+        return False
+
+    def lock(self) -> None:
+        """Move the case's version now (see the module docstring)."""
+        self.case.version = self.case.version + 1
+        self.case.updated_at = self.uow.clock.now()
+        self.uow.session.flush()
+
+    # -- the workflow -------------------------------------------------------------------------
+
+    @property
+    def workflow(self):
+        if self._workflow is None:
+            self._workflow = load_workflow(self.uow, self.case)
+            self.before = CaseView.of(self.case, self.uow.process.snapshot(self._workflow), self.refs)
+        return self._workflow
+
+    def started(self, workflow) -> None:
+        """A new case: ``workflow`` was just started for it."""
+        self._workflow = workflow
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.uow.process.snapshot(self.workflow)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def record(self, action: Action, **event) -> None:
+        """An audit event for a change made beside the workflow (a claim, a note)."""
+        audit.append(self.uow.session, case_id=self.case.id, actor=self.actor, action=action,
+                     occurred_at=self.uow.clock.now(), **event)
+
+    def save(self, *, events: list[dict] | None = None, reason: str | None = None,
+             completed_task: str | None = None) -> Snapshot:
+        """Persist the stepped workflow and everything that mirrors it, in this transaction.
+
+        ``events`` are the command's own audit events (written first); events for what changed
+        (routing, transfer, dispatch, status changes, fired timers, escalations, SLA pauses)
+        follow. ``completed_task``: the task id this command completed (its work item is closed
+        as completed by the actor, the others that left as cancelled).
+        """
+        uow, case, workflow = self.uow, self.case, self.workflow
+        now = uow.clock.now()
+        pauses = uow.process.settle_pauses(workflow)
+        snap = uow.process.snapshot(workflow)
+        messages = uow.process.thrown_messages(workflow)
+        apply_to_case(case, snap, uow.definition, self.refs, now)
+        if case.expected_at is None:
+            case.expected_at = uow.process.expected_close(case.created_at, snap.data)
+        added, closed = sync_work_items(uow.session, case, snap, uow.definition, self.refs, now,
+                                        completed_task=completed_task, completed_by=self.actor.user_id,
+                                        at_risk=uow.process.at_risk_at,
+                                        at_risk_share=uow.settings.at_risk_share)
+        sync_timers(uow.session, case, snap)
+        state = uow.session.get(CaseState, case.id)
+        if state is None:
+            state = CaseState(case_id=case.id)
+            uow.session.add(state)
+        state.state_json = uow.process.dump(workflow)
+        state.updated_at = now
+        uow.session.flush()
+
+        before, after = self.before, CaseView.of(case, snap, self.refs)
+        fired = uow.process.fired_timers(workflow, [t for t in before.timers if t not in after.timers])
+        derived = [*_what_changed(before, after, reason, fired, snap.ended_at),
+                   *self._sync_escalations(snap, added, closed, now),
+                   *({"action": Action(f"sla_{change}"), "task_name": name} for name, change in pauses.items())]
+        for event in [*(events or []), *derived]:
+            event.setdefault("from_task", ",".join(before.tasks) or None)
+            event.setdefault("to_task", ",".join(after.tasks) or None)
+            audit.append(uow.session, case_id=case.id, actor=self.actor, occurred_at=now, **event)
+
+        reporter = case.report.contact_email or case.report.contact_phone
+        for message in messages:
+            uow.session.add(OutboxMessage(
+                created_at=now, topic=message.name, case_id=case.id,
+                recipient=reporter if message.name in uow.definition.messages.to_reporter else None,
+                payload={"case_number": case.number,
+                         **(message.payload if isinstance(message.payload, dict) else {})}))
+        self.saved = True
+        return snap
+
+    def _sync_escalations(self, snap: Snapshot, added, closed, now) -> list[dict]:
+        """Raise an escalation for each new escalation task; acknowledge or resolve it when its
+        task closes. Returns the audit events."""
+        session, case = self.uow.session, self.case
+        tasks = {t.task_id: t for t in snap.tasks}
+        events: list[dict] = []
+        for item in added:
+            task = tasks[item.bpmn_task_id]
+            if task.escalates is None:
+                continue
+            session.add(Escalation(case_id=case.id, work_item_id=item.id, task_name=task.escalates,
+                                   level=task.level, agency_id=item.agency_id, raised_at=now))
+            events.append({"action": Action.ESCALATION_RAISED, "task_name": task.escalates,
+                           "to_agency": self.refs.agency_code(item.agency_id),
+                           "data": {"level": task.level, "work_item": item.id}})
+        for item in closed:
+            escalation = session.scalar(select(Escalation).where(Escalation.work_item_id == item.id))
+            if escalation is None:
+                continue
+            escalation.resolved_at = now
+            done = item.outcome == Outcome.COMPLETED
+            if done:
+                escalation.acknowledged_at, escalation.acknowledged_by_id = now, item.completed_by_id
+            events.append({"action": Action.ESCALATION_ACKNOWLEDGED if done else Action.ESCALATION_RESOLVED,
+                           "task_name": escalation.task_name,
+                           "data": {"level": escalation.level, "escalation": escalation.id}})
+        return events
+
+
+def _what_changed(before: CaseView, after: CaseView, reason: str | None,
+                  fired: list[tuple[str, str | None]], ended_at: str | None) -> list[dict]:
+    events: list[dict] = [{"action": Action.TIMER_FIRED, "task_name": name,
+                           "data": {"timer": name, "due_at": due}} for name, due in fired]
+    if before.category and after.category != before.category:
+        events.append({"action": Action.CASE_RECATEGORIZED,
+                       "data": {"category": [before.category, after.category]}})
+    if after.agency != before.agency and after.agency is not None:
+        if before.agency is None:
+            events.append({"action": Action.CASE_ROUTED, "to_agency": after.agency,
+                           "data": {"agency": [None, after.agency]}})
+        else:
+            events.append({"action": Action.CASE_TRANSFERRED, "from_agency": before.agency,
+                           "to_agency": after.agency, "reason": reason,
+                           "data": {"agency": [before.agency, after.agency],
+                                    "transfer_count": after.transfer_count}})
+    if after.team != before.team and after.team is not None:
+        events.append({"action": Action.TEAM_DISPATCHED, "to_agency": after.agency,
+                       "data": {"team": [before.team, after.team]}})
+    if after.rework_count > before.rework_count:
+        events.append({"action": Action.FIELD_WORK_RETURNED, "reason": reason,
+                       "data": {"rework_count": after.rework_count}})
+    if after.status != before.status and before.status is not None:
+        action = STATUS_ACTIONS.get(CaseStatus(after.status))
+        if action is None and before.status == CaseStatus.RESOLVED:
+            action = Action.CASE_REOPENED
+        if action:
+            data = {"status": [before.status, after.status], "reopen_count": after.reopen_count}
+            if ended_at and CaseStatus(after.status) in FINAL_STATUSES:
+                data["end_event"] = ended_at  # which end of the process it reached
+            events.append({"action": action, "reason": reason, "data": data})
+    return events
