@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
+from tanggap.scenario import Scenario
 from workflow import commands
 from workflow.actors import actor_for_user
-from workflow.store.specs import ensure_stored
 from workflow.store.models import Agency, Area, Case, Category, Report, WorkItem
+from workflow.store.specs import ensure_stored
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 WITA = ZoneInfo("Asia/Makassar")
@@ -179,23 +180,18 @@ def real_case(services) -> int:
         from workflow.store.models import User
         users = {u.username: actor_for_user(s, u.id) for u in s.scalars(select(User))}
 
-    def step(fn, who, **kw):
-        with services.reading() as s:
-            item = s.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
-                                                   WorkItem.completed_at.is_(None),
-                                                   WorkItem.form_key != "escalation_review"))
-        with services.uow() as uow:
-            fn(uow, users[who], item.id, **kw)
-            uow.commit()
-        clock.advance(timedelta(hours=1))
+    scenario = Scenario(services, step=timedelta(hours=1))
 
-    step(commands.triage, "b.triage", decision="valid")
-    step(commands.transfer, "b.dlh", to_agency="DPU", reason="Saluran")
-    step(commands.transfer, "b.dpu", to_agency="DLH", reason="Sampah")
+    def step(who, **values):
+        scenario.do(commands.complete_work_item, users[who], submitted.case_id, values=values)
+
+    step("b.triage", decision="valid")
+    step("b.dlh", decision="transfer", transfer_to="DPU", reason="Saluran")
+    step("b.dpu", decision="transfer", transfer_to="DLH", reason="Sampah")
     clock.advance(timedelta(hours=8))
     Sweeper(services, worker="bench", batch=100).run_once()
-    step(commands.accept, "b.dlh")
-    step(commands.dispatch, "b.dlh", team="qr-mariso-1")
+    step("b.dlh", decision="accept")
+    step("b.dlh", team="qr-mariso-1")
     return submitted.case_id
 
 

@@ -23,8 +23,8 @@ from sqlalchemy import func, insert, select
 from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
-from workflow.store.specs import ensure_stored
 from workflow.store.models import Agency, Area, Case, Category, Report, Timer
+from workflow.store.specs import ensure_stored
 from workflow.vocabulary import CaseStatus, Channel
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)

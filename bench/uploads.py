@@ -7,8 +7,8 @@ eight citizens would. Printed: the process's RSS before the uploads, its peak du
 the peak of each scenario against the ordinary one (target: near 1).
 
 * ``phone``: 12-megapixel JPEGs of about 3 MB, what a phone sends;
-* ``largest``: the largest pictures accepted, 10.4-megapixel PNGs with transparency (40 MB
-  decoded; PNG, unlike JPEG, cannot be decoded at a reduced scale);
+* ``largest``: the largest pictures accepted, 11.6-megapixel PNGs with transparency (PNG,
+  unlike JPEG, cannot be decoded at a reduced scale);
 * ``bombs``: 6300 x 6300 PNGs of a few hundred kilobytes (119 MB each once decoded), refused.
 
     .venv/bin/python -m bench.uploads [--parallel 8]
@@ -44,7 +44,7 @@ def _phone_photo() -> bytes:
 def _largest() -> bytes:
     from PIL import Image
 
-    side = 3237  # 10.48 megapixels of RGBA: 39.97 MiB decoded, just inside the limit
+    side = 3400  # 11.6 megapixels of RGBA: about 127 MB of work, just inside the limit
     picture = Image.linear_gradient("L").resize((side, side)).convert("RGBA")
     out = io.BytesIO()
     picture.save(out, "PNG")

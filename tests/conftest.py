@@ -31,7 +31,7 @@ START = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 WITA
 
 CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
                "outbox", "incidents", "cases", "reports", "process_specs", "memberships", "users",
-               "api_credentials", "sla_daily", "rate_counters")
+               "api_credentials", "sla_daily", "rate_counters", "key_checks")
 
 
 def _prepare(url: str) -> None:

@@ -70,9 +70,15 @@ def test_file_is_removed_when_the_work_is_rolled_back(world):
     assert not path.exists()
 
 
-def _png(size, mode="RGB") -> bytes:
+def _png(size, mode="RGB", **options) -> bytes:
     out = io.BytesIO()
-    Image.new(mode, size, (10, 120, 30) if mode == "RGB" else 0).save(out, "PNG", optimize=True)
+    Image.new(mode, size, (10, 120, 30) if mode == "RGB" else 0).save(out, "PNG", optimize=True, **options)
+    return out.getvalue()
+
+
+def _webp(size) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 120, 30)).save(out, "WEBP")
     return out.getvalue()
 
 
@@ -113,8 +119,11 @@ def test_a_big_photo_is_stored_at_most_2560_pixels_long(services, monkeypatch):
 
 @pytest.mark.parametrize("make, size", [
     (lambda: jpeg_bytes(size=(8200, 6200)), "8200 x 6200"),  # over 50 Mpx
-    (lambda: _png((3300, 3300), "RGBA"), "3300 x 3300"),  # 41.5 MiB decoded
-    (lambda: _png((3800, 3800), "RGB"), "3800 x 3800"),  # 41.3 MiB decoded
+    (lambda: _png((3500, 3500), "RGBA"), "3500 x 3500"),  # 12 Mpx, about 135 MB of work
+    (lambda: _png((3800, 3800), "RGB"), "3800 x 3800"),
+    (lambda: _webp((3000, 3000)), "3000 x 3000"),  # libwebp's buffer: about 160 MB of work
+    (lambda: _png((3500, 3500), "P", transparency=0), "3500 x 3500"),  # flattened through RGBA
+    (lambda: _png((3300, 3300), "LA"), "3300 x 3300"),
 ])
 def test_pictures_over_the_decoding_limit_are_refused(services, make, size):
     with pytest.raises(ValidationError) as refused:
@@ -168,3 +177,21 @@ def test_an_upload_that_cannot_get_the_image_thread_in_time_is_turned_away(servi
     finally:
         release.set()
         blocker.result(timeout=10)
+
+
+def test_a_report_with_mistakes_never_decodes_its_photo(world, web, monkeypatch):
+    from workflow.store import attachments
+
+    decoded = []
+    real = attachments._clean
+    monkeypatch.setattr(attachments, "_clean", lambda data, fmt: decoded.append(fmt) or real(data, fmt))
+    photo = jpeg_bytes(size=(1200, 900))
+    response = web.post("/lapor", {"category": "sampah", "description": "pendek", "area": "mariso",
+                                   "lat": "-5.1560", "lon": "119.4050", "photo": (io.BytesIO(photo), "a.jpg")},
+                        page="/lapor", content_type="multipart/form-data")
+    assert response.status_code == 400 and decoded == []  # refused for its description alone
+    accepted = web.post("/lapor", {"category": "sampah", "description": "Sampah menumpuk di pasar sejak Senin.",
+                                   "area": "mariso", "lat": "-5.1560", "lon": "119.4050",
+                                   "photo": (io.BytesIO(photo), "a.jpg")}, page="/lapor",
+                        content_type="multipart/form-data")
+    assert accepted.status_code == 302 and decoded == ["JPEG"]

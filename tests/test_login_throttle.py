@@ -156,3 +156,28 @@ def test_logging_in_often_locks_nobody_out(world, web):
     for _ in range(3 * users.MAX_ATTEMPTS):
         assert web.login("koor.dlh").status_code == 302
         web.logout()
+
+
+@pytest.mark.parametrize("method, url, body", [
+    ("post", "/tasks/1/claim", None), ("post", "/tasks/1/complete", {"values": {}}),
+    ("post", "/reports", {"category": "sampah"}), ("get", "/escalations", None),
+])
+def test_failed_token_checks_are_counted_on_every_api_route(world, app, method, url, body):
+    app.config["TANGGAP_LOGIN_LIMIT"] = "3 per minute"
+    client = app.test_client()
+    statuses = [getattr(client, method)(f"/api/v1{url}", json=body,
+                                        headers={"Authorization": f"Bearer tgt_{i:08x}_nope"}).status_code
+                for i in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+
+
+def test_failed_open311_keys_count_as_credential_guesses(world, app):
+    app.config["TANGGAP_LOGIN_LIMIT"] = "3 per minute"
+    client = app.test_client()
+    statuses = [client.post("/open311/v2/requests.json", data={"api_key": f"tgk_{i:08x}_guess",
+                                                               "service_code": "sampah"}).status_code
+                for i in range(5)]
+    assert statuses == [403, 403, 403, 429, 429]
+    long_key = client.post("/open311/v2/requests.json", data={"api_key": "k" * 5000},
+                           environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert long_key.status_code == 403  # a huge key is just a wrong key (not a database error)

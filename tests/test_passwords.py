@@ -53,8 +53,23 @@ def test_the_cli_refuses_a_huge_password_it_could_never_check(tmp_path):
 
 
 def test_login_refuses_a_password_over_the_limit_without_hashing_it(world, web, monkeypatch):
+    from workflow.commands import users
+
     world.dlh
     response = web.post("/login", {"username": "koor.dlh", "password": "p" * (MAX_PASSWORD + 1)})
     assert response.status_code == 400  # the form says what the limit is
+    hashed: list[int] = []
+    real = users._hasher
+
+    class Counting:
+        def verify(self, hash_, password):
+            hashed.append(len(password))
+            return real.verify(hash_, password)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(users, "_hasher", Counting())
     result = commands.authenticate(world.services, "koor.dlh", "p" * 100_000)
     assert result.user is None and result.error.code == "bad_login"
+    assert hashed and max(hashed) <= MAX_PASSWORD  # the same work as any wrong password, no more

@@ -85,3 +85,25 @@ def test_a_merged_duplicate_shows_nothing_of_the_other_reporter(world, web):
     assert "belum diangkut" in html  # its own description
     own = web.get(f"/lacak/{first.tracking_code}").get_data(as_text=True)
     assert "Jl. Rahasia 7" in own  # the first reporter still sees their own answer
+
+
+def test_contact_details_are_gone_once_the_case_is_over(world, staff):
+    w = world
+    rejected = w.report()
+    assert _seen(w, staff["triage"], rejected.case_id)[1] == "daeng@example.id"
+    w.do(actions.triage, w.triage, rejected.case_id, decision="reject", reason="Bukan wewenang kota.")
+    for who in ("triage", "admin"):
+        assert _seen(w, staff[who], rejected.case_id)[1:] == (None, None), who
+    sub = w.report()
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    w.field_work(w.qr_mariso, sub.case_id)
+    w.do(actions.verify, w.dlh, sub.case_id, approve=True)
+    w.do(actions.close, w.dlh, sub.case_id, closure_note="Sampah sudah diangkut.")
+    # resolved, and the reporter may still dispute: the OPD may have to call back
+    assert _seen(w, staff["dlh"], sub.case_id)[1] == "daeng@example.id"
+    w.citizen(actions.confirm, sub.tracking_code)
+    assert w.case(sub.case_id).status == "closed"
+    for who in ("triage", "dlh", "admin"):
+        assert _seen(w, staff[who], sub.case_id) == ("Daeng Ngai", None, None), who

@@ -77,7 +77,8 @@ def test_two_gunicorn_workers_share_the_counts(world, settings):
                 if _status(f"{base}/healthz") == 200:
                     break
             except OSError:
-                time.sleep(0.2)  # waiting for another process to listen, not for time to pass
+                pass
+            time.sleep(0.2)  # waiting for another process to listen, not for time to pass
         # Four clients at once keep both workers busy. The limit is counted before the view
         # runs (the key is refused afterwards, 403), atomically in the shared store.
         body = urllib.parse.urlencode({"api_key": "tgk_00000000_guess", "service_code": "sampah"}).encode()
@@ -89,3 +90,13 @@ def test_two_gunicorn_workers_share_the_counts(world, settings):
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "Booting worker" in output and output.count("Booting worker") >= 2, output
+
+
+def test_guessing_from_many_addresses_of_one_network_is_limited_too(world, app):
+    app.config["TANGGAP_LOOKUP_LIMIT"] = "100 per minute"
+    app.config["TANGGAP_LOOKUP_RANGE_LIMIT"] = "4 per minute"
+    client = app.test_client()
+    statuses = [client.get(f"/lacak/ZZZZ-ZZ{i:02d}", environ_base={"REMOTE_ADDR": f"2001:db8::{i + 1}"}).status_code
+                for i in range(6)]
+    assert statuses == [404] * 4 + [429] * 2  # one /64, many addresses
+    assert client.get("/lacak/ZZZZ-ZZZZ", environ_base={"REMOTE_ADDR": "2001:db8:1::1"}).status_code == 404

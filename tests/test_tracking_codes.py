@@ -16,10 +16,11 @@ from tests import actions
 from tests.webclient import WebClient
 from workflow.actors import Actor
 from workflow.commands import credentials
+from workflow.config import Settings
 from workflow.read import history
 from workflow.store import audit, schema
 from workflow.store.db import make_engine
-from workflow.store.models import Case, Report
+from workflow.store.models import Case, CaseEvent, Report
 from workflow.tracking import TrackingCodes
 
 
@@ -98,22 +99,42 @@ def test_old_events_never_show_the_code_to_staff(world, app, old_style_case):
     assert len(rows) == 1 + len(world.events(sub.case_id))
 
 
-def test_the_redacted_export_still_verifies_and_says_what_it_could_not_check(world, app, old_style_case, tmp_path):
+def test_hashes_that_would_give_an_old_code_away_are_withheld(world, app, old_style_case, tmp_path):
+    """The hash of an event that carried a code, with the event's other fields, would let anyone
+    search the 32^8 codes offline: staff views withhold it (and the next event's prev_hash), so
+    such an export cannot be verified offline, and says which event stops it."""
     sub = old_style_case
     world.auditor
+    with world.services.reading() as session:
+        legacy = session.scalar(select(CaseEvent).where(CaseEvent.case_id == sub.case_id,
+                                                        CaseEvent.action == "report_merged"))
     web = WebClient(app)
     web.login("inspektorat")
-    document = json.loads(web.get(f"/audit/cases/{sub.case_id}/export.json").get_data())
-    assert history.verify_export(document) == [] and history.redacted_events(document) == 1
+    exported = web.get(f"/audit/cases/{sub.case_id}/export.json").get_data(as_text=True)
+    assert legacy.hash not in exported
+    document = json.loads(exported)
+    assert history.redacted_events(document) == 1
+    problems = history.verify_export(document)
+    assert len(problems) == 1 and f"seq {legacy.seq}" in problems[0] and "withheld" in problems[0]
     path = tmp_path / "export.json"
-    path.write_text(json.dumps(document))
+    path.write_text(exported)
     checked = CliRunner().invoke(main, ["audit", "verify", "--file", str(path)])
-    assert checked.exit_code == 0 and "1 event with a tracking code left out" in checked.output
-    # a redaction mark on an event that never carried a code is no excuse: its content is checked
-    tampered = json.loads(json.dumps(document))
-    other = next(e for e in tampered["events"] if e["action"] not in audit.REDACTABLE)
-    other["redacted"], other["reason"] = True, "ditulis ulang"
-    assert history.verify_export(tampered) != []
+    assert checked.exit_code == 1 and "withheld" in checked.output
+    with world.services.uow() as uow:
+        _row, token = credentials.issue(uow, "token", "auditor", username="inspektorat")
+        uow.commit()
+    api = app.test_client().get(f"/api/v1/cases/{sub.case_id}/history?limit=2",
+                                headers={"Authorization": f"Bearer {token}"})
+    page = api.get_json()
+    assert legacy.hash not in api.get_data(as_text=True)
+    follow = app.test_client().get(f"/api/v1/cases/{sub.case_id}/history?limit=2&cursor={page['next_cursor']}",
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert legacy.hash not in follow.get_data(as_text=True)  # nor the next event's prev_hash
+    # an event that never carried a code cannot hide behind a withheld hash
+    tampered = json.loads(exported)
+    other = next(e for e in tampered["events"] if e["seq"] < legacy.seq)
+    other["reason"] = "ditulis ulang"
+    assert any("altered" in p for p in history.verify_export(tampered))
     with world.services.reading() as session:
         assert audit.verify(session) == []  # in the database every row is checked in full
 
@@ -154,3 +175,19 @@ def test_migration_0008_hashes_the_codes_of_existing_reports(tmp_path):
             assert TrackingCodes(key).report_id(session, "abcd efgh") == 7
     finally:
         engine.dispose()
+
+
+def test_a_host_with_another_tracking_key_refuses_to_start(world, settings, clock, definition):
+    from web import create_app
+    from workflow.services import build_services
+    from workflow.tracking import WrongKey
+
+    create_app({"TESTING": True, "SECRET_KEY": "x"}, services=world.services)  # records its key
+    other = build_services(Settings(**{**settings.__dict__, "tracking_key": "another host's key"}),
+                           clock=clock, definition=definition)
+    try:
+        with pytest.raises(WrongKey, match="TANGGAP_TRACKING_KEY"):
+            create_app({"TESTING": True, "SECRET_KEY": "x"}, services=other)
+    finally:
+        other.dispose()
+    create_app({"TESTING": True, "SECRET_KEY": "x"}, services=world.services)  # the right key still works

@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         TANGGAP_LOGIN_LIMIT=os.environ.get("TANGGAP_LOGIN_LIMIT", "10 per minute"),
         TANGGAP_LOGIN_RANGE_LIMIT=os.environ.get("TANGGAP_LOGIN_RANGE_LIMIT", "50 per minute"),
         TANGGAP_LOOKUP_LIMIT=os.environ.get("TANGGAP_LOOKUP_LIMIT", "20 per minute"),
+        TANGGAP_LOOKUP_RANGE_LIMIT=os.environ.get("TANGGAP_LOOKUP_RANGE_LIMIT", "60 per minute"),
         TANGGAP_REPORT_LIMIT=os.environ.get("TANGGAP_REPORT_LIMIT", "5 per minute; 30 per hour"),
         RATELIMIT_STORAGE_URI=os.environ.get("TANGGAP_RATELIMIT_STORAGE", "database"),
         BABEL_DEFAULT_LOCALE="id",
@@ -55,6 +56,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     if proxies:  # the client's address from X-Forwarded-For, as set by that many proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.extensions["tanggap"] = services
+    _check_tracking_key(app, services)
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -77,3 +79,19 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     csrf.exempt(open311.bp)
     csrf.exempt(api.bp)
     return app
+
+
+def _check_tracking_key(app: Flask, services: Services) -> None:
+    """Refuse to serve with another tracking key than the database's (every citizen's code
+    would be unknown). Skipped, with a warning, when the database cannot be reached yet."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError
+
+    from workflow.tracking import check_key
+
+    try:
+        with services.sessions() as session:
+            if inspect(session.get_bind()).has_table("key_checks"):
+                check_key(session, services.tracking)
+    except OperationalError as exc:
+        app.logger.warning("tracking key not checked, the database is unreachable: %s", exc)

@@ -10,7 +10,7 @@ from workflow import commands
 from workflow.read.queries import incidents
 from workflow.vocabulary import Role
 
-from .helpers import actor, services
+from .helpers import actor, services, whole_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -20,7 +20,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def incident_list():
     if not actor().has_role(Role.ADMIN):
         abort(403)
-    page = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+    page = whole_number(request.args.get("page"), 1)
     state = request.args.get("state") or "open"
     with services().reading() as session:
         result = incidents(session, actor(), state=state, page=page)

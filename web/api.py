@@ -46,12 +46,12 @@ from workflow.store.models import Case, WorkItem
 from workflow.vocabulary import Channel, Role
 
 from .extensions import limiter
+from .helpers import whole_number
 from .i18n import tr
 from .openapi import MAX_LIMIT, document
-from .ratelimit import credential_limits
+from .ratelimit import CredentialGuesses, with_retry_after
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-credential_limits()(bp)  # failed token checks per IP and IP range, shared with the login page
 
 
 class ApiError(Exception):
@@ -92,7 +92,8 @@ def _domain_error(exc: DomainError):
 def _http_error(exc: HTTPException):
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
     message = _("Too many requests; try again later.") if exc.code == 429 else exc.description
-    return error_response(exc.code or 500, codes.get(exc.code or 0, "http_error"), message or exc.name)
+    response = error_response(exc.code or 500, codes.get(exc.code or 0, "http_error"), message or exc.name)
+    return with_retry_after(response, exc)
 
 
 # -- authentication -----------------------------------------------------------------------------
@@ -128,12 +129,15 @@ def _query_names() -> dict[tuple[str, str], set[str]]:
 def _authenticate():
     if request.endpoint == "api.openapi_document":
         return None
+    CredentialGuesses.refuse_if_exhausted()
     presented = _presented_token()
     if presented is None:
+        CredentialGuesses.failed()
         raise ApiError(401, "unauthorized", _("Send a bearer token in the Authorization header."))
     with _services().reading() as session:
         row = credentials.find(session, "token", presented)
         if row is None:
+            CredentialGuesses.failed()
             raise ApiError(401, "unauthorized", _("The token is not valid or was revoked."))
         g.api_actor = actor_for_user(session, row.user_id)
         g.api_token_id = row.id
@@ -168,7 +172,10 @@ limited = limiter.limit(write_limit, key_func=_rate_key)
 def _json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", _("Send a JSON body (Content-Type: application/json)."))
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the boundary refuses deep bodies first; this is the last line
+        raise ApiError(400, "invalid_json", _("The body must be a JSON object.")) from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", _("The body must be a JSON object."))
     unknown = {name: _("unknown field") for name in body if name not in allowed}
@@ -219,10 +226,11 @@ def _choice(name: str, allowed, default: str | None = None) -> str | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", "25")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    value = whole_number(raw)
+    if value is None or not 1 <= value <= MAX_LIMIT:
         raise ApiError(400, "validation_failed", _("Some fields are not valid."),
                        {"limit": _("must be between 1 and %(limit)s", limit=MAX_LIMIT)})
-    return int(raw)
+    return value
 
 
 def _page_args() -> tuple[int, int]:

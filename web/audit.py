@@ -27,7 +27,7 @@ from workflow.store.models import Agency
 from workflow.vocabulary import CaseStatus, Role
 
 from . import diagram
-from .helpers import actor, csv_cell, only_for, services
+from .helpers import actor, csv_cell, only_for, services, whole_number
 from .i18n import tr
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -49,7 +49,7 @@ def _date(name: str, errors: dict) -> date | None:
 def search():
     args = request.args
     errors: dict = {}
-    page = int(args["page"]) if args.get("page", "").isdigit() else 1
+    page = whole_number(args.get("page"), 1)
     filters = HistoryFilters(
         tracking_code=args.get("tracking_code") or None, number=args.get("number") or None,
         agency=args.get("agency") or None, category=args.get("category") or None,
@@ -110,7 +110,7 @@ def export_csv(case_id: int):
 
 @bp.get("/actors/<username>")
 def actor_log(username: str):
-    page = int(request.args["page"]) if request.args.get("page", "").isdigit() else 1
+    page = whole_number(request.args.get("page"), 1)
     with services().reading() as session:
         result = actor_events(session, actor(), username, page=page)
     return render_template("audit/actor.html", page=result, username=username)

@@ -23,9 +23,9 @@ from workflow.vocabulary import Role
 
 from .extensions import login_manager
 from .forms import Form
-from .helpers import safe_next, services
+from .helpers import safe_next, services, whole_number
 from .i18n import tr
-from .ratelimit import credential_limits
+from .ratelimit import CredentialGuesses
 
 bp = Blueprint("auth", __name__)
 
@@ -48,7 +48,7 @@ class WebUser(UserMixin):
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
     user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+    if whole_number(user_id) is None or not token:
         return None
     with services().reading() as session:
         user = session.get(User, int(user_id))
@@ -95,13 +95,13 @@ def _known_device() -> KnownDevice | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@credential_limits(methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        CredentialGuesses.refuse_if_exhausted()
         device = _known_device()
         result = commands.authenticate(services(), form.username.data, form.password.data,
                                        device=device)
@@ -115,6 +115,7 @@ def login():
                                     samesite="Lax", path=url_for("auth.login"),
                                     secure=current_app.config["SESSION_COOKIE_SECURE"])
             return response
+        CredentialGuesses.failed()
         form.password.errors.append(tr(result.error.message))
         status = 429 if result.retry_after else 401
         page = make_response(render_template("auth/login.html", form=form), status)

@@ -52,7 +52,7 @@ def install(app: Flask) -> None:
         _check_pairs(request.args.items(multi=True), errors)
         if request.blueprint in FORM_CHECKED_BLUEPRINTS:
             _check_pairs(request.form.items(multi=True), errors)
-        if request.is_json and request.content_length:
+        if request.is_json:  # with or without a Content-Length (a chunked body has none)
             try:
                 body = request.get_json(silent=True)
             except RecursionError:

@@ -65,7 +65,10 @@ def install(app: Flask) -> None:
             413: gettext("The upload is too large."),
             429: gettext("Too many requests from your network; try again in a few minutes."),
         }
-        return render_error(messages.get(exc.code, exc.name), exc.code or 500)
+        from .ratelimit import with_retry_after
+
+        page = make_response(render_error(messages.get(exc.code, exc.name), exc.code or 500))
+        return with_retry_after(page, exc)
 
 
 def _database_down(exc: Exception):

@@ -30,7 +30,7 @@ from workflow.store.reference import References
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, is_htmx, services
+from .helpers import actor, is_htmx, services, whole_number
 from .i18n import tr
 from .taskforms import WITA
 
@@ -42,7 +42,7 @@ def index():
     if not actor().has_role(Role.SUPERVISOR):
         abort(403)
     args = request.args
-    page = int(args["page"]) if args.get("page", "").isdigit() else 1
+    page = whole_number(args.get("page"), 1)
     filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,
                                 area=args.get("area") or None, level=args.get("level") or None,
                                 state=args.get("state") or "open", page=page)
@@ -86,7 +86,7 @@ class InstructForm(Form):
 
 
 def _version(form) -> int | None:
-    return int(form.version.data) if (form.version.data or "").isdigit() else None
+    return whole_number(form.version.data)
 
 
 def _extend(uow, item, form):

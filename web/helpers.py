@@ -38,6 +38,18 @@ def only_for(bp: Blueprint, *roles) -> None:
         return None
 
 
+HUGE = 10**18  # what an absurdly long number reads as: beyond every range, so it is refused
+
+
+def whole_number(text: str | None, default: int | None = None) -> int | None:
+    """A non-negative whole number typed in ASCII digits (``"²"`` and ``"١"`` are digits to
+    Python, not to us), or ``default``. A number of more than 18 digits reads as :data:`HUGE`,
+    which every range check refuses (int() itself refuses 4,300 digits with a ValueError)."""
+    if not text or not (text.isascii() and text.isdigit()):
+        return default
+    return int(text) if len(text) <= 18 else HUGE
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 

@@ -6,6 +6,7 @@ instance folder when the app starts, so no binary catalog is committed.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def compile_catalogs(target: Path) -> Path:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as f:
             catalog = read_po(f)
-        tmp = mo.with_suffix(".mo.part")
+        tmp = mo.with_suffix(f".mo.{os.getpid()}.part")  # workers starting together each write their own
         with tmp.open("wb") as f:
             write_mo(f, catalog)
         tmp.replace(mo)

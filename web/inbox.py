@@ -11,7 +11,7 @@ from workflow import commands
 from workflow.read.queries import SLA_STATES, SORTS, InboxFilters, inbox, report_options
 from workflow.vocabulary import Role
 
-from .helpers import actor, is_htmx, safe_next, services
+from .helpers import actor, is_htmx, safe_next, services, whole_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -32,7 +32,7 @@ def _filters() -> InboxFilters:
 
     def number(name, default):
         value = args.get(name, "")
-        return int(value) if value.isdigit() else default
+        return whole_number(value, default)
 
     return InboxFilters(tab=args.get("tab") or "all", category=args.get("category") or None,
                         area=args.get("area") or None, stage=args.get("stage") or None,

@@ -36,7 +36,7 @@ from .extensions import limiter
 from .i18n import tr
 from .labels import public_stage
 from .public import STATUS_TEXT
-from .ratelimit import lookup_limit
+from .ratelimit import CredentialGuesses, client_ip, lookup_limit, with_retry_after
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")
@@ -125,7 +125,7 @@ def _domain_error(exc: DomainError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     if exc.code == 429:
-        return _errors(429, [_("Too many requests; try again later.")])
+        return with_retry_after(_errors(429, [_("Too many requests; try again later.")]), exc)
     return _errors(exc.code or 500, [exc.description or exc.name])
 
 
@@ -240,7 +240,12 @@ OPEN311_NAMES = {"category": "service_code", "lon": "long", "contact_email": "em
 
 
 def _api_key() -> str:
-    return (request.form.get("api_key") or "").strip() or (request.remote_addr or "")
+    """What the write limit counts: the key's public prefix when the key is well formed, else
+    the client's address (an attacker cannot mint a fresh counter per request)."""
+    parts = (request.form.get("api_key") or "").strip().split("_", 2)
+    if len(parts) == 3 and parts[0] == "tgk" and len(parts[1]) == 8 and parts[1].isalnum():
+        return f"key:{parts[1]}"
+    return f"ip:{client_ip()}"
 
 
 def _attributes(form) -> dict:
@@ -260,9 +265,15 @@ def request_create(fmt: str):
     _fmt(fmt)
     form = request.form
     svc = _services()
+    CredentialGuesses.refuse_if_exhausted()
+    with svc.reading() as session:  # counted outside any write transaction (SQLite has one writer)
+        known = credentials.find(session, "open311", form.get("api_key")) is not None
+    if not known:
+        CredentialGuesses.failed()
+        raise Open311Error(403, _("api_key was not provided or is not valid"))
     with svc.uow() as uow:
         key = credentials.find(uow.session, "open311", form.get("api_key"))
-        if key is None:
+        if key is None:  # revoked a moment ago
             raise Open311Error(403, _("api_key was not provided or is not valid"))
         refs = References(uow.session)
         _check_jurisdiction(refs)

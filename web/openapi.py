@@ -126,8 +126,11 @@ SCHEMAS = {
                          "task": NULLABLE_STRING, "from_agency": NULLABLE_STRING,
                          "to_agency": NULLABLE_STRING, "from_task": NULLABLE_STRING,
                          "to_task": NULLABLE_STRING, "reason": NULLABLE_STRING,
-                         "data": {"type": "object"}, "hash": {"type": "string"},
-                         "prev_hash": {"type": "string"}}},
+                         "data": {"type": "object"},
+                         "hash": {"type": ["string", "null"], "description": "null where withheld"},
+                         "prev_hash": {"type": ["string", "null"]},
+                         "redacted": {"type": "boolean", "description": "an older event whose "
+                                      "tracking code (and hash) are left out"}}},
     "EscalationRow": {"type": "object", "required": ["id", "case_id", "level", "task_name"], "properties": {
         "id": ID, "case_id": ID, "case_number": {"type": "string"}, "task_name": {"type": "string"},
         "level": LEVEL, "agency": NULLABLE_STRING, "raised_at": TIME,

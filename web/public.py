@@ -141,12 +141,15 @@ def report():
 
 
 def _submit(form: ReportForm, attributes: dict) -> str:
+    """Every field checked first, and the photo's header; the photo is decoded only for a
+    report that will be accepted (decoding is the expensive part an attacker would aim at)."""
     errors: dict = {}
-    photo = None
+    photo = content = None
     upload = form.photo.data
     if upload and getattr(upload, "filename", ""):
+        content = read_upload(upload)
         try:
-            photo = services().storage.prepare(read_upload(upload), field="photo")
+            services().storage.inspect(content, field="photo")
         except ValidationError as exc:
             errors.update(exc.errors)
     data = commands.ReportInput(
@@ -157,10 +160,13 @@ def _submit(form: ReportForm, attributes: dict) -> str:
         anonymous=form.anonymous.data, confidential=form.confidential.data, channel=Channel.WEB,
         attributes=attributes)
     try:
+        with services().reading() as session:
+            commands.reports.validate_only(session, data)  # every problem shows at once
+        if errors:
+            raise ValidationError(errors)
+        if content is not None:  # decoded before the write transaction begins
+            photo = services().storage.prepare(content, field="photo")
         with services().uow() as uow:
-            if errors:  # still validate the rest so every problem shows at once
-                commands.reports.validate_only(uow, data)
-                raise ValidationError(errors)
             submitted = commands.submit_report(uow, data, photo=photo)
             uow.commit()
     except ValidationError as exc:

@@ -8,10 +8,10 @@ process, which only suits a single process.
 
 Which requests are limited, and by what:
 
-* credential guessing, per client IP and per IP range (/24, /64): failed logins and failed API
-  token checks (``TANGGAP_LOGIN_LIMIT``, ``TANGGAP_LOGIN_RANGE_LIMIT``);
-* tracking-code guessing on the status page and Open311 tokens: unknown codes per IP
-  (``TANGGAP_LOOKUP_LIMIT``);
+* credential guessing, per client IP and per IP range (/24, /64): failed logins, API token and
+  Open311 key checks (``TANGGAP_LOGIN_LIMIT``, ``TANGGAP_LOGIN_RANGE_LIMIT``);
+* tracking-code guessing on the status page and Open311 tokens: unknown codes per IP and per
+  IP range (``TANGGAP_LOOKUP_LIMIT``, ``TANGGAP_LOOKUP_RANGE_LIMIT``);
 * anonymous reports per IP (``TANGGAP_REPORT_LIMIT``);
 * writes per Open311 key or API token (``TANGGAP_API_WRITE_LIMIT``).
 
@@ -22,11 +22,14 @@ is what is counted.
 from __future__ import annotations
 
 import ipaddress
+import time
 from datetime import timedelta
 
 from flask import current_app, request
+from limits import parse_many
 from limits.storage import Storage
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import TooManyRequests
 
 from workflow.store import throttle
 from workflow.store.db import WRITE_OPTION
@@ -105,26 +108,57 @@ def failed(*statuses: int):
     return lambda response: response.status_code in statuses
 
 
-def credential_limits(methods: list[str] | None = None):
-    """Failed credential checks (a 401, or a 429 from the account's own throttle) from one IP
-    and from its range, for a view or a whole blueprint; login and the API share the budget."""
-    from .extensions import limiter
+class CredentialGuesses:
+    """Failed credential checks (a wrong password, an unknown API token or Open311 key) per
+    client IP and per IP range, shared by the login page, the JSON API and Open311.
 
-    per_ip = limiter.shared_limit(setting("TANGGAP_LOGIN_LIMIT"), scope="credentials-ip",
-                                  key_func=client_ip, methods=methods, deduct_when=failed(401, 429))
-    per_range = limiter.shared_limit(setting("TANGGAP_LOGIN_RANGE_LIMIT"), scope="credentials-range",
-                                     key_func=client_range, methods=methods, deduct_when=failed(401, 429))
+    Counted explicitly where the check fails, not by a route decorator: a route's own limits
+    (the API's write limits) would otherwise replace it, and a check that fails before the
+    view runs would never be counted."""
 
-    def apply(target):
-        limited = per_ip(target)  # a blueprint is limited in place (the decorator returns None)
-        return per_range(target if limited is None else limited)
+    SCOPES = (("credentials-ip", client_ip, "TANGGAP_LOGIN_LIMIT"),
+              ("credentials-range", client_range, "TANGGAP_LOGIN_RANGE_LIMIT"))
 
-    return apply
+    @classmethod
+    def _limits(cls):
+        from .extensions import limiter
+
+        for scope, key, setting_name in cls.SCOPES:
+            for item in parse_many(current_app.config[setting_name]):
+                yield limiter.limiter, item, (scope, key())
+
+    @classmethod
+    def refuse_if_exhausted(cls) -> None:
+        """A 429 (with Retry-After) when this client has used up its failures."""
+        for strategy, item, identifiers in cls._limits():
+            if not strategy.test(item, *identifiers):
+                reset = strategy.get_window_stats(item, *identifiers).reset_time
+                raise TooManyRequests(retry_after=max(1, int(reset - time.time())))
+
+    @classmethod
+    def failed(cls) -> None:
+        for strategy, item, identifiers in cls._limits():
+            strategy.hit(item, *identifiers)
 
 
 def lookup_limit():
-    """Unknown tracking codes (a 404) asked for from one IP: guessing a citizen's code."""
+    """Unknown tracking codes (a 404) asked for: guessing a citizen's code. Per IP and per IP
+    range (an IPv6 client owns a whole /64). Once a network has used its budget, every lookup
+    from it waits, the right codes too: answering those would tell a guesser which guess was
+    right. (There is no city-wide cap: anyone could then take every citizen's page down.)"""
     from .extensions import limiter
 
-    return limiter.shared_limit(setting("TANGGAP_LOOKUP_LIMIT"), scope="tracking-codes",
-                                key_func=client_ip, deduct_when=failed(404))
+    per_ip = limiter.shared_limit(setting("TANGGAP_LOOKUP_LIMIT"), scope="tracking-codes",
+                                  key_func=client_ip, deduct_when=failed(404))
+    per_range = limiter.shared_limit(setting("TANGGAP_LOOKUP_RANGE_LIMIT"), scope="tracking-codes-range",
+                                     key_func=client_range, deduct_when=failed(404))
+    return lambda view: per_range(per_ip(view))
+
+
+def with_retry_after(response, exc):
+    """Keep a 429's Retry-After (werkzeug's ``TooManyRequests(retry_after=...)``) on the
+    response an error handler built for it."""
+    retry = getattr(exc, "retry_after", None)
+    if retry is not None and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(retry if isinstance(retry, int) else int(retry.timestamp() - time.time()))
+    return response

@@ -17,7 +17,7 @@ from workflow.store.models import Case, WorkItem
 from .cases import NoteForm
 from .errors import render_error
 from .forms import Form
-from .helpers import actor, read_upload, services
+from .helpers import actor, read_upload, services, whole_number
 from .i18n import tr
 from .taskforms import build_form, values_of
 
@@ -84,7 +84,7 @@ def complete(item_id: int):
     try:
         uploads = {name: services().storage.prepare(read_upload(upload), field=name)
                    for name, upload in files.items()}
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        version = whole_number(form.version.data)
         with services().uow() as uow:
             commands.complete_work_item(uow, actor(), item_id, values, expected_version=version,
                                         uploads=uploads)
@@ -111,7 +111,7 @@ def ask(item_id: int):
     if not ask_form.validate_on_submit():
         return _page(item, form, 400, ask_form=ask_form)
     try:
-        version = int(ask_form.version.data) if (ask_form.version.data or "").isdigit() else None
+        version = whole_number(ask_form.version.data)
         with services().uow() as uow:
             commands.request_information(uow, actor(), item_id, question=ask_form.question.data or "",
                                          expected_version=version)

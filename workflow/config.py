@@ -27,14 +27,20 @@ def instance_secret(instance: Path, name: str, value: str | None = None) -> str:
         return value
     path = Path(instance) / name
     if not path.exists():
+        # Written whole under a private name, then linked into place: a worker racing this one
+        # either finds no file (and links its own, which fails if ours came first) or a complete
+        # one, never a half-written file.
         path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another worker made it first
+            os.link(draft, path)
+        except FileExistsError:  # another worker made it first: use theirs
             pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

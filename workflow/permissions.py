@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from workflow.actors import Actor
-from workflow.vocabulary import CaseStatus, Role
+from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Role
 
 CITY_WIDE_READERS = (Role.TRIAGE, Role.AUDITOR, Role.ADMIN)
 STAFF_WRITERS = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER, Role.SUPERVISOR)
@@ -73,15 +73,17 @@ def can_see_reporter(actor: Actor, case: ReportedCase) -> bool:
 def can_see_contact(actor: Actor, case: ReportedCase) -> bool:
     """The reporter's e-mail and phone: only for the desk that must call back, which is the one
     working the case's current stage (the command center's triage desk while the case is in
-    triage; the coordinators of the OPD responsible for it afterwards). Never for QR officers,
-    supervisors, auditors or administrators, and never when the report is anonymous."""
+    triage; the coordinators of the OPD responsible for it afterwards, until it is closed).
+    Never for QR officers, supervisors, auditors or administrators, never once the case is
+    over, and never when the report is anonymous."""
     if case.report.anonymous:
         return False
     for scope in actor.scopes:
         if scope.role == Role.TRIAGE and case.status == CaseStatus.TRIAGE:
             return True
         if (scope.role == Role.COORDINATOR and case.agency_id is not None
-                and scope.agency_id == case.agency_id and case.status != CaseStatus.TRIAGE):
+                and scope.agency_id == case.agency_id and case.status in OPEN_STATUSES
+                and case.status != CaseStatus.TRIAGE):
             return True
     return False
 

@@ -16,11 +16,13 @@ import re
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 _CODE = re.compile(f"^[{ALPHABET}]{{4}}-?[{ALPHABET}]{{4}}$")
-SECRET_KEYS = ("tracking_code",)  # event data keys older rows may carry; never shown
+SECRET_KEYS = ("tracking_code",)
+CHECKED_TEXT = b"tanggap tracking key check"  # the same text as migration 0011  # event data keys older rows may carry; never shown
 
 
 class TrackingCodes:
@@ -43,6 +45,9 @@ class TrackingCodes:
             return None
         return f"{text[:4]}-{text[-4:]}"
 
+    def check_value(self) -> str:
+        return hmac.new(self._key, CHECKED_TEXT, hashlib.sha256).hexdigest()
+
     def digest(self, code: str) -> str:
         return hmac.new(self._key, code.encode(), hashlib.sha256).hexdigest()
 
@@ -58,6 +63,52 @@ class TrackingCodes:
         if digest is None:
             return None
         return session.scalar(select(Report.id).where(Report.tracking_hash == digest))
+
+
+class WrongKey(RuntimeError):
+    """This host's tracking key is not the one the database's codes were hashed with."""
+
+
+def check_key(session: Session, codes: TrackingCodes) -> None:
+    """Refuse to run with a tracking key other than the database's: every code would silently
+    be unknown. The first host to run records its key's check value."""
+    from workflow.store.models import KeyCheck
+
+    mine = codes.check_value()
+    stored = session.get(KeyCheck, "tracking")
+    if stored is None:
+        session.add(KeyCheck(name="tracking", check_value=mine))
+        try:
+            session.commit()
+        except IntegrityError:  # another host recorded its key at the same moment
+            session.rollback()
+        stored = session.get(KeyCheck, "tracking")
+    if stored.check_value != mine:
+        raise WrongKey("TANGGAP_TRACKING_KEY is not the key this database's tracking codes were "
+                       "stored with: give every host the same TANGGAP_TRACKING_KEY")
+
+
+def carried_a_code(data) -> bool:
+    return isinstance(data, dict) and any(k in data for k in SECRET_KEYS)
+
+
+def withheld_links(rows: list[dict]) -> list[dict]:
+    """Rows of one chain (oldest first, with ``data``, ``hash`` and ``prev_hash``) as staff may
+    read them: an event that carried a tracking code loses it, and its hash is withheld, and so
+    is the next event's ``prev_hash`` (the same value). With the other fields, that hash would
+    let anyone search the 32^8 possible codes offline in hours."""
+    shown, withhold_prev = [], False
+    for row in rows:
+        row = dict(row)
+        if withhold_prev:
+            row["prev_hash"] = None
+            withhold_prev = False
+        if carried_a_code(row.get("data")):
+            row["data"] = without_secrets(row["data"])
+            row["hash"], row["redacted"] = None, True
+            withhold_prev = True
+        shown.append(row)
+    return shown
 
 
 def without_secrets(data: dict) -> dict:

@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
+
 from workflow import geo
 from workflow.actors import Actor
 from workflow.commands.case_extras import store_attachment
@@ -101,7 +103,7 @@ def _validate(data: ReportInput, refs: References) -> dict:
         lat, lon = float(data.lat), float(data.lon)  # type: ignore[arg-type]
         if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors["lat"] = msg("give the location as latitude and longitude in decimal degrees")
         lat = lon = None
     if lat is not None and not geo.inside_boundary(lat, lon, refs.city.boundary):
@@ -177,7 +179,7 @@ def _attributes(category, given: dict[str, Any], errors: dict) -> dict[str, Any]
                 if not math.isfinite(number) or isinstance(value, bool):
                     raise ValueError
                 clean[code] = int(number) if number.is_integer() else number
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 errors[field] = msg("not a number")
         elif datatype == "datetime":
             try:
@@ -204,9 +206,9 @@ def _attributes(category, given: dict[str, Any], errors: dict) -> dict[str, Any]
     return clean
 
 
-def validate_only(uow: UnitOfWork, data: ReportInput) -> None:
-    """Raise the ValidationError ``submit_report`` would raise, writing nothing."""
-    _validate(data, References(uow.session))
+def validate_only(session: Session, data: ReportInput) -> None:
+    """Raise the ValidationError ``submit_report`` would raise, reading only."""
+    _validate(data, References(session))
 
 
 def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | None = None,

@@ -169,14 +169,14 @@ def _clean_value(f: FormField, value: Any, resolve: ChoiceResolver) -> Any:
     if f.type == "datetime":
         try:
             return _parse_datetime(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(msg("not a valid date and time: {detail}", detail=exc.args[0] if exc.args else exc)) from None
     if f.type == "attachment":
         if isinstance(value, bool):
             raise ValueError(msg("must be an attachment id"))
         try:
             number = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(msg("must be an attachment id")) from None
         if not 0 < number < ID_LIMIT:  # beyond any id column: the driver would fail, not "not found"
             raise ValueError(msg("must be an attachment id"))

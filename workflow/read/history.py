@@ -26,7 +26,7 @@ from workflow.ranges import check_day
 from workflow.read.queries import Page, _paging_errors
 from workflow.store import audit
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
-from workflow.tracking import TrackingCodes, without_secrets
+from workflow.tracking import TrackingCodes, withheld_links, without_secrets
 from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Role
 
 WITA = ZoneInfo("Asia/Makassar")
@@ -287,14 +287,9 @@ def export_events(session: Session, actor: Actor, case_id: int) -> dict:
     """The case's trail with everything needed to verify it offline
     (``tanggap audit verify --file``)."""
     case = readable_case(session, actor, case_id)
-    rows = []
-    for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)):
-        payload = audit.row_payload(e)
-        shown = without_secrets(payload["data"])
-        row = {"id": e.id, **payload, "data": shown, "prev_hash": e.prev_hash, "hash": e.hash}
-        if shown is not payload["data"]:
-            row["redacted"] = True  # a tracking code taken out: checked by its links only
-        rows.append(row)
+    rows = withheld_links([{"id": e.id, **audit.row_payload(e), "prev_hash": e.prev_hash, "hash": e.hash}
+                           for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                                    .order_by(CaseEvent.seq))])
     return {"format": "tanggap-audit-export/1", "case_id": case.id, "case_number": case.number,
             "events": rows}
 
@@ -316,7 +311,7 @@ def verify_export(document: Any) -> list[str]:
 
 
 def redacted_events(document: dict) -> int:
-    """Events of an export whose tracking code was left out (their content is not rechecked)."""
+    """Events of an export whose tracking code, and hash, were left out."""
     return sum(1 for e in document.get("events") or [] if isinstance(e, dict) and e.get("redacted") is True)
 
 

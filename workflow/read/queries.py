@@ -33,7 +33,7 @@ from workflow.store.models import (
     User,
     WorkItem,
 )
-from workflow.tracking import TrackingCodes, without_secrets
+from workflow.tracking import TrackingCodes, withheld_links
 from workflow.vocabulary import PUBLIC_PHOTO_KINDS, Action, Operation, Role
 
 INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
@@ -235,16 +235,21 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
 def case_history(session: Session, actor: Actor, case_id: int, *, after_seq: int = 0,
                  limit: int | None = None) -> list[dict]:
     """The case's audit trail, oldest first, as plain dicts (from ``after_seq`` on, at most
-    ``limit`` events)."""
+    ``limit`` events), with any tracking code an older event carried, and the hashes that would
+    give it away, left out (``tracking.withheld_links``)."""
     visible_case(session, actor, case_id)
+    first = max(after_seq, 1)  # the event before the page decides whether its link is withheld
     events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id,
-                                                     CaseEvent.seq > after_seq)
-                             .order_by(CaseEvent.seq).limit(limit))
-    return [{"seq": e.seq, "occurred_at": e.occurred_at, "actor": e.actor_name,
-             "role": e.actor_role, "action": e.action, "task": e.task_name,
-             "from_agency": e.from_agency, "to_agency": e.to_agency, "from_task": e.from_task,
-             "to_task": e.to_task, "reason": e.reason, "data": without_secrets(json.loads(e.data)),
-             "hash": e.hash, "prev_hash": e.prev_hash} for e in events]
+                                                     CaseEvent.seq >= first)
+                             .order_by(CaseEvent.seq).limit(None if limit is None else limit + 1))
+    rows = withheld_links([
+        {"seq": e.seq, "occurred_at": e.occurred_at, "actor": e.actor_name,
+         "role": e.actor_role, "action": e.action, "task": e.task_name,
+         "from_agency": e.from_agency, "to_agency": e.to_agency, "from_task": e.from_task,
+         "to_task": e.to_task, "reason": e.reason, "data": json.loads(e.data),
+         "hash": e.hash, "prev_hash": e.prev_hash} for e in events])
+    rows = [r for r in rows if r["seq"] > after_seq]
+    return rows[:limit] if limit is not None else rows
 
 
 

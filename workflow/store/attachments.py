@@ -27,11 +27,15 @@ FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"),
            "WEBP": ("image/webp", ".webp")}
 MAX_SIDE = 2560  # stored photos are at most this long on their long side: plenty to judge a fix
 MAX_JPEG_PIXELS = 50_000_000  # JPEGs decode at a reduced scale: a 50 Mpx camera's photo is fine
-MAX_DECODED = 40 * 1024 * 1024  # bytes a picture may take once decoded: 13.9 Mpx RGB, 10.4 RGBA
+MAX_WORK = 128 * 1024 * 1024  # memory one picture may take while it is cleaned (see _work)
 WAIT = 20.0  # seconds an upload waits for the image thread before it is turned away
 _POOL_LOCK = threading.Lock()
-_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "I;16": 2, "RGB": 3, "YCbCr": 3, "RGBA": 4,
-                    "CMYK": 4, "I": 4, "F": 4}
+# Peak memory of cleaning a picture, in bytes per decoded pixel, measured with _clean on this
+# code (decoding, flattening transparency, shrinking, re-encoding): grey pictures are cheap,
+# transparent ones are flattened through RGBA, and libwebp decodes into a buffer of its own.
+_WORK_PER_PIXEL = {"1": 3, "L": 3, "I;16": 3, "LA": 13, "PA": 13}
+_WORK_PER_PIXEL_WEBP = 18
+_WORK_PER_PIXEL_DEFAULT = 11
 
 
 def _draft_size(width: int, height: int) -> tuple[int, int]:
@@ -42,16 +46,25 @@ def _draft_size(width: int, height: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def _too_big(probe: Image.Image) -> bool:
-    """Whether decoding ``probe`` (only its header read) would take more than MAX_DECODED."""
+def _work(probe: Image.Image) -> int:
+    """The memory cleaning ``probe`` (only its header read) would take: its decoded pixels (a
+    JPEG's at the reduced scale it will be decoded at) times the measured cost of its kind."""
     width, height = probe.size
     if probe.format == "JPEG":
-        if width * height > MAX_JPEG_PIXELS:
-            return True
         wanted_w, wanted_h = _draft_size(width, height)
         scale = next((s for s in (8, 4, 2) if width // s >= wanted_w and height // s >= wanted_h), 1)
         width, height = -(-width // scale), -(-height // scale)
-    return width * height * _BYTES_PER_PIXEL.get(probe.mode, 4) > MAX_DECODED
+    if probe.format == "WEBP":
+        per_pixel = _WORK_PER_PIXEL_WEBP
+    else:
+        per_pixel = _WORK_PER_PIXEL.get(probe.mode, _WORK_PER_PIXEL_DEFAULT)
+    return width * height * per_pixel
+
+
+def _too_big(probe: Image.Image) -> bool:
+    if probe.format == "JPEG" and probe.width * probe.height > MAX_JPEG_PIXELS:
+        return True
+    return _work(probe) > MAX_WORK
 
 
 def _on_white(img: Image.Image) -> Image.Image:
@@ -112,12 +125,29 @@ class AttachmentStore:
     def prepare(self, data: bytes, field: str = "photo") -> PreparedImage:
         """Validate and clean an uploaded image, or raise ``ValidationError`` naming ``field``.
 
-        The header is read first: anything but JPEG, PNG or WebP, or a picture that would take
-        more than :data:`MAX_DECODED` bytes once decoded (a "decompression bomb" is a few
+        The header is read first: anything but JPEG, PNG or WebP, or a picture whose cleaning
+        would take more than :data:`MAX_WORK` of memory (a "decompression bomb" is a few
         kilobytes that decode to gigabytes), is refused before a pixel is decoded. JPEGs are
         decoded at a reduced scale (1/2, 1/4, 1/8) close to the stored size. All decoding of a
         process happens on one thread, one picture at a time.
         """
+        fmt = self.inspect(data, field)
+        try:
+            clean = self._decode(data, fmt)
+        except TimeoutError:
+            raise ValidationError({field: msg("many photos are being processed right now; "
+                                              "please send it again in a moment")}) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ValidationError({field: msg("the file is not a readable image")}) from None
+
+        content, width, height = clean
+        mime, ext = FORMATS[fmt]
+        return PreparedImage(content=content, mime=mime, extension=ext,
+                             sha256=hashlib.sha256(content).hexdigest(), width=width, height=height)
+
+    def inspect(self, data: bytes, field: str = "photo") -> str:
+        """The picture's format, from its header alone (cheap: nothing is decoded), or
+        ``ValidationError`` naming ``field``."""
         if not data:
             raise ValidationError({field: msg("the file is empty")})
         if len(data) > self.max_bytes:
@@ -133,19 +163,11 @@ class AttachmentStore:
                         "the picture is too large ({width} x {height} pixels); send a smaller one",
                         width=probe.width, height=probe.height)})
                 probe.verify()
-            clean = self._decode(data, fmt)
+                return fmt
         except ValidationError:
             raise
-        except TimeoutError:
-            raise ValidationError({field: msg("many photos are being processed right now; "
-                                              "please send it again in a moment")}) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise ValidationError({field: msg("the file is not a readable image")}) from None
-
-        content, width, height = clean
-        mime, ext = FORMATS[fmt]
-        return PreparedImage(content=content, mime=mime, extension=ext,
-                             sha256=hashlib.sha256(content).hexdigest(), width=width, height=height)
 
     def _decode(self, data: bytes, fmt: str) -> tuple[bytes, int, int]:
         """Decode, shrink, straighten and re-encode, on the process's image thread.

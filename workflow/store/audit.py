@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from workflow.store.models import Case, CaseEvent
 from workflow.store.types import utc_iso
-from workflow.vocabulary import Action
 
 GENESIS = "0" * 64
 
@@ -114,11 +114,6 @@ class ChainBreak:
         return f"case {self.case_id}, seq {self.seq} ({ref}): {self.problem}"
 
 
-# Events that older versions wrote with the reporter's tracking code in their data. An export
-# leaves the code out (``redacted``); such a row's links are checked, its content cannot be.
-REDACTABLE = (Action.REPORT_SUBMITTED, Action.REPORT_MERGED)
-
-
 def verify_rows(rows: Iterable[dict | CaseEvent]) -> Iterator[ChainBreak]:
     """Check rows ordered by (case_id, seq); yield the first break of each broken chain."""
     current_case, expected_seq, prev_hash, broken = None, 1, GENESIS, False
@@ -134,8 +129,10 @@ def verify_rows(rows: Iterable[dict | CaseEvent]) -> Iterator[ChainBreak]:
             problem = f"expected seq {expected_seq}, found {get('seq')} (rows missing or reordered)"
         elif get("prev_hash") != prev_hash:
             problem = "prev_hash does not match the previous row's hash"
-        elif compute_hash(prev_hash, row_payload(row)) != get("hash") and not (
-                isinstance(row, dict) and row.get("redacted") is True and row.get("action") in REDACTABLE):
+        elif get("hash") is None:  # withheld from an export (tracking.withheld_links)
+            problem = ("its content and hash are withheld (it held a tracking code): the chain "
+                       "from here on can only be checked in the database (tanggap audit verify)")
+        elif compute_hash(prev_hash, row_payload(row)) != get("hash"):
             problem = "content does not match its hash (row was altered)"
         if problem:
             broken = True
@@ -150,14 +147,15 @@ def verify(session: Session, case_id: int | None = None, batch: int = 5000) -> l
     chain exactly as long as its row says (``cases.event_count``), so that a chain whose last
     rows, or all rows, were deleted is named too. Reads both tables once, side by side in case
     order, so memory does not grow with the number of cases."""
-    events = select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)
+    events = select(*CaseEvent.__table__.columns).order_by(CaseEvent.case_id, CaseEvent.seq)
     lengths = select(Case.id, Case.event_count).order_by(Case.id)
     if case_id is not None:
         events, lengths = events.where(CaseEvent.case_id == case_id), lengths.where(Case.id == case_id)
-    check = _LengthCheck(_stream(session, lengths, batch))
-    inner = {b.case_id: b for b in verify_rows(check.watch(
-        session.execute(events.execution_options(yield_per=batch)).scalars()))}
-    check.finish()
+    with _one_snapshot(session) as conn:  # both tables as of one moment, on a live system too
+        check = _LengthCheck(conn.execute(lengths.execution_options(yield_per=batch)))
+        inner = {b.case_id: b for b in verify_rows(check.watch(
+            conn.execute(events.execution_options(yield_per=batch))))}
+        check.finish()
     # a chain broken inside is named by its first broken row; the length check adds the rest
     found = {**{b.case_id: b for b in check.breaks}, **inner}
     return [found[c] for c in sorted(found)]
@@ -208,8 +206,13 @@ class _LengthCheck:
         self._skip_to(None)
 
 
-def _stream(session: Session, statement, batch: int):
-    """Rows of ``statement`` read on a connection of their own, so that two result sets can be
-    read side by side."""
-    with session.get_bind().connect() as conn:
-        yield from conn.execute(statement.execution_options(yield_per=batch))
+@contextmanager
+def _one_snapshot(session: Session):
+    """A connection of its own whose reads all see the same moment (REPEATABLE READ on
+    PostgreSQL; a SQLite read transaction is one snapshot already)."""
+    engine = session.get_bind()
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn

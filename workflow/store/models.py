@@ -483,3 +483,12 @@ class RateCounter(Base):
                                      comment="what is counted, e.g. login:user:budi")
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(index=True, comment="end of the current window")
+
+
+class KeyCheck(Base):
+    """A check value of a deployment secret (``workflow.tracking.check_key``)."""
+
+    __tablename__ = "key_checks"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True, comment="which secret")
+    check_value: Mapped[str] = mapped_column(
+        String(64), comment="HMAC-SHA256 of a fixed text under the secret (not the secret)")

@@ -9,6 +9,7 @@ database.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import datetime, timedelta
 
@@ -19,12 +20,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from workflow.store.models import RateCounter
 
 PURGE_CHANCE = 1 / 256  # now and then a hit also deletes windows that ended a day ago
+KEY_LENGTH = 200  # rate_counters.key
 
 
 def hit(conn, key: str, window: timedelta, now: datetime, amount: int = 1) -> tuple[int, datetime]:
     """Count ``amount`` against ``key`` in its current window (a new one if the last ended);
     returns (count so far in the window, when the window ends). ``conn``: a Session or a
     Connection, inside the caller's transaction."""
+    key = _fit(key)
     dialect = conn.get_bind().dialect.name if hasattr(conn, "get_bind") else conn.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     until = literal(now + window, RateCounter.expires_at.type)
@@ -40,8 +43,14 @@ def hit(conn, key: str, window: timedelta, now: datetime, amount: int = 1) -> tu
     return count, expires_at
 
 
+def _fit(key: str) -> str:
+    """Keys longer than the column are counted under their hash (same key, same counter)."""
+    return key if len(key) <= KEY_LENGTH else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def current(conn, key: str, now: datetime) -> tuple[int, datetime | None]:
     """(count, window end) of the key's live window; (0, None) when there is none."""
+    key = _fit(key)
     row = conn.execute(select(RateCounter.count, RateCounter.expires_at)
                        .where(RateCounter.key == key, RateCounter.expires_at > now)).first()
     return (row.count, row.expires_at) if row else (0, None)
@@ -49,12 +58,14 @@ def current(conn, key: str, now: datetime) -> tuple[int, datetime | None]:
 
 def refund(conn, key: str, now: datetime) -> None:
     """Take one count back from the key's live window (an attempt that turned out legitimate)."""
+    key = _fit(key)
     conn.execute(update(RateCounter).where(RateCounter.key == key, RateCounter.expires_at > now,
                                            RateCounter.count > 0)
                  .values(count=RateCounter.count - 1))
 
 
 def clear(conn, key: str) -> None:
+    key = _fit(key)
     conn.execute(delete(RateCounter).where(RateCounter.key == key))
 
 

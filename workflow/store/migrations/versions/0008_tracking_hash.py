@@ -7,10 +7,10 @@ Create Date: 2026-12-02 00:00:00
 ``reports.tracking_code`` becomes ``reports.tracking_hash``: the HMAC-SHA256 of each code under
 the deployment's tracking key (``workflow.tracking``), so the codes themselves are gone from the
 database. The key comes from the caller (``tanggap db upgrade`` passes it); a database with
-reports cannot be migrated without it. The column is renamed in place (no table rebuild: cases
-keep pointing at their reports); on SQLite, whose ALTER TABLE cannot change a column's type,
-the table is rebuilt under the same name while the cases' foreign key keeps naming it
-(``legacy_alter_table``). There is no way back: the codes cannot be recovered.
+reports cannot be migrated without it. On PostgreSQL the column is renamed and retyped in
+place; SQLite's ALTER TABLE cannot change a column's type, so there the table is rebuilt under
+the same name with the foreign keys deferred (the cases' references stay valid). Queued outbox
+messages lose the code they carried. There is no way back: the codes cannot be recovered.
 
 The comment of ``anonymous`` now says what it means (no staff role sees who reported).
 """
@@ -98,6 +98,12 @@ def upgrade() -> None:
     for report_id, code in rows:
         digest = hmac.new(key.encode(), code.encode(), hashlib.sha256).hexdigest()
         bind.execute(hashed.update().where(hashed.c.id == report_id).values(tracking_hash=digest))
+    # queued messages carried the code too (the outbox is a queue, not a record: it may change)
+    outbox = sa.table("outbox", sa.column("id", sa.Integer), sa.column("payload", sa.JSON))
+    for message_id, payload in bind.execute(sa.select(outbox.c.id, outbox.c.payload)).all():
+        if isinstance(payload, dict) and "tracking_code" in payload:
+            kept = {k: v for k, v in payload.items() if k != "tracking_code"}
+            bind.execute(outbox.update().where(outbox.c.id == message_id).values(payload=kept))
 
 
 def downgrade() -> None:
