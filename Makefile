@@ -13,6 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 HTMX_PKG := tests/browser/node_modules/htmx.org/package.json
 HOST ?= 127.0.0.1
 PORT ?= 5000
+TEST_WORKERS ?= auto   # pytest-xdist processes (one per core); TEST_WORKERS=0 runs in one process
 
 .PHONY: run test install clean
 
@@ -34,7 +35,7 @@ $(HTMX_PKG): tests/browser/package.json
 	else echo "npm not found: the browser tests will be skipped"; fi
 
 test: $(STAMP) $(HTMX_PKG)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis test-artifacts tests/browser/node_modules

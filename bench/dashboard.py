@@ -28,7 +28,7 @@ from bench.timing import median_ms
 from escalation.sweeper import Sweeper
 from tanggap.scenario import Scenario
 from workflow import commands
-from workflow.actors import actor_for_user
+from workflow.access import actor_for_user
 from workflow.store.models import Agency, Area, Case, Category, Report, WorkItem
 from workflow.store.specs import ensure_stored
 

@@ -30,7 +30,7 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select, update
 
 from workflow import commands
-from workflow.actors import Actor
+from workflow.access import Actor
 from workflow.commands.change import CaseChange
 from workflow.errors import Conflict
 from workflow.services import Services

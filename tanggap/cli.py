@@ -266,7 +266,7 @@ def audit_heads(ctx: click.Context, output) -> None:
     outside the system; `tanggap audit verify --heads FILE` later proves no chain was rewritten."""
     import json
 
-    from workflow.actors import Actor, Scope
+    from workflow.access import Actor, Scope
     from workflow.read import history
     from workflow.vocabulary import Role
 

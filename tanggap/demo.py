@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from tanggap.scenario import Scenario
 from workflow import commands
-from workflow.actors import Actor, actor_for_user
+from workflow.access import Actor, actor_for_user
 from workflow.clock import ManualClock
 from workflow.commands.users import hash_password, password_problem
 from workflow.errors import ValidationError

@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from workflow import commands
-from workflow.actors import Actor
+from workflow.access import Actor
 from workflow.services import Services
 from workflow.store.models import WorkItem
 from workflow.vocabulary import AttachmentKind

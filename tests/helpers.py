@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from tanggap.scenario import Scenario
 from tests import actions
 from workflow import commands
-from workflow.actors import Actor, actor_for_user
+from workflow.access import Actor, actor_for_user
 from workflow.store import audit
 from workflow.store.models import Base, Case, CaseEvent, WorkItem
 from workflow.vocabulary import AttachmentKind

@@ -271,7 +271,7 @@ def test_case_history_with_the_taken_path(browser, server):
     with services.reading() as session:
         from sqlalchemy import select
 
-        from workflow.actors import actor_for_user
+        from workflow.access import actor_for_user
         from workflow.store.models import User, WorkItem
         users = {u.username: actor_for_user(session, u.id) for u in session.scalars(select(User))}
 

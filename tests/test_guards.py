@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from escalation.sweeper import Sweeper
-from workflow.actors import Actor
+from workflow.access import Actor
 from workflow.commands.case_extras import store_attachment
 from workflow.commands.change import CaseChange
 from workflow.errors import Conflict

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, select, text
 from tanggap.cli import main
 from tests import actions
 from tests.webclient import WebClient
-from workflow.actors import Actor
+from workflow.access import Actor
 from workflow.commands import credentials
 from workflow.config import Settings
 from workflow.read import history

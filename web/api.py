@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from workflow import commands
-from workflow.actors import Actor, actor_for_user
+from workflow.access import Actor, Screen, actor_for_user, can_file_reports, may_use
 from workflow.commands import credentials
 from workflow.commands.tasks import workable_item
 from workflow.engine.forms import ID_LIMIT
@@ -433,7 +433,7 @@ def attachment(case_id: int):
 
 @bp.get("/escalations")
 def escalations():
-    if not actor().has_role(Role.SUPERVISOR):
+    if not may_use(actor(), Screen.ESCALATIONS):
         raise ApiError(403, "forbidden", _("Only supervisors see escalations."))
     args = request.args
     page, per_page = _page_args()
@@ -469,8 +469,7 @@ REPORT_TYPES = {"lat": (int, float), "lon": (int, float), "anonymous": bool, "co
 @bp.post("/reports")
 @limited
 def report():
-    if actor().has_role(Role.AUDITOR) and not actor().has_role(
-            Role.TRIAGE, Role.COORDINATOR, Role.SUPERVISOR, Role.ADMIN, Role.QR_OFFICER):
+    if not can_file_reports(actor()):
         raise ApiError(403, "forbidden", _("Auditors read; they do not file reports."))
     body = _json_body(REPORT_FIELDS, {"category", "description", "lat", "lon"})
     errors = {}

@@ -13,6 +13,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from workflow.access import Screen
 from workflow.errors import ValidationError
 from workflow.read.history import (
     HistoryFilters,
@@ -24,14 +25,14 @@ from workflow.read.history import (
 )
 from workflow.read.queries import report_options
 from workflow.store.models import Agency
-from workflow.vocabulary import CaseStatus, Role
+from workflow.vocabulary import CaseStatus
 
 from . import diagram
 from .helpers import actor, csv_cell, only_for, services, whole_number
 from .i18n import tr
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
-only_for(bp, Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR)
+only_for(bp, Screen.HISTORY)
 
 
 def _date(name: str, errors: dict) -> date | None:

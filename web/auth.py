@@ -16,10 +16,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from workflow import commands
-from workflow.actors import Actor, actor_for_user
+from workflow.access import Actor, Screen, actor_for_user, may_use
 from workflow.commands.users import MAX_PASSWORD, KnownDevice
 from workflow.store.models import User
-from workflow.vocabulary import Role
 
 from .extensions import login_manager
 from .forms import Form
@@ -41,8 +40,9 @@ class WebUser(UserMixin):
     def get_id(self) -> str:
         return f"{self.user_id}:{self.token}"
 
-    def has_role(self, *roles: Role) -> bool:
-        return self.actor.has_role(*roles)
+    def may_use(self, screen: str) -> bool:
+        """For templates: ``current_user.may_use("inbox")`` (a name that is no screen fails)."""
+        return may_use(self.actor, Screen(screen))
 
 
 @login_manager.user_loader
@@ -62,15 +62,15 @@ class LoginForm(Form):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
+# where a user lands after logging in: the first of these screens they may use
+HOMES = ((Screen.INBOX, "inbox.index"), (Screen.ESCALATIONS, "escalations.index"),
+         (Screen.ADMIN, "admin.incident_list"), (Screen.HISTORY, "audit.search"))
+
+
 def home_for(user: WebUser) -> str:
-    if user.has_role(Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER):
-        return url_for("inbox.index")
-    if user.has_role(Role.SUPERVISOR):
-        return url_for("escalations.index")
-    if user.has_role(Role.ADMIN):
-        return url_for("admin.incident_list")
-    if user.has_role(Role.AUDITOR):
-        return url_for("audit.search")
+    for screen, endpoint in HOMES:
+        if may_use(user.actor, screen):
+            return url_for(endpoint)
     return url_for("home.index")
 
 

@@ -9,8 +9,8 @@ from flask_login import login_required
 from wtforms import BooleanField, TextAreaField
 
 from workflow import commands
+from workflow.access import can_write_notes
 from workflow.errors import ValidationError
-from workflow.permissions import can_write_notes
 from workflow.read.queries import attachment_for, case_detail
 
 from .forms import Form

@@ -12,10 +12,10 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from workflow.access import Screen
 from workflow.errors import ValidationError
 from workflow.read.dashboard import UNASSIGNED, Dashboard, Period, build
 from workflow.store.models import City
-from workflow.vocabulary import Role
 
 from .helpers import csv_cell, only_for, services
 from .i18n import duration_text, tr
@@ -32,7 +32,7 @@ TABLES = {
 }
 
 
-only_for(bp, Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR)
+only_for(bp, Screen.DASHBOARD)
 
 
 def _load() -> Dashboard:

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow import commands
-from workflow.commands.supervision import supervising_role
+from workflow.access import Screen, supervising_role
 from workflow.errors import ValidationError
 from workflow.read.queries import (
     EscalationFilters,
@@ -30,17 +30,15 @@ from workflow.store.reference import References
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, is_htmx, services, whole_number
+from .helpers import actor, is_htmx, screen_of, services, whole_number
 from .i18n import tr
 from .taskforms import WITA
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
 @bp.get("")
-@login_required
+@screen_of(Screen.ESCALATIONS)
 def index():
-    if not actor().has_role(Role.SUPERVISOR):
-        abort(403)
     args = request.args
     page = whole_number(args.get("page"), 1)
     filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,
@@ -128,7 +126,7 @@ def _choices(options, locale: str, placeholder) -> list:
 
 @bp.route("/items/<int:item_id>/<any(extend, reassign, transfer, instruct):action>",
           methods=["GET", "POST"])
-@login_required
+@login_required  # the task decides: 404 outside the supervisor's view, 403 for other roles
 def act(item_id: int, action: str):
     """A supervisor's action on a task of their scope: extend its deadline, reassign it, move
     the case to another OPD, or leave an instruction. Each needs a reason and is audited."""

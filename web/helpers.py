@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from urllib.parse import urlsplit
@@ -9,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
-from workflow.actors import Actor
+from workflow.access import Actor, Screen, may_use
 from workflow.services import Services
 from workflow.text import bad_text
 
@@ -24,18 +25,34 @@ def actor() -> Actor:
     return current_user.actor
 
 
-def only_for(bp: Blueprint, *roles) -> None:
-    """Every page of ``bp``: anonymous users go to the login page, other roles get a 403."""
+def refuse_unless(screen: Screen):
+    """The one gate of a screen: anonymous users go to the login page, users without a role
+    for it get a 403. Returns the redirect to answer instead of the page, or None."""
+    from .extensions import login_manager
 
-    @bp.before_request
-    def _gate():
-        from .extensions import login_manager
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not may_use(actor(), screen):
+        abort(403)
+    return None
 
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if not actor().has_role(*roles):
-            abort(403)
-        return None
+
+def only_for(bp: Blueprint, screen: Screen) -> None:
+    """Gate every page of ``bp`` as ``screen``."""
+    bp.before_request(lambda: refuse_unless(screen))
+
+
+def screen_of(screen: Screen):
+    """Gate one view as ``screen`` (for blueprints whose other pages are for other roles)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def gated(*args, **kwargs):
+            return refuse_unless(screen) or view(*args, **kwargs)
+
+        return gated
+
+    return decorate
 
 
 HUGE = 10**18  # what an absurdly long number reads as: beyond every range, so it is refused

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from workflow import commands
+from workflow.access import Screen
 from workflow.read.queries import SLA_STATES, SORTS, InboxFilters, inbox, report_options
-from workflow.vocabulary import Role
 
-from .helpers import actor, is_htmx, safe_next, services, whole_number
+from .helpers import actor, is_htmx, safe_next, screen_of, services, whole_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
-INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
 TABS = (("all", _l("All of my scope")), ("unassigned", _l("Unassigned")), ("mine", _l("Mine")))
 SLA_LABELS = {"on_time": _l("On time"), "at_risk": _l("At risk"), "overdue": _l("Overdue")}
 SORT_LABELS = {"due": _l("Due first"), "-due": _l("Due last"), "newest": _l("Newest"),
                "oldest": _l("Oldest")}
-
-
-def _require_inbox_role():
-    if not actor().has_role(*INBOX_ROLES):
-        abort(403)
 
 
 def _filters() -> InboxFilters:
@@ -41,9 +35,8 @@ def _filters() -> InboxFilters:
 
 
 @bp.get("")
-@login_required
+@screen_of(Screen.INBOX)
 def index():
-    _require_inbox_role()
     filters = _filters()
     now = services().clock.now()
     with services().reading() as session:

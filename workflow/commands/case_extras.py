@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from workflow.actors import Actor
+from workflow.access import Actor, can_view_case, can_write_notes
 from workflow.commands.change import CaseChange
 from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
-from workflow.permissions import can_view_case, can_write_notes
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Attachment, Case, Note

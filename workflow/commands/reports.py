@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from workflow import geo
-from workflow.actors import Actor
+from workflow.access import Actor
 from workflow.commands.case_extras import store_attachment
 from workflow.commands.change import CaseChange
 from workflow.errors import ValidationError

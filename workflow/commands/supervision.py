@@ -12,12 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from workflow.actors import Actor, actor_for_user
+from workflow.access import Actor, actor_for_user, can_view_case, role_for_item, supervising_role
 from workflow.commands.change import CaseChange
 from workflow.engine.runtime import Snapshot
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
-from workflow.permissions import can_view_case, role_for_item
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.read.queries import task_choices
 from workflow.store.models import Case, Note, User, WorkItem
@@ -28,13 +27,6 @@ from workflow.vocabulary import Action, CaseStatus, Operation, Role
 
 REASON_MAX = 1000
 INSTRUCTION_MAX = 2000
-
-
-def supervising_role(actor: Actor, agency_id: int | None) -> Role | None:
-    """SUPERVISOR when ``actor`` supervises ``agency_id``'s work (or the whole city)."""
-    if any(s.role == Role.SUPERVISOR and s.agency_id in (None, agency_id) for s in actor.scopes):
-        return Role.SUPERVISOR
-    return None
 
 
 def _supervised_item(uow: UnitOfWork, actor: Actor, item_id: int) -> WorkItem:

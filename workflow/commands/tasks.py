@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.actors import Actor
+from workflow.access import Actor, can_view_case, role_for_item
 from workflow.commands.case_extras import store_attachment
 from workflow.commands.change import CaseChange, check_version
 from workflow.engine.definition import TaskDefinition
@@ -21,7 +21,6 @@ from workflow.engine.forms import FormDefinition, clean
 from workflow.engine.runtime import Snapshot
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
-from workflow.permissions import can_view_case, role_for_item
 from workflow.read.queries import task_choices
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from workflow.actors import Actor
+from workflow.access import Actor, Screen, may_use
 from workflow.commands.change import CaseChange, get_case
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied
 from workflow.messages import msg
@@ -36,7 +36,7 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
     and are due at once; the incident is resolved, and the case's trail says who retried it.
     Returns how many timers are due again.
     """
-    if not actor.has_role(Role.ADMIN):
+    if not may_use(actor, Screen.ADMIN):
         raise PermissionDenied(msg("only an administrator can retry incidents"))
     incident = uow.session.get(Incident, incident_id)
     if incident is None:

@@ -15,10 +15,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import and_, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from workflow.actors import Actor
+from workflow.access import Actor, Screen, histories_readable, may_use
 from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
@@ -27,31 +27,20 @@ from workflow.read.queries import Page, _paging_errors
 from workflow.store import audit
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
 from workflow.tracking import TrackingCodes, withheld_links, without_secrets
-from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Role
+from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus
 
 WITA = ZoneInfo("Asia/Makassar")
 ENDING = {STATUS_ACTIONS[s]: s for s in FINAL_STATUSES}  # audit action -> the status it ends in
 
 
-def history_scope(actor: Actor):
-    """Cases the actor may read the history of (a SQL condition on ``Case``)."""
-    clauses = []
-    for s in actor.scopes:
-        if s.role in (Role.AUDITOR, Role.ADMIN) or (s.role == Role.SUPERVISOR and s.agency_id is None):
-            return Case.id.is_not(None)
-        if s.role == Role.SUPERVISOR:
-            clauses.append(Case.agency_id == s.agency_id)
-    return or_(*clauses) if clauses else false()
-
-
 def require_reader(actor: Actor) -> None:
-    if not actor.has_role(Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR):
+    if not may_use(actor, Screen.HISTORY):
         raise PermissionDenied(msg("case histories are for auditors and supervisors"))
 
 
 def readable_case(session: Session, actor: Actor, case_id: int) -> Case:
     require_reader(actor)
-    case = session.scalar(select(Case).where(Case.id == case_id, history_scope(actor)))
+    case = session.scalar(select(Case).where(Case.id == case_id, histories_readable(actor)))
     if case is None:
         raise NotFound(msg("case {case_id} not found", case_id=case_id))
     return case
@@ -110,7 +99,7 @@ def search_cases(session: Session, actor: Actor, filters: HistoryFilters,
     results never show a code."""
     require_reader(actor)
     filters.validate()
-    where = [history_scope(actor), Case.number.is_not(None)]
+    where = [histories_readable(actor), Case.number.is_not(None)]
     if filters.tracking_code:
         where.append(Report.tracking_hash == (codes.lookup(filters.tracking_code) or ""))
     if filters.number:
@@ -171,7 +160,7 @@ def actor_events(session: Session, actor: Actor, username: str, *, page: int = 1
     user_id = session.scalar(select(User.id).where(User.username == (username or "").strip()))
     if user_id is None:
         raise NotFound(msg("no user {username}", username=username))
-    where = [CaseEvent.actor_user_id == user_id, history_scope(actor)]
+    where = [CaseEvent.actor_user_id == user_id, histories_readable(actor)]
     base = select(CaseEvent, Case.number).join(Case, Case.id == CaseEvent.case_id).where(*where)
     total = session.scalar(select(func.count()).select_from(base.with_only_columns(CaseEvent.id).subquery()))
     rows = session.execute(base.order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc())
@@ -324,7 +313,7 @@ def chain_heads(session: Session, actor: Actor, now: datetime) -> dict:
     rows = session.execute(
         select(CaseEvent.case_id, Case.number, CaseEvent.seq, CaseEvent.hash)
         .join(last, and_(last.c.case_id == CaseEvent.case_id, last.c.seq == CaseEvent.seq))
-        .join(Case, Case.id == CaseEvent.case_id).where(history_scope(actor))
+        .join(Case, Case.id == CaseEvent.case_id).where(histories_readable(actor))
         .order_by(CaseEvent.case_id))
     heads = [{"case_id": c, "case_number": n, "seq": s, "hash": h} for c, n, s, h in rows]
     return {"format": "tanggap-chain-heads/1", "generated_at": audit.utc_iso(now), "heads": heads,

@@ -11,14 +11,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from workflow.actors import Actor
+from workflow.access import (
+    Actor,
+    Screen,
+    can_see_contact,
+    can_see_reporter,
+    can_view_case,
+    escalations_visible,
+    items_workable,
+    may_use,
+    memberships_working,
+)
 from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
-from workflow.permissions import can_see_contact, can_see_reporter, can_view_case
 from workflow.ranges import MAX_PAGE
 from workflow.store.models import (
     Agency,
@@ -28,6 +37,7 @@ from workflow.store.models import (
     CaseEvent,
     Category,
     Escalation,
+    Membership,
     Note,
     Timer,
     User,
@@ -36,7 +46,6 @@ from workflow.store.models import (
 from workflow.tracking import TrackingCodes, withheld_links
 from workflow.vocabulary import PUBLIC_PHOTO_KINDS, Action, Operation, Role
 
-INBOX_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
 TABS = ("all", "unassigned", "mine")
 SLA_STATES = ("on_time", "at_risk", "overdue")
 SORTS = {
@@ -124,20 +133,10 @@ def sla_state(due_at: datetime | None, at_risk_at: datetime | None, now: datetim
     return "on_time"
 
 
-def _scope_clause(actor: Actor):
-    clauses = []
-    for s in actor.scopes:
-        if s.role in (Role.TRIAGE, Role.COORDINATOR) and s.agency_id is not None:
-            clauses.append(and_(WorkItem.role == s.role, WorkItem.agency_id == s.agency_id))
-        elif s.role == Role.QR_OFFICER and s.team_id is not None:
-            clauses.append(and_(WorkItem.role == Role.QR_OFFICER, WorkItem.team_id == s.team_id))
-    return or_(*clauses) if clauses else false()
-
-
 def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime) -> Page:
     """The work items the actor may work, newest deadline first by default."""
     filters.validate()
-    where = [WorkItem.completed_at.is_(None), _scope_clause(actor)]
+    where = [WorkItem.completed_at.is_(None), items_workable(actor)]
     if filters.tab == "unassigned":
         where.append(WorkItem.assignee_id.is_(None))
     elif filters.tab == "mine":
@@ -191,7 +190,7 @@ class CaseDetail:
     area: Area
     kelurahan: Area | None
     agency: Agency | None
-    reporter_name: str | None  # None when anonymous (see permissions.can_see_reporter)
+    reporter_name: str | None  # None when anonymous (see access.can_see_reporter)
     contact_email: str | None  # None unless the viewer may call back
     contact_phone: str | None
     work_items: list[WorkItem]
@@ -438,24 +437,13 @@ class EscalationRow:
     late_item_id: int | None  # the late task's open work item (its deadline can be extended)
 
 
-def escalation_scope(actor: Actor):
-    """Supervisors of an OPD see its escalations; city-wide supervisors see all."""
-    clauses = []
-    for s in actor.scopes:
-        if s.role == Role.SUPERVISOR:
-            if s.agency_id is None:
-                return true()
-            clauses.append(Escalation.agency_id == s.agency_id)
-    return or_(*clauses) if clauses else false()
-
-
 def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
                     now: datetime, levels) -> tuple[Page, dict[str, int]]:
     """Escalations in the supervisor's scope, the latest task first; and open counts by level.
     ``levels``: the process's escalation levels (a filter on another is refused)."""
     filters.validate(levels)
     case_agency = aliased(Agency)
-    where = [escalation_scope(actor)]
+    where = [escalations_visible(actor)]
     if filters.state == "open":
         where.append(Escalation.resolved_at.is_(None))
     if filters.level:
@@ -486,7 +474,7 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
         late_item_id=late_id)
         for e, number, due, agency, category, area, item_id, item_done, late_id in session.execute(stmt)]
     counts = dict(session.execute(
-        select(Escalation.level, func.count()).where(escalation_scope(actor),
+        select(Escalation.level, func.count()).where(escalations_visible(actor),
                                                      Escalation.resolved_at.is_(None))
         .group_by(Escalation.level)).all())
     return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page), counts
@@ -494,16 +482,8 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
 
 def assignees_for(session: Session, item: WorkItem) -> list[ChoiceOption]:
     """Active users who could work ``item`` (a supervisor reassigning it picks one of these)."""
-    from workflow.store.models import Membership
-
-    query = (select(User).join(Membership).where(User.active.is_(True), Membership.role == item.role)
+    query = (select(User).join(Membership).where(User.active.is_(True), memberships_working(item))
              .order_by(User.username).distinct())
-    if item.role == Role.QR_OFFICER:
-        query = query.where(Membership.team_id == item.team_id)
-    elif item.role == Role.SUPERVISOR and item.agency_id is None:
-        query = query.where(Membership.agency_id.is_(None))
-    else:
-        query = query.where(Membership.agency_id == item.agency_id)
     return [ChoiceOption(u.username, f"{u.full_name} ({u.username})", f"{u.full_name} ({u.username})")
             for u in session.scalars(query) if u.id != item.assignee_id]
 
@@ -539,7 +519,7 @@ def incidents(session: Session, actor: Actor, *, state: str = "open", page: int 
     """Failed steps for administrators, newest first: ``open`` ones or ``all``."""
     from workflow.errors import PermissionDenied
 
-    if not actor.has_role(Role.ADMIN):
+    if not may_use(actor, Screen.ADMIN):
         raise PermissionDenied(msg("only an administrator can see incidents"))
     errors = _paging_errors(page, per_page)
     if state not in ("open", "all"):
