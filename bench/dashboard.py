@@ -18,7 +18,6 @@ import random
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,10 +29,10 @@ from tanggap.scenario import Scenario
 from workflow import commands
 from workflow.access import actor_for_user
 from workflow.store.models import Agency, Area, Case, Category, Report, WorkItem
+from workflow.store.reference import city_zone
 from workflow.store.specs import ensure_stored
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
-WITA = ZoneInfo("Asia/Makassar")
 PASSWORD = "bench-password-123"
 BATCH = 20000
 
@@ -65,6 +64,7 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
         command = s.scalar(select(Agency.id).where(Agency.is_command_center.is_(True)))
         codes = {a.id: a.code for a in s.scalars(select(Agency))}
         categories = list(s.scalars(select(Category.id)))
+        zone = city_zone(s)
         areas = list(s.scalars(select(Area.id).where(Area.parent_id.is_(None))))
         next_id = {t: (s.scalar(select(func.max(m.id))) or 0) + 1
                    for t, m in (("reports", Report), ("cases", Case), ("work_items", WorkItem))}
@@ -111,7 +111,7 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
                               agency_id, when(at), when(at + timedelta(hours=hours)), "normal", when(done),
                               "completed" if done else None))
                 if done:  # what projections.count_sla adds as the task completes
-                    key = (done.astimezone(WITA).date(), agency_id, form)
+                    key = (done.astimezone(zone).date(), agency_id, form)
                     counts = sla.setdefault(key, [0, 0])
                     counts[0] += 1
                     counts[1] += int(done <= at + timedelta(hours=hours))

@@ -1,10 +1,9 @@
 """Business time: working days and hours in the city's time zone, without national holidays
-(the ``holidays`` package) and configured *cuti bersama* days, optionally without pauses
-(intervals in which the clock stops, e.g. while waiting for the citizen)."""
+(the ``holidays`` package) and configured *cuti bersama* days."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -25,7 +24,7 @@ def _national_holidays(country: str, year: int) -> frozenset[date]:
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    tz: ZoneInfo = ZoneInfo("Asia/Makassar")
+    zone: Callable[[], ZoneInfo]  # the city's zone (seed data), asked when first needed
     workdays: frozenset[int] = frozenset(range(5))  # Monday = 0
     opens: time = time(8, 0)
     closes: time = time(16, 0)
@@ -36,65 +35,50 @@ class BusinessCalendar:
         return (day.weekday() in self.workdays and day not in self.days_off
                 and day not in _national_holidays(self.country, day.year))
 
-    def _segments(self, start: datetime, pauses: Sequence[Interval] = ()) -> Iterator[Interval]:
-        """Working intervals (UTC) from ``start`` on, pauses cut out, in order."""
+    def _segments(self, start: datetime) -> Iterator[Interval]:
+        """Working intervals (UTC) from ``start`` on, in order."""
         if start.tzinfo is None:
             raise ValueError("business time needs timezone-aware datetimes")
-        pauses = sorted((a.astimezone(timezone.utc), b.astimezone(timezone.utc)) for a, b in pauses)
-        day = start.astimezone(self.tz).date()
+        tz = self.zone()
+        day = start.astimezone(tz).date()
         for _ in range(3660):  # ten years of days: far beyond any SLA
             if self.is_working_day(day):
-                lo = datetime.combine(day, self.opens, self.tz).astimezone(timezone.utc)
-                hi = datetime.combine(day, self.closes, self.tz).astimezone(timezone.utc)
+                lo = datetime.combine(day, self.opens, tz).astimezone(timezone.utc)
+                hi = datetime.combine(day, self.closes, tz).astimezone(timezone.utc)
                 lo = max(lo, start.astimezone(timezone.utc))
-                for piece in _subtract(lo, hi, pauses):
-                    yield piece
+                if lo < hi:
+                    yield lo, hi
             day += timedelta(days=1)
 
-    def add_business_time(self, start: datetime, duration: timedelta,
-                          pauses: Sequence[Interval] = ()) -> datetime:
+    def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
         """The instant ``duration`` of business time after ``start``."""
         if duration <= timedelta(0):
             return start
         remaining = duration
-        for lo, hi in self._segments(start, pauses):
+        for lo, hi in self._segments(start):
             if hi - lo >= remaining:
                 return lo + remaining
             remaining -= hi - lo
         raise ValueError("no working time within ten years: check the calendar")
 
-    def business_time_between(self, a: datetime, b: datetime,
-                              pauses: Sequence[Interval] = ()) -> timedelta:
+    def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Business time from ``a`` to ``b`` (negative when ``b`` is earlier)."""
         if b < a:
-            return -self.business_time_between(b, a, pauses)
+            return -self.business_time_between(b, a)
         total = timedelta(0)
         b_utc = b.astimezone(timezone.utc)
-        for lo, hi in self._segments(a, pauses):
+        for lo, hi in self._segments(a):
             if lo >= b_utc:
                 break
             total += min(hi, b_utc) - lo
         return total
 
 
-def _subtract(lo: datetime, hi: datetime, pauses: Sequence[Interval]) -> Iterator[Interval]:
-    for p_lo, p_hi in pauses:
-        if p_hi <= lo or p_lo >= hi:
-            continue
-        if p_lo > lo:
-            yield lo, p_lo
-        lo = max(lo, p_hi)
-        if lo >= hi:
-            return
-    if lo < hi:
-        yield lo, hi
-
-
-def load_calendar(path: Path) -> BusinessCalendar:
+def load_calendar(path: Path, zone: Callable[[], ZoneInfo]) -> BusinessCalendar:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     opens, _, closes = str(data.get("hours", "08:00-16:00")).partition("-")
     workdays = frozenset(DAY_NAMES.index(d.lower()[:3]) for d in data.get("workdays", DAY_NAMES[:5]))
     return BusinessCalendar(
-        tz=ZoneInfo(data.get("timezone", "Asia/Makassar")), workdays=workdays,
+        zone=zone, workdays=workdays,
         opens=time.fromisoformat(opens.strip()), closes=time.fromisoformat(closes.strip()),
         days_off=frozenset(date.fromisoformat(str(d)) for d in data.get("cuti_bersama") or ()))

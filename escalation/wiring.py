@@ -10,5 +10,5 @@ from .calendar import load_calendar
 
 
 def build(settings: Settings, *, clock: Clock | None = None, **kwargs) -> Services:
-    calendar = load_calendar(settings.bpmn_dir / "calendar.yaml")
-    return build_services(settings, clock=clock, calendar=calendar, **kwargs)
+    rules = settings.bpmn_dir / "calendar.yaml"
+    return build_services(settings, clock=clock, calendar=lambda zone: load_calendar(rules, zone), **kwargs)

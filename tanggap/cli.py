@@ -105,7 +105,7 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
                f"{counts.kelurahan} kelurahan, {counts.teams} QR teams, {counts.categories} categories")
     if not demo:
         return
-    from workflow.tracking import check_key
+    from workflow.store.tracking import check_key
 
     with services.sessions() as session:  # demo reports' codes are hashed with this host's key
         check_key(session, services.tracking)

@@ -1,5 +1,5 @@
-"""Business-time calendar: working hours in WITA, weekends, national holidays, cuti bersama,
-pauses; and SLA deadlines of the process computed with it."""
+"""Business-time calendar: working hours in the city's zone (WITA for Makassar), weekends,
+national holidays, cuti bersama; and SLA deadlines of the process computed with it."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from escalation.calendar import BusinessCalendar, load_calendar
 from workflow.config import REPO_ROOT
 
 WITA = ZoneInfo("Asia/Makassar")
-CALENDAR = load_calendar(REPO_ROOT / "bpmn" / "calendar.yaml")
-PLAIN = BusinessCalendar()  # the same rules without cuti bersama
+CALENDAR = load_calendar(REPO_ROOT / "bpmn" / "calendar.yaml", lambda: WITA)
+PLAIN = BusinessCalendar(lambda: WITA)  # the same rules without cuti bersama
 
 
 def wita(*args) -> datetime:
@@ -44,13 +44,6 @@ def test_idul_fitri_and_cuti_bersama_are_skipped():
     assert not CALENDAR.is_working_day(datetime(2026, 3, 24).date())  # cuti bersama
 
 
-def test_pauses_stop_the_clock():
-    start = wita(2026, 11, 23, 8, 0)  # Monday
-    pause = (wita(2026, 11, 23, 10, 0), wita(2026, 11, 24, 12, 0))  # waiting for the citizen
-    assert CALENDAR.add_business_time(start, timedelta(hours=4), [pause]) == wita(2026, 11, 24, 14, 0)
-    assert CALENDAR.business_time_between(start, wita(2026, 11, 24, 14, 0), [pause]) == timedelta(hours=4)
-
-
 def test_business_time_between_known_span():
     assert CALENDAR.business_time_between(wita(2026, 11, 27, 15, 0), wita(2026, 11, 30, 15, 0)) == timedelta(hours=8)
     assert CALENDAR.business_time_between(wita(2026, 11, 30, 15, 0), wita(2026, 11, 27, 15, 0)) == -timedelta(hours=8)
@@ -75,28 +68,48 @@ def test_naive_datetimes_are_refused():
         CALENDAR.add_business_time(datetime(2026, 11, 27, 15), timedelta(hours=1))
 
 
-@pytest.fixture
-def friday_item(settings_sqlite, definition):
-    """The triage work item of a report received Friday 27 November 15:00 WITA, with the
-    business-time calendar wired in as in production."""
-    from sqlalchemy import select
+def _first_triage_item(settings, definition, received: datetime, zone: str | None = None):
+    """The triage work item of a report received at ``received``, with the business-time
+    calendar wired in as in production (and the city's zone changed to ``zone``)."""
+    from sqlalchemy import select, update
 
     from escalation.wiring import build
     from workflow import commands
     from workflow.clock import ManualClock
-    from workflow.store.models import WorkItem
+    from workflow.store.models import City, WorkItem
 
-    services = build(settings_sqlite, clock=ManualClock(wita(2026, 11, 27, 15, 0)), definition=definition)
+    services = build(settings, clock=ManualClock(received), definition=definition)
     try:
+        if zone:
+            with services.uow() as uow:
+                uow.session.execute(update(City).values(timezone=zone))
+                uow.commit()
         with services.uow() as uow:
             commands.submit_report(uow, commands.ReportInput(
                 category="sampah", description="Sampah menumpuk di depan pasar.", lat=-5.156,
                 lon=119.405, area="mariso"))
             uow.commit()
         with services.reading() as session:
-            yield session.scalar(select(WorkItem))
+            return session.scalars(select(WorkItem).order_by(WorkItem.id.desc())).first()
     finally:
         services.dispose()
+
+
+@pytest.fixture
+def friday_item(settings_sqlite, definition):
+    """Received Friday 27 November 15:00 WITA."""
+    return _first_triage_item(settings_sqlite, definition, wita(2026, 11, 27, 15, 0))
+
+
+def test_working_hours_are_those_of_the_city_time_zone_in_the_seed(settings_sqlite, definition):
+    """Friday 08:30 WITA is 07:30 in a city on WIB (Asia/Jakarta), before its offices open: the
+    4-hour target runs from 08:00 WIB and ends at 12:00 WIB (in Makassar it would end 12:30 WITA,
+    half an hour earlier)."""
+    received = wita(2026, 11, 27, 8, 30)
+    assert _first_triage_item(settings_sqlite, definition, received).due_at == wita(2026, 11, 27, 12, 30)
+    wib = ZoneInfo("Asia/Jakarta")
+    item = _first_triage_item(settings_sqlite, definition, received, zone="Asia/Jakarta")
+    assert item.due_at == datetime(2026, 11, 27, 12, 0, tzinfo=wib)
 
 
 def test_process_deadlines_use_business_time(friday_item):

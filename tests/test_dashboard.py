@@ -61,7 +61,7 @@ def seeded(world):
 
 def _board(w, start="2026-11-23", end="2026-12-06"):
     with w.services.reading() as session:
-        return dashboard.build(session, dashboard.Period.parse(start, end, w.services.clock.now().date()),
+        return dashboard.build(session, dashboard.Period.parse(start, end, w.services.clock.now().date(), w.services.zone),
                                w.services.clock.now())
 
 

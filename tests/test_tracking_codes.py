@@ -21,7 +21,7 @@ from workflow.read import history
 from workflow.store import audit, schema
 from workflow.store.db import make_engine
 from workflow.store.models import Case, CaseEvent, Report
-from workflow.tracking import TrackingCodes
+from workflow.store.tracking import TrackingCodes
 
 
 def _everything_stored(world) -> str:
@@ -180,7 +180,7 @@ def test_migration_0008_hashes_the_codes_of_existing_reports(tmp_path):
 def test_a_host_with_another_tracking_key_refuses_to_start(world, settings, clock, definition):
     from web import create_app
     from workflow.services import build_services
-    from workflow.tracking import WrongKey
+    from workflow.store.tracking import WrongKey
 
     create_app({"TESTING": True, "SECRET_KEY": "x"}, services=world.services)  # records its key
     other = build_services(Settings(**{**settings.__dict__, "tracking_key": "another host's key"}),

@@ -41,7 +41,6 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         TANGGAP_REPORT_LIMIT=os.environ.get("TANGGAP_REPORT_LIMIT", "5 per minute; 30 per hour"),
         RATELIMIT_STORAGE_URI=os.environ.get("TANGGAP_RATELIMIT_STORAGE", "database"),
         BABEL_DEFAULT_LOCALE="id",
-        BABEL_DEFAULT_TIMEZONE="Asia/Makassar",
         BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogs(instance / "translations")),
     )
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
@@ -60,7 +59,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: services.zone)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
@@ -87,7 +86,7 @@ def _check_tracking_key(app: Flask, services: Services) -> None:
     from sqlalchemy import inspect
     from sqlalchemy.exc import OperationalError
 
-    from workflow.tracking import check_key
+    from workflow.store.tracking import check_key
 
     try:
         with services.sessions() as session:

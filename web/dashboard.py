@@ -19,7 +19,6 @@ from workflow.store.models import City
 
 from .helpers import csv_cell, only_for, services
 from .i18n import duration_text, tr
-from .taskforms import WITA
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 TABLES = {
@@ -37,7 +36,8 @@ only_for(bp, Screen.DASHBOARD)
 
 def _load() -> Dashboard:
     now = services().clock.now()
-    period = Period.parse(request.args.get("start"), request.args.get("end"), now.astimezone(WITA).date())
+    zone = services().zone
+    period = Period.parse(request.args.get("start"), request.args.get("end"), now.astimezone(zone).date(), zone)
     with services().reading() as session:
         return build(session, period, now)
 

@@ -31,8 +31,7 @@ from workflow.vocabulary import Role
 
 from .forms import Form
 from .helpers import actor, is_htmx, screen_of, services, whole_number
-from .i18n import tr
-from .taskforms import WITA
+from .i18n import tr, zone_name
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
@@ -59,7 +58,7 @@ def index():
 
 class ExtendForm(Form):
     version = HiddenField()
-    new_due = DateTimeLocalField(_l("New deadline (WITA)"), format="%Y-%m-%dT%H:%M",
+    new_due = DateTimeLocalField(_l("New deadline"), format="%Y-%m-%dT%H:%M",
                                  validators=[Optional()])
     reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 3})
 
@@ -89,7 +88,7 @@ def _version(form) -> int | None:
 
 def _extend(uow, item, form):
     due: datetime | None = form.new_due.data
-    commands.extend_deadline(uow, actor(), item.id, due.replace(tzinfo=WITA) if due else None,
+    commands.extend_deadline(uow, actor(), item.id, due.replace(tzinfo=services().zone) if due else None,
                              form.reason.data or "", expected_version=_version(form))
     return _l("Deadline extended: %(case)s.", case=item.case.number)
 
@@ -140,7 +139,9 @@ def act(item_id: int, action: str):
         if supervising_role(actor(), item.agency_id) is None:
             abort(403)
         form = form_class()
-        if action == "reassign":
+        if action == "extend":
+            form.new_due.label.text = _l("New deadline (%(zone)s)", zone=zone_name(services().clock.now()))
+        elif action == "reassign":
             form.to_user.choices = _choices(assignees_for(session, item), locale, _l("Choose"))
             teams = [o for o in task_choices(session, item.case, "teams") if item.role == Role.QR_OFFICER
                      and (item.team_id is None or o.code != References(session).team_code(item.team_id))]

@@ -1,4 +1,4 @@
-"""Bahasa Indonesia by default, English on request; times in WITA.
+"""Bahasa Indonesia by default, English on request; times in the city's zone (e.g. WITA).
 
 Message ids are English. The Indonesian catalog (``web/translations/id``) is compiled into the
 instance folder when the app starts, so no binary catalog is committed.
@@ -13,7 +13,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request, session
-from flask_babel import format_datetime, format_timedelta, get_locale, gettext
+from flask_babel import format_datetime, format_timedelta, get_locale, get_timezone, gettext
 
 from workflow.messages import Message
 
@@ -52,10 +52,16 @@ def tr(message) -> str:
     return gettext(str(message)) if message else ""
 
 
-def wita(value: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+def local_time(value: datetime | None, fmt: str = "d MMM yyyy HH:mm") -> str:
+    """A moment in the city's time zone, with the zone's abbreviation ("WITA" in Makassar)."""
     if value is None:
         return ""
-    return f"{format_datetime(value, fmt)} WITA"
+    return f"{format_datetime(value, fmt)} {zone_name(value)}"
+
+
+def zone_name(moment: datetime) -> str:
+    """The abbreviation of the city's zone at ``moment``: WIB, WITA, WIT."""
+    return moment.astimezone(get_timezone()).tzname() or ""
 
 
 def time_left(due: datetime | None, now: datetime) -> str:
@@ -84,7 +90,7 @@ def duration_text(delta: timedelta | None) -> str:
 def install(app: Flask) -> None:
     from .labels import ACTIONS, KINDS, attribute_answers, level_label, level_severe, public_stage, task_label
 
-    app.jinja_env.globals.update(tr=tr, wita=wita, time_left=time_left, LANGUAGES=LANGUAGES,
+    app.jinja_env.globals.update(tr=tr, local_time=local_time, zone_name=zone_name, time_left=time_left, LANGUAGES=LANGUAGES,
                                  duration=duration_text,
                                  current_locale=lambda: str(get_locale()),
                                  action_labels=ACTIONS, kind_labels=KINDS,

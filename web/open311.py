@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import get_locale
@@ -40,7 +39,6 @@ from .ratelimit import CredentialGuesses, client_ip, lookup_limit, with_retry_af
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")
-WITA = ZoneInfo("Asia/Makassar")
 # XML element of a list's items, by the list's element name
 ITEM = {"services": "service", "service_requests": "request", "attributes": "attribute",
         "values": "value", "errors": "error"}
@@ -143,8 +141,9 @@ def _english() -> bool:
     return str(get_locale()) == "en"
 
 
-def _wita(moment: datetime | None) -> str | None:
-    return moment.astimezone(WITA).isoformat(timespec="seconds") if moment else None
+def _local(moment: datetime | None) -> str | None:
+    """Open311 times carry the city's offset (e.g. +08:00 in Makassar)."""
+    return moment.astimezone(_services().zone).isoformat(timespec="seconds") if moment else None
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -198,8 +197,8 @@ def _request_view(r: ServiceRequest) -> dict:
         "service_name": r.category.name_en if _english() else r.category.name_id,
         "service_code": r.category.code, "description": report.description,
         "agency_responsible": r.agency.name if r.agency else "", "service_notice": "",
-        "requested_datetime": _wita(report.submitted_at), "updated_datetime": _wita(case.updated_at),
-        "expected_datetime": _wita(case.expected_at), "address": report.address,
+        "requested_datetime": _local(report.submitted_at), "updated_datetime": _local(case.updated_at),
+        "expected_datetime": _local(case.expected_at), "address": report.address,
         "address_id": "", "zipcode": "", "lat": report.lat, "long": report.lon,
         "media_url": report.media_url or ""}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -82,9 +84,18 @@ def _category_context(options, chosen: str | None, answers, errors: dict | None 
             "attribute_errors": attribute_errors, "english": str(get_locale()) == "en"}
 
 
+def _in_city_zone(value: str) -> str:
+    """A datetime-local input is the city's local time (anything else is left to validation)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment.replace(tzinfo=services().zone).isoformat() if moment.tzinfo is None else value
+
+
 def _answers(form_data, category) -> dict:
     """The posted answers to ``category``'s extra fields, by attribute code (datetime-local
-    inputs are WITA)."""
+    inputs are in the city's time zone)."""
     answers = {}
     for a in (category.attributes if category else []):
         key = f"attr-{category.code}-{a['code']}"
@@ -94,8 +105,8 @@ def _answers(form_data, category) -> dict:
                 answers[a["code"]] = values
             continue
         value = (form_data.get(key) or "").strip()
-        if value and a["datatype"] == "datetime" and len(value) <= 16:
-            value += "+08:00"
+        if value and a["datatype"] == "datetime":
+            value = _in_city_zone(value)
         if value:
             answers[a["code"]] = value
     return answers

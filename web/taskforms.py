@@ -20,8 +20,6 @@ from workflow.read.queries import ChoiceOption
 
 from .forms import Form
 
-WITA = ZoneInfo("Asia/Makassar")
-
 
 def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]],
                locale: str) -> Form:
@@ -50,8 +48,8 @@ def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]
     return type(f"{definition.key.title()}Form", (Form,), attrs)()
 
 
-def values_of(form: Form, definition: FormDefinition) -> tuple[dict, dict[str, object]]:
-    """(values for the domain, uploaded files by field name)."""
+def values_of(form: Form, definition: FormDefinition, zone: ZoneInfo) -> tuple[dict, dict[str, object]]:
+    """(values for the domain, uploaded files by field name); typed times are in ``zone``."""
     values, files = {}, {}
     for f in definition.fields:
         data = form[f.name].data
@@ -60,7 +58,7 @@ def values_of(form: Form, definition: FormDefinition) -> tuple[dict, dict[str, o
                 files[f.name] = data
             continue
         if f.type == "datetime" and isinstance(data, datetime):
-            data = data.replace(tzinfo=WITA)
+            data = data.replace(tzinfo=zone)  # datetime-local: the city's time
         values[f.name] = data if data not in ("", None) else None
     return values, files
 

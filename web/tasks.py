@@ -80,7 +80,7 @@ def complete(item_id: int):
     form, definition = _form(item)
     if not form.validate_on_submit():
         return _page(item, form, 400)
-    values, files = values_of(form, definition)
+    values, files = values_of(form, definition, services().zone)
     try:
         uploads = {name: services().storage.prepare(read_upload(upload), field=name)
                    for name, upload in files.items()}

@@ -68,7 +68,6 @@ class Settings:
     max_transfers: int = 2
     at_risk_share: float = 0.75
     max_upload_bytes: int = 10 * 1024 * 1024
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,8 +17,24 @@ from workflow.engine.runtime import ProcessEngine
 from workflow.engine.sla import SlaCalendar
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import make_engine, make_session_factory
+from workflow.store.reference import city_zone
+from workflow.store.tracking import TrackingCodes
 from workflow.store.uow import UnitOfWork
-from workflow.tracking import TrackingCodes
+
+
+class CityZone:
+    """The city's time zone, read from the reference data when first needed: the services are
+    built before a fresh database is seeded."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+        self._zone: ZoneInfo | None = None
+
+    def __call__(self) -> ZoneInfo:
+        if self._zone is None:
+            with self._sessions() as session:
+                self._zone = city_zone(session)
+        return self._zone
 
 
 @dataclass
@@ -29,7 +47,13 @@ class Services:
     process: ProcessEngine
     storage: AttachmentStore
     tracking: TrackingCodes
+    city_zone: Callable[[], ZoneInfo]
     spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The city's time zone: local days, the times shown and the times typed in forms."""
+        return self.city_zone()
 
     def uow(self, *, record_incidents: bool = True) -> UnitOfWork:
         return UnitOfWork(self, record_incidents=record_incidents)
@@ -49,14 +73,18 @@ class Services:
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None,
-                   calendar: SlaCalendar | None = None,
+                   calendar: Callable[[Callable[[], ZoneInfo]], SlaCalendar] | None = None,
                    engine: Engine | None = None,
                    definition: ProcessDefinition | None = None) -> Services:
+    """``calendar`` builds the SLA calendar given the city's zone (without one, deadlines count
+    elapsed time)."""
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     definition = definition or load_definition(settings.bpmn_dir)
+    sessions = make_session_factory(engine)
+    zone = CityZone(sessions)
     return Services(
-        settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock,
-        definition=definition, process=ProcessEngine(definition, clock, calendar),
+        settings=settings, engine=engine, sessions=sessions, clock=clock, definition=definition,
+        process=ProcessEngine(definition, clock, calendar(zone) if calendar else None),
         storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes),
-        tracking=TrackingCodes(settings.tracking_key))
+        tracking=TrackingCodes(settings.tracking_key), city_zone=zone)

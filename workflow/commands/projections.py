@@ -7,8 +7,7 @@ sweeper read rows that are never stale and never ahead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,16 +21,14 @@ from workflow.store.reference import References
 from workflow.vocabulary import FINAL_STATUSES, CaseStatus, Outcome, Role
 
 SLA_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)  # escalation reviews are not SLA work
-WITA = ZoneInfo("Asia/Makassar")
 
 
-def count_sla(session: Session, completed_at: datetime, agency_id: int, form_key: str, *,
-              on_time: bool) -> None:
+def count_sla(session: Session, day: date, agency_id: int, form_key: str, *, on_time: bool) -> None:
     """Add one completed task to the ``sla_daily`` rollup (an upsert: concurrent transactions
     adding to the same day and OPD both count)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    values = {"day": completed_at.astimezone(WITA).date(), "agency_id": agency_id, "form_key": form_key,
+    values = {"day": day, "agency_id": agency_id, "form_key": form_key,
               "completed": 1, "on_time": int(on_time)}
     statement = insert(SlaDaily).values(**values)
     session.execute(statement.on_conflict_do_update(
@@ -108,7 +105,8 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         if w.bpmn_task_id == completed_task:
             w.outcome, w.completed_by_id = Outcome.COMPLETED, completed_by
             if w.due_at is not None and w.agency_id is not None and w.role in SLA_ROLES:
-                count_sla(session, w.completed_at, w.agency_id, w.form_key, on_time=w.completed_at <= w.due_at)
+                count_sla(session, w.completed_at.astimezone(refs.zone).date(), w.agency_id, w.form_key,
+                          on_time=w.completed_at <= w.due_at)
         else:
             w.outcome = Outcome.CANCELLED
     added = []

@@ -1,7 +1,7 @@
 """The figures a city uses to manage its OPDs, from indexed queries on the projections
 (``cases``, ``work_items``, ``escalations``) and the audit table; no workflow is deserialized.
 
-Every figure but the snapshot of open cases is for a period of days (WITA), by default the last
+Every figure but the snapshot of open cases is for a period of local days (in the city's time zone), by default the last
 30. Percentiles are nearest-rank (the median of 4 values is the 2nd). Each query reads one index
 range (see migration 0007), so the cost follows the period's cases, not the size of the database.
 """
@@ -23,7 +23,6 @@ from workflow.ranges import check_day
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Escalation, SlaDaily
 from workflow.vocabulary import OPEN_STATUSES, Action, CaseStatus
 
-WITA = ZoneInfo("Asia/Makassar")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 AGE_BUCKETS = ((timedelta(days=1), "< 1 d"), (timedelta(days=3), "1–3 d"), (timedelta(days=7), "3–7 d"),
@@ -32,19 +31,20 @@ AGE_BUCKETS = ((timedelta(days=1), "< 1 d"), (timedelta(days=3), "1–3 d"), (ti
 
 @dataclass(frozen=True)
 class Period:
-    start: date  # first day, WITA
-    end: date  # last day, WITA (inclusive)
+    start: date  # first day
+    end: date  # last day (inclusive)
+    zone: ZoneInfo  # the city's: where its days begin
 
     @property
     def since(self) -> datetime:
-        return datetime.combine(self.start, time(0), WITA)
+        return datetime.combine(self.start, time(0), self.zone)
 
     @property
     def until(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time(0), WITA)
+        return datetime.combine(self.end + timedelta(days=1), time(0), self.zone)
 
     @classmethod
-    def parse(cls, start: str | None, end: str | None, today: date) -> Period:
+    def parse(cls, start: str | None, end: str | None, today: date, zone: ZoneInfo) -> Period:
         errors = {}
 
         def day(name: str, raw: str | None) -> date | None:
@@ -66,7 +66,7 @@ class Period:
             errors["start"] = msg("choose a period of at most {days} days", days=MAX_DAYS)
         if errors:
             raise ValidationError(errors)
-        return cls(first, last)
+        return cls(first, last, zone)
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,8 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
     weekly = []
     monday = period.start - timedelta(days=period.start.weekday())
     while monday <= period.end:
-        lo = max(datetime.combine(monday, time(0), WITA), period.since)
-        hi = min(datetime.combine(monday + timedelta(days=7), time(0), WITA), period.until)
+        lo = max(datetime.combine(monday, time(0), period.zone), period.since)
+        hi = min(datetime.combine(monday + timedelta(days=7), time(0), period.zone), period.until)
         came_in = session.scalar(select(func.count()).select_from(Case).where(
             Case.created_at >= lo, Case.created_at < hi))
         done = session.scalar(select(func.count()).select_from(Case).where(

@@ -26,10 +26,10 @@ from workflow.ranges import check_day
 from workflow.read.queries import Page, _paging_errors
 from workflow.store import audit
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
-from workflow.tracking import TrackingCodes, withheld_links, without_secrets
+from workflow.store.reference import city_zone
+from workflow.store.tracking import TrackingCodes, withheld_links, without_secrets
 from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus
 
-WITA = ZoneInfo("Asia/Makassar")
 ENDING = {STATUS_ACTIONS[s]: s for s in FINAL_STATUSES}  # audit action -> the status it ends in
 
 
@@ -56,8 +56,8 @@ class HistoryFilters:
     category: str | None = None
     area: str | None = None
     status: str | None = None
-    date_from: date | None = None  # received on or after (WITA)
-    date_to: date | None = None  # received on or before (WITA)
+    date_from: date | None = None  # received on or after (a day of the city's time zone)
+    date_to: date | None = None  # received on or before
     actor: str | None = None  # username: cases this user acted on
     page: int = 1
     per_page: int = 25
@@ -89,8 +89,8 @@ class CaseRow:
     transfer_count: int
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), WITA)
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
 
 
 def search_cases(session: Session, actor: Actor, filters: HistoryFilters,
@@ -113,9 +113,9 @@ def search_cases(session: Session, actor: Actor, filters: HistoryFilters,
     if filters.status:
         where.append(Case.status == CaseStatus(filters.status))
     if filters.date_from:
-        where.append(Case.created_at >= _day_start(filters.date_from))
+        where.append(Case.created_at >= _day_start(filters.date_from, city_zone(session)))
     if filters.date_to:
-        where.append(Case.created_at < _day_start(filters.date_to + timedelta(days=1)))
+        where.append(Case.created_at < _day_start(filters.date_to + timedelta(days=1), city_zone(session)))
     if filters.actor:
         user_id = session.scalar(select(User.id).where(User.username == filters.actor.strip()))
         where.append(exists().where(CaseEvent.case_id == Case.id, CaseEvent.actor_user_id == user_id)

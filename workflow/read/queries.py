@@ -43,7 +43,7 @@ from workflow.store.models import (
     User,
     WorkItem,
 )
-from workflow.tracking import TrackingCodes, withheld_links
+from workflow.store.tracking import TrackingCodes, withheld_links
 from workflow.vocabulary import PUBLIC_PHOTO_KINDS, Action, Operation, Role
 
 TABS = ("all", "unassigned", "mine")

@@ -22,7 +22,7 @@ from workflow.ranges import check_moment
 from workflow.read.queries import closing_note_query
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report
 from workflow.store.reference import References
-from workflow.tracking import TrackingCodes
+from workflow.store.tracking import TrackingCodes
 from workflow.vocabulary import FINAL_STATUSES, Action
 
 DEFAULT_WINDOW = timedelta(days=90)

@@ -461,7 +461,7 @@ class ApiCredential(Base):
 
 
 class SlaDaily(Base):
-    """Completed staff tasks per day (WITA), OPD and stage, and how many met their deadline.
+    """Completed staff tasks per local day (the city's time zone), OPD and stage, and how many met their deadline.
 
     A rollup kept in step by ``projections.sync_work_items`` (an upsert in the same
     transaction), so the dashboard's SLA figure reads a few hundred rows, not every task."""
@@ -486,7 +486,7 @@ class RateCounter(Base):
 
 
 class KeyCheck(Base):
-    """A check value of a deployment secret (``workflow.tracking.check_key``)."""
+    """A check value of a deployment secret (``workflow.store.tracking.check_key``)."""
 
     __tablename__ = "key_checks"
     name: Mapped[str] = mapped_column(String(40), primary_key=True, comment="which secret")

@@ -1,13 +1,23 @@
-"""Look-ups of reference data by code, cached for the length of one unit of work."""
+"""Look-ups of reference data by code, cached for the length of one unit of work; and the
+city's time zone (seed data), which decides what a local day and a local time are."""
 
 from __future__ import annotations
 
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow.store.models import Agency, Area, Category, City, QrTeam
+
+
+def city_zone(session: Session) -> ZoneInfo:
+    """The city's time zone (the seed's ``city.timezone``)."""
+    name = session.scalar(select(City.timezone).order_by(City.id).limit(1))
+    if name is None:
+        raise LookupError("no city in the reference data (run `tanggap seed`)")
+    return ZoneInfo(name)  # ZoneInfo caches its instances by name
 
 
 class References:
@@ -59,6 +69,11 @@ class References:
         if city is None:
             raise LookupError("no city in the reference data (run `tanggap seed`)")
         return city
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The city's time zone."""
+        return ZoneInfo(self.city.timezone)
 
     def agency_code(self, agency_id: int | None) -> str | None:
         return self.agencies_by_id[agency_id].code if agency_id is not None else None

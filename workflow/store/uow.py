@@ -11,35 +11,49 @@ a worker, a test) commits once. Failures are translated here, in one place:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow.engine.runtime import StepFailed
+from workflow.clock import Clock
+from workflow.config import Settings
+from workflow.engine.definition import ProcessDefinition
+from workflow.engine.runtime import ProcessEngine, StepFailed
 from workflow.errors import Conflict, ProcessError
 from workflow.messages import msg
+from workflow.store.attachments import AttachmentStore
 from workflow.store.db import WRITE_OPTION
 from workflow.store.models import Incident
-
-if TYPE_CHECKING:
-    from workflow.services import Services
+from workflow.store.tracking import TrackingCodes
 
 CONFLICT_MESSAGE = msg("This case was just changed by someone else. Reload it and try again.")
+
+
+class Needs(Protocol):
+    """What a unit of work and the commands run in it use of ``workflow.services.Services``."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+    definition: ProcessDefinition
+    process: ProcessEngine
+    storage: AttachmentStore
+    tracking: TrackingCodes
+    spec_cache: dict[int, tuple]
 
 
 class UnitOfWork:
     session: Session
 
-    def __init__(self, services: Services, *, record_incidents: bool = True):
+    def __init__(self, services: Needs, *, record_incidents: bool = True):
         self.services = services
         self.clock = services.clock
         self.process = services.process
         self.definition = services.definition
         self.settings = services.settings
         self.storage = services.storage
-        self._after_commit: list[Callable[[], None]] = []
         self._on_rollback: list[Callable[[], None]] = []
         self._committed = False
         self.operation: str | None = None
@@ -60,9 +74,6 @@ class UnitOfWork:
         self.case_id = case_id
         self.context = context
 
-    def after_commit(self, hook: Callable[[], None]) -> None:
-        self._after_commit.append(hook)
-
     def on_rollback(self, hook: Callable[[], None]) -> None:
         """Undo something done outside the database (a stored file) if the work is not committed."""
         self._on_rollback.append(hook)
@@ -77,9 +88,6 @@ class UnitOfWork:
                 raise Conflict(CONFLICT_MESSAGE) from exc
             raise
         self._committed = True
-        hooks, self._after_commit = self._after_commit, []
-        for hook in hooks:
-            hook()
 
     def __exit__(self, exc_type, exc, tb):
         if not self._committed:

@@ -9,6 +9,9 @@ of the database. Plain CREATE INDEX: no table is rebuilt (case_events keeps its 
 ``cases.close_seconds`` keeps each closed case's time to close, so percentiles read numbers;
 ``sla_daily`` counts completed tasks per day, OPD and stage (filled from the existing tasks).
 """
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -49,9 +52,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"], name=op.f("fk_sla_daily_agency_id_agencies")),
         sa.PrimaryKeyConstraint("day", "agency_id", "form_key", name=op.f("pk_sla_daily")),
     )
-    postgres = op.get_bind().dialect.name == "postgresql"
-    op.execute(SLA_BACKFILL.format(day="(completed_at AT TIME ZONE 'Asia/Makassar')::date" if postgres
-                                   else "date(completed_at, '+8 hours')"))
+    bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    zone = bind.execute(sa.text("SELECT timezone FROM cities ORDER BY id LIMIT 1")).scalar()
+    if zone is not None:  # without a city there is no work to count
+        if postgres:
+            day = f"(completed_at AT TIME ZONE '{ZoneInfo(zone).key}')::date"
+        else:  # SQLite knows no zones: the city's offset today (Indonesia has no daylight saving)
+            minutes = int(datetime.now(ZoneInfo(zone)).utcoffset().total_seconds() // 60)
+            day = f"date(completed_at, '{minutes:+d} minutes')"
+        op.execute(SLA_BACKFILL.format(day=day))
     op.add_column("cases", sa.Column("close_seconds", sa.Float(), nullable=True,
                                      comment="time from report to closure, for closed (not rejected or merged) cases"))
     if op.get_bind().dialect.name == "postgresql":

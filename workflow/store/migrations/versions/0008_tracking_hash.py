@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-12-02 00:00:00
 
 ``reports.tracking_code`` becomes ``reports.tracking_hash``: the HMAC-SHA256 of each code under
-the deployment's tracking key (``workflow.tracking``), so the codes themselves are gone from the
+the deployment's tracking key (``workflow.store.tracking``), so the codes themselves are gone from the
 database. The key comes from the caller (``tanggap db upgrade`` passes it); a database with
 reports cannot be migrated without it. On PostgreSQL the column is renamed and retyped in
 place; SQLite's ALTER TABLE cannot change a column's type, so there the table is rebuilt under

@@ -6,7 +6,7 @@ Create Date: 2026-12-02 01:00:00
 
 ``key_checks`` keeps, per deployment secret, an HMAC of a fixed text under it: a host started
 with another tracking key than the one the stored codes were hashed with refuses to run
-instead of silently finding no report (``workflow.tracking.check_key``). Written here for a
+instead of silently finding no report (``workflow.store.tracking.check_key``). Written here for a
 database whose codes migration 0008 hashed, else on first use.
 """
 import hashlib

@@ -19,6 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workflow.store.models import KeyCheck, Report
+
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 _CODE = re.compile(f"^[{ALPHABET}]{{4}}-?[{ALPHABET}]{{4}}$")
 SECRET_KEYS = ("tracking_code",)
@@ -57,8 +59,6 @@ class TrackingCodes:
         return self.digest(normal) if normal else None
 
     def report_id(self, session: Session, code: str | None) -> int | None:
-        from workflow.store.models import Report
-
         digest = self.lookup(code)
         if digest is None:
             return None
@@ -72,8 +72,6 @@ class WrongKey(RuntimeError):
 def check_key(session: Session, codes: TrackingCodes) -> None:
     """Refuse to run with a tracking key other than the database's: every code would silently
     be unknown. The first host to run records its key's check value."""
-    from workflow.store.models import KeyCheck
-
     mine = codes.check_value()
     stored = session.get(KeyCheck, "tracking")
     if stored is None:
