@@ -228,3 +228,21 @@ def report_case_number(world, report_id):
     from workflow.store.models import Case
     with world.services.reading() as session:
         return session.scalar(select(Case.number).where(Case.report_id == report_id))
+
+
+def test_a_reporter_step_that_is_not_due_is_said_on_its_form(world, web):
+    """Confirming a case that is still being worked, or answering when nothing was asked:
+    a 400 that says why, shows what was typed, and records nothing."""
+    w = world
+    sub = w.report()
+    status = f"/lacak/{sub.tracking_code}"
+    before = w.actions(sub.case_id)
+    page = web.post(status, {"decision": "dispute", "reason": "Belum diangkut sama sekali."}, page=status)
+    assert page.status_code == 400
+    assert "kasus ini tidak sedang menunggu konfirmasi Anda" in errors(page)
+    assert "Belum diangkut sama sekali." in page.get_data(as_text=True)
+    page = web.post(f"{status}/jawab", {"answer": "Di depan pasar, sisi utara."}, page=status)
+    assert page.status_code == 400
+    assert "tidak ada pertanyaan yang menunggu jawaban Anda" in errors(page)
+    assert "Di depan pasar, sisi utara." in page.get_data(as_text=True)
+    assert w.actions(sub.case_id) == before

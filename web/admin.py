@@ -9,7 +9,7 @@ from workflow import commands
 from workflow.access import Screen
 from workflow.read.queries import incidents
 
-from .helpers import actor, only_for, services, whole_number
+from .helpers import actor, only_for, run_command, services, whole_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 only_for(bp, Screen.ADMIN)
@@ -26,8 +26,6 @@ def incident_list():
 
 @bp.post("/incidents/<int:incident_id>/retry")
 def retry(incident_id: int):
-    with services().uow() as uow:
-        count = commands.retry_incident(uow, actor(), incident_id)
-        uow.commit()
+    count = run_command(commands.retry_incident, actor(), incident_id)
     flash(_l("Incident %(id)s: %(count)s timers go back to the sweeper.", id=incident_id, count=count))
     return redirect(url_for("admin.incident_list"))

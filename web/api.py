@@ -46,7 +46,7 @@ from workflow.store.models import Case, WorkItem
 from workflow.vocabulary import Channel, Role
 
 from .extensions import limiter
-from .helpers import whole_number
+from .helpers import run_command, services, whole_number
 from .i18n import tr
 from .openapi import MAX_LIMIT, document
 from .ratelimit import CredentialGuesses, with_retry_after
@@ -98,10 +98,6 @@ def _http_error(exc: HTTPException):
 
 # -- authentication -----------------------------------------------------------------------------
 
-def _services():
-    return current_app.extensions["tanggap"]
-
-
 def _presented_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _sep, value = header.partition(" ")
@@ -134,18 +130,16 @@ def _authenticate():
     if presented is None:
         CredentialGuesses.failed()
         raise ApiError(401, "unauthorized", _("Send a bearer token in the Authorization header."))
-    with _services().reading() as session:
+    with services().reading() as session:
         row = credentials.find(session, "token", presented)
         if row is None:
             CredentialGuesses.failed()
             raise ApiError(401, "unauthorized", _("The token is not valid or was revoked."))
         g.api_actor = actor_for_user(session, row.user_id)
         g.api_token_id = row.id
-        fresh = credentials.used_recently(row, _services().clock.now())
+        fresh = credentials.used_recently(row, services().clock.now())
     if not fresh:
-        with _services().uow() as uow:
-            credentials.record_use(uow, row.id, _services().clock.now())
-            uow.commit()
+        run_command(credentials.record_use, row.id, services().clock.now())
     if "api_query_names" not in current_app.extensions:
         current_app.extensions["api_query_names"] = _query_names()
     allowed = current_app.extensions["api_query_names"].get(
@@ -264,8 +258,8 @@ def tasks():
                            area=args.get("area") or None, stage=args.get("stage") or None,
                            sla=_choice("sla", SLA_STATES), sort=_choice("sort", tuple(SORTS), "due"),
                            page=page, per_page=per_page)
-    now = _services().clock.now()
-    with _services().reading() as session:
+    now = services().clock.now()
+    with services().reading() as session:
         result = inbox(session, actor(), filters, now)
     offset = (page - 1) * per_page
     more = offset + len(result.rows) < result.total
@@ -274,14 +268,14 @@ def tasks():
 
 
 def _task_detail(session, item: WorkItem, role: Role) -> dict:
-    definition = _services().definition.forms[item.form_key]
+    definition = services().definition.forms[item.form_key]
     fields = []
     for f in definition.fields:
         described = f.describe()
         if f.source:
             described["choices"] = [o.code for o in task_choices(session, item.case, f.source)]
         fields.append(described)
-    now = _services().clock.now()
+    now = services().clock.now()
     return {"id": item.id, "case_id": item.case_id, "case_number": item.case.number,
             "case_version": item.case.version, "task_name": item.task_name,
             "form_key": item.form_key, "role": str(role),
@@ -293,7 +287,7 @@ def _task_detail(session, item: WorkItem, role: Role) -> dict:
 
 
 def _task_response(item_id: int):
-    with _services().reading() as session:
+    with services().reading() as session:
         item, role = workable_item(session, actor(), item_id)
         return jsonify(_task_detail(session, item, role))
 
@@ -307,9 +301,7 @@ def task(item_id: int):
 @limited
 def claim(item_id: int):
     body = _json_body({"version"}) if request.content_length else {}
-    with _services().uow() as uow:
-        commands.claim(uow, actor(), item_id, expected_version=_version(body))
-        uow.commit()
+    run_command(commands.claim, actor(), item_id, expected_version=_version(body))
     return _task_response(item_id)
 
 
@@ -317,9 +309,7 @@ def claim(item_id: int):
 @limited
 def release(item_id: int):
     body = _json_body({"version"}) if request.content_length else {}
-    with _services().uow() as uow:
-        commands.release(uow, actor(), item_id, expected_version=_version(body))
-        uow.commit()
+    run_command(commands.release, actor(), item_id, expected_version=_version(body))
     return _task_response(item_id)
 
 
@@ -329,7 +319,7 @@ def _typed_values(item: WorkItem, values: Any) -> dict:
     if not isinstance(values, dict):
         raise ApiError(400, "validation_failed", _("Some fields are not valid."),
                        {"values": _("must be an object of form fields")})
-    definition = _services().definition.forms[item.form_key]
+    definition = services().definition.forms[item.form_key]
     known = {f.name: f for f in definition.fields}
     errors = {}
     for name, value in values.items():
@@ -352,18 +342,16 @@ def _typed_values(item: WorkItem, values: Any) -> dict:
 @limited
 def complete(item_id: int):
     body = _json_body({"version", "values"}, {"values"})
-    with _services().reading() as session:
+    with services().reading() as session:
         item, _role = workable_item(session, actor(), item_id)
         values = _typed_values(item, body["values"])
         version = _version(body)
-    with _services().uow() as uow:
-        try:
-            commands.complete_work_item(uow, actor(), item_id, values, expected_version=version)
-        except ValidationError as exc:
-            raise ValidationError({f"values.{k}" if k != "version" else k: v
-                                   for k, v in exc.errors.items()}) from None
-        uow.commit()
-    with _services().reading() as session:
+    try:
+        run_command(commands.complete_work_item, actor(), item_id, values, expected_version=version)
+    except ValidationError as exc:  # the form's fields are under "values" in the request
+        raise ValidationError({f"values.{k}" if k != "version" else k: v
+                               for k, v in exc.errors.items()}) from None
+    with services().reading() as session:
         case = session.get(Case, item.case_id)
         return jsonify({"case_id": case.id, "case_number": case.number, "case_version": case.version,
                         "status": str(case.status), "stage": case.stage})
@@ -373,7 +361,7 @@ def complete(item_id: int):
 
 @bp.get("/cases/<int:case_id>")
 def case(case_id: int):
-    with _services().reading() as session:
+    with services().reading() as session:
         d = case_detail(session, actor(), case_id)
         c, report = d.case, d.case.report
         return jsonify({
@@ -399,7 +387,7 @@ def case(case_id: int):
 def history(case_id: int):
     limit, after = _limit(), request.args.get("cursor")
     after_seq = _cursor_offset(after)
-    with _services().reading() as session:
+    with services().reading() as session:
         events = case_history(session, actor(), case_id, after_seq=after_seq, limit=limit + 1)
     more = len(events) > limit
     events = events[:limit]
@@ -420,13 +408,11 @@ def attachment(case_id: int):
     if errors:
         raise ApiError(400, "validation_failed", _("Some fields are not valid."), errors)
     try:
-        image = _services().storage.prepare(upload.read(), field="file")
+        image = services().storage.prepare(upload.read(), field="file")
     finally:
         upload.close()
-    with _services().uow() as uow:
-        stored = commands.add_attachment(uow, actor(), case_id, image, kind=kind)
-        uow.commit()
-        return jsonify({"id": stored.id, "kind": stored.kind, "mime": stored.mime}), 201
+    stored = run_command(commands.add_attachment, actor(), case_id, image, kind=kind)
+    return jsonify({"id": stored.id, "kind": stored.kind, "mime": stored.mime}), 201
 
 
 # -- escalations --------------------------------------------------------------------------------
@@ -439,11 +425,11 @@ def escalations():
     page, per_page = _page_args()
     filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,
                                 area=args.get("area") or None,
-                                level=_choice("level", list(_services().definition.levels)),
+                                level=_choice("level", list(services().definition.levels)),
                                 state=_choice("state", ("open", "all"), "open"), page=page, per_page=per_page)
-    with _services().reading() as session:
-        result, counts = escalation_view(session, actor(), filters, _services().clock.now(),
-                                         _services().definition.levels)
+    with services().reading() as session:
+        result, counts = escalation_view(session, actor(), filters, services().clock.now(),
+                                         services().definition.levels)
     offset = (page - 1) * per_page
     more = offset + len(result.rows) < result.total
     return jsonify({
@@ -483,13 +469,11 @@ def report():
         raise ApiError(400, "validation_failed", _("Some fields are not valid."), errors)
     data = commands.ReportInput(channel=Channel.API, **{
         k: v for k, v in body.items() if v is not None or k in ("category", "description", "lat", "lon")})
-    with _services().uow() as uow:
-        submitted = commands.submit_report(uow, data, actor=actor())
-        uow.commit()
+    submitted = run_command(commands.submit_report, data, actor=actor())
     return jsonify({"case_id": submitted.case_id, "case_number": submitted.case_number,
                     "tracking_code": submitted.tracking_code}), 201
 
 
 @bp.get("/openapi.json")
 def openapi_document():
-    return jsonify(document(_services().definition.levels))
+    return jsonify(document(services().definition.levels))

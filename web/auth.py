@@ -22,7 +22,7 @@ from workflow.store.models import User
 
 from .extensions import login_manager
 from .forms import Form
-from .helpers import safe_next, services, whole_number
+from .helpers import run_command, safe_next, services, whole_number
 from .i18n import tr
 from .ratelimit import CredentialGuesses
 
@@ -130,9 +130,7 @@ def login():
 @bp.post("/logout")
 def logout():
     if current_user.is_authenticated:
-        with services().uow() as uow:
-            commands.end_sessions(uow, current_user.user_id)
-            uow.commit()
+        run_command(commands.end_sessions, current_user.user_id)
         logout_user()
     flash(_l("You are logged out."))
     return redirect(url_for("home.index"))

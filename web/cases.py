@@ -10,12 +10,10 @@ from wtforms import BooleanField, TextAreaField
 
 from workflow import commands
 from workflow.access import can_write_notes
-from workflow.errors import ValidationError
 from workflow.read.queries import attachment_for, case_detail
 
 from .forms import Form
-from .helpers import actor, safe_next, services
-from .i18n import tr
+from .helpers import actor, safe_next, services, submit
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -40,16 +38,10 @@ def show(case_id: int):
 def add_note(case_id: int):
     form = NoteForm()
     back = safe_next(request.form.get("next"), url_for("cases.show", case_id=case_id))
-    if form.validate_on_submit():
-        try:
-            with services().uow() as uow:
-                commands.add_note(uow, actor(), case_id, form.body.data or "", public=form.public.data)
-                uow.commit()
-        except ValidationError as exc:
-            form.body.errors = [tr(m) for m in exc.errors.values()]
-        else:
-            flash(_l("Reply published.") if form.public.data else _l("Note added."))
-            return redirect(back)
+    if form.validate_on_submit() and submit(form, commands.add_note, actor(), case_id, form.body.data or "",
+                                            public=form.public.data, fallback="body"):
+        flash(_l("Reply published.") if form.public.data else _l("Note added."))
+        return redirect(back)
     with services().reading() as session:
         detail = case_detail(session, actor(), case_id)
     return render_template("cases/show.html", d=detail, note_form=form, can_note=True,

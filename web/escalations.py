@@ -15,7 +15,6 @@ from wtforms.validators import Optional
 
 from workflow import commands
 from workflow.access import Screen, supervising_role
-from workflow.errors import ValidationError
 from workflow.read.queries import (
     EscalationFilters,
     assignees_for,
@@ -30,8 +29,8 @@ from workflow.store.reference import References
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, is_htmx, screen_of, services, whole_number
-from .i18n import tr, zone_name
+from .helpers import actor, is_htmx, screen_of, services, submit, whole_number
+from .i18n import zone_name
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
@@ -152,17 +151,11 @@ def act(item_id: int, action: str):
         _loaded = item.assignee  # the page reads it after the session closes
     status = 200
     if form.validate_on_submit():
-        try:
-            with services().uow() as uow:
-                done = run(uow, uow.session.get(WorkItem, item_id), form)
-                uow.commit()
-        except ValidationError as exc:
-            for name, message in exc.errors.items():
-                form[name].errors = [*form[name].errors, tr(message)]
-            status = 400
-        else:
-            flash(done)
+        done = submit(form, lambda uow: run(uow, uow.session.get(WorkItem, item_id), form), fallback="version")
+        if done:
+            flash(done.result)
             return redirect(url_for("escalations.index"))
+        status = 400
     elif form.is_submitted():
         status = 400
     else:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
 from workflow.access import Actor, Screen, may_use
+from workflow.errors import DomainError, NotFound, ValidationError
 from workflow.services import Services
 from workflow.text import bad_text
+
+from .i18n import tr
 
 
 def services() -> Services:
@@ -53,6 +59,61 @@ def screen_of(screen: Screen):
         return gated
 
     return decorate
+
+
+# -- running a command ---------------------------------------------------------------------------
+
+
+def run_command(command: Callable, *args, **kwargs):
+    """The transaction boundary of a request: ``command(uow, *args, **kwargs)`` in one unit of
+    work, committed once; its result. Domain errors go on to the app's handlers (a 409 page that
+    says to reload, a 404, a 403; the JSON API and Open311 answer in their own formats)."""
+    with services().uow() as uow:
+        result = command(uow, *args, **kwargs)
+        uow.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What :func:`submit` did: ``ok`` (also its truth value) and the command's result."""
+
+    ok: bool
+    result: Any = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def submit(form, command: Callable, *args, fallback: str, refusals_on: str | None = None,
+           **kwargs) -> Submitted:
+    """:func:`run_command` for a form. A :class:`ValidationError` puts each message on the form
+    field of its name (on ``fallback`` when the form has none) and nothing is saved: the caller
+    renders the form again, with what was typed and a 400. With ``refusals_on``, any other
+    refusal but "not found" (a feedback window that has closed, a question already answered)
+    goes on that field too, instead of to an error page."""
+    try:
+        return Submitted(True, run_command(command, *args, **kwargs))
+    except ValidationError as exc:
+        add_errors(form, exc.errors, fallback=fallback)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        if refusals_on is None:
+            raise
+        add_error(form, refusals_on, exc.message)
+    return Submitted(False)
+
+
+def add_errors(form, errors: dict, *, fallback: str) -> None:
+    """Each domain message on the form field of its name (on ``fallback`` when there is none)."""
+    for name, message in errors.items():
+        add_error(form, name if name in form else fallback, message)
+
+
+def add_error(form, name: str, message) -> None:
+    field = form[name]
+    field.errors = [*field.errors, tr(message)] if isinstance(field.errors, list) else [tr(message)]
 
 
 HUGE = 10**18  # what an absurdly long number reads as: beyond every range, so it is refused

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, jsonify, render_template
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
 from workflow.store.models import Case
 from workflow.vocabulary import CaseStatus
+
+from .helpers import services
 
 bp = Blueprint("home", __name__)
 
@@ -21,13 +23,9 @@ STATUS_LABELS = {
 }
 
 
-def _services():
-    return current_app.extensions["tanggap"]
-
-
 @bp.get("/")
 def index():
-    with _services().reading() as session:
+    with services().reading() as session:
         counts = dict(session.execute(select(Case.status, func.count()).group_by(Case.status)).all())
     rows = [(label, counts.get(status, 0)) for status, label in STATUS_LABELS.items()]
     return render_template("home.html", rows=rows, total=sum(counts.values()))
@@ -36,7 +34,7 @@ def index():
 @bp.get("/healthz")
 def healthz():
     try:
-        with _services().reading() as session:
+        with services().reading() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
         return jsonify(status="error", database=type(exc).__name__), 503

@@ -11,7 +11,7 @@ from workflow import commands
 from workflow.access import Screen
 from workflow.read.queries import SLA_STATES, SORTS, InboxFilters, inbox, report_options
 
-from .helpers import actor, is_htmx, safe_next, screen_of, services, whole_number
+from .helpers import actor, is_htmx, run_command, safe_next, screen_of, services, whole_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -52,9 +52,7 @@ def index():
 
 
 def _claim_or_release(item_id: int, command):
-    with services().uow() as uow:
-        command(uow, actor(), item_id)
-        uow.commit()
+    run_command(command, actor(), item_id)
     if is_htmx():
         return index()
     return redirect(safe_next(request.form.get("next"), url_for("inbox.index")))

@@ -31,7 +31,9 @@ from workflow.store.reference import References
 from workflow.text import xml_safe
 from workflow.vocabulary import Channel
 
+from . import helpers
 from .extensions import limiter
+from .helpers import run_command
 from .i18n import tr
 from .labels import public_stage
 from .public import STATUS_TEXT
@@ -127,10 +129,6 @@ def _http_error(exc: HTTPException):
     return _errors(exc.code or 500, [exc.description or exc.name])
 
 
-def _services():
-    return current_app.extensions["tanggap"]
-
-
 def _check_jurisdiction(refs: References) -> None:
     jurisdiction = (request.values.get("jurisdiction_id") or "").strip()
     if jurisdiction and jurisdiction != refs.city.code:
@@ -143,7 +141,7 @@ def _english() -> bool:
 
 def _local(moment: datetime | None) -> str | None:
     """Open311 times carry the city's offset (e.g. +08:00 in Makassar)."""
-    return moment.astimezone(_services().zone).isoformat(timespec="seconds") if moment else None
+    return moment.astimezone(helpers.services().zone).isoformat(timespec="seconds") if moment else None
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -158,7 +156,7 @@ def _service(c: Category) -> dict:
 @bp.get("/services.<fmt>")
 def services(fmt: str):
     _fmt(fmt)
-    with _services().reading() as session:
+    with helpers.services().reading() as session:
         refs = References(session)
         _check_jurisdiction(refs)
         rows = sorted((c for c in refs.categories.values() if c.active), key=lambda c: (c.group, c.code))
@@ -168,7 +166,7 @@ def services(fmt: str):
 @bp.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str):
     _fmt(fmt)
-    with _services().reading() as session:
+    with helpers.services().reading() as session:
         refs = References(session)
         _check_jurisdiction(refs)
         category = refs.categories.get(code)
@@ -207,29 +205,29 @@ def _request_view(r: ServiceRequest) -> dict:
 def requests_list(fmt: str):
     _fmt(fmt)
     filters = parse_filters(request.args)
-    with _services().reading() as session:
+    with helpers.services().reading() as session:
         _check_jurisdiction(References(session))
-        rows = list_requests(session, _services().definition, filters, _services().clock.now())
+        rows = list_requests(session, helpers.services().definition, filters, helpers.services().clock.now())
         return _respond("service_requests", [_request_view(r) for r in rows])
 
 
 @bp.get("/requests/<number>.<fmt>")
 def request_one(number: str, fmt: str):
     _fmt(fmt)
-    with _services().reading() as session:
+    with helpers.services().reading() as session:
         _check_jurisdiction(References(session))
-        return _respond("service_requests", [_request_view(get_request(session, _services().definition, number))])
+        return _respond("service_requests", [_request_view(get_request(session, helpers.services().definition, number))])
 
 
 @bp.get("/tokens/<token>.<fmt>")
 @lookup_limit()
 def token(token: str, fmt: str):
     _fmt(fmt)
-    with _services().reading() as session:
+    with helpers.services().reading() as session:
         _check_jurisdiction(References(session))
-        found = by_token(session, _services().definition, _services().tracking, token)
+        found = by_token(session, helpers.services().definition, helpers.services().tracking, token)
         return _respond("service_requests", [{"service_request_id": found.case.number,
-                                              "token": _services().tracking.normalize(token)}])
+                                              "token": helpers.services().tracking.normalize(token)}])
 
 
 # ReportInput's field -> the GeoReport v2 parameter it came from
@@ -258,58 +256,62 @@ def _attributes(form) -> dict:
     return found
 
 
+def _file_request(uow, form, now) -> commands.Submitted:
+    """The report of one Open311 POST, and the key's last use, in one transaction."""
+    key = credentials.find(uow.session, "open311", form.get("api_key"))
+    if key is None:  # revoked a moment ago
+        raise Open311Error(403, _("api_key was not provided or is not valid"))
+    refs = References(uow.session)
+    _check_jurisdiction(refs)
+    errors = {}
+    code = (form.get("service_code") or "").strip()
+    if not code:
+        errors["service_code"] = _("this field is required")
+    lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
+    address = (form.get("address_string") or "").strip()
+    area = kelurahan = None
+    if bool(lat) != bool(lon):
+        errors["lat"] = _("send lat and long together")
+    elif not lat:
+        if not address:
+            errors["lat"] = _("send lat and long, or address_string")
+        else:
+            try:
+                area, kelurahan = locate_address(uow.session, address)
+            except ValidationError as exc:
+                errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    name = " ".join(p for p in ((form.get("first_name") or "").strip(),
+                                (form.get("last_name") or "").strip()) if p)
+    data = commands.ReportInput(
+        category=code, description=form.get("description") or "",
+        lat=lat or area.lat, lon=lon or area.lon, area=area.code if area else None,
+        kelurahan=kelurahan.code if kelurahan else None, address=address,
+        reporter_name=name or None, contact_email=form.get("email") or None,
+        contact_phone=form.get("phone") or None, channel=Channel.OPEN311,
+        attributes=_attributes(form), media_url=form.get("media_url") or None)
+    try:
+        submitted = commands.submit_report(uow, data)
+    except ValidationError as exc:  # the domain's field names, said as the client sent them
+        raise ValidationError({OPEN311_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
+    credentials.touch(key, now)
+    return submitted
+
+
 @bp.post("/requests.<fmt>")
 @limiter.limit(lambda: current_app.config["TANGGAP_API_WRITE_LIMIT"], key_func=_api_key)
 def request_create(fmt: str):
     _fmt(fmt)
     form = request.form
-    svc = _services()
+    svc = helpers.services()
     CredentialGuesses.refuse_if_exhausted()
     with svc.reading() as session:  # counted outside any write transaction (SQLite has one writer)
         known = credentials.find(session, "open311", form.get("api_key")) is not None
     if not known:
         CredentialGuesses.failed()
         raise Open311Error(403, _("api_key was not provided or is not valid"))
-    with svc.uow() as uow:
-        key = credentials.find(uow.session, "open311", form.get("api_key"))
-        if key is None:  # revoked a moment ago
-            raise Open311Error(403, _("api_key was not provided or is not valid"))
-        refs = References(uow.session)
-        _check_jurisdiction(refs)
-        errors = {}
-        code = (form.get("service_code") or "").strip()
-        if not code:
-            errors["service_code"] = _("this field is required")
-        lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
-        address = (form.get("address_string") or "").strip()
-        area = kelurahan = None
-        if bool(lat) != bool(lon):
-            errors["lat"] = _("send lat and long together")
-        elif not lat:
-            if not address:
-                errors["lat"] = _("send lat and long, or address_string")
-            else:
-                try:
-                    area, kelurahan = locate_address(uow.session, address)
-                except ValidationError as exc:
-                    errors.update({k: tr(v) for k, v in exc.errors.items()})
-        if errors:
-            return _errors(400, [f"{field}: {text}" for field, text in errors.items()])
-        name = " ".join(p for p in ((form.get("first_name") or "").strip(),
-                                    (form.get("last_name") or "").strip()) if p)
-        data = commands.ReportInput(
-            category=code, description=form.get("description") or "",
-            lat=lat or area.lat, lon=lon or area.lon, area=area.code if area else None,
-            kelurahan=kelurahan.code if kelurahan else None, address=address,
-            reporter_name=name or None, contact_email=form.get("email") or None,
-            contact_phone=form.get("phone") or None, channel=Channel.OPEN311,
-            attributes=_attributes(form), media_url=form.get("media_url") or None)
-        try:
-            submitted = commands.submit_report(uow, data)
-        except ValidationError as exc:  # the domain's field names, said as the client sent them
-            raise ValidationError({OPEN311_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
-        credentials.touch(key, svc.clock.now())
-        uow.commit()
+    submitted = run_command(_file_request, form, svc.clock.now())
     notice = _("Report received. Tracking code: %(code)s", code=submitted.tracking_code)
     return _respond("service_requests", [{"service_request_id": submitted.case_number,
                                           "token": submitted.tracking_code,

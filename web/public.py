@@ -13,13 +13,13 @@ from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow import commands
-from workflow.errors import DomainError, NotFound, ValidationError
+from workflow.errors import NotFound, ValidationError
 from workflow.read.queries import public_photo, public_status, report_options
 from workflow.vocabulary import Channel
 
 from .extensions import limiter
 from .forms import Form
-from .helpers import read_upload, services
+from .helpers import add_errors, read_upload, run_command, services, submit
 from .i18n import tr
 from .ratelimit import client_ip, failed, lookup_limit, setting
 
@@ -63,12 +63,6 @@ def _fill_choices(form: ReportForm, options) -> None:
     # Without JavaScript every kelurahan, grouped by kecamatan; htmx narrows it to one.
     form.kelurahan.choices = [C("", _l("Choose a kelurahan"))] + [
         C(a.code, a.name, optgroup=k.name) for k in kecamatan for a in options.kelurahan[k.id]]
-
-
-def _attach_errors(form: Form, errors: dict) -> None:
-    for name, message in errors.items():
-        field = getattr(form, name, None) or form.description
-        field.errors = [*field.errors, tr(message)] if isinstance(field.errors, list) else [tr(message)]
 
 
 def _category_context(options, chosen: str | None, answers, errors: dict | None = None) -> dict:
@@ -143,7 +137,8 @@ def report():
                 redirect_to = _submit(form, _answers(request.form, category))
             except ValidationError as exc:
                 errors = exc.errors
-                _attach_errors(form, {k: v for k, v in errors.items() if not k.startswith("attribute[")})
+                add_errors(form, {k: v for k, v in errors.items() if not k.startswith("attribute[")},
+                           fallback="description")
                 status = 400
             else:
                 return redirect(redirect_to)
@@ -177,9 +172,7 @@ def _submit(form: ReportForm, attributes: dict) -> str:
             raise ValidationError(errors)
         if content is not None:  # decoded before the write transaction begins
             photo = services().storage.prepare(content, field="photo")
-        with services().uow() as uow:
-            submitted = commands.submit_report(uow, data, photo=photo)
-            uow.commit()
+        submitted = run_command(commands.submit_report, data, photo=photo)
     except ValidationError as exc:
         raise ValidationError({**errors, **exc.errors}) from None
     return url_for("public.status", code=submitted.tracking_code, new=1)
@@ -222,19 +215,9 @@ def status(code: str):
     form = FeedbackForm()
     http_status = 200
     if request.method == "POST":
-        if form.validate():
-            try:
-                with services().uow() as uow:
-                    commands.citizen_feedback(uow, code, decision=form.decision.data or "",
-                                              reason=form.reason.data)
-                    uow.commit()
-                return redirect(url_for("public.status", code=code))
-            except ValidationError as exc:
-                _attach_errors(form, exc.errors)
-            except NotFound:
-                raise
-            except DomainError as exc:
-                form.decision.errors = [tr(exc.message)]
+        if form.validate() and submit(form, commands.citizen_feedback, code, decision=form.decision.data or "",
+                                      reason=form.reason.data, fallback="decision", refusals_on="decision"):
+            return redirect(url_for("public.status", code=code))
         http_status = 400
     return _status_page(code, form, AnswerForm(), http_status)
 
@@ -248,19 +231,10 @@ class AnswerForm(Form):
 def answer(code: str):
     """The reporter answers an officer's question; the officer's SLA clock runs again."""
     form = AnswerForm()
-    if form.validate():
-        try:
-            with services().uow() as uow:
-                commands.answer_information(uow, code, answer=form.answer.data or "")
-                uow.commit()
-            flash(_l("Thank you, your answer was sent to the officer."))
-            return redirect(url_for("public.status", code=code))
-        except ValidationError as exc:
-            _attach_errors(form, exc.errors)
-        except NotFound:
-            raise
-        except DomainError as exc:
-            form.answer.errors = [tr(exc.message)]
+    if form.validate() and submit(form, commands.answer_information, code, answer=form.answer.data or "",
+                                  fallback="answer", refusals_on="answer"):
+        flash(_l("Thank you, your answer was sent to the officer."))
+        return redirect(url_for("public.status", code=code))
     return _status_page(code, FeedbackForm(), form, 400)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -10,25 +12,17 @@ from wtforms import HiddenField, TextAreaField
 
 from workflow import commands
 from workflow.commands.tasks import QUESTION_MAX, workable_item
-from workflow.errors import Conflict, ValidationError
-from workflow.read.queries import case_detail, instructions_for, task_choices
-from workflow.store.models import Case, WorkItem
+from workflow.engine.forms import FormDefinition
+from workflow.errors import ValidationError
+from workflow.read.queries import CaseDetail, case_detail, instructions_for, task_choices
+from workflow.store.models import WorkItem
 
 from .cases import NoteForm
-from .errors import render_error
 from .forms import Form
-from .helpers import actor, read_upload, services, whole_number
-from .i18n import tr
+from .helpers import actor, add_errors, read_upload, services, submit, whole_number
 from .taskforms import build_form, values_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
-
-
-def _item(item_id: int) -> WorkItem:
-    with services().reading() as session:
-        item, _role = workable_item(session, actor(), item_id)
-        _case = item.case  # load the case while the session is open: the page reads it later
-        return item
 
 
 class AskForm(Form):
@@ -37,66 +31,74 @@ class AskForm(Form):
                              render_kw={"maxlength": QUESTION_MAX, "rows": 3})
 
 
-def _page(item: WorkItem, form, status: int = 200, ask_form: AskForm | None = None):
+@dataclass(frozen=True)
+class TaskPage:
+    """What the page of a work item shows, read in one session."""
+
+    item: WorkItem
+    detail: CaseDetail
+    instructions: list
+    form: FormDefinition
+    options: dict  # the choices of the form's fields, by source
+
+
+def _read(item_id: int) -> TaskPage:
+    """404 outside the actor's view, 403 for a task they may not work."""
     with services().reading() as session:
-        detail = case_detail(session, actor(), item.case_id)
-        instructions = instructions_for(session, [item.id]).get(item.id, [])
+        item, _role = workable_item(session, actor(), item_id)
+        _case = item.case  # loaded while the session is open: the page reads it later
+        form = services().definition.forms[item.form_key]
+        return TaskPage(
+            item=item, detail=case_detail(session, actor(), item.case_id),
+            instructions=instructions_for(session, [item.id]).get(item.id, []), form=form,
+            options={f.source: task_choices(session, item.case, f.source) for f in form.fields if f.source})
+
+
+def _form(page: TaskPage):
+    """The task's form, filled from the request when it was posted."""
+    return build_form(page.form, page.options, str(get_locale()))
+
+
+def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = None):
     process = services().definition
     question = process.question_task
-    asking = next((w for w in detail.work_items if question and w.task_name == question.name), None)
-    task = process.task(item.task_name)
+    asking = next((w for w in page.detail.work_items if question and w.task_name == question.name), None)
+    task = process.task(page.item.task_name)
     if ask_form is None and task is not None and task.asks_citizen and asking is None:
         ask_form = AskForm()
-        ask_form.version.data = detail.case.version
-    definition = services().definition.forms[item.form_key]
-    return render_template("tasks/show.html", item=item, d=detail, form=form, note_form=NoteForm(),
-                           definition=definition, locale=str(get_locale()), instructions=instructions,
+        ask_form.version.data = page.detail.case.version
+    return render_template("tasks/show.html", item=page.item, d=page.detail, form=form, note_form=NoteForm(),
+                           definition=page.form, locale=str(get_locale()), instructions=page.instructions,
                            ask_form=ask_form if asking is None else None, asking=asking), status
-
-
-def _form(item: WorkItem):
-    definition = services().definition.forms[item.form_key]
-    with services().reading() as session:
-        case = session.get(Case, item.case_id)
-        options = {f.source: task_choices(session, case, f.source)
-                   for f in definition.fields if f.source}
-    form = build_form(definition, options, str(get_locale()))
-    return form, definition
 
 
 @bp.get("/<int:item_id>")
 @login_required
 def show(item_id: int):
-    item = _item(item_id)
-    form, _definition = _form(item)
-    form.version.data = item.case.version
-    return _page(item, form)
+    page = _read(item_id)
+    form = _form(page)
+    form.version.data = page.detail.case.version
+    return _page(page, form)
 
 
 @bp.post("/<int:item_id>")
 @login_required
 def complete(item_id: int):
-    item = _item(item_id)
-    form, definition = _form(item)
+    page = _read(item_id)
+    form = _form(page)
     if not form.validate_on_submit():
-        return _page(item, form, 400)
-    values, files = values_of(form, definition, services().zone)
-    try:
+        return _page(page, form, 400)
+    values, files = values_of(form, page.form, services().zone)
+    try:  # photos are decoded before the write transaction begins
         uploads = {name: services().storage.prepare(read_upload(upload), field=name)
                    for name, upload in files.items()}
-        version = whole_number(form.version.data)
-        with services().uow() as uow:
-            commands.complete_work_item(uow, actor(), item_id, values, expected_version=version,
-                                        uploads=uploads)
-            uow.commit()
     except ValidationError as exc:
-        for name, message in exc.errors.items():
-            target = form[name] if name in form else form.version
-            target.errors = [*target.errors, tr(message)]
-        return _page(item, form, 400)
-    except Conflict as exc:
-        return render_error(exc.message, 409, reload=True)
-    flash(_l("Task completed: %(case)s.", case=item.case.number))
+        add_errors(form, exc.errors, fallback="version")
+        return _page(page, form, 400)
+    if not submit(form, commands.complete_work_item, actor(), item_id, values, fallback="version",
+                  expected_version=whole_number(form.version.data), uploads=uploads):
+        return _page(page, form, 400)
+    flash(_l("Task completed: %(case)s.", case=page.item.case.number))
     return redirect(url_for("inbox.index"))
 
 
@@ -104,25 +106,15 @@ def complete(item_id: int):
 @login_required
 def ask(item_id: int):
     """Ask the reporter a question; the task stays open and its SLA clock stops."""
-    item = _item(item_id)
+    page = _read(item_id)
     ask_form = AskForm()
-    form, _definition = _form(item)
-    form.version.data = item.case.version
+    form = _form(page)
+    form.version.data = page.detail.case.version
     if not ask_form.validate_on_submit():
-        return _page(item, form, 400, ask_form=ask_form)
-    try:
-        version = whole_number(ask_form.version.data)
-        with services().uow() as uow:
-            commands.request_information(uow, actor(), item_id, question=ask_form.question.data or "",
-                                         expected_version=version)
-            uow.commit()
-    except ValidationError as exc:
-        for name, message in exc.errors.items():
-            target = ask_form[name] if name in ask_form else ask_form.version
-            target.errors = [*target.errors, tr(message)]
-        return _page(item, form, 400, ask_form=ask_form)
-    except Conflict as exc:
-        return render_error(exc.message, 409, reload=True)
+        return _page(page, form, 400, ask_form=ask_form)
+    if not submit(ask_form, commands.request_information, actor(), item_id, fallback="version",
+                  question=ask_form.question.data or "", expected_version=whole_number(ask_form.version.data)):
+        return _page(page, form, 400, ask_form=ask_form)
     flash(_l("Question sent to the reporter: %(case)s. The SLA clock stops until the answer.",
-             case=item.case.number))
+             case=page.item.case.number))
     return redirect(url_for("tasks.show", item_id=item_id))
