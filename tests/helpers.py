@@ -82,6 +82,17 @@ class World(Scenario):
             uow.commit()
         return submitted
 
+    def approved(self, **report) -> commands.Submitted:
+        """A new report worked by DLH and the Mariso QR team up to an approved verification:
+        the case waits for the OPD's closure."""
+        sub = self.report(**report)
+        self.do(actions.triage, self.triage, sub.case_id, decision="valid")
+        self.do(actions.accept, self.dlh, sub.case_id)
+        self.do(actions.dispatch, self.dlh, sub.case_id, team="qr-mariso-1")
+        self.field_work(self.qr_mariso, sub.case_id)
+        self.do(actions.verify, self.dlh, sub.case_id, approve=True)
+        return sub
+
     def item(self, case_id: int) -> WorkItem:
         """The case's one open task, side tasks (escalation reviews, a question to the citizen)
         aside."""

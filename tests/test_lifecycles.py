@@ -10,7 +10,8 @@ from sqlalchemy import select
 from tests import actions
 from workflow import commands
 from workflow.errors import NotFound
-from workflow.read.queries import InboxFilters, case_detail, inbox
+from workflow.read.cases import case_detail
+from workflow.read.inbox import InboxFilters, inbox
 from workflow.store.models import Agency, OutboxMessage, Timer
 from workflow.vocabulary import CaseStatus
 

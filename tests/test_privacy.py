@@ -9,7 +9,8 @@ import pytest
 from tests import actions
 from tests.webclient import WebClient
 from workflow import commands
-from workflow.read.queries import case_detail, public_status
+from workflow.read.cases import case_detail
+from workflow.read.public import public_status
 
 
 @pytest.fixture
@@ -94,12 +95,7 @@ def test_contact_details_are_gone_once_the_case_is_over(world, staff):
     w.do(actions.triage, w.triage, rejected.case_id, decision="reject", reason="Bukan wewenang kota.")
     for who in ("triage", "admin"):
         assert _seen(w, staff[who], rejected.case_id)[1:] == (None, None), who
-    sub = w.report()
-    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
-    w.do(actions.accept, w.dlh, sub.case_id)
-    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
-    w.field_work(w.qr_mariso, sub.case_id)
-    w.do(actions.verify, w.dlh, sub.case_id, approve=True)
+    sub = w.approved()
     w.do(actions.close, w.dlh, sub.case_id, closure_note="Sampah sudah diangkut.")
     # resolved, and the reporter may still dispute: the OPD may have to call back
     assert _seen(w, staff["dlh"], sub.case_id)[1] == "daeng@example.id"

@@ -9,7 +9,8 @@ import pytest
 from tests import actions
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
-from workflow.read.queries import InboxFilters, case_detail, case_history, inbox
+from workflow.read.cases import case_detail, case_history
+from workflow.read.inbox import InboxFilters, inbox
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tests import actions
 from workflow import commands
 from workflow.engine.runtime import ProcessEngine
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
-from workflow.read.queries import public_status
+from workflow.read.public import public_status
 from workflow.store.models import Escalation, Incident, Note, OutboxMessage, Timer, WorkItem
 from workflow.vocabulary import Role
 

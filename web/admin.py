@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from workflow import commands
 from workflow.access import Screen
-from workflow.read.queries import incidents
+from workflow.read.incidents import incidents
 
 from .helpers import actor, only_for, run_command, services, whole_number
 

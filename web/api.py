@@ -29,19 +29,10 @@ from workflow.commands import credentials
 from workflow.commands.tasks import workable_item
 from workflow.engine.forms import ID_LIMIT
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
-from workflow.read.queries import (
-    SLA_STATES,
-    SORTS,
-    TABS,
-    EscalationFilters,
-    InboxFilters,
-    case_detail,
-    case_history,
-    escalation_view,
-    inbox,
-    sla_state,
-    task_choices,
-)
+from workflow.read.cases import case_detail, case_history
+from workflow.read.escalations import EscalationFilters, escalation_view
+from workflow.read.inbox import SLA_STATES, SORTS, TABS, InboxFilters, inbox, sla_state
+from workflow.read.options import task_choices
 from workflow.store.models import Case, WorkItem
 from workflow.vocabulary import Channel, Role
 

@@ -23,7 +23,7 @@ from workflow.read.history import (
     search_cases,
     timeline,
 )
-from workflow.read.queries import report_options
+from workflow.read.options import report_options
 from workflow.store.models import Agency
 from workflow.vocabulary import CaseStatus
 

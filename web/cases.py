@@ -10,7 +10,7 @@ from wtforms import BooleanField, TextAreaField
 
 from workflow import commands
 from workflow.access import can_write_notes
-from workflow.read.queries import attachment_for, case_detail
+from workflow.read.cases import attachment_for, case_detail
 
 from .forms import Form
 from .helpers import actor, safe_next, services, submit

@@ -15,15 +15,9 @@ from wtforms.validators import Optional
 
 from workflow import commands
 from workflow.access import Screen, supervising_role
-from workflow.read.queries import (
-    EscalationFilters,
-    assignees_for,
-    case_detail,
-    escalation_view,
-    instructions_for,
-    report_options,
-    task_choices,
-)
+from workflow.read.cases import case_detail, instructions_for
+from workflow.read.escalations import EscalationFilters, escalation_view
+from workflow.read.options import assignees_for, report_options, task_choices
 from workflow.store.models import Agency, WorkItem
 from workflow.store.reference import References
 from workflow.vocabulary import Role
@@ -31,6 +25,7 @@ from workflow.vocabulary import Role
 from .forms import Form
 from .helpers import actor, is_htmx, screen_of, services, submit, whole_number
 from .i18n import zone_name
+from .labels import force_transferable
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
@@ -137,6 +132,8 @@ def act(item_id: int, action: str):
         detail = case_detail(session, actor(), item.case_id)  # 404 outside the actor's scope
         if supervising_role(actor(), item.agency_id) is None:
             abort(403)
+        if action == "transfer" and not force_transferable(item.task_name):
+            abort(404)  # the process lets no supervisor move the case at this task
         form = form_class()
         if action == "extend":
             form.new_due.label.text = _l("New deadline (%(zone)s)", zone=zone_name(services().clock.now()))

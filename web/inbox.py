@@ -9,7 +9,8 @@ from flask_login import login_required
 
 from workflow import commands
 from workflow.access import Screen
-from workflow.read.queries import SLA_STATES, SORTS, InboxFilters, inbox, report_options
+from workflow.read.inbox import SLA_STATES, SORTS, InboxFilters, inbox
+from workflow.read.options import report_options
 
 from .helpers import actor, is_htmx, run_command, safe_next, screen_of, services, whole_number
 

@@ -44,7 +44,6 @@ def attribute_answers(category, answers: dict | None, locale: str) -> list[tuple
     return shown
 
 
-
 def _definition():
     from flask import current_app
 
@@ -74,3 +73,9 @@ def level_label(level: str) -> str:
 def level_severe(level: str) -> bool:
     known = _definition().levels.get(level)
     return bool(known and known.severe)
+
+
+def force_transferable(name: str | None) -> bool:
+    """Whether a supervisor may move the case to another OPD while this task is open."""
+    task = _definition().task(name or "")
+    return bool(task and task.force_transferable)

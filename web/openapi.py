@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from workflow.read.queries import SLA_STATES, SORTS, TABS
+from workflow.read.inbox import SLA_STATES, SORTS, TABS
 from workflow.vocabulary import AttachmentKind
 
 MAX_LIMIT = 100  # largest page the API lists

@@ -14,8 +14,9 @@ from wtforms.validators import Optional
 
 from workflow import commands
 from workflow.errors import NotFound, ValidationError
-from workflow.read.queries import public_photo, public_status, report_options
-from workflow.vocabulary import Channel
+from workflow.read.options import report_options
+from workflow.read.public import public_photo, public_status
+from workflow.vocabulary import CaseStatus, Channel
 
 from .extensions import limiter
 from .forms import Form
@@ -25,13 +26,13 @@ from .ratelimit import client_ip, failed, lookup_limit, setting
 
 bp = Blueprint("public", __name__)
 
-STATUS_TEXT = {
-    "triage": _l("Received, being checked by the command center"),
-    "in_progress": _l("Being handled"),
-    "resolved": _l("Handled: please confirm"),
-    "closed": _l("Closed"),
-    "rejected": _l("Rejected"),
-    "merged": _l("Merged with another report"),
+STATUS_TEXT = {  # what a status means to the reporter
+    CaseStatus.TRIAGE: _l("Received, being checked by the command center"),
+    CaseStatus.IN_PROGRESS: _l("Being handled"),
+    CaseStatus.RESOLVED: _l("Handled: please confirm"),
+    CaseStatus.CLOSED: _l("Closed"),
+    CaseStatus.REJECTED: _l("Rejected"),
+    CaseStatus.MERGED: _l("Merged with another report"),
 }
 def _name(obj) -> str:
     return obj.name_en if str(get_locale()) == "en" else obj.name_id

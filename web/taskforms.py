@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow.engine.forms import FormDefinition
-from workflow.read.queries import ChoiceOption
+from workflow.read.options import ChoiceOption
 
 from .forms import Form
 

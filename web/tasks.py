@@ -14,7 +14,8 @@ from workflow import commands
 from workflow.commands.tasks import QUESTION_MAX, workable_item
 from workflow.engine.forms import FormDefinition
 from workflow.errors import ValidationError
-from workflow.read.queries import CaseDetail, case_detail, instructions_for, task_choices
+from workflow.read.cases import CaseDetail, case_detail, instructions_for
+from workflow.read.options import task_choices
 from workflow.store.models import WorkItem
 
 from .cases import NoteForm

@@ -18,7 +18,7 @@ from workflow.engine.runtime import Snapshot
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
-from workflow.read.queries import task_choices
+from workflow.read.options import task_choices
 from workflow.store.models import Case, Note, User, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork

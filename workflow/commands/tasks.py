@@ -21,7 +21,7 @@ from workflow.engine.forms import FormDefinition, clean
 from workflow.engine.runtime import Snapshot
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
-from workflow.read.queries import task_choices
+from workflow.read.options import task_choices
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Attachment, Case, Note, WorkItem

@@ -72,7 +72,7 @@ class TaskDefinition:
     role: Role
     label: Labels
     public_label: Labels | None  # what the reporter reads while the case is at this task
-    order: int  # position in the process file: lists of stages keep the diagram's order
+    order: int  # position along the process's flow: lists of stages follow the path of a case
     side: bool = False  # runs beside the case's main task and never gives the case its stage
     level: str | None = None  # an escalation review: the level it raises
     pauses_sla: bool = False  # while open, the SLA clock of the task it is about stands still
@@ -238,8 +238,9 @@ def load_definition(bpmn_dir: Path, process_id: str = PROCESS_ID) -> ProcessDefi
     meta = yaml.safe_load((bpmn_dir / "tasks.yaml").read_text(encoding="utf-8"))
     source = {p.name: p.read_text(encoding="utf-8") for p in [*bpmn_files, *dmn_files]}
     source["tasks.yaml"] = (bpmn_dir / "tasks.yaml").read_text(encoding="utf-8")
-    order = _document_order(source, bpmn_files)
-    return _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta, order)
+    document = _document_order(source, bpmn_files)
+    return _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta,
+                  _flow_order(spec, document), document)
 
 
 def _document_order(source: dict[str, str], files: list[Path]) -> dict[str, int]:
@@ -253,8 +254,29 @@ def _document_order(source: dict[str, str], files: list[Path]) -> dict[str, int]
     return order
 
 
+def _flow_order(spec, document: dict[str, int]) -> dict[str, int]:
+    """Each element's position along the flow: breadth first from the start, a case's path in
+    the order it takes it (elements at the same distance in the modeller's order). Where an
+    element stands in the file says nothing: modellers append new ones at the end."""
+    specs = spec.task_specs
+    start = next(name for name, s in specs.items() if isinstance(s, StartEvent))
+    order: dict[str, int] = {start: 0}
+    frontier = [start]
+    while frontier:
+        following = sorted({o.name for name in frontier for o in specs[name].outputs if o.name not in order},
+                           key=lambda n: document.get(n, len(document)))
+        for name in following:
+            order[name] = len(order)
+        frontier = following
+    for name in sorted(set(specs) - set(order), key=lambda n: document.get(n, len(document))):
+        order[name] = len(order)
+    return order
+
+
 def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta,
-           order) -> ProcessDefinition:
+           order, document) -> ProcessDefinition:
+    """``order``: along the flow (tasks); ``document``: in the file (end events: the first of a
+    status is the one a case whose path is not known is taken to have reached)."""
     problems: list[str] = []
     lanes = {name: LaneRule(role=Role(rule["role"]), agency=rule.get("agency"), team=rule.get("team"),
                             fallback=rule.get("fallback"), level=rule.get("level"))
@@ -282,7 +304,7 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
         if isinstance(task_spec, EndEvent) and name in ended:  # others end a side path
             end_events[name] = EndEventDefinition(name, CaseStatus(ended[name]),
                                                   frozenset(i.name for i in task_spec.inputs),
-                                                  order.get(name, len(order)))
+                                                  document.get(name, len(document)))
         if properties.get("auditAction"):
             script_actions[properties["auditAction"]] = name
         if not getattr(task_spec, "manual", False):

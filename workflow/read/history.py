@@ -23,7 +23,7 @@ from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.read.queries import Page, _paging_errors
+from workflow.read.paging import Page, paging_errors
 from workflow.store import audit
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
 from workflow.store.reference import city_zone
@@ -63,7 +63,7 @@ class HistoryFilters:
     per_page: int = 25
 
     def validate(self) -> HistoryFilters:
-        errors = _paging_errors(self.page, self.per_page)
+        errors = paging_errors(self.page, self.per_page)
         check_day(self.date_from, "date_from", errors)
         check_day(self.date_to, "date_to", errors)
         if self.status and self.status not in {str(s) for s in CaseStatus}:
@@ -154,7 +154,7 @@ def actor_events(session: Session, actor: Actor, username: str, *, page: int = 1
                  per_page: int = 50) -> Page:
     """Everything ``username`` did, newest first, in the cases the reader may see."""
     require_reader(actor)
-    errors = _paging_errors(page, per_page)
+    errors = paging_errors(page, per_page)
     if errors:
         raise ValidationError(errors)
     user_id = session.scalar(select(User.id).where(User.username == (username or "").strip()))

@@ -19,7 +19,7 @@ from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_moment
-from workflow.read.queries import closing_note_query
+from workflow.read.public import closing_note_query
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report
 from workflow.store.reference import References
 from workflow.store.tracking import TrackingCodes

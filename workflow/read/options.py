@@ -1,0 +1,64 @@
+"""Choices offered on forms: report categories and areas, a task's agencies and teams, and
+the users a supervisor may reassign a task to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow.access import memberships_working
+from workflow.store.models import Agency, Area, Case, Category, Membership, QrTeam, User, WorkItem
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    categories: list[Category]
+    kecamatan: list[Area]
+    kelurahan: dict[int, list[Area]]  # by kecamatan id
+
+
+def report_options(session: Session) -> ReportOptions:
+    categories = list(session.scalars(select(Category).where(Category.active.is_(True))
+                                      .order_by(Category.group, Category.name_id)))
+    areas = list(session.scalars(select(Area).order_by(Area.name)))
+    kecamatan = [a for a in areas if a.parent_id is None]
+    kelurahan: dict[int, list[Area]] = {k.id: [] for k in kecamatan}
+    for a in areas:
+        if a.parent_id is not None:
+            kelurahan[a.parent_id].append(a)
+    return ReportOptions(categories=categories, kecamatan=kecamatan, kelurahan=kelurahan)
+
+
+@dataclass(frozen=True)
+class ChoiceOption:
+    code: str
+    name_id: str
+    name_en: str
+
+
+def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption]:
+    """The options of a form field whose choices come from the database, for this case:
+    categories, the OPDs a case can be transferred to, the QR teams of the case's kecamatan."""
+    if source == "categories":
+        rows = session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.name_id))
+        return [ChoiceOption(c.code, c.name_id, c.name_en) for c in rows]
+    if source == "agencies":
+        rows = session.scalars(select(Agency).where(
+            Agency.active.is_(True), Agency.handles_reports.is_(True),
+            Agency.id != (case.agency_id or 0)).order_by(Agency.name))
+        return [ChoiceOption(a.code, a.name, a.name) for a in rows]
+    if source == "teams":
+        rows = session.scalars(select(QrTeam).where(
+            QrTeam.active.is_(True), QrTeam.area_id == case.area_id).order_by(QrTeam.code))
+        return [ChoiceOption(t.code, t.name, t.name) for t in rows]
+    raise ValueError(f"unknown choice source {source!r}")
+
+
+def assignees_for(session: Session, item: WorkItem) -> list[ChoiceOption]:
+    """Active users who could work ``item`` (a supervisor reassigning it picks one of these)."""
+    query = (select(User).join(Membership).where(User.active.is_(True), memberships_working(item))
+             .order_by(User.username).distinct())
+    return [ChoiceOption(u.username, f"{u.full_name} ({u.username})", f"{u.full_name} ({u.username})")
+            for u in session.scalars(query) if u.id != item.assignee_id]
