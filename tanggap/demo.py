@@ -21,7 +21,7 @@ from tanggap.scenario import Scenario
 from workflow import commands
 from workflow.access import Actor, actor_for_user
 from workflow.clock import ManualClock
-from workflow.commands.users import hash_password, password_problem
+from workflow.commands.users import password_problem
 from workflow.errors import ValidationError
 from workflow.services import Services
 from workflow.store.models import Agency, Membership, QrTeam, User, WorkItem
@@ -65,7 +65,7 @@ def demo_users(services: Services, password: str) -> int:
         session = uow.session
         if session.scalar(select(User.id).where(User.username == "admin")):
             return 0
-        hashed = hash_password(password)  # one hash for all demo users: seeding stays fast
+        hashed = services.passwords.hash(password)  # one hash for all demo users: seeding stays fast
         now = uow.clock.now()
         users: list[User] = []
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests.helpers import World
+from tests.helpers import FAST_PASSWORDS, World
 from workflow.clock import ManualClock
 from workflow.config import REPO_ROOT, Settings
 from workflow.engine.definition import load_definition
@@ -123,7 +123,7 @@ def settings(db_url, tmp_path):
 
 @pytest.fixture
 def services(settings, clock, definition):
-    svc = build_services(settings, clock=clock, definition=definition)
+    svc = build_services(settings, clock=clock, definition=definition, passwords=FAST_PASSWORDS)
     yield svc
     svc.dispose()
 

@@ -15,11 +15,13 @@ from tanggap.scenario import Scenario
 from tests import actions
 from workflow import commands
 from workflow.access import Actor, actor_for_user
+from workflow.passwords import Passwords
 from workflow.store import audit
 from workflow.store.models import Base, Case, CaseEvent, WorkItem
 from workflow.vocabulary import AttachmentKind
 
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+# Test users' hashes are cheap to make and check; production parameters are tested apart.
+FAST_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 PASSWORD = "correct horse battery"
 
 
@@ -39,7 +41,7 @@ class World(Scenario):
     def user(self, username: str, *roles: tuple[str, str | None]) -> Actor:
         with self.services.uow() as uow:
             user = commands.create_user(uow, username=username, full_name=username.title(),
-                                        password=PASSWORD, roles=roles, hasher=FAST_HASHER)
+                                        password=PASSWORD, roles=roles)
             uow.commit()
             return actor_for_user(uow.session, user.id)
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DatabaseError, ProgrammingError
 from escalation.sweeper import Sweeper
 from tanggap.cli import main
 from tests import actions
-from tests.helpers import World, tamper, verify_cli
+from tests.helpers import FAST_PASSWORDS, World, tamper, verify_cli
 from workflow.config import Settings
 from workflow.services import build_services
 from workflow.store import audit
@@ -122,7 +122,7 @@ def owner_and_app_roles(pg_database, tmp_path):
 def test_an_app_role_without_owner_rights_runs_cases_but_cannot_touch_the_trail(owner_and_app_roles, tmp_path, clock, definition):
     _owner_url, app_url = owner_and_app_roles
     settings = Settings.from_env({"DATABASE_URL": app_url, "TANGGAP_INSTANCE": str(tmp_path / "instance")})
-    services = build_services(settings, clock=clock, definition=definition)
+    services = build_services(settings, clock=clock, definition=definition, passwords=FAST_PASSWORDS)
     try:
         world = World(services)
         sub = world.report()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.helpers import FAST_HASHER, PASSWORD, jpeg_bytes
+from tests.helpers import FAST_PASSWORDS, PASSWORD, jpeg_bytes
 
 try:
     from playwright.sync_api import expect
@@ -66,13 +66,14 @@ def server(sqlite_url, tmp_path, definition):
     from web import create_app
 
     settings = Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url})
-    services = build_services(settings, definition=definition, clock=ManualClock(START))
+    services = build_services(settings, definition=definition, clock=ManualClock(START),
+                              passwords=FAST_PASSWORDS)
     with services.uow() as uow:
         for username, role, scope in [("triase", "triage", "KOMINFO"), ("koor.dlh", "coordinator", "DLH"),
                                       ("koor.dpu", "coordinator", "DPU"),
                                       ("qr.mariso", "qr_officer", "qr-mariso-1")]:
             commands.create_user(uow, username=username, full_name=username.title(), password=PASSWORD,
-                                 roles=[(role, scope)], hasher=FAST_HASHER)
+                                 roles=[(role, scope)])
         uow.commit()
     app = create_app({"SECRET_KEY": "browser-test"}, services=services)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
@@ -263,7 +264,7 @@ def test_case_history_with_the_taken_path(browser, server):
     base, services = server
     with services.uow() as uow:
         commands.create_user(uow, username="inspektorat", full_name="Inspektorat", password=PASSWORD,
-                             roles=[("auditor", None)], hasher=FAST_HASHER)
+                             roles=[("auditor", None)])
         submitted = commands.submit_report(uow, commands.ReportInput(
             category="sampah", description="Sampah menumpuk di saluran depan pasar.", lat=-5.156,
             lon=119.405, area="mariso"))
@@ -311,7 +312,7 @@ def test_dashboard_in_the_browser(browser, server):
     base, services = server
     with services.uow() as uow:
         commands.create_user(uow, username="walikota", full_name="Pimpinan Kota", password=PASSWORD,
-                             roles=[("supervisor", None)], hasher=FAST_HASHER)
+                             roles=[("supervisor", None)])
         for area, lat, lon in (("mariso", -5.156, 119.405), ("tallo", -5.105, 119.44), ("mariso", -5.157, 119.406)):
             commands.submit_report(uow, commands.ReportInput(
                 category="sampah", description="Sampah menumpuk di pinggir jalan.", lat=lat, lon=lon, area=area))

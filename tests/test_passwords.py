@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from tanggap.cli import main
-from tests.helpers import FAST_HASHER
+from tests.helpers import PASSWORD
 from workflow import commands
 from workflow.commands.users import MAX_PASSWORD, password_problem
 from workflow.errors import ValidationError
@@ -31,7 +31,7 @@ def test_create_user_refuses_with_the_reason_on_the_password_field(world):
     with world.services.uow() as uow:
         with pytest.raises(ValidationError) as refused:
             commands.create_user(uow, username="sari.dinas-lh", full_name="Sari", password="Sari.Dinas-LH",
-                                 roles=[("coordinator", "DLH")], hasher=FAST_HASHER)
+                                 roles=[("coordinator", "DLH")])
     assert set(refused.value.errors) == {"password"}
     assert refused.value.errors["password"].template == "must not be your username or name"
 
@@ -53,13 +53,11 @@ def test_the_cli_refuses_a_huge_password_it_could_never_check(tmp_path):
 
 
 def test_login_refuses_a_password_over_the_limit_without_hashing_it(world, web, monkeypatch):
-    from workflow.commands import users
-
     world.dlh
     response = web.post("/login", {"username": "koor.dlh", "password": "p" * (MAX_PASSWORD + 1)})
     assert response.status_code == 400  # the form says what the limit is
     hashed: list[int] = []
-    real = users._hasher
+    real = world.services.passwords.hasher
 
     class Counting:
         def verify(self, hash_, password):
@@ -69,7 +67,46 @@ def test_login_refuses_a_password_over_the_limit_without_hashing_it(world, web, 
         def __getattr__(self, name):
             return getattr(real, name)
 
-    monkeypatch.setattr(users, "_hasher", Counting())
+    monkeypatch.setattr(world.services.passwords, "hasher", Counting())
     result = commands.authenticate(world.services, "koor.dlh", "p" * 100_000)
     assert result.user is None and result.error.code == "bad_login"
     assert hashed and max(hashed) <= MAX_PASSWORD  # the same work as any wrong password, no more
+
+
+def test_a_hash_made_with_weaker_parameters_is_replaced_at_the_next_login(world):
+    from argon2 import PasswordHasher
+    from sqlalchemy import select
+
+    from workflow.passwords import Passwords
+    from workflow.store.models import User
+
+    weak = Passwords(PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+
+    def stored() -> str:
+        with world.services.reading() as session:
+            return session.scalar(select(User.password_hash).where(User.username == "koor.dlh"))
+
+    def weaken() -> str:
+        with world.services.uow() as uow:
+            uow.session.scalar(select(User).where(User.username == "koor.dlh")).password_hash = weak.hash(PASSWORD)
+            uow.commit()
+        return stored()
+
+    world.dlh
+    before = weaken()
+    assert commands.authenticate(world.services, "koor.dlh", "not the password").user is None
+    assert stored() == before  # a wrong password changes nothing
+    assert commands.authenticate(world.services, "koor.dlh", PASSWORD).user is not None
+    after = stored()
+    assert after != before and not world.services.passwords.outdated(after)
+    assert world.services.passwords.matches(after, PASSWORD)
+
+
+def test_production_hashes_use_argon2id_with_the_recommended_parameters():
+    from workflow.passwords import Passwords
+
+    stored = Passwords().hash("correct horse battery")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106, second choice
+    assert Passwords().matches(stored, "correct horse battery")
+    assert not Passwords().matches(stored, "correct horse batterY")
+    assert not Passwords().matches(None, "")  # an unknown name matches nothing

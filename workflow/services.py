@@ -15,6 +15,7 @@ from workflow.config import Settings
 from workflow.engine.definition import ProcessDefinition, load_definition
 from workflow.engine.runtime import ProcessEngine
 from workflow.engine.sla import SlaCalendar
+from workflow.passwords import Passwords
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import make_engine, make_session_factory
 from workflow.store.reference import city_zone
@@ -48,6 +49,7 @@ class Services:
     storage: AttachmentStore
     tracking: TrackingCodes
     city_zone: Callable[[], ZoneInfo]
+    passwords: Passwords = field(default_factory=Passwords)
     spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
 
     @property
@@ -75,7 +77,8 @@ class Services:
 def build_services(settings: Settings, *, clock: Clock | None = None,
                    calendar: Callable[[Callable[[], ZoneInfo]], SlaCalendar] | None = None,
                    engine: Engine | None = None,
-                   definition: ProcessDefinition | None = None) -> Services:
+                   definition: ProcessDefinition | None = None,
+                   passwords: Passwords | None = None) -> Services:
     """``calendar`` builds the SLA calendar given the city's zone (without one, deadlines count
     elapsed time)."""
     clock = clock or SystemClock()
@@ -87,4 +90,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
         settings=settings, engine=engine, sessions=sessions, clock=clock, definition=definition,
         process=ProcessEngine(definition, clock, calendar(zone) if calendar else None),
         storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes),
-        tracking=TrackingCodes(settings.tracking_key), city_zone=zone)
+        tracking=TrackingCodes(settings.tracking_key), city_zone=zone,
+        passwords=passwords or Passwords())

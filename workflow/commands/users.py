@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
 from zxcvbn import zxcvbn
 
@@ -28,13 +26,6 @@ if TYPE_CHECKING:
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 128  # the one length rule of the CLI, the web and the API
 MIN_STRENGTH = 3  # zxcvbn score (0-4): 3 is "safely unguessable" against an online attack
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
-
-
-def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
-    return (hasher or _hasher).hash(password)
-
 
 def password_problem(password: str, *, username: str = "", full_name: str = "") -> Message | None:
     """Why ``password`` may not be used, or None. Length first, then zxcvbn's estimate, which
@@ -55,8 +46,7 @@ def password_problem(password: str, *, username: str = "", full_name: str = "") 
 
 
 def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str,
-                roles: Iterable[tuple[str, str | None]], email: str | None = None,
-                hasher: PasswordHasher | None = None) -> User:
+                roles: Iterable[tuple[str, str | None]], email: str | None = None) -> User:
     """``roles``: (role, scope code) pairs; the scope is an agency code, a QR team code for
     ``qr_officer``, or None for city-wide roles."""
     errors: dict[str, str] = {}
@@ -105,7 +95,7 @@ def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str
     if errors:
         raise ValidationError(errors)
     user = User(username=username, full_name=full_name.strip(), email=email,
-                password_hash=hash_password(password, hasher), created_at=uow.clock.now(),
+                password_hash=uow.services.passwords.hash(password), created_at=uow.clock.now(),
                 memberships=memberships)
     uow.session.add(user)
     uow.session.flush()
@@ -164,16 +154,13 @@ def authenticate(services: Services, username: str, password: str, *,
             "too many failed attempts; try again in {minutes} minutes", minutes=wait // 60 + 1),
             code="locked"), retry_after=wait)
     checked = password if len(password) <= MAX_PASSWORD else ""  # never hash a huge input
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, checked)
-        if user is None or not checked:
-            raise VerifyMismatchError
-    except (VerifyMismatchError, InvalidHashError):
+    passwords = services.passwords
+    if not passwords.matches(user.password_hash if user else None, checked) or not checked:
         return LoginResult(None, DomainError(BAD_LOGIN, code="bad_login"))
     with services.uow() as uow:
         throttle.refund(uow.session, key, now)
-        if _hasher.check_needs_rehash(user.password_hash):
-            uow.session.get(User, user.id).password_hash = hash_password(password)
+        if passwords.outdated(user.password_hash):
+            uow.session.get(User, user.id).password_hash = passwords.hash(password)
         uow.commit()
     return LoginResult(user)
 

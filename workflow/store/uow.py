@@ -23,6 +23,7 @@ from workflow.engine.definition import ProcessDefinition
 from workflow.engine.runtime import ProcessEngine, StepFailed
 from workflow.errors import Conflict, ProcessError
 from workflow.messages import msg
+from workflow.passwords import Passwords
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import WRITE_OPTION
 from workflow.store.models import Incident
@@ -41,6 +42,7 @@ class Needs(Protocol):
     process: ProcessEngine
     storage: AttachmentStore
     tracking: TrackingCodes
+    passwords: Passwords
     spec_cache: dict[int, tuple]
 
 
