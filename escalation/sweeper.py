@@ -33,6 +33,7 @@ from workflow import commands
 from workflow.access import Actor
 from workflow.commands.change import CaseChange
 from workflow.errors import Conflict
+from workflow.rounds import run_rounds
 from workflow.services import Services
 from workflow.store.models import Case, Incident, Timer
 from workflow.vocabulary import Action, Operation
@@ -144,18 +145,10 @@ class Sweeper:
 
     def run_forever(self, interval: float, stop: threading.Event) -> None:
         """Sweep until ``stop`` is set; a full batch sweeps again at once."""
-        while not stop.is_set():
-            try:
-                result = self.run_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the worker
-                log.exception("sweep failed")
-                result = SweepResult()
-            if result.claimed:
-                log.info("swept %s timers of %s cases: %s fired, %s to retry, %s given up",
-                         result.claimed, result.cases, result.fired, result.retried,
-                         len(result.given_up))
-            if result.claimed < self.batch:
-                stop.wait(interval)
+        run_rounds(self.run_once, claimed=lambda r: r.claimed, batch=self.batch, interval=interval,
+                   stop=stop, log=log, empty=SweepResult(), describe=lambda r: (
+                       f"swept {r.claimed} timers of {r.cases} cases: {r.fired} fired, "
+                       f"{r.retried} to retry, {len(r.given_up)} given up"))
 
 
 def start_in_background(services: Services, interval: float = 30.0) -> tuple[threading.Thread, threading.Event]:

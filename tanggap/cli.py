@@ -130,12 +130,13 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--demo", is_flag=True, help="migrate and seed demo data first if the database is empty")
-@click.option("--no-worker", is_flag=True, help="do not fire timers in this process")
+@click.option("--no-worker", is_flag=True, help="do not fire timers or send notices in this process")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool) -> None:
-    """Run the web app (embedded mode: SQLite, one process, timer worker included)."""
-    from escalation.sweeper import start_in_background
+    """Run the web app (embedded mode: SQLite, one process, timer and notice workers included)."""
+    from escalation.sweeper import start_in_background, worker_name
     from web import create_app
+    from workflow.notify import delivery
 
     services = _services(ctx)
     if demo:
@@ -147,6 +148,8 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
     app = create_app(services=services)
     if not no_worker:
         start_in_background(services)
+        if delivery.start_in_background(services, worker=worker_name()) is None:
+            click.echo("no notice channel is configured (TANGGAP_SMTP_HOST): notices wait in the outbox")
     click.echo(f"Tanggap on http://{host}:{port}/")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -173,8 +176,6 @@ def escalation_group() -> None:
 def escalation_run(ctx: click.Context, once: bool, until_idle: bool, interval: float, batch: int,
                    lease: int) -> None:
     """Fire due timers. Run as many workers as you like: each timer fires once."""
-    import signal
-    import threading
     from datetime import timedelta
 
     from escalation.sweeper import Sweeper
@@ -192,13 +193,58 @@ def escalation_run(ctx: click.Context, once: bool, until_idle: bool, interval: f
                 break
         click.echo(f"{sweeper.worker}: {total} timers fired")
         return
+    _until_stopped(sweeper.run_forever, interval, f"{sweeper.worker}: sweeping every {interval:g} s")
+
+
+def _until_stopped(run_forever, interval: float, banner: str) -> None:
+    """A worker's loop in the foreground until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo(f"{sweeper.worker}: sweeping every {interval:g} s (Ctrl-C to stop)")
+    click.echo(f"{banner} (Ctrl-C to stop)")
     try:
-        sweeper.run_forever(interval, stop)
+        run_forever(interval, stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Notices to reporters and followers."""
+
+
+@outbox_group.command("run")
+@click.option("--once", is_flag=True, help="one round, then exit")
+@click.option("--until-idle", is_flag=True, help="rounds until nothing is due, then exit")
+@click.option("--interval", default=15.0, show_default=True, help="seconds between rounds")
+@click.option("--batch", default=50, show_default=True, help="notices claimed per round")
+@click.option("--lease", default=300, show_default=True, help="lease length in seconds")
+@click.pass_context
+def outbox_run(ctx: click.Context, once: bool, until_idle: bool, interval: float, batch: int,
+               lease: int) -> None:
+    """Send queued notices. Run as many workers as you like: each notice is sent once."""
+    from datetime import timedelta
+
+    from escalation.sweeper import worker_name
+    from workflow.notify.delivery import Deliverer, configured_channels
+
+    configure_logging()
+    services = _services(ctx)
+    channels = configured_channels(services)
+    if not channels:
+        click.echo("no notice channel is configured (set TANGGAP_SMTP_HOST): nothing to send", err=True)
+        ctx.exit(1)
+    worker = Deliverer(services, channels, worker=worker_name(), batch=batch, lease=timedelta(seconds=lease))
+    if once or until_idle:
+        result = worker.run_once() if once else worker.run_until_idle()
+        click.echo(f"{worker.worker}: {result.claimed} claimed, {result.sent} sent, {result.retried} to retry, "
+                   f"{result.stopped} stopped by their recipient, {len(result.given_up)} given up")
+        for channel in channels.values():
+            channel.close()
+        return
+    _until_stopped(worker.run_forever, interval, f"{worker.worker}: sending every {interval:g} s")
 
 
 @main.group("audit")

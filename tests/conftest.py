@@ -29,8 +29,12 @@ PG_URL = os.environ.get("TANGGAP_TEST_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 WITA
 
+# Test deployments offer e-mail notices, so reports queue them as in production; nothing is
+# sent unless a test runs the delivery worker (tests/test_notices.py, against a real SMTP server).
+MAIL_OFFERED = {"TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": "9", "TANGGAP_SMTP_SECURITY": "none"}
+
 CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
-               "outbox", "incidents", "cases", "reports", "process_specs", "memberships", "users",
+               "outbox", "subscriptions", "incidents", "cases", "reports", "process_specs", "memberships", "users",
                "api_credentials", "sla_daily", "rate_counters", "key_checks")
 
 
@@ -118,7 +122,8 @@ def clock():
 
 @pytest.fixture
 def settings(db_url, tmp_path):
-    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": db_url})
+    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": db_url,
+                              **MAIL_OFFERED})
 
 
 @pytest.fixture
@@ -163,4 +168,5 @@ def web(app):
 
 @pytest.fixture
 def settings_sqlite(sqlite_url, tmp_path):
-    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url})
+    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url,
+                              **MAIL_OFFERED})

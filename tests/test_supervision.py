@@ -225,7 +225,7 @@ def test_asking_the_citizen_pauses_the_sla_until_the_answer(world):
     assert paused.sla_paused_since is not None and paused.due_at is None
     with w.services.reading() as session:
         timers = {t.timer_name for t in session.scalars(select(Timer).where(Timer.case_id == sub.case_id))}
-        outbox = session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "info_requested"))
+        outbox = session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "information_requested"))
         status = public_status(session, w.services.tracking, w.services.definition, sub.tracking_code)
     assert timers == {"ask_citizen_window"}  # the triage deadlines wait
     assert outbox.recipient == "daeng@example.id" and "sisi jalan" in outbox.payload["question"]

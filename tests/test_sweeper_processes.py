@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.bulk import clone_case
-from workflow.store.models import Case, CaseEvent, Escalation, OutboxMessage, Timer
+from workflow.store.models import Case, CaseEvent, Escalation, Timer
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,14 @@ def _check_each_fired_once(world, cases):
             .group_by(CaseEvent.case_id)).all()
         left = session.scalar(select(func.count()).select_from(Timer).where(
             Timer.due_at <= world.services.clock.now()))
-        breaches = session.scalar(select(func.count()).select_from(OutboxMessage)
-                                  .where(OutboxMessage.topic == "sla_breached"))
+        raised = session.scalar(select(func.count()).select_from(CaseEvent)
+                                .where(CaseEvent.action == "escalation_raised"))
         total = session.scalar(select(func.count()).select_from(Case))
         escalations = session.execute(select(Escalation.level, func.count()).group_by(Escalation.level)).all()
     assert total == cases
     assert len(per_case) == cases and {n for _c, n in per_case} == {2}
     assert left == 0
-    assert breaches == cases  # one breach message per late task, no duplicates
+    assert raised == 2 * cases  # one escalation event per fired timer, no duplicates
     assert sorted(escalations) == [("breach", cases), ("critical", cases)]  # one of each per case
     assert world.chain_breaks() == []
 

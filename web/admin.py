@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from workflow import commands
 from workflow.access import Screen
 from workflow.read.incidents import incidents
+from workflow.store.models import Incident
+from workflow.vocabulary import Operation
 
 from .helpers import actor, only_for, run_command, services, whole_number
 
@@ -26,6 +28,12 @@ def incident_list():
 
 @bp.post("/incidents/<int:incident_id>/retry")
 def retry(incident_id: int):
+    with services().reading() as session:
+        incident = session.get(Incident, incident_id)
+        notices = incident is not None and incident.operation == Operation.DELIVER_NOTICE
     count = run_command(commands.retry_incident, actor(), incident_id)
-    flash(_l("Incident %(id)s: %(count)s timers go back to the sweeper.", id=incident_id, count=count))
+    if notices:
+        flash(_l("Incident %(id)s: %(count)s messages are queued to be sent again.", id=incident_id, count=count))
+    else:
+        flash(_l("Incident %(id)s: %(count)s timers go back to the sweeper.", id=incident_id, count=count))
     return redirect(url_for("admin.incident_list"))

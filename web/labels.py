@@ -23,6 +23,9 @@ ACTIONS = {
     Action.INFORMATION_REQUESTED: _l("Reporter asked for more information"),
     Action.SLA_PAUSED: _l("SLA clock paused (waiting for the reporter)"),
     Action.SLA_RESUMED: _l("SLA clock running again"), Action.TIMERS_RETRIED: _l("Deadline watch retried"),
+    Action.NOTIFICATION_SENT: _l("Message sent"), Action.NOTIFICATION_FAILED: _l("Message could not be sent"),
+    Action.NOTICES_STOPPED: _l("Messages stopped by the recipient"),
+    Action.NOTICES_RETRIED: _l("Messages queued again"),
 }
 KINDS = {AttachmentKind.BEFORE: _l("Before"), AttachmentKind.AFTER: _l("After"),
          AttachmentKind.EVIDENCE: _l("Evidence")}

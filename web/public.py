@@ -13,12 +13,16 @@ from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow import commands
+from workflow.commands.reports import NOT_TOLD
 from workflow.errors import NotFound, ValidationError
+from workflow.notify import notices
 from workflow.read.options import report_options
 from workflow.read.public import public_photo, public_status
-from workflow.vocabulary import CaseStatus, Channel
+from workflow.store.models import Case
+from workflow.text import mask
+from workflow.vocabulary import CaseStatus, Channel, NoticeChannel
 
-from .extensions import limiter
+from .extensions import csrf, limiter
 from .forms import Form
 from .helpers import add_errors, read_upload, run_command, services, submit
 from .i18n import tr
@@ -53,9 +57,20 @@ class ReportForm(Form):
     anonymous = BooleanField(_l("Anonymous: no agency sees who reported (name, e-mail or phone)"))
     confidential = BooleanField(_l("Confidential: keep this report off public lists and feeds, "
                                    "and its photos off the status page"))
+    notify_by = RadioField(_l("How should we tell you about your report?"), validate_choice=False)
+
+
+NOTIFY_LABELS = {NoticeChannel.EMAIL: _l("By e-mail"), NoticeChannel.WHATSAPP: _l("By WhatsApp"),
+                 NoticeChannel.SMS: _l("By SMS")}
+CHANNEL_NAMES = {NoticeChannel.EMAIL: _l("e-mail"), NoticeChannel.WHATSAPP: "WhatsApp", NoticeChannel.SMS: "SMS"}
 
 
 def _fill_choices(form: ReportForm, options) -> None:
+    offered = notices.offered(services().settings)
+    form.notify_by.choices = [C(c.value, NOTIFY_LABELS[c]) for c in offered] + [
+        C(NOT_TOLD, _l("Not at all: I will look the report up myself"))]
+    if not form.is_submitted():
+        form.notify_by.data = offered[0].value if offered else NOT_TOLD
     form.category.choices = [C("", _l("Choose a category"))] + [
         C(c.code, _name(c), optgroup=c.group or None) for c in options.categories]
     form.area.choices = [C("", _l("Choose a kecamatan"))] + [C(k.code, k.name) for k in options.kecamatan]
@@ -165,10 +180,10 @@ def _submit(form: ReportForm, attributes: dict) -> str:
         address=form.address.data or "", reporter_name=form.reporter_name.data,
         contact_email=form.contact_email.data, contact_phone=form.contact_phone.data,
         anonymous=form.anonymous.data, confidential=form.confidential.data, channel=Channel.WEB,
-        attributes=attributes)
+        attributes=attributes, notify_by=form.notify_by.data or NOT_TOLD, language=str(get_locale()))
     try:
         with services().reading() as session:
-            commands.reports.validate_only(session, data)  # every problem shows at once
+            commands.reports.validate_only(session, data, services().settings)  # every problem at once
         if errors:
             raise ValidationError(errors)
         if content is not None:  # decoded before the write transaction begins
@@ -248,7 +263,7 @@ def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_st
                                    not_found=True), 404
     return render_template("public/status.html", s=view, form=form, answer_form=answer_form,
                            new=request.args.get("new"), status_text=STATUS_TEXT,
-                           name=_name), http_status
+                           name=_name, channel_labels=CHANNEL_NAMES), http_status
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")
@@ -261,3 +276,37 @@ def photo(code: str, attachment_id: int):
             abort(404)
     return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime,
                      max_age=3600)
+
+
+# -- stopping notices ------------------------------------------------------------------------
+
+class StopForm(Form):
+    pass
+
+
+@bp.get("/berhenti/<token>")
+@lookup_limit()
+def stop_page(token: str):
+    """The stop link of a notice: one button, no login (the token is the credential)."""
+    with services().reading() as session:
+        try:
+            subscription = commands.notices.stopping(session, services().tracking, token)
+        except NotFound:
+            return render_template("public/stop.html", invalid=True), 404
+        view = {"to": mask(subscription.address), "stopped": subscription.stopped_at is not None,
+                "case_number": session.get(Case, subscription.case_id).number}
+    return render_template("public/stop.html", form=StopForm(), token=token, **view)
+
+
+@bp.post("/berhenti/<token>")
+@csrf.exempt  # RFC 8058 one-click: mail clients post here without a form; the token is the credential
+@lookup_limit()
+def stop(token: str):
+    try:
+        subscription = run_command(commands.stop_notices, token)
+    except NotFound:
+        return render_template("public/stop.html", invalid=True), 404
+    with services().reading() as session:
+        number = session.get(Case, subscription.case_id).number
+    return render_template("public/stop.html", stopped=True, to=mask(subscription.address),
+                           case_number=number, just_now=True)

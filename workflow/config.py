@@ -44,6 +44,34 @@ def instance_secret(instance: Path, name: str, value: str | None = None) -> str:
     return path.read_text().strip()
 
 
+def _smtp(env: dict[str, str]) -> "SmtpSettings | None":
+    host = env.get("TANGGAP_SMTP_HOST")
+    if not host:
+        return None
+    security = env.get("TANGGAP_SMTP_SECURITY", "starttls")
+    if security not in ("starttls", "ssl", "none"):
+        raise ValueError("TANGGAP_SMTP_SECURITY must be starttls, ssl or none")
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    return SmtpSettings(host=host, port=int(env.get("TANGGAP_SMTP_PORT", default_port)), security=security,
+                        user=env.get("TANGGAP_SMTP_USER") or None, password=env.get("TANGGAP_SMTP_PASSWORD"),
+                        sender=env.get("TANGGAP_MAIL_FROM", "Tanggap <noreply@localhost>"),
+                        timeout=float(env.get("TANGGAP_SMTP_TIMEOUT", 10)))
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """E-mail delivery (``TANGGAP_SMTP_*``); without a host, e-mail is not offered."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "Tanggap <noreply@localhost>"
+    timeout: float = 10.0
+    domain: str = "tanggap.local"  # the right-hand side of Message-IDs
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the domain layer needs to know about its deployment.
@@ -56,6 +84,8 @@ class Settings:
     ``at_risk_share``: share of a task's SLA target after which the inbox marks it at risk.
     ``tracking_key``: keys the hash under which tracking codes are stored (the codes themselves
     never are); the same on every host, and kept when the session secret is rotated.
+    ``public_url``: where citizens reach the app; the links in notices start with it.
+    ``smtp``: the e-mail channel, or None when no SMTP host is configured.
     """
 
     instance_path: Path
@@ -68,6 +98,8 @@ class Settings:
     max_transfers: int = 2
     at_risk_share: float = 0.75
     max_upload_bytes: int = 10 * 1024 * 1024
+    public_url: str = "http://127.0.0.1:5000"
+    smtp: SmtpSettings | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -89,6 +121,8 @@ class Settings:
             max_transfers=int(env.get("TANGGAP_MAX_TRANSFERS", 2)),
             at_risk_share=float(env.get("TANGGAP_AT_RISK_SHARE", 0.75)),
             max_upload_bytes=int(env.get("TANGGAP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
+            public_url=env.get("TANGGAP_PUBLIC_URL", "http://127.0.0.1:5000"),
+            smtp=_smtp(env),
         )
         values.update(overrides)
         return cls(**values)

@@ -66,3 +66,16 @@ def xml_safe(value: str) -> str:
     """Text an XML 1.0 document can carry: characters XML forbids become U+FFFD. For writers of
     stored text, which may predate the input rule above."""
     return _NOT_XML.sub("\ufffd", value)
+
+
+def mask(address: str) -> str:
+    """An address as the status page and the trail show it: ``a***@gmail.com``,
+    ``+62 81*****123``."""
+    if "@" in address:
+        local, _, domain = address.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    digits = [i for i, ch in enumerate(address) if ch.isdigit()]
+    if len(digits) <= 6:
+        return "*" * len(address)
+    keep = set(digits[:4]) | set(digits[-3:])
+    return "".join(ch if (not ch.isdigit() or i in keep) else "*" for i, ch in enumerate(address))

@@ -67,9 +67,15 @@ class Operation(enum.StrEnum):
     REASSIGN = "reassign"
     FORCE_TRANSFER = "force_transfer"
     FIRE_TIMERS = "fire_timers"
+    DELIVER_NOTICE = "deliver_notice"
 
     def of(self, detail: str) -> str:
         return f"{self.value}:{detail}"
+
+
+# Incidents an administrator retries from /admin/incidents (the others record a user's step that
+# failed, which the user saw and can repeat).
+RETRYABLE_OPERATIONS = (Operation.FIRE_TIMERS, Operation.DELIVER_NOTICE)
 
 
 class Action(enum.StrEnum):
@@ -105,6 +111,26 @@ class Action(enum.StrEnum):
     INFORMATION_REQUESTED = "information_requested"
     SLA_PAUSED = "sla_paused"
     SLA_RESUMED = "sla_resumed"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_FAILED = "notification_failed"  # given up after the last attempt
+    NOTICES_STOPPED = "notices_stopped"  # a recipient used the stop link
+    NOTICES_RETRIED = "notices_retried"  # an administrator queued given-up notices again
+
+
+class NoticeChannel(enum.StrEnum):
+    """How someone who follows a case is told (``subscriptions.channel``)."""
+
+    EMAIL = "email"
+    WHATSAPP = "whatsapp"
+    SMS = "sms"
+
+
+class Following(enum.StrEnum):
+    """Why someone is told about a case."""
+
+    REPORTER = "reporter"
+    DUPLICATE = "duplicate"  # reported a duplicate that was merged into the case
+    FOLLOWER = "follower"
 
 
 # The action written when a case reaches a status (the process's end events and the resolved

@@ -13,8 +13,8 @@ flushed, so on PostgreSQL the row stays locked until commit and a concurrent tra
 read the old version matches nothing and gets a conflict; on SQLite the write transaction began
 with ``BEGIN IMMEDIATE``. The workflow is loaded when first asked for. :meth:`CaseChange.save`
 writes the stepped workflow, the case row, ``work_items`` and ``timers``, the command's own
-audit events and those for what changed, escalations and outbox messages, all in this
-transaction. A change that only records (a note, a claim) calls :meth:`CaseChange.record`.
+audit events and those for what changed, escalations and the notices its followers are sent
+(``workflow.notify.notices``), all in this transaction. A change that only records (a note, a claim) calls :meth:`CaseChange.record`.
 Leaving with a loaded workflow that was not saved is a programming error.
 """
 
@@ -29,9 +29,10 @@ from workflow.engine.runtime import Snapshot
 from workflow.engine.serialization import spec_objects
 from workflow.errors import Conflict, NotFound
 from workflow.messages import msg
+from workflow.notify import notices
 from workflow.store import audit
 from workflow.store.audit import ActorRef
-from workflow.store.models import Case, CaseEvent, CaseState, Escalation, OutboxMessage, ProcessSpec
+from workflow.store.models import Case, CaseEvent, CaseState, Escalation, ProcessSpec
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Outcome
@@ -164,7 +165,6 @@ class CaseChange:
         now = uow.clock.now()
         pauses = uow.process.settle_pauses(workflow)
         snap = uow.process.snapshot(workflow)
-        messages = uow.process.thrown_messages(workflow)
         apply_to_case(case, snap, uow.definition, self.refs, now)
         if case.expected_at is None:
             case.expected_at = uow.process.expected_close(case.created_at, snap.data)
@@ -186,18 +186,13 @@ class CaseChange:
         derived = [*_what_changed(before, after, reason, fired, snap.ended_at),
                    *self._sync_escalations(snap, added, closed, now),
                    *({"action": Action(f"sla_{change}"), "task_name": name} for name, change in pauses.items())]
+        appended = []
         for event in [*(events or []), *derived]:
             event.setdefault("from_task", ",".join(before.tasks) or None)
             event.setdefault("to_task", ",".join(after.tasks) or None)
-            audit.append(uow.session, case_id=case.id, actor=self.actor, occurred_at=now, **event)
-
-        reporter = case.report.contact_email or case.report.contact_phone
-        for message in messages:
-            uow.session.add(OutboxMessage(
-                created_at=now, topic=message.name, case_id=case.id,
-                recipient=reporter if message.name in uow.definition.messages.to_reporter else None,
-                payload={"case_number": case.number,
-                         **(message.payload if isinstance(message.payload, dict) else {})}))
+            row = audit.append(uow.session, case_id=case.id, actor=self.actor, occurred_at=now, **event)
+            appended.append((row.seq, event))
+        notices.queue(uow, case, appended, refs=self.refs, now=now)
         self.saved = True
         return snap
 

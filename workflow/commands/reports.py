@@ -16,8 +16,10 @@ from workflow import geo
 from workflow.access import Actor
 from workflow.commands.case_extras import store_attachment
 from workflow.commands.change import CaseChange
+from workflow.config import Settings
 from workflow.errors import ValidationError
 from workflow.messages import msg
+from workflow.notify import notices
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Case, Report
@@ -25,7 +27,15 @@ from workflow.store.reference import References
 from workflow.store.specs import ensure_stored
 from workflow.store.uow import UnitOfWork
 from workflow.text import check_fields
-from workflow.vocabulary import Action, AttachmentKind, CaseStatus, Channel, Operation
+from workflow.vocabulary import (
+    Action,
+    AttachmentKind,
+    CaseStatus,
+    Channel,
+    Following,
+    NoticeChannel,
+    Operation,
+)
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -49,6 +59,10 @@ class ReportInput:
     channel: Channel = Channel.WEB
     attributes: dict[str, Any] | None = None  # answers to the category's extra fields, by code
     media_url: str | None = None  # a photo link (API clients)
+    # How the reporter wants to be told: a NoticeChannel value, "none" for not at all, or None
+    # for "by e-mail when an e-mail address is given" (API and Open311 clients, which do not ask).
+    notify_by: str | None = None
+    language: str = "id"  # of the notices: id or en
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ def _attribute_paths(errors: dict) -> dict:
     return out
 
 
-def _validate(data: ReportInput, refs: References) -> dict:
+def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel, ...]) -> dict:
     """Check every field; raise one ValidationError naming all the problems."""
     errors: dict[str, str] = {}
     check_fields({name: getattr(data, name) for name in TEXT_FIELDS}, errors)
@@ -141,11 +155,34 @@ def _validate(data: ReportInput, refs: References) -> dict:
                       or not urlsplit(media_url).netloc):
         errors["media_url"] = msg("not an http(s) link of at most {limit} characters", limit=500)
     attributes = _attributes(category, data.attributes or {}, errors) if category else None
+    notify_by = _notify_by(data.notify_by, email, phone, offered, errors)
     if errors:
         raise ValidationError(errors)
     return {"category": category, "description": description, "lat": lat, "lon": lon,
             "area": area, "kelurahan": kelurahan, "email": email or None, "phone": phone or None,
-            "attributes": attributes or None, "media_url": media_url or None}
+            "attributes": attributes or None, "media_url": media_url or None, "notify_by": notify_by}
+
+
+NOT_TOLD = "none"
+
+
+def _notify_by(choice: str | None, email: str, phone: str, offered: tuple[NoticeChannel, ...],
+               errors: dict) -> NoticeChannel | None:
+    """The channel the reporter is told on, or None; it must be one this deployment sends on,
+    and the address it needs must be given."""
+    if choice is None:
+        return NoticeChannel.EMAIL if email and NoticeChannel.EMAIL in offered else None
+    if choice == NOT_TOLD:
+        return None
+    if choice not in offered:
+        errors["notify_by"] = msg("must be one of {choices}", choices=", ".join([*offered, NOT_TOLD]))
+        return None
+    channel = NoticeChannel(choice)
+    if channel == NoticeChannel.EMAIL and not email:
+        errors["contact_email"] = msg("give an e-mail address to be told by e-mail")
+    elif channel != NoticeChannel.EMAIL and not phone:
+        errors["contact_phone"] = msg("give a phone number to be told by WhatsApp or SMS")
+    return channel
 
 
 ATTRIBUTE_TEXT_MAX = {"string": 200, "text": 2000}
@@ -206,9 +243,9 @@ def _attributes(category, given: dict[str, Any], errors: dict) -> dict[str, Any]
     return clean
 
 
-def validate_only(session: Session, data: ReportInput) -> None:
+def validate_only(session: Session, data: ReportInput, settings: Settings) -> None:
     """Raise the ValidationError ``submit_report`` would raise, reading only."""
-    _validate(data, References(session))
+    _validate(data, References(session), notices.offered(settings))
 
 
 def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | None = None,
@@ -219,7 +256,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     """
     actor = actor or Actor.citizen()
     refs = References(uow.session)
-    clean = _validate(data, refs)
+    clean = _validate(data, refs, notices.offered(uow.settings))
     now = uow.clock.now()
     uow.acting_on(Operation.SUBMIT_REPORT, category=clean["category"].code, area=clean["area"].code,
                   channel=str(data.channel))
@@ -245,6 +282,11 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     case.number = f"{year}-{case.id:06d}"
     uow.session.flush()
 
+    channel = clean["notify_by"]
+    if channel is not None:  # before the first save: "report received" is its first notice
+        notices.subscribe(uow, case, following=Following.REPORTER, channel=channel, code=code,
+                          address=clean["email"] if channel == NoticeChannel.EMAIL else clean["phone"],
+                          language=data.language)
     with CaseChange(uow, case, actor.ref(), new=True) as change:
         change.started(uow.process.start({
             "case_number": case.number, "category": clean["category"].code,

@@ -21,6 +21,7 @@ from workflow.engine.forms import FormDefinition, clean
 from workflow.engine.runtime import Snapshot
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
+from workflow.notify import notices
 from workflow.read.options import task_choices
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage
@@ -172,6 +173,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
 def _merge_into(uow: UnitOfWork, actor_ref: audit.ActorRef, duplicate: Case, target: Case,
                 reason: str | None) -> None:
     duplicate.merged_into_id = target.id
+    notices.follow_merged(uow, duplicate, target)
     with CaseChange(uow, target, actor_ref) as change:
         change.record(Action.REPORT_MERGED, reason=reason, data={"duplicate_case": duplicate.number})
 

@@ -8,9 +8,9 @@ from workflow.access import Actor, Screen, may_use
 from workflow.commands.change import CaseChange, get_case
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied
 from workflow.messages import msg
-from workflow.store.models import Incident, Timer
+from workflow.store.models import Incident, OutboxMessage, Timer
 from workflow.store.uow import UnitOfWork
-from workflow.vocabulary import Action, Operation, Role
+from workflow.vocabulary import RETRYABLE_OPERATIONS, Action, Operation, Role
 
 
 def fire_timers(uow: UnitOfWork, case_id: int) -> int:
@@ -43,8 +43,14 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         raise NotFound(msg("incident {incident_id} not found", incident_id=incident_id))
     if incident.resolved_at is not None:
         raise Conflict(msg("This incident was already resolved."))
-    if incident.operation != Operation.FIRE_TIMERS or incident.case_id is None:
-        raise DomainError(msg("only incidents of the timer sweeper can be retried"), code="not_retryable")
+    if incident.operation not in RETRYABLE_OPERATIONS:
+        raise DomainError(msg("only incidents of the timer sweeper and of notices can be retried"),
+                          code="not_retryable")
+    if incident.operation == Operation.DELIVER_NOTICE:
+        return _retry_notices(uow, actor, incident)
+    if incident.case_id is None:
+        raise DomainError(msg("only incidents of the timer sweeper and of notices can be retried"),
+                          code="not_retryable")
     now = uow.clock.now()
     case = get_case(uow, incident.case_id)
     with CaseChange(uow, case, actor.ref(Role.ADMIN)) as change:
@@ -58,3 +64,17 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         change.record(Action.TIMERS_RETRIED, data={"incident": incident.id,
                                                    "timers": sorted(t.timer_name for t in timers)})
     return len(timers)
+
+
+def _retry_notices(uow: UnitOfWork, actor: Actor, incident: Incident) -> int:
+    """The notices given up into this incident are queued again, due at once."""
+    rows = list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.incident_id == incident.id)))
+    for row in rows:
+        row.failed_at = row.next_attempt_at = row.incident_id = None
+        row.attempts = 0
+        row.lease_owner = row.lease_expires_at = None
+    incident.resolved_at, incident.resolved_by_id = uow.clock.now(), actor.user_id
+    if incident.case_id is not None:
+        with CaseChange(uow, get_case(uow, incident.case_id), actor.ref(Role.ADMIN)) as change:
+            change.record(Action.NOTICES_RETRIED, data={"incident": incident.id, "messages": [r.id for r in rows]})
+    return len(rows)

@@ -109,11 +109,10 @@ class Level:
 
 @dataclass(frozen=True)
 class Messages:
-    """BPMN messages the application sends, and those it delivers to the reporter."""
+    """BPMN messages the application sends into a running case."""
 
     ask_citizen: str
     force_transfer: str
-    to_reporter: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -286,8 +285,7 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
               for name, entry in (meta.get("levels") or {}).items()}
     raw_messages = meta.get("messages") or {}
     messages = Messages(ask_citizen=raw_messages.get("ask_citizen", ""),
-                        force_transfer=raw_messages.get("force_transfer", ""),
-                        to_reporter=tuple(raw_messages.get("to_reporter") or ()))
+                        force_transfer=raw_messages.get("force_transfer", ""))
     open_statuses = dict(meta["statuses"]["open"])
     ended = dict(meta["statuses"]["ended"])
     labels = meta.get("tasks") or {}

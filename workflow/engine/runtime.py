@@ -67,12 +67,6 @@ class WaitingTimer:
 
 
 @dataclass(frozen=True)
-class ThrownMessage:
-    name: str
-    payload: Any
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """What the workflow says now: open human tasks, waiting timers, the case's variables."""
 
@@ -185,10 +179,6 @@ class ProcessEngine:
         return self.calendar.add_business_time(start, total)
 
     # -- reading ----------------------------------------------------------------------------
-
-    @staticmethod
-    def thrown_messages(workflow: BpmnWorkflow) -> list[ThrownMessage]:
-        return [ThrownMessage(e.event_definition.name, e.payload) for e in workflow.get_events()]
 
     @staticmethod
     def fired_timers(workflow: BpmnWorkflow, timer_ids) -> list[tuple[str, str | None]]:

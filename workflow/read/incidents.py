@@ -13,7 +13,7 @@ from workflow.errors import PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.read.paging import Page, paging_errors
 from workflow.store.models import Case, Incident, User
-from workflow.vocabulary import Operation
+from workflow.vocabulary import RETRYABLE_OPERATIONS
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,6 @@ def incidents(session: Session, actor: Actor, *, state: str = "open", page: int 
         id=i.id, occurred_at=i.occurred_at, case_id=i.case_id, case_number=number,
         operation=i.operation, task_name=i.task_name, error=i.error,
         attempts=(i.details or {}).get("attempts"), resolved_at=i.resolved_at, resolved_by=who,
-        retryable=i.resolved_at is None and i.operation == Operation.FIRE_TIMERS and i.case_id is not None)
+        retryable=i.resolved_at is None and i.operation in RETRYABLE_OPERATIONS)
         for i, number, who in session.execute(stmt)]
     return Page(rows=rows, total=total or 0, page=page, per_page=per_page)

@@ -12,9 +12,21 @@ from sqlalchemy.orm import Session
 from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound
 from workflow.messages import msg
-from workflow.store.models import Agency, Area, Attachment, Case, CaseEvent, Category, Note, WorkItem
+from workflow.store.models import (
+    Agency,
+    Area,
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    Note,
+    OutboxMessage,
+    Subscription,
+    WorkItem,
+)
 from workflow.store.tracking import TrackingCodes
-from workflow.vocabulary import PUBLIC_PHOTO_KINDS, Action, Role
+from workflow.text import mask
+from workflow.vocabulary import PUBLIC_PHOTO_KINDS, Action, Following, Role
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,34 @@ class PublicStatus:
     awaiting_feedback: bool
     merged_into: str | None
     question: str | None = None  # an officer's question waiting for the reporter's answer
+    notices: tuple[SentNotice, ...] = ()  # what the reporter was sent, newest first
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    topic: str  # the audit action it told of
+    channel: str
+    to: str  # masked: a***@gmail.com
+    sent_at: datetime
+
+
+def sent_notices(session: Session, case: Case, shown: Case) -> tuple[SentNotice, ...]:
+    """The notices sent to the reporter of ``case``: about it, and (a merged duplicate) about
+    the case it joined, to the same address."""
+    mine = list(session.scalars(select(Subscription).where(
+        Subscription.case_id == case.id, Subscription.following == Following.REPORTER)))
+    if not mine:
+        return ()
+    subscriptions = {s.id for s in mine}
+    if shown is not case:
+        subscriptions |= set(session.scalars(select(Subscription.id).where(
+            Subscription.case_id == shown.id, Subscription.following == Following.DUPLICATE,
+            Subscription.address.in_({s.address for s in mine}))))
+    rows = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.subscription_id.in_(subscriptions), OutboxMessage.sent_at.is_not(None))
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc()).limit(50))
+    return tuple(SentNotice(topic=r.topic, channel=str(r.channel), to=mask(r.recipient or ""),
+                            sent_at=r.sent_at) for r in rows)
 
 
 def closing_note_query(definition: ProcessDefinition):
@@ -45,6 +85,15 @@ def closing_note_query(definition: ProcessDefinition):
         return (), None
     form_key, field_name = definition.closing_note
     return tuple(t.name for t in definition.tasks.values() if t.form_key == form_key), field_name
+
+
+def closing_note(session: Session, definition: ProcessDefinition, case: Case) -> str | None:
+    """The latest closing note of the case, as the reporter reads it."""
+    closing_tasks, note_field = closing_note_query(definition)
+    data = session.scalar(select(CaseEvent.data).where(
+        CaseEvent.case_id == case.id, CaseEvent.action == Action.TASK_COMPLETED,
+        CaseEvent.task_name.in_(closing_tasks)).order_by(CaseEvent.seq.desc()).limit(1))
+    return json.loads(data)["values"].get(note_field) if data else None
 
 
 def public_status(session: Session, codes: TrackingCodes, definition: ProcessDefinition,
@@ -59,12 +108,7 @@ def public_status(session: Session, codes: TrackingCodes, definition: ProcessDef
     shown = case
     if case.merged_into_id is not None:
         shown = session.get(Case, case.merged_into_id)
-    closure = None
-    closing_tasks, note_field = closing_note_query(definition)
-    for event in session.scalars(select(CaseEvent).where(
-            CaseEvent.case_id == shown.id, CaseEvent.action == Action.TASK_COMPLETED,
-            CaseEvent.task_name.in_(closing_tasks)).order_by(CaseEvent.seq.desc()).limit(1)):
-        closure = json.loads(event.data)["values"].get(note_field)
+    closure = closing_note(session, definition, shown)
     photos = [] if case.report.confidential else list(session.scalars(
         select(Attachment).where(Attachment.case_id == case.id,
                                  Attachment.kind.in_(PUBLIC_PHOTO_KINDS)).order_by(Attachment.id)))
@@ -91,7 +135,8 @@ def public_status(session: Session, codes: TrackingCodes, definition: ProcessDef
         replies=list(session.scalars(replies.order_by(Note.created_at, Note.id))),
         closure_note=closure, photos=photos,
         awaiting_feedback=feedback_task is not None and feedback_task.name in waiting,
-        merged_into=shown.number if shown is not case else None, question=question)
+        merged_into=shown.number if shown is not case else None, question=question,
+        notices=sent_notices(session, case, shown))
 
 
 def public_photo(session: Session, codes: TrackingCodes, definition: ProcessDefinition,

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from workflow.store.types import UTCDateTime
-from workflow.vocabulary import CaseStatus, Channel, Role
+from workflow.vocabulary import CaseStatus, Channel, Following, NoticeChannel, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,7 +53,8 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime, dict: JSON, Role: _enum(Role),
-                           CaseStatus: _enum(CaseStatus), Channel: _enum(Channel)}
+                           CaseStatus: _enum(CaseStatus), Channel: _enum(Channel),
+                           NoticeChannel: _enum(NoticeChannel), Following: _enum(Following)}
 
 
 # --- reference data ---------------------------------------------------------------------------
@@ -66,6 +67,8 @@ class City(Base):
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64), comment="IANA zone shown in the UI")
     boundary: Mapped[dict] = mapped_column(comment="{'polygons': [[[lat, lon], ...], ...]}")
+    quiet_notices: Mapped[list] = mapped_column(
+        JSON, default=list, server_default="[]", comment="audit actions this city does not tell followers of")
 
 
 class Agency(Base):
@@ -251,7 +254,7 @@ class Case(Base):
     team: Mapped[QrTeam | None] = relationship()
 
     # Optimistic locking: every UPDATE says WHERE version = <the version loaded>. The counter is
-    # moved by hand, once per command (workflow.commands._case.lock), not once per flush.
+    # moved by hand, once per command (workflow.commands.change.CaseChange.lock), not once per flush.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
@@ -408,20 +411,47 @@ class Note(Base):
     author: Mapped[User | None] = relationship()
 
 
+class Subscription(Base):
+    """Someone told about a case: its reporter, the reporter of a duplicate merged into it, or a
+    follower. The address is used for these notices and nothing else."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    following: Mapped[Following]
+    channel: Mapped[NoticeChannel]
+    address: Mapped[str] = mapped_column(String(200), comment="e-mail address or phone number")
+    language: Mapped[str] = mapped_column(String(5), comment="of the notices: id or en")
+    sealed_code: Mapped[str | None] = mapped_column(
+        Text, comment="the reporter's tracking code sealed under the tracking key (for links)")
+    created_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None] = mapped_column(comment="the stop link was used")
+
+
 class OutboxMessage(Base):
-    """Messages to citizens and integrations, written with the change, sent after commit."""
+    """One notice to one recipient, written with the change that caused it, delivered after
+    commit by ``workflow.notify.delivery`` (leases, retries with backoff, then an incident)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime]
-    topic: Mapped[str] = mapped_column(String(60))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    topic: Mapped[str] = mapped_column(String(60), comment="the audit action it tells of")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    channel: Mapped[NoticeChannel | None]
     recipient: Mapped[str | None] = mapped_column(String(200))
-    payload: Mapped[dict]
+    payload: Mapped[dict] = mapped_column(comment="the public facts the notice names")
+    key: Mapped[str | None] = mapped_column(
+        String(100), unique=True, comment="idempotency key: Message-ID, the gateway's reference")
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(comment="backoff after a failure")
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_expires_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None] = mapped_column(comment="gave up: an incident was recorded")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
 
 
 class Incident(Base):

@@ -10,11 +10,13 @@ a code in their data; every read path removes it (:data:`SECRET_KEYS`).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import secrets
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,8 +25,8 @@ from workflow.store.models import KeyCheck, Report
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 _CODE = re.compile(f"^[{ALPHABET}]{{4}}-?[{ALPHABET}]{{4}}$")
-SECRET_KEYS = ("tracking_code",)
-CHECKED_TEXT = b"tanggap tracking key check"  # the same text as migration 0011  # event data keys older rows may carry; never shown
+SECRET_KEYS = ("tracking_code",)  # event data keys older rows may carry; never shown
+CHECKED_TEXT = b"tanggap tracking key check"  # the same text as migration 0011
 
 
 class TrackingCodes:
@@ -57,6 +59,33 @@ class TrackingCodes:
         """The stored digest a typed code would have, or None for text that is not a code."""
         normal = self.normalize(code)
         return self.digest(normal) if normal else None
+
+    def _derived(self, purpose: bytes) -> bytes:
+        return hmac.new(self._key, b"tanggap " + purpose, hashlib.sha256).digest()
+
+    def seal(self, code: str) -> str:
+        """The code encrypted and authenticated under a key derived from the tracking key
+        (Fernet): the notice worker puts it into the reporter's links; the database alone
+        cannot open it."""
+        return Fernet(base64.urlsafe_b64encode(self._derived(b"seal"))).encrypt(code.encode()).decode()
+
+    def unseal(self, sealed: str) -> str | None:
+        try:
+            return Fernet(base64.urlsafe_b64encode(self._derived(b"seal"))).decrypt(sealed.encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
+
+    def stop_token(self, subscription_id: int) -> str:
+        """The stop link's token for one subscription: its id and a MAC of it."""
+        mac = hmac.new(self._derived(b"stop"), str(subscription_id).encode(), hashlib.sha256).digest()
+        return f"{subscription_id}.{base64.urlsafe_b64encode(mac[:18]).decode()}"
+
+    def subscription_of(self, token: str | None) -> int | None:
+        """The subscription a stop token was made for, or None for any other text."""
+        head, _, _mac = (token or "").partition(".")
+        if not (head.isascii() and head.isdigit()) or len(head) > 18:
+            return None
+        return int(head) if hmac.compare_digest(self.stop_token(int(head)), token) else None
 
     def report_id(self, session: Session, code: str | None) -> int | None:
         digest = self.lookup(code)

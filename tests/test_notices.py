@@ -1,0 +1,372 @@
+"""Notices to reporters, sent by the delivery worker through a real SMTP server on loopback
+(aiosmtpd), read back as the recipient's mail client would."""
+
+from __future__ import annotations
+
+import email
+import io
+import re
+import socket
+import threading
+from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from tests import actions
+from tests.helpers import jpeg_bytes
+from tests.webclient import WebClient
+from workflow import commands
+from workflow.config import Settings
+from workflow.notify.delivery import Deliverer, configured_channels
+from workflow.store.models import Incident, OutboxMessage, Subscription
+from workflow.vocabulary import Action
+
+REPORT = {"category": "sampah", "description": "Sampah menumpuk di depan Pasar Lette.",
+          "lat": "-5.1560", "lon": "119.4050", "area": "mariso", "kelurahan": "mariso/lette",
+          "address": "Jl. Rajawali", "reporter_name": "Daeng Ngai", "contact_email": "daeng@example.id",
+          "contact_phone": "+62 811 4000 123"}
+PUBLIC_URL = "https://lapor.example.id"
+
+
+class Mailbox:
+    """What the SMTP server received; ``refuse`` makes it answer RCPT with that code."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.refuse: int | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse:
+            return f"{self.refuse} mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpServer:
+    def __init__(self):
+        self.port = _free_port()
+        self.box = Mailbox()
+        self.controller: Controller | None = None
+
+    def start(self):
+        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(db_url, tmp_path, smtp):
+    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": db_url,
+                              "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port),
+                              "TANGGAP_SMTP_SECURITY": "none", "TANGGAP_SMTP_TIMEOUT": "5",
+                              "TANGGAP_MAIL_FROM": "Tanggap Makassar <lapor@example.id>",
+                              "TANGGAP_PUBLIC_URL": PUBLIC_URL})
+
+
+def _worker(services, name="t", **kwargs) -> Deliverer:
+    return Deliverer(services, configured_channels(services), worker=name, **kwargs)
+
+
+def _deliver(services, **kwargs):
+    worker = _worker(services, **kwargs)
+    try:
+        return worker.run_until_idle(max_rounds=50)
+    finally:
+        for channel in worker.channels.values():
+            channel.close()
+
+
+def _report(web, **overrides):
+    data = {**REPORT, "notify_by": "email", **overrides}
+    data.setdefault("photo", (io.BytesIO(jpeg_bytes()), "sebelum.jpg"))
+    page = "/lapor?lang=en" if overrides.pop("_english", False) else "/lapor"
+    response = web.post("/lapor", data, page=page, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    code = response.headers["Location"].split("?")[0].rsplit("/", 1)[1]
+    return code
+
+
+def _case_id(world, code: str) -> int:
+    from workflow.store.models import Case, Report
+
+    with world.services.reading() as session:
+        return session.scalar(select(Case.id).join(Report).where(
+            Report.tracking_hash == world.services.tracking.lookup(code)))
+
+
+def _to_resolved(w, case_id):
+    w.do(actions.triage, w.triage, case_id, decision="valid")
+    w.do(actions.accept, w.dlh, case_id)
+    w.do(actions.dispatch, w.dlh, case_id, team="qr-mariso-1")
+    w.field_work(w.qr_mariso, case_id)
+    w.do(actions.verify, w.dlh, case_id, approve=True)
+    w.do(actions.close, w.dlh, case_id, closure_note="Sampah sudah diangkut truk DLH.")
+
+
+def _text(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def _html(message: EmailMessage) -> str:
+    return message.get_body(("html",)).get_content()
+
+
+def _links(text: str) -> list[str]:
+    return re.findall(r"https?://\S+", text)
+
+
+def test_a_case_life_tells_the_reporter_each_step_once(world, app, smtp):
+    w, citizen = world, WebClient(app)
+    code = _report(citizen)
+    case_id = _case_id(w, code)
+    _to_resolved(w, case_id)
+    first = _deliver(w.services)
+    w.citizen(actions.confirm, code)
+    second = _deliver(w.services)
+    assert (first.sent, second.sent, first.given_up, second.given_up) == (2, 1, [], [])
+
+    box = smtp.box.messages
+    number = w.case(case_id).number
+    assert [m["Subject"] for m in box] == [
+        f"Laporan Anda diterima: {number}", f"Laporan {number} sudah ditangani", f"Laporan {number} ditutup"]
+    for message in box:
+        assert message["To"] == "daeng@example.id"
+        assert message["From"] == "Tanggap Makassar <lapor@example.id>"
+        assert message["Message-ID"].startswith(f"<tanggap-{case_id}-")
+        assert message["List-Unsubscribe"].strip().startswith(f"<{PUBLIC_URL}/berhenti/")
+        body = _text(message)
+        # public facts only: nobody's name, phone or description
+        for private in ("Daeng", "4000 123", "Pasar Lette", "koor.", "qr."):
+            assert private not in body and private not in _html(message)
+    received, resolved, closed = (_text(m) for m in box)
+    assert code in received and f"{PUBLIC_URL}/lacak/{code}" in received
+    assert code not in closed.replace(f"/lacak/{code}", "")  # the code itself only in the first
+    assert "Sampah sudah diangkut truk DLH." in resolved
+    due = w.services.clock.now()  # the dispute window's end, in WITA, as the reporter reads it
+    assert re.search(r"sebelum \d{1,2} \w+ 2026 pukul \d\d\.\d\d WITA", resolved), resolved
+    assert f'<a href="{PUBLIC_URL}/lacak/{code}#feedback">' in _html(box[1])
+    assert due is not None
+
+    # every link opens a page of the app
+    for link in {*_links(received), *_links(resolved), *_links(closed)}:
+        parts = urlsplit(link)
+        assert f"{parts.scheme}://{parts.netloc}" == PUBLIC_URL
+        response = citizen.get(parts.path + (f"?{parts.query}" if parts.query else ""))
+        assert response.status_code == 200, link
+
+    # the trail says what was sent, to a masked address, and the status page lists it
+    sent = [e for e in w.events(case_id) if e.action == Action.NOTIFICATION_SENT]
+    assert [w.event_data(e)["notice"] for e in sent] == ["report_submitted", "case_resolved", "case_closed"]
+    assert {w.event_data(e)["to"] for e in sent} == {"d***@example.id"}
+    page = citizen.get(f"/lacak/{code}").get_data(as_text=True)
+    assert page.count("d***@example.id") == 3 and "daeng@example.id" not in page
+    assert w.chain_breaks() == []
+
+
+def test_english_when_the_reporter_used_english(world, app, smtp):
+    citizen = WebClient(app)
+    citizen.get("/lapor?lang=en")
+    code = _report(citizen)
+    _deliver(world.services)
+    (message,) = smtp.box.messages
+    assert message["Subject"].startswith("Your report was received: ")
+    assert message["Content-Language"] == "en"
+    assert f"{PUBLIC_URL}/lacak/{code}?lang=en" in _text(message)
+
+
+def test_not_at_all_sends_nothing_ever(world, app, smtp):
+    w, citizen = world, WebClient(app)
+    code = _report(citizen, notify_by="none")
+    case_id = _case_id(w, code)
+    _to_resolved(w, case_id)
+    w.citizen(actions.confirm, code)
+    assert _deliver(w.services).claimed == 0 and smtp.box.messages == []
+    with w.services.reading() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        assert session.scalar(select(func.count()).select_from(Subscription)) == 0
+
+
+def test_the_form_says_an_email_is_needed_to_be_told_by_email(world, app, smtp):
+    citizen = WebClient(app)
+    data = {**REPORT, "contact_email": "", "notify_by": "email"}
+    response = citizen.post("/lapor", data, page="/lapor", content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "alamat e-mail" in page and 'value="Sampah menumpuk di depan Pasar Lette."' not in page
+    assert "Sampah menumpuk di depan Pasar Lette." in page  # what was typed is kept
+    bogus = citizen.post("/lapor", {**REPORT, "notify_by": "telegram"}, page="/lapor",
+                         content_type="multipart/form-data")
+    assert bogus.status_code == 400
+
+
+def test_a_server_down_for_hours_then_back_delivers_each_message_once(world, app, smtp):
+    w = world
+    sub = w.report()
+    _to_resolved(w, sub.case_id)
+    smtp.stop()
+    for _ in range(4):  # down: every round fails, backs off, keeps the messages
+        result = _deliver(w.services)
+        assert result.claimed == 2 and result.sent == 0 and result.given_up == []
+        assert _deliver(w.services).claimed == 0  # backing off: not tried again at once
+        w.services.clock.advance(timedelta(hours=1))
+    with w.services.reading() as session:
+        rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [r.attempts for r in rows] == [4, 4] and all(r.sent_at is None for r in rows)
+    assert "Connection refused" in rows[0].last_error or "SMTP" in rows[0].last_error
+    smtp.start()
+    assert _deliver(w.services).sent == 2
+    assert _deliver(w.services).claimed == 0
+    assert sorted(m["Message-ID"] for m in smtp.box.messages) == sorted(
+        f"<{r.key}@tanggap.local>" for r in rows)
+
+
+def test_backoff_grows_with_jitter_and_the_last_attempt_gives_up(world, smtp):
+    w = world
+    w.report()
+    smtp.stop()
+    worker = _worker(w.services, max_attempts=3)
+    delays = []
+    for _ in range(3):
+        assert worker.run_once().claimed == 1
+        with w.services.reading() as session:
+            row = session.scalar(select(OutboxMessage))
+        if row.next_attempt_at and not row.failed_at:
+            delays.append((row.next_attempt_at - w.services.clock.now()).total_seconds())
+            w.services.clock.set(row.next_attempt_at)
+    assert 15 <= delays[0] <= 45 and 30 <= delays[1] <= 90  # 30 s, then 60 s, each ±50%
+    assert row.failed_at is not None and row.incident_id is not None and row.attempts == 3
+    actions_ = w.actions(row.case_id)
+    assert actions_[-1] == Action.NOTIFICATION_FAILED
+
+
+def test_a_refused_address_is_an_incident_an_admin_retries(world, smtp):
+    w = world
+    sub = w.report()
+    smtp.box.refuse = 550
+    result = _deliver(w.services)
+    assert result.sent == 0 and len(result.given_up) == 1  # permanent: no retries
+    with w.services.reading() as session:
+        incident = session.get(Incident, result.given_up[0])
+    assert incident.operation == "deliver_notice" and "550" in incident.error
+    admin = w.user("admin.kota", ("admin", None))
+    smtp.box.refuse = None
+    with w.services.uow() as uow:
+        assert commands.retry_incident(uow, admin, incident.id) == 1
+        uow.commit()
+    assert _deliver(w.services).sent == 1
+    assert Action.NOTICES_RETRIED in w.actions(sub.case_id)
+    assert [m["To"] for m in smtp.box.messages] == ["daeng@example.id"]
+
+
+def test_two_workers_never_claim_the_same_message(world, smtp):
+    w = world
+    for _ in range(3):
+        w.report()
+    first, second = _worker(w.services, "a", batch=2), _worker(w.services, "b", batch=2)
+    claimed_a, claimed_b = first.claim(), second.claim()
+    assert len(claimed_a) == 2 and len(claimed_b) == 1 and not set(claimed_a) & set(claimed_b)
+    assert second.claim() == []  # the rest is leased
+    w.services.clock.advance(timedelta(minutes=6))  # a lease that ran out is taken over
+    assert len(_worker(w.services, "c", batch=10).claim()) == 3
+
+
+def test_the_stop_link_stops_the_messages_that_follow(world, app, smtp):
+    w, citizen = world, WebClient(app)
+    code = _report(citizen)
+    case_id = _case_id(w, code)
+    _deliver(w.services)
+    (received,) = smtp.box.messages
+    stop_url = next(link for link in _links(_text(received)) if "/berhenti/" in link)
+    path = urlsplit(stop_url).path
+    page = citizen.get(path)
+    assert page.status_code == 200 and "d***@example.id" in page.get_data(as_text=True)
+    assert citizen.get(path[:-3] + "AAA").status_code == 404  # a token is not guessable
+    w.do(actions.triage, w.triage, case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, case_id, to_agency="DPU", reason="Saluran, bukan sampah")
+    done = citizen.client.post(path)  # RFC 8058 one-click: no form, no CSRF token
+    assert done.status_code == 200
+    queued_before = _deliver(w.services)  # the transfer's notice was queued before the stop
+    assert queued_before.stopped == 1 and queued_before.sent == 0
+    w.do(actions.transfer, w.dpu, case_id, to_agency="DLH", reason="Kembali ke DLH")
+    _deliver(w.services)
+    with w.services.reading() as session:  # and nothing is queued after it
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
+    assert len(smtp.box.messages) == 1
+    assert Action.NOTICES_STOPPED in w.actions(case_id)
+    assert citizen.client.post(path).status_code == 200  # stopping twice changes nothing
+    assert w.actions(case_id).count(Action.NOTICES_STOPPED) == 1
+
+
+def test_the_reporter_of_a_merged_duplicate_follows_the_case_it_joined(world, smtp):
+    w = world
+    original = w.report(contact_email="first@example.id", reporter_name="Pertama")
+    w.do(actions.triage, w.triage, original.case_id, decision="valid")
+    duplicate = w.report(contact_email="second@example.id", reporter_name="Kedua")
+    number = w.case(original.case_id).number
+    w.do(actions.triage, w.triage, duplicate.case_id, decision="duplicate", duplicate_of=number,
+         reason="Sudah dilaporkan")
+    _deliver(w.services)
+    w.do(actions.accept, w.dlh, original.case_id)
+    w.do(actions.dispatch, w.dlh, original.case_id, team="qr-mariso-1")
+    w.field_work(w.qr_mariso, original.case_id)
+    w.do(actions.verify, w.dlh, original.case_id, approve=True)
+    w.do(actions.close, w.dlh, original.case_id, closure_note="Selesai diangkut.")
+    _deliver(w.services)
+    to_second = [m for m in smtp.box.messages if m["To"] == "second@example.id"]
+    assert [m["Subject"].split(":")[0] for m in to_second][:1] == ["Laporan Anda diterima"]
+    merged = next(m for m in to_second if "digabung" in m["Subject"])
+    assert number in merged["Subject"] and duplicate.tracking_code in _text(merged)
+    resolved = next(m for m in to_second if "sudah ditangani" in m["Subject"])
+    assert "Selesai diangkut." in _text(resolved)
+    # the other reporter's data never reaches this one
+    for message in to_second:
+        assert "first@example.id" not in message.as_string() and "Pertama" not in _text(message)
+    assert original.tracking_code not in "".join(m.as_string() for m in to_second)
+
+
+def test_the_outbox_command_sends_what_is_due(world, settings, smtp):
+    from click.testing import CliRunner
+
+    from tanggap.cli import main
+
+    world.report()
+    env = {"DATABASE_URL": settings.database_url, "TANGGAP_INSTANCE": str(settings.instance_path),
+           "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port),
+           "TANGGAP_SMTP_SECURITY": "none", "TANGGAP_PUBLIC_URL": PUBLIC_URL}
+    result = CliRunner().invoke(main, ["outbox", "run", "--until-idle"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "1 claimed, 1 sent" in result.output
+    assert [m["To"] for m in smtp.box.messages] == ["daeng@example.id"]
+    unconfigured = CliRunner().invoke(main, ["outbox", "run", "--once"],
+                                      env={**env, "TANGGAP_SMTP_HOST": ""})
+    assert unconfigured.exit_code == 1 and "TANGGAP_SMTP_HOST" in unconfigured.output

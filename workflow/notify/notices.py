@@ -1,0 +1,107 @@
+"""Who is told about a case, and queueing what they are told, in the transaction of the change.
+
+An audit action is told to the case's followers when ``templates/<language>/<action>.txt``
+exists; a city may keep some quiet (``notices.quiet`` in its seed file). Each queued row names
+one recipient on one channel and carries only public facts of the case (never the tracking code,
+which is sealed on the reporter's subscription and opened by the worker to build links).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from workflow.config import Settings
+from workflow.read.public import closing_note
+from workflow.store.models import Case, OutboxMessage, Subscription, WorkItem
+from workflow.store.reference import References
+from workflow.store.uow import UnitOfWork
+from workflow.vocabulary import Action, Following, NoticeChannel, Role
+
+TEMPLATES = Path(__file__).parent / "templates"
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+
+
+@functools.cache
+def told_actions() -> frozenset[str]:
+    """The audit actions a follower is told of: those with a template in every language."""
+    per_language = [{p.stem for p in (TEMPLATES / lang).glob("*.txt")} for lang in LANGUAGES]
+    return frozenset(set.intersection(*per_language)) & {a.value for a in Action}
+
+
+def offered(settings: Settings) -> tuple[NoticeChannel, ...]:
+    """The channels this deployment sends on: the ones a reporter may choose."""
+    return (NoticeChannel.EMAIL,) if settings.smtp is not None else ()
+
+
+def subscribe(uow: UnitOfWork, case: Case, *, following: Following, channel: NoticeChannel,
+              address: str, language: str, code: str | None = None) -> Subscription:
+    subscription = Subscription(
+        case_id=case.id, following=following, channel=channel, address=address,
+        language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
+        sealed_code=uow.services.tracking.seal(code) if code else None, created_at=uow.clock.now())
+    uow.session.add(subscription)
+    uow.session.flush()
+    return subscription
+
+
+def follow_merged(uow: UnitOfWork, duplicate: Case, target: Case) -> None:
+    """The reporter of a duplicate hears what its target case's followers hear from now on."""
+    for sub in _active(uow, duplicate.id):
+        if sub.following == Following.REPORTER:
+            uow.session.add(Subscription(
+                case_id=target.id, following=Following.DUPLICATE, channel=sub.channel,
+                address=sub.address, language=sub.language, sealed_code=sub.sealed_code,
+                created_at=uow.clock.now()))
+
+
+def _active(uow: UnitOfWork, case_id: int) -> list[Subscription]:
+    return list(uow.session.scalars(select(Subscription).where(
+        Subscription.case_id == case_id, Subscription.stopped_at.is_(None)).order_by(Subscription.id)))
+
+
+def queue(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: References,
+          now: datetime) -> int:
+    """An outbox row per told event (``(seq, event)`` as appended) and active subscription of
+    the case; returns how many."""
+    quiet = set(refs.city.quiet_notices)
+    told = [(seq, e) for seq, e in events if str(e["action"]) in told_actions() - quiet]
+    if not told:
+        return 0
+    subscriptions = _active(uow, case.id)
+    queued = 0
+    for seq, event in told:
+        facts = _facts(uow, case, event, refs)
+        for sub in subscriptions:
+            uow.session.add(OutboxMessage(
+                created_at=now, topic=str(event["action"]), case_id=case.id, subscription_id=sub.id,
+                channel=sub.channel, recipient=sub.address, payload=facts,
+                key=f"tanggap-{case.id}-{seq}-{sub.id}"))
+            queued += 1
+    return queued
+
+
+def _facts(uow: UnitOfWork, case: Case, event: dict, refs: References) -> dict:
+    """The public facts a notice of ``event`` names: nothing of another person."""
+    facts: dict = {"case_number": case.number, "category": refs.categories_by_id[case.category_id].code}
+    action = Action(event["action"])
+    data = event.get("data") or {}
+    if action == Action.INFORMATION_REQUESTED:
+        facts["question"] = data.get("question")
+    if action == Action.CASE_REJECTED and event.get("reason"):
+        facts["reason"] = event["reason"]
+    if action in (Action.CASE_TRANSFERRED, Action.CASE_ROUTED) and event.get("to_agency"):
+        facts["agency"] = event["to_agency"]
+    if action in (Action.CASE_RESOLVED, Action.CASE_CLOSED):
+        facts["closure_note"] = closing_note(uow.session, uow.definition, case)
+    deadline = uow.session.scalar(select(WorkItem.due_at).where(
+        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN, WorkItem.completed_at.is_(None))
+        .order_by(WorkItem.due_at))
+    if deadline is not None and action in (Action.INFORMATION_REQUESTED, Action.CASE_RESOLVED):
+        facts["deadline"] = deadline.isoformat()
+    return json.loads(json.dumps(facts, default=str))

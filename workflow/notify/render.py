@@ -1,0 +1,90 @@
+"""A queued notice as the message its recipient reads: subject, plain text and HTML.
+
+Templates are Jinja files, one per told audit action and language
+(``templates/<language>/<action>.txt``): the first line is ``Subject: ...``, then a blank line,
+then the body. The HTML part is the same text in ``templates/email.html``, its links made
+clickable; every message ends with the stop link. Times are in the city's zone (WITA for
+Makassar); links are absolute, from ``TANGGAP_PUBLIC_URL``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from workflow.notify.notices import TEMPLATES
+
+# The public pages the links open (web/public.py serves them).
+STATUS_PATH = "/lacak/{code}"
+STOP_PATH = "/berhenti/{token}"
+ANSWER_ANCHOR, FEEDBACK_ANCHOR = "#question", "#feedback"
+
+_text = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, undefined=StrictUndefined,
+                    keep_trailing_newline=True)
+_html = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+FOOTER = {"id": "Anda menerima pesan ini karena mengikuti laporan ini.",
+          "en": "You receive this message because you follow this report."}
+STOP = {"id": "Berhenti menerima kabar laporan ini", "en": "Stop messages about this report"}
+DATE_FORMAT = {"id": "d MMMM y 'pukul' HH.mm", "en": "d MMMM y 'at' HH:mm"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    stop_url: str
+
+
+def local_date(value: str | datetime | None, zone: ZoneInfo, language: str) -> str | None:
+    """``5 Desember 2026 pukul 14.00 WITA``: a moment as the recipient reads it."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(zone)
+    return f"{format_datetime(local, DATE_FORMAT[language], locale=language)} {local.tzname()}"
+
+
+def links(public_url: str, code: str | None, token: str, language: str) -> dict[str, str]:
+    base = public_url.rstrip("/")
+    query = "?lang=en" if language == "en" else ""
+    status = f"{base}{STATUS_PATH.format(code=code)}{query}" if code else f"{base}/{query}"
+    return {"status_url": status, "answer_url": status + ANSWER_ANCHOR,
+            "feedback_url": status + FEEDBACK_ANCHOR,
+            "stop_url": f"{base}{STOP_PATH.format(token=token)}{query}"}
+
+
+def render(action: str, language: str, context: dict) -> Rendered:
+    """``context``: the notice's facts, ``links(...)`` and ``city``; missing names are an error
+    (a template that names a fact nobody provides fails the test of every notice)."""
+    source = _text.get_template(f"{language}/{action}.txt").render(**context)
+    first, _, body = source.partition("\n")
+    if not first.startswith("Subject: "):
+        raise ValueError(f"{language}/{action}.txt must start with 'Subject: '")
+    subject = first[len("Subject: "):].strip()
+    body = body.strip() + "\n"
+    text = f"{body}\n-- \n{FOOTER[language]}\n{STOP[language]}: {context['stop_url']}\n"
+    paragraphs = [[_linked(line) for line in block.splitlines()]
+                  for block in re.split(r"\n\s*\n", body.strip()) if block.strip()]
+    html = _html.get_template("email.html").render(
+        language=language, subject=subject, paragraphs=paragraphs, footer=FOOTER[language],
+        stop_label=STOP[language], stop_url=context["stop_url"])
+    return Rendered(subject=subject, text=text, html=html, stop_url=context["stop_url"])
+
+
+def _linked(line: str) -> Markup:
+    out, last = [], 0
+    for match in _URL.finditer(line):
+        out.append(escape(line[last:match.start()]))
+        out.append(Markup('<a href="{0}">{0}</a>').format(match.group(0)))
+        last = match.end()
+    out.append(escape(line[last:]))
+    return Markup("").join(out)
