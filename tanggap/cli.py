@@ -149,7 +149,7 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
     if not no_worker:
         start_in_background(services)
         if delivery.start_in_background(services, worker=worker_name()) is None:
-            click.echo("no notice channel is configured (TANGGAP_SMTP_HOST): notices wait in the outbox")
+            click.echo("no notice channel is configured (TANGGAP_SMTP_HOST, TANGGAP_WHATSAPP_URL, TANGGAP_SMS_URL): notices wait in the outbox")
     click.echo(f"Tanggap on http://{host}:{port}/")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -234,7 +234,7 @@ def outbox_run(ctx: click.Context, once: bool, until_idle: bool, interval: float
     services = _services(ctx)
     channels = configured_channels(services)
     if not channels:
-        click.echo("no notice channel is configured (set TANGGAP_SMTP_HOST): nothing to send", err=True)
+        click.echo("no notice channel is configured (set TANGGAP_SMTP_HOST, TANGGAP_WHATSAPP_URL or TANGGAP_SMS_URL): nothing to send", err=True)
         ctx.exit(1)
     worker = Deliverer(services, channels, worker=worker_name(), batch=batch, lease=timedelta(seconds=lease))
     if once or until_idle:

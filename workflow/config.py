@@ -59,6 +59,27 @@ def _smtp(env: dict[str, str]) -> "SmtpSettings | None":
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """An HTTP messaging gateway (``TANGGAP_WHATSAPP_*``, ``TANGGAP_SMS_*``)."""
+
+    url: str
+    token: str = field(repr=False)
+    timeout: float = 10.0
+    sender: str = ""  # SMS: the sender name; WhatsApp: the prefix of the template names
+
+
+def _gateway(env: dict[str, str], name: str, sender: str) -> "Gateway | None":
+    url = env.get(f"TANGGAP_{name}_URL")
+    if not url:
+        return None
+    token = env.get(f"TANGGAP_{name}_TOKEN")
+    if not token:
+        raise ValueError(f"TANGGAP_{name}_URL is set: TANGGAP_{name}_TOKEN is needed too")
+    return Gateway(url=url, token=token, timeout=float(env.get(f"TANGGAP_{name}_TIMEOUT", 10)),
+                   sender=env.get(f"TANGGAP_{name}_SENDER", sender))
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     """E-mail delivery (``TANGGAP_SMTP_*``); without a host, e-mail is not offered."""
 
@@ -86,6 +107,7 @@ class Settings:
     never are); the same on every host, and kept when the session secret is rotated.
     ``public_url``: where citizens reach the app; the links in notices start with it.
     ``smtp``: the e-mail channel, or None when no SMTP host is configured.
+    ``whatsapp``, ``sms``: the HTTP gateways of those channels, or None.
     """
 
     instance_path: Path
@@ -100,6 +122,8 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     public_url: str = "http://127.0.0.1:5000"
     smtp: SmtpSettings | None = None
+    whatsapp: Gateway | None = None
+    sms: Gateway | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -123,6 +147,8 @@ class Settings:
             max_upload_bytes=int(env.get("TANGGAP_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)),
             public_url=env.get("TANGGAP_PUBLIC_URL", "http://127.0.0.1:5000"),
             smtp=_smtp(env),
+            whatsapp=_gateway(env, "WHATSAPP", "tanggap_"),
+            sms=_gateway(env, "SMS", "Tanggap"),
         )
         values.update(overrides)
         return cls(**values)

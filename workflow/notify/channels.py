@@ -4,14 +4,21 @@ what never will (an address the server refuses); anything else counts as tempora
 
 from __future__ import annotations
 
+import json
+import re
 import smtplib
 import ssl
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Protocol
 
-from workflow.config import SmtpSettings
+import yaml
+
+from workflow.config import Gateway, SmtpSettings
+from workflow.notify.notices import TEMPLATES
 from workflow.notify.render import Rendered
 
 
@@ -110,3 +117,108 @@ class SmtpChannel:
             except (OSError, smtplib.SMTPException):
                 pass
             self._smtp = None
+
+
+# -- HTTP gateways -------------------------------------------------------------------------------
+
+WHATSAPP_PARAMETERS = yaml.safe_load((TEMPLATES / "whatsapp.yaml").read_text(encoding="utf-8"))
+# Cloud API error codes that mean "later": throughput, pair rate limit, a temporary Meta error
+WHATSAPP_LATER = {4, 80007, 130429, 131000, 131016, 131056, 133004}
+
+
+def e164(phone: str, country: str) -> str:
+    """Digits only, with the calling code: ``0811 4000 123`` → ``628114000123``."""
+    digits = re.sub(r"\D", "", phone)
+    if phone.strip().startswith("+"):
+        return digits
+    if digits.startswith("0"):
+        return country + digits[1:]
+    return digits if digits.startswith(country) else country + digits
+
+
+def _post(url: str, headers: dict, body: dict, timeout: float) -> tuple[int, dict]:
+    """POST JSON; (status, JSON reply). Network trouble is a temporary failure."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (OSError, ValueError) as exc:
+        raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        reply = json.loads(raw or b"{}")
+    except ValueError:
+        reply = {"unreadable": raw[:200].decode("utf-8", "replace")}
+    if status == 429 or status >= 500:
+        raise TemporaryFailure(f"HTTP {status}: {json.dumps(reply)[:300]}")
+    return status, reply if isinstance(reply, dict) else {"reply": reply}
+
+
+class WhatsAppChannel:
+    """WhatsApp Business Cloud API (``POST /<version>/<phone number id>/messages``): a template
+    message per notice, its body variables from ``templates/whatsapp.yaml``; the idempotency key
+    travels as ``biz_opaque_callback_data`` and comes back in the delivery webhooks. BSPs that
+    expose the same endpoint (360dialog's ``/messages``) fit as well."""
+
+    name = "whatsapp"
+
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    def body(self, outgoing: Outgoing) -> dict:
+        message = outgoing.message
+        names = WHATSAPP_PARAMETERS[message.action]
+        return {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": outgoing.recipient,
+            "type": "template", "biz_opaque_callback_data": outgoing.key,
+            "template": {
+                "name": f"{self.gateway.sender}{message.action}",
+                "language": {"code": outgoing.language, "policy": "deterministic"},
+                "components": [{"type": "body", "parameters": [
+                    {"type": "text", "text": (message.facts.get(n) or "-")[:1000]} for n in names]}]}}
+
+    def send(self, outgoing: Outgoing) -> str | None:
+        status, reply = _post(self.gateway.url, {"Authorization": f"Bearer {self.gateway.token}"},
+                              self.body(outgoing), self.gateway.timeout)
+        if status == 200 and reply.get("messages"):
+            return reply["messages"][0].get("id")
+        error = reply.get("error") or {}
+        text = f"HTTP {status}: WhatsApp error {error.get('code')}: {error.get('message')}"
+        if error.get("code") in WHATSAPP_LATER:
+            raise TemporaryFailure(text)
+        raise PermanentFailure(text)
+
+    def close(self) -> None:
+        pass
+
+
+class SmsChannel:
+    """SMS through an HTTP gateway with Infobip's ``POST /sms/2/text/advanced`` format (also
+    offered by gateways compatible with it); the idempotency key is the message's ``messageId``."""
+
+    name = "sms"
+    PERMANENT_GROUPS = {"REJECTED", "UNDELIVERABLE", "EXPIRED"}
+
+    def __init__(self, gateway: Gateway):
+        self.gateway = gateway
+
+    def body(self, outgoing: Outgoing) -> dict:
+        return {"messages": [{"destinations": [{"to": outgoing.recipient, "messageId": outgoing.key}],
+                              "from": self.gateway.sender, "text": outgoing.message.short}]}
+
+    def send(self, outgoing: Outgoing) -> str | None:
+        status, reply = _post(self.gateway.url, {"Authorization": f"App {self.gateway.token}"},
+                              self.body(outgoing), self.gateway.timeout)
+        if status == 200 and reply.get("messages"):
+            sent = reply["messages"][0]
+            group = (sent.get("status") or {}).get("groupName", "")
+            if group in self.PERMANENT_GROUPS:
+                raise PermanentFailure(f"SMS {group}: {(sent.get('status') or {}).get('description')}")
+            return sent.get("messageId")
+        error = ((reply.get("requestError") or {}).get("serviceException") or {})
+        raise PermanentFailure(f"HTTP {status}: {error.get('messageId')}: {error.get('text')}")
+
+    def close(self) -> None:
+        pass

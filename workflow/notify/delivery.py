@@ -28,7 +28,15 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select, update
 
 from workflow.access import Actor
-from workflow.notify.channels import Channel, Outgoing, PermanentFailure, SmtpChannel
+from workflow.notify.channels import (
+    Channel,
+    Outgoing,
+    PermanentFailure,
+    SmsChannel,
+    SmtpChannel,
+    WhatsAppChannel,
+    e164,
+)
 from workflow.notify.render import links, local_date, render
 from workflow.rounds import run_rounds
 from workflow.services import Services
@@ -45,9 +53,14 @@ SYSTEM = Actor.system().ref()
 
 
 def configured_channels(services: Services) -> dict[NoticeChannel, Channel]:
+    settings = services.settings
     channels: dict[NoticeChannel, Channel] = {}
-    if services.settings.smtp is not None:
-        channels[NoticeChannel.EMAIL] = SmtpChannel(services.settings.smtp)
+    if settings.smtp is not None:
+        channels[NoticeChannel.EMAIL] = SmtpChannel(settings.smtp)
+    if settings.whatsapp is not None:
+        channels[NoticeChannel.WHATSAPP] = WhatsAppChannel(settings.whatsapp)
+    if settings.sms is not None:
+        channels[NoticeChannel.SMS] = SmsChannel(settings.sms)
     for missing in set(NoticeChannel) - set(channels):
         log.info("channel %s is not configured: its notices wait until it is", missing)
     return channels
@@ -178,8 +191,10 @@ class Deliverer:
                 **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language),
             }
             rendered = render(row.topic, language, context)
+            recipient = row.recipient if row.channel == NoticeChannel.EMAIL else e164(
+                row.recipient, refs.city.phone_country)
             return self.channels[row.channel], Outgoing(key=row.key or f"tanggap-outbox-{row.id}",
-                                                        recipient=row.recipient, language=language,
+                                                        recipient=recipient, language=language,
                                                         message=rendered)
 
     def _sent(self, message_id: int, provider_id: str | None) -> None:

@@ -36,7 +36,9 @@ def told_actions() -> frozenset[str]:
 
 def offered(settings: Settings) -> tuple[NoticeChannel, ...]:
     """The channels this deployment sends on: the ones a reporter may choose."""
-    return (NoticeChannel.EMAIL,) if settings.smtp is not None else ()
+    configured = {NoticeChannel.EMAIL: settings.smtp, NoticeChannel.WHATSAPP: settings.whatsapp,
+                  NoticeChannel.SMS: settings.sms}
+    return tuple(channel for channel, setting in configured.items() if setting is not None)
 
 
 def subscribe(uow: UnitOfWork, case: Case, *, following: Following, channel: NoticeChannel,

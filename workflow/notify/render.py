@@ -38,10 +38,13 @@ DATE_FORMAT = {"id": "d MMMM y 'pukul' HH.mm", "en": "d MMMM y 'at' HH:mm"}
 
 @dataclass(frozen=True)
 class Rendered:
+    action: str
     subject: str
     text: str
     html: str
     stop_url: str
+    short: str  # an SMS: the subject, the case's link, the stop link
+    facts: dict  # what the template was given, as text (a WhatsApp template's variables)
 
 
 def local_date(value: str | datetime | None, zone: ZoneInfo, language: str) -> str | None:
@@ -77,7 +80,10 @@ def render(action: str, language: str, context: dict) -> Rendered:
     html = _html.get_template("email.html").render(
         language=language, subject=subject, paragraphs=paragraphs, footer=FOOTER[language],
         stop_label=STOP[language], stop_url=context["stop_url"])
-    return Rendered(subject=subject, text=text, html=html, stop_url=context["stop_url"])
+    short = f"{subject}. {context['status_url']} {STOP[language]}: {context['stop_url']}"
+    facts = {k: "" if v is None else str(v) for k, v in context.items()}
+    return Rendered(action=action, subject=subject, text=text, html=html, stop_url=context["stop_url"],
+                    short=short, facts=facts)
 
 
 def _linked(line: str) -> Markup:

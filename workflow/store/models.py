@@ -67,6 +67,8 @@ class City(Base):
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64), comment="IANA zone shown in the UI")
     boundary: Mapped[dict] = mapped_column(comment="{'polygons': [[[lat, lon], ...], ...]}")
+    phone_country: Mapped[str] = mapped_column(
+        String(4), default="62", server_default="62", comment="calling code of local numbers (0811… → 62811…)")
     quiet_notices: Mapped[list] = mapped_column(
         JSON, default=list, server_default="[]", comment="audit actions this city does not tell followers of")
 

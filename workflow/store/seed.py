@@ -46,7 +46,8 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     c = data["city"]
     city = _upsert(session, City, c["code"], name=c["name"], timezone=c["timezone"],
-                   boundary=c["boundary"], quiet_notices=list(c.get("quiet_notices") or []))
+                   boundary=c["boundary"], quiet_notices=list(c.get("quiet_notices") or []),
+                   phone_country=str(c.get("phone_country", "62")))
     session.flush()
     for a in data["agencies"]:
         _upsert(session, Agency, a["code"], name=a["name"], short_name=a["short_name"],

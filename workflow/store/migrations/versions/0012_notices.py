@@ -20,6 +20,8 @@ def upgrade() -> None:
     # a plain ADD COLUMN (SQLite too): areas refer to cities, which a table copy would break
     op.add_column("cities", sa.Column("quiet_notices", sa.JSON(), nullable=False, server_default="[]",
                                       comment="audit actions this city does not tell followers of"))
+    op.add_column("cities", sa.Column("phone_country", sa.String(length=4), nullable=False, server_default="62",
+                                      comment="calling code of local numbers (0811… → 62811…)"))
     op.create_table(
         "subscriptions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -78,5 +80,7 @@ def downgrade() -> None:
     op.drop_table("subscriptions")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("ALTER TABLE cities DROP COLUMN quiet_notices")  # SQLite 3.35+, in place
+        op.execute("ALTER TABLE cities DROP COLUMN phone_country")
     else:
         op.drop_column("cities", "quiet_notices")
+        op.drop_column("cities", "phone_country")
