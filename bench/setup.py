@@ -15,9 +15,9 @@ from workflow.store import schema, seed
 from workflow.store.db import make_engine
 
 
-def fresh_services(database_url: str | None, now: datetime) -> Services:
+def fresh_services(database_url: str | None, now: datetime, env: dict[str, str] | None = None) -> Services:
     """Services on ``database_url`` (default: a new SQLite file in a temporary folder) with a
-    manual clock at ``now``."""
+    manual clock at ``now``; ``env``: more settings."""
     workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
     url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     engine = make_engine(url)
@@ -25,5 +25,5 @@ def fresh_services(database_url: str | None, now: datetime) -> Services:
     with Session(engine) as session:
         seed.load_reference_data(session)
         session.commit()
-    return build_services(Settings.from_env({"TANGGAP_INSTANCE": str(workdir), "DATABASE_URL": url}),
+    return build_services(Settings.from_env({"TANGGAP_INSTANCE": str(workdir), "DATABASE_URL": url, **(env or {})}),
                           clock=ManualClock(now), engine=engine)

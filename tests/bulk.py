@@ -1,4 +1,5 @@
-"""Many cases fast: copies of one real case, each with fresh task ids in its workflow state."""
+"""Many cases fast: copies of one real case, each with fresh task ids in its workflow state; many
+queued notices: copies of real ones."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 
 from sqlalchemy import insert, select
 
-from workflow.store.models import Case, CaseState, Report, Timer, WorkItem
+from workflow.store.models import Case, CaseState, OutboxMessage, Report, Timer, WorkItem
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -45,4 +46,18 @@ def clone_case(services, case_id: int, copies: int, chunk: int = 500) -> None:
             s.execute(insert(Timer), new_timers)
             if new_items:
                 s.execute(insert(WorkItem), new_items)
+        uow.commit()
+
+
+def copy_notices(services, copies: int) -> None:
+    """Each queued notice ``copies`` times in all: the copies under keys of their own (the
+    delivery worker renders and sends each like any other)."""
+    with services.uow() as uow:
+        rows = list(uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        extra = [{"created_at": r.created_at, "topic": r.topic, "case_id": r.case_id,
+                  "subscription_id": r.subscription_id, "channel": r.channel, "recipient": r.recipient,
+                  "payload": r.payload, "key": f"{r.key}-{k}", "attempts": 0}
+                 for r in rows for k in range(1, copies)]
+        if extra:
+            uow.session.execute(insert(OutboxMessage), extra)
         uow.commit()

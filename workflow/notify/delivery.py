@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 
 from workflow.access import Actor
 from workflow.notify.channels import (
@@ -85,6 +85,7 @@ class Deliverer:
         self.batch, self.lease, self.max_attempts = batch, lease, max_attempts
         self.backoff, self.max_backoff = backoff, max_backoff
         self.rng = rng or random.Random()
+        self._names: Names | None = None
 
     # -- claiming ------------------------------------------------------------------------------
 
@@ -110,6 +111,9 @@ class Deliverer:
     def run_once(self) -> RoundResult:
         ids = self.claim()
         result = RoundResult(claimed=len(ids))
+        if ids:
+            with self.services.reading() as session:
+                self._names = Names.read(session)  # reference data, read once a round
         for message_id in ids:
             self._deliver(message_id, result)
         return result
@@ -140,7 +144,7 @@ class Deliverer:
 
     def _deliver(self, message_id: int, result: RoundResult) -> None:
         try:
-            outgoing = self._prepare(message_id)
+            outgoing = self.prepare(message_id)
         except Exception as exc:  # noqa: BLE001 - a template or data problem: recorded, never lost
             log.warning("notice %s could not be rendered: %s", message_id, exc)
             self._failed(message_id, exc, result, permanent=True)
@@ -158,31 +162,27 @@ class Deliverer:
         self._sent(message_id, provider_id)
         result.sent += 1
 
-    def _prepare(self, message_id: int) -> tuple[Channel, Outgoing] | None:
+    def prepare(self, message_id: int) -> tuple[Channel, Outgoing] | None:
         """The notice rendered for its recipient, or None when they stopped notices since."""
         services = self.services
-        with services.uow() as uow:
-            row = uow.session.get(OutboxMessage, message_id)
-            sub = uow.session.get(Subscription, row.subscription_id) if row.subscription_id else None
+        with services.reading() as session:  # the write transaction is the marking, after sending
+            row = session.get(OutboxMessage, message_id)
+            sub = session.get(Subscription, row.subscription_id) if row.subscription_id else None
             if sub is None or sub.stopped_at is not None:
-                row.failed_at, row.last_error = services.clock.now(), "the recipient stopped these notices"
-                row.lease_owner = row.lease_expires_at = None
-                uow.commit()
+                self._stopped(message_id)
                 return None
-            case = uow.session.get(Case, row.case_id)
-            refs = References(uow.session)
+            case = session.get(Case, row.case_id)
+            names = self._names or Names.read(session)
             language = sub.language
             code = services.tracking.unseal(sub.sealed_code) if sub.sealed_code else None
             facts = dict(row.payload)
-            category = uow.session.scalar(select(Category).where(Category.code == facts.get("category")))
-            agency_code = facts.get("agency")
-            agency = (uow.session.scalar(select(Agency).where(Agency.code == agency_code)) if agency_code
-                      else uow.session.get(Agency, case.agency_id) if case.agency_id else None)
-            merged = uow.session.get(Case, case.merged_into_id) if case.merged_into_id else None
+            category = names.categories.get(facts.get("category"))
+            agency = names.agencies.get(facts.get("agency") or names.agency_codes.get(case.agency_id))
+            merged = session.get(Case, case.merged_into_id) if case.merged_into_id else None
             context = {
-                "case_number": case.number, "city": refs.city.name,
-                "category": _name(category, language) if category else "",
-                "agency": agency.name if agency else None,
+                "case_number": case.number, "city": names.city,
+                "category": category[language == "en"] if category else "",
+                "agency": agency,
                 "question": facts.get("question"), "reason": facts.get("reason"),
                 "closure_note": facts.get("closure_note"),
                 "merged_into": merged.number if merged else None,
@@ -192,13 +192,25 @@ class Deliverer:
             }
             rendered = render(row.topic, language, context)
             recipient = row.recipient if row.channel == NoticeChannel.EMAIL else e164(
-                row.recipient, refs.city.phone_country)
+                row.recipient, names.phone_country)
             return self.channels[row.channel], Outgoing(key=row.key or f"tanggap-outbox-{row.id}",
                                                         recipient=recipient, language=language,
                                                         message=rendered)
 
+    def _stopped(self, message_id: int) -> None:
+        with self.services.uow() as uow:
+            row = uow.session.get(OutboxMessage, message_id)
+            row.failed_at, row.last_error = uow.clock.now(), "the recipient stopped these notices"
+            row.lease_owner = row.lease_expires_at = None
+            uow.commit()
+
     def _sent(self, message_id: int, provider_id: str | None) -> None:
         with self.services.uow() as uow:
+            if uow.session.bind.dialect.name == "postgresql":
+                # Committed without waiting for the disk: the worker goes on at once. Only a crash
+                # of the database server in the next fraction of a second can lose the mark, and
+                # then the notice is sent again under the same key (never lost).
+                uow.session.execute(text("SET LOCAL synchronous_commit = off"))
             row = uow.session.get(OutboxMessage, message_id)
             row.sent_at = uow.clock.now()
             row.attempts += 1
@@ -247,8 +259,24 @@ class Deliverer:
                          "message": row.id, "attempts": row.attempts, **extra})
 
 
-def _name(category: Category, language: str) -> str:
-    return category.name_en if language == "en" else category.name_id
+@dataclass(frozen=True)
+class Names:
+    """The reference data a notice names: the city, categories (Indonesian, English) and
+    agencies by code."""
+
+    city: str
+    phone_country: str
+    categories: dict[str, tuple[str, str]]
+    agencies: dict[str, str]
+    agency_codes: dict[int, str]
+
+    @classmethod
+    def read(cls, session) -> Names:
+        refs = References(session)
+        return cls(city=refs.city.name, phone_country=refs.city.phone_country,
+                   categories={c.code: (c.name_id, c.name_en) for c in session.scalars(select(Category))},
+                   agencies={a.code: a.name for a in session.scalars(select(Agency))},
+                   agency_codes={a.id: a.code for a in session.scalars(select(Agency))})
 
 
 def start_in_background(services: Services, worker: str, interval: float = 15.0):

@@ -1,0 +1,75 @@
+"""Notices delivered per second by the delivery worker, against smtplib sending the same
+rendered messages in a loop, in the same run, to the same SMTP server on loopback (aiosmtpd).
+
+The worker's extra work per notice is what a reliable queue costs: a leased claim, rendering,
+marking it sent and appending ``notification_sent`` to the case's audit chain. The ratio
+worker / smtplib is the figure (target >= 0.5); absolute rates depend on the machine.
+
+    .venv/bin/python -m bench.outbox [--notices 2000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+
+from bench.setup import fresh_services
+from tests.bulk import copy_notices
+from tests.test_notices import SmtpServer
+from workflow import commands
+from workflow.notify.delivery import Deliverer, configured_channels
+from workflow.store.models import OutboxMessage
+
+NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
+REPORTS = 50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notices", type=int, default=2000)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+
+    smtp = SmtpServer()
+    smtp.start()
+    services = fresh_services(args.database_url, NOW, {
+        "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port), "TANGGAP_SMTP_SECURITY": "none"})
+    for i in range(REPORTS):
+        with services.uow() as uow:
+            commands.submit_report(uow, commands.ReportInput(
+                category="sampah", description=f"Sampah menumpuk di depan pasar, laporan {i}.",
+                lat=-5.156, lon=119.405, area="mariso", contact_email=f"warga{i}@example.id"))
+            uow.commit()
+    copy_notices(services, max(1, args.notices // REPORTS))
+    with services.reading() as session:
+        ids = list(session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
+
+    worker = Deliverer(services, configured_channels(services), worker="bench", batch=100)
+    channel = worker.channels[next(iter(worker.channels))]
+    rendered = [worker.prepare(i)[1] for i in ids]  # from the templates, not timed
+    start = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", smtp.port) as client:
+        for outgoing in rendered:  # the same MIME message the worker builds, sent
+            client.send_message(channel.message(outgoing))
+    baseline = len(rendered) / (time.perf_counter() - start)
+
+    smtp.box.messages.clear()
+    start = time.perf_counter()
+    result = worker.run_until_idle()
+    rate = result.sent / (time.perf_counter() - start)
+    channel.close()
+    assert result.sent == len(ids) and len(smtp.box.messages) == len(ids), result
+    with services.uow() as uow:  # leave nothing leased behind for a rerun on the same database
+        uow.session.execute(update(OutboxMessage).values(lease_owner=None))
+        uow.commit()
+    smtp.stop()
+    print(f"{services.engine.dialect.name}, {len(ids)} notices: smtplib loop {baseline:.0f}/s, "
+          f"delivery worker {rate:.0f}/s, ratio {rate / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()
