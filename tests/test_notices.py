@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from tests import actions
-from tests.helpers import jpeg_bytes
+from tests.helpers import PASSWORD, jpeg_bytes
 from tests.webclient import WebClient
 from workflow import commands
 from workflow.config import Settings
@@ -370,3 +370,51 @@ def test_the_outbox_command_sends_what_is_due(world, settings, smtp):
     unconfigured = CliRunner().invoke(main, ["outbox", "run", "--once"],
                                       env={**env, "TANGGAP_SMTP_HOST": ""})
     assert unconfigured.exit_code == 1 and "TANGGAP_SMTP_HOST" in unconfigured.output
+
+
+def _supervisor(w, username, scope, email):
+    with w.services.uow() as uow:
+        commands.create_user(uow, username=username, full_name=username.title(), password=PASSWORD,
+                             roles=[("supervisor", scope)], email=email)
+        uow.commit()
+
+
+def test_an_escalation_reaches_the_supervisors_it_is_addressed_to(world, smtp):
+    from escalation.sweeper import Sweeper
+
+    w = world
+    _supervisor(w, "spv.dlh", "DLH", "spv.dlh@makassarkota.go.id")
+    _supervisor(w, "spv.dpu", "DPU", "spv.dpu@makassarkota.go.id")  # another OPD: not told
+    _supervisor(w, "spv.kota", None, "spv.kota@makassarkota.go.id")  # city level: told at 200%
+    sub = w.report(notify_by="none")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    item = w.item(sub.case_id)
+    w.services.clock.set(item.due_at)
+    Sweeper(w.services, worker="t").run_once()  # the disposition is late: DLH's supervisors
+    assert _deliver(w.services).sent == 1
+    (message,) = smtp.box.messages
+    number = w.case(sub.case_id).number
+    assert message["To"] == "spv.dlh@makassarkota.go.id"
+    assert number in message["Subject"] and "Disposisi" in message["Subject"]
+    body = _text(message)
+    assert f"{PUBLIC_URL}/cases/{sub.case_id}" in body and f"{PUBLIC_URL}/escalations" in body
+    assert "List-Unsubscribe" not in message and "Daeng" not in body
+    w.services.clock.set(item.created_at + 2 * (item.due_at - item.created_at))
+    Sweeper(w.services, worker="t").run_once()  # twice the target: the city's supervisors
+    _deliver(w.services)
+    assert [m["To"] for m in smtp.box.messages] == ["spv.dlh@makassarkota.go.id", "spv.kota@makassarkota.go.id"]
+
+
+def test_escalation_mail_can_be_switched_off(world, smtp, settings):
+    import dataclasses
+
+    from escalation.sweeper import Sweeper
+
+    w = world
+    w.services.settings = dataclasses.replace(settings, escalation_mail=False)
+    _supervisor(w, "spv.dlh", "DLH", "spv.dlh@makassarkota.go.id")
+    sub = w.report(notify_by="none")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.services.clock.set(w.item(sub.case_id).due_at)
+    Sweeper(w.services, worker="t").run_once()
+    assert _deliver(w.services).claimed == 0 and smtp.box.messages == []

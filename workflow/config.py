@@ -108,6 +108,7 @@ class Settings:
     ``public_url``: where citizens reach the app; the links in notices start with it.
     ``smtp``: the e-mail channel, or None when no SMTP host is configured.
     ``whatsapp``, ``sms``: the HTTP gateways of those channels, or None.
+    ``escalation_mail``: e-mail supervisors when a case is escalated to them.
     """
 
     instance_path: Path
@@ -124,6 +125,7 @@ class Settings:
     smtp: SmtpSettings | None = None
     whatsapp: Gateway | None = None
     sms: Gateway | None = None
+    escalation_mail: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -149,6 +151,7 @@ class Settings:
             smtp=_smtp(env),
             whatsapp=_gateway(env, "WHATSAPP", "tanggap_"),
             sms=_gateway(env, "SMS", "Tanggap"),
+            escalation_mail=env.get("TANGGAP_ESCALATION_MAIL", "on").lower() not in ("off", "0", "no"),
         )
         values.update(overrides)
         return cls(**values)

@@ -77,8 +77,9 @@ class SmtpChannel:
         m["Date"] = formatdate(localtime=False)
         m["Message-ID"] = f"<{outgoing.key}@{self.settings.domain}>"
         m["Auto-Submitted"] = "auto-generated"
-        m["List-Unsubscribe"] = f"<{outgoing.message.stop_url}>"
-        m["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+        if outgoing.message.stop_url:
+            m["List-Unsubscribe"] = f"<{outgoing.message.stop_url}>"
+            m["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         m.set_content(outgoing.message.text)
         m.add_alternative(outgoing.message.html, subtype="html")
         m["Content-Language"] = outgoing.language  # after the content: set_content clears Content-*

@@ -37,7 +37,8 @@ from workflow.notify.channels import (
     WhatsAppChannel,
     e164,
 )
-from workflow.notify.render import links, local_date, render
+from workflow.notify.notices import staff_actions
+from workflow.notify.render import CASE_PATH, ESCALATIONS_PATH, links, local_date, render
 from workflow.rounds import run_rounds
 from workflow.services import Services
 from workflow.store import audit
@@ -167,6 +168,8 @@ class Deliverer:
         services = self.services
         with services.reading() as session:  # the write transaction is the marking, after sending
             row = session.get(OutboxMessage, message_id)
+            if row.subscription_id is None and row.topic in staff_actions():
+                return self.channels[row.channel], self._to_staff(row, self._names or Names.read(session))
             sub = session.get(Subscription, row.subscription_id) if row.subscription_id else None
             if sub is None or sub.stopped_at is not None:
                 self._stopped(message_id)
@@ -196,6 +199,22 @@ class Deliverer:
             return self.channels[row.channel], Outgoing(key=row.key or f"tanggap-outbox-{row.id}",
                                                         recipient=recipient, language=language,
                                                         message=rendered)
+
+    def _to_staff(self, row: OutboxMessage, names: Names) -> Outgoing:
+        """A message to the staff it is addressed to, in Indonesian (the staff screens' language),
+        linking to their screens."""
+        facts, language, definition = dict(row.payload), "id", self.services.definition
+        base = self.services.settings.public_url.rstrip("/")
+        category = names.categories.get(facts.get("category"))
+        context = {
+            "case_number": facts["case_number"], "city": names.city,
+            "category": category[0] if category else "", "agency": names.agencies.get(facts.get("agency")),
+            "level": definition.level_label(facts.get("level") or "", language),
+            "task": definition.label(facts.get("task"), language),
+            "case_url": f"{base}{CASE_PATH.format(case_id=facts['case_id'])}",
+            "escalations_url": f"{base}{ESCALATIONS_PATH}"}
+        return Outgoing(key=row.key or f"tanggap-outbox-{row.id}", recipient=row.recipient, language=language,
+                        message=render(f"staff/{row.topic}", language, context))
 
     def _stopped(self, message_id: int) -> None:
         with self.services.uow() as uow:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from workflow.config import Settings
 from workflow.read.public import closing_note
-from workflow.store.models import Case, OutboxMessage, Subscription, WorkItem
+from workflow.store.models import Case, Membership, OutboxMessage, Subscription, User, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.vocabulary import Action, Following, NoticeChannel, Role
@@ -39,6 +39,25 @@ def offered(settings: Settings) -> tuple[NoticeChannel, ...]:
     configured = {NoticeChannel.EMAIL: settings.smtp, NoticeChannel.WHATSAPP: settings.whatsapp,
                   NoticeChannel.SMS: settings.sms}
     return tuple(channel for channel, setting in configured.items() if setting is not None)
+
+
+@functools.cache
+def staff_actions() -> frozenset[str]:
+    """The audit actions staff are e-mailed about: those with a template under ``staff/``."""
+    per_language = [{p.stem for p in (TEMPLATES / lang / "staff").glob("*.txt")} for lang in LANGUAGES]
+    return frozenset(set.intersection(*per_language)) & {a.value for a in Action}
+
+
+def addressed(session, event: dict) -> list[User]:
+    """The staff an escalation is addressed to: those holding the role its review task asks for,
+    in its scope (the agency, or the whole city), with an e-mail address."""
+    item = session.get(WorkItem, (event.get("data") or {}).get("work_item"))
+    if item is None:
+        return []
+    scope = Membership.agency_id == item.agency_id if item.agency_id else Membership.agency_id.is_(None)
+    return list(session.scalars(select(User).join(Membership).where(
+        Membership.role == item.role, scope, User.active.is_(True), User.email.is_not(None))
+        .order_by(User.id).distinct()))
 
 
 def subscribe(uow: UnitOfWork, case: Case, *, following: Following, channel: NoticeChannel,
@@ -71,12 +90,12 @@ def queue(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: 
           now: datetime) -> int:
     """An outbox row per told event (``(seq, event)`` as appended) and active subscription of
     the case; returns how many."""
+    queued = _queue_staff(uow, case, events, refs=refs, now=now)
     quiet = set(refs.city.quiet_notices)
     told = [(seq, e) for seq, e in events if str(e["action"]) in told_actions() - quiet]
     if not told:
-        return 0
+        return queued
     subscriptions = _active(uow, case.id)
-    queued = 0
     for seq, event in told:
         facts = _facts(uow, case, event, refs)
         for sub in subscriptions:
@@ -84,6 +103,27 @@ def queue(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: 
                 created_at=now, topic=str(event["action"]), case_id=case.id, subscription_id=sub.id,
                 channel=sub.channel, recipient=sub.address, payload=facts,
                 key=f"tanggap-{case.id}-{seq}-{sub.id}"))
+            queued += 1
+    return queued
+
+
+def _queue_staff(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: References,
+                 now: datetime) -> int:
+    """E-mails to the staff an event is addressed to (an escalation to its supervisors)."""
+    if not uow.settings.escalation_mail or uow.settings.smtp is None:
+        return 0
+    queued = 0
+    for seq, event in events:
+        if str(event["action"]) not in staff_actions():
+            continue
+        facts = {"case_number": case.number, "case_id": case.id,
+                 "category": refs.categories_by_id[case.category_id].code,
+                 "level": (event.get("data") or {}).get("level"), "task": event.get("task_name"),
+                 "agency": event.get("to_agency")}
+        for user in addressed(uow.session, event):
+            uow.session.add(OutboxMessage(
+                created_at=now, topic=str(event["action"]), case_id=case.id, channel=NoticeChannel.EMAIL,
+                recipient=user.email, payload=facts, key=f"tanggap-{case.id}-{seq}-u{user.id}"))
             queued += 1
     return queued
 

@@ -23,6 +23,7 @@ from workflow.notify.notices import TEMPLATES
 # The public pages the links open (web/public.py serves them).
 STATUS_PATH = "/lacak/{code}"
 STOP_PATH = "/berhenti/{token}"
+CASE_PATH, ESCALATIONS_PATH = "/cases/{case_id}", "/escalations"  # staff screens
 ANSWER_ANCHOR, FEEDBACK_ANCHOR = "#question", "#feedback"
 
 _text = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, undefined=StrictUndefined,
@@ -42,7 +43,7 @@ class Rendered:
     subject: str
     text: str
     html: str
-    stop_url: str
+    stop_url: str | None  # None: a message to staff, about their work
     short: str  # an SMS: the subject, the case's link, the stop link
     facts: dict  # what the template was given, as text (a WhatsApp template's variables)
 
@@ -67,22 +68,24 @@ def links(public_url: str, code: str | None, token: str, language: str) -> dict[
 
 def render(action: str, language: str, context: dict) -> Rendered:
     """``context``: the notice's facts, ``links(...)`` and ``city``; missing names are an error
-    (a template that names a fact nobody provides fails the test of every notice)."""
+    (a template that names a fact nobody provides fails the test of every notice). ``action``
+    ``staff/<action>``: a message to staff, without a stop link."""
     source = _text.get_template(f"{language}/{action}.txt").render(**context)
     first, _, body = source.partition("\n")
     if not first.startswith("Subject: "):
         raise ValueError(f"{language}/{action}.txt must start with 'Subject: '")
     subject = first[len("Subject: "):].strip()
     body = body.strip() + "\n"
-    text = f"{body}\n-- \n{FOOTER[language]}\n{STOP[language]}: {context['stop_url']}\n"
+    stop_url = context.get("stop_url")
+    text = f"{body}\n-- \n{FOOTER[language]}\n{STOP[language]}: {stop_url}\n" if stop_url else body
     paragraphs = [[_linked(line) for line in block.splitlines()]
                   for block in re.split(r"\n\s*\n", body.strip()) if block.strip()]
     html = _html.get_template("email.html").render(
         language=language, subject=subject, paragraphs=paragraphs, footer=FOOTER[language],
-        stop_label=STOP[language], stop_url=context["stop_url"])
-    short = f"{subject}. {context['status_url']} {STOP[language]}: {context['stop_url']}"
+        stop_label=STOP[language], stop_url=stop_url)
+    short = f"{subject}. {context.get('status_url', '')} {STOP[language]}: {stop_url}"
     facts = {k: "" if v is None else str(v) for k, v in context.items()}
-    return Rendered(action=action, subject=subject, text=text, html=html, stop_url=context["stop_url"],
+    return Rendered(action=action.rsplit("/", 1)[-1], subject=subject, text=text, html=html, stop_url=stop_url,
                     short=short, facts=facts)
 
 
