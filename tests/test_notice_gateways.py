@@ -213,3 +213,18 @@ def test_an_unreachable_gateway_is_retried(world, receiver):
     receiver.close()
     result = _deliver(world.services)
     assert result.retried == 1 and result.given_up == []
+
+
+def test_a_question_over_several_lines_is_one_whatsapp_variable(world, receiver):
+    from workflow import commands
+
+    sub = world.report(notify_by="whatsapp", contact_phone="0811 4000 123")
+    _deliver(world.services)
+    world.do(commands.request_information, world.triage, sub.case_id,
+             question="Di sisi jalan yang mana?\n\tDekat   pasar atau masjid?")
+    assert _deliver(world.services).sent == 1 and receiver.problems == []
+    body = receiver.requests[-1][2]
+    assert body["template"]["name"] == "tanggap_information_requested"
+    texts = [p["text"] for p in body["template"]["components"][0]["parameters"]]
+    assert texts[1] == "Di sisi jalan yang mana? Dekat pasar atau masjid?"
+    assert "WITA" in texts[2]  # the answer deadline, in the city's time

@@ -311,6 +311,9 @@ def test_the_stop_link_stops_the_messages_that_follow(world, app, smtp):
     page = citizen.get(path)
     assert page.status_code == 200 and "d***@example.id" in page.get_data(as_text=True)
     assert citizen.get(path[:-3] + "AAA").status_code == 404  # a token is not guessable
+    for odd in ("1.%C3%A9", "1.%00", "99999999999999999999.x", "x", "%ED%A0%80"):
+        assert citizen.get(f"/berhenti/{odd}").status_code in (400, 404), odd  # never a 500
+        assert citizen.client.post(f"/berhenti/{odd}").status_code in (400, 404), odd
     w.do(actions.triage, w.triage, case_id, decision="valid")
     w.do(actions.transfer, w.dlh, case_id, to_agency="DPU", reason="Saluran, bukan sampah")
     done = citizen.client.post(path)  # RFC 8058 one-click: no form, no CSRF token

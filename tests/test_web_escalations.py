@@ -216,6 +216,7 @@ def test_admins_see_and_retry_incidents(world, app, monkeypatch):
     assert web.login("admin.kota").headers["Location"] == "/admin/incidents"
     page = web.get("/admin/incidents").get_data(as_text=True)
     assert sub.case_number in page and "disk full" in page
+    assert "Memantau tenggat" in page and "fire_timers" not in page  # what was done, in words
     incident = re.search(r'action="(/admin/incidents/\d+/retry)"', page).group(1)
     assert web.post(incident, page="/admin/incidents").status_code == 302
     assert "Tidak ada insiden" in web.get("/admin/incidents").get_data(as_text=True)

@@ -95,6 +95,7 @@ def install(app: Flask) -> None:
         force_transferable,
         level_label,
         level_severe,
+        operation_label,
         public_stage,
         task_label,
     )
@@ -105,4 +106,5 @@ def install(app: Flask) -> None:
                                  action_labels=ACTIONS, kind_labels=KINDS,
                                  attribute_answers=attribute_answers, task_label=task_label,
                                  public_stage=public_stage, level_label=level_label,
-                                 level_severe=level_severe, force_transferable=force_transferable)
+                                 level_severe=level_severe, force_transferable=force_transferable,
+                                 operation_label=operation_label)

@@ -1,8 +1,8 @@
-"""Display names for codes that reach staff pages: audit actions and attachment kinds."""
+"""Display names for codes that reach staff pages: audit actions, attachment kinds, operations."""
 
 from flask_babel import lazy_gettext as _l
 
-from workflow.vocabulary import Action, AttachmentKind
+from workflow.vocabulary import Action, AttachmentKind, Operation
 
 ACTIONS = {
     Action.REPORT_SUBMITTED: _l("Report submitted"), Action.TASK_COMPLETED: _l("Task completed"),
@@ -29,6 +29,18 @@ ACTIONS = {
 }
 KINDS = {AttachmentKind.BEFORE: _l("Before"), AttachmentKind.AFTER: _l("After"),
          AttachmentKind.EVIDENCE: _l("Evidence")}
+OPERATIONS = {
+    Operation.SUBMIT_REPORT: _l("Filing a report"), Operation.COMPLETE_TASK: _l("Completing a task"),
+    Operation.REQUEST_INFORMATION: _l("Asking the reporter"), Operation.EXTEND_DEADLINE: _l("Extending a deadline"),
+    Operation.REASSIGN: _l("Reassigning a task"), Operation.FORCE_TRANSFER: _l("Forcing a transfer"),
+    Operation.FIRE_TIMERS: _l("Watching deadlines"), Operation.DELIVER_NOTICE: _l("Sending a message"),
+}
+
+
+def operation_label(operation: str) -> str:
+    """What was being done when an incident happened (``complete:<form>`` names the task's form)."""
+    head = operation.split(":", 1)[0]
+    return str(OPERATIONS.get(head, operation))
 
 
 def attribute_answers(category, answers: dict | None, locale: str) -> list[tuple[str, str]]:

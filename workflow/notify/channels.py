@@ -157,6 +157,12 @@ def _post(url: str, headers: dict, body: dict, timeout: float) -> tuple[int, dic
     return status, reply if isinstance(reply, dict) else {"reply": reply}
 
 
+def _one_line(text: str | None) -> str:
+    """A template variable as Meta accepts it: no newlines or tabs, no runs of spaces, not
+    empty, at most 1,024 characters."""
+    return (" ".join((text or "").split()) or "-")[:1024]
+
+
 class WhatsAppChannel:
     """WhatsApp Business Cloud API (``POST /<version>/<phone number id>/messages``): a template
     message per notice, its body variables from ``templates/whatsapp.yaml``; the idempotency key
@@ -178,7 +184,7 @@ class WhatsAppChannel:
                 "name": f"{self.gateway.sender}{message.action}",
                 "language": {"code": outgoing.language, "policy": "deterministic"},
                 "components": [{"type": "body", "parameters": [
-                    {"type": "text", "text": (message.facts.get(n) or "-")[:1000]} for n in names]}]}}
+                    {"type": "text", "text": _one_line(message.facts.get(n))} for n in names]}]}}
 
     def send(self, outgoing: Outgoing) -> str | None:
         status, reply = _post(self.gateway.url, {"Authorization": f"Bearer {self.gateway.token}"},

@@ -85,7 +85,8 @@ class TrackingCodes:
         head, _, _mac = (token or "").partition(".")
         if not (head.isascii() and head.isdigit()) or len(head) > 18:
             return None
-        return int(head) if hmac.compare_digest(self.stop_token(int(head)), token) else None
+        expected = self.stop_token(int(head)).encode()
+        return int(head) if hmac.compare_digest(expected, token.encode("utf-8", "replace")) else None
 
     def report_id(self, session: Session, code: str | None) -> int | None:
         digest = self.lookup(code)
