@@ -83,18 +83,35 @@ def pg_database():
     test_url = url.set(database=name).render_as_string(hide_password=False)
     _prepare(test_url)
     yield test_url
+    if test_url in _EMPTYING:
+        _EMPTYING.pop(test_url)[0].dispose()
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
 
 
+_EMPTYING: dict[str, tuple] = {}  # url -> (engine, the case tables' id sequences)
+
+
 def _truncate_pg(url: str) -> None:
-    engine = create_engine(url)
+    """Empty the case tables and restart their ids. DELETE rather than TRUNCATE: on tables this
+    small it takes 4 ms instead of 50 (TRUNCATE makes new files for every table), and a test
+    run empties them hundreds of times."""
+    if url not in _EMPTYING:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            sequences = [r[0] for r in conn.exec_driver_sql(
+                "SELECT s.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+                "JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' AND t.relname = ANY(%(t)s)",
+                {"t": list(CASE_TABLES)})]
+        _EMPTYING[url] = (engine, sequences)
+    engine, sequences = _EMPTYING[url]
     with engine.begin() as conn:
-        # Test set-up only: replica mode skips the append-only triggers for this session.
-        conn.exec_driver_sql("SET session_replication_role = replica")
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(CASE_TABLES)} RESTART IDENTITY CASCADE")
-    engine.dispose()
+        # Test set-up only: replica mode skips the append-only triggers and foreign-key checks.
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for table in CASE_TABLES:
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+        conn.exec_driver_sql("SELECT " + ", ".join(f"setval('{s}', 1, false)" for s in sequences))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -170,3 +187,10 @@ def web(app):
 def settings_sqlite(sqlite_url, tmp_path):
     return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url,
                               **MAIL_OFFERED})
+
+
+def pytest_collection_modifyitems(items):
+    """The slow tests (worker processes, the wheel build) first: spread over the xdist workers
+    from the start, they overlap with the many short tests instead of trailing them, which
+    would leave the other cores idle at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept otherwise

@@ -37,7 +37,7 @@ def _worker(settings, smtp, *args):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _queue(world, total: int, reports: int = 50) -> list[str]:
+def _queue(world, total: int, reports: int = 10) -> list[str]:
     """``total`` queued notices over ``reports`` cases: each report's own, then copies of it
     under keys of their own (the worker renders and sends each like any other)."""
     for _ in range(reports):
@@ -68,7 +68,7 @@ def _check_all_sent(world, keys, received, *, duplicates_allowed: int) -> int:
 
 def test_worker_processes_send_each_notice_exactly_once(world, settings, smtp):
     postgres = world.services.engine.dialect.name == "postgresql"
-    workers, total = (4, 2000) if postgres else (2, 400)
+    workers, total = (4, 2000) if postgres else (2, 300)
     keys = _queue(world, total)
     procs = [_worker(settings, smtp, "--until-idle", "--batch", "50") for _ in range(workers)]
     outputs = [p.communicate(timeout=240)[0] for p in procs]
@@ -79,7 +79,7 @@ def test_worker_processes_send_each_notice_exactly_once(world, settings, smtp):
 
 
 def test_a_killed_worker_loses_no_notice(world, settings, smtp):
-    keys = _queue(world, 300)
+    keys = _queue(world, 200)
     victim = _worker(settings, smtp, "--until-idle", "--batch", "300", "--lease", "600")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(smtp.box.messages) < 40:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import io
+import json
 import re
 import socket
 import threading
@@ -278,6 +279,9 @@ def test_a_refused_address_is_an_incident_an_admin_retries(world, smtp):
     with w.services.reading() as session:
         incident = session.get(Incident, result.given_up[0])
     assert incident.operation == "deliver_notice" and "550" in incident.error
+    failed = next(e for e in w.events(sub.case_id) if e.action == Action.NOTIFICATION_FAILED)
+    for text in (incident.error, json.dumps(w.event_data(failed))):  # the address stays masked
+        assert "daeng@example.id" not in text and "d***@example.id" in text
     admin = w.user("admin.kota", ("admin", None))
     smtp.box.refuse = None
     with w.services.uow() as uow:
@@ -286,6 +290,36 @@ def test_a_refused_address_is_an_incident_an_admin_retries(world, smtp):
     assert _deliver(w.services).sent == 1
     assert Action.NOTICES_RETRIED in w.actions(sub.case_id)
     assert [m["To"] for m in smtp.box.messages] == ["daeng@example.id"]
+
+
+def test_a_worker_whose_lease_ran_out_leaves_the_notice_to_its_new_holder(world, smtp):
+    w = world
+    w.report()
+    slow, quick = _worker(w.services, "slow"), _worker(w.services, "quick")
+    ids = slow.claim()
+    w.services.clock.advance(timedelta(minutes=6))  # slow took too long over earlier notices
+    assert quick.run_once().sent == 1
+    assert slow.deliver(ids).sent == 0
+    slow.close()
+    quick.close()
+    assert len(smtp.box.messages) == 1
+    sent = [e for e in w.events(_rows_case(w)) if e.action == Action.NOTIFICATION_SENT]
+    assert len(sent) == 1
+
+
+def _rows_case(w) -> int:
+    with w.services.reading() as session:
+        return session.scalar(select(OutboxMessage.case_id))
+
+
+def test_an_address_a_mail_header_would_read_as_two_is_refused(world):
+    from workflow.errors import ValidationError
+
+    for address in ("warga@example.id,root@localhost", "warga@example.id;root", "Warga <warga@example.id>",
+                    '"a b"@example.id'):
+        with pytest.raises(ValidationError) as refused:
+            world.report(contact_email=address)
+        assert set(refused.value.errors) == {"contact_email"}, address
 
 
 def test_two_workers_never_claim_the_same_message(world, smtp):

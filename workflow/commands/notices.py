@@ -6,9 +6,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from workflow.access import Actor
-from workflow.commands.change import CaseChange, get_case
 from workflow.errors import NotFound
 from workflow.messages import msg
+from workflow.notify import notices
 from workflow.store.models import Subscription
 from workflow.store.tracking import TrackingCodes
 from workflow.store.uow import UnitOfWork
@@ -31,14 +31,12 @@ def stop_notices(uow: UnitOfWork, token: str) -> Subscription:
     subscription = stopping(uow.session, uow.services.tracking, token)
     if subscription.stopped_at is not None:
         return subscription
-    case = get_case(uow, subscription.case_id)
-    now = uow.clock.now()
-    with CaseChange(uow, case, Actor.citizen().ref()) as change:
-        uow.session.execute(update(Subscription).where(
-            Subscription.case_id == case.id, Subscription.address == subscription.address,
-            Subscription.stopped_at.is_(None)).values(stopped_at=now))
-        change.record(Action.NOTICES_STOPPED, data={"to": mask(subscription.address),
-                                                    "channel": str(subscription.channel)})
+    uow.session.execute(update(Subscription).where(
+        Subscription.case_id == subscription.case_id, Subscription.address == subscription.address,
+        Subscription.stopped_at.is_(None)).values(stopped_at=uow.clock.now()))
+    # recorded beside the case, like the notices themselves: no one editing it must reload
+    notices.record(uow, subscription.case_id, Actor.citizen().ref(), Action.NOTICES_STOPPED,
+                   {"to": mask(subscription.address), "channel": str(subscription.channel)})
     uow.session.refresh(subscription)
     return subscription
 

@@ -38,7 +38,8 @@ from workflow.vocabulary import (
 )
 
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# No list or display-name characters: one address, which a mail header cannot read as two.
+EMAIL_RE = re.compile(r"^[^@\s,;<>\"()\[\]\\]{1,64}@[^@\s,;<>\"()\[\]\\]+\.[^@\s,;<>\"()\[\]\\]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")
 
 

@@ -91,7 +91,7 @@ class SmtpChannel:
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
-                self._smtp.send_message(message)
+                self._smtp.send_message(message, to_addrs=[outgoing.recipient])  # never what To parses to
                 return message["Message-ID"]
             except smtplib.SMTPRecipientsRefused as exc:
                 codes = [code for code, _ in exc.recipients.values()]
@@ -193,7 +193,7 @@ class WhatsAppChannel:
             return reply["messages"][0].get("id")
         error = reply.get("error") or {}
         text = f"HTTP {status}: WhatsApp error {error.get('code')}: {error.get('message')}"
-        if error.get("code") in WHATSAPP_LATER:
+        if error.get("code") in WHATSAPP_LATER or status in (401, 403):  # a token to fix: keep them
             raise TemporaryFailure(text)
         raise PermanentFailure(text)
 
@@ -225,7 +225,10 @@ class SmsChannel:
                 raise PermanentFailure(f"SMS {group}: {(sent.get('status') or {}).get('description')}")
             return sent.get("messageId")
         error = ((reply.get("requestError") or {}).get("serviceException") or {})
-        raise PermanentFailure(f"HTTP {status}: {error.get('messageId')}: {error.get('text')}")
+        text = f"HTTP {status}: {error.get('messageId')}: {error.get('text')}"
+        if status in (401, 403):  # a key to fix: the notices wait for it, each retried, then given up
+            raise TemporaryFailure(text)
+        raise PermanentFailure(text)
 
     def close(self) -> None:
         pass

@@ -25,15 +25,18 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from jinja2 import TemplateError
 from sqlalchemy import and_, or_, select, text, update
 
 from workflow.access import Actor
+from workflow.notify import notices
 from workflow.notify.channels import (
     Channel,
     Outgoing,
     PermanentFailure,
     SmsChannel,
     SmtpChannel,
+    TemporaryFailure,
     WhatsAppChannel,
     e164,
 )
@@ -41,7 +44,6 @@ from workflow.notify.notices import staff_actions
 from workflow.notify.render import CASE_PATH, ESCALATIONS_PATH, links, local_date, render
 from workflow.rounds import run_rounds
 from workflow.services import Services
-from workflow.store import audit
 from workflow.store.models import Agency, Case, Category, Incident, OutboxMessage, Subscription
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
@@ -110,7 +112,14 @@ class Deliverer:
         return ids
 
     def run_once(self) -> RoundResult:
-        ids = self.claim()
+        return self.deliver(self.claim())
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            channel.close()
+
+    def deliver(self, ids: list[int]) -> RoundResult:
+        """Send the claimed notices ``ids``, one at a time, each only while its lease holds."""
         result = RoundResult(claimed=len(ids))
         if ids:
             with self.services.reading() as session:
@@ -144,11 +153,17 @@ class Deliverer:
     # -- one notice ----------------------------------------------------------------------------
 
     def _deliver(self, message_id: int, result: RoundResult) -> None:
+        if not self._still_mine(message_id):  # the lease ran out while earlier notices were sent
+            return
         try:
             outgoing = self.prepare(message_id)
-        except Exception as exc:  # noqa: BLE001 - a template or data problem: recorded, never lost
+        except (TemplateError, KeyError, ValueError) as exc:  # the notice itself is broken: give up
             log.warning("notice %s could not be rendered: %s", message_id, exc)
             self._failed(message_id, exc, result, permanent=True)
+            return
+        except Exception as exc:  # noqa: BLE001 - a database hiccup: try again later
+            log.warning("notice %s could not be prepared: %s", message_id, exc)
+            self._failed(message_id, exc, result, permanent=False)
             return
         if outgoing is None:
             result.stopped += 1
@@ -157,11 +172,18 @@ class Deliverer:
         try:
             provider_id = channel.send(item)
         except Exception as exc:  # noqa: BLE001 - every failure is retried or recorded
+            exc = _masked(exc, item.recipient)
             log.warning("notice %s to %s failed: %s", message_id, mask(item.recipient), exc)
             self._failed(message_id, exc, result, permanent=isinstance(exc, PermanentFailure))
             return
-        self._sent(message_id, provider_id)
-        result.sent += 1
+        if self._sent(message_id, provider_id):
+            result.sent += 1
+
+    def _still_mine(self, message_id: int) -> bool:
+        with self.services.reading() as session:
+            row = session.get(OutboxMessage, message_id)
+            return (row is not None and row.sent_at is None and row.lease_owner == self.worker
+                    and row.lease_expires_at is not None and row.lease_expires_at > self.services.clock.now())
 
     def prepare(self, message_id: int) -> tuple[Channel, Outgoing] | None:
         """The notice rendered for its recipient, or None when they stopped notices since."""
@@ -223,26 +245,31 @@ class Deliverer:
             row.lease_owner = row.lease_expires_at = None
             uow.commit()
 
-    def _sent(self, message_id: int, provider_id: str | None) -> None:
+    def _sent(self, message_id: int, provider_id: str | None) -> bool:
         with self.services.uow() as uow:
             if uow.session.bind.dialect.name == "postgresql":
                 # Committed without waiting for the disk: the worker goes on at once. Only a crash
                 # of the database server in the next fraction of a second can lose the mark, and
                 # then the notice is sent again under the same key (never lost).
                 uow.session.execute(text("SET LOCAL synchronous_commit = off"))
-            row = uow.session.get(OutboxMessage, message_id)
+            row = uow.session.get(OutboxMessage, message_id, with_for_update=True)
+            if row.sent_at is not None or row.lease_owner != self.worker:
+                return False  # another worker took it over after our lease ran out, and marks it
             row.sent_at = uow.clock.now()
             row.attempts += 1
             row.lease_owner = row.lease_expires_at = None
             row.last_error = None
             self._record(uow, row, Action.NOTIFICATION_SENT, {"provider_id": provider_id})
             uow.commit()
+        return True
 
     def _failed(self, message_id: int, exc: Exception, result: RoundResult, *, permanent: bool) -> None:
         now = self.services.clock.now()
         error = f"{type(exc).__name__}: {exc}"[:2000]
         with self.services.uow() as uow:
-            row = uow.session.get(OutboxMessage, message_id)
+            row = uow.session.get(OutboxMessage, message_id, with_for_update=True)
+            if row.sent_at is not None or row.lease_owner != self.worker:
+                return  # no longer ours: the worker that holds it now decides
             row.attempts += 1
             row.last_error = error
             row.lease_owner = row.lease_expires_at = None
@@ -258,24 +285,19 @@ class Deliverer:
                 self._record(uow, row, Action.NOTIFICATION_FAILED, {"error": error[:300], "incident": incident.id})
                 result.given_up.append(incident.id)
             else:
-                delay = min(self.backoff * 2 ** (row.attempts - 1), self.max_backoff)
-                row.next_attempt_at = now + delay * self.rng.uniform(0.5, 1.5)  # jitter: no herd
+                delay = self.backoff * 2 ** (row.attempts - 1) * self.rng.uniform(0.5, 1.5)  # jitter: no herd
+                row.next_attempt_at = now + min(delay, self.max_backoff)
                 result.retried += 1
             uow.commit()
 
     @staticmethod
     def _record(uow: UnitOfWork, row: OutboxMessage, action: Action, extra: dict) -> None:
-        """The case's trail says the notice went out (or was given up), to a masked address.
-        The case row is locked for the append (PostgreSQL; SQLite serializes writers) but its
-        version is not moved: a notice is not a change anyone editing the case must reload for."""
+        """The case's trail says the notice went out (or was given up), to a masked address."""
         if row.case_id is None:
             return
-        if uow.session.bind.dialect.name == "postgresql":
-            uow.session.execute(select(Case.id).where(Case.id == row.case_id).with_for_update())
-        audit.append(uow.session, case_id=row.case_id, actor=SYSTEM, action=action,
-                     occurred_at=uow.clock.now(), data={
-                         "notice": row.topic, "channel": str(row.channel), "to": mask(row.recipient or ""),
-                         "message": row.id, "attempts": row.attempts, **extra})
+        notices.record(uow, row.case_id, SYSTEM, action, {
+            "notice": row.topic, "channel": str(row.channel), "to": mask(row.recipient or ""),
+            "message": row.id, "attempts": row.attempts, **extra})
 
 
 @dataclass(frozen=True)
@@ -296,6 +318,15 @@ class Names:
                    categories={c.code: (c.name_id, c.name_en) for c in session.scalars(select(Category))},
                    agencies={a.code: a.name for a in session.scalars(select(Agency))},
                    agency_codes={a.id: a.code for a in session.scalars(select(Agency))})
+
+
+def _masked(exc: Exception, recipient: str) -> Exception:
+    """The failure with the recipient's address masked: it goes into incidents and the trail."""
+    text = str(exc)
+    if recipient and recipient in text:
+        return type(exc)(text.replace(recipient, mask(recipient))) if isinstance(
+            exc, (PermanentFailure, TemporaryFailure)) else TemporaryFailure(text.replace(recipient, mask(recipient)))
+    return exc
 
 
 def start_in_background(services: Services, worker: str, interval: float = 15.0):

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from workflow.config import Settings
 from workflow.read.public import closing_note
+from workflow.store import audit
 from workflow.store.models import Case, Membership, OutboxMessage, Subscription, User, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
@@ -147,3 +148,13 @@ def _facts(uow: UnitOfWork, case: Case, event: dict, refs: References) -> dict:
     if deadline is not None and action in (Action.INFORMATION_REQUESTED, Action.CASE_RESOLVED):
         facts["deadline"] = deadline.isoformat()
     return json.loads(json.dumps(facts, default=str))
+
+
+def record(uow: UnitOfWork, case_id: int, actor: audit.ActorRef, action: Action, data: dict) -> None:
+    """An audit event about a case's notices (sent, given up, stopped). The case row is locked
+    for the append (PostgreSQL; SQLite serializes writers) but its version is not moved: a notice
+    is not a change that someone editing the case must reload for."""
+    if uow.session.bind.dialect.name == "postgresql":
+        uow.session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    audit.append(uow.session, case_id=case_id, actor=actor, action=action, occurred_at=uow.clock.now(),
+                 data=data)
