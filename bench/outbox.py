@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from bench.setup import fresh_services
 from tests.bulk import copy_notices
-from tests.test_notices import SmtpServer
+from tests.mailserver import SmtpServer
 from workflow import commands
 from workflow.notify.delivery import Deliverer, configured_channels
 from workflow.store.models import OutboxMessage

@@ -241,8 +241,7 @@ def outbox_run(ctx: click.Context, once: bool, until_idle: bool, interval: float
         result = worker.run_once() if once else worker.run_until_idle()
         click.echo(f"{worker.worker}: {result.claimed} claimed, {result.sent} sent, {result.retried} to retry, "
                    f"{result.stopped} stopped by their recipient, {len(result.given_up)} given up")
-        for channel in channels.values():
-            channel.close()
+        worker.close()
         return
     _until_stopped(worker.run_forever, interval, f"{worker.worker}: sending every {interval:g} s")
 

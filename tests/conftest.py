@@ -133,6 +133,17 @@ def sqlite_url(tmp_path, sqlite_template):
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on loopback; ``smtp.box.messages`` is what it received."""
+    from tests.mailserver import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def clock():
     return ManualClock(START)
 

@@ -15,19 +15,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.bulk import copy_notices
-from tests.test_notices import SmtpServer
 from workflow.store.models import CaseEvent, OutboxMessage
 from workflow.vocabulary import Action
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _worker(settings, smtp, *args):

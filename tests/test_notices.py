@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-import email
 import io
 import json
 import re
-import socket
-import threading
 from datetime import timedelta
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from tests import actions
@@ -32,57 +27,6 @@ REPORT = {"category": "sampah", "description": "Sampah menumpuk di depan Pasar L
           "address": "Jl. Rajawali", "reporter_name": "Daeng Ngai", "contact_email": "daeng@example.id",
           "contact_phone": "+62 811 4000 123"}
 PUBLIC_URL = "https://lapor.example.id"
-
-
-class Mailbox:
-    """What the SMTP server received; ``refuse`` makes it answer RCPT with that code."""
-
-    def __init__(self):
-        self.messages: list[EmailMessage] = []
-        self.refuse: int | None = None
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.refuse:
-            return f"{self.refuse} mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=default_policy)
-        with self.lock:
-            self.messages.append(message)
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SmtpServer:
-    def __init__(self):
-        self.port = _free_port()
-        self.box = Mailbox()
-        self.controller: Controller | None = None
-
-    def start(self):
-        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -103,8 +47,7 @@ def _deliver(services, **kwargs):
     try:
         return worker.run_until_idle(max_rounds=50)
     finally:
-        for channel in worker.channels.values():
-            channel.close()
+        worker.close()
 
 
 def _report(web, **overrides):

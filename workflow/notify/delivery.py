@@ -147,8 +147,7 @@ class Deliverer:
                    stop=stop, log=log, empty=RoundResult(), describe=lambda r: (
                        f"outbox: {r.claimed} claimed, {r.sent} sent, {r.retried} to retry, "
                        f"{len(r.given_up)} given up"))
-        for channel in self.channels.values():
-            channel.close()
+        self.close()
 
     # -- one notice ----------------------------------------------------------------------------
 
@@ -323,10 +322,10 @@ class Names:
 def _masked(exc: Exception, recipient: str) -> Exception:
     """The failure with the recipient's address masked: it goes into incidents and the trail."""
     text = str(exc)
-    if recipient and recipient in text:
-        return type(exc)(text.replace(recipient, mask(recipient))) if isinstance(
-            exc, (PermanentFailure, TemporaryFailure)) else TemporaryFailure(text.replace(recipient, mask(recipient)))
-    return exc
+    if not recipient or recipient not in text:
+        return exc
+    kind = type(exc) if isinstance(exc, (PermanentFailure, TemporaryFailure)) else TemporaryFailure
+    return kind(text.replace(recipient, mask(recipient)))
 
 
 def start_in_background(services: Services, worker: str, interval: float = 15.0):
