@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import secrets
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from workflow.clock import ManualClock
@@ -16,10 +20,12 @@ from workflow.store.db import make_engine
 
 
 def fresh_services(database_url: str | None, now: datetime, env: dict[str, str] | None = None) -> Services:
-    """Services on ``database_url`` (default: a new SQLite file in a temporary folder) with a
-    manual clock at ``now``; ``env``: more settings."""
+    """Services on a new, empty database with a manual clock at ``now``; ``env``: more settings.
+    The database is a new SQLite file in a temporary folder, or with ``database_url`` a new
+    database on that PostgreSQL server (dropped when the benchmark ends), so every run starts
+    from the same state."""
     workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
-    url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    url = scratch_database(database_url) if database_url else f"sqlite:///{workdir / 'bench.sqlite3'}"
     engine = make_engine(url)
     schema.upgrade(engine)
     with Session(engine) as session:
@@ -27,3 +33,23 @@ def fresh_services(database_url: str | None, now: datetime, env: dict[str, str] 
         session.commit()
     return build_services(Settings.from_env({"TANGGAP_INSTANCE": str(workdir), "DATABASE_URL": url, **(env or {})}),
                           clock=ManualClock(now), engine=engine)
+
+
+def scratch_database(server_url: str) -> str:
+    """A new database on the PostgreSQL server of ``server_url``; its URL. It is dropped when
+    the process exits."""
+    url = make_url(server_url)
+    if not url.get_backend_name().startswith("postgresql"):
+        raise SystemExit("--database-url: a PostgreSQL server (the default is a new SQLite file)")
+    name = f"tanggap_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    atexit.register(drop)
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -63,3 +63,48 @@ def test_chains_are_per_case(world):
     assert first.seq == second.seq == 1
     assert first.prev_hash == second.prev_hash == "0" * 64
     assert first.hash != second.hash
+
+
+def test_an_event_appended_aside_waits_for_a_change_in_progress_and_chains_after_it(world, closed_case):
+    """A notice's event (no version move) and a user's change to the same case at once: the
+    notice waits for the change's lock and chains after its event (PostgreSQL: the row is
+    re-read after the wait; SQLite: writers queue)."""
+    import threading
+
+    from workflow.commands.change import CaseChange
+    from workflow.notify import notices
+    from workflow.store import audit
+    from workflow.store.models import Case
+    from workflow.vocabulary import Action
+
+    w, case_id = world, closed_case.case_id
+    before, coordinator = len(w.events(case_id)), w.dlh.ref()
+    change_open, done = threading.Event(), []
+
+    def notice():
+        change_open.wait(10)
+        with w.services.uow() as uow:
+            notices.record(uow, case_id, audit.ActorRef(None, "sistem", "system"), Action.NOTIFICATION_SENT,
+                           {"notice": "case_transferred"})
+            uow.commit()
+        done.append(True)
+
+    thread = threading.Thread(target=notice)
+    thread.start()
+    with w.services.uow() as uow:  # the change holds the case (PostgreSQL) or the write lock (SQLite)
+        case = uow.session.get(Case, case_id)
+        with CaseChange(uow, case, coordinator) as change:
+            change.record(Action.NOTE_ADDED, data={"note": "Dicek ulang"})
+            uow.session.flush()
+            change_open.set()
+            thread.join(0.5)
+            assert not done, "the notice's event did not wait for the change in progress"
+        uow.commit()
+    thread.join(20)
+    assert done
+    events = w.events(case_id)
+    assert [e.action for e in events[before:]] == [Action.NOTE_ADDED, Action.NOTIFICATION_SENT]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    with w.services.reading() as session:
+        assert audit.verify(session, case_id) == []
+        assert session.get(Case, case_id).event_count == len(events)

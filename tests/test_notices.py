@@ -391,10 +391,99 @@ def test_escalation_mail_can_be_switched_off(world, smtp, settings):
     from escalation.sweeper import Sweeper
 
     w = world
-    w.services.settings = dataclasses.replace(settings, escalation_mail=False)
+    w.services.settings = dataclasses.replace(settings, escalation_mail="off")
     _supervisor(w, "spv.dlh", "DLH", "spv.dlh@makassarkota.go.id")
     sub = w.report(notify_by="none")
     w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     w.services.clock.set(w.item(sub.case_id).due_at)
     Sweeper(w.services, worker="t").run_once()
     assert _deliver(w.services).claimed == 0 and smtp.box.messages == []
+
+
+def _escalated_cases(w, count: int) -> list[int]:
+    """``count`` cases whose disposition went past its deadline, escalated to DLH's supervisor
+    in the same sweep."""
+    from escalation.sweeper import Sweeper
+
+    case_ids = []
+    for _ in range(count):
+        sub = w.report(notify_by="none")
+        w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+        case_ids.append(sub.case_id)
+    w.services.clock.set(max(w.item(c).due_at for c in case_ids))
+    Sweeper(w.services, worker="t").run_once()
+    return case_ids
+
+
+def _hourly(w, settings):
+    import dataclasses
+
+    w.services.settings = dataclasses.replace(settings, escalation_mail="hourly")
+    _supervisor(w, "spv.dlh", "DLH", "spv.dlh@makassarkota.go.id")
+
+
+def test_an_hourly_digest_lists_the_hours_escalations_in_one_message(world, smtp, settings):
+    from workflow.notify.notices import digest_hour
+
+    w = world
+    _hourly(w, settings)
+    first, second = _escalated_cases(w, 2)
+    assert _deliver(w.services).claimed == 0  # waits for the top of the hour
+    top = digest_hour(w.services.clock.now())
+    w.services.clock.set(top - timedelta(seconds=1))
+    assert _deliver(w.services).claimed == 0 and smtp.box.messages == []
+    w.services.clock.set(top)
+    assert _deliver(w.services).sent == 2  # two escalations ...
+    (message,) = smtp.box.messages  # ... in one message
+    assert message["To"] == "spv.dlh@makassarkota.go.id" and "2 laporan" in message["Subject"]
+    body = _text(message)
+    for case_id in (first, second):
+        assert w.case(case_id).number in body and f"{PUBLIC_URL}/cases/{case_id}" in body
+        assert w.actions(case_id)[-1] == Action.NOTIFICATION_SENT  # each case's trail says so
+    assert f"{PUBLIC_URL}/escalations" in body and "Daeng" not in body
+    assert _deliver(w.services).claimed == 0  # nothing left over
+
+
+def test_a_digest_that_fails_stays_one_message_and_one_incident(world, smtp, settings):
+    w = world
+    _hourly(w, settings)
+    case_ids = _escalated_cases(w, 2)
+    w.services.clock.advance(timedelta(hours=1))
+    smtp.stop()
+    result = _deliver(w.services)
+    assert result.claimed == 2 and result.retried == 1 and result.sent == 0
+    with w.services.reading() as session:
+        rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert len({r.next_attempt_at for r in rows}) == 1 and all(r.attempts == 1 for r in rows)
+    smtp.start()
+    smtp.box.refuse = 550
+    w.services.clock.set(rows[0].next_attempt_at)
+    result = _deliver(w.services)
+    (incident_id,) = result.given_up  # the digest is given up whole
+    with w.services.reading() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident.case_id is None  # it spans two cases
+        assert sorted(incident.details["messages"]) == [r.id for r in rows]
+    for case_id in case_ids:
+        assert w.actions(case_id)[-1] == Action.NOTIFICATION_FAILED
+    smtp.box.refuse = None
+    admin = w.user("admin.kota", ("admin", None))
+    with w.services.uow() as uow:
+        assert commands.retry_incident(uow, admin, incident_id) == 2
+        uow.commit()
+    assert _deliver(w.services).sent == 2
+    (message,) = smtp.box.messages
+    assert all(w.case(c).number in _text(message) for c in case_ids)
+
+
+@pytest.mark.parametrize("value,expected", [("immediate", "immediate"), ("on", "immediate"),
+                                            ("Hourly", "hourly"), ("off", "off"), ("no", "off")])
+def test_the_escalation_mail_setting(value, expected, tmp_path):
+    env = {"TANGGAP_INSTANCE": str(tmp_path), "TANGGAP_ESCALATION_MAIL": value}
+    assert Settings.from_env(env).escalation_mail == expected
+
+
+def test_an_unknown_escalation_mail_setting_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="TANGGAP_ESCALATION_MAIL"):
+        Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path), "TANGGAP_ESCALATION_MAIL": "weekly"})
+

@@ -58,6 +58,17 @@ def _smtp(env: dict[str, str]) -> "SmtpSettings | None":
                         timeout=float(env.get("TANGGAP_SMTP_TIMEOUT", 10)))
 
 
+ESCALATION_MAIL = {"immediate": "immediate", "on": "immediate", "hourly": "hourly", "off": "off",
+                   "0": "off", "no": "off"}
+
+
+def _escalation_mail(value: str) -> str:
+    try:
+        return ESCALATION_MAIL[value.strip().lower()]
+    except KeyError:
+        raise ValueError("TANGGAP_ESCALATION_MAIL must be immediate, hourly or off") from None
+
+
 @dataclass(frozen=True)
 class Gateway:
     """An HTTP messaging gateway (``TANGGAP_WHATSAPP_*``, ``TANGGAP_SMS_*``)."""
@@ -108,7 +119,9 @@ class Settings:
     ``public_url``: where citizens reach the app; the links in notices start with it.
     ``smtp``: the e-mail channel, or None when no SMTP host is configured.
     ``whatsapp``, ``sms``: the HTTP gateways of those channels, or None.
-    ``escalation_mail``: e-mail supervisors when a case is escalated to them.
+    ``escalation_mail``: how supervisors are e-mailed when a case is escalated to them:
+    ``immediate`` (a message per escalation), ``hourly`` (one digest per supervisor at the top of
+    each hour) or ``off`` (the escalation view only).
     """
 
     instance_path: Path
@@ -125,7 +138,7 @@ class Settings:
     smtp: SmtpSettings | None = None
     whatsapp: Gateway | None = None
     sms: Gateway | None = None
-    escalation_mail: bool = True
+    escalation_mail: str = "immediate"  # immediate | hourly | off
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -151,7 +164,7 @@ class Settings:
             smtp=_smtp(env),
             whatsapp=_gateway(env, "WHATSAPP", "tanggap_"),
             sms=_gateway(env, "SMS", "Tanggap"),
-            escalation_mail=env.get("TANGGAP_ESCALATION_MAIL", "on").lower() not in ("off", "0", "no"),
+            escalation_mail=_escalation_mail(env.get("TANGGAP_ESCALATION_MAIL", "immediate")),
         )
         values.update(overrides)
         return cls(**values)

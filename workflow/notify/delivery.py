@@ -19,14 +19,17 @@ A worker that dies loses nothing: its leases expire and another worker takes the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import sessionmaker
 
 from workflow.access import Actor
 from workflow.notify import notices
@@ -79,6 +82,9 @@ class RoundResult:
 
 
 class Deliverer:
+    _leases: dict[int, datetime]  # claimed rows: until when this worker holds them
+    _done: set[int]  # rows this round has sent, failed or stopped
+
     def __init__(self, services: Services, channels: dict[NoticeChannel, Channel], *,
                  worker: str, batch: int = 50, lease: timedelta = timedelta(minutes=5),
                  max_attempts: int = 12, backoff: timedelta = timedelta(seconds=30),
@@ -89,6 +95,8 @@ class Deliverer:
         self.backoff, self.max_backoff = backoff, max_backoff
         self.rng = rng or random.Random()
         self._names: Names | None = None
+        self._leases, self._done = {}, set()
+        self._marks = services  # what the marks are written through (see _marking)
 
     # -- claiming ------------------------------------------------------------------------------
 
@@ -109,6 +117,7 @@ class Deliverer:
                 uow.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                     .values(lease_owner=self.worker, lease_expires_at=now + self.lease))
             uow.commit()
+        self._leases = dict.fromkeys(ids, now + self.lease)
         return ids
 
     def run_once(self) -> RoundResult:
@@ -119,14 +128,46 @@ class Deliverer:
             channel.close()
 
     def deliver(self, ids: list[int]) -> RoundResult:
-        """Send the claimed notices ``ids``, one at a time, each only while its lease holds."""
+        """Send the claimed notices ``ids``, one at a time, each only while its lease holds.
+        What they need is read for the whole batch at once; each is marked sent on its own,
+        right after it went out."""
         result = RoundResult(claimed=len(ids))
-        if ids:
-            with self.services.reading() as session:
-                self._names = Names.read(session)  # reference data, read once a round
-        for message_id in ids:
-            self._deliver(message_id, result)
+        self._done: set[int] = set()
+        if not ids:
+            return result
+        try:
+            prepared = self._prepare_batch(ids)
+        except Exception as exc:  # noqa: BLE001 - a database hiccup: the whole batch tries again later
+            log.warning("notices %s… could not be prepared: %s", ids[0], exc)
+            prepared = dict.fromkeys(ids, exc)
+        with self._marking():
+            for message_id in ids:
+                self._deliver(message_id, prepared.get(message_id), result)
         return result
+
+    @contextmanager
+    def _marking(self):
+        """On PostgreSQL the round's marks go through one connection held for the round, set
+        not to wait for the disk at commit (``synchronous_commit = off``): no pool checkout and
+        ping per notice. Only a crash of the database server in the fraction of a second after a
+        commit can lose a mark, and then the notice is sent again under the same key (never
+        lost). SQLite: the services' own units of work."""
+        if self.services.engine.dialect.name != "postgresql":
+            self._marks = self.services
+            yield
+            return
+        with self.services.engine.connect() as conn:
+            conn.exec_driver_sql("SET synchronous_commit = off")
+            conn.commit()
+            self._marks = dataclasses.replace(self.services, sessions=sessionmaker(bind=conn, expire_on_commit=False))
+            try:
+                yield
+            finally:
+                self._marks = self.services
+                if not conn.invalidated:
+                    conn.rollback()
+                    conn.exec_driver_sql("RESET synchronous_commit")  # back to the pool as it came
+                    conn.commit()
 
     def run_until_idle(self, max_rounds: int = 10_000) -> RoundResult:
         """Rounds until nothing is due (notices in backoff wait for a later run)."""
@@ -151,91 +192,170 @@ class Deliverer:
 
     # -- one notice ----------------------------------------------------------------------------
 
-    def _deliver(self, message_id: int, result: RoundResult) -> None:
+    def _deliver(self, message_id: int, prepared, result: RoundResult) -> None:
+        """``prepared``: from :meth:`_prepare_batch`; :data:`DIGEST` for a row that goes out
+        in an hourly digest, which is gathered and prepared now."""
         if not self._still_mine(message_id):  # the lease ran out while earlier notices were sent
             return
-        try:
-            outgoing = self.prepare(message_id)
-        except (TemplateError, KeyError, ValueError) as exc:  # the notice itself is broken: give up
-            log.warning("notice %s could not be rendered: %s", message_id, exc)
-            self._failed(message_id, exc, result, permanent=True)
+        ids = [message_id]
+        if prepared is DIGEST:
+            ids = self._gather(message_id)
+            try:
+                prepared = self.prepare(ids)
+            except Exception as exc:  # noqa: BLE001 - sorted out below
+                prepared = exc
+        self._done.update(ids)
+        if isinstance(prepared, Exception):
+            permanent = isinstance(prepared, (TemplateError, KeyError, ValueError))  # the notice is broken
+            log.warning("notice %s could not be prepared: %s", message_id, prepared)
+            self._failed(ids, prepared, result, permanent=permanent)
             return
-        except Exception as exc:  # noqa: BLE001 - a database hiccup: try again later
-            log.warning("notice %s could not be prepared: %s", message_id, exc)
-            self._failed(message_id, exc, result, permanent=False)
-            return
-        if outgoing is None:
+        if prepared is None:
+            self._stopped(message_id)
             result.stopped += 1
             return
-        channel, item = outgoing
+        channel, item = prepared
         try:
             provider_id = channel.send(item)
         except Exception as exc:  # noqa: BLE001 - every failure is retried or recorded
             exc = _masked(exc, item.recipient)
             log.warning("notice %s to %s failed: %s", message_id, mask(item.recipient), exc)
-            self._failed(message_id, exc, result, permanent=isinstance(exc, PermanentFailure))
+            self._failed(ids, exc, result, permanent=isinstance(exc, PermanentFailure))
             return
-        if self._sent(message_id, provider_id):
-            result.sent += 1
+        result.sent += self._sent(ids, provider_id)
 
     def _still_mine(self, message_id: int) -> bool:
-        with self.services.reading() as session:
+        """Whether this worker may still send the notice: not done this round, and its lease
+        (taken by :meth:`claim`, known without asking the database) has not run out."""
+        if message_id in self._done:
+            return False
+        now = self.services.clock.now()
+        if message_id in self._leases:
+            return now < self._leases[message_id]
+        with self.services.reading() as session:  # ids this worker did not claim itself
             row = session.get(OutboxMessage, message_id)
             return (row is not None and row.sent_at is None and row.lease_owner == self.worker
-                    and row.lease_expires_at is not None and row.lease_expires_at > self.services.clock.now())
+                    and row.lease_expires_at is not None and row.lease_expires_at > now)
 
-    def prepare(self, message_id: int) -> tuple[Channel, Outgoing] | None:
-        """The notice rendered for its recipient, or None when they stopped notices since."""
+    def _gather(self, message_id: int) -> list[int]:
+        """Every digest row due for the same recipient as ``message_id``, ``message_id`` first,
+        all leased to this worker (rows another worker holds go out in its digest)."""
+        now = self.services.clock.now()
+        with self.services.uow() as uow:
+            first = uow.session.get(OutboxMessage, message_id)
+            query = select(OutboxMessage).where(
+                OutboxMessage.recipient == first.recipient, OutboxMessage.topic == first.topic,
+                OutboxMessage.subscription_id.is_(None), OutboxMessage.sent_at.is_(None),
+                OutboxMessage.failed_at.is_(None), OutboxMessage.id != message_id,
+                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+                or_(OutboxMessage.lease_owner == self.worker, OutboxMessage.lease_expires_at.is_(None),
+                    OutboxMessage.lease_expires_at < now)).order_by(OutboxMessage.id)
+            if uow.session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = [r for r in uow.session.scalars(query) if (r.payload or {}).get("digest")]
+            for r in rows:
+                r.lease_owner, r.lease_expires_at = self.worker, now + self.lease
+                self._leases[r.id] = now + self.lease
+            uow.commit()
+        return [message_id, *(r.id for r in rows)]
+
+    def _prepare_batch(self, ids: list[int]) -> dict[int, object]:
+        """Each notice of ``ids`` rendered (``(channel, outgoing)``), None (its recipient
+        stopped notices), the error that keeps it from being rendered, or :data:`DIGEST`. The
+        rows, subscriptions and cases are read in a few queries for the whole batch."""
+        out: dict[int, object] = {}
+        with self.services.reading() as session:
+            rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))))
+            # Held here while the batch is rendered: the session keeps only weak references.
+            subscriptions = _load(session, Subscription, {r.subscription_id for r in rows})
+            cases = _load(session, Case, {r.case_id for r in rows})
+            cases += _load(session, Case, {c.merged_into_id for c in cases} - {c.id for c in cases})
+            self._names = Names.read(session)  # reference data, read once a round
+            for row in rows:
+                if row.subscription_id is None and (row.payload or {}).get("digest"):
+                    out[row.id] = DIGEST
+                    continue
+                try:
+                    out[row.id] = self._prepare_in(session, [row.id])
+                except (TemplateError, KeyError, ValueError) as exc:
+                    out[row.id] = exc
+            del subscriptions, cases
+        return out
+
+    def prepare(self, ids: list[int]) -> tuple[Channel, Outgoing] | None:
+        """The notice ``ids`` (one row, or the rows of a digest) rendered for its recipient, or
+        None when they stopped notices since."""
+        with self.services.reading() as session:  # the write transaction is the marking, after sending
+            return self._prepare_in(session, ids)
+
+    def _prepare_in(self, session, ids: list[int]) -> tuple[Channel, Outgoing] | None:
         services = self.services
-        with services.reading() as session:  # the write transaction is the marking, after sending
-            row = session.get(OutboxMessage, message_id)
-            if row.subscription_id is None and row.topic in staff_actions():
-                return self.channels[row.channel], self._to_staff(row, self._names or Names.read(session))
-            sub = session.get(Subscription, row.subscription_id) if row.subscription_id else None
-            if sub is None or sub.stopped_at is not None:
-                self._stopped(message_id)
-                return None
-            case = session.get(Case, row.case_id)
-            names = self._names or Names.read(session)
-            language = sub.language
-            code = services.tracking.unseal(sub.sealed_code) if sub.sealed_code else None
-            facts = dict(row.payload)
-            category = names.categories.get(facts.get("category"))
-            agency = names.agencies.get(facts.get("agency") or names.agency_codes.get(case.agency_id))
-            merged = session.get(Case, case.merged_into_id) if case.merged_into_id else None
-            context = {
-                "case_number": case.number, "city": names.city,
-                "category": category[language == "en"] if category else "",
-                "agency": agency,
-                "question": facts.get("question"), "reason": facts.get("reason"),
-                "closure_note": facts.get("closure_note"),
-                "merged_into": merged.number if merged else None,
-                "deadline": local_date(facts.get("deadline"), services.zone, language),
-                "tracking_code": code if row.topic == Action.REPORT_SUBMITTED else None,
-                **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language),
-            }
-            rendered = render(row.topic, language, context)
-            recipient = row.recipient if row.channel == NoticeChannel.EMAIL else e164(
-                row.recipient, names.phone_country)
-            return self.channels[row.channel], Outgoing(key=row.key or f"tanggap-outbox-{row.id}",
-                                                        recipient=recipient, language=language,
-                                                        message=rendered)
+        rows = [session.get(OutboxMessage, i) for i in ids]
+        row = rows[0]
+        names = self._names or Names.read(session)
+        if row.subscription_id is None and row.topic in staff_actions():
+            if (row.payload or {}).get("digest"):
+                return self.channels[row.channel], self._digest(rows, names)
+            return self.channels[row.channel], self._to_staff(row, names)
+        sub = session.get(Subscription, row.subscription_id) if row.subscription_id else None
+        if sub is None or sub.stopped_at is not None:
+            return None
+        case = session.get(Case, row.case_id)
+        language = sub.language
+        code = services.tracking.unseal(sub.sealed_code) if sub.sealed_code else None
+        facts = dict(row.payload)
+        category = names.categories.get(facts.get("category"))
+        agency = names.agencies.get(facts.get("agency") or names.agency_codes.get(case.agency_id))
+        merged = session.get(Case, case.merged_into_id) if case.merged_into_id else None
+        context = {
+            "case_number": case.number, "city": names.city,
+            "category": category[language == "en"] if category else "",
+            "agency": agency,
+            "question": facts.get("question"), "reason": facts.get("reason"),
+            "closure_note": facts.get("closure_note"),
+            "merged_into": merged.number if merged else None,
+            "deadline": local_date(facts.get("deadline"), services.zone, language),
+            "tracking_code": code if row.topic == Action.REPORT_SUBMITTED else None,
+            **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language),
+        }
+        rendered = render(row.topic, language, context)
+        recipient = row.recipient if row.channel == NoticeChannel.EMAIL else e164(
+            row.recipient, names.phone_country)
+        return self.channels[row.channel], Outgoing(key=row.key or f"tanggap-outbox-{row.id}",
+                                                    recipient=recipient, language=language,
+                                                    message=rendered)
 
     def _to_staff(self, row: OutboxMessage, names: Names) -> Outgoing:
         """A message to the staff it is addressed to, in Indonesian (the staff screens' language),
         linking to their screens."""
-        facts, language, definition = dict(row.payload), "id", self.services.definition
-        base = self.services.settings.public_url.rstrip("/")
-        category = names.categories.get(facts.get("category"))
-        context = {
-            "case_number": facts["case_number"], "city": names.city,
-            "category": category[0] if category else "", "agency": names.agencies.get(facts.get("agency")),
-            "level": definition.level_label(facts.get("level") or "", language),
-            "task": definition.label(facts.get("task"), language),
-            "case_url": f"{base}{CASE_PATH.format(case_id=facts['case_id'])}",
-            "escalations_url": f"{base}{ESCALATIONS_PATH}"}
+        language = "id"
+        context = {"city": names.city, "escalations_url": self._staff_url(ESCALATIONS_PATH),
+                   **self._staff_facts(row, names, language)}
         return Outgoing(key=row.key or f"tanggap-outbox-{row.id}", recipient=row.recipient, language=language,
                         message=render(f"staff/{row.topic}", language, context))
+
+    def _digest(self, rows: list[OutboxMessage], names: Names) -> Outgoing:
+        """One message listing every escalation of the hour addressed to one recipient."""
+        language, first = "id", rows[0]
+        since = min(r.created_at for r in rows)
+        context = {"city": names.city, "escalations_url": self._staff_url(ESCALATIONS_PATH),
+                   "since": local_date(since.replace(minute=0, second=0, microsecond=0), self.services.zone,
+                                       language),
+                   "escalations": [self._staff_facts(r, names, language) for r in rows]}
+        return Outgoing(key=f"{first.key or f'tanggap-outbox-{first.id}'}-digest", recipient=first.recipient,
+                        language=language, message=render(f"staff/{first.topic}_digest", language, context))
+
+    def _staff_facts(self, row: OutboxMessage, names: Names, language: str) -> dict:
+        facts, definition = dict(row.payload), self.services.definition
+        category = names.categories.get(facts.get("category"))
+        return {"case_number": facts["case_number"], "category": category[0] if category else "",
+                "agency": names.agencies.get(facts.get("agency")),
+                "level": definition.level_label(facts.get("level") or "", language),
+                "task": definition.label(facts.get("task"), language),
+                "case_url": self._staff_url(CASE_PATH.format(case_id=facts["case_id"]))}
+
+    def _staff_url(self, path: str) -> str:
+        return f"{self.services.settings.public_url.rstrip('/')}{path}"
 
     def _stopped(self, message_id: int) -> None:
         with self.services.uow() as uow:
@@ -244,59 +364,83 @@ class Deliverer:
             row.lease_owner = row.lease_expires_at = None
             uow.commit()
 
-    def _sent(self, message_id: int, provider_id: str | None) -> bool:
-        with self.services.uow() as uow:
-            if uow.session.bind.dialect.name == "postgresql":
-                # Committed without waiting for the disk: the worker goes on at once. Only a crash
-                # of the database server in the next fraction of a second can lose the mark, and
-                # then the notice is sent again under the same key (never lost).
-                uow.session.execute(text("SET LOCAL synchronous_commit = off"))
-            row = uow.session.get(OutboxMessage, message_id, with_for_update=True)
-            if row.sent_at is not None or row.lease_owner != self.worker:
-                return False  # another worker took it over after our lease ran out, and marks it
-            row.sent_at = uow.clock.now()
-            row.attempts += 1
-            row.lease_owner = row.lease_expires_at = None
-            row.last_error = None
-            self._record(uow, row, Action.NOTIFICATION_SENT, {"provider_id": provider_id})
+    def _sent(self, ids: list[int], provider_id: str | None) -> int:
+        """Mark the notices ``ids`` sent (those still this worker's); how many were."""
+        marked = 0
+        with self._marks.uow() as uow:
+            outbox = OutboxMessage.__table__
+            for message_id in ids:
+                # One statement that checks and marks: a row another worker took over after our
+                # lease ran out is left to it (it marks it).
+                row = uow.session.connection().execute(
+                    update(outbox).where(outbox.c.id == message_id, outbox.c.sent_at.is_(None),
+                                         outbox.c.lease_owner == self.worker)
+                    .values(sent_at=uow.clock.now(), attempts=outbox.c.attempts + 1, lease_owner=None,
+                            lease_expires_at=None, last_error=None)
+                    .returning(outbox.c.id, outbox.c.case_id, outbox.c.topic, outbox.c.channel,
+                               outbox.c.recipient, outbox.c.attempts)).one_or_none()
+                if row is None:
+                    continue
+                self._record(uow, row, Action.NOTIFICATION_SENT, {"provider_id": provider_id})
+                marked += 1
             uow.commit()
-        return True
+        return marked
 
-    def _failed(self, message_id: int, exc: Exception, result: RoundResult, *, permanent: bool) -> None:
+    def _failed(self, ids: list[int], exc: Exception, result: RoundResult, *, permanent: bool) -> None:
+        """The notices ``ids`` (one, or a digest's) failed: all wait out one backoff, or are
+        given up together into one incident."""
         now = self.services.clock.now()
         error = f"{type(exc).__name__}: {exc}"[:2000]
+        jitter = self.rng.uniform(0.5, 1.5)  # no herd of retries
         with self.services.uow() as uow:
-            row = uow.session.get(OutboxMessage, message_id, with_for_update=True)
-            if row.sent_at is not None or row.lease_owner != self.worker:
-                return  # no longer ours: the worker that holds it now decides
-            row.attempts += 1
-            row.last_error = error
-            row.lease_owner = row.lease_expires_at = None
-            give_up = permanent or row.attempts >= self.max_attempts
-            if give_up:
-                incident = Incident(occurred_at=now, case_id=row.case_id, operation=Operation.DELIVER_NOTICE,
-                                    task_name=None, error=error,
-                                    details={"message": row.id, "notice": row.topic, "channel": str(row.channel),
-                                             "attempts": row.attempts, "worker": self.worker})
+            rows = [uow.session.get(OutboxMessage, i, with_for_update=True) for i in ids]
+            rows = [r for r in rows if r.sent_at is None and r.lease_owner == self.worker]
+            if not rows:
+                return  # no longer ours: the worker that holds them now decides
+            for row in rows:
+                row.attempts += 1
+                row.last_error = error
+                row.lease_owner = row.lease_expires_at = None
+            attempts = max(r.attempts for r in rows)
+            if permanent or attempts >= self.max_attempts:
+                first, cases = rows[0], {r.case_id for r in rows}
+                incident = Incident(occurred_at=now, case_id=first.case_id if len(cases) == 1 else None,
+                                    operation=Operation.DELIVER_NOTICE, task_name=None, error=error,
+                                    details={"message": first.id, "messages": [r.id for r in rows],
+                                             "notice": first.topic, "channel": str(first.channel),
+                                             "attempts": attempts, "worker": self.worker})
                 uow.session.add(incident)
                 uow.session.flush()
-                row.failed_at, row.incident_id = now, incident.id
-                self._record(uow, row, Action.NOTIFICATION_FAILED, {"error": error[:300], "incident": incident.id})
+                for row in rows:
+                    row.failed_at, row.incident_id = now, incident.id
+                    self._record(uow, row, Action.NOTIFICATION_FAILED,
+                                 {"error": error[:300], "incident": incident.id})
                 result.given_up.append(incident.id)
             else:
-                delay = self.backoff * 2 ** (row.attempts - 1) * self.rng.uniform(0.5, 1.5)  # jitter: no herd
-                row.next_attempt_at = now + min(delay, self.max_backoff)
+                delay = min(self.backoff * 2 ** (attempts - 1) * jitter, self.max_backoff)
+                for row in rows:
+                    row.next_attempt_at = now + delay
                 result.retried += 1
             uow.commit()
 
     @staticmethod
-    def _record(uow: UnitOfWork, row: OutboxMessage, action: Action, extra: dict) -> None:
+    def _record(uow: UnitOfWork, row, action: Action, extra: dict) -> None:
         """The case's trail says the notice went out (or was given up), to a masked address."""
         if row.case_id is None:
             return
         notices.record(uow, row.case_id, SYSTEM, action, {
             "notice": row.topic, "channel": str(row.channel), "to": mask(row.recipient or ""),
             "message": row.id, "attempts": row.attempts, **extra})
+
+
+DIGEST = object()  # a row that goes out in an hourly digest
+
+
+def _load(session, model, ids: set) -> list:
+    """The rows of ``model`` with these ids, into the session (``session.get`` finds them
+    while the caller holds the list)."""
+    ids = {i for i in ids if i is not None}
+    return list(session.scalars(select(model).where(model.id.in_(ids)))) if ids else []
 
 
 @dataclass(frozen=True)

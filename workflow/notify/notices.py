@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -110,9 +110,14 @@ def queue(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: 
 
 def _queue_staff(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: References,
                  now: datetime) -> int:
-    """E-mails to the staff an event is addressed to (an escalation to its supervisors)."""
-    if not uow.settings.escalation_mail or uow.settings.smtp is None:
+    """E-mails to the staff an event is addressed to (an escalation to its supervisors). With
+    hourly digests (``TANGGAP_ESCALATION_MAIL=hourly``) each row waits for the top of the next
+    hour, when the worker sends one message per recipient listing all of them."""
+    mode = uow.settings.escalation_mail
+    if mode == "off" or uow.settings.smtp is None:
         return 0
+    digest = mode == "hourly"
+    due = digest_hour(now) if digest else None
     queued = 0
     for seq, event in events:
         if str(event["action"]) not in staff_actions():
@@ -121,12 +126,20 @@ def _queue_staff(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *,
                  "category": refs.categories_by_id[case.category_id].code,
                  "level": (event.get("data") or {}).get("level"), "task": event.get("task_name"),
                  "agency": event.get("to_agency")}
+        if digest:
+            facts["digest"] = True
         for user in addressed(uow.session, event):
             uow.session.add(OutboxMessage(
                 created_at=now, topic=str(event["action"]), case_id=case.id, channel=NoticeChannel.EMAIL,
-                recipient=user.email, payload=facts, key=f"tanggap-{case.id}-{seq}-u{user.id}"))
+                recipient=user.email, payload=facts, key=f"tanggap-{case.id}-{seq}-u{user.id}",
+                next_attempt_at=due))
             queued += 1
     return queued
+
+
+def digest_hour(now: datetime) -> datetime:
+    """The top of the hour after ``now``: when an hourly digest goes out."""
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
 def _facts(uow: UnitOfWork, case: Case, event: dict, refs: References) -> dict:
@@ -151,10 +164,8 @@ def _facts(uow: UnitOfWork, case: Case, event: dict, refs: References) -> dict:
 
 
 def record(uow: UnitOfWork, case_id: int, actor: audit.ActorRef, action: Action, data: dict) -> None:
-    """An audit event about a case's notices (sent, given up, stopped). The case row is locked
-    for the append (PostgreSQL; SQLite serializes writers) but its version is not moved: a notice
-    is not a change that someone editing the case must reload for."""
-    if uow.session.bind.dialect.name == "postgresql":
-        uow.session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
-    audit.append(uow.session, case_id=case_id, actor=actor, action=action, occurred_at=uow.clock.now(),
-                 data=data)
+    """An audit event about a case's notices (sent, given up, stopped). The case's chain grows
+    but its version does not move: a notice is not a change that someone editing the case must
+    reload for."""
+    audit.append_aside(uow.session, case_id=case_id, actor=actor, action=action, occurred_at=uow.clock.now(),
+                       data=data)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workflow.store.models import Case, CaseEvent
@@ -100,6 +100,37 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
     case = session.get(Case, case_id)  # already loaded and locked by the caller
     case.event_count = seq
     return event
+
+
+def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str, occurred_at: datetime,
+                 data: dict | None = None) -> None:
+    """Append an event that leaves the case itself as it was (a notice went out, was given up
+    or stopped): its ``version`` does not move, so nobody editing the case must reload. Three
+    statements, for the delivery worker's sake:
+
+    1. ``UPDATE cases SET event_count = event_count + 1 ... RETURNING``: the new event's seq.
+       It holds the case row until commit; on PostgreSQL an UPDATE that waited for another
+       transaction's lock computes from the row as that transaction left it, so the length is
+       the latest (SQLite's write transaction serializes anyway).
+    2. The head's hash, read after the lock (a new snapshot under READ COMMITTED).
+    3. The insert, hashed like every event (:func:`compute_hash`).
+
+    The ORM objects of the session are not told; the session's remembered chain head is dropped
+    so that a later :func:`append` in it reads the new one.
+    """
+    conn = session.connection()
+    cases, events = Case.__table__, CaseEvent.__table__
+    seq = conn.execute(update(cases).where(cases.c.id == case_id).values(event_count=cases.c.event_count + 1)
+                       .returning(cases.c.event_count)).scalar_one()
+    prev_hash = GENESIS if seq == 1 else conn.execute(
+        select(events.c.hash).where(events.c.case_id == case_id, events.c.seq == seq - 1)).scalar_one()
+    values = {"case_id": case_id, "seq": seq, "occurred_at": occurred_at, "actor_user_id": actor.user_id,
+              "actor_name": actor.name, "actor_role": actor.role, "action": action, "task_name": None,
+              "from_agency": None, "to_agency": None, "from_task": None, "to_task": None, "reason": None,
+              "data": canonical_json(data or {}), "prev_hash": prev_hash}
+    values["hash"] = compute_hash(prev_hash, row_payload(values))
+    conn.execute(insert(events).values(values))
+    session.info.get("audit_heads", {}).pop(case_id, None)
 
 
 @dataclass(frozen=True)
