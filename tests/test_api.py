@@ -242,6 +242,12 @@ def test_malformed_task_bodies_get_400_with_the_field_and_change_nothing(world, 
       "lon": 119.4, "attributes": {"terakhir_terlihat": "kemarin sore"}}, "attribute[terakhir_terlihat]"),
     ({"category": "sampah", "description": "Sampah di jalan raya.", "lat": -5.15}, "lon"),
     ({"category": "sampah", "description": "Sampah di jalan raya.", "lat": -5.15, "lon": 119.4,
+      "contact_email": "w@example.id", "notify_by": "merpati"}, "notify_by"),
+    ({"category": "sampah", "description": "Sampah di jalan raya.", "lat": -5.15, "lon": 119.4,
+      "notify_by": "email"}, "contact_email"),
+    ({"category": "sampah", "description": "Sampah di jalan raya.", "lat": -5.15, "lon": 119.4,
+      "language": "fr"}, "language"),
+    ({"category": "sampah", "description": "Sampah di jalan raya.", "lat": -5.15, "lon": 119.4,
       "submitted_at": "2020-01-01"}, "submitted_at"),
 ])
 def test_malformed_reports_get_400_with_the_field_and_store_nothing(world, tokens, body, field):
@@ -268,6 +274,22 @@ def test_filing_a_report_through_the_api(world, tokens):
     not_json = tokens["triage"].client.post("/api/v1/reports", data="category=sampah",
                                             headers=tokens["triage"]._headers())
     assert not_json.status_code == 415
+
+
+def test_an_api_client_says_how_and_in_which_language_the_reporter_is_told(world, tokens):
+    from sqlalchemy import select
+
+    from workflow.store.models import Subscription
+
+    base = {"category": "sampah", "description": "Sampah menumpuk di depan pasar.", "lat": -5.1560,
+            "lon": 119.4050, "contact_email": "warga@example.id"}
+    told = tokens["triage"].post("/reports", json={**base, "notify_by": "email", "language": "en"})
+    untold = tokens["triage"].post("/reports", json={**base, "notify_by": "none"})
+    default = tokens["triage"].post("/reports", json=base)
+    assert {r.status_code for r in (told, untold, default)} == {201}
+    with world.services.reading() as session:
+        subs = {s.case_id: (s.channel, s.language) for s in session.scalars(select(Subscription))}
+    assert subs == {told.get_json()["case_id"]: ("email", "en"), default.get_json()["case_id"]: ("email", "id")}
 
 
 def test_ids_beyond_any_column_are_a_400_not_a_driver_error(world, tokens):

@@ -487,3 +487,47 @@ def test_an_unknown_escalation_mail_setting_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="TANGGAP_ESCALATION_MAIL"):
         Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path), "TANGGAP_ESCALATION_MAIL": "weekly"})
 
+
+def test_the_dashboard_counts_notices_sent_given_up_stopped_and_waiting(world, app, smtp):
+    from workflow.commands.notices import stop_notices
+    from workflow.read import dashboard
+    from workflow.vocabulary import NoticeChannel
+
+    w = world
+    w.report()
+    assert _deliver(w.services).sent == 1
+    w.report(contact_email="penuh@example.id")
+    smtp.box.refuse = 550
+    assert len(_deliver(w.services).given_up) == 1
+    smtp.box.refuse = None
+    stopped = w.report(contact_email="cukup@example.id")
+    with w.services.reading() as session:
+        sub_id = session.scalar(select(Subscription.id).where(Subscription.case_id == stopped.case_id))
+    with w.services.uow() as uow:
+        stop_notices(uow, w.services.tracking.stop_token(sub_id))
+        uow.commit()
+    assert _deliver(w.services).stopped == 1
+    w.services.clock.advance(timedelta(minutes=5))
+    w.report(contact_email="nanti@example.id")  # queued, not yet delivered
+    queued_at = w.services.clock.now()
+    w.services.clock.advance(timedelta(minutes=30))
+    today = w.services.clock.now().astimezone(w.services.zone).date().isoformat()
+    with w.services.reading() as session:
+        d = dashboard.build(session, dashboard.Period.parse(today, today, None, w.services.zone),
+                            w.services.clock.now())
+    (email,) = d.notices
+    assert email == dashboard.Notices(channel=NoticeChannel.EMAIL, sent=1, given_up=1, stopped=1, waiting=1,
+                                      waiting_since=queued_at)
+    with w.services.reading() as session:  # another period: only what waits now
+        earlier = dashboard.build(session, dashboard.Period.parse("2026-01-01", "2026-01-31", None,
+                                                                   w.services.zone), w.services.clock.now())
+    assert earlier.notices == [dashboard.Notices(channel=NoticeChannel.EMAIL, waiting=1, waiting_since=queued_at)]
+    w.auditor
+    web = WebClient(app)
+    web.login("inspektorat")
+    html = web.get(f"/dashboard?start={today}&end={today}").get_data(as_text=True)
+    table = html[html.index('data-table="notices"'):]
+    table = table[:table.index("</table>")]
+    assert re.search(r"<td>e-mail</td><td>1</td><td>1</td><td>1</td><td>1</td><td>23 Nov 2026 08.05 WITA</td>",
+                     table), table
+    assert "Menunggu sejak" in table

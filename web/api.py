@@ -438,7 +438,7 @@ def escalations():
 
 REPORT_FIELDS = {"category", "description", "lat", "lon", "area", "kelurahan", "address",
                  "reporter_name", "contact_email", "contact_phone", "anonymous", "confidential",
-                 "attributes", "media_url"}
+                 "attributes", "media_url", "notify_by", "language"}
 REPORT_TYPES = {"lat": (int, float), "lon": (int, float), "anonymous": bool, "confidential": bool,
                 "attributes": dict}
 

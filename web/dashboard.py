@@ -18,7 +18,8 @@ from workflow.read.dashboard import UNASSIGNED, Dashboard, Period, build
 from workflow.store.models import City
 
 from .helpers import csv_cell, only_for, services
-from .i18n import duration_text, tr
+from .i18n import duration_text, local_time, tr
+from .labels import CHANNELS
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 TABLES = {
@@ -28,6 +29,7 @@ TABLES = {
     "time_to_close": _l("Time to close"), "sla": _l("SLA compliance by OPD and stage"),
     "backlog": _l("Open cases by age"), "transfers": _l("Transfers between OPDs"),
     "escalations": _l("Escalations by OPD"), "weekly": _l("Received and closed per week"),
+    "notices": _l("Messages to reporters and staff"),
 }
 
 
@@ -67,6 +69,11 @@ def rows(d: Dashboard, table: str) -> tuple[list[str], list[list]]:
         return ([str(_l("OPD")), "breach", "critical", "pingpong"],
                 [[n.name if n else str(_l("City level")), e.get("breach", 0), e.get("critical", 0),
                   e.get("pingpong", 0)] for n, e in d.escalations])
+    if table == "notices":
+        return ([str(_l("Channel")), str(_l("Sent")), str(_l("Could not be sent")), str(_l("Stopped by the recipient")),
+                 str(_l("Waiting now")), str(_l("Waiting since"))],
+                [[str(CHANNELS[n.channel]), n.sent, n.given_up, n.stopped, n.waiting,
+                  local_time(n.waiting_since) if n.waiting_since else "—"] for n in d.notices])
     if table == "weekly":
         return ([str(_l("Week from")), str(_l("Received")), str(_l("Closed"))],
                 [[w.isoformat(), received, closed] for w, received, closed in d.weekly])

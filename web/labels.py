@@ -1,8 +1,9 @@
-"""Display names for codes that reach staff pages: audit actions, attachment kinds, operations."""
+"""Display names for codes that reach the pages: audit actions, notice channels, attachment kinds,
+operations."""
 
 from flask_babel import lazy_gettext as _l
 
-from workflow.vocabulary import Action, AttachmentKind, Operation
+from workflow.vocabulary import Action, AttachmentKind, NoticeChannel, Operation
 
 ACTIONS = {
     Action.REPORT_SUBMITTED: _l("Report submitted"), Action.TASK_COMPLETED: _l("Task completed"),
@@ -27,6 +28,7 @@ ACTIONS = {
     Action.NOTICES_STOPPED: _l("Messages stopped by the recipient"),
     Action.NOTICES_RETRIED: _l("Messages queued again"),
 }
+CHANNELS = {NoticeChannel.EMAIL: _l("e-mail"), NoticeChannel.WHATSAPP: "WhatsApp", NoticeChannel.SMS: "SMS"}
 KINDS = {AttachmentKind.BEFORE: _l("Before"), AttachmentKind.AFTER: _l("After"),
          AttachmentKind.EVIDENCE: _l("Evidence")}
 OPERATIONS = {

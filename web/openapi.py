@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import copy
 
+from workflow.commands.reports import NOT_TOLD
+from workflow.notify.notices import LANGUAGES
 from workflow.read.inbox import SLA_STATES, SORTS, TABS
-from workflow.vocabulary import AttachmentKind
+from workflow.vocabulary import AttachmentKind, NoticeChannel
+
+NOTICE_CHANNELS = [c.value for c in NoticeChannel]
 
 MAX_LIMIT = 100  # largest page the API lists
 LEVEL = {"type": "string", "description": "an escalation level of the process (bpmn/tasks.yaml)"}
@@ -149,7 +153,13 @@ SCHEMAS = {
                         "confidential": {"type": ["boolean", "null"]},
                         "attributes": {"type": ["object", "null"],
                                        "description": "answers to the category's extra fields, by code"},
-                        "media_url": NULLABLE_STRING}},
+                        "media_url": NULLABLE_STRING,
+                        "notify_by": {"type": ["string", "null"], "enum": [*NOTICE_CHANNELS, NOT_TOLD, None],
+                                      "description": "how the reporter is told of the case's steps: a channel "
+                                                     "this deployment sends on (see its report form) or 'none'; "
+                                                     "absent: by e-mail when an e-mail address is given"},
+                        "language": {"type": "string", "enum": list(LANGUAGES),
+                                     "description": "the language of the messages (default id)"}}},
     "Submitted": {"type": "object", "required": ["case_id", "case_number", "tracking_code"], "properties": {
         "case_id": ID, "case_number": {"type": "string"}, "tracking_code": {"type": "string"}}},
 }

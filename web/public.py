@@ -26,6 +26,7 @@ from .extensions import csrf, limiter
 from .forms import Form
 from .helpers import add_errors, read_upload, run_command, services, submit
 from .i18n import tr
+from .labels import CHANNELS
 from .ratelimit import client_ip, failed, lookup_limit, setting
 
 bp = Blueprint("public", __name__)
@@ -62,7 +63,6 @@ class ReportForm(Form):
 
 NOTIFY_LABELS = {NoticeChannel.EMAIL: _l("By e-mail"), NoticeChannel.WHATSAPP: _l("By WhatsApp"),
                  NoticeChannel.SMS: _l("By SMS")}
-CHANNEL_NAMES = {NoticeChannel.EMAIL: _l("e-mail"), NoticeChannel.WHATSAPP: "WhatsApp", NoticeChannel.SMS: "SMS"}
 
 
 def _fill_choices(form: ReportForm, options) -> None:
@@ -263,7 +263,7 @@ def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_st
                                    not_found=True), 404
     return render_template("public/status.html", s=view, form=form, answer_form=answer_form,
                            new=request.args.get("new"), status_text=STATUS_TEXT,
-                           name=_name, channel_labels=CHANNEL_NAMES), http_status
+                           name=_name, channel_labels=CHANNELS), http_status
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")

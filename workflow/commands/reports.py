@@ -157,6 +157,8 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
         errors["media_url"] = msg("not an http(s) link of at most {limit} characters", limit=500)
     attributes = _attributes(category, data.attributes or {}, errors) if category else None
     notify_by = _notify_by(data.notify_by, email, phone, offered, errors)
+    if data.language not in notices.LANGUAGES:
+        errors["language"] = msg("must be one of {choices}", choices=", ".join(notices.LANGUAGES))
     if errors:
         raise ValidationError(errors)
     return {"category": category, "description": description, "lat": lat, "lon": lon,

@@ -1,5 +1,6 @@
 """The figures a city uses to manage its OPDs, from indexed queries on the projections
-(``cases``, ``work_items``, ``escalations``) and the audit table; no workflow is deserialized.
+(``cases``, ``work_items``, ``escalations``), the audit table and the outbox; no workflow is
+deserialized.
 
 Every figure but the snapshot of open cases is for a period of local days (in the city's time zone), by default the last
 30. Percentiles are nearest-rank (the median of 4 values is the 2nd). Each query reads one index
@@ -20,8 +21,8 @@ from sqlalchemy.orm import Session
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Escalation, SlaDaily
-from workflow.vocabulary import OPEN_STATUSES, Action, CaseStatus
+from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Escalation, OutboxMessage, SlaDaily
+from workflow.vocabulary import OPEN_STATUSES, Action, CaseStatus, NoticeChannel
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -91,6 +92,20 @@ class Dashboard:
     escalations: list[tuple[Named | None, dict[str, int]]]  # (OPD or city level, by level)
     weekly: list[tuple[date, int, int]]  # (week's Monday, received, closed; within the period)
     map: list[tuple[Area, int]] = field(default_factory=list)  # open cases per kecamatan
+    notices: list[Notices] = field(default_factory=list)  # per channel
+
+
+@dataclass(frozen=True)
+class Notices:
+    """A channel's notices: sent, given up (an incident) and stopped by the recipient in the
+    period; waiting now, and since when the oldest of those waits."""
+
+    channel: NoticeChannel
+    sent: int = 0
+    given_up: int = 0
+    stopped: int = 0
+    waiting: int = 0
+    waiting_since: datetime | None = None
 
 
 def _names(session: Session, model) -> dict[int, Named]:
@@ -196,6 +211,7 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
         monday += timedelta(days=7)
 
     open_area = open_by(Case.area_id, areas)
+    notices = _notices(core, period)
     by_code = {a.code: a for a in session.scalars(select(Area).where(Area.parent_id.is_(None)))}
     return Dashboard(
         period=period, open_by_agency=open_by(Case.agency_id, agencies),
@@ -205,4 +221,24 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
         closed_by_area=closed_by(Case.area_id, areas), time_to_close=time_to_close, sla=sla,
         backlog=backlog, transfers=transfers, escalations=escalations,
         weekly=weekly,
-        map=[(by_code[n.code], count) for n, count in open_area if n.code in by_code])
+        map=[(by_code[n.code], count) for n, count in open_area if n.code in by_code], notices=notices)
+
+
+def _notices(core, period: Period) -> list[Notices]:
+    """Each channel's notices (see :class:`Notices`); channels with none are left out."""
+    figures: dict[NoticeChannel, dict] = defaultdict(dict)
+    for channel, n in core.execute(select(OutboxMessage.channel, func.count()).where(
+            OutboxMessage.sent_at >= period.since, OutboxMessage.sent_at < period.until)
+            .group_by(OutboxMessage.channel)):
+        figures[channel]["sent"] = n
+    for channel, incident, n in core.execute(
+            select(OutboxMessage.channel, OutboxMessage.incident_id.is_not(None), func.count()).where(
+                OutboxMessage.failed_at >= period.since, OutboxMessage.failed_at < period.until)
+            .group_by(OutboxMessage.channel, OutboxMessage.incident_id.is_not(None))):
+        figures[channel]["given_up" if incident else "stopped"] = n
+    for channel, n, since in core.execute(
+            select(OutboxMessage.channel, func.count(), func.min(OutboxMessage.created_at)).where(
+                OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+            .group_by(OutboxMessage.channel)):
+        figures[channel].update(waiting=n, waiting_since=since)
+    return [Notices(channel=c, **figures[c]) for c in NoticeChannel if c in figures]

@@ -435,7 +435,10 @@ class OutboxMessage(Base):
     commit by ``workflow.notify.delivery`` (leases, retries with backoff, then an incident)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),
+                      Index("ix_outbox_sent", "sent_at", "channel"),
+                      Index("ix_outbox_failed", "failed_at", "channel", postgresql_where=text("failed_at IS NOT NULL"),
+                            sqlite_where=text("failed_at IS NOT NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime]
     topic: Mapped[str] = mapped_column(String(60), comment="the audit action it tells of")
