@@ -134,6 +134,7 @@ def test_a_case_life_tells_the_reporter_each_step_once(world, app, smtp):
     assert {w.event_data(e)["to"] for e in sent} == {"d***@example.id"}
     page = citizen.get(f"/lacak/{code}").get_data(as_text=True)
     assert page.count("d***@example.id") == 3 and "daeng@example.id" not in page
+    assert "Selesai: e-mail ke d***@example.id" in page  # not "e-mail sampai" (the dates' "to")
     assert w.chain_breaks() == []
 
 
@@ -531,3 +532,56 @@ def test_the_dashboard_counts_notices_sent_given_up_stopped_and_waiting(world, a
     assert re.search(r"<td>e-mail</td><td>1</td><td>1</td><td>1</td><td>1</td><td>23 Nov 2026 08.05 WITA</td>",
                      table), table
     assert "Menunggu sejak" in table
+
+
+def test_an_open311_report_with_an_email_hears_each_step_once(world, app, smtp):
+    from workflow.commands import credentials
+    from workflow.store.models import Case
+
+    w = world
+    with w.services.uow() as uow:
+        _row, key = credentials.issue(uow, "open311", "Aplikasi warga")
+        uow.commit()
+    filed = app.test_client().post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "sampah", "lat": "-5.1560", "long": "119.4050",
+        "description": "Sampah menumpuk di depan pasar, sudah tiga hari.", "email": "warga311@example.id"})
+    assert filed.status_code == 201, filed.get_data(as_text=True)
+    number = filed.get_json()[0]["service_request_id"]
+    with w.services.reading() as session:
+        case_id = session.scalar(select(Case.id).where(Case.number == number))
+    assert _deliver(w.services).sent == 1
+    (received,) = smtp.box.messages
+    code = re.search(r"/lacak/([^\s?#]+)", _text(received)).group(1)  # the mail carries the code
+    _to_resolved(w, case_id)
+    w.citizen(actions.confirm, code)
+    assert _deliver(w.services).sent == 2
+    assert [m["Subject"] for m in smtp.box.messages] == [
+        f"Laporan Anda diterima: {number}", f"Laporan {number} sudah ditangani", f"Laporan {number} ditutup"]
+    assert {m["To"] for m in smtp.box.messages} == {"warga311@example.id"}
+    assert _deliver(w.services).claimed == 0
+
+
+def test_the_case_page_shows_each_message_and_where_it_stands(world, app, smtp):
+    w = world
+    sub = w.report()
+    assert _deliver(w.services).sent == 1
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.transfer, w.dlh, sub.case_id, to_agency="DPU", reason="Saluran, bukan sampah")
+    smtp.stop()
+    assert _deliver(w.services).retried == 1
+    w.dpu
+    web = WebClient(app)
+    web.login("koor.dpu")
+    html = web.get(f"/cases/{sub.case_id}").get_data(as_text=True)
+    card = html[html.index('id="notices"'):]
+    card = card[:card.index("</details>")]
+    assert "Pesan tentang laporan ini (2)" in card
+    sent, waiting = card.index('data-notice="sent"'), card.index('data-notice="waiting"')
+    assert waiting < sent  # newest first
+    rows = card.split("<tr")
+    transfer = next(r for r in rows if 'data-notice="waiting"' in r)
+    assert "Dilimpahkan" in transfer and "menunggu: dicoba lagi" in transfer and "SMTP" in transfer
+    assert "<td>1</td>" in transfer  # one attempt so far
+    received = next(r for r in rows if 'data-notice="sent"' in r)
+    assert "Laporan masuk" in received and "terkirim" in received
+    assert card.count("d***@example.id") == 2 and "daeng@example.id" not in card

@@ -89,6 +89,7 @@ def duration_text(delta: timedelta | None) -> str:
 
 def install(app: Flask) -> None:
     from .labels import (
+        CHANNELS,
         ACTIONS,
         KINDS,
         attribute_answers,
@@ -103,7 +104,7 @@ def install(app: Flask) -> None:
     app.jinja_env.globals.update(tr=tr, local_time=local_time, zone_name=zone_name, time_left=time_left,
                                  LANGUAGES=LANGUAGES, duration=duration_text,
                                  current_locale=lambda: str(get_locale()),
-                                 action_labels=ACTIONS, kind_labels=KINDS,
+                                 action_labels=ACTIONS, kind_labels=KINDS, channel_labels=CHANNELS,
                                  attribute_answers=attribute_answers, task_label=task_label,
                                  public_stage=public_stage, level_label=level_label,
                                  level_severe=level_severe, force_transferable=force_transferable,

@@ -263,7 +263,7 @@ def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_st
                                    not_found=True), 404
     return render_template("public/status.html", s=view, form=form, answer_form=answer_form,
                            new=request.args.get("new"), status_text=STATUS_TEXT,
-                           name=_name, channel_labels=CHANNELS), http_status
+                           name=_name), http_status
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")

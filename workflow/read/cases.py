@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from workflow.access import Actor, can_see_contact, can_see_reporter, can_view_case
 from workflow.errors import NotFound
 from workflow.messages import msg
-from workflow.store.models import Agency, Area, Attachment, Case, CaseEvent, Category, Note, Timer, WorkItem
+from workflow.store.models import (
+    Agency,
+    Area,
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    Note,
+    OutboxMessage,
+    Timer,
+    WorkItem,
+)
 from workflow.store.tracking import withheld_links
+from workflow.text import mask
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,47 @@ class CaseDetail:
     notes: list[Note]
     attachments: list[Attachment]
     history: list[dict] = field(default_factory=list)
+    notices: list[NoticeState] = field(default_factory=list)  # the latest, newest first
+    notice_count: int = 0
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    """A message about the case, as its outbox row stands: to a masked address."""
+
+    id: int
+    action: str  # the audit action it tells of
+    channel: str | None
+    to: str
+    queued_at: datetime
+    state: str  # sent | waiting | given_up | stopped
+    at: datetime | None  # sent, given up or stopped at; waiting: the next attempt (None: now)
+    attempts: int
+    last_error: str | None
+    incident_id: int | None
+
+
+NOTICES_SHOWN = 50
+
+
+def notice_states(session: Session, case_id: int) -> tuple[list[NoticeState], int]:
+    """The case's latest messages (at most :data:`NOTICES_SHOWN`) and how many there are."""
+    total = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.case_id == case_id))
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)
+                           .order_by(OutboxMessage.id.desc()).limit(NOTICES_SHOWN))
+    states = []
+    for r in rows:
+        if r.sent_at is not None:
+            state, at = "sent", r.sent_at
+        elif r.failed_at is not None:
+            state, at = ("given_up" if r.incident_id else "stopped"), r.failed_at
+        else:
+            state, at = "waiting", r.next_attempt_at
+        states.append(NoticeState(id=r.id, action=r.topic, channel=r.channel, to=mask(r.recipient or ""),
+                                  queued_at=r.created_at, state=state, at=at, attempts=r.attempts,
+                                  last_error=r.last_error if state != "sent" else None,
+                                  incident_id=r.incident_id))
+    return states, total or 0
 
 
 def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
@@ -44,6 +98,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     case = visible_case(session, actor, case_id)
     report = case.report
     contact = can_see_contact(actor, case)
+    notices, notice_count = notice_states(session, case.id)
     return CaseDetail(
         case=case, category=session.get(Category, case.category_id),
         area=session.get(Area, case.area_id),
@@ -61,7 +116,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
                                    .order_by(Note.created_at, Note.id))),
         attachments=list(session.scalars(select(Attachment).where(Attachment.case_id == case.id)
                                          .order_by(Attachment.id))),
-        history=case_history(session, actor, case.id))
+        history=case_history(session, actor, case.id), notices=notices, notice_count=notice_count)
 
 
 def case_history(session: Session, actor: Actor, case_id: int, *, after_seq: int = 0,
