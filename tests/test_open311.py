@@ -157,6 +157,29 @@ def test_bad_requests_get_400_naming_the_field_and_store_nothing(world, client, 
     assert world.table_counts() == counts
 
 
+@pytest.mark.parametrize("address,kecamatan", [
+    ("Perumahan Griya Baru Blok C2, Tamalate", "tamalate"),
+    ("Kompleks Ruko Biringkanaya Baru, Biringkanaya", "biringkanaya"),
+    ("Jl. Cenderawasih No. 3, Mariso, Makassar", "mariso"),
+])
+def test_an_address_only_request_lands_in_the_kecamatan_it_names(world, client, api_key, address, kecamatan):
+    response = _file(client, api_key, lat=None, long=None, address_string=address)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    number = response.get_json()[0]["service_request_id"]
+    with world.services.reading() as session:
+        assert session.scalar(select(Case).where(Case.number == number)).area.code == kecamatan
+
+
+def test_an_ambiguous_address_is_a_400_listing_the_candidates(world, client, api_key):
+    counts = world.table_counts()
+    response = _file(client, api_key, lat=None, long=None, address_string="Jl. Perintis, Tamalanrea dekat Biringkanaya")
+    assert response.status_code == 400
+    (error,) = response.get_json()
+    assert error["description"].startswith("address_string:")
+    assert "Kecamatan Biringkanaya" in error["description"] and "Kecamatan Tamalanrea" in error["description"]
+    assert world.table_counts() == counts
+
+
 def test_an_api_key_is_required_and_revocable(world, client, api_key):
     assert _file(client, None).status_code == 403
     assert _file(client, "tgk_deadbeef_forged").status_code == 403

@@ -89,8 +89,8 @@ def duration_text(delta: timedelta | None) -> str:
 
 def install(app: Flask) -> None:
     from .labels import (
-        CHANNELS,
         ACTIONS,
+        CHANNELS,
         KINDS,
         attribute_answers,
         force_transferable,

@@ -16,16 +16,10 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from workflow import commands
+from workflow.addresses import locate_address
 from workflow.commands import credentials
 from workflow.errors import DomainError, NotFound, ValidationError
-from workflow.read.service_requests import (
-    ServiceRequest,
-    by_token,
-    get_request,
-    list_requests,
-    locate_address,
-    parse_filters,
-)
+from workflow.read.service_requests import ServiceRequest, by_token, get_request, list_requests, parse_filters
 from workflow.store.models import Category
 from workflow.store.reference import References
 from workflow.text import xml_safe
@@ -277,7 +271,7 @@ def _file_request(uow, form, now) -> commands.Submitted:
             errors["lat"] = _("send lat and long, or address_string")
         else:
             try:
-                area, kelurahan = locate_address(uow.session, address)
+                area, kelurahan = locate_address(refs, address)
             except ValidationError as exc:
                 errors.update(exc.errors)
     if errors:

@@ -26,7 +26,6 @@ from .extensions import csrf, limiter
 from .forms import Form
 from .helpers import add_errors, read_upload, run_command, services, submit
 from .i18n import tr
-from .labels import CHANNELS
 from .ratelimit import client_ip, failed, lookup_limit, setting
 
 bp = Blueprint("public", __name__)
@@ -46,8 +45,8 @@ def _name(obj) -> str:
 class ReportForm(Form):
     category = SelectField(_l("Category"), validate_choice=False)
     description = TextAreaField(_l("What is the problem?"))
-    lat = StringField(_l("Latitude"), render_kw={"inputmode": "decimal", "placeholder": "-5.1477"})
-    lon = StringField(_l("Longitude"), render_kw={"inputmode": "decimal", "placeholder": "119.4327"})
+    lat = StringField(_l("Latitude"), render_kw={"inputmode": "decimal", "placeholder": "-5,1477"})
+    lon = StringField(_l("Longitude"), render_kw={"inputmode": "decimal", "placeholder": "119,4327"})
     area = SelectField(_l("Kecamatan"), validate_choice=False)
     kelurahan = SelectField(_l("Kelurahan"), validate_choice=False)
     address = StringField(_l("Address or landmark"))

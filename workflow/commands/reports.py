@@ -115,11 +115,10 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
 
     lat = lon = None
     try:
-        lat, lon = float(data.lat), float(data.lon)  # type: ignore[arg-type]
-        if not (math.isfinite(lat) and math.isfinite(lon)) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise ValueError
+        lat, lon = geo.parse_point(data.lat, data.lon)
     except (TypeError, ValueError, OverflowError):
-        errors["lat"] = msg("give the location as latitude and longitude in decimal degrees")
+        errors["lat"] = msg("give the location as latitude and longitude (for example -5,1477 and 119,4327), "
+                            "or paste a Google Maps or OpenStreetMap link")
         lat = lon = None
     if lat is not None and not geo.inside_boundary(lat, lon, refs.city.boundary):
         errors["lat"] = msg("the location is outside {city}", city=refs.city.name)

@@ -7,8 +7,6 @@ A request is ``closed`` once its case is closed, rejected or merged, and ``open`
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +18,7 @@ from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_moment
 from workflow.read.public import closing_note_query
-from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report
+from workflow.store.models import Agency, Case, CaseEvent, Category, Report
 from workflow.store.reference import References
 from workflow.store.tracking import TrackingCodes
 from workflow.vocabulary import FINAL_STATUSES, Action
@@ -162,30 +160,3 @@ def _closing_notes(session: Session, definition: ProcessDefinition, cases: list[
     for case_id, target in merged.items():
         found[case_id] = f"{found.get(case_id, '')} [{numbers.get(target, '')}]".strip()
     return found
-
-
-# -- locating a report from an address ---------------------------------------------------------
-
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
-
-
-def locate_address(session: Session, address: str) -> tuple[Area, Area | None]:
-    """(kecamatan, kelurahan) named in a free-text address, for requests without coordinates.
-
-    A kelurahan name decides (it names its kecamatan too); otherwise a kecamatan name. Longest
-    names first, whole words only, so "Mariso" does not match inside another name. The point
-    used is the kecamatan's centre: triage sees that it is approximate from the address.
-    """
-    folded = f" {_fold(address)} "
-    refs = References(session)
-    areas = sorted((a for a in refs.areas.values()), key=lambda a: -len(a.name))
-    for area in areas:
-        if not area.is_kecamatan and f" {_fold(area.name)} " in folded:
-            return refs.areas_by_id[area.parent_id], area
-    for area in areas:
-        if area.is_kecamatan and f" {_fold(area.name)} " in folded:
-            return area, None
-    raise ValidationError({"address_string": msg(
-        "name a kecamatan or kelurahan of the city in the address, or send lat and long")})
