@@ -475,6 +475,8 @@ def test_a_digest_that_fails_stays_one_message_and_one_incident(world, smtp, set
     assert _deliver(w.services).sent == 2
     (message,) = smtp.box.messages
     assert all(w.case(c).number in _text(message) for c in case_ids)
+    for case_id in case_ids:  # each case's trail says the admin queued it again
+        assert Action.NOTICES_RETRIED in w.actions(case_id)
 
 
 @pytest.mark.parametrize("value,expected", [("immediate", "immediate"), ("on", "immediate"),
@@ -585,3 +587,75 @@ def test_the_case_page_shows_each_message_and_where_it_stands(world, app, smtp):
     received = next(r for r in rows if 'data-notice="sent"' in r)
     assert "Laporan masuk" in received and "terkirim" in received
     assert card.count("d***@example.id") == 2 and "daeng@example.id" not in card
+
+
+def test_a_notice_that_cannot_be_rendered_does_not_hold_up_its_batch(world, smtp):
+    from sqlalchemy import update
+
+    w = world
+    w.report()
+    w.report(contact_email="kedua@example.id")
+    with w.services.uow() as uow:  # a fact of the wrong type: rendering it fails
+        first = uow.session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id))
+        uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == first).values(
+            payload={"case_number": "x", "category": "sampah", "deadline": 5}))
+        uow.commit()
+    result = _deliver(w.services)
+    assert result.sent == 1 and len(result.given_up) == 1 and result.retried == 0
+    assert [m["To"] for m in smtp.box.messages] == ["kedua@example.id"]
+
+
+class _SlowChannel:
+    """The SMTP channel, but the first send takes longer than the lease: meanwhile another
+    worker takes the notice over."""
+
+    def __init__(self, inner, on_first_send):
+        self.inner, self.on_first_send, self.name, self.calls = inner, on_first_send, inner.name, 0
+
+    def send(self, outgoing):
+        self.calls += 1
+        if self.calls == 1:
+            self.on_first_send()
+        return self.inner.send(outgoing)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_a_worker_whose_lease_ran_out_during_the_send_does_not_mark_it(world, smtp):
+    from workflow.vocabulary import NoticeChannel
+
+    w = world
+    sub = w.report()
+    slow = _worker(w.services, "slow")
+    quick = _worker(w.services, "quick")
+
+    taken = []
+
+    def stall():  # the lease runs out; the other worker takes the notice over, not yet sent
+        w.services.clock.advance(timedelta(minutes=6))
+        taken.extend(quick.claim())
+
+    slow.channels[NoticeChannel.EMAIL] = _SlowChannel(slow.channels[NoticeChannel.EMAIL], stall)
+    assert slow.run_once().sent == 0  # sent (the duplicate window), but no longer its to mark
+    assert len(taken) == 1 and quick.deliver(taken).sent == 1  # the holder sends and marks it
+    slow.close()
+    quick.close()
+    assert len(smtp.box.messages) == 2 and len({m["Message-ID"] for m in smtp.box.messages}) == 1
+    with w.services.reading() as session:
+        row = session.scalar(select(OutboxMessage))
+    assert row.attempts == 1 and row.sent_at is not None
+    assert [e.action for e in w.events(sub.case_id)].count(Action.NOTIFICATION_SENT) == 1
+
+
+def test_a_round_gives_its_connection_back_as_it_took_it(world, smtp):
+    from sqlalchemy import text
+
+    w = world
+    if w.services.engine.dialect.name != "postgresql":
+        pytest.skip("the held marking connection is PostgreSQL's")
+    w.report()
+    assert _deliver(w.services).sent == 1
+    with w.services.engine.connect() as conn:  # the pool hands back the connection the round used
+        source = conn.execute(text("SELECT source FROM pg_settings WHERE name = 'synchronous_commit'")).scalar()
+    assert source != "session"

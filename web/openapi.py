@@ -158,8 +158,8 @@ SCHEMAS = {
                                       "description": "how the reporter is told of the case's steps: a channel "
                                                      "this deployment sends on (see its report form) or 'none'; "
                                                      "absent: by e-mail when an e-mail address is given"},
-                        "language": {"type": "string", "enum": list(LANGUAGES),
-                                     "description": "the language of the messages (default id)"}}},
+                        "language": {"type": ["string", "null"], "enum": [*LANGUAGES, None],
+                                     "description": "the language of the messages (absent or null: id)"}}},
     "Submitted": {"type": "object", "required": ["case_id", "case_number", "tracking_code"], "properties": {
         "case_id": ID, "case_number": {"type": "string"}, "tracking_code": {"type": "string"}}},
 }

@@ -74,7 +74,9 @@ def _retry_notices(uow: UnitOfWork, actor: Actor, incident: Incident) -> int:
         row.attempts = 0
         row.lease_owner = row.lease_expires_at = None
     incident.resolved_at, incident.resolved_by_id = uow.clock.now(), actor.user_id
-    if incident.case_id is not None:
-        with CaseChange(uow, get_case(uow, incident.case_id), actor.ref(Role.ADMIN)) as change:
-            change.record(Action.NOTICES_RETRIED, data={"incident": incident.id, "messages": [r.id for r in rows]})
+    # each case's trail says so (a digest's incident spans several cases), in case order
+    for case_id in sorted({r.case_id for r in rows if r.case_id is not None}):
+        with CaseChange(uow, get_case(uow, case_id), actor.ref(Role.ADMIN)) as change:
+            change.record(Action.NOTICES_RETRIED, data={
+                "incident": incident.id, "messages": [r.id for r in rows if r.case_id == case_id]})
     return len(rows)

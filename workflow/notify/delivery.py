@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jinja2 import TemplateError
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from workflow.access import Actor
@@ -200,15 +200,11 @@ class Deliverer:
         ids = [message_id]
         if prepared is DIGEST:
             ids = self._gather(message_id)
-            try:
-                prepared = self.prepare(ids)
-            except Exception as exc:  # noqa: BLE001 - sorted out below
-                prepared = exc
+            prepared = _attempt(lambda: self.prepare(ids))
         self._done.update(ids)
         if isinstance(prepared, Exception):
-            permanent = isinstance(prepared, (TemplateError, KeyError, ValueError))  # the notice is broken
             log.warning("notice %s could not be prepared: %s", message_id, prepared)
-            self._failed(ids, prepared, result, permanent=permanent)
+            self._failed(ids, prepared, result, permanent=isinstance(prepared, Broken))
             return
         if prepared is None:
             self._stopped(message_id)
@@ -222,7 +218,10 @@ class Deliverer:
             log.warning("notice %s to %s failed: %s", message_id, mask(item.recipient), exc)
             self._failed(ids, exc, result, permanent=isinstance(exc, PermanentFailure))
             return
-        result.sent += self._sent(ids, provider_id)
+        try:
+            result.sent += self._sent(ids, provider_id)
+        except Exception:  # noqa: BLE001 - sent, not marked: its lease runs out and it goes again, same key
+            log.exception("notice %s was sent but could not be marked", message_id)
 
     def _still_mine(self, message_id: int) -> bool:
         """Whether this worker may still send the notice: not done this round, and its lease
@@ -239,14 +238,14 @@ class Deliverer:
 
     def _gather(self, message_id: int) -> list[int]:
         """Every digest row due for the same recipient as ``message_id``, ``message_id`` first,
-        all leased to this worker (rows another worker holds go out in its digest)."""
+        all leased to this worker afresh (rows another worker holds go out in its digest)."""
         now = self.services.clock.now()
         with self.services.uow() as uow:
             first = uow.session.get(OutboxMessage, message_id)
             query = select(OutboxMessage).where(
                 OutboxMessage.recipient == first.recipient, OutboxMessage.topic == first.topic,
                 OutboxMessage.subscription_id.is_(None), OutboxMessage.sent_at.is_(None),
-                OutboxMessage.failed_at.is_(None), OutboxMessage.id != message_id,
+                OutboxMessage.failed_at.is_(None),
                 or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
                 or_(OutboxMessage.lease_owner == self.worker, OutboxMessage.lease_expires_at.is_(None),
                     OutboxMessage.lease_expires_at < now)).order_by(OutboxMessage.id)
@@ -257,7 +256,7 @@ class Deliverer:
                 r.lease_owner, r.lease_expires_at = self.worker, now + self.lease
                 self._leases[r.id] = now + self.lease
             uow.commit()
-        return [message_id, *(r.id for r in rows)]
+        return [message_id, *(r.id for r in rows if r.id != message_id)]
 
     def _prepare_batch(self, ids: list[int]) -> dict[int, object]:
         """Each notice of ``ids`` rendered (``(channel, outgoing)``), None (its recipient
@@ -275,10 +274,7 @@ class Deliverer:
                 if row.subscription_id is None and (row.payload or {}).get("digest"):
                     out[row.id] = DIGEST
                     continue
-                try:
-                    out[row.id] = self._prepare_in(session, [row.id])
-                except (TemplateError, KeyError, ValueError) as exc:
-                    out[row.id] = exc
+                out[row.id] = _attempt(lambda row=row: self._prepare_in(session, [row.id]))
             del subscriptions, cases
         return out
 
@@ -358,33 +354,33 @@ class Deliverer:
         return f"{self.services.settings.public_url.rstrip('/')}{path}"
 
     def _stopped(self, message_id: int) -> None:
+        """The recipient stopped these notices after this one was queued: it is not sent."""
         with self.services.uow() as uow:
-            row = uow.session.get(OutboxMessage, message_id)
-            row.failed_at, row.last_error = uow.clock.now(), "the recipient stopped these notices"
-            row.lease_owner = row.lease_expires_at = None
+            uow.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None),
+                                            OutboxMessage.lease_owner == self.worker)
+                .values(failed_at=uow.clock.now(), last_error="the recipient stopped these notices",
+                        lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
             uow.commit()
 
     def _sent(self, ids: list[int], provider_id: str | None) -> int:
         """Mark the notices ``ids`` sent (those still this worker's); how many were."""
-        marked = 0
         with self._marks.uow() as uow:
             outbox = OutboxMessage.__table__
-            for message_id in ids:
-                # One statement that checks and marks: a row another worker took over after our
-                # lease ran out is left to it (it marks it).
-                row = uow.session.connection().execute(
-                    update(outbox).where(outbox.c.id == message_id, outbox.c.sent_at.is_(None),
-                                         outbox.c.lease_owner == self.worker)
-                    .values(sent_at=uow.clock.now(), attempts=outbox.c.attempts + 1, lease_owner=None,
-                            lease_expires_at=None, last_error=None)
-                    .returning(outbox.c.id, outbox.c.case_id, outbox.c.topic, outbox.c.channel,
-                               outbox.c.recipient, outbox.c.attempts)).one_or_none()
-                if row is None:
-                    continue
+            # One statement that checks and marks: a row another worker took over after our lease
+            # ran out is left to it (it marks it).
+            rows = uow.session.connection().execute(
+                update(outbox).where(outbox.c.id.in_(ids), outbox.c.sent_at.is_(None),
+                                     outbox.c.lease_owner == self.worker)
+                .values(sent_at=uow.clock.now(), attempts=outbox.c.attempts + 1, lease_owner=None,
+                        lease_expires_at=None, last_error=None)
+                .returning(outbox.c.id, outbox.c.case_id, outbox.c.topic, outbox.c.channel,
+                           outbox.c.recipient, outbox.c.attempts)).all()
+            # cases locked in one order by every worker (a digest spans several): no deadlock
+            for row in sorted(rows, key=lambda r: (r.case_id or 0, r.id)):
                 self._record(uow, row, Action.NOTIFICATION_SENT, {"provider_id": provider_id})
-                marked += 1
             uow.commit()
-        return marked
+        return len(rows)
 
     def _failed(self, ids: list[int], exc: Exception, result: RoundResult, *, permanent: bool) -> None:
         """The notices ``ids`` (one, or a digest's) failed: all wait out one backoff, or are
@@ -411,7 +407,7 @@ class Deliverer:
                                              "attempts": attempts, "worker": self.worker})
                 uow.session.add(incident)
                 uow.session.flush()
-                for row in rows:
+                for row in sorted(rows, key=lambda r: (r.case_id or 0, r.id)):  # see _sent
                     row.failed_at, row.incident_id = now, incident.id
                     self._record(uow, row, Action.NOTIFICATION_FAILED,
                                  {"error": error[:300], "incident": incident.id})
@@ -434,6 +430,22 @@ class Deliverer:
 
 
 DIGEST = object()  # a row that goes out in an hourly digest
+
+
+class Broken(Exception):
+    """A notice that cannot be rendered (a template naming a fact it lacks, a fact of the
+    wrong type): it never will be, so it is given up at once."""
+
+
+def _attempt(prepare):
+    """``prepare()``, or the error that stopped it: a database error as it is (temporary: the
+    notice waits out a backoff), anything else as :class:`Broken`."""
+    try:
+        return prepare()
+    except SQLAlchemyError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - a broken notice must not hold up the others
+        return Broken(f"{type(exc).__name__}: {exc}")
 
 
 def _load(session, model, ids: set) -> list:

@@ -118,6 +118,7 @@ def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str
     The ORM objects of the session are not told; the session's remembered chain head is dropped
     so that a later :func:`append` in it reads the new one.
     """
+    session.flush()  # an append of this session not yet written comes first
     conn = session.connection()
     cases, events = Case.__table__, CaseEvent.__table__
     seq = conn.execute(update(cases).where(cases.c.id == case_id).values(event_count=cases.c.event_count + 1)
