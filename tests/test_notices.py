@@ -77,6 +77,12 @@ def _to_resolved(w, case_id):
     w.do(actions.close, w.dlh, case_id, closure_note="Sampah sudah diangkut truk DLH.")
 
 
+def _between(html: str, start: str, end: str) -> str:
+    """The part of a page from ``start`` to the first ``end`` after it."""
+    part = html[html.index(start):]
+    return part[:part.index(end)]
+
+
 def _text(message: EmailMessage) -> str:
     return message.get_body(("plain",)).get_content()
 
@@ -529,8 +535,7 @@ def test_the_dashboard_counts_notices_sent_given_up_stopped_and_waiting(world, a
     web = WebClient(app)
     web.login("inspektorat")
     html = web.get(f"/dashboard?start={today}&end={today}").get_data(as_text=True)
-    table = html[html.index('data-table="notices"'):]
-    table = table[:table.index("</table>")]
+    table = _between(html, 'data-table="notices"', "</table>")
     assert re.search(r"<td>e-mail</td><td>1</td><td>1</td><td>1</td><td>1</td><td>23 Nov 2026 08.05 WITA</td>",
                      table), table
     assert "Menunggu sejak" in table
@@ -575,8 +580,7 @@ def test_the_case_page_shows_each_message_and_where_it_stands(world, app, smtp):
     web = WebClient(app)
     web.login("koor.dpu")
     html = web.get(f"/cases/{sub.case_id}").get_data(as_text=True)
-    card = html[html.index('id="notices"'):]
-    card = card[:card.index("</details>")]
+    card = _between(html, 'id="notices"', "</details>")
     assert "Pesan tentang laporan ini (2)" in card
     sent, waiting = card.index('data-notice="sent"'), card.index('data-notice="waiting"')
     assert waiting < sent  # newest first

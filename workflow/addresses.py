@@ -91,7 +91,7 @@ def locate_address(refs: References, address: str) -> tuple[Area, Area | None]:
         part = parts[i]
         if part in kecamatan and part not in city_names:
             area = kecamatan[part]
-            earlier = next((k for p in parts[:i] if (k := _only_kelurahan(kelurahan, p, area))), None)
+            earlier = next((k for p in parts[:i] if (k := kelurahan_of(p, area))), None)
             return area, earlier
         if part in kelurahan:
             found = kelurahan[part]
@@ -120,11 +120,6 @@ def locate_address(refs: References, address: str) -> tuple[Area, Area | None]:
     raise ValidationError({FIELD: msg(
         "name a kecamatan or kelurahan of the city in the address (for example \"Kecamatan Tamalate\"), "
         "or send lat and long")})
-
-
-def _only_kelurahan(kelurahan: dict[str, list[Area]], name: str, within: Area) -> Area | None:
-    found = [k for k in kelurahan.get(name, []) if k.parent_id == within.id]
-    return found[0] if len(found) == 1 else None
 
 
 def _postcode_tail(part: str, city_names: set[str]) -> bool:
