@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-HTMX_PKG := tests/browser/node_modules/htmx.org/package.json
+BROWSER_PKGS := tests/browser/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 TEST_WORKERS ?= auto   # pytest-xdist processes (one per core); TEST_WORKERS=0 runs in one process
@@ -29,12 +29,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tanggap serve --demo --host $(HOST) --port $(PORT)
 
-# The browser tests serve htmx from its npm package; without npm they skip with a message.
-$(HTMX_PKG): tests/browser/package.json
-	@if command -v npm >/dev/null 2>&1; then npm install --prefix tests/browser --no-save --silent; \
+# The browser tests serve htmx and Leaflet from their npm packages; without npm they skip with a message.
+$(BROWSER_PKGS): tests/browser/package.json
+	@if command -v npm >/dev/null 2>&1; then npm install --prefix tests/browser --no-save --silent && touch $@; \
 	else echo "npm not found: the browser tests will be skipped"; fi
 
-test: $(STAMP) $(HTMX_PKG)
+test: $(STAMP) $(BROWSER_PKGS)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean:

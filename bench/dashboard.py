@@ -37,6 +37,14 @@ PASSWORD = "bench-password-123"
 BATCH = 20000
 
 
+def db_moment(moment: datetime | None, dialect: str):
+    """A moment as a bulk insert passes it: as is to PostgreSQL, as the UTC text SQLAlchemy
+    stores to SQLite."""
+    if moment is None or dialect == "postgresql":
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 def _bulk(raw, dialect: str, table: str, columns: list[str], rows: list[tuple]) -> None:
     """Insert rows through the driver: COPY on PostgreSQL, executemany on SQLite."""
     if not rows:
@@ -70,9 +78,7 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
                    for t, m in (("reports", Report), ("cases", Case), ("work_items", WorkItem))}
 
     def when(moment: datetime | None):
-        if moment is None or dialect == "postgresql":
-            return moment
-        return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return db_moment(moment, dialect)
 
     true, false = (True, False) if dialect == "postgresql" else (1, 0)
     for first in range(start, start + count, BATCH):

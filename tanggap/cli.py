@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import sys
@@ -12,7 +13,7 @@ import click
 from sqlalchemy import func, inspect, select
 
 from escalation.wiring import build as build_services
-from workflow import commands
+from workflow import areas, commands
 from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.services import Services
@@ -124,6 +125,42 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
         summary = demo_data.demo_cases(services, cases, progress=bar.update)
     spread = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_stop.items()))
     click.echo(f"demo cases: {summary.cases} ({spread})")
+
+
+@main.group("areas")
+def areas_group() -> None:
+    """The kecamatan and kelurahan polygons."""
+
+
+@areas_group.command("import")
+@click.argument("geojson_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--level", type=click.Choice(areas.LEVELS), required=True, help="which areas the file draws")
+@click.option("--name-property", required=True, help="the feature property holding the area's name")
+@click.pass_context
+def areas_import(ctx: click.Context, geojson_file: Path, level: str, name_property: str) -> None:
+    """Replace the polygons of one level with a city's official boundaries (BIG/BPS, or an
+    OpenStreetMap export), matched by name. A file that cannot be used changes nothing."""
+    try:
+        data = json.loads(geojson_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise click.ClickException(f"{geojson_file.name} is not JSON: {exc}") from None
+    services = _services(ctx)
+    try:
+        features = areas.read_features(data, name_property)
+        with services.uow() as uow:
+            result = areas.import_areas(uow.session, features, level)
+            if not result.matched:
+                raise areas.AreaImportError(f"no feature's {name_property!r} matches a {level} of the city")
+            uow.commit()
+    except areas.AreaImportError as exc:
+        raise click.ClickException(f"{geojson_file.name}: {exc}; nothing was changed") from None
+    click.echo(f"{level}: {len(result.matched)} polygons replaced")
+    if result.repaired:
+        click.echo(f"made valid (the file's shape crossed itself): {', '.join(result.repaired)}")
+    if result.unknown:
+        click.echo(f"names in the file that match no {level}: {', '.join(result.unknown)}")
+    if result.missing:
+        click.echo(f"{level} the file has no polygon for (they keep theirs): {', '.join(result.missing)}")
 
 
 @main.command("serve")

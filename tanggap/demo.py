@@ -20,6 +20,7 @@ from sqlalchemy import select
 from tanggap.scenario import Scenario
 from workflow import commands
 from workflow.access import Actor, actor_for_user
+from workflow.areas import area_map
 from workflow.clock import ManualClock
 from workflow.commands.users import password_problem
 from workflow.errors import ValidationError
@@ -196,7 +197,7 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         categories = [c.code for c in refs.categories.values()]
         asked = {c.code: c.attributes or [] for c in refs.categories.values()}
         kecamatan = [a for a in refs.areas.values() if a.is_kecamatan]
-        kelurahan = {k.id: [a.code for a in refs.areas.values() if a.parent_id == k.id] for k in kecamatan}
+        shapes = area_map(session)
     queue = plan(count, rng, data["stops"])
     by_stop: dict[str, int] = {}
     open_cases: list[str] = []
@@ -212,11 +213,11 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         n += 1
         category = rng.choice(categories)
         area = rng.choice(kecamatan)
+        lat, lon = shapes.point_within(area.id, rng)  # its kelurahan is the one the point is in
         with demo.uow() as uow:
             submitted = commands.submit_report(uow, commands.ReportInput(
                 category=category, description=DESCRIPTIONS.get(category, GENERIC_DESCRIPTION),
-                lat=area.lat + rng.uniform(-0.004, 0.004), lon=area.lon + rng.uniform(-0.004, 0.004),
-                area=area.code, kelurahan=rng.choice(kelurahan[area.id]),
+                lat=lat, lon=lon, area=area.code,
                 address=f"Jl. Contoh No. {rng.randint(1, 200)}",
                 reporter_name=None if rng.random() < 0.3 else f"Warga {n + 1}",
                 contact_email=f"warga{n + 1}@contoh.id" if rng.random() < 0.6 else None,

@@ -60,7 +60,7 @@ def test_the_address_decides_the_area(refs, address, expected):
 def test_an_ambiguous_or_unknown_address_is_refused_with_the_candidates(refs, address, candidates):
     with pytest.raises(ValidationError) as refused:
         locate_address(refs, address)
-    text = str(refused.value.errors["address_string"])
+    text = str(refused.value.errors["address"])
     for candidate in candidates or []:
         assert candidate in text, text
 

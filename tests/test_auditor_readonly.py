@@ -11,7 +11,8 @@ from tests import actions
 from tests.webclient import WebClient
 
 # POST routes that are not staff actions: anyone may use them, or they authenticate otherwise
-NOT_STAFF = {"auth.login", "auth.logout", "public.report", "public.status", "public.answer", "public.stop"}
+NOT_STAFF = {"auth.login", "auth.logout", "public.report", "public.status", "public.answer", "public.stop",
+             "public.follow"}
 
 
 def _staff_post_rules(app):

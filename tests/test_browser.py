@@ -61,11 +61,15 @@ def browser():
 @pytest.fixture
 def server(sqlite_url, tmp_path, definition):
     """The app on a free local port, on its own SQLite copy, with a clock the test moves."""
+    yield from _serve(sqlite_url, tmp_path, definition, {})
+
+
+def _serve(sqlite_url, tmp_path, definition, env: dict):
     from werkzeug.serving import make_server
 
     from web import create_app
 
-    settings = Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url})
+    settings = Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": sqlite_url, **env})
     services = build_services(settings, definition=definition, clock=ManualClock(START),
                               passwords=FAST_PASSWORDS)
     with services.uow() as uow:
@@ -84,14 +88,43 @@ def server(sqlite_url, tmp_path, definition):
     services.dispose()
 
 
-def _context(browser, base):
-    context = browser.new_context(base_url=base, locale="id-ID", timezone_id="Asia/Makassar")
+NODE_MODULES = REPO_ROOT / "tests" / "browser" / "node_modules"
+TILE_URL = "https://tiles.test/{z}/{x}/{y}.png"  # the tests' own tile server: a local folder
+
+
+def _npm_file(route):
+    """unpkg.com/<package>@<version>/dist/<file>, from the npm package of that version."""
+    found = re.match(r"https://unpkg\.com/([^@]+)@([^/]+)/(.+)", route.request.url)
+    path = NODE_MODULES / found.group(1) / found.group(3)
+    kind = "application/javascript" if path.suffix == ".js" else "text/css"
+    route.fulfill(body=path.read_bytes(), content_type=kind, headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _tiles(folder: Path):
+    """Map tiles from a local folder (one drawn tile, served for every z/x/y)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tile = folder / "tile.png"
+    Image.new("RGB", (256, 256), (226, 232, 240)).save(tile)
+    return lambda route: route.fulfill(body=tile.read_bytes(), content_type="image/png")
+
+
+def _context(browser, base, **options):
+    tiles = options.pop("tiles", ARTIFACTS / "tiles")
+    context = browser.new_context(base_url=base, locale="id-ID", timezone_id="Asia/Makassar", **options)
     context.route(re.compile(r"https://unpkg\.com/htmx\.org@.*/dist/htmx\.min\.js"),
                   lambda route: route.fulfill(body=HTMX_FILE.read_bytes(),
                                               content_type="application/javascript",
                                               headers={"Access-Control-Allow-Origin": "*"}))
+    context.route(re.compile(r"https://unpkg\.com/leaflet(\.markercluster)?@"), _npm_file)
+    context.route(re.compile(r"https://(tiles\.test|tile\.openstreetmap\.org)/"), _tiles(tiles))
     errors: list[str] = []
     context.on("weberror", lambda e: errors.append(str(e.error)))
+    # a file the page may not load (CSP, SRI, an unreachable host) is a console error, not a page
+    # error; a 400 is a form or a lookup answering bad input, which the tests send on purpose
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error"
+               and "responded with a status of 400" not in m.text else None)
     return context, errors
 
 
@@ -321,10 +354,109 @@ def test_dashboard_in_the_browser(browser, server):
     page = _login(context, "walikota", lands="**/escalations")
     page.click("nav >> text=Dasbor")
     page.wait_for_selector("svg.city-map")
-    assert page.locator('svg.city-map [data-area="mariso"] text').text_content() == "2"
+    assert page.locator('svg.city-map [data-area="mariso"]').get_attribute("data-count") == "2"
     assert page.locator('table[data-table="open_by_area"] tbody tr').count() == 2
     box = page.locator("svg.city-map").bounding_box()
     assert box and box["width"] > 200 and box["height"] > 150
     _shot(page, "dashboard")
+    assert errors == []
+    context.close()
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture
+def mapped(sqlite_url, tmp_path, definition, smtp, monkeypatch):
+    """The app with its tiles from the tests' tile server and e-mail notices on."""
+    _require((NODE_MODULES / "leaflet" / "dist" / "leaflet.js").exists(),
+             "leaflet npm package missing (npm ci --prefix tests/browser)")
+    monkeypatch.setenv("TANGGAP_TILE_URL", TILE_URL)
+    yield from _serve(sqlite_url, tmp_path, definition, {
+        "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port), "TANGGAP_SMTP_SECURITY": "none",
+        "TANGGAP_MAIL_FROM": "Tanggap <lapor@example.id>", "TANGGAP_PUBLIC_URL": "https://lapor.example.id"})
+
+
+def test_a_citizen_pins_a_point_on_a_phone_follows_a_nearby_report_and_files_another(browser, mapped, tmp_path):
+    base, services = mapped
+    with services.uow() as uow:  # an open garbage report 60 m north of where the citizen stands
+        existing = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di samping masjid.", lat=-5.15546, lon=119.4050))
+        uow.commit()
+    here = {"latitude": -5.1560, "longitude": 119.4050, "accuracy": 10}
+    context, errors = _context(browser, base, tiles=tmp_path / "tiles", geolocation=here,
+                               permissions=["geolocation"], **PHONE)
+    page = context.new_page()
+    page.goto("/lapor")
+    page.select_option("#category", "sampah")
+    expect(page.locator("#map-picker")).to_be_visible()
+    expect(page.locator("#map-picker .leaflet-tile-loaded").first).to_be_visible()
+    page.tap("#use-my-location")
+    expect(page.locator("#map-status")).to_contain_text("Kecamatan Mariso")
+    assert page.input_value("#lat") == "-5.156000" and page.input_value("#area") == "mariso"
+    expect(page.locator("#kelurahan")).not_to_have_value("")  # the pin chose the kelurahan too
+    # tap the map a little east of the pin: the point moves, the fields follow
+    box = page.locator("#map-picker .map").bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2)
+    expect(page.locator("#lon")).not_to_have_value("119.405000")
+    assert float(page.input_value("#lon")) > 119.4050
+    nearby = page.locator(f'#nearby [data-case="{existing.case_number}"]')
+    expect(nearby).to_be_visible()
+    _shot(page, "report-map-phone")
+    nearby.get_by_role("link", name=re.compile("Ikuti laporan ini")).tap()
+    page.wait_for_url(f"**/lapor/ikuti/{existing.case_number}")
+    page.fill("#contact_email", "tetangga@example.id")
+    page.get_by_role("button", name="Ikuti").tap()
+    expect(page.locator(".flash")).to_contain_text(f"Anda mengikuti laporan {existing.case_number}")
+    with services.reading() as session:
+        from workflow.store.models import Subscription
+        follower = session.query(Subscription).filter_by(case_id=existing.case_id).one()
+        assert follower.address == "tetangga@example.id" and follower.following == "follower"
+
+    # another problem, somewhere else: found by the name of its kelurahan, then pinned
+    page.get_by_role("link", name="Laporkan masalah lain").tap()
+    page.select_option("#category", "pkl-liar")
+    page.fill("#description", "Pedagang berjualan di trotoar depan pantai, pejalan kaki turun ke jalan.")
+    page.fill("#contact_email", "tetangga@example.id")
+    page.fill("#area-search", "Losari, Ujung Pandang")
+    page.dispatch_event("#area-search", "change")
+    page.tap("#pin-centre")
+    expect(page.locator("#map-status")).to_contain_text("Kecamatan Ujung Pandang")
+    assert page.input_value("#area") == "ujung-pandang"
+    page.tap("button[type=submit]")
+    code = page.locator("#tracking-code").inner_text().strip()
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", code)
+    assert errors == []
+    context.close()
+
+
+def test_the_report_form_without_javascript_keeps_the_kecamatan_path(browser, mapped, tmp_path):
+    base, services = mapped
+    context, errors = _context(browser, base, tiles=tmp_path / "tiles", java_script_enabled=False, **PHONE)
+    page = context.new_page()
+    page.goto("/lapor")
+    expect(page.locator("#map-picker")).to_be_hidden()
+    page.select_option("#category", "sampah")
+    page.fill("#description", "Sampah menumpuk di depan Pasar Lette, sudah tiga hari.")
+    page.select_option("#area", "mariso")
+    page.select_option("#kelurahan", "mariso/lette")  # every kelurahan, grouped by kecamatan
+    page.check("input[name=notify_by][value=none]")
+    page.click("button[type=submit]")
+    code = page.locator("#tracking-code").inner_text().strip()
+    with services.reading() as session:
+        from workflow.store.models import Area, Case, Report
+        case = session.query(Case).join(Report).filter(Report.tracking_hash == services.tracking.lookup(code)).one()
+        assert session.get(Area, case.area_id).code == "mariso" and case.lat is not None
+    # typed coordinates with a decimal comma, and a point that contradicts the kecamatan
+    page.goto("/lapor")
+    page.select_option("#category", "sampah")
+    page.fill("#description", "Sampah menumpuk di depan Pasar Lette, sudah tiga hari.")
+    page.select_option("#area", "tallo")
+    page.fill("#lat", "-5,1560")
+    page.fill("#lon", "119,4050")
+    page.check("input[name=notify_by][value=none]")
+    page.click("button[type=submit]")
+    expect(page.locator(".error").first).to_contain_text("Kecamatan Mariso, bukan Tallo")
+    assert page.input_value("#lat") == "-5,1560"  # kept as typed
     assert errors == []
     context.close()

@@ -122,7 +122,11 @@ def test_the_page_and_its_csv_exports(world, app, seeded):
     page = web.get("/dashboard?start=2026-11-23&end=2026-12-06")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and html.count('class="chart"') >= 5
-    assert re.search(r'data-area="tallo"><title>Tallo: 1</title>', html)
+    # the choropleth: every kecamatan drawn as a polygon, shaded by its count, named and counted on it
+    assert re.search(r'class="map-area map-c[1-4]" data-area="tallo" data-count="1"><title>Tallo: 1</title><path d="M', html)
+    assert re.search(r'class="map-area map-c0" data-area="wajo" data-count="0">', html)
+    assert html.count('class="map-area ') == 15
+    assert re.search(r'<tspan x="[0-9.]+">Tallo</tspan><tspan x="[0-9.]+" dy="1.1em" class="count">1</tspan>', html)
     csv_text = web.get("/dashboard/time_to_close.csv?start=2026-11-23&end=2026-12-06").get_data(as_text=True)
     lines = csv_text.lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("OPD,") and lines[1].startswith("Seluruh kota,3,20 jam 0 mnt,1 hr 6 jam 0 mnt")

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import actions
-from tests.helpers import PASSWORD, jpeg_bytes
+from tests.helpers import PASSWORD, jpeg_bytes, mail_settings
 from tests.webclient import WebClient
 from workflow import commands
 from workflow.config import Settings
@@ -31,11 +31,7 @@ PUBLIC_URL = "https://lapor.example.id"
 
 @pytest.fixture
 def settings(db_url, tmp_path, smtp):
-    return Settings.from_env({"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": db_url,
-                              "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port),
-                              "TANGGAP_SMTP_SECURITY": "none", "TANGGAP_SMTP_TIMEOUT": "5",
-                              "TANGGAP_MAIL_FROM": "Tanggap Makassar <lapor@example.id>",
-                              "TANGGAP_PUBLIC_URL": PUBLIC_URL})
+    return mail_settings(db_url, tmp_path, smtp, PUBLIC_URL)
 
 
 def _worker(services, name="t", **kwargs) -> Deliverer:

@@ -59,7 +59,8 @@ def test_submit_report_refuses_bad_input(world, overrides, field, words):
 def test_submit_report_names_every_bad_field_at_once(world):
     error = _unchanged(world, lambda uow: commands.submit_report(uow, commands.ReportInput(
         category="nope", description="", lat=None, lon=None)))
-    assert set(error.errors) >= {"category", "description", "lat"}
+    assert set(error.errors) >= {"category", "description", "area"}  # no point, no kecamatan: ask for one
+    assert "give the location on the map" in error.errors["area"]
 
 
 def test_kecamatan_is_inferred_from_the_point_when_not_given(world):

@@ -69,7 +69,8 @@ def test_security_headers_and_pinned_htmx(web):
     response = web.get("/")
     csp = response.headers["Content-Security-Policy"]
     script_src = next(p for p in csp.split("; ") if p.startswith("script-src"))
-    assert script_src == f"script-src 'self' {vendor.HTMX_URL}"  # the file, not all of unpkg.com
+    leaflet = [url for name, (url, _sri) in vendor.LEAFLET_FILES.items() if name.endswith(".js")]
+    assert script_src == f"script-src 'self' {vendor.HTMX_URL} " + " ".join(leaflet)  # the files, not all of unpkg.com
     assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -85,6 +86,21 @@ def test_security_headers_and_pinned_htmx(web):
     assert json.loads((package / "package.json").read_text())["version"] == vendor.HTMX_VERSION
     digest = hashlib.sha384((package / "dist" / "htmx.min.js").read_bytes()).digest()
     assert script.group(2) == "sha384-" + base64.b64encode(digest).decode()
+
+
+def test_the_pinned_leaflet_files_are_the_npm_builds_of_their_versions():
+    modules = REPO_ROOT / "tests" / "browser" / "node_modules"
+    if not (modules / "leaflet" / "package.json").exists():
+        message = "Leaflet's npm package is not installed (make test installs it with npm)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    packages = {"leaflet": vendor.LEAFLET_VERSION, "leaflet.markercluster": vendor.MARKERCLUSTER_VERSION}
+    for package, version in packages.items():
+        assert json.loads((modules / package / "package.json").read_text())["version"] == version
+    for name, (url, sri) in vendor.LEAFLET_FILES.items():
+        package = "leaflet" if name.startswith("leaflet.") and "markercluster" not in name else "leaflet.markercluster"
+        assert url.startswith(f"https://unpkg.com/{package}@{packages[package]}/dist/") and url.endswith("/" + name)
+        digest = hashlib.sha384((modules / package / "dist" / name).read_bytes()).digest()
+        assert sri == "sha384-" + base64.b64encode(digest).decode(), name
 
 
 @pytest.mark.parametrize("url, data", [

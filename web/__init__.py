@@ -33,12 +33,16 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of a clock
         HTMX_URL=os.environ.get("TANGGAP_HTMX_URL", vendor.HTMX_URL),
         HTMX_SRI=vendor.HTMX_SRI,
+        LEAFLET=vendor.leaflet_files(os.environ.get("TANGGAP_LEAFLET_BASE")),
+        TILE_URL=os.environ.get("TANGGAP_TILE_URL", vendor.TILE_URL),
+        TILE_ATTRIBUTION=os.environ.get("TANGGAP_TILE_ATTRIBUTION", vendor.TILE_ATTRIBUTION),
         TANGGAP_API_WRITE_LIMIT=os.environ.get("TANGGAP_API_WRITE_LIMIT", "60 per minute"),
         TANGGAP_LOGIN_LIMIT=os.environ.get("TANGGAP_LOGIN_LIMIT", "10 per minute"),
         TANGGAP_LOGIN_RANGE_LIMIT=os.environ.get("TANGGAP_LOGIN_RANGE_LIMIT", "50 per minute"),
         TANGGAP_LOOKUP_LIMIT=os.environ.get("TANGGAP_LOOKUP_LIMIT", "20 per minute"),
         TANGGAP_LOOKUP_RANGE_LIMIT=os.environ.get("TANGGAP_LOOKUP_RANGE_LIMIT", "60 per minute"),
         TANGGAP_REPORT_LIMIT=os.environ.get("TANGGAP_REPORT_LIMIT", "5 per minute; 30 per hour"),
+        TANGGAP_MAP_LIMIT=os.environ.get("TANGGAP_MAP_LIMIT", "120 per minute"),
         RATELIMIT_STORAGE_URI=os.environ.get("TANGGAP_RATELIMIT_STORAGE", "database"),
         BABEL_DEFAULT_LOCALE="id",
         BABEL_TRANSLATION_DIRECTORIES=str(i18n.compile_catalogs(instance / "translations")),
@@ -67,9 +71,23 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     errors.install(app)
     i18n.install(app)
 
-    from . import admin, api, audit, auth, cases, dashboard, escalations, home, inbox, open311, public, tasks
+    from . import (
+        admin,
+        api,
+        audit,
+        auth,
+        cases,
+        dashboard,
+        escalations,
+        home,
+        inbox,
+        open311,
+        public,
+        publicmap,
+        tasks,
+    )
 
-    for blueprint in (auth.bp, home.bp, public.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp,
+    for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp,
                       admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)

@@ -448,18 +448,21 @@ REPORT_TYPES = {"lat": (int, float), "lon": (int, float), "anonymous": bool, "co
 def report():
     if not can_file_reports(actor()):
         raise ApiError(403, "forbidden", _("Auditors read; they do not file reports."))
-    body = _json_body(REPORT_FIELDS, {"category", "description", "lat", "lon"})
+    body = _json_body(REPORT_FIELDS, {"category", "description"})
     errors = {}
     for name, value in body.items():
         expected = REPORT_TYPES.get(name, str)
-        if value is None and name not in ("category", "description", "lat", "lon"):
+        if value is None and name not in ("category", "description"):
             continue
         if not isinstance(value, expected) or (expected != bool and isinstance(value, bool)):
             errors[name] = _("wrong type")
     if errors:
         raise ApiError(400, "validation_failed", _("Some fields are not valid."), errors)
-    data = commands.ReportInput(channel=Channel.API, **{
-        k: v for k, v in body.items() if v is not None or k in ("category", "description", "lat", "lon")})
+    if (body.get("lat") is None) != (body.get("lon") is None):  # name the one missing
+        raise ApiError(400, "validation_failed", _("Some fields are not valid."),
+                       {"lon" if body.get("lon") is None else "lat": _("send lat and lon together")})
+    data = commands.ReportInput(channel=Channel.API, lat=body.pop("lat", None), lon=body.pop("lon", None), **{
+        k: v for k, v in body.items() if v is not None or k in ("category", "description")})
     submitted = run_command(commands.submit_report, data, actor=actor())
     return jsonify({"case_id": submitted.case_id, "case_number": submitted.case_number,
                     "tracking_code": submitted.tracking_code}), 201

@@ -1,21 +1,20 @@
 """The city dashboard (supervisors, city leadership, auditors): figures per OPD, category and
-kecamatan for a period, as tables with bar charts, a map of open cases, and a CSV of each table."""
+kecamatan for a period, as tables with bar charts, a choropleth of open cases by kecamatan, and a CSV of each table."""
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 
+import shapely
 from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from workflow.access import Screen
+from workflow.areas import AreaMap, area_map
 from workflow.errors import ValidationError
 from workflow.read.dashboard import UNASSIGNED, Dashboard, Period, build
-from workflow.store.models import City
 
 from .helpers import csv_cell, only_for, services
 from .i18n import duration_text, local_time, tr
@@ -85,33 +84,42 @@ def chart_rows(table: tuple[list, list], label: int = 0, value: int = 2) -> list
     return [(str(row[label]), int(row[value])) for row in table[1]]
 
 
-def city_map(boundary: list, points: list) -> Markup:
-    """Open cases per kecamatan as circles (area ∝ count) at the kecamatan centres, over the
-    city boundary, projected plainly (the city is small enough for lat/lon as a grid)."""
-    ring = [pt for polygon in boundary for pt in polygon]
-    located = [(area, n) for area, n in points if area.lat is not None]
-    every = ring + [[a.lat, a.lon] for a, _n in located]
-    if not every:
+SHADES = 5  # classes of the choropleth, lightest for none; each area also says its count
+
+
+def city_map(shapes: AreaMap, counts: list) -> Markup:
+    """Open cases per kecamatan as a choropleth: each kecamatan's polygon shaded by its count
+    (``SHADES`` classes up to the largest), with its name and count written on it; the same
+    figures are in the table beside it. Lat/lon as a plain grid (the city is small enough)."""
+    by_id = {area.id: n for area, n in counts}
+    drawn = [s for s in shapes.kecamatan]
+    if not drawn:
         return Markup("")
-    lat0, lat1 = min(p[0] for p in every), max(p[0] for p in every)
-    lon0, lon1 = min(p[1] for p in every), max(p[1] for p in every)
-    scale = 380 / max(lon1 - lon0, lat1 - lat0, 1e-6)
+    lon0, lat0, lon1, lat1 = shapely.union_all([s.geometry for s in drawn]).bounds
+    scale = 460 / max(lon1 - lon0, lat1 - lat0, 1e-6)
 
-    def xy(lat: float, lon: float) -> tuple[float, float]:
-        return 10 + (lon - lon0) * scale, 10 + (lat1 - lat) * scale
+    def xy(lon: float, lat: float) -> str:
+        return f"{10 + (lon - lon0) * scale:.1f},{10 + (lat1 - lat) * scale:.1f}"
 
-    width, height = xy(lat0, lon1)
-    parts = [f'<svg class="city-map" viewBox="0 0 {width + 10:.0f} {height + 10:.0f}" role="img">']
-    for polygon in boundary:
-        points_attr = " ".join("{:.1f},{:.1f}".format(*xy(lat, lon)) for lat, lon in polygon)
-        parts.append(f'<polygon class="map-city" points="{points_attr}" />')
-    top = max((n for _a, n in located), default=1)
-    for area, n in located:
-        x, y = xy(area.lat, area.lon)
-        r = 4 + 22 * math.sqrt(n / top)
-        parts.append(f'<g class="map-area" data-area="{escape(area.code)}"><title>{escape(area.name)}: {n}</title>'
-                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" />'
-                     f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{n}</text></g>')
+    top = max(by_id.values(), default=0)
+    width, height = 20 + (lon1 - lon0) * scale, 20 + (lat1 - lat0) * scale
+    parts = [f'<svg class="city-map" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+             f'aria-label="{escape(_l("Open cases by kecamatan"))}">']
+    labels = []
+    for s in drawn:
+        n = by_id.get(s.area_id, 0)
+        shade = 0 if n == 0 else 1 + min(SHADES - 2, int((SHADES - 1) * n / (top + 1)))
+        rings = []
+        for polygon in getattr(s.geometry, "geoms", [s.geometry]):
+            for ring in [polygon.exterior, *polygon.interiors]:
+                rings.append("M" + " L".join(xy(x, y) for x, y in ring.coords) + " Z")
+        parts.append(f'<g class="map-area map-c{shade}" data-area="{escape(s.code)}" data-count="{n}">'
+                     f'<title>{escape(s.name)}: {n}</title><path d="{" ".join(rings)}" /></g>')
+        p = s.geometry.representative_point()
+        x, y = xy(p.x, p.y).split(",")
+        labels.append(f'<text x="{x}" y="{y}" text-anchor="middle"><tspan x="{x}">{escape(s.name)}</tspan>'
+                      f'<tspan x="{x}" dy="1.1em" class="count">{n}</tspan></text>')
+    parts += labels  # above every polygon
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -123,11 +131,10 @@ def index():
     except ValidationError as exc:
         return render_template("dashboard/index.html", d=None, errors={k: tr(v) for k, v in exc.errors.items()}), 400
     with services().reading() as session:
-        city = session.scalars(select(City)).first()
+        shapes = area_map(session)
     tables = {name: rows(d, name) for name in TABLES}
     return render_template("dashboard/index.html", d=d, tables=tables, titles=TABLES, errors={},
-                           boundary=(city.boundary or {}).get("polygons", []) if city else [],
-                           chart_rows=chart_rows, city_map=city_map)
+                           shapes=shapes, chart_rows=chart_rows, city_map=city_map)
 
 
 @bp.get("/<any(" + ", ".join(TABLES) + "):table>.csv")

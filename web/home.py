@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
 from workflow.store.models import Case
-from workflow.vocabulary import CaseStatus
 
 from .helpers import services
+from .labels import STATUS_LABELS
 
 bp = Blueprint("home", __name__)
 
-STATUS_LABELS = {
-    CaseStatus.TRIAGE: _l("Waiting for triage"),
-    CaseStatus.IN_PROGRESS: _l("Being handled"),
-    CaseStatus.RESOLVED: _l("Waiting for the reporter's confirmation"),
-    CaseStatus.CLOSED: _l("Closed"),
-    CaseStatus.REJECTED: _l("Rejected"),
-    CaseStatus.MERGED: _l("Merged"),
-}
 
 
 @bp.get("/")

@@ -73,6 +73,11 @@ def time_left(due: datetime | None, now: datetime) -> str:
     return gettext("%(time)s late", time=format_timedelta(-delta, threshold=1.1))
 
 
+def ago(moment: datetime, now: datetime) -> str:
+    """How long ago, roughly: "3 days ago" ("3 hari yang lalu")."""
+    return gettext("%(time)s ago", time=format_timedelta(max(now - moment, timedelta(0)), threshold=1.1))
+
+
 def duration_text(delta: timedelta | None) -> str:
     """A duration to the minute: "2 d 3 h 5 m" ("2 hr 3 jam 5 mnt")."""
     if delta is None:
@@ -92,6 +97,7 @@ def install(app: Flask) -> None:
         ACTIONS,
         CHANNELS,
         KINDS,
+        STATUS_LABELS,
         attribute_answers,
         force_transferable,
         level_label,
@@ -101,10 +107,10 @@ def install(app: Flask) -> None:
         task_label,
     )
 
-    app.jinja_env.globals.update(tr=tr, local_time=local_time, zone_name=zone_name, time_left=time_left,
+    app.jinja_env.globals.update(tr=tr, local_time=local_time, zone_name=zone_name, time_left=time_left, ago=ago,
                                  LANGUAGES=LANGUAGES, duration=duration_text,
                                  current_locale=lambda: str(get_locale()),
-                                 action_labels=ACTIONS, kind_labels=KINDS, channel_labels=CHANNELS,
+                                 action_labels=ACTIONS, kind_labels=KINDS, channel_labels=CHANNELS, status_labels=STATUS_LABELS,
                                  attribute_answers=attribute_answers, task_label=task_label,
                                  public_stage=public_stage, level_label=level_label,
                                  level_severe=level_severe, force_transferable=force_transferable,

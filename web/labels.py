@@ -3,7 +3,7 @@ operations."""
 
 from flask_babel import lazy_gettext as _l
 
-from workflow.vocabulary import Action, AttachmentKind, NoticeChannel, Operation
+from workflow.vocabulary import Action, AttachmentKind, CaseStatus, NoticeChannel, Operation
 
 ACTIONS = {
     Action.REPORT_SUBMITTED: _l("Report submitted"), Action.TASK_COMPLETED: _l("Task completed"),
@@ -26,6 +26,7 @@ ACTIONS = {
     Action.SLA_RESUMED: _l("SLA clock running again"), Action.TIMERS_RETRIED: _l("Deadline watch retried"),
     Action.NOTIFICATION_SENT: _l("Message sent"), Action.NOTIFICATION_FAILED: _l("Message could not be sent"),
     Action.NOTICES_STOPPED: _l("Messages stopped by the recipient"),
+    Action.CASE_FOLLOWED: _l("Followed by a citizen with the same problem"),
     Action.NOTICES_RETRIED: _l("Messages queued again"),
 }
 CHANNELS = {NoticeChannel.EMAIL: _l("e-mail"), NoticeChannel.WHATSAPP: "WhatsApp", NoticeChannel.SMS: "SMS"}
@@ -96,3 +97,13 @@ def force_transferable(name: str | None) -> bool:
     """Whether a supervisor may move the case to another OPD while this task is open."""
     task = _definition().task(name or "")
     return bool(task and task.force_transferable)
+
+
+STATUS_LABELS = {  # what staff call a case's status
+    CaseStatus.TRIAGE: _l("Waiting for triage"),
+    CaseStatus.IN_PROGRESS: _l("Being handled"),
+    CaseStatus.RESOLVED: _l("Waiting for the reporter's confirmation"),
+    CaseStatus.CLOSED: _l("Closed"),
+    CaseStatus.REJECTED: _l("Rejected"),
+    CaseStatus.MERGED: _l("Merged"),
+}

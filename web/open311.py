@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from workflow import commands
-from workflow.addresses import locate_address
 from workflow.commands import credentials
 from workflow.errors import DomainError, NotFound, ValidationError
 from workflow.read.service_requests import ServiceRequest, by_token, get_request, list_requests, parse_filters
@@ -263,25 +262,17 @@ def _file_request(uow, form, now) -> commands.Submitted:
         errors["service_code"] = _("this field is required")
     lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
     address = (form.get("address_string") or "").strip()
-    area = kelurahan = None
     if bool(lat) != bool(lon):
         errors["lat"] = _("send lat and long together")
-    elif not lat:
-        if not address:
-            errors["lat"] = _("send lat and long, or address_string")
-        else:
-            try:
-                area, kelurahan = locate_address(refs, address)
-            except ValidationError as exc:
-                errors.update(exc.errors)
+    elif not lat and not address:
+        errors["lat"] = _("send lat and long, or address_string")
     if errors:
         raise ValidationError(errors)
     name = " ".join(p for p in ((form.get("first_name") or "").strip(),
                                 (form.get("last_name") or "").strip()) if p)
     data = commands.ReportInput(
         category=code, description=form.get("description") or "",
-        lat=lat or area.lat, lon=lon or area.lon, area=area.code if area else None,
-        kelurahan=kelurahan.code if kelurahan else None, address=address,
+        lat=lat or None, lon=lon or None, address=address,
         reporter_name=name or None, contact_email=form.get("email") or None,
         contact_phone=form.get("phone") or None, channel=Channel.OPEN311,
         attributes=_attributes(form), media_url=form.get("media_url") or None)

@@ -141,13 +141,18 @@ SCHEMAS = {
         "due_at": TIME, "acknowledged": {"type": "boolean"}, "resolved": {"type": "boolean"},
         "review_task_id": {"type": ["integer", "null"]}, "late_task_id": {"type": ["integer", "null"]}}},
     "ReportInput": {"type": "object", "additionalProperties": False,
-                    "required": ["category", "description", "lat", "lon"], "properties": {
+                    "required": ["category", "description"], "dependentRequired": {"lat": ["lon"], "lon": ["lat"]},
+                    "description": "The place: lat and lon (they decide the kecamatan), or a kecamatan (area) "
+                                   "or kelurahan, or an address naming one",
+                    "properties": {
                         "category": {"type": "string", "description": "an Open311 service_code"},
                         "description": {"type": "string", "minLength": 10, "maxLength": 4000},
-                        "lat": {"type": "number", "minimum": -90, "maximum": 90},
-                        "lon": {"type": "number", "minimum": -180, "maximum": 180},
-                        "area": {**NULLABLE_STRING, "description": "kecamatan code; else nearest to the point"},
-                        "kelurahan": NULLABLE_STRING, "address": NULLABLE_STRING,
+                        "lat": {"type": ["number", "null"], "minimum": -90, "maximum": 90},
+                        "lon": {"type": ["number", "null"], "minimum": -180, "maximum": 180},
+                        "area": {**NULLABLE_STRING, "description": "kecamatan code; a point in another one is refused"},
+                        "kelurahan": NULLABLE_STRING,
+                        "address": {**NULLABLE_STRING, "description": "without a point or area: an address "
+                                                                      "naming a kecamatan or kelurahan"},
                         "reporter_name": NULLABLE_STRING, "contact_email": NULLABLE_STRING,
                         "contact_phone": NULLABLE_STRING, "anonymous": {"type": ["boolean", "null"]},
                         "confidential": {"type": ["boolean", "null"]},

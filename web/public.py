@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
@@ -12,15 +23,19 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
-from workflow import commands
+from workflow import commands, geo
+from workflow.areas import Outside, area_map
 from workflow.commands.reports import NOT_TOLD
 from workflow.errors import NotFound, ValidationError
+from workflow.messages import msg
 from workflow.notify import notices
+from workflow.read.nearby import open_nearby, supporters
 from workflow.read.options import report_options
 from workflow.read.public import public_photo, public_status
-from workflow.store.models import Case
+from workflow.store.models import Attachment, Case
+from workflow.store.reference import References
 from workflow.text import mask
-from workflow.vocabulary import CaseStatus, Channel, NoticeChannel
+from workflow.vocabulary import AttachmentKind, CaseStatus, Channel, NoticeChannel
 
 from .extensions import csrf, limiter
 from .forms import Form
@@ -158,7 +173,51 @@ def report():
             else:
                 return redirect(redirect_to)
     context = _category_context(options, form.category.data or None, request.form, errors)
-    return render_template("public/report.html", form=form, **context), status
+    nearby_items, category = [], None
+    point = _form_point(form)
+    with services().reading() as session:
+        picker = _picker(session)
+        category = References(session).categories.get(form.category.data or "")
+        if point is not None and category is not None and status != 200:  # typed again, shown again
+            nearby_items = open_nearby(session, category, *point)
+    return render_template("public/report.html", form=form, picker=picker, items=nearby_items,
+                           category=category if point else None, status_text=STATUS_TEXT,
+                           now=services().clock.now(), **context), status
+
+
+def _form_point(form: ReportForm) -> tuple[float, float] | None:
+    try:
+        return geo.parse_point(form.lat.data, form.lon.data) if form.lat.data else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _picker(session) -> dict:
+    """What the map picker's script needs: the tile server, where to look points up, the
+    city's areas to search by name (each with a point inside it), and its messages."""
+    shapes = area_map(session)
+    refs = References(session)
+    found = []
+    for s in shapes.kecamatan:
+        lat, lon = shapes.label_point(s.area_id)
+        found.append({"label": f"Kecamatan {s.name}", "lat": lat, "lon": lon, "zoom": 14})
+        for k in shapes.kelurahan.get(s.area_id, []):
+            lat, lon = shapes.label_point(k.area_id)
+            found.append({"label": f"{k.name}, {s.name}", "lat": lat, "lon": lon, "zoom": 16})
+    found.sort(key=lambda a: a["label"])
+    centres = [(a.lat, a.lon) for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
+    centre = [round(sum(p[0] for p in centres) / len(centres), 5),
+              round(sum(p[1] for p in centres) / len(centres), 5)] if centres else None
+    return {"tiles": current_app.config["TILE_URL"], "attribution": current_app.config["TILE_ATTRIBUTION"],
+            "locate": url_for("public.locate_point"), "areas": found,
+            "centre": centre,
+            "city": refs.city.name,
+            "labels": {"in": tr(_l("Kecamatan %(kecamatan)s, kelurahan %(kelurahan)s")),
+                       "in_kecamatan": tr(_l("Kecamatan %(kecamatan)s")),
+                       "locating": tr(_l("Reading your location…")),
+                       "no_location": tr(_l("Your location could not be read. Tap the map or fill in the fields.")),
+                       "pin": tr(_l("The place of the problem (drag to adjust)")),
+                       "not_found": tr(_l("No kelurahan or kecamatan of that name."))}}
 
 
 def _submit(form: ReportForm, attributes: dict) -> str:
@@ -191,6 +250,106 @@ def _submit(form: ReportForm, attributes: dict) -> str:
     except ValidationError as exc:
         raise ValidationError({**errors, **exc.errors}) from None
     return url_for("public.status", code=submitted.tracking_code, new=1)
+
+
+def _point_args() -> tuple[float, float] | None:
+    try:
+        return geo.parse_point(request.args.get("lat"), request.args.get("lon"))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+@bp.get("/lapor/titik")
+@limiter.limit(setting("TANGGAP_MAP_LIMIT"), key_func=client_ip)
+def locate_point():
+    """JSON for the map picker: the kecamatan and kelurahan of a point, or why it is refused."""
+    point = _point_args()
+    if point is None:
+        return jsonify({"error": tr(msg("give the location as latitude and longitude (for example -5,1477 and "
+                                        "119,4327), or paste a Google Maps or OpenStreetMap link"))}), 400
+    with services().reading() as session:
+        refs = References(session)
+        where = area_map(session).locate(*point)
+        if isinstance(where, Outside):
+            distance = f"{where.distance_km:.1f}"
+            return jsonify({"error": tr(msg("the location is outside {city}; the nearest kecamatan is {kecamatan}, "
+                                            "{distance} km away", city=refs.city.name, kecamatan=where.nearest,
+                                            distance=distance))}), 200
+        kecamatan = refs.areas_by_id[where.kecamatan_id]
+        kelurahan = refs.areas_by_id.get(where.kelurahan_id) if where.kelurahan_id else None
+        return jsonify({"lat": point[0], "lon": point[1], "area": kecamatan.code, "area_name": kecamatan.name,
+                        "kelurahan": kelurahan.code if kelurahan else None,
+                        "kelurahan_name": kelurahan.name if kelurahan else None})
+
+
+@bp.get("/lapor/sekitar")
+@limiter.limit(setting("TANGGAP_MAP_LIMIT"), key_func=client_ip)
+def nearby():
+    """htmx: open reports of the chosen category near the point, to follow instead of filing a
+    copy. Nothing (an empty fragment) until both are given."""
+    point = _point_args()
+    code = request.args.get("category") or ""
+    with services().reading() as session:
+        category = References(session).categories.get(code)
+        if point is None or category is None:
+            return render_template("public/_nearby.html", items=[], category=None)
+        items = open_nearby(session, category, *point)
+    return render_template("public/_nearby.html", items=items, category=category, name=_name,
+                           status_text=STATUS_TEXT, now=services().clock.now())
+
+
+class FollowForm(Form):
+    contact_email = StringField(_l("E-mail"), render_kw={"type": "email", "autocomplete": "email"})
+    contact_phone = StringField(_l("Phone"), render_kw={"type": "tel", "autocomplete": "tel"})
+    notify_by = RadioField(_l("How should we tell you about this report?"), validate_choice=False)
+
+
+@bp.route("/lapor/ikuti/<number>", methods=["GET", "POST"])
+@limiter.limit(setting("TANGGAP_REPORT_LIMIT"), key_func=client_ip, methods=["POST"], deduct_when=failed(200))
+def follow(number: str):
+    """"Ikuti laporan ini": the citizen is told of an open report instead of filing a copy."""
+    form = FollowForm()
+    offered = notices.offered(services().settings)
+    form.notify_by.choices = [C(c.value, NOTIFY_LABELS[c]) for c in offered]
+    if not form.is_submitted() and offered:
+        form.notify_by.data = offered[0].value
+    with services().reading() as session:
+        try:
+            case = commands.notices.followable(session, number)
+        except NotFound:
+            abort(404)
+        view = {"number": case.number, "category": _name(case.category), "status": STATUS_TEXT[case.status],
+                "area": case.area.name, "reported_at": case.created_at,
+                "supporters": supporters(session, [case.id])[case.id]}
+    status, followed = 200, None
+    if form.is_submitted():
+        if not form.validate():
+            status = 400
+        else:
+            try:
+                followed = run_command(commands.follow_case, number, notify_by=form.notify_by.data,
+                                       email=form.contact_email.data, phone=form.contact_phone.data,
+                                       language=str(get_locale()))
+            except NotFound:
+                abort(404)
+            except ValidationError as exc:
+                add_errors(form, exc.errors, fallback="notify_by")
+                status = 400
+    return render_template("public/follow.html", form=form, case=view, offered=offered,
+                           followed=followed and mask(followed.address), now=services().clock.now()), status
+
+
+@bp.get("/peta/foto/<int:attachment_id>")
+def map_photo(attachment_id: int):
+    """The photo sent with a report that public pages may show (not a confidential one's)."""
+    with services().reading() as session:
+        attachment = session.get(Attachment, attachment_id)
+        if attachment is None or attachment.kind != AttachmentKind.BEFORE:
+            abort(404)
+        case = session.get(Case, attachment.case_id)
+        if case.report.confidential:
+            abort(404)
+    return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime, max_age=3600)
 
 
 @bp.get("/lapor/kelurahan")

@@ -16,20 +16,38 @@ def secret_key(instance: Path) -> str:
     return instance_secret(instance, "secret_key", os.environ.get("TANGGAP_SECRET_KEY"))
 
 
-def content_security_policy(htmx_url: str) -> str:
-    """Scripts from this site and the one pinned htmx file (its exact URL, not its CDN's whole
-    origin, which serves every version of every package)."""
-    parts = urlsplit(htmx_url)
-    script_src = "'self'" + (f" {parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "")
+def _exact(url: str) -> str:
+    """A source naming one file (its exact URL, not its CDN's whole origin, which serves every
+    version of every package); nothing for a URL of this site."""
+    parts = urlsplit(url)
+    return f" {parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else ""
+
+
+def _tile_origin(template: str) -> str:
+    """The origin map tiles come from; ``{s}`` subdomains become a wildcard."""
+    parts = urlsplit(template.replace("{s}.", "x."))
+    if not parts.netloc:
+        return ""
+    host = parts.netloc.replace("x.", "*.", 1) if "{s}." in template else parts.netloc
+    return f" {parts.scheme}://{host}"
+
+
+def content_security_policy(htmx_url: str, leaflet: dict[str, tuple[str, str]] | None = None,
+                            tile_url: str = "") -> str:
+    """Scripts and styles from this site and the pinned files of htmx and Leaflet; images also
+    from the tile server."""
+    leaflet = leaflet or {}
+    scripts = "".join(_exact(url) for name, (url, _sri) in leaflet.items() if name.endswith(".js"))
+    styles = "".join(_exact(url) for name, (url, _sri) in leaflet.items() if name.endswith(".css"))
     return "; ".join([
-        "default-src 'self'", f"script-src {script_src}", "style-src 'self'",
-        "img-src 'self' data:", "connect-src 'self'", "form-action 'self'",
+        "default-src 'self'", f"script-src 'self'{_exact(htmx_url)}{scripts}", f"style-src 'self'{styles}",
+        f"img-src 'self' data:{_tile_origin(tile_url)}", "connect-src 'self'", "form-action 'self'",
         "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'",
     ])
 
 
 def install_headers(app: Flask) -> None:
-    csp = content_security_policy(app.config["HTMX_URL"])
+    csp = content_security_policy(app.config["HTMX_URL"], app.config.get("LEAFLET"), app.config.get("TILE_URL", ""))
 
     @app.after_request
     def _headers(response):

@@ -15,12 +15,16 @@ from workflow.commands.tasks import QUESTION_MAX, workable_item
 from workflow.engine.forms import FormDefinition
 from workflow.errors import ValidationError
 from workflow.read.cases import CaseDetail, case_detail, instructions_for
+from workflow.read.nearby import duplicate_candidates
 from workflow.read.options import task_choices
 from workflow.store.models import WorkItem
+from workflow.store.reference import References
+from workflow.vocabulary import OPEN_STATUSES
 
 from .cases import NoteForm
 from .forms import Form
 from .helpers import actor, add_errors, read_upload, services, submit, whole_number
+from .i18n import tr
 from .taskforms import build_form, values_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -41,6 +45,7 @@ class TaskPage:
     instructions: list
     form: FormDefinition
     options: dict  # the choices of the form's fields, by source
+    candidates: list = ()  # possible duplicates, for a form that can merge the case into another
 
 
 def _read(item_id: int) -> TaskPage:
@@ -49,10 +54,36 @@ def _read(item_id: int) -> TaskPage:
         item, _role = workable_item(session, actor(), item_id)
         _case = item.case  # loaded while the session is open: the page reads it later
         form = services().definition.forms[item.form_key]
+        candidates = []
+        if any(f.merge_into for f in form.fields):
+            refs = References(session)
+            own = refs.categories_by_id[item.case.category_id]
+            related = [c for c in refs.categories.values() if c.id == own.id or (own.group and c.group == own.group)]
+            candidates = duplicate_candidates(session, item.case, related, days=refs.city.duplicate_days,
+                                              now=services().clock.now())
         return TaskPage(
             item=item, detail=case_detail(session, actor(), item.case_id),
             instructions=instructions_for(session, [item.id]).get(item.id, []), form=form,
-            options={f.source: task_choices(session, item.case, f.source) for f in form.fields if f.source})
+            options={f.source: task_choices(session, item.case, f.source) for f in form.fields if f.source},
+            candidates=candidates)
+
+
+def merge_values(form: FormDefinition, number: str, distance_m: float) -> dict[str, str] | None:
+    """The form's values that merge the case into case ``number`` in one click: the ``merge_into``
+    field, the choices that field is required for, and the text fields those choices require
+    (a sentence saying why). None for a form that cannot merge."""
+    target = next((f for f in form.fields if f.merge_into), None)
+    if target is None:
+        return None
+    values = {target.name: number}
+    for other, allowed in target.required_if.items():
+        values[other] = allowed[0]
+    for f in form.fields:
+        if f.type == "text" and f.name not in values and any(
+                values.get(other) in allowed for other, allowed in f.required_if.items()):
+            values[f.name] = tr(_l("Same problem as case %(number)s, %(distance)s m away.", number=number,
+                                   distance=round(distance_m)))
+    return values
 
 
 def _form(page: TaskPage):
@@ -70,7 +101,9 @@ def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = No
         ask_form.version.data = page.detail.case.version
     return render_template("tasks/show.html", item=page.item, d=page.detail, form=form, note_form=NoteForm(),
                            definition=page.form, locale=str(get_locale()), instructions=page.instructions,
-                           ask_form=ask_form if asking is None else None, asking=asking), status
+                           ask_form=ask_form if asking is None else None, asking=asking,
+                           candidates=page.candidates, merge_values=merge_values, now=services().clock.now(),
+                           open_statuses=OPEN_STATUSES), status
 
 
 @bp.get("/<int:item_id>")

@@ -4,3 +4,33 @@ installs); the SRI hash is of the file itself, so it stays the same."""
 HTMX_VERSION = "2.0.11"
 HTMX_URL = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
 HTMX_SRI = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg"
+
+# Leaflet (maps on /lapor, /peta) and its marker-cluster plugin (/peta). TANGGAP_LEAFLET_BASE
+# points at a folder holding the same five files under these names (a self-hosted copy).
+LEAFLET_VERSION = "1.9.4"
+MARKERCLUSTER_VERSION = "1.5.3"
+_LEAFLET = f"https://unpkg.com/leaflet@{LEAFLET_VERSION}/dist"
+_CLUSTER = f"https://unpkg.com/leaflet.markercluster@{MARKERCLUSTER_VERSION}/dist"
+LEAFLET_FILES = {  # name: (CDN URL, SRI of the file)
+    "leaflet.js": (f"{_LEAFLET}/leaflet.js",
+                   "sha384-cxOPjt7s7Iz04uaHJceBmS+qpjv2JkIHNVcuOrM+YHwZOmJGBXI00mdUXEq65HTH"),
+    "leaflet.css": (f"{_LEAFLET}/leaflet.css",
+                    "sha384-sHL9NAb7lN7rfvG5lfHpm643Xkcjzp4jFvuavGOndn6pjVqS6ny56CAt3nsEVT4H"),
+    "leaflet.markercluster.js": (f"{_CLUSTER}/leaflet.markercluster.js",
+                                 "sha384-eXVCORTRlv4FUUgS/xmOyr66XBVraen8ATNLMESp92FKXLAMiKkerixTiBvXriZr"),
+    "MarkerCluster.css": (f"{_CLUSTER}/MarkerCluster.css",
+                          "sha384-pmjIAcz2bAn0xukfxADbZIb3t8oRT9Sv0rvO+BR5Csr6Dhqq+nZs59P0pPKQJkEV"),
+    "MarkerCluster.Default.css": (f"{_CLUSTER}/MarkerCluster.Default.css",
+                                  "sha384-wgw+aLYNQ7dlhK47ZPK7FRACiq7ROZwgFNg0m04avm4CaXS+Z9Y7nMu8yNjBKYC+"),
+}
+# Map tiles: OpenStreetMap's by default (its tile usage policy allows light use with the
+# attribution); an air-gapped city points TANGGAP_TILE_URL at its own tile server.
+TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+TILE_ATTRIBUTION = "© OpenStreetMap contributors"
+
+
+def leaflet_files(base: str | None) -> dict[str, tuple[str, str]]:
+    """The five Leaflet files' URLs (from ``base`` when self-hosted) with their SRI hashes."""
+    if not base:
+        return dict(LEAFLET_FILES)
+    return {name: (f"{base.rstrip('/')}/{name}", sri) for name, (_url, sri) in LEAFLET_FILES.items()}

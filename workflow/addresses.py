@@ -30,7 +30,7 @@ from workflow.messages import msg
 from workflow.store.models import Area
 from workflow.store.reference import References
 
-FIELD = "address_string"
+FIELD = "address"  # Open311 calls it address_string
 _EXPLICIT = re.compile(r"\b(kecamatan|kec|kelurahan|kel|desa)\b\s*(.+)")
 _NOT_PLACES = re.compile(r"^(?:kota |kabupaten |kab |provinsi |prov )?(?:sulawesi selatan|sulsel|indonesia|"
                          r"republik indonesia)$|^[0-9 ]+$")
@@ -119,7 +119,7 @@ def locate_address(refs: References, address: str) -> tuple[Area, Area | None]:
         raise _ambiguous(hits, parent)
     raise ValidationError({FIELD: msg(
         "name a kecamatan or kelurahan of the city in the address (for example \"Kecamatan Tamalate\"), "
-        "or send lat and long")})
+        "or give the point")})
 
 
 def _postcode_tail(part: str, city_names: set[str]) -> bool:

@@ -1,31 +1,12 @@
-"""Points: reading them as people type or paste them, point-in-area checks on the city
-boundary from the seed file, distances."""
+"""Points: reading them as people type or paste them, and distances. (Which area a point is in:
+workflow.areas.)"""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 
 Point = tuple[float, float]  # (lat, lon)
-
-
-def point_in_polygon(lat: float, lon: float, polygon: Sequence[Sequence[float]]) -> bool:
-    """Ray casting; ``polygon`` is a ring of [lat, lon] pairs (closed or not)."""
-    inside = False
-    n = len(polygon)
-    for i in range(n):
-        lat1, lon1 = polygon[i]
-        lat2, lon2 = polygon[(i + 1) % n]
-        if (lon1 > lon) != (lon2 > lon):
-            cross_lat = lat1 + (lon - lon1) * (lat2 - lat1) / (lon2 - lon1)
-            if lat < cross_lat:
-                inside = not inside
-    return inside
-
-
-def inside_boundary(lat: float, lon: float, boundary: dict) -> bool:
-    return any(point_in_polygon(lat, lon, poly) for poly in boundary.get("polygons", []))
 
 
 def distance_km(a: Point, b: Point) -> float:

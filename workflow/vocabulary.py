@@ -97,6 +97,7 @@ class Action(enum.StrEnum):
     CASE_CLOSED = "case_closed"
     CASE_REJECTED = "case_rejected"
     CASE_MERGED = "case_merged"
+    CASE_FOLLOWED = "case_followed"  # a citizen with the same problem follows the case
     NOTE_ADDED = "note_added"
     ATTACHMENT_ADDED = "attachment_added"
     TIMER_FIRED = "timer_fired"

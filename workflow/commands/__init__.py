@@ -2,7 +2,7 @@
 each command on a case runs inside one ``change.CaseChange``."""
 
 from workflow.commands.case_extras import add_attachment, add_note
-from workflow.commands.notices import stop_notices
+from workflow.commands.notices import follow_case, stop_notices
 from workflow.commands.reports import ReportInput, Submitted, submit_report
 from workflow.commands.supervision import extend_deadline, force_transfer, instruct, reassign
 from workflow.commands.tasks import (
@@ -20,5 +20,5 @@ __all__ = [
     "ReportInput", "Submitted", "add_attachment", "add_note", "answer_information",
     "authenticate", "citizen_feedback", "claim", "complete_work_item", "create_user",
     "end_sessions", "extend_deadline", "fire_timers", "force_transfer", "instruct", "reassign",
-    "release", "request_information", "retry_incident", "stop_notices", "submit_report",
+    "release", "request_information", "retry_incident", "stop_notices", "follow_case", "submit_report",
 ]

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from workflow import geo
+from workflow import areas, geo
 from workflow.access import Actor
+from workflow.addresses import locate_address
 from workflow.commands.case_extras import store_attachment
 from workflow.commands.change import CaseChange
 from workflow.config import Settings
@@ -47,9 +48,9 @@ PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{6,18}[0-9]$")
 class ReportInput:
     category: str
     description: str
-    lat: float | str | None
+    lat: float | str | None  # None (or blank): the kecamatan chosen, or the one the address names
     lon: float | str | None
-    area: str | None = None  # kecamatan code; inferred from the point when absent
+    area: str | None = None  # kecamatan code; the point's when absent (another one than the point's is refused)
     kelurahan: str | None = None
     address: str = ""
     reporter_name: str | None = None
@@ -113,33 +114,7 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
     elif len(description) > DESCRIPTION_MAX:
         errors["description"] = msg("write at most {limit} characters", limit=DESCRIPTION_MAX)
 
-    lat = lon = None
-    try:
-        lat, lon = geo.parse_point(data.lat, data.lon)
-    except (TypeError, ValueError, OverflowError):
-        errors["lat"] = msg("give the location as latitude and longitude (for example -5,1477 and 119,4327), "
-                            "or paste a Google Maps or OpenStreetMap link")
-        lat = lon = None
-    if lat is not None and not geo.inside_boundary(lat, lon, refs.city.boundary):
-        errors["lat"] = msg("the location is outside {city}", city=refs.city.name)
-        lat = lon = None
-
-    area = kelurahan = None
-    if _text(data.area):
-        area = refs.areas.get(_text(data.area))
-        if area is None or not area.is_kecamatan:
-            errors["area"] = msg("unknown kecamatan {value}", value=repr(data.area))
-    elif lat is not None:
-        kecamatan = [a for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
-        area = min(kecamatan, key=lambda a: geo.distance_km((lat, lon), (a.lat, a.lon)))
-    elif "lat" not in errors:
-        errors["area"] = msg("choose a kecamatan")
-    if _text(data.kelurahan):
-        kelurahan = refs.areas.get(_text(data.kelurahan))
-        if kelurahan is None or kelurahan.is_kecamatan:
-            errors["kelurahan"] = msg("unknown kelurahan {value}", value=repr(data.kelurahan))
-        elif area is not None and kelurahan.parent_id != area.id:
-            errors["kelurahan"] = msg("{kelurahan} is not in kecamatan {kecamatan}", kelurahan=kelurahan.name, kecamatan=area.name)
+    area, kelurahan, lat, lon = _place(data, refs, errors)
 
     if len(_text(data.address)) > 300:
         errors["address"] = msg("write at most {limit} characters", limit=300)
@@ -155,7 +130,7 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
                       or not urlsplit(media_url).netloc):
         errors["media_url"] = msg("not an http(s) link of at most {limit} characters", limit=500)
     attributes = _attributes(category, data.attributes or {}, errors) if category else None
-    notify_by = _notify_by(data.notify_by, email, phone, offered, errors)
+    notify_by = notify_channel(data.notify_by, email, phone, offered, errors)
     if data.language not in notices.LANGUAGES:
         errors["language"] = msg("must be one of {choices}", choices=", ".join(notices.LANGUAGES))
     if errors:
@@ -165,10 +140,85 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
             "attributes": attributes or None, "media_url": media_url or None, "notify_by": notify_by}
 
 
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _place(data: ReportInput, refs: References, errors: dict) -> tuple:
+    """(kecamatan, kelurahan, lat, lon). The point decides the kecamatan (workflow.areas);
+    without a point, the kecamatan chosen or the one the address names, and a point inside it."""
+    lat = lon = None
+    if not (_blank(data.lat) and _blank(data.lon)):
+        try:
+            lat, lon = geo.parse_point(data.lat, data.lon)
+        except (TypeError, ValueError, OverflowError):
+            errors["lat"] = msg("give the location as latitude and longitude (for example -5,1477 and 119,4327), "
+                                "or paste a Google Maps or OpenStreetMap link")
+    area = kelurahan = None
+    if _text(data.area):
+        area = refs.areas.get(_text(data.area))
+        if area is None or not area.is_kecamatan:
+            errors["area"] = msg("unknown kecamatan {value}", value=repr(data.area))
+            area = None
+    if _text(data.kelurahan):
+        kelurahan = refs.areas.get(_text(data.kelurahan))
+        if kelurahan is None or kelurahan.is_kecamatan:
+            errors["kelurahan"] = msg("unknown kelurahan {value}", value=repr(data.kelurahan))
+            kelurahan = None
+        elif area is not None and kelurahan.parent_id != area.id:
+            errors["kelurahan"] = msg("{kelurahan} is not in kecamatan {kecamatan}", kelurahan=kelurahan.name,
+                                      kecamatan=area.name)
+        elif area is None and "area" not in errors:
+            area = refs.areas_by_id[kelurahan.parent_id]
+    if errors.keys() & {"area", "kelurahan", "lat"}:
+        return None, None, None, None
+    shapes = areas.area_map(refs.session)
+    if lat is not None and shapes.has_geometry:
+        where = shapes.locate(lat, lon)
+        if isinstance(where, areas.Outside):
+            distance = f"{where.distance_km:.1f}"
+            errors["lat"] = msg("the location is outside {city}; the nearest kecamatan is {kecamatan}, "
+                                "{distance} km away", city=refs.city.name, kecamatan=where.nearest,
+                                distance=distance)
+            return None, None, None, None
+        found = refs.areas_by_id[where.kecamatan_id]
+        if area is None:
+            area = found
+        elif area.id != found.id and shapes.distance_m(area.id, lat, lon) > areas.BORDER_TOLERANCE_M:
+            errors["area"] = msg("the point on the map is in Kecamatan {found}, not {chosen}: move the point "
+                                 "or choose {found}", found=found.name, chosen=area.name)
+            return None, None, None, None
+        if kelurahan is None and area.id == found.id and where.kelurahan_id is not None:
+            kelurahan = refs.areas_by_id[where.kelurahan_id]
+        return area, kelurahan, lat, lon
+    if lat is not None:  # a city without polygons: the kecamatan with the nearest centre
+        if area is None:
+            centred = [a for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
+            area = min(centred, key=lambda a: geo.distance_km((lat, lon), (a.lat, a.lon)))
+        return area, kelurahan, lat, lon
+    if area is None and _text(data.address) and len(_text(data.address)) <= 300:
+        try:
+            area, kelurahan = locate_address(refs, _text(data.address))
+        except ValidationError as exc:
+            errors.update(exc.errors)
+            return None, None, None, None
+    if area is None:
+        errors["area"] = msg("choose a kecamatan, or give the location on the map")
+        return None, None, None, None
+    point = shapes.label_point((kelurahan or area).id) or shapes.label_point(area.id)
+    if point is None and area.lat is not None:
+        point = area.lat, area.lon
+    if point is None:
+        errors["lat"] = msg("give the location as latitude and longitude (for example -5,1477 and 119,4327), "
+                            "or paste a Google Maps or OpenStreetMap link")
+        return None, None, None, None
+    return area, kelurahan, *point
+
+
 NOT_TOLD = "none"
 
 
-def _notify_by(choice: str | None, email: str, phone: str, offered: tuple[NoticeChannel, ...],
+def notify_channel(choice: str | None, email: str, phone: str, offered: tuple[NoticeChannel, ...],
                errors: dict) -> NoticeChannel | None:
     """The channel the reporter is told on, or None; it must be one this deployment sends on,
     and the address it needs must be given."""
@@ -276,7 +326,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     uow.session.add(report)
     spec = ensure_stored(uow.session, uow.definition, now)
     case = Case(report=report, spec_id=spec.id, status=CaseStatus.TRIAGE,
-                category_id=clean["category"].id, area_id=clean["area"].id,
+                category_id=clean["category"].id, area_id=clean["area"].id, lat=clean["lat"], lon=clean["lon"],
                 created_at=now, updated_at=now)
     uow.session.add(case)
     uow.session.flush()

@@ -51,7 +51,7 @@ from workflow.store.models import Agency, Case, Category, Incident, OutboxMessag
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.text import mask
-from workflow.vocabulary import Action, NoticeChannel, Operation
+from workflow.vocabulary import Action, Following, NoticeChannel, Operation
 
 log = logging.getLogger("tanggap.outbox")
 
@@ -312,6 +312,7 @@ class Deliverer:
             "merged_into": merged.number if merged else None,
             "deadline": local_date(facts.get("deadline"), services.zone, language),
             "tracking_code": code if row.topic == Action.REPORT_SUBMITTED else None,
+            "yours": sub.following == Following.REPORTER,  # a follower is told of "the report you follow"
             **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language),
         }
         rendered = render(row.topic, language, context)

@@ -35,6 +35,10 @@ def told_actions() -> frozenset[str]:
     return frozenset(set.intersection(*per_language)) & {a.value for a in Action}
 
 
+# Told to the reporter alone: only they can answer an officer's question (with their code).
+REPORTER_ONLY = frozenset({Action.INFORMATION_REQUESTED.value})
+
+
 def offered(settings: Settings) -> tuple[NoticeChannel, ...]:
     """The channels this deployment sends on: the ones a reporter may choose."""
     configured = {NoticeChannel.EMAIL: settings.smtp, NoticeChannel.WHATSAPP: settings.whatsapp,
@@ -100,6 +104,8 @@ def queue(uow: UnitOfWork, case: Case, events: list[tuple[int, dict]], *, refs: 
     for seq, event in told:
         facts = _facts(uow, case, event, refs)
         for sub in subscriptions:
+            if str(event["action"]) in REPORTER_ONLY and sub.following != Following.REPORTER:
+                continue
             uow.session.add(OutboxMessage(
                 created_at=now, topic=str(event["action"]), case_id=case.id, subscription_id=sub.id,
                 channel=sub.channel, recipient=sub.address, payload=facts,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from workflow.access import Actor, can_see_contact, can_see_reporter, can_view_case
 from workflow.errors import NotFound
 from workflow.messages import msg
+from workflow.read.nearby import supporters
 from workflow.store.models import (
     Agency,
     Area,
@@ -46,6 +47,7 @@ class CaseDetail:
     history: list[dict] = field(default_factory=list)
     notices: list[NoticeState] = field(default_factory=list)  # the latest, newest first
     notice_count: int = 0
+    supporters: int = 0  # followers and merged reports (workflow.read.nearby.supporters)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     contact = can_see_contact(actor, case)
     notices, notice_count = notice_states(session, case.id)
     return CaseDetail(
+        supporters=supporters(session, [case.id])[case.id],
         case=case, category=session.get(Category, case.category_id),
         area=session.get(Area, case.area_id),
         kelurahan=session.get(Area, report.kelurahan_id) if report.kelurahan_id else None,

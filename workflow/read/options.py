@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from workflow.access import memberships_working
 from workflow.store.models import Agency, Area, Case, Category, Membership, QrTeam, User, WorkItem
@@ -22,7 +22,7 @@ class ReportOptions:
 def report_options(session: Session) -> ReportOptions:
     categories = list(session.scalars(select(Category).where(Category.active.is_(True))
                                       .order_by(Category.group, Category.name_id)))
-    areas = list(session.scalars(select(Area).order_by(Area.name)))
+    areas = list(session.scalars(select(Area).options(defer(Area.geometry)).order_by(Area.name)))
     kecamatan = [a for a in areas if a.parent_id is None]
     kelurahan: dict[int, list[Area]] = {k.id: [] for k in kecamatan}
     for a in areas:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from workflow.store.types import UTCDateTime
-from workflow.vocabulary import CaseStatus, Channel, Following, NoticeChannel, Role
+from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Channel, Following, NoticeChannel, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -66,7 +66,10 @@ class City(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     timezone: Mapped[str] = mapped_column(String(64), comment="IANA zone shown in the UI")
-    boundary: Mapped[dict] = mapped_column(comment="{'polygons': [[[lat, lon], ...], ...]}")
+    geometry_hash: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the areas' geometry; the shapes are built once per value")
+    duplicate_days: Mapped[int] = mapped_column(
+        Integer, default=30, server_default="30", comment="how far back triage looks for duplicates")
     phone_country: Mapped[str] = mapped_column(
         String(4), default="62", server_default="62", comment="calling code of local numbers (0811… → 62811…)")
     quiet_notices: Mapped[list] = mapped_column(
@@ -96,6 +99,8 @@ class Area(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     lat: Mapped[float | None] = mapped_column(Float, comment="approximate centre")
     lon: Mapped[float | None] = mapped_column(Float)
+    geometry: Mapped[dict | None] = mapped_column(
+        comment="GeoJSON Polygon or MultiPolygon (longitude first); see workflow.areas")
 
     parent: Mapped[Area | None] = relationship(remote_side=[id])
 
@@ -127,6 +132,9 @@ class Category(Base):
     group: Mapped[str] = mapped_column(String(60), default="")
     keywords: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    nearby_m: Mapped[int] = mapped_column(
+        Integer, default=200, server_default="200",
+        comment="open reports of the category this close count as the same problem (metres)")
     attributes: Mapped[list] = mapped_column(
         JSON, default=list, comment="extra fields the category asks for (Open311 attributes)")
 
@@ -209,6 +217,12 @@ class ProcessSpec(Base):
     created_at: Mapped[datetime]
 
 
+# Literal, not bound: SQLite uses a partial index only for a query repeating its WHERE as written.
+_OPEN_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATUSES) + ")"
+_OPEN_CASE_INDEX = text(_OPEN_SQL)
+OPEN_CASE = text(f"cases.{_OPEN_SQL}")  # for queries: the case is open
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -219,6 +233,13 @@ class Case(Base):
         Index("ix_cases_status_created", "status", "created_at"),
         Index("ix_cases_created", "created_at"),
         Index("ix_cases_closed", "closed_at", "status", "agency_id", "category_id", "area_id", "close_seconds"),
+        # the place queries (workflow.read.nearby): open cases near a point, and recent ones
+        Index("ix_cases_open_place", "category_id", "lat", "lon",
+              sqlite_where=_OPEN_CASE_INDEX, postgresql_where=_OPEN_CASE_INDEX),
+        Index("ix_cases_recent_place", "category_id", "created_at", "lat", "lon"),
+        # supporters of a case: the reports merged into it
+        Index("ix_cases_merged_into", "merged_into_id", sqlite_where=text("merged_into_id IS NOT NULL"),
+              postgresql_where=text("merged_into_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True, comment="e.g. 2026-000042")
@@ -229,6 +250,8 @@ class Case(Base):
     stage: Mapped[str | None] = mapped_column(String(60), comment="form key of the current task")
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    lat: Mapped[float | None] = mapped_column(Float, comment="the report's point, copied for the place indexes")
+    lon: Mapped[float | None] = mapped_column(Float)
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("qr_teams.id"))
     priority: Mapped[str] = mapped_column(String(16), default="normal")

@@ -3,6 +3,7 @@ and updated, never duplicated."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflow import areas
 from workflow.store.models import Agency, Area, Category, City, QrTeam
 
 DEFAULT_SEED = Path(__file__).resolve().parent / "seeds" / "makassar.yaml"
@@ -46,8 +48,9 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     c = data["city"]
     city = _upsert(session, City, c["code"], name=c["name"], timezone=c["timezone"],
-                   boundary=c["boundary"], quiet_notices=list(c.get("quiet_notices") or []),
-                   phone_country=str(c.get("phone_country", "62")))
+                   quiet_notices=list(c.get("quiet_notices") or []),
+                   phone_country=str(c.get("phone_country", "62")),
+                   duplicate_days=int(c.get("duplicate_days", 30)))
     session.flush()
     for a in data["agencies"]:
         _upsert(session, Agency, a["code"], name=a["name"], short_name=a["short_name"],
@@ -72,11 +75,27 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
         _upsert(session, Category, cat["code"], name_id=cat["name_id"], name_en=cat["name_en"],
                 description_id=cat.get("description_id", ""),
                 description_en=cat.get("description_en", ""), group=cat.get("group", ""),
-                keywords=cat.get("keywords", ""), active=True,
+                keywords=cat.get("keywords", ""), active=True, nearby_m=int(cat.get("nearby_m", 200)),
                 attributes=parse_attributes(cat.get("attributes") or []))
     session.flush()
+    if c.get("areas_file"):
+        load_area_geometry(session, Path(path).parent / c["areas_file"])
     return SeedCounts(agencies=len(data["agencies"]), kecamatan=len(data["kecamatan"]),
                       kelurahan=kelurahan, teams=teams, categories=len(data["categories"]))
+
+
+def load_area_geometry(session: Session, path: Path) -> None:
+    """The seed's polygons: a GeoJSON file whose features say their ``level`` and ``name``;
+    every area must have one (a seed that leaves an area without a shape is a broken seed).
+    Areas that already have a shape keep it: ``tanggap areas import`` is what replaces them."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for level in areas.LEVELS:
+        features = areas.read_features({**data, "features": [
+            f for f in data["features"] if f.get("properties", {}).get("level") == level]}, "name")
+        result = areas.import_areas(session, features, level, keep_existing=True)
+        if result.unknown or result.missing:
+            raise ValueError(f"{path.name}: {level} names that match no area: {result.unknown}; "
+                             f"areas without a shape: {result.missing}")
 
 
 ATTRIBUTE_TYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
