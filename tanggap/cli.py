@@ -151,6 +151,7 @@ def areas_import(ctx: click.Context, geojson_file: Path, level: str, name_proper
             result = areas.import_areas(uow.session, features, level)
             if not result.matched:
                 raise areas.AreaImportError(f"no feature's {name_property!r} matches a {level} of the city")
+            misplaced = areas.misplaced_kelurahan(uow.session)
             uow.commit()
     except areas.AreaImportError as exc:
         raise click.ClickException(f"{geojson_file.name}: {exc}; nothing was changed") from None
@@ -161,6 +162,9 @@ def areas_import(ctx: click.Context, geojson_file: Path, level: str, name_proper
         click.echo(f"names in the file that match no {level}: {', '.join(result.unknown)}")
     if result.missing:
         click.echo(f"{level} the file has no polygon for (they keep theirs): {', '.join(result.missing)}")
+    if misplaced:
+        click.echo("kelurahan mostly outside their kecamatan (import the other level too): "
+                   + ", ".join(misplaced))
 
 
 @main.command("serve")

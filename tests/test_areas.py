@@ -95,7 +95,8 @@ def test_a_point_that_contradicts_the_chosen_kecamatan_is_refused(world, shapes)
     assert "area" in errors and "Mariso" in str(errors["area"]) and "Mamajang" in str(errors["area"])
     # within the tolerance (GPS and boundary files are not more exact) the choice stands
     near = 0.0002  # about 22 m
-    assert _file(world, lat=lat + dy * near, lon=lon + dx * near, area="mamajang")[0] == "mamajang"
+    area, kelurahan, _point = _file(world, lat=lat + dy * near, lon=lon + dx * near, area="mamajang")
+    assert area == "mamajang" and kelurahan.startswith("mamajang/")  # its kelurahan nearest the point
 
 
 @pytest.mark.parametrize(("lat", "lon", "nearest"), [
@@ -140,6 +141,11 @@ def _square(lon: float, lat: float, half: float = 0.01) -> dict:
                                                 [lon - half, lat - half]]]}
 
 
+def _same(a: dict, b: dict) -> bool:
+    """The same polygon, whichever vertex its rings start at, to the stored precision."""
+    return shape(a).normalize().equals_exact(shape(b).normalize(), 1e-6)
+
+
 def _collection(*features) -> dict:
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": props, "geometry": geometry} for props, geometry in features]}
@@ -179,7 +185,7 @@ def test_import_replaces_matched_polygons_and_reports_the_rest(world, restored):
     assert len(result.missing) == 13 and "Tallo" in result.missing
     after_hash, after = _state(world)
     assert after_hash != before_hash
-    assert shape(after["mariso"]).equals_exact(shape(_square(119.62, -5.10)), 1e-9)
+    assert _same(after["mariso"], _square(119.62, -5.10))
     assert after["tallo"] == before["tallo"] and after["mariso/lette"] == before["mariso/lette"]
     with world.services.reading() as session:  # the shapes in use are the new ones at once
         found = areas.area_map(session).locate(-5.10, 119.62)  # east of the city before
@@ -198,7 +204,7 @@ def test_a_kelurahan_import_matches_names_as_boundary_files_spell_them(world, re
         uow.commit()
     assert result.matched == ["Lette", "Pa'baeng-baeng"]
     _hash, after = _state(world)
-    assert shape(after["mariso/lette"]).equals_exact(inner, 1e-6)
+    assert _same(after["mariso/lette"], shapely.geometry.mapping(inner))
 
 
 @pytest.mark.parametrize(("data", "words"), [
@@ -249,6 +255,8 @@ def test_the_command_imports_a_file_and_refuses_a_broken_one(tmp_path):
     assert "kecamatan: 1 polygons replaced" in result.output
     assert "names in the file that match no kecamatan: Bajeng" in result.output
     assert "Tallo" in result.output  # kept its polygon, and said so
+    assert "kelurahan mostly outside their kecamatan (import the other level too): " in result.output
+    assert "Lette (Mariso)" in result.output and "Buloa (Tallo)" not in result.output
     broken = tmp_path / "broken.geojson"
     broken.write_text('{"type": "FeatureCollection", "features": [')
     result = run("areas", "import", str(broken), "--level", "kecamatan", "--name-property", "NAMOBJ")
@@ -264,4 +272,48 @@ def test_the_command_imports_a_file_and_refuses_a_broken_one(tmp_path):
     with engine.connect() as conn:
         geometry = conn.execute(select(Area.geometry).where(Area.code == "mariso")).scalar_one()
     engine.dispose()
-    assert shape(geometry).equals_exact(shape(_square(119.40, -5.16)), 1e-9)
+    assert _same(geometry, _square(119.40, -5.16))
+
+
+def _off_the_edge(shapes, metres: float) -> tuple[float, float]:
+    """A point ``metres`` east of the city's eastern edge (lat, lon), on the latitude of Manggala."""
+    lat = -5.17
+    crossing = shapes.city.boundary.intersection(shapely.geometry.LineString([(119.45, lat), (119.70, lat)]))
+    east = max(p.x for p in getattr(crossing, "geoms", [crossing]))
+    return lat, east + metres / 110_900
+
+
+def test_a_point_just_outside_the_edge_counts_as_in_the_city(world, shapes):
+    lat, lon = _off_the_edge(shapes, 20)  # the coast, the city's edge: GPS is not that exact
+    assert _file(world, lat=lat, lon=lon)[0] == "manggala"
+    lat, lon = _off_the_edge(shapes, 300)
+    errors = _refused(world, lat=lat, lon=lon)
+    assert "nearest kecamatan is Manggala, 0.3 km away" in str(errors["lat"])
+
+
+def test_a_city_without_polygons_asks_for_the_kecamatan(world, web, restored):
+    with world.services.uow() as uow:
+        for area in uow.session.scalars(select(Area)):
+            area.geometry = None
+        areas.refresh_geometry_hash(uow.session)
+        uow.commit()
+    answer = web.get("/lapor/titik?lat=-5.156&lon=119.405")
+    assert answer.status_code == 200 and answer.get_json()["area"] is None
+    assert _file(world, lat=-5.156, lon=119.405)[0] == "mariso"  # the nearest centre, as before polygons
+
+
+def test_a_polygon_without_area_is_refused_even_once_repaired(world, restored):
+    before = _state(world)
+    flat = {"type": "Polygon", "coordinates": [[[119.39, -5.17], [119.40, -5.16], [119.41, -5.15],
+                                                 [119.39, -5.17]]]}  # its corners on one line
+    with pytest.raises(areas.AreaImportError, match="no area"):
+        with world.services.uow() as uow:
+            areas.import_areas(uow.session, areas.read_features(_collection(({"name": "Mariso"}, flat)), "name"),
+                               "kecamatan")
+    spike = {"type": "Polygon", "coordinates": [[[119.39, -5.17], [119.41, -5.15], [119.40, -5.16],
+                                                  [119.39, -5.17]]]}  # folds back on itself
+    with pytest.raises(areas.AreaImportError, match="no area"):
+        with world.services.uow() as uow:
+            areas.import_areas(uow.session, areas.read_features(_collection(({"name": "Mariso"}, spike)), "name"),
+                               "kecamatan")
+    assert _state(world) == before

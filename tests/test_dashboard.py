@@ -135,3 +135,17 @@ def test_the_page_and_its_csv_exports(world, app, seeded):
     coordinator = WebClient(app)
     coordinator.login("koor.dlh")
     assert coordinator.get("/dashboard").status_code == 403
+
+
+def test_the_choropleth_shades_by_count_with_the_largest_darkest(world):
+    from web.dashboard import SHADES, city_map
+    from workflow.areas import area_map
+    from workflow.store.reference import References
+
+    with world.services.reading() as session:
+        refs = References(session)
+        counts = [(refs.areas["tallo"], 5), (refs.areas["mariso"], 1), (refs.areas["rappocini"], 3)]
+        svg = str(city_map(area_map(session), counts))
+    shade = {area: int(c) for c, area in re.findall(r'class="map-area map-c(\d)" data-area="([a-z-]+)"', svg)}
+    assert shade["tallo"] == SHADES - 1 and shade["mariso"] == 1 and shade["wajo"] == 0
+    assert 1 < shade["rappocini"] < SHADES - 1

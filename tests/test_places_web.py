@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests import actions
 from tests.helpers import jpeg_bytes, mail_settings
 from tests.webclient import WebClient
+from workflow import commands
 from workflow.notify.delivery import Deliverer, configured_channels
 from workflow.store.models import Case, OutboxMessage, Report, Subscription
 from workflow.vocabulary import Action, AttachmentKind, CaseStatus, Following
@@ -87,7 +88,9 @@ def test_nearby_lists_open_reports_of_the_category_within_its_radius_only(world,
     other = world.report(category="gepeng", description="Anak mengemis di lampu merah.",
                          lat=_near(30)[0], lon=LETTE[1], kelurahan=None)
     closed = world.report(lat=_near(90)[0], lon=LETTE[1], kelurahan=None)
+    closed_photo = world.photo(world.triage, closed.case_id, jpeg_bytes(), AttachmentKind.BEFORE)
     world.do(actions.triage, world.triage, closed.case_id, decision="reject", reason="Sudah diangkut kemarin.")
+    assert web.get(f"/peta/foto/{closed_photo}").status_code == 404  # listed nowhere public: not shown
     html = _nearby(web, "sampah", LETTE)
     assert f'data-case="{shown.case_number}"' in html and re.search(r"1[12]\d m dari sini", html)
     for hidden in (far, secret, other, closed):
@@ -154,11 +157,65 @@ def test_a_follower_is_told_what_the_reporter_is_told_and_counts_as_a_supporter(
 def test_only_an_open_public_case_can_be_followed(world, web):
     sub = world.report()
     world.do(actions.triage, world.triage, sub.case_id, decision="reject", reason="Bukan wewenang kota.")
-    assert web.get(f"/lapor/ikuti/{sub.case_number}").status_code == 404
     assert web.get("/lapor/ikuti/2026-999999").status_code == 404
-    no_token = web.post(f"/lapor/ikuti/{sub.case_number}", {"notify_by": "email", "contact_email": "a@example.id"},
-                        csrf=False)
-    assert no_token.status_code in (400, 404)
+    assert web.post(f"/lapor/ikuti/{sub.case_number}", {"notify_by": "email", "contact_email": "a@example.id"},
+                    page=f"/lapor/ikuti/{sub.case_number}").status_code == 404
+    open_case = world.report()
+    no_token = web.post(f"/lapor/ikuti/{open_case.case_number}",
+                        {"notify_by": "email", "contact_email": "a@example.id"}, csrf=False)
+    assert no_token.status_code == 400
+    with world.services.reading() as session:
+        assert session.scalars(select(Subscription).where(Subscription.following == Following.FOLLOWER)).all() == []
+
+
+def test_a_closed_reports_page_shows_where_it_stands_without_a_form(world, web):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="reject", reason="Bukan wewenang kota.")
+    page = web.get(f"/lapor/ikuti/{sub.case_number}?lihat=1")
+    assert page.status_code == 200 and "Ditolak" in page.get_data(as_text=True)
+    assert "<form" not in page.get_data(as_text=True).split("<main>")[1]
+
+
+def test_followers_move_with_a_merge_and_are_not_asked_the_reporters_questions(world, web):
+    original = world.report()
+    world.do(actions.triage, world.triage, original.case_id, decision="valid")
+    copy = world.report(lat=_near(40)[0], lon=LETTE[1], kelurahan=None, contact_email=None, contact_phone=None)
+    for address in ("tetangga@example.id", "Tetangga@Example.id"):  # the same address, typed twice
+        assert web.post(f"/lapor/ikuti/{copy.case_number}", {"notify_by": "email", "contact_email": address},
+                        page=f"/lapor/ikuti/{copy.case_number}").status_code == 200
+    world.do(commands.request_information, world.triage, copy.case_id, question="Di sebelah mana tepatnya?")
+    with world.services.reading() as session:
+        asked = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.case_id == copy.case_id, OutboxMessage.topic == Action.INFORMATION_REQUESTED)).all()
+        assert [m.recipient for m in asked] == []  # the reporter (no contact here) alone is asked
+    world.do(actions.triage, world.triage, copy.case_id, decision="duplicate", reason="Sama.",
+             duplicate_of=original.case_number)
+    with world.services.reading() as session:
+        moved = session.scalars(select(Subscription).where(Subscription.case_id == original.case_id)).all()
+    assert [(m.following, m.address) for m in moved if m.following != Following.REPORTER] == [
+        (Following.FOLLOWER, "tetangga@example.id")]
+    assert f'data-case="{original.case_number}"' in _nearby(web, "sampah", LETTE)
+    assert "2 pendukung" in _nearby(web, "sampah", LETTE)  # the merged report, and its follower
+
+
+def test_following_again_after_stopping_is_still_one_supporter(world, web):
+    sub = world.report()
+    path = f"/lapor/ikuti/{sub.case_number}"
+    web.post(path, {"notify_by": "email", "contact_email": "tetangga@example.id"}, page=path)
+    with world.services.reading() as session:
+        follower = session.scalars(select(Subscription).where(Subscription.following == Following.FOLLOWER)).one()
+    with world.services.uow() as uow:
+        commands.stop_notices(uow, world.services.tracking.stop_token(follower.id))
+        uow.commit()
+    web.post(path, {"notify_by": "email", "contact_email": "TETANGGA@example.id"}, page=path)
+    assert "1 pendukung" in _nearby(web, "sampah", LETTE)
+
+
+def test_a_report_without_a_point_is_near_nothing_and_off_the_public_map(world, web):
+    named = world.report(lat=None, lon=None, area="mariso", kelurahan="mariso/lette")
+    assert world.case(named.case_id).lat is None  # the point stored is for the staff's map link only
+    assert named.case_number not in _nearby(web, "sampah", LETTE)
+    assert web.get("/peta.geojson").get_json()["total"] == 0
 
 
 # -- duplicate candidates in triage -------------------------------------------------------------
@@ -217,8 +274,9 @@ def test_a_case_far_away_or_long_ago_is_no_candidate(world, app, clock):
 
 def test_the_public_map_and_its_geojson_leave_out_confidential_reports(world, web):
     shown = world.report()
-    secret = world.report(confidential=True)
-    world.report(category="gepeng", description="Anak mengemis di lampu merah.", area="tallo")
+    secret = world.report(confidential=True, lat=_near(150)[0], lon=LETTE[1], kelurahan=None)
+    world.report(category="gepeng", description="Anak mengemis di lampu merah.", lat=-5.1150, lon=119.4400,
+                 area=None, kelurahan=None)
     page = web.get("/peta")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and shown.case_number in html and secret.case_number not in html
@@ -232,8 +290,8 @@ def test_the_public_map_and_its_geojson_leave_out_confidential_reports(world, we
     with world.services.reading() as session:
         secret_report = session.get(Report, session.get(Case, secret.case_id).report_id)
         secret_point = [round(secret_report.lon, 5), round(secret_report.lat, 5)]
-    assert all(f["geometry"]["coordinates"] != secret_point or f["properties"]["number"] != secret.case_number
-               for f in data["features"])
+    assert all(f["geometry"]["coordinates"] != secret_point for f in data["features"])
+    assert f'data-lat="{secret_point[1]:.5f}"' not in _nearby(web, "sampah", LETTE)
     feature = next(f for f in data["features"] if f["properties"]["number"] == shown.case_number)
     assert feature["properties"]["category_name"] == "Sampah" and feature["properties"]["kecamatan"] == "Mariso"
     assert feature["geometry"] == {"type": "Point", "coordinates": [119.405, -5.156]}
@@ -242,7 +300,8 @@ def test_the_public_map_and_its_geojson_leave_out_confidential_reports(world, we
 def test_the_public_map_filters_and_pages(world, web):
     for _ in range(3):
         world.report()
-    world.report(category="gepeng", description="Anak mengemis di lampu merah.", area="tallo")
+    world.report(category="gepeng", description="Anak mengemis di lampu merah.", lat=-5.1150, lon=119.4400,
+                 area=None, kelurahan=None)
     only = web.get("/peta.geojson?category=gepeng").get_json()
     assert only["total"] == 1 and only["features"][0]["properties"]["kecamatan"] == "Tallo"
     assert web.get("/peta.geojson?area=tallo").get_json()["total"] == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 
-import shapely
 from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -95,7 +94,7 @@ def city_map(shapes: AreaMap, counts: list) -> Markup:
     drawn = [s for s in shapes.kecamatan]
     if not drawn:
         return Markup("")
-    lon0, lat0, lon1, lat1 = shapely.union_all([s.geometry for s in drawn]).bounds
+    lon0, lat0, lon1, lat1 = shapes.city.bounds
     scale = 460 / max(lon1 - lon0, lat1 - lat0, 1e-6)
 
     def xy(lon: float, lat: float) -> str:
@@ -108,7 +107,7 @@ def city_map(shapes: AreaMap, counts: list) -> Markup:
     labels = []
     for s in drawn:
         n = by_id.get(s.area_id, 0)
-        shade = 0 if n == 0 else 1 + min(SHADES - 2, int((SHADES - 1) * n / (top + 1)))
+        shade = 0 if n == 0 else 1 + (SHADES - 2) * (n - 1) // max(top - 1, 1)  # the largest: the darkest
         rings = []
         for polygon in getattr(s.geometry, "geoms", [s.geometry]):
             for ring in [polygon.exterior, *polygon.interiors]:

@@ -35,12 +35,13 @@ from workflow.read.public import public_photo, public_status
 from workflow.store.models import Attachment, Case
 from workflow.store.reference import References
 from workflow.text import mask
-from workflow.vocabulary import AttachmentKind, CaseStatus, Channel, NoticeChannel
+from workflow.vocabulary import OPEN_STATUSES, AttachmentKind, CaseStatus, Channel, NoticeChannel
 
 from .extensions import csrf, limiter
 from .forms import Form
 from .helpers import add_errors, read_upload, run_command, services, submit
 from .i18n import tr
+from .labels import STATUS_LABELS
 from .ratelimit import client_ip, failed, lookup_limit, setting
 
 bp = Blueprint("public", __name__)
@@ -181,8 +182,7 @@ def report():
         if point is not None and category is not None and status != 200:  # typed again, shown again
             nearby_items = open_nearby(session, category, *point)
     return render_template("public/report.html", form=form, picker=picker, items=nearby_items,
-                           category=category if point else None, status_text=STATUS_TEXT,
-                           now=services().clock.now(), **context), status
+                           category=category if point else None, now=services().clock.now(), **context), status
 
 
 def _form_point(form: ReportForm) -> tuple[float, float] | None:
@@ -190,6 +190,14 @@ def _form_point(form: ReportForm) -> tuple[float, float] | None:
         return geo.parse_point(form.lat.data, form.lon.data) if form.lat.data else None
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def map_centre(refs: References) -> list[float] | None:
+    """Where a map of the city opens: the middle of the kecamatan centres (the seed's)."""
+    centres = [(a.lat, a.lon) for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
+    if not centres:
+        return None
+    return [round(sum(p[0] for p in centres) / len(centres), 5), round(sum(p[1] for p in centres) / len(centres), 5)]
 
 
 def _picker(session) -> dict:
@@ -205,9 +213,7 @@ def _picker(session) -> dict:
             lat, lon = shapes.label_point(k.area_id)
             found.append({"label": f"{k.name}, {s.name}", "lat": lat, "lon": lon, "zoom": 16})
     found.sort(key=lambda a: a["label"])
-    centres = [(a.lat, a.lon) for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
-    centre = [round(sum(p[0] for p in centres) / len(centres), 5),
-              round(sum(p[1] for p in centres) / len(centres), 5)] if centres else None
+    centre = map_centre(refs)
     return {"tiles": current_app.config["TILE_URL"], "attribution": current_app.config["TILE_ATTRIBUTION"],
             "locate": url_for("public.locate_point"), "areas": found,
             "centre": centre,
@@ -269,7 +275,10 @@ def locate_point():
                                         "119,4327), or paste a Google Maps or OpenStreetMap link"))}), 400
     with services().reading() as session:
         refs = References(session)
-        where = area_map(session).locate(*point)
+        shapes = area_map(session)
+        if not shapes.has_geometry:  # a city without polygons: the reporter chooses the kecamatan
+            return jsonify({"lat": point[0], "lon": point[1], "area": None, "kelurahan": None})
+        where = shapes.locate(*point)
         if isinstance(where, Outside):
             distance = f"{where.distance_km:.1f}"
             return jsonify({"error": tr(msg("the location is outside {city}; the nearest kecamatan is {kecamatan}, "
@@ -295,7 +304,7 @@ def nearby():
             return render_template("public/_nearby.html", items=[], category=None)
         items = open_nearby(session, category, *point)
     return render_template("public/_nearby.html", items=items, category=category, name=_name,
-                           status_text=STATUS_TEXT, now=services().clock.now())
+                           now=services().clock.now())
 
 
 class FollowForm(Form):
@@ -307,7 +316,8 @@ class FollowForm(Form):
 @bp.route("/lapor/ikuti/<number>", methods=["GET", "POST"])
 @limiter.limit(setting("TANGGAP_REPORT_LIMIT"), key_func=client_ip, methods=["POST"], deduct_when=failed(200))
 def follow(number: str):
-    """"Ikuti laporan ini": the citizen is told of an open report instead of filing a copy."""
+    """"Ikuti laporan ini": the citizen is told of an open report instead of filing a copy. Also
+    the report's public page, which followers' messages link to (a closed one: no form)."""
     form = FollowForm()
     offered = notices.offered(services().settings)
     form.notify_by.choices = [C(c.value, NOTIFY_LABELS[c]) for c in offered]
@@ -315,13 +325,17 @@ def follow(number: str):
         form.notify_by.data = offered[0].value
     with services().reading() as session:
         try:
-            case = commands.notices.followable(session, number)
+            case = commands.notices.followable(session, number, open_only=False)
         except NotFound:
             abort(404)
-        view = {"number": case.number, "category": _name(case.category), "status": STATUS_TEXT[case.status],
-                "area": case.area.name, "reported_at": case.created_at,
+        merged = session.get(Case, case.merged_into_id) if case.merged_into_id else None
+        view = {"number": case.number, "category": _name(case.category), "status": STATUS_LABELS[case.status],
+                "area": case.area.name, "reported_at": case.created_at, "open": case.status in OPEN_STATUSES,
+                "merged_into": merged.number if merged and not merged.report.confidential else None,
                 "supporters": supporters(session, [case.id])[case.id]}
     status, followed = 200, None
+    if form.is_submitted() and not view["open"]:
+        abort(404)
     if form.is_submitted():
         if not form.validate():
             status = 400
@@ -340,14 +354,15 @@ def follow(number: str):
 
 
 @bp.get("/peta/foto/<int:attachment_id>")
+@limiter.limit(setting("TANGGAP_MAP_LIMIT"), key_func=client_ip)
 def map_photo(attachment_id: int):
-    """The photo sent with a report that public pages may show (not a confidential one's)."""
+    """The photo sent with a report the nearby list shows: an open, not confidential one's."""
     with services().reading() as session:
         attachment = session.get(Attachment, attachment_id)
         if attachment is None or attachment.kind != AttachmentKind.BEFORE:
             abort(404)
         case = session.get(Case, attachment.case_id)
-        if case.report.confidential:
+        if case.report.confidential or case.status not in OPEN_STATUSES:
             abort(404)
     return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime, max_age=3600)
 

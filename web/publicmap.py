@@ -13,13 +13,14 @@ from flask_babel import lazy_gettext as _l
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.read.nearby import map_cases
+from workflow.read.nearby import MapStatus, map_cases
 from workflow.store.reference import References
 
 from .extensions import limiter
 from .helpers import services, whole_number
 from .i18n import tr
-from .public import STATUS_TEXT, _name
+from .labels import STATUS_LABELS
+from .public import _name, map_centre
 from .ratelimit import client_ip, setting
 
 bp = Blueprint("publicmap", __name__)
@@ -28,7 +29,7 @@ RECENTLY_CLOSED_DAYS = 30  # closed reports stay on the map this long
 TABLE_PAGE = 50
 FEED_PAGE, FEED_PAGE_MAX = 500, 1000
 LICENCE = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
-STATUS_FILTERS = {"open": _l("Open"), "closed": _l("Closed lately")}
+STATUS_FILTERS = {MapStatus.OPEN: _l("Open"), MapStatus.CLOSED: _l("Closed lately")}
 
 
 def _filters(refs: References) -> tuple[dict, dict]:
@@ -46,7 +47,7 @@ def _filters(refs: References) -> tuple[dict, dict]:
         if typed["status"] not in STATUS_FILTERS:
             errors["status"] = msg("must be one of {choices}", choices=", ".join(STATUS_FILTERS))
         else:
-            out["status"] = typed["status"]
+            out["status"] = MapStatus(typed["status"])
     if typed["area"]:
         area = refs.areas.get(typed["area"])
         if area is None or not area.is_kecamatan:
@@ -77,9 +78,10 @@ def _feature(f: dict, refs: References) -> dict:
     category = refs.categories_by_id[p["category_id"]]
     return {"type": "Feature", "id": f["id"], "geometry": f["geometry"], "properties": {
         "number": p["number"], "category": category.code, "category_name": _name(category),
-        "status": p["status"], "status_name": tr(STATUS_TEXT[p["status"]]),
+        "status": p["status"], "status_name": tr(STATUS_LABELS[p["status"]]),
         "kecamatan": refs.areas_by_id[p["area_id"]].name,
         "reported_at": p["reported_at"].isoformat(),
+        "reported_on": p["reported_at"].astimezone(refs.zone).date().isoformat(),  # the city's day
         "closed_at": p["closed_at"].isoformat() if p["closed_at"] else None}}
 
 
@@ -97,11 +99,12 @@ def page():
             return render_template("public/map.html", errors={k: tr(v) for k, v in exc.errors.items()},
                                    typed={k: request.args.get(k, "") for k in ("category", "status", "area", "start", "end")},
                                    categories=categories, kecamatan=kecamatan, statuses=STATUS_FILTERS,
-                                   result=None, rows=[], name=_name, map_config=None), 400
+                                   result=None, rows=[], name=_name, map_config=None,
+                                   recent_days=RECENTLY_CLOSED_DAYS), 400
         result = map_cases(session, now=services().clock.now(), recent_days=RECENTLY_CLOSED_DAYS,
                            page=page_number, per_page=TABLE_PAGE, **filters)
         rows = [(_feature(f, refs), f["properties"]["reported_at"]) for f in result.features]
-        centre = _centre(refs)
+        centre = map_centre(refs)
     query = {k: v for k, v in typed.items() if v}
     map_config = {"feed": url_for("publicmap.feed", **query), "tiles": current_app.config["TILE_URL"],
                   "attribution": current_app.config["TILE_ATTRIBUTION"],
@@ -110,13 +113,6 @@ def page():
     return render_template("public/map.html", errors={}, typed=typed, categories=categories, kecamatan=kecamatan,
                            statuses=STATUS_FILTERS, result=result, rows=rows, name=_name, map_config=map_config,
                            query=query, recent_days=RECENTLY_CLOSED_DAYS)
-
-
-def _centre(refs: References) -> list[float] | None:
-    centres = [(a.lat, a.lon) for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
-    if not centres:
-        return None
-    return [round(sum(p[0] for p in centres) / len(centres), 5), round(sum(p[1] for p in centres) / len(centres), 5)]
 
 
 @bp.get("/peta.geojson")

@@ -11,7 +11,8 @@ The rules, in one place:
 * The point decides the kecamatan. A point within ``BORDER_TOLERANCE_M`` of the kecamatan the
   reporter chose counts as in it (GPS is not more exact than that, and neither are most
   boundary files).
-* A point in no kecamatan is outside the city; the message names the nearest kecamatan.
+* A point in no kecamatan is outside the city (the message names the nearest kecamatan), unless
+  it is within the tolerance of one (the coast, the city's edge): then it is in that one.
 * The kelurahan comes from the point when the reporter did not choose one (the kelurahan whose
   polygon holds the point, or failing that the nearest one of the kecamatan within the tolerance).
 """
@@ -37,6 +38,7 @@ from workflow.addresses import fold
 from workflow.store.models import Area, City
 
 BORDER_TOLERANCE_M = 50
+MIN_AREA = 1e-10  # square degrees, about a square metre: less is a line drawn as a polygon
 LEVELS = ("kecamatan", "kelurahan")
 
 
@@ -68,9 +70,13 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 class AreaMap:
-    """The city's areas as prepared shapes (read only once built; safe across threads)."""
+    """The city's areas as prepared shapes, read only once built. GEOS prepared geometries are
+    not safe to use from two threads at once, so every query holds the map's lock (a point
+    test takes microseconds)."""
 
     def __init__(self, shapes: Iterable[Shape]):
+        self._lock = threading.Lock()
+        self._labels: dict[int, tuple[float, float]] = {}
         self.kecamatan: list[Shape] = []
         self.kelurahan: dict[int, list[Shape]] = {}
         self.by_id: dict[int, Shape] = {}
@@ -90,13 +96,23 @@ class AreaMap:
         return bool(self.kecamatan)
 
     def locate(self, lat: float, lon: float) -> Located | Outside:
-        """The kecamatan (the first by code on a shared border) and kelurahan of a point."""
+        """The kecamatan (the first by code on a shared border) and kelurahan of a point. Only
+        for a map that has geometry (``has_geometry``)."""
         point = Point(lon, lat)
-        kecamatan = next((s for s in self.kecamatan if s.geometry.covers(point)), None)
-        if kecamatan is None:
-            nearest = min(self.kecamatan, key=lambda s: s.geometry.distance(point))
-            return Outside(nearest.name, self.distance_m(nearest.area_id, lat, lon) / 1000)
-        return Located(kecamatan.area_id, self._kelurahan(kecamatan.area_id, point))
+        with self._lock:
+            kecamatan = next((s for s in self.kecamatan if s.geometry.covers(point)), None)
+            if kecamatan is None:
+                nearest = min(self.kecamatan, key=lambda s: s.geometry.distance(point))
+                metres = self._distance_m(nearest, lat, lon)
+                if metres > BORDER_TOLERANCE_M:
+                    return Outside(nearest.name, metres / 1000)
+                kecamatan = nearest
+            return Located(kecamatan.area_id, self._kelurahan(kecamatan.area_id, point))
+
+    def kelurahan_of(self, kecamatan_id: int, lat: float, lon: float) -> int | None:
+        """The kelurahan of ``kecamatan_id`` the point is in or within the tolerance of."""
+        with self._lock:
+            return self._kelurahan(kecamatan_id, Point(lon, lat))
 
     def _kelurahan(self, kecamatan_id: int, point: Point) -> int | None:
         children = self.kelurahan.get(kecamatan_id, [])
@@ -106,7 +122,7 @@ class AreaMap:
         if not children:
             return None
         nearest = min(children, key=lambda s: s.geometry.distance(point))
-        close = self.distance_m(nearest.area_id, point.y, point.x) <= BORDER_TOLERANCE_M
+        close = self._distance_m(nearest, point.y, point.x) <= BORDER_TOLERANCE_M
         return nearest.area_id if close else None
 
     def distance_m(self, area_id: int, lat: float, lon: float) -> float:
@@ -114,6 +130,11 @@ class AreaMap:
         s = self.by_id.get(area_id)
         if s is None:
             return math.inf
+        with self._lock:
+            return self._distance_m(s, lat, lon)
+
+    @staticmethod
+    def _distance_m(s: Shape, lat: float, lon: float) -> float:
         point = Point(lon, lat)
         if s.geometry.covers(point):
             return 0.0
@@ -125,17 +146,21 @@ class AreaMap:
         s = self.by_id.get(area_id)
         if s is None:
             return None
-        p = s.geometry.representative_point()
-        return round(p.y, 6), round(p.x, 6)
+        with self._lock:
+            if area_id not in self._labels:
+                p = s.geometry.representative_point()
+                self._labels[area_id] = round(p.y, 6), round(p.x, 6)
+            return self._labels[area_id]
 
     def point_within(self, area_id: int, rng) -> tuple[float, float]:
         """A random point inside the area (``rng`` a random.Random), for demo data and benchmarks."""
         g = self.by_id[area_id].geometry
         minx, miny, maxx, maxy = g.bounds
-        for _ in range(1000):
-            x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
-            if g.contains(Point(x, y)):
-                return round(y, 6), round(x, 6)
+        with self._lock:
+            for _ in range(1000):
+                x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+                if g.contains(Point(x, y)):
+                    return round(y, 6), round(x, 6)
         return self.label_point(area_id)
 
     def feature_collection(self, level: str = "kecamatan") -> list[dict]:
@@ -166,11 +191,13 @@ def area_map(session: Session) -> AreaMap:
 
 
 def geometry_hash(session: Session) -> str:
-    """SHA-256 of every area's geometry, by code: what ``area_map`` keys its shapes on."""
+    """SHA-256 of everything ``area_map`` builds its shapes from (each area's id, code, name,
+    kecamatan and geometry): the key of the shapes in use, so that any change to one of them
+    (an import, a seed that renames an area) is seen by every worker at its next request."""
     digest = hashlib.sha256()
-    for code, geometry in session.execute(select(Area.code, Area.geometry).order_by(Area.code)):
-        digest.update(code.encode())
-        digest.update(json.dumps(geometry, sort_keys=True, separators=(",", ":")).encode())
+    for row in session.execute(select(Area.id, Area.code, Area.name, Area.parent_id, Area.geometry)
+                               .order_by(Area.id)):
+        digest.update(json.dumps(list(row), sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()
 
 
@@ -241,11 +268,11 @@ def read_features(data: object, name_property: str) -> list[tuple[str, BaseGeome
         if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
             raise AreaImportError(f"{where}: the geometry must be a Polygon or MultiPolygon")
         try:
-            s = shape({"type": geometry["type"], "coordinates": _rounded(geometry.get("coordinates"))})
+            s = shape({"type": geometry["type"], "coordinates": geometry.get("coordinates")})
         except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
             raise AreaImportError(f"{where}: broken coordinates ({exc})") from None
-        if s.is_empty:
-            raise AreaImportError(f"{where}: the geometry is empty")
+        if s.is_empty or (s.is_valid and s.area < MIN_AREA):
+            raise AreaImportError(f"{where}: the polygon has no area")
         minx, miny, maxx, maxy = s.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90) or not all(
                 map(math.isfinite, s.bounds)):
@@ -281,7 +308,11 @@ def import_areas(session: Session, features: list[tuple[str, BaseGeometry]], lev
         if not s.is_valid:
             s = shapely.make_valid(s)
             s = shapely.union_all([g for g in getattr(s, "geoms", [s]) if g.geom_type in ("Polygon", "MultiPolygon")])
+            if s.is_empty or s.area < MIN_AREA:
+                raise AreaImportError(f"{name}: the polygon crosses itself and has no area once repaired")
             result.repaired.append(name)
+        # to a grid of 1e-6 degrees (about 10 cm), kept valid: stored coordinates need no more
+        s = shapely.set_precision(s, 1e-6)
         area = candidates[0]
         if area.id in chosen:
             s = shapely.union(chosen[area.id][1], s)  # a kelurahan drawn as several features
@@ -290,9 +321,26 @@ def import_areas(session: Session, features: list[tuple[str, BaseGeometry]], lev
         if keep_existing and area.geometry is not None:
             continue
         geometry = mapping(s)
-        area.geometry = {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])}
+        area.geometry = {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])}  # lists, floats
         result.matched.append(area.name)
     result.missing = sorted(a.name for a in areas if a.id not in chosen)
     result.matched.sort()
     refresh_geometry_hash(session)
     return result
+
+
+def misplaced_kelurahan(session: Session) -> list[str]:
+    """Kelurahan whose polygon lies mostly outside their kecamatan's (after importing one level
+    only, the other may no longer fit): "Name (Kecamatan)"."""
+    rows = session.execute(select(Area.id, Area.name, Area.parent_id, Area.geometry)
+                           .where(Area.geometry.is_not(None))).all()
+    kecamatan = {r.id: (r.name, shape(r.geometry)) for r in rows if r.parent_id is None}
+    out = []
+    for r in rows:
+        if r.parent_id is None or r.parent_id not in kecamatan:
+            continue
+        own = shape(r.geometry)
+        name, parent = kecamatan[r.parent_id]
+        if own.area and own.intersection(parent).area / own.area < 0.5:
+            out.append(f"{r.name} ({name})")
+    return sorted(out)

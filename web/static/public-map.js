@@ -17,7 +17,7 @@
   function text(value) { var span = document.createElement("span"); span.textContent = value; return span.innerHTML; }
   function popup(p) {
     return "<strong>" + text(p.category_name) + "</strong><br>" + text(p.status_name) + "<br>" +
-      text(p.kecamatan) + " · " + text(cfg.labels.reported) + " " + text(p.reported_at.slice(0, 10)) +
+      text(p.kecamatan) + " · " + text(cfg.labels.reported) + " " + text(p.reported_on) +
       "<br><small>" + text(p.number) + "</small>";
   }
 

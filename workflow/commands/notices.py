@@ -3,7 +3,7 @@ with the link every message carries."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from workflow.access import Actor
@@ -18,10 +18,11 @@ from workflow.text import mask
 from workflow.vocabulary import OPEN_STATUSES, Action, Following, NoticeChannel
 
 
-def followable(session: Session, number: str) -> Case:
-    """An open, not confidential case by its number (what the nearby list and the map show)."""
+def followable(session: Session, number: str, *, open_only: bool = True) -> Case:
+    """A not confidential case by its number (what the nearby list and the map show), open
+    unless ``open_only`` is false (its public page, which followers' messages link to)."""
     case = session.scalar(select(Case).where(Case.number == number))
-    if case is None or case.report.confidential or case.status not in OPEN_STATUSES:
+    if case is None or case.report.confidential or (open_only and case.status not in OPEN_STATUSES):
         raise NotFound(msg("no open report with this number"))
     return case
 
@@ -45,7 +46,8 @@ def follow_case(uow: UnitOfWork, number: str, *, notify_by: str | None, email: s
         raise ValidationError(errors)
     address = email if channel == NoticeChannel.EMAIL else phone
     existing = uow.session.scalar(select(Subscription).where(
-        Subscription.case_id == case.id, Subscription.address == address, Subscription.stopped_at.is_(None)))
+        Subscription.case_id == case.id, func.lower(Subscription.address) == address.lower(),
+        Subscription.stopped_at.is_(None)).limit(1))
     if existing is not None:
         return existing
     subscription = notices.subscribe(uow, case, following=Following.FOLLOWER, channel=channel,

@@ -114,7 +114,7 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
     elif len(description) > DESCRIPTION_MAX:
         errors["description"] = msg("write at most {limit} characters", limit=DESCRIPTION_MAX)
 
-    area, kelurahan, lat, lon = _place(data, refs, errors)
+    area, kelurahan, lat, lon, given = _place(data, refs, errors)
 
     if len(_text(data.address)) > 300:
         errors["address"] = msg("write at most {limit} characters", limit=300)
@@ -136,7 +136,8 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
     if errors:
         raise ValidationError(errors)
     return {"category": category, "description": description, "lat": lat, "lon": lon,
-            "area": area, "kelurahan": kelurahan, "email": email or None, "phone": phone or None,
+            "area": area, "kelurahan": kelurahan, "point_given": given, "email": email or None,
+            "phone": phone or None,
             "attributes": attributes or None, "media_url": media_url or None, "notify_by": notify_by}
 
 
@@ -145,8 +146,9 @@ def _blank(value: object) -> bool:
 
 
 def _place(data: ReportInput, refs: References, errors: dict) -> tuple:
-    """(kecamatan, kelurahan, lat, lon). The point decides the kecamatan (workflow.areas);
-    without a point, the kecamatan chosen or the one the address names, and a point inside it."""
+    """(kecamatan, kelurahan, lat, lon, given). The point decides the kecamatan (workflow.areas);
+    without a point, the kecamatan chosen or the one the address names, and a point inside it
+    (``given`` False: a place for the map link, not where the problem is)."""
     lat = lon = None
     if not (_blank(data.lat) and _blank(data.lon)):
         try:
@@ -171,7 +173,7 @@ def _place(data: ReportInput, refs: References, errors: dict) -> tuple:
         elif area is None and "area" not in errors:
             area = refs.areas_by_id[kelurahan.parent_id]
     if errors.keys() & {"area", "kelurahan", "lat"}:
-        return None, None, None, None
+        return None, None, None, None, False
     shapes = areas.area_map(refs.session)
     if lat is not None and shapes.has_geometry:
         where = shapes.locate(lat, lon)
@@ -180,39 +182,40 @@ def _place(data: ReportInput, refs: References, errors: dict) -> tuple:
             errors["lat"] = msg("the location is outside {city}; the nearest kecamatan is {kecamatan}, "
                                 "{distance} km away", city=refs.city.name, kecamatan=where.nearest,
                                 distance=distance)
-            return None, None, None, None
+            return None, None, None, None, False
         found = refs.areas_by_id[where.kecamatan_id]
         if area is None:
             area = found
         elif area.id != found.id and shapes.distance_m(area.id, lat, lon) > areas.BORDER_TOLERANCE_M:
             errors["area"] = msg("the point on the map is in Kecamatan {found}, not {chosen}: move the point "
                                  "or choose {found}", found=found.name, chosen=area.name)
-            return None, None, None, None
-        if kelurahan is None and area.id == found.id and where.kelurahan_id is not None:
-            kelurahan = refs.areas_by_id[where.kelurahan_id]
-        return area, kelurahan, lat, lon
+            return None, None, None, None, False
+        if kelurahan is None:
+            kelurahan_id = where.kelurahan_id if area.id == found.id else shapes.kelurahan_of(area.id, lat, lon)
+            kelurahan = refs.areas_by_id[kelurahan_id] if kelurahan_id is not None else None
+        return area, kelurahan, lat, lon, True
     if lat is not None:  # a city without polygons: the kecamatan with the nearest centre
         if area is None:
             centred = [a for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
             area = min(centred, key=lambda a: geo.distance_km((lat, lon), (a.lat, a.lon)))
-        return area, kelurahan, lat, lon
+        return area, kelurahan, lat, lon, True
     if area is None and _text(data.address) and len(_text(data.address)) <= 300:
         try:
             area, kelurahan = locate_address(refs, _text(data.address))
         except ValidationError as exc:
             errors.update(exc.errors)
-            return None, None, None, None
+            return None, None, None, None, False
     if area is None:
         errors["area"] = msg("choose a kecamatan, or give the location on the map")
-        return None, None, None, None
+        return None, None, None, None, False
     point = shapes.label_point((kelurahan or area).id) or shapes.label_point(area.id)
     if point is None and area.lat is not None:
         point = area.lat, area.lon
     if point is None:
         errors["lat"] = msg("give the location as latitude and longitude (for example -5,1477 and 119,4327), "
                             "or paste a Google Maps or OpenStreetMap link")
-        return None, None, None, None
-    return area, kelurahan, *point
+        return None, None, None, None, False
+    return area, kelurahan, *point, False
 
 
 NOT_TOLD = "none"
@@ -326,7 +329,9 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     uow.session.add(report)
     spec = ensure_stored(uow.session, uow.definition, now)
     case = Case(report=report, spec_id=spec.id, status=CaseStatus.TRIAGE,
-                category_id=clean["category"].id, area_id=clean["area"].id, lat=clean["lat"], lon=clean["lon"],
+                category_id=clean["category"].id, area_id=clean["area"].id,
+                # only a point the reporter gave is a place other reports are near
+                lat=clean["lat"] if clean["point_given"] else None, lon=clean["lon"] if clean["point_given"] else None,
                 created_at=now, updated_at=now)
     uow.session.add(case)
     uow.session.flush()

@@ -313,7 +313,8 @@ class Deliverer:
             "deadline": local_date(facts.get("deadline"), services.zone, language),
             "tracking_code": code if row.topic == Action.REPORT_SUBMITTED else None,
             "yours": sub.following == Following.REPORTER,  # a follower is told of "the report you follow"
-            **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language),
+            **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language,
+                    number=case.number),
         }
         rendered = render(row.topic, language, context)
         recipient = row.recipient if row.channel == NoticeChannel.EMAIL else e164(

@@ -35,8 +35,9 @@ def told_actions() -> frozenset[str]:
     return frozenset(set.intersection(*per_language)) & {a.value for a in Action}
 
 
-# Told to the reporter alone: only they can answer an officer's question (with their code).
-REPORTER_ONLY = frozenset({Action.INFORMATION_REQUESTED.value})
+# Told to the reporter alone: only they (with their code) answer an officer's question, and
+# only their dispute reopens a case.
+REPORTER_ONLY = frozenset({Action.INFORMATION_REQUESTED.value, Action.CASE_REOPENED.value})
 
 
 def offered(settings: Settings) -> tuple[NoticeChannel, ...]:
@@ -77,13 +78,19 @@ def subscribe(uow: UnitOfWork, case: Case, *, following: Following, channel: Not
 
 
 def follow_merged(uow: UnitOfWork, duplicate: Case, target: Case) -> None:
-    """The reporter of a duplicate hears what its target case's followers hear from now on."""
+    """The reporter of a duplicate, and its followers, hear what its target case's followers
+    hear from now on (an address the target already tells is not added twice)."""
+    told = {sub.address.lower() for sub in _active(uow, target.id)}
     for sub in _active(uow, duplicate.id):
-        if sub.following == Following.REPORTER:
-            uow.session.add(Subscription(
-                case_id=target.id, following=Following.DUPLICATE, channel=sub.channel,
-                address=sub.address, language=sub.language, sealed_code=sub.sealed_code,
-                created_at=uow.clock.now()))
+        if sub.address.lower() in told:
+            continue
+        told.add(sub.address.lower())
+        following = Following.DUPLICATE if sub.following == Following.REPORTER else sub.following
+        uow.session.add(Subscription(
+            case_id=target.id, following=following, channel=sub.channel,
+            address=sub.address, language=sub.language,
+            sealed_code=sub.sealed_code if following == Following.DUPLICATE else None,
+            created_at=uow.clock.now()))
 
 
 def _active(uow: UnitOfWork, case_id: int) -> list[Subscription]:

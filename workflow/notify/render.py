@@ -23,6 +23,7 @@ from workflow.notify.notices import TEMPLATES
 # The public pages the links open (web/public.py serves them).
 STATUS_PATH = "/lacak/{code}"
 STOP_PATH = "/berhenti/{token}"
+FOLLOW_PATH = "/lapor/ikuti/{number}"  # a follower has no tracking code: the case's public page
 CASE_PATH, ESCALATIONS_PATH = "/cases/{case_id}", "/escalations"  # staff screens
 ANSWER_ANCHOR, FEEDBACK_ANCHOR = "#question", "#feedback"
 
@@ -57,10 +58,15 @@ def local_date(value: str | datetime | None, zone: ZoneInfo, language: str) -> s
     return f"{format_datetime(local, DATE_FORMAT[language], locale=language)} {local.tzname()}"
 
 
-def links(public_url: str, code: str | None, token: str, language: str) -> dict[str, str]:
+def links(public_url: str, code: str | None, token: str, language: str, number: str | None = None) -> dict[str, str]:
     base = public_url.rstrip("/")
     query = "?lang=en" if language == "en" else ""
-    status = f"{base}{STATUS_PATH.format(code=code)}{query}" if code else f"{base}/{query}"
+    if code:
+        status = f"{base}{STATUS_PATH.format(code=code)}{query}"
+    elif number:
+        status = f"{base}{FOLLOW_PATH.format(number=number)}{query}"
+    else:
+        status = f"{base}/{query}"
     return {"status_url": status, "answer_url": status + ANSWER_ANCHOR,
             "feedback_url": status + FEEDBACK_ANCHOR,
             "stop_url": f"{base}{STOP_PATH.format(token=token)}{query}"}

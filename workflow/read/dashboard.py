@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy import case as when
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from workflow.errors import ValidationError
 from workflow.messages import msg
@@ -113,7 +113,7 @@ def _names(session: Session, model) -> dict[int, Named]:
         return {c.id: Named(c.code, c.name_id) for c in session.scalars(select(Category))}
     if model is Agency:
         return {a.id: Named(a.code, a.short_name or a.name) for a in session.scalars(select(Agency))}
-    return {a.id: Named(a.code, a.name) for a in session.scalars(select(Area).where(Area.parent_id.is_(None)))}
+    return {a.id: Named(a.code, a.name) for a in session.scalars(select(Area).options(defer(Area.geometry)).where(Area.parent_id.is_(None)))}
 
 
 UNASSIGNED = Named("-", "—")  # no OPD yet (at triage)
@@ -212,7 +212,7 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
 
     open_area = open_by(Case.area_id, areas)
     notices = _notices(core, period)
-    by_code = {a.code: a for a in session.scalars(select(Area).where(Area.parent_id.is_(None)))}
+    by_code = {a.code: a for a in session.scalars(select(Area).options(defer(Area.geometry)).where(Area.parent_id.is_(None)))}
     return Dashboard(
         period=period, open_by_agency=open_by(Case.agency_id, agencies),
         open_by_category=open_by(Case.category_id, categories), open_by_area=open_area,

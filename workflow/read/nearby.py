@@ -8,6 +8,7 @@ Confidential reports never leave this module for the public side.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,12 +48,13 @@ class Nearby:
 
 
 def supporters(session: Session, case_ids: list[int]) -> dict[int, int]:
-    """Citizens behind each case besides its reporter: followers, and reports merged into it."""
+    """Citizens behind each case besides its reporter: those who followed it (each address once,
+    also after they stopped its messages), and the reports merged into it."""
     if not case_ids:
         return {}
     counts = dict.fromkeys(case_ids, 0)
-    for case_id, n in session.execute(
-            select(Subscription.case_id, func.count()).where(
+    for case_id, n in session.execute(  # each address once: following again is not more support
+            select(Subscription.case_id, func.count(func.distinct(func.lower(Subscription.address)))).where(
                 Subscription.case_id.in_(case_ids), Subscription.following == Following.FOLLOWER)
             .group_by(Subscription.case_id)):
         counts[case_id] += n
@@ -145,6 +147,13 @@ def duplicate_candidates(session: Session, case: Case, categories: list[Category
     return out[:limit]
 
 
+class MapStatus(enum.StrEnum):
+    """The public map's status filter."""
+
+    OPEN = "open"
+    CLOSED = "closed"  # closed lately
+
+
 @dataclass(frozen=True)
 class MapPage:
     features: list[dict]
@@ -157,7 +166,7 @@ MAP_PAGE = 500
 
 
 def map_cases(session: Session, *, now: datetime, recent_days: int, category_id: int | None = None,
-              status: str | None = None, area_id: int | None = None, since: datetime | None = None,
+              status: MapStatus | None = None, area_id: int | None = None, since: datetime | None = None,
               until: datetime | None = None, page: int = 1, per_page: int = MAP_PAGE) -> MapPage:
     """Open reports and those closed in the last ``recent_days``, confidential ones never, as
     GeoJSON features (the point, category, status, kecamatan, dates), newest first, paged."""
@@ -166,9 +175,9 @@ def map_cases(session: Session, *, now: datetime, recent_days: int, category_id:
     where = [shown, Report.confidential.is_(False), Case.lat.is_not(None)]
     if category_id is not None:
         where.append(Case.category_id == category_id)
-    if status == "open":
+    if status == MapStatus.OPEN:
         where.append(OPEN_CASE)
-    elif status == "closed":
+    elif status == MapStatus.CLOSED:
         where.append(Case.status == CaseStatus.CLOSED)
     if area_id is not None:
         where.append(Case.area_id == area_id)

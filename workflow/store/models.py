@@ -100,7 +100,7 @@ class Area(Base):
     lat: Mapped[float | None] = mapped_column(Float, comment="approximate centre")
     lon: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict | None] = mapped_column(
-        comment="GeoJSON Polygon or MultiPolygon (longitude first); see workflow.areas")
+        JSON(none_as_null=True), comment="GeoJSON Polygon or MultiPolygon (longitude first); see workflow.areas")
 
     parent: Mapped[Area | None] = relationship(remote_side=[id])
 
@@ -250,7 +250,8 @@ class Case(Base):
     stage: Mapped[str | None] = mapped_column(String(60), comment="form key of the current task")
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
-    lat: Mapped[float | None] = mapped_column(Float, comment="the report's point, copied for the place indexes")
+    lat: Mapped[float | None] = mapped_column(
+        Float, comment="the point the reporter gave (NULL: it named an area only), for the place indexes")
     lon: Mapped[float | None] = mapped_column(Float)
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("qr_teams.id"))

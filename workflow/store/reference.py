@@ -7,7 +7,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from workflow.store.models import Agency, Area, Category, City, QrTeam
 
@@ -49,7 +49,8 @@ class References:
 
     @cached_property
     def areas(self) -> dict[str, Area]:
-        return {a.code: a for a in self.session.scalars(select(Area))}
+        # not the polygons (workflow.areas builds its shapes once; they may be megabytes)
+        return {a.code: a for a in self.session.scalars(select(Area).options(defer(Area.geometry)))}
 
     @cached_property
     def areas_by_id(self) -> dict[int, Area]:

@@ -50,7 +50,7 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     city = _upsert(session, City, c["code"], name=c["name"], timezone=c["timezone"],
                    quiet_notices=list(c.get("quiet_notices") or []),
                    phone_country=str(c.get("phone_country", "62")),
-                   duplicate_days=int(c.get("duplicate_days", 30)))
+                   **_whole("duplicate_days", c))  # absent: the model's default
     session.flush()
     for a in data["agencies"]:
         _upsert(session, Agency, a["code"], name=a["name"], short_name=a["short_name"],
@@ -75,13 +75,25 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
         _upsert(session, Category, cat["code"], name_id=cat["name_id"], name_en=cat["name_en"],
                 description_id=cat.get("description_id", ""),
                 description_en=cat.get("description_en", ""), group=cat.get("group", ""),
-                keywords=cat.get("keywords", ""), active=True, nearby_m=int(cat.get("nearby_m", 200)),
+                keywords=cat.get("keywords", ""), active=True, **_whole("nearby_m", cat),
                 attributes=parse_attributes(cat.get("attributes") or []))
     session.flush()
     if c.get("areas_file"):
         load_area_geometry(session, Path(path).parent / c["areas_file"])
+    areas.refresh_geometry_hash(session)  # names and kecamatan are part of the shapes in use
     return SeedCounts(agencies=len(data["agencies"]), kecamatan=len(data["kecamatan"]),
                       kelurahan=kelurahan, teams=teams, categories=len(data["categories"]))
+
+
+def _whole(name: str, entry: dict) -> dict:
+    """``{name: value}`` when the seed entry gives a whole number of at least 1 (nothing when it
+    gives none: the column's default); a ValueError for anything else."""
+    if name not in entry:
+        return {}
+    value = entry[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{entry.get('code', 'city')}: {name} must be a whole number of at least 1, not {value!r}")
+    return {name: value}
 
 
 def load_area_geometry(session: Session, path: Path) -> None:

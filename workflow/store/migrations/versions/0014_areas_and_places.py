@@ -33,8 +33,9 @@ def upgrade() -> None:
     op.add_column("categories", sa.Column(
         "nearby_m", sa.Integer(), nullable=False, server_default="200",
         comment="open reports of the category this close count as the same problem (metres)"))
-    op.add_column("cases", sa.Column("lat", sa.Float(), nullable=True,
-                                     comment="the report's point, copied for the place indexes"))
+    op.add_column("cases", sa.Column(
+        "lat", sa.Float(), nullable=True,
+        comment="the point the reporter gave (NULL: it named an area only), for the place indexes"))
     op.add_column("cases", sa.Column("lon", sa.Float(), nullable=True))
     op.execute("UPDATE cases SET lat = (SELECT lat FROM reports WHERE reports.id = cases.report_id), "
                "lon = (SELECT lon FROM reports WHERE reports.id = cases.report_id)")
