@@ -332,3 +332,16 @@ def test_the_map_endpoints_are_limited_per_ip(app, web):
     for path in ("/peta.geojson", "/lapor/titik?lat=-5.156&lon=119.405", "/lapor/sekitar?category=sampah"):
         answers = [web.get(path).status_code for _ in range(4)]
         assert answers == [200, 200, 200, 429], (path, answers)
+
+
+@pytest.mark.parametrize("path", [
+    "/lapor/ikuti/%00", "/lapor/ikuti/" + "9" * 5000, "/lapor/ikuti/%ED%A0%80", "/lapor/titik?lat=%00&lon=1",
+    "/lapor/titik?lat=1e309&lon=1", "/lapor/sekitar?category=%00&lat=-5.15&lon=119.4", "/peta?category=%00",
+    "/peta?start=%00", "/peta.geojson?page=99999999999999999999999", "/peta.geojson?area=%ED%A0%80",
+    "/peta/foto/99999999999999999999",
+])
+def test_odd_input_to_the_place_pages_is_a_4xx_or_an_empty_answer(web, path):
+    response = web.get(path)
+    assert response.status_code in (200, 400, 404), (path, response.status_code)
+    if path.startswith("/lapor/ikuti/") or path.startswith("/peta/foto/"):
+        assert response.status_code in (400, 404)
