@@ -231,7 +231,7 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     dpu.close()
     staff.clear_cookies()
 
-    qr = _login(staff, "qr.mariso")
+    qr = _login(staff, "qr.mariso", lands="**/lapangan")
     _open_task(qr, number)
     services.clock.advance(timedelta(hours=2))
     arrived = (services.clock.now() - timedelta(minutes=10)).astimezone(WITA)
@@ -461,3 +461,138 @@ def test_the_report_form_without_javascript_keeps_the_kecamatan_path(browser, ma
     assert page.input_value("#lat") == "-5,1560"  # kept as typed
     assert errors == []
     context.close()
+
+
+def _to_field_work(services, case_id: int, *, instructions: str) -> None:
+    """Triage, accept and dispatch to Mariso's QR team, by the server's users."""
+    from sqlalchemy import select
+
+    from workflow.access import actor_for_user
+    from workflow.store.models import User, WorkItem
+
+    for username, values in (("triase", {"decision": "valid"}), ("koor.dlh", {"decision": "accept"}),
+                             ("koor.dlh", {"team": "qr-mariso-1", "instructions": instructions})):
+        with services.uow() as uow:
+            user = uow.session.scalar(select(User).where(User.username == username))
+            item = uow.session.scalar(select(WorkItem).where(WorkItem.case_id == case_id,
+                                                             WorkItem.completed_at.is_(None)))
+            commands.complete_work_item(uow, actor_for_user(uow.session, user.id), item.id, values)
+            uow.commit()
+
+
+def _no_wider_than_the_screen(page) -> None:
+    width = page.evaluate("document.documentElement.clientWidth")
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 5)""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, wide
+    assert wide == [], wide
+
+
+def test_an_officer_works_a_task_from_the_field_view_on_a_phone(browser, server, tmp_path):
+    base, services = server
+    with services.uow() as uow:
+        submitted = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di depan Pasar Lette, sudah tiga hari.",
+            lat=-5.1560, lon=119.4050, area="mariso", address="Jl. Rajawali No. 1"))
+        uow.commit()
+    _to_field_work(services, submitted.case_id, instructions="Bawa gerobak; tumpukan di belakang pasar.")
+    photo = tmp_path / "sesudah.jpg"
+    photo.write_bytes(jpeg_bytes(size=(640, 480)))
+    context, errors = _context(browser, base, **PHONE)
+    page = _login(context, "qr.mariso", lands="**/lapangan")
+    card = page.locator(f'.task-card[data-case="{submitted.case_number}"]')
+    expect(card).to_contain_text("Bawa gerobak; tumpukan di belakang pasar.")
+    assert card.locator('a[href^="geo:"]').count() == 1
+    _no_wider_than_the_screen(page)
+    _shot(page, "field-cards-phone")
+    card.get_by_role("link", name="Buka tugas").tap()
+    page.wait_for_selector("#task-form")
+    _no_wider_than_the_screen(page)
+    form_top = page.locator("#task-form").bounding_box()["y"]
+    assert form_top < page.locator(".card h2", has_text="Kasus").first.bounding_box()["y"]  # the form first
+    assert page.input_value("#arrived_at")  # filled with now
+    page.fill("#action_taken", "Sampah diangkut dua gerobak, lokasi disapu.")
+    with page.expect_file_chooser() as chooser:
+        page.tap("#after_photo")
+    chooser.value.set_files(str(photo))
+    page.tap("#task-form button[type=submit]")
+    page.wait_for_url("**/lapangan**")
+    expect(page.locator(".flash")).to_contain_text(submitted.case_number)
+    expect(page.locator(f'.task-card[data-case="{submitted.case_number}"]')).to_have_count(0)
+    _shot(page, "field-done-phone")
+    assert errors == []
+    context.close()
+
+
+def test_a_coordinator_takes_a_case_through_both_pairs_of_steps_in_six_page_loads(browser, server):
+    """From the inbox: accept, then dispatch; later verify, then close. Each completion whose next
+    step is the same coordinator's goes straight to it (before: back to the inbox each time, 8
+    loads)."""
+    base, services = server
+    with services.uow() as uow:
+        submitted = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di depan Pasar Lette, sudah tiga hari.",
+            lat=-5.1560, lon=119.4050, area="mariso"))
+        uow.commit()
+    from sqlalchemy import select
+
+    from workflow.access import actor_for_user
+    from workflow.store.models import User, WorkItem
+
+    def as_user(username, values):
+        with services.uow() as uow:
+            user = uow.session.scalar(select(User).where(User.username == username))
+            item = uow.session.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
+                                                             WorkItem.completed_at.is_(None)))
+            commands.complete_work_item(uow, actor_for_user(uow.session, user.id), item.id, values)
+            uow.commit()
+
+    as_user("triase", {"decision": "valid"})
+    context, errors = _context(browser, base)
+    page = _login(context, "koor.dlh")
+    loads = []
+    page.on("load", lambda: loads.append(page.url))
+    page.click(f"text={submitted.case_number}")
+    page.check("input[name=decision][value=accept]")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_selector("#team")  # straight on to the dispatch
+    page.select_option("#team", "qr-mariso-1")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_url("**/inbox")
+    first_pair = len(loads)  # the task, the dispatch it went on to, the inbox
+    services.clock.advance(timedelta(hours=1))
+    as_user("qr.mariso", {"arrived_at": services.clock.now() - timedelta(minutes=5),
+                          "action_taken": "Sampah diangkut.", "after_photo": _officer_photo(services, submitted.case_id)})
+    page.reload()
+    loads.clear()  # the reload is the coordinator coming back to the inbox later, not a step
+    page.click(f"text={submitted.case_number}")
+    page.check("input[name=decision][value=approve]")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_selector("#closure_note")  # straight on to the closure
+    page.fill("#closure_note", "Sampah sudah diangkut. Terima kasih.")
+    page.click("#task-form button[type=submit]")
+    page.wait_for_url("**/inbox")
+    assert (first_pair, len(loads)) == (3, 3), loads
+    with services.reading() as session:
+        from workflow.store.models import Case
+        assert session.get(Case, submitted.case_id).status == "resolved"
+    assert errors == []
+    context.close()
+
+
+def _officer_photo(services, case_id: int) -> int:
+    from sqlalchemy import select
+
+    from workflow.access import actor_for_user
+    from workflow.commands.case_extras import store_attachment
+    from workflow.store.models import Case, User
+    from workflow.vocabulary import AttachmentKind
+
+    with services.uow() as uow:
+        officer = uow.session.scalar(select(User).where(User.username == "qr.mariso"))
+        image = services.storage.prepare(jpeg_bytes(), field="after_photo")
+        attachment = store_attachment(uow, uow.session.get(Case, case_id), image, kind=AttachmentKind.AFTER,
+                                      actor=actor_for_user(uow.session, officer.id))
+        uow.commit()
+        return attachment.id

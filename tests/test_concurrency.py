@@ -50,8 +50,9 @@ def test_racing_completions_of_one_work_item(world, racers):
     winner = outcomes.index("done")
 
     after = w.table_counts()
-    # One completion's worth of rows: two events, one new work item; nothing from the losers.
-    assert after["case_events"] == before["case_events"] + 2
+    # One completion's worth of rows: three events (claimed with it, completed, transferred), one
+    # new work item; nothing from the losers.
+    assert after["case_events"] == before["case_events"] + 3
     assert after["work_items"] == before["work_items"] + 1
     case = w.case(sub.case_id)
     assert case.version == version + 1

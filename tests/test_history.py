@@ -165,7 +165,8 @@ def test_search_filters_and_supervisor_scope(world, app, eventful):
         _timeline(w, eventful.case_id, sup_dpu)  # it passed through DPU, but DLH holds it
     with w.services.reading() as session:
         done = history.actor_events(session, w.auditor, "koor.dpu")
-    assert [(e.action, e.to_agency) for e in done.rows] == [("case_transferred", "DLH"), ("task_completed", None)]
+    assert [(e.action, e.to_agency) for e in done.rows] == [
+        ("case_transferred", "DLH"), ("task_completed", None), ("task_claimed", None)]
 
     web = WebClient(app)
     web.login("sup.dlh")

@@ -67,15 +67,15 @@ def test_happy_path_ends_closed_with_every_handoff_in_order(world):
     assert w.open_items(sub.case_id) == []
     with w.services.reading() as session:
         assert session.scalars(select(Timer).where(Timer.case_id == sub.case_id)).all() == []
-    assert w.actions(sub.case_id) == [
+    assert w.actions(sub.case_id) == [  # each task done without claiming it first is claimed with it
         "report_submitted",
-        "task_completed", "case_routed",             # triage -> DLH
-        "task_completed",                            # disposition: accepted
-        "task_completed", "team_dispatched",         # dispatch
-        "attachment_added", "task_completed",        # field work with after-photo
-        "task_completed",                            # verification
-        "task_completed", "case_resolved",           # closure
-        "task_completed", "case_closed",             # citizen confirms
+        "task_claimed", "task_completed", "case_routed",      # triage -> DLH
+        "task_claimed", "task_completed",                     # disposition: accepted
+        "task_claimed", "task_completed", "team_dispatched",  # dispatch
+        "attachment_added", "task_claimed", "task_completed",  # field work with after-photo
+        "task_claimed", "task_completed",                     # verification
+        "task_claimed", "task_completed", "case_resolved",    # closure
+        "task_completed", "case_closed",                      # the citizen confirms (no claiming)
     ]
     events = w.events(sub.case_id)
     assert [(e.from_task, e.to_task) for e in events if e.action == "task_completed"] == [

@@ -153,10 +153,14 @@ def test_second_coordinator_gets_a_clear_conflict(world, app):
     second_page = second.get(link).get_data(as_text=True)  # both have the form open
     version = re.search(r'name="version" type="hidden" value="(\d+)"', second_page).group(1)
     assert _complete(first, link, {"decision": "accept"}).status_code == 302
-    late = second.post(link, {"decision": "accept", "version": version}, page="/")
+    late = second.post(link, {"decision": "transfer", "transfer_to": "DPU", "version": version,
+                              "reason": "Saluran tersumbat, urusan Dinas PU."}, page="/")
     assert late.status_code == 409
     body = late.get_data(as_text=True)
-    assert "baru saja ditangani oleh koor.dlh" in body and "Muat ulang halaman" in body
+    assert "baru saja ditangani oleh koor.dlh" in body
+    # the form comes back with what was typed, nothing lost
+    assert re.search(r'<input checked[^>]*value="transfer"|value="transfer"[^>]*checked', body)
+    assert "Saluran tersumbat, urusan Dinas PU." in body
 
 
 def test_english_on_request(world, web):

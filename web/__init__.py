@@ -79,6 +79,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         cases,
         dashboard,
         escalations,
+        field,
         home,
         inbox,
         open311,
@@ -87,8 +88,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         tasks,
     )
 
-    for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, inbox.bp, tasks.bp, cases.bp, escalations.bp,
-                      admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
+    for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, inbox.bp, tasks.bp, cases.bp,
+                      escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 

@@ -63,7 +63,7 @@ class LoginForm(Form):
 
 
 # where a user lands after logging in: the first of these screens they may use
-HOMES = ((Screen.INBOX, "inbox.index"), (Screen.ESCALATIONS, "escalations.index"),
+HOMES = ((Screen.FIELD, "field.index"), (Screen.INBOX, "inbox.index"), (Screen.ESCALATIONS, "escalations.index"),
          (Screen.ADMIN, "admin.incident_list"), (Screen.HISTORY, "audit.search"))
 
 

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from wtforms import BooleanField, TextAreaField
 
-from workflow import commands
+from workflow import commands, responses
 from workflow.access import can_write_notes
 from workflow.read.cases import attachment_for, case_detail
 
@@ -23,12 +23,19 @@ class NoteForm(Form):
     public = BooleanField(_l("Public reply (the reporter sees it)"))
 
 
+def _note_texts(session, detail) -> dict:
+    """Ready texts for a public reply (workflow.responses), under the key the note form reads."""
+    found = responses.offered(session, detail.case, responses.NOTE_FORM, str(get_locale()))
+    return {f"note:{k}": v for k, v in found.items()}
+
+
 @bp.get("/<int:case_id>")
 @login_required
 def show(case_id: int):
     with services().reading() as session:
         detail = case_detail(session, actor(), case_id)
-    return render_template("cases/show.html", d=detail, note_form=NoteForm(),
+        ready = _note_texts(session, detail)
+    return render_template("cases/show.html", d=detail, note_form=NoteForm(), responses=ready,
                            can_note=can_write_notes(actor(), detail.case) is not None,
                            locale=str(get_locale()))
 
@@ -44,7 +51,8 @@ def add_note(case_id: int):
         return redirect(back)
     with services().reading() as session:
         detail = case_detail(session, actor(), case_id)
-    return render_template("cases/show.html", d=detail, note_form=form, can_note=True,
+        ready = _note_texts(session, detail)
+    return render_template("cases/show.html", d=detail, note_form=form, can_note=True, responses=ready,
                            locale=str(get_locale())), 400
 
 

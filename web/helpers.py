@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, request, session, url_for
 from flask_login import current_user
 
 from workflow.access import Actor, Screen, may_use
-from workflow.errors import DomainError, NotFound, ValidationError
+from workflow.errors import Conflict, DomainError, NotFound, ValidationError
 from workflow.services import Services
 from workflow.text import bad_text
 
@@ -80,24 +80,32 @@ class Submitted:
 
     ok: bool
     result: Any = None
+    status: int = 400  # of the page that shows the form again: 409 for a conflict
 
     def __bool__(self) -> bool:
         return self.ok
 
 
 def submit(form, command: Callable, *args, fallback: str, refusals_on: str | None = None,
-           **kwargs) -> Submitted:
+           conflicts_on: str | None = None, **kwargs) -> Submitted:
     """:func:`run_command` for a form. A :class:`ValidationError` puts each message on the form
     field of its name (on ``fallback`` when the form has none) and nothing is saved: the caller
     renders the form again, with what was typed and a 400. With ``refusals_on``, any other
     refusal but "not found" (a feedback window that has closed, a question already answered)
-    goes on that field too, instead of to an error page."""
+    goes on that field too, instead of to an error page. With ``conflicts_on``, a conflict
+    (someone else acted first) goes on that field and the form comes back with what was typed,
+    as a 409."""
     try:
         return Submitted(True, run_command(command, *args, **kwargs))
     except ValidationError as exc:
         add_errors(form, exc.errors, fallback=fallback)
     except NotFound:
         raise
+    except Conflict as exc:
+        if conflicts_on is None and refusals_on is None:
+            raise
+        add_error(form, conflicts_on or refusals_on, exc.message)
+        return Submitted(False, status=409 if conflicts_on else 400)
     except DomainError as exc:
         if refusals_on is None:
             raise
@@ -169,3 +177,16 @@ def csv_cell(value) -> str:
     text = _AFTER_SEPARATOR.sub(r"\1\2'\3", text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
+
+
+WORK_LIST = "work_list"  # session key: the list (and filters) a worker last opened a task from
+
+
+def remember_work_list() -> None:
+    """This page (the inbox with its filters, the field view) is where a finished task sends its
+    worker back to."""
+    session[WORK_LIST] = request.full_path.rstrip("?")[:1000]
+
+
+def work_list() -> str:
+    return session.get(WORK_LIST) or url_for("inbox.index")

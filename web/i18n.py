@@ -73,6 +73,13 @@ def time_left(due: datetime | None, now: datetime) -> str:
     return gettext("%(time)s late", time=format_timedelta(-delta, threshold=1.1))
 
 
+def pick(labels) -> str:
+    """A label given per language ({"id": ..., "en": ...}) in the page's language."""
+    if isinstance(labels, str):
+        return labels
+    return labels.get(str(get_locale())) or labels.get("id") or next(iter(labels.values()), "")
+
+
 def ago(moment: datetime, now: datetime) -> str:
     """How long ago, roughly: "3 days ago" ("3 hari yang lalu")."""
     return gettext("%(time)s ago", time=format_timedelta(max(now - moment, timedelta(0)), threshold=1.1))
@@ -99,6 +106,7 @@ def install(app: Flask) -> None:
         KINDS,
         STATUS_LABELS,
         attribute_answers,
+        event_label,
         force_transferable,
         level_label,
         level_severe,
@@ -107,11 +115,11 @@ def install(app: Flask) -> None:
         task_label,
     )
 
-    app.jinja_env.globals.update(tr=tr, local_time=local_time, zone_name=zone_name, time_left=time_left, ago=ago,
+    app.jinja_env.globals.update(tr=tr, local_time=local_time, zone_name=zone_name, time_left=time_left, ago=ago, pick=pick,
                                  LANGUAGES=LANGUAGES, duration=duration_text,
                                  current_locale=lambda: str(get_locale()),
                                  action_labels=ACTIONS, kind_labels=KINDS, channel_labels=CHANNELS, status_labels=STATUS_LABELS,
-                                 attribute_answers=attribute_answers, task_label=task_label,
+                                 attribute_answers=attribute_answers, task_label=task_label, event_label=event_label,
                                  public_stage=public_stage, level_label=level_label,
                                  level_severe=level_severe, force_transferable=force_transferable,
                                  operation_label=operation_label)

@@ -12,7 +12,16 @@ from workflow.access import Screen
 from workflow.read.inbox import SLA_STATES, SORTS, InboxFilters, inbox
 from workflow.read.options import report_options
 
-from .helpers import actor, is_htmx, run_command, safe_next, screen_of, services, whole_number
+from .helpers import (
+    actor,
+    is_htmx,
+    remember_work_list,
+    run_command,
+    safe_next,
+    screen_of,
+    services,
+    whole_number,
+)
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -39,6 +48,8 @@ def _filters() -> InboxFilters:
 @screen_of(Screen.INBOX)
 def index():
     filters = _filters()
+    if not is_htmx():
+        remember_work_list()
     now = services().clock.now()
     with services().reading() as session:
         page = inbox(session, actor(), filters, now)

@@ -79,6 +79,22 @@ def task_label(name: str | None) -> str:
     return _definition().label(name, _locale())
 
 
+def event_label(action: str, task_name: str | None, data: dict | None) -> str:
+    """An audit event as staff read it; a completed task says which task and what was decided
+    ("Disposisi: Terima", "Verifikasi: Kerjakan ulang"), from the task's form in tasks.yaml."""
+    if action != Action.TASK_COMPLETED or not task_name:
+        return str(ACTIONS.get(action, action))
+    definition = _definition()
+    form = definition.forms.get((data or {}).get("form") or "")
+    decision = form.decision if form else None
+    value = ((data or {}).get("values") or {}).get(decision.name) if decision else None
+    label = task_label(task_name)
+    if value is None or value not in decision.choice_labels:
+        return label
+    choice = decision.choice_labels[value]
+    return f"{label}: {choice.get(_locale()) or choice.get('id')}"
+
+
 def public_stage(name: str | None) -> str | None:
     """What the reporter reads while their case is at this task."""
     return _definition().public_label(name, _locale())

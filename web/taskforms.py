@@ -42,7 +42,9 @@ def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]
         elif f.type == "datetime":
             attrs[f.name] = DateTimeLocalField(text, format="%Y-%m-%dT%H:%M", validators=[Optional()])
         elif f.type == "attachment":
-            attrs[f.name] = FileField(text, render_kw={"accept": "image/jpeg,image/png,image/webp"})
+            # a phone opens its rear camera; a desktop its file chooser
+            attrs[f.name] = FileField(text, render_kw={"accept": "image/jpeg,image/png,image/webp",
+                                                       "capture": "environment"})
         else:
             attrs[f.name] = StringField(text)
     return type(f"{definition.key.title()}Form", (Form,), attrs)()

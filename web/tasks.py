@@ -10,20 +10,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from wtforms import HiddenField, TextAreaField
 
-from workflow import commands
+from workflow import commands, responses
 from workflow.commands.tasks import QUESTION_MAX, workable_item
 from workflow.engine.forms import FormDefinition
-from workflow.errors import ValidationError
+from workflow.errors import Conflict, ValidationError
 from workflow.read.cases import CaseDetail, case_detail, instructions_for
+from workflow.read.handoff import Step, last_step, next_task_for
 from workflow.read.nearby import duplicate_candidates
 from workflow.read.options import task_choices
-from workflow.store.models import WorkItem
+from workflow.store.models import Case, WorkItem
 from workflow.store.reference import References
-from workflow.vocabulary import OPEN_STATUSES
+from workflow.vocabulary import OPEN_STATUSES, Role
 
 from .cases import NoteForm
 from .forms import Form
-from .helpers import actor, add_errors, read_upload, services, submit, whole_number
+from .helpers import actor, add_error, add_errors, read_upload, services, submit, whole_number, work_list
 from .i18n import tr
 from .taskforms import build_form, values_of
 
@@ -46,13 +47,23 @@ class TaskPage:
     form: FormDefinition
     options: dict  # the choices of the form's fields, by source
     candidates: list = ()  # possible duplicates, for a form that can merge the case into another
+    step: Step | None = None  # what the previous step handed on
+    conflict: object = None  # the task is no longer open: why (a message)
+    responses: dict = None  # ready texts for the form's text fields, by field
 
 
-def _read(item_id: int) -> TaskPage:
-    """404 outside the actor's view, 403 for a task they may not work."""
+def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
+    """404 outside the actor's view, 403 for a task they may not work; 409 for one no longer
+    open, unless ``finished_ok`` (a form posted to it comes back with what was typed)."""
     with services().reading() as session:
-        item, _role = workable_item(session, actor(), item_id)
-        _case = item.case  # loaded while the session is open: the page reads it later
+        conflict = None
+        try:
+            item, _role = workable_item(session, actor(), item_id)
+        except Conflict as exc:  # the actor may work it, but it is done: who did it is in the message
+            if not finished_ok:
+                raise
+            item, conflict = session.get(WorkItem, item_id), exc.message
+        _loaded = item.case, item.assignee  # while the session is open: the page reads them later
         form = services().definition.forms[item.form_key]
         candidates = []
         if any(f.merge_into for f in form.fields):
@@ -65,7 +76,11 @@ def _read(item_id: int) -> TaskPage:
             item=item, detail=case_detail(session, actor(), item.case_id),
             instructions=instructions_for(session, [item.id]).get(item.id, []), form=form,
             options={f.source: task_choices(session, item.case, f.source) for f in form.fields if f.source},
-            candidates=candidates)
+            candidates=candidates, step=last_step(session, services().definition, item.case_id),
+            conflict=conflict, responses={
+                **responses.offered(session, item.case, item.form_key, str(get_locale())),
+                **{f"note:{k}": v for k, v in responses.offered(
+                    session, item.case, responses.NOTE_FORM, str(get_locale())).items()}})
 
 
 def merge_values(form: FormDefinition, number: str, distance_m: float) -> dict[str, str] | None:
@@ -99,10 +114,14 @@ def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = No
     if ask_form is None and task is not None and task.asks_citizen and asking is None:
         ask_form = AskForm()
         ask_form.version.data = page.detail.case.version
+    holder = page.item.assignee if page.item.assignee_id not in (None, actor().user_id) else None
     return render_template("tasks/show.html", item=page.item, d=page.detail, form=form, note_form=NoteForm(),
+                           held_by=holder and {"name": holder.full_name, "username": holder.username,
+                                               "since": page.item.claimed_at},
                            definition=page.form, locale=str(get_locale()), instructions=page.instructions,
                            ask_form=ask_form if asking is None else None, asking=asking,
                            candidates=page.candidates, merge_values=merge_values, now=services().clock.now(),
+                           step=page.step, responses=page.responses or {}, form_first=page.item.role == Role.QR_OFFICER,  # on site: the form first
                            open_statuses=OPEN_STATUSES), status
 
 
@@ -112,14 +131,21 @@ def show(item_id: int):
     page = _read(item_id)
     form = _form(page)
     form.version.data = page.detail.case.version
+    now = services().clock.now().astimezone(services().zone).replace(tzinfo=None, second=0, microsecond=0)
+    for f in page.form.fields:  # "when did it happen": most often just now (the officer on site)
+        if f.type == "datetime" and f.happened and form[f.name].data is None:
+            form[f.name].data = now
     return _page(page, form)
 
 
 @bp.post("/<int:item_id>")
 @login_required
 def complete(item_id: int):
-    page = _read(item_id)
+    page = _read(item_id, finished_ok=True)
     form = _form(page)
+    if page.conflict is not None:  # someone else finished it: their work stands, what was typed stays
+        add_error(form, "version", page.conflict)
+        return _page(page, form, 409)
     if not form.validate_on_submit():
         return _page(page, form, 400)
     values, files = values_of(form, page.form, services().zone)
@@ -129,11 +155,24 @@ def complete(item_id: int):
     except ValidationError as exc:
         add_errors(form, exc.errors, fallback="version")
         return _page(page, form, 400)
-    if not submit(form, commands.complete_work_item, actor(), item_id, values, fallback="version",
-                  expected_version=whole_number(form.version.data), uploads=uploads):
-        return _page(page, form, 400)
+    done = submit(form, commands.complete_work_item, actor(), item_id, values, fallback="version",
+                  conflicts_on="version", expected_version=whole_number(form.version.data), uploads=uploads)
+    if not done:
+        if done.status == 409:  # what was typed stays; the version is the case's now, to send again on purpose
+            form.version.data = _current_version(page.item.case_id)
+        return _page(page, form, done.status)
     flash(_l("Task completed: %(case)s.", case=page.item.case.number))
-    return redirect(url_for("inbox.index"))
+    with services().reading() as session:
+        following = next_task_for(session, services().definition, actor(), page.item.case_id)
+    if following is not None:  # the same case's next step is this person's too: straight on
+        return redirect(url_for("tasks.show", item_id=following))
+    return redirect(work_list())
+
+
+def _current_version(case_id: int) -> int | None:
+    with services().reading() as session:
+        case = session.get(Case, case_id)
+        return case.version if case else None
 
 
 @bp.post("/<int:item_id>/ask")

@@ -76,6 +76,7 @@ def actor_for_user(session: Session, user_id: int) -> Actor:
 
 class Screen(enum.StrEnum):
     INBOX = "inbox"  # the task inbox
+    FIELD = "field"  # a QR officer's day on a phone
     ESCALATIONS = "escalations"  # late and bouncing work
     DASHBOARD = "dashboard"
     HISTORY = "history"  # case histories from the audit trail
@@ -84,6 +85,7 @@ class Screen(enum.StrEnum):
 
 SCREEN_ROLES = {
     Screen.INBOX: (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER),
+    Screen.FIELD: (Role.QR_OFFICER,),
     Screen.ESCALATIONS: (Role.SUPERVISOR,),
     Screen.DASHBOARD: (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR),
     Screen.HISTORY: (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR),

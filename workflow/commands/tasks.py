@@ -162,7 +162,12 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
         uow.process.resolve_side_tasks(change.workflow, item.task_name)
         uow.process.complete(change.workflow, item.bpmn_task_id, cleaned)
         reason = cleaned.get("reason")
-        snap = change.save(reason=reason, completed_task=item.bpmn_task_id, events=[
+        claimed = []
+        if item.assignee_id is None and actor.user_id is not None:  # done without claiming: claimed with it
+            item.assignee_id, item.claimed_at = actor.user_id, uow.clock.now()
+            claimed = [{"action": Action.TASK_CLAIMED, "task_name": item.task_name,
+                        "data": {"work_item": item.id, "assignee": actor.name}}]
+        snap = change.save(reason=reason, completed_task=item.bpmn_task_id, events=[*claimed,
             {"action": Action.TASK_COMPLETED, "task_name": item.task_name, "from_task": item.task_name,
              "reason": reason, "data": {"form": item.form_key, "values": cleaned}}])
     if merge_target is not None and case.status == CaseStatus.MERGED:

@@ -73,6 +73,14 @@ class FormDefinition:
                 return f
         raise KeyError(name)
 
+    @property
+    def decision(self) -> FormField | None:
+        """The field that says what was decided: the first required choice among fixed choices
+        (triage's valid/reject/duplicate, verification's approve/send back); None for a form
+        that only records (dispatch, field work)."""
+        return next((f for f in self.fields if f.type == "choice" and f.required and f.choices and not f.source),
+                    None)
+
     def describe(self) -> dict:
         return {"key": self.key, "title": dict(self.title),
                 "fields": [f.describe() for f in self.fields]}

@@ -139,6 +139,23 @@ class Category(Base):
         JSON, default=list, comment="extra fields the category asks for (Open311 attributes)")
 
 
+class ResponseTemplate(Base):
+    """A ready text for a form's text field (a closing note, a rejection reason, dispatch
+    instructions; ``form_key`` "note" is a public reply on the case page), for one category or
+    all (``category_id`` NULL), in both languages, with placeholders (workflow.responses)."""
+
+    __tablename__ = "response_templates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    form_key: Mapped[str] = mapped_column(String(60), comment="the task form (tasks.yaml), or 'note'")
+    field: Mapped[str] = mapped_column(String(60), comment="the form's text field it fills")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), comment="NULL: every category")
+    title: Mapped[str] = mapped_column(String(120), comment="what staff choose it by")
+    text_id: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 # --- people -----------------------------------------------------------------------------------
 
 

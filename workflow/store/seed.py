@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import areas
-from workflow.store.models import Agency, Area, Category, City, QrTeam
+from workflow.responses import check_template
+from workflow.store.models import Agency, Area, Category, City, QrTeam, ResponseTemplate
 
 DEFAULT_SEED = Path(__file__).resolve().parent / "seeds" / "makassar.yaml"
 
@@ -77,6 +78,16 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
                 description_en=cat.get("description_en", ""), group=cat.get("group", ""),
                 keywords=cat.get("keywords", ""), active=True, **_whole("nearby_m", cat),
                 attributes=parse_attributes(cat.get("attributes") or []))
+    session.flush()
+    categories = {cat.code: cat for cat in session.scalars(select(Category))}
+    for t in data.get("response_templates") or []:
+        check_template(t["code"], t["id"], t["en"])
+        category = t.get("category")
+        if category is not None and category not in categories:
+            raise ValueError(f"response template {t['code']}: unknown category {category!r}")
+        _upsert(session, ResponseTemplate, t["code"], form_key=t["form"], field=t["field"],
+                category_id=categories[category].id if category else None, title=t["title"],
+                text_id=t["id"], text_en=t["en"], active=bool(t.get("active", True)))
     session.flush()
     if c.get("areas_file"):
         load_area_geometry(session, Path(path).parent / c["areas_file"])

@@ -1,0 +1,67 @@
+"""The QR officer's field view: their team's tasks as cards, the dispatch instructions on each,
+one tap to navigate; the field-work form first, its arrival time filled with now, the camera."""
+
+from __future__ import annotations
+
+import re
+
+from tests import actions
+from tests.webclient import WebClient
+
+
+def _dispatched(world, **report):
+    sub = world.report(**report)
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.accept, world.dlh, sub.case_id)
+    world.do(actions.dispatch, world.dlh, sub.case_id, team="qr-mariso-1", instructions="Bawa gerobak.")
+    return sub
+
+
+def test_an_officer_lands_on_the_cards_of_their_team(world, app):
+    first = _dispatched(world)
+    world.report()  # still at triage: not field work
+    world.qr_mariso
+    web = WebClient(app)
+    landed = web.login("qr.mariso")
+    assert landed.headers["Location"] == "/lapangan"  # the first thing an officer sees
+    html = web.get("/lapangan").get_data(as_text=True)
+    cards = re.findall(r'<li class="task-card[^"]*"[^>]*data-case="([^"]+)"', html)
+    assert cards == [first.case_number]
+    assert "Bawa gerobak." in html and "Instruksi" in html
+    assert 'href="geo:-5.156000,119.405000?q=-5.156000,119.405000(' in html
+    assert "https://www.google.com/maps/dir/?api=1&amp;destination=-5.156000,119.405000" in html
+    item = world.item(first.case_id)
+    assert f'href="/tasks/{item.id}"' in html
+
+
+def test_a_report_named_only_by_its_area_says_the_place_is_approximate(world, app):
+    _dispatched(world, lat=None, lon=None, area="mariso", kelurahan="mariso/lette")
+    world.qr_mariso
+    web = WebClient(app)
+    web.login("qr.mariso")
+    assert "Tempat perkiraan" in web.get("/lapangan").get_data(as_text=True)
+
+
+def test_other_roles_and_other_teams_do_not_see_the_field_view(world, app):
+    _dispatched(world)
+    world.dlh
+    coordinator = WebClient(app)
+    coordinator.login("koor.dlh")
+    assert coordinator.get("/lapangan").status_code == 403
+    world.user("qr.tallo", ("qr_officer", "qr-tallo-1"))
+    other = WebClient(app)
+    other.login("qr.tallo")
+    html = other.get("/lapangan").get_data(as_text=True)
+    assert 'class="task-card' not in html and "Belum ada tugas lapangan" in html
+
+
+def test_the_field_work_form_comes_first_with_now_and_the_camera(world, app, clock):
+    sub = _dispatched(world)
+    world.qr_mariso
+    web = WebClient(app)
+    web.login("qr.mariso")
+    html = web.get(f"/tasks/{world.item(sub.case_id).id}").get_data(as_text=True)
+    assert '<div class="grid form-first">' in html
+    local = clock.now().astimezone(world.services.zone)
+    assert re.search(rf'name="arrived_at"[^>]*value="{local:%Y-%m-%dT%H:%M}"', html)
+    assert re.search(r'<input[^>]*capture="environment"[^>]*name="after_photo"|name="after_photo"[^>]*capture', html)

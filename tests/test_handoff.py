@@ -1,0 +1,171 @@
+"""What each step hands on to the next person: the previous step at the top of every task page,
+and completions in the history labelled with what was decided (read from bpmn/tasks.yaml)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests import actions
+from tests.webclient import WebClient
+from workflow import commands
+from workflow.vocabulary import Action
+
+
+def _page(app, username: str, item_id: int) -> str:
+    web = WebClient(app)
+    web.login(username)
+    return web.get(f"/tasks/{item_id}").get_data(as_text=True)
+
+
+def _handoff(html: str) -> str:
+    found = re.search(r'<section class="card handoff".*?</section>', html, re.S)
+    assert found, "no previous step on the task page"
+    return found.group(0)
+
+
+@pytest.fixture
+def dispatched(world):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.accept, world.dlh, sub.case_id)
+    world.do(actions.dispatch, world.dlh, sub.case_id, team="qr-mariso-1",
+             instructions="Bawa gerobak; tumpukan ada di belakang pasar.")
+    return sub
+
+
+def test_the_officer_reads_the_dispatch_instructions(world, app, dispatched):
+    world.qr_mariso
+    box = _handoff(_page(app, "qr.mariso", world.item(dispatched.case_id).id))
+    assert "Langkah sebelumnya: Penugasan tim QR" in box
+    assert "Bawa gerobak; tumpukan ada di belakang pasar." in box and "Tim QR Mariso" in box
+    assert "<dt>Instruksi</dt>" in box and "<dt>Tim QR</dt>" in box and "koor.dlh" in box
+
+
+def test_the_verifier_reads_the_officers_arrival_action_and_photo(world, app, dispatched, clock):
+    arrived = clock.now() - timedelta(minutes=5)
+    photo = world.after_photo(world.qr_mariso, dispatched.case_id)
+    world.do(actions.record_field_work, world.qr_mariso, dispatched.case_id, arrived_at=arrived,
+             action_taken="Sampah diangkut dua gerobak.", after_photo=photo)
+    box = _handoff(_page(app, "koor.dlh", world.item(dispatched.case_id).id))
+    assert "Langkah sebelumnya: Penanganan lapangan" in box
+    assert "Sampah diangkut dua gerobak." in box and "Waktu tiba" in box
+    local = arrived.astimezone(world.services.zone)
+    assert f"{local:%H:%M}" in box  # in the city's time
+    assert f'src="/cases/attachments/{photo}"' in box
+
+
+def test_the_officer_reads_why_the_work_was_sent_back(world, app, dispatched):
+    world.field_work(world.qr_mariso, dispatched.case_id)
+    world.do(actions.verify, world.dlh, dispatched.case_id, approve=False, reason="Foto tidak jelas, ulangi.")
+    box = _handoff(_page(app, "qr.mariso", world.item(dispatched.case_id).id))
+    assert "Langkah sebelumnya: Verifikasi: Kerjakan ulang" in box and "Foto tidak jelas, ulangi." in box
+
+
+def test_an_escalation_review_is_not_the_previous_step(world, app, dispatched):
+    """Side tasks run beside the case: after a supervisor's review of the late field work, the
+    officer still reads the dispatch."""
+    from sqlalchemy import select
+
+    from escalation.sweeper import Sweeper
+    from workflow.store.models import WorkItem
+
+    item = world.item(dispatched.case_id)
+    world.services.clock.set(item.due_at)
+    Sweeper(world.services, worker="test").run_once()
+    supervisor = world.user("sup.dlh", ("supervisor", "DLH"))
+    with world.services.reading() as session:
+        review = session.scalars(select(WorkItem).where(
+            WorkItem.case_id == dispatched.case_id, WorkItem.completed_at.is_(None),
+            WorkItem.id != item.id)).one()
+    assert world.services.definition.task(review.task_name).side
+    with world.services.uow() as uow:
+        commands.complete_work_item(uow, supervisor, review.id, {"note": "Segera, warga menunggu."})
+        uow.commit()
+    world.qr_mariso
+    box = _handoff(_page(app, "qr.mariso", item.id))
+    assert "Langkah sebelumnya: Penugasan tim QR" in box and "Bawa gerobak" in box
+
+
+def test_history_labels_each_completion_with_what_was_decided(world, app, dispatched):
+    world.field_work(world.qr_mariso, dispatched.case_id)
+    world.do(actions.verify, world.dlh, dispatched.case_id, approve=False, reason="Foto tidak jelas.")
+    definition = world.services.definition
+    expected = []
+    for event in world.events(dispatched.case_id):
+        if event.action != Action.TASK_COMPLETED:
+            continue
+        data = world.event_data(event)
+        form = definition.forms[data["form"]]
+        label = definition.label(event.task_name, "id")
+        if form.decision is not None:
+            label += ": " + form.decision.choice_labels[data["values"][form.decision.name]]["id"]
+        expected.append(label)
+    assert expected[:2] == ["Triase: Valid", "Disposisi: Terima"] and expected[-1] == "Verifikasi: Kerjakan ulang"
+    web = WebClient(app)
+    world.auditor
+    web.login("inspektorat")
+    case_page = web.get(f"/cases/{dispatched.case_id}").get_data(as_text=True)
+    history = web.get(f"/audit/cases/{dispatched.case_id}").get_data(as_text=True)
+    for label in expected:
+        assert f"<strong>{label}</strong>" in case_page, label
+        assert f"<strong>{label}</strong>" in history, label
+    assert "<strong>Tugas diselesaikan</strong>" not in case_page
+
+
+# -- claiming that protects work, and one case in one sitting -------------------------------------
+
+
+def _version(html: str) -> str:
+    return re.search(r'name="version" type="hidden" value="(\d+)"', html).group(1)
+
+
+def test_a_task_someone_else_holds_opens_read_only_and_says_who_since_when(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    item = world.item(sub.case_id)
+    world.do(commands.claim, world.dlh, sub.case_id)
+    world.user("koor.dlh2", ("coordinator", "DLH"))
+    web = WebClient(app)
+    web.login("koor.dlh2")
+    html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert 'id="held-by"' in html and "koor.dlh" in html and "sedang mengerjakan tugas ini sejak" in html
+    assert re.search(r'<fieldset class="plain" disabled>', html)
+    late = web.post(f"/tasks/{item.id}", {"decision": "transfer", "transfer_to": "DPU", "version": _version(html),
+                                          "reason": "Bukan urusan DLH."}, page=f"/tasks/{item.id}")
+    assert late.status_code == 409 and "Bukan urusan DLH." in late.get_data(as_text=True)  # kept as typed
+    assert world.item(sub.case_id).id == item.id  # nothing happened
+
+
+def test_completing_an_unclaimed_task_claims_it_in_the_same_step(world):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    events = world.events(sub.case_id)
+    claimed, completed = events[-3], events[-2]  # then case_routed
+    assert (claimed.action, completed.action) == (Action.TASK_CLAIMED, Action.TASK_COMPLETED)
+    assert claimed.actor_name == completed.actor_name == "triase" and claimed.occurred_at == completed.occurred_at
+    with world.services.reading() as session:
+        from workflow.store.models import WorkItem
+        done = session.get(WorkItem, world.event_data(claimed)["work_item"])
+        assert done.assignee_id == done.completed_by_id
+
+
+def test_one_coordinator_goes_from_step_to_step_of_one_case(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    web = WebClient(app)
+    world.dlh
+    web.login("koor.dlh")
+    web.get("/inbox?tab=mine&sort=due")  # the filters the coordinator works with
+    accept = world.item(sub.case_id)
+    page = web.get(f"/tasks/{accept.id}").get_data(as_text=True)
+    done = web.post(f"/tasks/{accept.id}", {"decision": "accept", "version": _version(page)}, page=f"/tasks/{accept.id}")
+    dispatch = world.item(sub.case_id)
+    assert done.status_code == 302 and done.headers["Location"] == f"/tasks/{dispatch.id}"  # straight on
+    page = web.get(f"/tasks/{dispatch.id}").get_data(as_text=True)
+    done = web.post(f"/tasks/{dispatch.id}", {"team": "qr-mariso-1", "version": _version(page)},
+                    page=f"/tasks/{dispatch.id}")
+    # field work is the QR team's: back to the inbox, as it was filtered
+    assert done.status_code == 302 and done.headers["Location"] == "/inbox?tab=mine&sort=due"

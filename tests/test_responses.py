@@ -1,0 +1,85 @@
+"""Response templates: seed data checked against the process's forms, offered on the forms they
+fill for the case's category, with the case's facts in them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from tests import actions
+from tests.webclient import WebClient
+from workflow import responses
+from workflow.store.models import ResponseTemplate
+from workflow.store.seed import DEFAULT_SEED
+
+
+def test_every_seeded_template_fills_a_text_field_of_a_form_and_uses_known_placeholders(definition):
+    seeded = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))["response_templates"]
+    assert seeded
+    for t in seeded:
+        if t["form"] == responses.NOTE_FORM:
+            assert t["field"] == "body"  # web.cases.NoteForm
+        else:
+            field = definition.forms[t["form"]].field(t["field"])
+            assert field.type == "text", t["code"]
+        for text in (t["id"], t["en"]):
+            assert responses.placeholders_of(text) <= set(responses.PLACEHOLDERS), t["code"]
+
+
+@pytest.mark.parametrize("text, words", [("Halo {nama}", "unknown placeholder(s) nama"),
+                                         ("Halo {kelurahan", "response template x")])
+def test_a_template_with_a_wrong_placeholder_is_refused(text, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        responses.check_template("x", text)
+
+
+def test_the_closure_form_offers_the_categorys_texts_filled_in(world, app):
+    sub = world.approved()  # garbage, in Mariso, worked by Mariso's QR team
+    item = world.item(sub.case_id)
+    web = WebClient(app)
+    web.login("koor.dlh")
+    html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    box = re.search(r'<details class="responses" data-for="closure_note".*?</details>', html, re.S).group(0)
+    assert "Sampah diangkut" in box and "Selesai ditangani" in box  # the category's, then the general one
+    assert "Lampu atau rambu diperbaiki" not in box  # another category's
+    assert "Kelurahan Lette, Kecamatan Mariso sudah diangkut oleh Tim QR Mariso" in box
+    assert "{" not in re.sub(r"<[^>]+>", "", box)  # every placeholder filled
+    assert 'data-target="closure_note"' in box
+
+
+def test_texts_follow_the_language_and_a_missing_fact_is_marked(world, app):
+    sub = world.report()
+    web = WebClient(app)
+    world.triage
+    web.login("triase")
+    html = web.get(f"/tasks/{world.item(sub.case_id).id}?lang=en").get_data(as_text=True)
+    assert "This problem is not for the Kota Makassar government to handle." in html
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.accept, world.dlh, sub.case_id)
+    html = web.get(f"/cases/{sub.case_id}?lang=id").get_data(as_text=True)
+    assert "Laporan " + sub.case_number + " sedang ditangani" in html  # a public reply's ready text
+    with world.services.reading() as session:
+        from workflow.store.models import Case
+        case = session.get(Case, sub.case_id)
+        offered = responses.offered(session, case, "dispatch", "id")
+    assert [o.code for o in offered["instructions"]] == ["instruksi-sampah", "instruksi-umum"]
+
+
+def test_an_inactive_template_is_not_offered(world):
+    sub = world.report()
+    with world.services.uow() as uow:
+        for t in uow.session.scalars(select(ResponseTemplate).where(ResponseTemplate.form_key == "triage")):
+            t.active = False
+        uow.commit()
+    try:
+        with world.services.reading() as session:
+            from workflow.store.models import Case
+            assert responses.offered(session, session.get(Case, sub.case_id), "triage", "id") == {}
+    finally:
+        with world.services.uow() as uow:
+            for t in uow.session.scalars(select(ResponseTemplate)):
+                t.active = True
+            uow.commit()

@@ -1,0 +1,14 @@
+// Ready texts: a tap puts the text into its field (replacing what is there only after asking).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.fill");
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-target"));
+    if (!field) return;
+    if (field.value.trim() && field.value !== button.getAttribute("data-text") &&
+        !window.confirm(button.closest("details").getAttribute("data-replace") || "?")) return;
+    field.value = button.getAttribute("data-text");
+    field.focus();
+  });
+})();

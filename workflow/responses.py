@@ -1,0 +1,71 @@
+"""Response templates: ready texts staff start a closing note, a reason, dispatch instructions or a
+public reply from. Seed data (``response_templates:``), per form field and category, in both
+languages; placeholders name facts of the case: ``{case_number}``, ``{category}``,
+``{kecamatan}``, ``{kelurahan}``, ``{team}``, ``{city}``."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from workflow.store.models import Area, Case, Category, City, QrTeam, Report, ResponseTemplate
+
+PLACEHOLDERS = ("case_number", "category", "kecamatan", "kelurahan", "team", "city")
+NOTE_FORM = "note"  # form_key of the case page's note (a public reply)
+UNKNOWN = "…"  # a fact the case does not have yet (no team before dispatch)
+
+
+def placeholders_of(text: str) -> set[str]:
+    """The placeholders a template uses; a ValueError for a broken one (an unclosed brace)."""
+    return {name for _literal, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
+
+
+def check_template(code: str, *texts: str) -> None:
+    for text in texts:
+        try:
+            names = placeholders_of(text)
+        except ValueError as exc:
+            raise ValueError(f"response template {code}: {exc}") from None
+        unknown = sorted(names - set(PLACEHOLDERS))
+        if unknown:
+            raise ValueError(f"response template {code}: unknown placeholder(s) {', '.join(unknown)}; "
+                             f"use {', '.join(PLACEHOLDERS)}")
+
+
+@dataclass(frozen=True)
+class Offered:
+    code: str
+    title: str
+    text: str  # filled in for the case, in the page's language
+
+
+def offered(session: Session, case: Case, form_key: str, locale: str) -> dict[str, list[Offered]]:
+    """The active templates of ``form_key``'s fields for the case's category (or every
+    category), by field, filled in with the case's facts."""
+    rows = list(session.scalars(select(ResponseTemplate).where(
+        ResponseTemplate.form_key == form_key, ResponseTemplate.active.is_(True),
+        or_(ResponseTemplate.category_id.is_(None), ResponseTemplate.category_id == case.category_id))
+        .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.title)))
+    if not rows:
+        return {}
+    facts = _facts(session, case, locale)
+    out: dict[str, list[Offered]] = {}
+    for t in rows:
+        text = t.text_en if locale == "en" else t.text_id
+        out.setdefault(t.field, []).append(Offered(t.code, t.title, text.format_map(facts)))
+    return out
+
+
+def _facts(session: Session, case: Case, locale: str) -> dict[str, str]:
+    report = session.get(Report, case.report_id)
+    category = session.get(Category, case.category_id)
+    kelurahan = session.get(Area, report.kelurahan_id) if report.kelurahan_id else None
+    team = session.get(QrTeam, case.team_id) if case.team_id else None
+    city = session.scalar(select(City.name).limit(1))
+    return {"case_number": case.number or UNKNOWN,
+            "category": category.name_en if locale == "en" else category.name_id,
+            "kecamatan": session.get(Area, case.area_id).name, "kelurahan": kelurahan.name if kelurahan else UNKNOWN,
+            "team": team.name if team else UNKNOWN, "city": city or UNKNOWN}
