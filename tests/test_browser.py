@@ -463,21 +463,26 @@ def test_the_report_form_without_javascript_keeps_the_kecamatan_path(browser, ma
     context.close()
 
 
-def _to_field_work(services, case_id: int, *, instructions: str) -> None:
-    """Triage, accept and dispatch to Mariso's QR team, by the server's users."""
+def _as_user(services, case_id: int, username: str, values: dict) -> None:
+    """Complete the case's open task as ``username`` (one of the server's users)."""
     from sqlalchemy import select
 
     from workflow.access import actor_for_user
     from workflow.store.models import User, WorkItem
 
+    with services.uow() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username))
+        item = uow.session.scalar(select(WorkItem).where(WorkItem.case_id == case_id,
+                                                         WorkItem.completed_at.is_(None)))
+        commands.complete_work_item(uow, actor_for_user(uow.session, user.id), item.id, values)
+        uow.commit()
+
+
+def _to_field_work(services, case_id: int, *, instructions: str) -> None:
+    """Triage, accept and dispatch to Mariso's QR team, by the server's users."""
     for username, values in (("triase", {"decision": "valid"}), ("koor.dlh", {"decision": "accept"}),
                              ("koor.dlh", {"team": "qr-mariso-1", "instructions": instructions})):
-        with services.uow() as uow:
-            user = uow.session.scalar(select(User).where(User.username == username))
-            item = uow.session.scalar(select(WorkItem).where(WorkItem.case_id == case_id,
-                                                             WorkItem.completed_at.is_(None)))
-            commands.complete_work_item(uow, actor_for_user(uow.session, user.id), item.id, values)
-            uow.commit()
+        _as_user(services, case_id, username, values)
 
 
 def _no_wider_than_the_screen(page) -> None:
@@ -535,18 +540,8 @@ def test_a_coordinator_takes_a_case_through_both_pairs_of_steps_in_six_page_load
             category="sampah", description="Sampah menumpuk di depan Pasar Lette, sudah tiga hari.",
             lat=-5.1560, lon=119.4050, area="mariso"))
         uow.commit()
-    from sqlalchemy import select
-
-    from workflow.access import actor_for_user
-    from workflow.store.models import User, WorkItem
-
     def as_user(username, values):
-        with services.uow() as uow:
-            user = uow.session.scalar(select(User).where(User.username == username))
-            item = uow.session.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
-                                                             WorkItem.completed_at.is_(None)))
-            commands.complete_work_item(uow, actor_for_user(uow.session, user.id), item.id, values)
-            uow.commit()
+        _as_user(services, submitted.case_id, username, values)
 
     as_user("triase", {"decision": "valid"})
     context, errors = _context(browser, base)

@@ -169,3 +169,76 @@ def test_one_coordinator_goes_from_step_to_step_of_one_case(world, app):
                     page=f"/tasks/{dispatch.id}")
     # field work is the QR team's: back to the inbox, as it was filtered
     assert done.status_code == 302 and done.headers["Location"] == "/inbox?tab=mine&sort=due"
+
+
+def _force_to_dpu(world, case_id: int, reason: str) -> None:
+    supervisor = world.user("sup.kota", ("supervisor", None))
+    with world.services.uow() as uow:
+        commands.force_transfer(uow, supervisor, case_id, to_agency="DPU", reason=reason)
+        uow.commit()
+
+
+def test_after_a_forced_transfer_the_new_opd_reads_the_supervisors_reason(world, app, dispatched):
+    _force_to_dpu(world, dispatched.case_id, "Saluran tersumbat: pekerjaan Dinas PU.")
+    world.dpu
+    box = _handoff(_page(app, "koor.dpu", world.item(dispatched.case_id).id))
+    assert "Langkah sebelumnya: Pelimpahan oleh supervisor" in box
+    assert "Saluran tersumbat: pekerjaan Dinas PU." in box and "DLH → DPU" in box
+    assert "Bawa gerobak" not in box  # the old OPD's dispatch is not this OPD's instruction
+
+
+def test_a_form_sent_to_a_case_gone_to_another_opd_is_a_conflict_not_a_missing_page(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    item = world.item(sub.case_id)
+    world.dlh
+    web = WebClient(app)
+    web.login("koor.dlh")
+    version = _version(web.get(f"/tasks/{item.id}").get_data(as_text=True))
+    _force_to_dpu(world, sub.case_id, "Urusan Dinas PU.")
+    late = web.post(f"/tasks/{item.id}", {"decision": "accept", "version": version}, page="/inbox")
+    assert late.status_code == 409
+
+
+def test_after_someone_else_finished_the_form_comes_back_editable_with_what_was_typed(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    item = world.item(sub.case_id)
+    world.user("koor.dlh2", ("coordinator", "DLH"))
+    web = WebClient(app)
+    web.login("koor.dlh2")
+    version = _version(web.get(f"/tasks/{item.id}").get_data(as_text=True))
+    world.do(actions.accept, world.dlh, sub.case_id)
+    late = web.post(f"/tasks/{item.id}", {"decision": "transfer", "transfer_to": "DPU", "version": version,
+                                          "reason": "Urusan Dinas PU."}, page="/inbox")
+    html = late.get_data(as_text=True)
+    assert late.status_code == 409 and "Urusan Dinas PU." in html and "koor.dlh" in html
+    assert '<fieldset class="plain">' in html and 'id="held-by"' not in html
+
+
+def test_a_held_task_offers_no_other_way_to_act_on_it(world, app):
+    sub = world.report()
+    world.do(commands.claim, world.triage, sub.case_id)
+    world.user("triase2", ("triage", "KOMINFO"))
+    web = WebClient(app)
+    web.login("triase2")
+    html = web.get(f"/tasks/{world.item(sub.case_id).id}").get_data(as_text=True)
+    assert 'id="held-by"' in html and 'id="ask-form"' not in html and 'id="candidates-title"' not in html
+
+
+def test_the_list_to_return_to_belongs_to_the_person_and_not_to_their_language(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.qr_mariso
+    world.dlh
+    web = WebClient(app)
+    web.login("qr.mariso")
+    web.get("/lapangan")
+    web.logout()
+    web.login("koor.dlh")
+    web.get("/inbox?tab=all&lang=en")
+    item = world.item(sub.case_id)
+    page = web.get(f"/tasks/{item.id}?lang=id").get_data(as_text=True)
+    done = web.post(f"/tasks/{item.id}", {"decision": "transfer", "transfer_to": "DPU", "reason": "Urusan PU.",
+                                          "version": _version(page)}, page=f"/tasks/{item.id}")
+    assert done.status_code == 302 and done.headers["Location"] == "/inbox?tab=all"  # not /lapangan, not ?lang=en

@@ -50,7 +50,7 @@ def test_the_closure_form_offers_the_categorys_texts_filled_in(world, app):
     assert 'data-target="closure_note"' in box
 
 
-def test_texts_follow_the_language_and_a_missing_fact_is_marked(world, app):
+def test_texts_follow_the_language_and_one_missing_a_fact_is_not_offered(world, app):
     sub = world.report()
     web = WebClient(app)
     world.triage
@@ -66,6 +66,9 @@ def test_texts_follow_the_language_and_a_missing_fact_is_marked(world, app):
         case = session.get(Case, sub.case_id)
         offered = responses.offered(session, case, "dispatch", "id")
     assert [o.code for o in offered["instructions"]] == ["instruksi-sampah", "instruksi-umum"]
+    with world.services.reading() as session:  # before dispatch there is no team to name
+        closing = responses.offered(session, session.get(Case, sub.case_id), "closure", "id")
+    assert "tutup-umum" not in [o.code for o in closing.get("closure_note", [])]
 
 
 def test_an_inactive_template_is_not_offered(world):

@@ -22,7 +22,7 @@ from workflow.store.models import User
 
 from .extensions import login_manager
 from .forms import Form
-from .helpers import run_command, safe_next, services, whole_number
+from .helpers import forget_work_list, run_command, safe_next, services, whole_number
 from .i18n import tr
 from .ratelimit import CredentialGuesses
 
@@ -107,6 +107,7 @@ def login():
                                        device=device)
         if result.user is not None:
             user = load_user(f"{result.user.id}:{result.user.session_token}")
+            forget_work_list()  # another person's lists are not this one's
             login_user(user)
             response = redirect(safe_next(request.args.get("next"), home_for(user)))
             if device is None or device.user_id != result.user.id:
@@ -131,6 +132,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         run_command(commands.end_sessions, current_user.user_id)
+        forget_work_list()
         logout_user()
     flash(_l("You are logged out."))
     return redirect(url_for("home.index"))

@@ -23,7 +23,7 @@ from workflow.store.reference import References
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, is_htmx, screen_of, services, submit, whole_number
+from .helpers import actor, is_htmx, remember_work_list, screen_of, services, submit, whole_number
 from .i18n import zone_name
 from .labels import force_transferable
 
@@ -32,6 +32,7 @@ bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 @bp.get("")
 @screen_of(Screen.ESCALATIONS)
 def index():
+    remember_work_list(Screen.ESCALATIONS)  # a finished review task comes back here
     args = request.args
     page = whole_number(args.get("page"), 1)
     filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,

@@ -17,7 +17,7 @@ only_for(bp, Screen.FIELD)
 
 @bp.get("")
 def index():
-    remember_work_list()
+    remember_work_list(Screen.FIELD)
     now = services().clock.now()
     with services().reading() as session:
         cards = field_cards(session, services().definition, actor(), now)

@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, abort, current_app, request, session, url_for
+from flask import Blueprint, abort, current_app, request, session
 from flask_login import current_user
 
 from workflow.access import Actor, Screen, may_use
@@ -182,11 +182,28 @@ def csv_cell(value) -> str:
 WORK_LIST = "work_list"  # session key: the list (and filters) a worker last opened a task from
 
 
-def remember_work_list() -> None:
-    """This page (the inbox with its filters, the field view) is where a finished task sends its
-    worker back to."""
-    session[WORK_LIST] = request.full_path.rstrip("?")[:1000]
+def remember_work_list(screen: Screen) -> None:
+    """This page of ``screen`` (the inbox with its filters, the field view, the escalations) is
+    where a finished task sends its worker back to. The language is the session's own, not
+    part of the place."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    query = urlencode(args)
+    session[WORK_LIST] = {"screen": str(screen), "path": (request.path + (f"?{query}" if query else ""))[:1000]}
+
+
+def forget_work_list() -> None:
+    session.pop(WORK_LIST, None)
 
 
 def work_list() -> str:
-    return session.get(WORK_LIST) or url_for("inbox.index")
+    """Where to go after finishing a task: the list remembered, if it is still a page of this
+    site the person may use; else their home."""
+    from .auth import home_for
+
+    saved = session.get(WORK_LIST)
+    if isinstance(saved, dict) and saved.get("screen") in {str(s) for s in Screen} \
+            and may_use(actor(), Screen(saved["screen"])):
+        path = safe_next(saved.get("path"), "")
+        if path:
+            return path
+    return home_for(current_user)

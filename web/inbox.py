@@ -48,8 +48,7 @@ def _filters() -> InboxFilters:
 @screen_of(Screen.INBOX)
 def index():
     filters = _filters()
-    if not is_htmx():
-        remember_work_list()
+    remember_work_list(Screen.INBOX)  # with htmx too: the filters change in place
     now = services().clock.now()
     with services().reading() as session:
         page = inbox(session, actor(), filters, now)

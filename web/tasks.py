@@ -11,6 +11,7 @@ from flask_login import login_required
 from wtforms import HiddenField, TextAreaField
 
 from workflow import commands, responses
+from workflow.access import can_view_case
 from workflow.commands.tasks import QUESTION_MAX, workable_item
 from workflow.engine.forms import FormDefinition
 from workflow.errors import Conflict, ValidationError
@@ -62,7 +63,9 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
         except Conflict as exc:  # the actor may work it, but it is done: who did it is in the message
             if not finished_ok:
                 raise
-            item, conflict = session.get(WorkItem, item_id), exc.message
+            item, conflict = session.get(WorkItem, item_id), exc
+            if not can_view_case(actor(), item.case):  # the case went on to where they cannot follow
+                raise
         _loaded = item.case, item.assignee  # while the session is open: the page reads them later
         form = services().definition.forms[item.form_key]
         candidates = []
@@ -114,7 +117,8 @@ def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = No
     if ask_form is None and task is not None and task.asks_citizen and asking is None:
         ask_form = AskForm()
         ask_form.version.data = page.detail.case.version
-    holder = page.item.assignee if page.item.assignee_id not in (None, actor().user_id) else None
+    holder = page.item.assignee if page.item.completed_at is None and page.item.assignee_id not in (
+        None, actor().user_id) else None  # someone else holds the open task: read only
     return render_template("tasks/show.html", item=page.item, d=page.detail, form=form, note_form=NoteForm(),
                            held_by=holder and {"name": holder.full_name, "username": holder.username,
                                                "since": page.item.claimed_at},
@@ -144,7 +148,7 @@ def complete(item_id: int):
     page = _read(item_id, finished_ok=True)
     form = _form(page)
     if page.conflict is not None:  # someone else finished it: their work stands, what was typed stays
-        add_error(form, "version", page.conflict)
+        add_error(form, "version", page.conflict.message)
         return _page(page, form, 409)
     if not form.validate_on_submit():
         return _page(page, form, 400)
@@ -185,9 +189,11 @@ def ask(item_id: int):
     form.version.data = page.detail.case.version
     if not ask_form.validate_on_submit():
         return _page(page, form, 400, ask_form=ask_form)
-    if not submit(ask_form, commands.request_information, actor(), item_id, fallback="version",
-                  question=ask_form.question.data or "", expected_version=whole_number(ask_form.version.data)):
-        return _page(page, form, 400, ask_form=ask_form)
+    asked = submit(ask_form, commands.request_information, actor(), item_id, fallback="version",
+                   conflicts_on="version", question=ask_form.question.data or "",
+                   expected_version=whole_number(ask_form.version.data))
+    if not asked:  # the question typed stays, also when someone else acted first
+        return _page(page, form, asked.status, ask_form=ask_form)
     flash(_l("Question sent to the reporter: %(case)s. The SLA clock stops until the answer.",
              case=page.item.case.number))
     return redirect(url_for("tasks.show", item_id=item_id))

@@ -15,7 +15,6 @@ from workflow.store.models import Area, Case, Category, City, QrTeam, Report, Re
 
 PLACEHOLDERS = ("case_number", "category", "kecamatan", "kelurahan", "team", "city")
 NOTE_FORM = "note"  # form_key of the case page's note (a public reply)
-UNKNOWN = "…"  # a fact the case does not have yet (no team before dispatch)
 
 
 def placeholders_of(text: str) -> set[str]:
@@ -44,7 +43,8 @@ class Offered:
 
 def offered(session: Session, case: Case, form_key: str, locale: str) -> dict[str, list[Offered]]:
     """The active templates of ``form_key``'s fields for the case's category (or every
-    category), by field, filled in with the case's facts."""
+    category), by field, filled in with the case's facts; a template naming a fact the case does
+    not have (no team before dispatch, no kelurahan) is left out, never sent with a gap."""
     rows = list(session.scalars(select(ResponseTemplate).where(
         ResponseTemplate.form_key == form_key, ResponseTemplate.active.is_(True),
         or_(ResponseTemplate.category_id.is_(None), ResponseTemplate.category_id == case.category_id))
@@ -55,17 +55,19 @@ def offered(session: Session, case: Case, form_key: str, locale: str) -> dict[st
     out: dict[str, list[Offered]] = {}
     for t in rows:
         text = t.text_en if locale == "en" else t.text_id
+        if any(facts.get(name) is None for name in placeholders_of(text)):
+            continue
         out.setdefault(t.field, []).append(Offered(t.code, t.title, text.format_map(facts)))
     return out
 
 
-def _facts(session: Session, case: Case, locale: str) -> dict[str, str]:
+def _facts(session: Session, case: Case, locale: str) -> dict[str, str | None]:
     report = session.get(Report, case.report_id)
     category = session.get(Category, case.category_id)
     kelurahan = session.get(Area, report.kelurahan_id) if report.kelurahan_id else None
     team = session.get(QrTeam, case.team_id) if case.team_id else None
     city = session.scalar(select(City.name).limit(1))
-    return {"case_number": case.number or UNKNOWN,
+    return {"case_number": case.number,
             "category": category.name_en if locale == "en" else category.name_id,
-            "kecamatan": session.get(Area, case.area_id).name, "kelurahan": kelurahan.name if kelurahan else UNKNOWN,
-            "team": team.name if team else UNKNOWN, "city": city or UNKNOWN}
+            "kecamatan": session.get(Area, case.area_id).name, "kelurahan": kelurahan.name if kelurahan else None,
+            "team": team.name if team else None, "city": city}

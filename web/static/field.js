@@ -12,6 +12,7 @@
     return 2 * 6371 * Math.asin(Math.sqrt(h));
   }
   button.addEventListener("click", function () {
+    if (status) status.textContent = button.getAttribute("data-locating") || "";
     navigator.geolocation.getCurrentPosition(function (pos) {
       var cards = Array.prototype.slice.call(document.querySelectorAll(".task-card"));
       cards.forEach(function (card) {

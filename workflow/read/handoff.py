@@ -22,6 +22,7 @@ from workflow.store.reference import References
 from workflow.vocabulary import Action
 
 LOOK_BACK = 50  # completions read to find the last one on the main path
+ORDERS = (Action.TRANSFER_FORCED,)  # supervisors' orders that move a case on without a task
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,15 @@ class Value:
 
 @dataclass(frozen=True)
 class Step:
-    task_name: str
+    task_name: str | None  # None: not a task but a supervisor's order (``action``)
     actor: str
     role: str
     at: datetime
     decision: Value | None  # the form's deciding field, when it has one
     values: tuple[Value, ...]  # the other fields that were filled in
+    action: str | None = None  # a supervisor's order that came after the last task (a forced transfer)
+    reason: str | None = None
+    agencies: tuple[str | None, str | None] = (None, None)  # from, to
 
 
 def _shown(f: FormField, raw: Any, refs: References, photos: set[int]) -> Value | None:
@@ -65,11 +69,16 @@ def _shown(f: FormField, raw: Any, refs: References, photos: set[int]) -> Value 
 
 
 def last_step(session: Session, definition: ProcessDefinition, case_id: int) -> Step | None:
-    """The case's last completed main-path task, or None before the first."""
+    """The case's last completed main-path task, or a supervisor's order that came after it
+    (a forced transfer: the new OPD reads why), or None before the first."""
     events = session.scalars(select(CaseEvent).where(
-        CaseEvent.case_id == case_id, CaseEvent.action == Action.TASK_COMPLETED)
+        CaseEvent.case_id == case_id, CaseEvent.action.in_((Action.TASK_COMPLETED, *ORDERS)))
         .order_by(CaseEvent.seq.desc()).limit(LOOK_BACK))
     for event in events:
+        if event.action in ORDERS:  # a supervisor moved the case on: that is what the next person must know
+            return Step(task_name=None, actor=event.actor_name, role=event.actor_role, at=event.occurred_at,
+                        decision=None, values=(), action=event.action, reason=event.reason,
+                        agencies=(event.from_agency, event.to_agency))
         task = definition.task(event.task_name) if event.task_name else None
         data = json.loads(event.data) if isinstance(event.data, str) else (event.data or {})
         form = definition.forms.get(data.get("form") or "")
