@@ -13,7 +13,7 @@ import click
 from sqlalchemy import func, inspect, select
 
 from escalation.wiring import build as build_services
-from workflow import areas, commands
+from workflow import areas, commands, responses
 from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.services import Services
@@ -101,6 +101,9 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
     services = _services(ctx)
     with services.uow() as uow:
         counts = seed.load_reference_data(uow.session, seed_file)
+        wrong = responses.misplaced(uow.session, services.definition)
+        if wrong:  # nothing is kept: a seed that names forms the process does not have is broken
+            raise click.ClickException("response templates that fill no text field:\n  " + "\n  ".join(wrong))
         uow.commit()
     click.echo(f"reference data: {counts.agencies} agencies, {counts.kecamatan} kecamatan, "
                f"{counts.kelurahan} kelurahan, {counts.teams} QR teams, {counts.categories} categories")

@@ -86,3 +86,21 @@ def test_an_inactive_template_is_not_offered(world):
             for t in uow.session.scalars(select(ResponseTemplate)):
                 t.active = True
             uow.commit()
+
+
+def test_the_seed_refuses_templates_for_fields_the_process_does_not_have(tmp_path):
+    from click.testing import CliRunner
+
+    from tanggap.cli import main
+
+    seed = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))
+    seed["city"]["areas_file"] = str(DEFAULT_SEED.parent / seed["city"]["areas_file"])  # the file moved
+    seed["response_templates"].append({"code": "salah", "form": "closure", "field": "closur_note",
+                                       "title": "Salah ketik", "id": "Selesai.", "en": "Done."})
+    bad = tmp_path / "city.yaml"
+    bad.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
+    env = {"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": ""}
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    result = CliRunner().invoke(main, ["seed", "--file", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "salah: closure has no text field 'closur_note' (text fields: closure_note)" in result.output

@@ -49,8 +49,8 @@ class TaskPage:
     options: dict  # the choices of the form's fields, by source
     candidates: list = ()  # possible duplicates, for a form that can merge the case into another
     step: Step | None = None  # what the previous step handed on
-    conflict: object = None  # the task is no longer open: why (a message)
-    responses: dict = None  # ready texts for the form's text fields, by field
+    conflict: Conflict | None = None  # the task is no longer open (a form posted to it): who did it
+    responses: dict | None = None  # ready texts for the form's text fields, by field
 
 
 def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
@@ -125,7 +125,8 @@ def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = No
                            definition=page.form, locale=str(get_locale()), instructions=page.instructions,
                            ask_form=ask_form if asking is None else None, asking=asking,
                            candidates=page.candidates, merge_values=merge_values, now=services().clock.now(),
-                           step=page.step, responses=page.responses or {}, form_first=page.item.role == Role.QR_OFFICER,  # on site: the form first
+                           step=page.step, responses=page.responses or {},
+                           form_first=page.item.role == Role.QR_OFFICER,  # on site: the form first
                            open_statuses=OPEN_STATUSES), status
 
 

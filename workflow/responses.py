@@ -34,6 +34,29 @@ def check_template(code: str, *texts: str) -> None:
                              f"use {', '.join(PLACEHOLDERS)}")
 
 
+NOTE_FIELD = "body"  # the note form's text (web.cases.NoteForm)
+
+
+def misplaced(session: Session, definition) -> list[str]:
+    """Templates whose form and field are not a text field of the process's forms (or the
+    note's): they would never be offered. "code: why" each."""
+    out = []
+    for t in session.scalars(select(ResponseTemplate).order_by(ResponseTemplate.code)):
+        if t.form_key == NOTE_FORM:
+            if t.field != NOTE_FIELD:
+                out.append(f"{t.code}: the note's text is {NOTE_FIELD!r}, not {t.field!r}")
+            continue
+        form = definition.forms.get(t.form_key)
+        if form is None:
+            out.append(f"{t.code}: no form {t.form_key!r} in tasks.yaml (forms: {', '.join(sorted(definition.forms))})")
+            continue
+        field = next((f for f in form.fields if f.name == t.field), None)
+        if field is None or field.type != "text":
+            texts = [f.name for f in form.fields if f.type == "text"]
+            out.append(f"{t.code}: {t.form_key} has no text field {t.field!r} (text fields: {', '.join(texts)})")
+    return out
+
+
 @dataclass(frozen=True)
 class Offered:
     code: str
