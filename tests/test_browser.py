@@ -112,6 +112,9 @@ def _tiles(folder: Path):
 
 def _context(browser, base, **options):
     tiles = options.pop("tiles", ARTIFACTS / "tiles")
+    # the field view's service worker only where a test is about it: requests it passes on would
+    # go around the routes below (htmx, Leaflet, tiles)
+    options.setdefault("service_workers", "block")
     context = browser.new_context(base_url=base, locale="id-ID", timezone_id="Asia/Makassar", **options)
     context.route(re.compile(r"https://unpkg\.com/htmx\.org@.*/dist/htmx\.min\.js"),
                   lambda route: route.fulfill(body=HTMX_FILE.read_bytes(),
@@ -591,3 +594,55 @@ def _officer_photo(services, case_id: int) -> int:
                                       actor=actor_for_user(uow.session, officer.id))
         uow.commit()
         return attachment.id
+
+
+def _kept(page) -> dict:
+    return page.evaluate("""async () => {
+        const out = {};
+        for (const name of await caches.keys()) {
+            const cache = await caches.open(name);
+            out[name] = (await cache.keys()).map(r => new URL(r.url).pathname);
+        }
+        return out;
+    }""")
+
+
+def test_the_field_view_and_its_tasks_are_kept_for_no_signal_and_dropped_at_logout(browser, server):
+    base, services = server
+    with services.uow() as uow:
+        submitted = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di depan Pasar Lette, sudah tiga hari.",
+            lat=-5.1560, lon=119.4050, area="mariso"))
+        uow.commit()
+    _to_field_work(services, submitted.case_id, instructions="Bawa gerobak.")
+    photo = _officer_photo(services, submitted.case_id)
+    with services.reading() as session:
+        from sqlalchemy import select
+
+        from workflow.store.models import User, WorkItem
+        item = session.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
+                                                     WorkItem.completed_at.is_(None)))
+        officer = session.scalar(select(User).where(User.username == "qr.mariso"))
+    context, _errors = _context(browser, base, service_workers="allow", **PHONE)
+    page = _login(context, "qr.mariso", lands="**/lapangan")
+    wanted = {"/lapangan", f"/tasks/{item.id}", f"/cases/attachments/{photo}", "/static/responses.js",
+              "/static/tanggap.css"}
+    for _ in range(50):  # the worker installs, then keeps the pages: a moment
+        kept = _kept(page)
+        if wanted <= set(kept.get(f"tanggap-field-{officer.id}", [])):
+            break
+        page.wait_for_timeout(200)
+    assert wanted <= set(kept.get(f"tanggap-field-{officer.id}", [])), kept
+    context.set_offline(True)
+    page.goto(f"/tasks/{item.id}")
+    expect(page.locator("h1")).to_contain_text(submitted.case_number)
+    expect(page.locator("#offline-copy")).to_be_visible()
+    expect(page.locator("#handoff")).to_contain_text("Bawa gerobak.")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)"  # styled
+    page.goto("/lapangan")
+    expect(page.locator(f'.task-card[data-case="{submitted.case_number}"]')).to_be_visible()
+    context.set_offline(False)
+    page.get_by_role("button", name="Keluar").tap()
+    page.wait_for_url("**/")
+    assert not [name for name in _kept(page) if name.startswith("tanggap-field-")]
+    context.close()

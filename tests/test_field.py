@@ -65,3 +65,20 @@ def test_the_field_work_form_comes_first_with_now_and_the_camera(world, app, clo
     local = clock.now().astimezone(world.services.zone)
     assert re.search(rf'name="arrived_at"[^>]*value="{local:%Y-%m-%dT%H:%M}"', html)
     assert re.search(r'<input[^>]*capture="environment"[^>]*name="after_photo"|name="after_photo"[^>]*capture', html)
+
+
+def test_the_service_worker_and_the_manifest_are_served_for_the_whole_site(web):
+    worker = web.get("/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert worker.headers["Cache-Control"] == "no-cache"  # an update reaches every phone
+    assert "tanggap-field-" in worker.get_data(as_text=True)
+    worker.close()
+    manifest = web.get("/static/field.webmanifest")
+    import json
+    data = json.loads(manifest.get_data(as_text=True))
+    manifest.close()
+    assert data["start_url"] == "/lapangan" and {i["sizes"] for i in data["icons"]} == {"192x192", "512x512"}
+    for icon in data["icons"]:
+        response = web.get(icon["src"])
+        assert response.status_code == 200 and response.mimetype == "image/png"
+        response.close()

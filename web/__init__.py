@@ -88,7 +88,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         tasks,
     )
 
-    for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, inbox.bp, tasks.bp, cases.bp,
+    for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
                       escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)

@@ -3,7 +3,7 @@ navigate there and one to open the task."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, send_from_directory
 from flask_babel import get_locale
 
 from workflow.access import Screen
@@ -13,6 +13,17 @@ from .helpers import actor, only_for, remember_work_list, services
 
 bp = Blueprint("field", __name__, url_prefix="/lapangan")
 only_for(bp, Screen.FIELD)
+worker = Blueprint("field_worker", __name__)  # /sw.js: a service worker's scope is its own path's
+
+
+@worker.get("/sw.js")
+def service_worker():
+    """The field view's offline copies (web/static/field-sw.js), served from the root so that it
+    may keep the task pages too; never cached itself, so an update reaches every phone."""
+    response = send_from_directory(current_app.static_folder, "field-sw.js", mimetype="text/javascript",
+                                   max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("")

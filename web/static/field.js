@@ -2,6 +2,24 @@
 // the phone: nothing is sent).
 (function () {
   "use strict";
+  // Offline copies (field-sw.js): this page, each task on it and its photos, for this officer.
+  var list = document.getElementById("field-cards");
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").then(function () { return navigator.serviceWorker.ready; })
+      .then(function (registration) {
+        if (!list || !registration.active) return;
+        var urls = [window.location.pathname];
+        Array.prototype.forEach.call(document.querySelectorAll('script[src^="/static/"], link[href^="/static/"]'),
+          function (e) { urls.push(new URL(e.src || e.href).pathname); });  // this site's own files
+        Array.prototype.forEach.call(list.querySelectorAll(".task-card"), function (card) {
+          urls.push(card.getAttribute("data-task"));
+          (card.getAttribute("data-photos") || "").split(" ").forEach(function (p) { if (p) urls.push(p); });
+        });
+        registration.active.postMessage({ type: "keep", user: list.getAttribute("data-user"), urls: urls });
+      }).catch(function () { /* no offline copies: the page works as before */ });
+  }
+  var offline = document.getElementById("offline-copy");
+  if (offline && !navigator.onLine) offline.hidden = false;
   var button = document.getElementById("show-distance");
   var status = document.getElementById("distance-status");
   if (!button || !("geolocation" in navigator)) return;

@@ -14,7 +14,7 @@ from workflow.access import Actor, items_workable
 from workflow.engine.definition import ProcessDefinition
 from workflow.read.handoff import Step, last_step
 from workflow.read.inbox import sla_state
-from workflow.store.models import Area, Case, Category, Report, WorkItem
+from workflow.store.models import Area, Attachment, Case, Category, Report, WorkItem
 from workflow.vocabulary import Role
 
 CARDS_SHOWN = 50
@@ -37,6 +37,7 @@ class FieldCard:
     sla: str
     assignee_id: int | None
     step: Step | None  # the dispatch: its instructions
+    photos: tuple[int, ...] = ()  # the case's photos (attachment ids), kept on the phone with the task
 
 
 def field_cards(session: Session, definition: ProcessDefinition, actor: Actor, now: datetime) -> list[FieldCard]:
@@ -48,6 +49,10 @@ def field_cards(session: Session, definition: ProcessDefinition, actor: Actor, n
         .order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.id).limit(CARDS_SHOWN)).all()
     areas = dict(session.execute(select(Area.id, Area.name)).all()) if rows else {}
     categories = {c.id: c for c in session.scalars(select(Category))} if rows else {}
+    photos: dict[int, tuple[int, ...]] = {}
+    for case_id, attachment_id in session.execute(select(Attachment.case_id, Attachment.id).where(
+            Attachment.case_id.in_([case.id for _i, case, _r in rows])).order_by(Attachment.id)):
+        photos[case_id] = (*photos.get(case_id, ()), attachment_id)
     cards = []
     for item, case, report in rows:
         cards.append(FieldCard(
@@ -55,5 +60,6 @@ def field_cards(session: Session, definition: ProcessDefinition, actor: Actor, n
             category=categories[case.category_id], kecamatan=areas[case.area_id],
             kelurahan=areas.get(report.kelurahan_id), address=report.address, lat=report.lat, lon=report.lon,
             exact=case.lat is not None, due_at=item.due_at, sla=sla_state(item.due_at, item.at_risk_at, now),
-            assignee_id=item.assignee_id, step=last_step(session, definition, case.id)))
+            assignee_id=item.assignee_id, step=last_step(session, definition, case.id),
+            photos=photos.get(case.id, ())))
     return cards
