@@ -60,7 +60,9 @@ def test_a_failing_case_is_retried_then_becomes_an_incident_and_others_still_fir
     assert (first.cases, first.fired, first.retried) == (2, 1, 1)  # timers fired, cases retried
     assert _timer_events(w, good.case_id) == ["triage_sla"]
     with w.services.reading() as session:
-        row = session.scalar(select(Timer).where(Timer.case_id == bad.case_id))
+        # the timer that was due (the case's first; its later ones are not touched): without the
+        # order, PostgreSQL may hand back either row
+        row = session.scalar(select(Timer).where(Timer.case_id == bad.case_id).order_by(Timer.due_at, Timer.id))
     assert row.attempts == 1 and "simulated engine failure" in row.last_error
     assert sweeper.run_once().claimed == 0  # waiting out the backoff
 
@@ -71,7 +73,7 @@ def test_a_failing_case_is_retried_then_becomes_an_incident_and_others_still_fir
     assert len(third.given_up) == 1
     with w.services.reading() as session:
         incident = session.get(Incident, third.given_up[0])
-        row = session.scalar(select(Timer).where(Timer.case_id == bad.case_id))
+        row = session.scalar(select(Timer).where(Timer.case_id == bad.case_id).order_by(Timer.due_at, Timer.id))
     assert incident.case_id == bad.case_id and incident.operation == "fire_timers"
     assert "simulated engine failure" in incident.error and incident.details["attempts"] == 3
     assert row.failed_at is not None
