@@ -1,5 +1,6 @@
-// The field view: how far each task is from the officer, when they ask (the location stays in
-// the phone: nothing is sent).
+// The field view (and a QR officer's task page): asks the service worker to keep copies for no
+// signal, says when a page is such a copy, and shows how far each task is when the officer asks
+// (the location stays in the phone: nothing is sent).
 (function () {
   "use strict";
   // Offline copies (field-sw.js): this page, each task on it and its photos, for this officer.
