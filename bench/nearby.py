@@ -250,7 +250,6 @@ def main() -> None:
         have, load_s = size, time.perf_counter() - began
         with services.reading() as session:
             by_id = {c.id: c for c in session.scalars(select(Category))}
-            group = {c.id: [g for g in by_id.values() if g.group == c.group] for c in by_id.values()}
             open_count = session.scalar(select(func.count()).select_from(Case).where(OPEN_CASE))
             near = timed([lambda p=p: open_nearby(session, by_id[p[0]], p[1], p[2]) for p in points], WARMUP)
             recent = list(session.scalars(select(Case.id).where(
@@ -258,7 +257,7 @@ def main() -> None:
             picked = random.Random(13).sample(recent, min(QUERIES, len(recent)))
             loaded = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(picked)))}
             cases = [loaded[i] for i in picked]
-            dup = timed([lambda c=c: duplicate_candidates(session, c, group[c.category_id], days=DUPLICATE_DAYS,
+            dup = timed([lambda c=c: duplicate_candidates(session, c, days=DUPLICATE_DAYS,
                                                           now=NOW) for c in cases], WARMUP)
             results.append((size, near, dup))
             print(f"{size:>9}{size / PER_DAY:>7.0f}{open_count:>7}  {near.p50:>15.2f}{near.p95:>8.2f}"
@@ -268,9 +267,9 @@ def main() -> None:
                 explain(services, session, f"open_nearby({by_id[p[0]].code}, {p[1]}, {p[2]})",
                         lambda: open_nearby(session, by_id[p[0]], p[1], p[2]))
                 c = next((c for c in cases if duplicate_candidates(
-                    session, c, group[c.category_id], days=DUPLICATE_DAYS, now=NOW)), cases[0])
+                    session, c, days=DUPLICATE_DAYS, now=NOW)), cases[0])
                 explain(services, session, f"duplicate_candidates({c.number})",
-                        lambda: duplicate_candidates(session, c, group[c.category_id], days=DUPLICATE_DAYS,
+                        lambda: duplicate_candidates(session, c, days=DUPLICATE_DAYS,
                                                      now=NOW))
     services.dispose()
 

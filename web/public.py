@@ -29,13 +29,13 @@ from workflow.commands.reports import NOT_TOLD
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.notify import notices
-from workflow.read.nearby import open_nearby, supporters
+from workflow.read.nearby import nearby_photo, open_nearby, supporters
 from workflow.read.options import report_options
 from workflow.read.public import public_photo, public_status
-from workflow.store.models import Attachment, Case
+from workflow.store.models import Case
 from workflow.store.reference import References
 from workflow.text import mask
-from workflow.vocabulary import OPEN_STATUSES, AttachmentKind, CaseStatus, Channel, NoticeChannel
+from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Channel, NoticeChannel
 
 from .extensions import csrf, limiter
 from .forms import Form
@@ -358,11 +358,9 @@ def follow(number: str):
 def map_photo(attachment_id: int):
     """The photo sent with a report the nearby list shows: an open, not confidential one's."""
     with services().reading() as session:
-        attachment = session.get(Attachment, attachment_id)
-        if attachment is None or attachment.kind != AttachmentKind.BEFORE:
-            abort(404)
-        case = session.get(Case, attachment.case_id)
-        if case.report.confidential or case.status not in OPEN_STATUSES:
+        try:
+            attachment = nearby_photo(session, attachment_id)
+        except NotFound:
             abort(404)
     return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime, max_age=3600)
 

@@ -70,10 +70,7 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
         form = services().definition.forms[item.form_key]
         candidates = []
         if any(f.merge_into for f in form.fields):
-            refs = References(session)
-            own = refs.categories_by_id[item.case.category_id]
-            related = [c for c in refs.categories.values() if c.id == own.id or (own.group and c.group == own.group)]
-            candidates = duplicate_candidates(session, item.case, related, days=refs.city.duplicate_days,
+            candidates = duplicate_candidates(session, item.case, days=References(session).city.duplicate_days,
                                               now=services().clock.now())
         return TaskPage(
             item=item, detail=case_detail(session, actor(), item.case_id),

@@ -163,10 +163,6 @@ class AreaMap:
                     return round(y, 6), round(x, 6)
         return self.label_point(area_id)
 
-    def feature_collection(self, level: str = "kecamatan") -> list[dict]:
-        shapes = self.kecamatan if level == "kecamatan" else [s for ks in self.kelurahan.values() for s in ks]
-        return [{"type": "Feature", "id": s.code, "properties": {"code": s.code, "name": s.name},
-                 "geometry": mapping(s.geometry)} for s in shapes]
 
 
 _lock = threading.Lock()

@@ -18,8 +18,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow import geo
+from workflow.errors import NotFound
+from workflow.messages import msg
 from workflow.store.models import OPEN_CASE, Attachment, Case, Category, Report, Subscription
-from workflow.vocabulary import AttachmentKind, CaseStatus, Following
+from workflow.vocabulary import OPEN_STATUSES, AttachmentKind, CaseStatus, Following
 
 NEARBY_SHOWN = 10
 CANDIDATES_SHOWN = 8
@@ -117,13 +119,22 @@ class Candidate:
     description: str
 
 
-def duplicate_candidates(session: Session, case: Case, categories: list[Category], *, days: int,
-                         now: datetime, limit: int = CANDIDATES_SHOWN) -> list[Candidate]:
-    """Cases of ``categories`` (the case's own and its group's) reported in the last ``days``
+def related(session: Session, category_id: int) -> list[Category]:
+    """A category and the others of its seed ``group``: the reports that may be the same problem."""
+    own = session.get(Category, category_id)
+    if not own.group:
+        return [own]
+    return list(session.scalars(select(Category).where(Category.group == own.group)))
+
+
+def duplicate_candidates(session: Session, case: Case, *, days: int, now: datetime,
+                         limit: int = CANDIDATES_SHOWN) -> list[Candidate]:
+    """Cases of the case's category and its group (``related``) reported in the last ``days``
     within the widest of their radii, not merged, not the case itself; ranked by nearness,
     recency and how alike the descriptions read (rapidfuzz's token-set ratio)."""
-    if case.lat is None or not categories:
+    if case.lat is None:
         return []
+    categories = related(session, case.category_id)
     metres = max(c.nearby_m for c in categories)
     lat0, lat1, lon0, lon1 = box(case.lat, case.lon, metres)
     since = now - timedelta(days=days)
@@ -152,6 +163,16 @@ class MapStatus(enum.StrEnum):
 
     OPEN = "open"
     CLOSED = "closed"  # closed lately
+
+
+def nearby_photo(session: Session, attachment_id: int) -> Attachment:
+    """A photo the nearby list may show: sent with an open, not confidential report."""
+    attachment = session.get(Attachment, attachment_id)
+    case = session.get(Case, attachment.case_id) if attachment is not None else None
+    if case is None or attachment.kind != AttachmentKind.BEFORE or case.report.confidential \
+            or case.status not in OPEN_STATUSES:
+        raise NotFound(msg("photo not found"))
+    return attachment
 
 
 @dataclass(frozen=True)
