@@ -4,13 +4,17 @@ answers to missing, foreign and wrong-role tokens, and malformed bodies."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests import actions
 from tests.helpers import jpeg_bytes
 from workflow.commands import credentials
+from workflow.store.models import CaseEvent
+from workflow.vocabulary import Action
 
 
 def _token(world, username: str) -> str:
@@ -336,3 +340,29 @@ def test_a_token_in_use_shows_when_it_was_last_used(world, app, tokens):
     after = CliRunner().invoke(main, ["tokens", "list"], env=env).output
     line = after.split("token koor.dlh")[1].splitlines()[0]
     assert f"last used {world.services.clock.now():%Y-%m-%d %H:%M}" in line
+
+
+def test_a_field_taking_several_photos_takes_a_list_of_ids(world, tokens):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.do(actions.accept, world.dlh, sub.case_id)
+    world.do(actions.dispatch, world.dlh, sub.case_id, team="qr-mariso-1")
+    field = _open_task(tokens["qr"], "field_work")
+    form = tokens["qr"].get(f"/tasks/{field['id']}").get_json()["form"]
+    assert {f["name"]: f.get("max_files") for f in form["fields"]}["after_photo"] == 4
+    ids = [world.after_photo(world.qr_mariso, sub.case_id) for _ in range(2)]
+    values = {"arrived_at": (world.services.clock.now() - timedelta(minutes=5)).isoformat(),
+              "action_taken": "Diangkut.", "after_photo": [ids[0], "dua"]}
+    typed = tokens["qr"].post(f"/tasks/{field['id']}/complete", json={"values": values})
+    assert typed.status_code == 400
+    assert typed.get_json()["error"]["fields"] == {"values.after_photo": "harus daftar id lampiran yang sudah diunggah"}
+    twice = tokens["qr"].post(f"/tasks/{field['id']}/complete", json={"values": {**values, "after_photo": [ids[0]] * 2}})
+    assert twice.status_code == 400 and twice.get_json()["error"]["fields"] == {"values.after_photo": "foto yang sama disebut dua kali"}
+    done = tokens["qr"].post(f"/tasks/{field['id']}/complete", json={"values": {**values, "after_photo": ids}})
+    assert done.status_code == 200, done.get_json()
+    with world.services.reading() as session:
+        event = session.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == sub.case_id, CaseEvent.action == Action.TASK_COMPLETED)
+            .order_by(CaseEvent.seq.desc())).first()
+        data = json.loads(event.data) if isinstance(event.data, str) else event.data
+    assert data["values"]["after_photo"] == ids and data["values"]["before_photo"] is None

@@ -3,10 +3,18 @@ one tap to navigate; the field-work form first, its arrival time filled with now
 
 from __future__ import annotations
 
+import io
+import json
 import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from tests import actions
-from tests.webclient import WebClient
+from tests.helpers import jpeg_bytes
+from tests.webclient import WebClient, errors
+from workflow.store.models import Attachment
+from workflow.vocabulary import AttachmentKind
 
 
 def _dispatched(world, **report):
@@ -74,7 +82,6 @@ def test_the_service_worker_and_the_manifest_are_served_for_the_whole_site(web):
     assert "tanggap-field-" in worker.get_data(as_text=True)
     worker.close()
     manifest = web.get("/static/field.webmanifest")
-    import json
     data = json.loads(manifest.get_data(as_text=True))
     manifest.close()
     assert data["start_url"] == "/lapangan" and {i["sizes"] for i in data["icons"]} == {"192x192", "512x512"}
@@ -82,3 +89,55 @@ def test_the_service_worker_and_the_manifest_are_served_for_the_whole_site(web):
         response = web.get(icon["src"])
         assert response.status_code == 200 and response.mimetype == "image/png"
         response.close()
+
+
+def _photos(*colors):
+    return [(io.BytesIO(jpeg_bytes(color=c)), f"foto-{i}.jpg") for i, c in enumerate(colors)]
+
+
+def test_a_visit_takes_several_photos_before_and_after_and_the_verifier_sees_them_all(world, app, clock):
+    sub = _dispatched(world)
+    item = world.item(sub.case_id)
+    world.qr_mariso
+    web = WebClient(app)
+    web.login("qr.mariso")
+    page = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*multiple[^>]*name="after_photo"|name="after_photo"[^>]*multiple', page)
+    assert "Paling banyak 4 foto." in page
+    arrived = (clock.now() - timedelta(minutes=3)).astimezone(world.services.zone)
+    done = web.post(f"/tasks/{item.id}", {
+        "version": world.case(sub.case_id).version, "arrived_at": f"{arrived:%Y-%m-%dT%H:%M}",
+        "action_taken": "Diangkut dua gerobak.", "before_photo": _photos((10, 10, 10)),
+        "after_photo": _photos((200, 0, 0), (0, 200, 0))}, page=f"/tasks/{item.id}",
+        content_type="multipart/form-data")
+    assert done.status_code == 302, errors(done)
+    with world.services.reading() as session:
+        kinds = [a.kind for a in session.scalars(select(Attachment).where(
+            Attachment.case_id == sub.case_id, Attachment.uploaded_by_id == world.qr_mariso.user_id)
+            .order_by(Attachment.id))]
+    assert kinds == [AttachmentKind.BEFORE, AttachmentKind.AFTER, AttachmentKind.AFTER]
+    web.logout()
+    web.login("koor.dlh")
+    box = web.get(f"/tasks/{world.item(sub.case_id).id}").get_data(as_text=True)
+    box = re.search(r'<section class="card handoff".*?</section>', box, re.S).group(0)
+    shown = re.findall(r'src="/cases/attachments/(\d+)"', box)
+    assert len(shown) == 3 and "Foto sesudah 2/2" in box and "Foto sebelum (saat tiba)" in box
+
+
+def test_more_photos_than_the_field_takes_are_refused_before_any_is_stored(world, app, clock):
+    sub = _dispatched(world)
+    item = world.item(sub.case_id)
+    world.qr_mariso
+    web = WebClient(app)
+    web.login("qr.mariso")
+    arrived = (clock.now() - timedelta(minutes=3)).astimezone(world.services.zone)
+    refused = web.post(f"/tasks/{item.id}", {
+        "version": world.case(sub.case_id).version, "arrived_at": f"{arrived:%Y-%m-%dT%H:%M}",
+        "action_taken": "Diangkut.", "after_photo": _photos(*[(i * 40, 0, 0) for i in range(5)])},
+        page=f"/tasks/{item.id}", content_type="multipart/form-data")
+    assert refused.status_code == 400 and errors(refused) == ["paling banyak 4 foto"]
+    assert "Diangkut." in refused.get_data(as_text=True)  # what was typed stays
+    with world.services.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Attachment).where(
+            Attachment.case_id == sub.case_id, Attachment.kind == AttachmentKind.AFTER)) == 0
+

@@ -194,3 +194,29 @@ def test_citizen_feedback_only_when_waiting_for_it(world, routed):
     assert error.code == "not_resolved"
     error = _unchanged(world, lambda uow: actions.confirm(uow, "ZZZZ-ZZZZ"))
     assert isinstance(error, NotFound)
+
+
+@pytest.mark.parametrize("spec, problem", [
+    ({"type": "attachment", "max_files": 0}, "max_files must be a whole number from 1 to 10"),
+    ({"type": "attachment", "max_files": 11}, "max_files must be a whole number from 1 to 10"),
+    ({"type": "attachment", "max_files": True}, "max_files must be a whole number from 1 to 10"),
+    ({"type": "attachment", "max_files": "4"}, "max_files must be a whole number from 1 to 10"),
+    ({"type": "text", "max_files": 2}, "only attachment fields take max_files"),
+])
+def test_a_form_definition_with_a_wrong_photo_count_is_refused(spec, problem):
+    from workflow.engine.forms import parse_forms
+    with pytest.raises(ValueError, match=problem):
+        parse_forms({"f": {"fields": [{"name": "photos", **spec}]}})
+
+
+def test_a_field_taking_several_photos_reads_one_id_as_a_list_and_refuses_too_many():
+    from workflow.engine.forms import clean, parse_forms
+    form = parse_forms({"f": {"fields": [{"name": "photos", "type": "attachment", "max_files": 3,
+                                          "required": True}]}})["f"]
+    assert clean(form, {"photos": 7}, lambda _s: set()) == {"photos": [7]}
+    assert clean(form, {"photos": ["7", 8]}, lambda _s: set()) == {"photos": [7, 8]}
+    for value, error in (([], "this field is required"), ([1, 2, 3, 4], "at most 3 photos"),
+                         ([1, True], "must be an attachment id"), ([5, 5], "the same photo is named twice")):
+        with pytest.raises(ValidationError) as raised:
+            clean(form, {"photos": value}, lambda _s: set())
+        assert raised.value.errors == {"photos": error}

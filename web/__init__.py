@@ -24,7 +24,10 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     instance = services.settings.instance_path
     app.config.from_mapping(
         SECRET_KEY=None,
-        MAX_CONTENT_LENGTH=services.settings.max_upload_bytes + 16 * 1024 * 1024,
+        # the most photos one form takes, each up to the upload limit, and room for its other fields
+        MAX_CONTENT_LENGTH=services.settings.max_upload_bytes * max(
+            (sum(f.max_files for f in form.fields if f.type == "attachment")
+             for form in services.definition.forms.values()), default=1) + 16 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("TANGGAP_SECURE_COOKIES", "") == "1",

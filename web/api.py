@@ -306,7 +306,8 @@ def release(item_id: int):
 
 def _typed_values(item: WorkItem, values: Any) -> dict:
     """Check the JSON types against the task's form before the domain checks the rest: every
-    field is a string (or null); attachment fields take an attachment id."""
+    field is a string (or null); attachment fields take an attachment id, or a list of them
+    for a field that takes several photos."""
     if not isinstance(values, dict):
         raise ApiError(400, "validation_failed", _("Some fields are not valid."),
                        {"values": _("must be an object of form fields")})
@@ -320,8 +321,10 @@ def _typed_values(item: WorkItem, values: Any) -> dict:
         elif value is None:
             continue
         elif field.type == "attachment":
-            if isinstance(value, bool) or not isinstance(value, int):
-                errors[f"values.{name}"] = _("must be the id of an uploaded attachment")
+            ids = value if field.multiple and isinstance(value, list) else [value]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in ids):
+                errors[f"values.{name}"] = (_("must be a list of ids of uploaded attachments") if field.multiple
+                                            else _("must be the id of an uploaded attachment"))
         elif not isinstance(value, str):
             errors[f"values.{name}"] = _("must be a string")
     if errors:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 from workflow.commands.reports import NOT_TOLD
+from workflow.engine.forms import MAX_FILES_LIMIT
 from workflow.notify.notices import LANGUAGES
 from workflow.read.inbox import SLA_STATES, SORTS, TABS
 from workflow.vocabulary import AttachmentKind, NoticeChannel
@@ -87,7 +88,9 @@ SCHEMAS = {
         "required": {"type": "boolean"},
         "required_if": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
         "choices": {"type": "array", "items": {"type": "string"}},
-        "source": {"type": "string"}, "max_length": {"type": "integer"}, "kind": {"type": "string"}}},
+        "source": {"type": "string"}, "max_length": {"type": "integer"}, "kind": {"type": "string"},
+        "max_files": {"type": "integer", "minimum": 2,
+                      "description": "an attachment field that takes several photos: a list of attachment ids"}}},
     "TaskDetail": {"type": "object", "required": ["id", "case_id", "case_version", "task_name", "form_key",
                                                   "role", "form"], "properties": {
         "id": ID, "case_id": ID, "case_number": {"type": "string"}, "case_version": {"type": "integer"},
@@ -221,8 +224,9 @@ def _document() -> dict:
                 "summary": "Complete a task with its form's values", "parameters": [TASK_ID],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": False, "required": ["values"],
-                    "properties": {"values": {"type": "object", "additionalProperties": {
-                        "type": ["string", "integer", "null"]}},
+                    "properties": {"values": {"type": "object", "additionalProperties": {"anyOf": [
+                        {"type": ["string", "integer", "null"]},
+                        {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_FILES_LIMIT}]}},
                         "version": {"type": "integer", "minimum": 1}}}}}},
                 "responses": {"200": _json(_ref("CaseState"), "the case after the step"),
                               **_errors("400", "401", "403", "404", "409", "415", "429")}}},

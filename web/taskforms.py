@@ -10,7 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, MultipleFileField
 from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
@@ -43,29 +43,31 @@ def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]
             attrs[f.name] = DateTimeLocalField(text, format="%Y-%m-%dT%H:%M", validators=[Optional()])
         elif f.type == "attachment":
             # a phone opens its rear camera; a desktop its file chooser
-            attrs[f.name] = FileField(text, render_kw={"accept": "image/jpeg,image/png,image/webp",
-                                                       "capture": "environment"})
+            kw = {"accept": "image/jpeg,image/png,image/webp", "capture": "environment"}
+            if f.multiple:
+                attrs[f.name] = MultipleFileField(text, render_kw={**kw, "data-max-files": f.max_files},
+                                                  description=_l("Up to %(count)s photos.", count=f.max_files))
+            else:
+                attrs[f.name] = FileField(text, render_kw=kw)
         else:
             attrs[f.name] = StringField(text)
     return type(f"{definition.key.title()}Form", (Form,), attrs)()
 
 
 def values_of(form: Form, definition: FormDefinition, zone: ZoneInfo) -> tuple[dict, dict[str, object]]:
-    """(values for the domain, uploaded files by field name); typed times are in ``zone``."""
+    """(values for the domain, uploaded files by field name: a list for a field taking several);
+    typed times are in ``zone``."""
     values, files = {}, {}
     for f in definition.fields:
         data = form[f.name].data
         if f.type == "attachment":
-            if data is not None and getattr(data, "filename", ""):
-                files[f.name] = data
+            chosen = [d for d in (data if isinstance(data, list) else [data])
+                      if d is not None and getattr(d, "filename", "")]
+            if chosen:
+                files[f.name] = chosen if f.multiple else chosen[0]
             continue
         if f.type == "datetime" and isinstance(data, datetime):
             data = data.replace(tzinfo=zone)  # datetime-local: the city's time
         values[f.name] = data if data not in ("", None) else None
     return values, files
 
-
-def describe_choice(definition: FormDefinition, name: str, value, locale: str) -> str:
-    field = definition.field(name)
-    labels = field.choice_labels.get(value, {})
-    return labels.get(locale) or labels.get("id") or str(value)

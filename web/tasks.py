@@ -13,7 +13,7 @@ from wtforms import HiddenField, TextAreaField
 from workflow import commands, responses
 from workflow.access import can_view_case
 from workflow.commands.tasks import QUESTION_MAX, workable_item
-from workflow.engine.forms import FormDefinition
+from workflow.engine.forms import FormDefinition, check_count
 from workflow.errors import Conflict, ValidationError
 from workflow.read.cases import CaseDetail, case_detail, instructions_for
 from workflow.read.handoff import Step, last_step, next_task_for
@@ -151,8 +151,15 @@ def complete(item_id: int):
     if not form.validate_on_submit():
         return _page(page, form, 400)
     values, files = values_of(form, page.form, services().zone)
+    for name, upload in files.items():  # more photos than the field takes: refused before any is decoded
+        try:
+            check_count(page.form.field(name), len(upload) if isinstance(upload, list) else 1)
+        except ValueError as exc:
+            add_error(form, name, exc.args[0])
+            return _page(page, form, 400)
     try:  # photos are decoded before the write transaction begins
-        uploads = {name: services().storage.prepare(read_upload(upload), field=name)
+        uploads = {name: [services().storage.prepare(read_upload(u), field=name) for u in upload]
+                   if isinstance(upload, list) else services().storage.prepare(read_upload(upload), field=name)
                    for name, upload in files.items()}
     except ValidationError as exc:
         add_errors(form, exc.errors, fallback="version")

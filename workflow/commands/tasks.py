@@ -17,7 +17,7 @@ from workflow.access import Actor, can_view_case, role_for_item
 from workflow.commands.case_extras import store_attachment
 from workflow.commands.change import CaseChange, check_version
 from workflow.engine.definition import TaskDefinition
-from workflow.engine.forms import FormDefinition, clean
+from workflow.engine.forms import FormDefinition, check_count, clean
 from workflow.engine.runtime import Snapshot
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
@@ -112,9 +112,10 @@ def _check_references(uow: UnitOfWork, case: Case, form: FormDefinition,
             if f.merge_into:
                 merge_target = target
         elif f.type == "attachment":
-            attachment = uow.session.get(Attachment, value)
-            if attachment is None or attachment.case_id != case.id or (f.kind and attachment.kind != f.kind):
-                raise ValidationError({f.name: msg("upload the photo for this field first")})
+            for attachment_id in value if f.multiple else [value]:
+                attachment = uow.session.get(Attachment, attachment_id)
+                if attachment is None or attachment.case_id != case.id or (f.kind and attachment.kind != f.kind):
+                    raise ValidationError({f.name: msg("upload the photo for this field first")})
         elif f.type == "datetime" and f.happened:
             moment: datetime = value
             if moment > uow.clock.now():
@@ -126,11 +127,12 @@ def _check_references(uow: UnitOfWork, case: Case, form: FormDefinition,
 
 def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict[str, Any], *,
                        expected_version: int | None = None, expected_form: str | None = None,
-                       uploads: dict[str, PreparedImage] | None = None) -> Snapshot:
+                       uploads: dict[str, PreparedImage | list[PreparedImage]] | None = None) -> Snapshot:
     """Complete a READY task with its form data and run the process on to the next wait.
 
     ``uploads`` fills attachment fields with photos uploaded with the form (already checked by
-    ``AttachmentStore.prepare``): each is stored as an attachment of the field's kind first.
+    ``AttachmentStore.prepare``): each is stored as an attachment of the field's kind first; a
+    field taking several photos takes a list (added to the ids the values name already).
     ``expected_form``: refuse unless the item is a task of this form (a caller that knows
     which step it means to take).
 
@@ -149,12 +151,22 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     with CaseChange(uow, case, actor.ref(role), expected_version=expected_version,
                     operation=Operation.COMPLETE_TASK.of(item.form_key)) as change:
         values = dict(values)
-        for name, image in (uploads or {}).items():
+        for name, upload in (uploads or {}).items():
             field = form.field(name)
             if field.type != "attachment":
                 raise ValidationError({name: msg("this field does not take a file")})
-            values[name] = store_attachment(uow, case, image, kind=field.kind or AttachmentKind.EVIDENCE,
-                                            actor=actor).id
+            images = upload if isinstance(upload, list) else [upload]
+            try:
+                check_count(field, len(images))
+            except ValueError as exc:
+                raise ValidationError({name: exc.args[0]}) from None
+            ids = [store_attachment(uow, case, image, kind=field.kind or AttachmentKind.EVIDENCE,
+                                    actor=actor).id for image in images]
+            if field.multiple:
+                named = values.get(name)
+                values[name] = [*(named if isinstance(named, list) else [named] if named else []), *ids]
+            else:
+                values[name] = ids[0]
         cleaned = clean(form, values, _resolver(uow, case))
         merge_target = _check_references(uow, case, form, cleaned)
         if not uow.process.is_ready(change.workflow, item.bpmn_task_id):

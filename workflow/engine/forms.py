@@ -21,6 +21,7 @@ from workflow.text import BAD_TEXT, bad_text
 FIELD_TYPES = {"choice", "text", "datetime", "attachment", "case_ref"}
 CASE_NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
 ID_LIMIT = 2**31  # ids are 32-bit integers
+MAX_FILES_LIMIT = 10  # photos one field may take: a request carries at most this many uploads per field
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class FormField:
     public: bool = False  # the reporter reads it as the case's closing note
     merge_into: bool = False  # case_ref: a case the process ends as merged merges into this one
     happened: bool = False  # datetime: a moment between the report and now
+    max_files: int = 1  # attachment: more than 1 takes a list of photos (before and after a visit)
+
+    @property
+    def multiple(self) -> bool:
+        return self.type == "attachment" and self.max_files > 1
 
     def is_required(self, values: Mapping[str, Any]) -> bool:
         if self.required:
@@ -58,6 +64,8 @@ class FormField:
             out["max_length"] = self.max_length
         if self.kind:
             out["kind"] = self.kind
+        if self.multiple:
+            out["max_files"] = self.max_files
         return out
 
 
@@ -100,9 +108,19 @@ def parse_forms(raw: Mapping[str, Any]) -> dict[str, FormDefinition]:
                 choices=tuple(f.get("choices", ())), choice_labels=f.get("choice_labels", {}),
                 source=f.get("source"), max_length=f.get("max_length"), kind=f.get("kind"),
                 public=bool(f.get("public", False)), merge_into=bool(f.get("merge_into", False)),
-                happened=bool(f.get("happened", False))))
+                happened=bool(f.get("happened", False)), max_files=_max_files(key, f)))
         forms[key] = FormDefinition(key=key, title=spec.get("title", {}), fields=tuple(fields))
     return forms
+
+
+def _max_files(form: str, spec: Mapping[str, Any]) -> int:
+    value = spec.get("max_files", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FILES_LIMIT:
+        raise ValueError(f"form {form}: field {spec['name']}: max_files must be a whole number "
+                         f"from 1 to {MAX_FILES_LIMIT}")
+    if value > 1 and spec["type"] != "attachment":
+        raise ValueError(f"form {form}: field {spec['name']}: only attachment fields take max_files")
+    return value
 
 
 ChoiceResolver = Callable[[str], set[str]]
@@ -140,7 +158,7 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
                 errors[f.name] = BAD_TEXT
                 value = None
             value = value.strip() if value is not None else None
-        raw[f.name] = None if value in ("", None) else value
+        raw[f.name] = None if value in ("", None, []) else value
 
     cleaned: dict[str, Any] = {}
     for f in form.fields:
@@ -161,6 +179,25 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
     return cleaned
 
 
+def check_count(f: FormField, count: int) -> None:
+    """ValueError when ``count`` photos are more than the field takes (checked before any is decoded)."""
+    if count > f.max_files:
+        raise ValueError(msg("at most {limit} photos", limit=f.max_files) if f.multiple
+                         else msg("this field takes one photo"))
+
+
+def _attachment_id(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(msg("must be an attachment id"))
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(msg("must be an attachment id")) from None
+    if not 0 < number < ID_LIMIT:  # beyond any id column: the driver would fail, not "not found"
+        raise ValueError(msg("must be an attachment id"))
+    return number
+
+
 def _clean_value(f: FormField, value: Any, resolve: ChoiceResolver) -> Any:
     if f.type == "choice":
         value = str(value)
@@ -179,16 +216,17 @@ def _clean_value(f: FormField, value: Any, resolve: ChoiceResolver) -> Any:
             return _parse_datetime(value)
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(msg("not a valid date and time: {detail}", detail=exc.args[0] if exc.args else exc)) from None
+    if f.type == "attachment" and f.multiple:
+        ids = value if isinstance(value, (list, tuple)) else [value]  # one photo of several: its id alone
+        if not ids:
+            return None
+        check_count(f, len(ids))
+        numbers = [_attachment_id(v) for v in ids]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(msg("the same photo is named twice"))
+        return numbers
     if f.type == "attachment":
-        if isinstance(value, bool):
-            raise ValueError(msg("must be an attachment id"))
-        try:
-            number = int(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(msg("must be an attachment id")) from None
-        if not 0 < number < ID_LIMIT:  # beyond any id column: the driver would fail, not "not found"
-            raise ValueError(msg("must be an attachment id"))
-        return number
+        return _attachment_id(value)
     if f.type == "case_ref":
         value = str(value)
         if not CASE_NUMBER_RE.match(value):

@@ -28,7 +28,7 @@ ORDERS = (Action.TRANSFER_FORCED,)  # supervisors' orders that move a case on wi
 @dataclass(frozen=True)
 class Value:
     """One field of the step's form: its label, and the value as shown (``kind`` says how:
-    text, labels (per language), moment, photo (an attachment id))."""
+    text, labels (per language), moment, photo (the attachment ids, in the order taken))."""
 
     label: Mapping[str, str]
     kind: str
@@ -51,8 +51,9 @@ class Step:
 def _shown(f: FormField, raw: Any, refs: References, photos: set[int]) -> Value | None:
     if raw in (None, "", []):
         return None
-    if f.type == "attachment":
-        return Value(f.label, "photo", raw) if raw in photos else None
+    if f.type == "attachment":  # one id, or a list of them (an older run's single id reads as one)
+        kept = tuple(i for i in (raw if isinstance(raw, list) else [raw]) if i in photos)
+        return Value(f.label, "photo", kept) if kept else None
     if f.type == "datetime":
         return Value(f.label, "moment", datetime.fromisoformat(raw) if isinstance(raw, str) else raw)
     if f.type == "choice" and f.source:
