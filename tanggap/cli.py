@@ -100,7 +100,10 @@ def seed_command(ctx: click.Context, seed_file: Path, demo: bool, cases: int, de
 
     services = _services(ctx)
     with services.uow() as uow:
-        counts = seed.load_reference_data(uow.session, seed_file)
+        try:
+            counts = seed.load_reference_data(uow.session, seed_file)
+        except ValueError as exc:  # a broken seed file: what is wrong, not a traceback; nothing is kept
+            raise click.ClickException(f"{seed_file}: {exc}") from None
         wrong = responses.misplaced(uow.session, services.definition)
         if wrong:  # nothing is kept: a seed that names forms the process does not have is broken
             raise click.ClickException("response templates that fill no text field:\n  " + "\n  ".join(wrong))

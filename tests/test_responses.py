@@ -57,6 +57,7 @@ def test_texts_follow_the_language_and_one_missing_a_fact_is_not_offered(world, 
     web.login("triase")
     html = web.get(f"/tasks/{world.item(sub.case_id).id}?lang=en").get_data(as_text=True)
     assert "This problem is not for the Kota Makassar government to handle." in html
+    assert ">Not for the city to handle</button>" in html and "Bukan wewenang kota" not in html  # its title too
     world.do(actions.triage, world.triage, sub.case_id, decision="valid")
     world.do(actions.accept, world.dlh, sub.case_id)
     html = web.get(f"/cases/{sub.case_id}?lang=id").get_data(as_text=True)
@@ -88,19 +89,31 @@ def test_an_inactive_template_is_not_offered(world):
             uow.commit()
 
 
-def test_the_seed_refuses_templates_for_fields_the_process_does_not_have(tmp_path):
+def _seed_with(tmp_path, change):
+    """``tanggap seed`` of the default seed file after ``change(seed)``, on a fresh database."""
     from click.testing import CliRunner
 
     from tanggap.cli import main
 
     seed = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))
     seed["city"]["areas_file"] = str(DEFAULT_SEED.parent / seed["city"]["areas_file"])  # the file moved
-    seed["response_templates"].append({"code": "salah", "form": "closure", "field": "closur_note",
-                                       "title": "Salah ketik", "id": "Selesai.", "en": "Done."})
+    change(seed)
     bad = tmp_path / "city.yaml"
     bad.write_text(yaml.safe_dump(seed, allow_unicode=True), encoding="utf-8")
     env = {"TANGGAP_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": ""}
     assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
-    result = CliRunner().invoke(main, ["seed", "--file", str(bad)], env=env)
+    return CliRunner().invoke(main, ["seed", "--file", str(bad)], env=env)
+
+
+def test_the_seed_refuses_templates_for_fields_the_process_does_not_have(tmp_path):
+    result = _seed_with(tmp_path, lambda seed: seed["response_templates"].append({
+        "code": "salah", "form": "closure", "field": "closur_note", "title": {"id": "Salah ketik", "en": "Typo"},
+        "id": "Selesai.", "en": "Done."}))
     assert result.exit_code == 1
     assert "salah: closure has no text field 'closur_note' (text fields: closure_note)" in result.output
+
+
+def test_the_seed_refuses_a_template_titled_in_one_language_only(tmp_path):
+    result = _seed_with(tmp_path, lambda seed: seed["response_templates"][0].update(title="Sampah diangkut"))
+    assert result.exit_code == 1
+    assert "tutup-sampah: title needs both languages, as title: {id: ..., en: ...}" in result.output

@@ -71,7 +71,8 @@ def offered(session: Session, case: Case, form_key: str, locale: str) -> dict[st
     rows = list(session.scalars(select(ResponseTemplate).where(
         ResponseTemplate.form_key == form_key, ResponseTemplate.active.is_(True),
         or_(ResponseTemplate.category_id.is_(None), ResponseTemplate.category_id == case.category_id))
-        .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.title)))
+        .order_by(ResponseTemplate.category_id.is_(None),
+                  ResponseTemplate.title_en if locale == "en" else ResponseTemplate.title_id)))
     if not rows:
         return {}
     facts = _facts(session, case, locale)
@@ -80,7 +81,7 @@ def offered(session: Session, case: Case, form_key: str, locale: str) -> dict[st
         text = t.text_en if locale == "en" else t.text_id
         if any(facts.get(name) is None for name in placeholders_of(text)):
             continue
-        out.setdefault(t.field, []).append(Offered(t.code, t.title, text.format_map(facts)))
+        out.setdefault(t.field, []).append(Offered(t.code, t.title_en if locale == "en" else t.title_id, text.format_map(facts)))
     return out
 
 

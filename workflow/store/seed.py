@@ -82,11 +82,17 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     categories = {cat.code: cat for cat in session.scalars(select(Category))}
     for t in data.get("response_templates") or []:
         check_template(t["code"], t["id"], t["en"])
+        title = t.get("title")
+        if not isinstance(title, dict) or not all(isinstance(title.get(k), str) and title[k].strip()
+                                                  for k in ("id", "en")):
+            raise ValueError(f"response template {t['code']}: title needs both languages, "
+                             "as title: {id: ..., en: ...}")
         category = t.get("category")
         if category is not None and category not in categories:
             raise ValueError(f"response template {t['code']}: unknown category {category!r}")
         _upsert(session, ResponseTemplate, t["code"], form_key=t["form"], field=t["field"],
-                category_id=categories[category].id if category else None, title=t["title"],
+                category_id=categories[category].id if category else None, title_id=title["id"],
+                title_en=title["en"],
                 text_id=t["id"], text_en=t["en"], active=bool(t.get("active", True)))
     session.flush()
     if c.get("areas_file"):
