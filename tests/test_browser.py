@@ -505,8 +505,9 @@ def test_an_officer_works_a_task_from_the_field_view_on_a_phone(browser, server,
             lat=-5.1560, lon=119.4050, area="mariso", address="Jl. Rajawali No. 1"))
         uow.commit()
     _to_field_work(services, submitted.case_id, instructions="Bawa gerobak; tumpukan di belakang pasar.")
-    photo = tmp_path / "sesudah.jpg"
-    photo.write_bytes(jpeg_bytes(size=(640, 480)))
+    photos = [tmp_path / "sesudah-1.jpg", tmp_path / "sesudah-2.jpg"]
+    for photo, color in zip(photos, ((20, 160, 40), (30, 40, 160))):
+        photo.write_bytes(jpeg_bytes(size=(640, 480), color=color))
     context, errors = _context(browser, base, **PHONE)
     page = _login(context, "qr.mariso", lands="**/lapangan")
     card = page.locator(f'.task-card[data-case="{submitted.case_number}"]')
@@ -523,12 +524,19 @@ def test_an_officer_works_a_task_from_the_field_view_on_a_phone(browser, server,
     page.fill("#action_taken", "Sampah diangkut dua gerobak, lokasi disapu.")
     with page.expect_file_chooser() as chooser:
         page.tap("#after_photo")
-    chooser.value.set_files(str(photo))
+    assert chooser.value.is_multiple()  # several photos: the camera, twice
+    chooser.value.set_files([str(p) for p in photos])
     page.tap("#task-form button[type=submit]")
     page.wait_for_url("**/lapangan**")
     expect(page.locator(".flash")).to_contain_text(submitted.case_number)
     expect(page.locator(f'.task-card[data-case="{submitted.case_number}"]')).to_have_count(0)
     _shot(page, "field-done-phone")
+    with services.reading() as session:
+        from sqlalchemy import func, select
+
+        from workflow.store.models import Attachment
+        assert session.scalar(select(func.count()).select_from(Attachment).where(
+            Attachment.case_id == submitted.case_id, Attachment.kind == "after")) == 2
     assert errors == []
     context.close()
 
@@ -607,22 +615,28 @@ def _kept(page) -> dict:
     }""")
 
 
-def test_the_field_view_and_its_tasks_are_kept_for_no_signal_and_dropped_at_logout(browser, server):
-    base, services = server
+def _field_task(services):
+    """A report of Mariso dispatched to its QR team: (the report, its field task, qr.mariso)."""
+    from sqlalchemy import select
+
+    from workflow.store.models import User, WorkItem
     with services.uow() as uow:
         submitted = commands.submit_report(uow, commands.ReportInput(
             category="sampah", description="Sampah menumpuk di depan Pasar Lette, sudah tiga hari.",
             lat=-5.1560, lon=119.4050, area="mariso"))
         uow.commit()
     _to_field_work(services, submitted.case_id, instructions="Bawa gerobak.")
-    photo = _officer_photo(services, submitted.case_id)
     with services.reading() as session:
-        from sqlalchemy import select
-
-        from workflow.store.models import User, WorkItem
         item = session.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
                                                      WorkItem.completed_at.is_(None)))
         officer = session.scalar(select(User).where(User.username == "qr.mariso"))
+    return submitted, item, officer
+
+
+def test_the_field_view_and_its_tasks_are_kept_for_no_signal_and_dropped_at_logout(browser, server):
+    base, services = server
+    submitted, item, officer = _field_task(services)
+    photo = _officer_photo(services, submitted.case_id)
     context, _errors = _context(browser, base, service_workers="allow", **PHONE)
     page = _login(context, "qr.mariso", lands="**/lapangan")
     wanted = {"/lapangan", f"/tasks/{item.id}", f"/cases/attachments/{photo}", "/static/responses.js",
@@ -645,4 +659,261 @@ def test_the_field_view_and_its_tasks_are_kept_for_no_signal_and_dropped_at_logo
     page.get_by_role("button", name="Keluar").tap()
     page.wait_for_url("**/")
     assert not [name for name in _kept(page) if name.startswith("tanggap-field-")]
+    context.close()
+
+
+def _queued(page) -> list:
+    """The forms waiting in the phone (field-queue.js's IndexedDB store), as the page reads them."""
+    return page.evaluate("""() => new Promise((resolve, reject) => {
+        const request = indexedDB.open("tanggap-field", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("waiting", {keyPath: "id", autoIncrement: true});
+        request.onerror = () => reject(request.error);
+        request.onsuccess = () => {
+            const all = request.result.transaction("waiting").objectStore("waiting").getAll();
+            all.onsuccess = () => { request.result.close(); resolve(all.result.map(e => ({state: e.state, user: e.user,
+                url: e.url, fields: e.fields.map(f => [f[0], typeof f[1] === "string" ? f[1] : "file"])}))); };
+        };
+    })""")
+
+
+def _offline_field_work(browser, server, tmp_path, *, lost=None):
+    """An officer opens a dispatched task with signal, loses it (or ``lost(context, item)`` makes
+    sending fail otherwise), fills in the form with three photos (one before, two after) and sends
+    it: (page, context, errors, services, submitted report, work item)."""
+    base, services = server
+    submitted, item, officer = _field_task(services)
+    photos = []
+    for name, color in (("sebelum", (90, 60, 30)), ("sesudah-1", (20, 160, 40)), ("sesudah-2", (30, 40, 160))):
+        photos.append(tmp_path / f"{name}.jpg")
+        photos[-1].write_bytes(jpeg_bytes(size=(640, 480), color=color))
+    context, errors = _context(browser, base, service_workers="allow", **PHONE)
+    page = _login(context, "qr.mariso", lands="**/lapangan")
+    wanted = {f"/tasks/{item.id}", "/static/field-queue.js", "/static/field.js"}
+    for _ in range(50):  # the worker installs, then keeps the pages: a moment
+        if wanted <= set(_kept(page).get(f"tanggap-field-{officer.id}", [])):
+            break
+        page.wait_for_timeout(200)
+    page.goto(f"/tasks/{item.id}")
+    if lost is None:
+        context.set_offline(True)
+    else:
+        lost(context, item)
+    page.fill("#action_taken", "Sampah diangkut dua gerobak, tanpa sinyal.")
+    page.set_input_files("#before_photo", str(photos[0]))
+    with page.expect_file_chooser() as chooser:
+        page.tap("#after_photo")
+    chooser.value.set_files([str(p) for p in photos[1:]])
+    page.tap("#task-form button[type=submit]")
+    page.wait_for_url("**/lapangan?antre=1")
+    return page, context, errors, services, submitted, item
+
+
+def _field_work_done(services, case_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from workflow.store.models import CaseEvent
+    from workflow.vocabulary import Action
+    with services.reading() as session:
+        return session.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.case_id == case_id, CaseEvent.action == Action.TASK_COMPLETED,
+            CaseEvent.task_name == "field_work"))
+
+
+def test_a_form_filled_in_without_signal_is_sent_once_when_the_signal_is_back(browser, server, tmp_path):
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path)
+    queued = page.locator("#queued")
+    expect(queued).to_be_visible()
+    expect(page.locator("#queued-status")).to_contain_text("disimpan di ponsel")
+    expect(queued).to_contain_text(submitted.case_number)
+    expect(queued).to_contain_text("Sampah diangkut dua gerobak, tanpa sinyal.")
+    expect(queued).to_contain_text("Menunggu sinyal")
+    expect(queued.locator("img")).to_have_count(3)
+    waiting = _queued(page)
+    assert [e["state"] for e in waiting] == ["waiting"] and waiting[0]["url"] == f"/tasks/{item.id}"
+    assert ("version", str(_case_version(services, submitted.case_id))) in [tuple(f) for f in waiting[0]["fields"]]
+    _no_wider_than_the_screen(page)
+    _shot(page, "field-queued-phone")
+    assert _field_work_done(services, submitted.case_id) == 0  # nothing reached the server
+    context.set_offline(False)  # the phone's "online" event sends it
+    expect(page.locator("#queued-status")).to_contain_text("Terkirim: 1")
+    expect(queued).to_be_hidden()
+    assert _queued(page) == []
+    page.reload()
+    page.wait_for_timeout(500)
+    assert _field_work_done(services, submitted.case_id) == 1  # once
+    with services.reading() as session:
+        from sqlalchemy import select
+
+        from workflow.store.models import Attachment, WorkItem
+        assert session.get(WorkItem, item.id).completed_at is not None
+        kinds = sorted(a.kind for a in session.scalars(select(Attachment).where(Attachment.case_id == submitted.case_id)))
+    assert kinds == ["after", "after", "before"]  # the officer's three photos
+    assert errors == []
+    context.close()
+
+
+def _case_version(services, case_id: int) -> int:
+    from workflow.store.models import Case
+    with services.reading() as session:
+        return session.get(Case, case_id).version
+
+
+def test_a_form_sent_after_a_supervisor_gave_the_task_away_shows_the_conflict_and_keeps_the_entry(
+        browser, server, tmp_path):
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path)
+    from workflow.access import actor_for_user
+    with services.uow() as uow:  # meanwhile, in the office
+        commands.create_user(uow, username="qr.mariso2", full_name="Qr Mariso Dua", password=PASSWORD,
+                             roles=[("qr_officer", "qr-mariso-1")])
+        supervisor = commands.create_user(uow, username="sup.dlh", full_name="Sup Dlh", password=PASSWORD,
+                                          roles=[("supervisor", "DLH")])
+        uow.session.flush()
+        commands.reassign(uow, actor_for_user(uow.session, supervisor.id), item.id, to_user="qr.mariso2",
+                          reason="Qr.mariso tidak bisa dihubungi.")
+        uow.commit()
+    context.set_offline(False)
+    entry = page.locator("#queued .queued-entry")
+    expect(entry).to_have_attribute("data-state", "conflict")
+    expect(entry).to_contain_text("orang lain sudah bertindak")
+    expect(entry).to_contain_text("qr.mariso2")  # who holds it now, as the server said
+    expect(entry).to_contain_text("Sampah diangkut dua gerobak, tanpa sinyal.")  # what was entered stays
+    expect(entry.locator("img")).to_have_count(3)
+    expect(page.locator("#queued-status")).to_be_empty()  # "no signal" is over
+    expect(page.locator("#offline-copy")).to_be_hidden()
+    assert [e["state"] for e in _queued(page)] == ["conflict"]
+    assert _field_work_done(services, submitted.case_id) == 0
+    _shot(page, "field-conflict-phone")
+    page.once("dialog", lambda dialog: dialog.accept())  # "forms not sent yet: log out anyway?"
+    page.get_by_role("button", name="Keluar").tap()
+    page.wait_for_url("**/")
+    assert not [name for name in _kept(page) if name.startswith("tanggap-field-")]
+    assert _queued(page) == []  # nothing of the officer stays in the phone
+    assert [e for e in errors if "status of 409" not in e] == []  # the conflict is the server's answer
+    context.close()
+
+
+def test_a_form_the_server_cannot_take_now_waits_in_the_phone_too(browser, server, tmp_path):
+    """A 503 (the database is down) keeps the form like no signal does; it goes once the server is back."""
+    def down(context, item):
+        context.route(re.compile(rf".*/tasks/{item.id}$"), lambda route: route.fulfill(
+            status=503, body="<main><div class='alert' role='alert'><p>Sedang gangguan.</p></div></main>",
+            content_type="text/html") if route.request.method == "POST" else route.continue_())
+
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path, lost=down)
+    expect(page.locator("#queued .queued-entry")).to_have_attribute("data-state", "waiting")
+    assert _field_work_done(services, submitted.case_id) == 0
+    context.unroute(re.compile(rf".*/tasks/{item.id}$"))
+    page.reload()  # the field view sends what waits when it opens
+    expect(page.locator("#queued-status")).to_contain_text("Terkirim: 1")
+    assert _field_work_done(services, submitted.case_id) == 1
+    assert [e for e in errors if "status of 503" not in e] == []
+    context.close()
+
+
+def test_a_coordinator_whose_task_was_done_meanwhile_keeps_what_they_typed(browser, server):
+    """Two coordinators of one OPD: the second one reads the task the first holds without a form to
+    fill in; the first one's answer, sent after a colleague acted, comes back as typed (409)."""
+    base, services = server
+    with services.uow() as uow:
+        submitted = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di depan Pasar Lette, sudah tiga hari.",
+            lat=-5.1560, lon=119.4050, area="mariso"))
+        commands.create_user(uow, username="koor.dlh2", full_name="Koor Dlh Dua", password=PASSWORD,
+                             roles=[("coordinator", "DLH")])
+        uow.commit()
+    _as_user(services, submitted.case_id, "triase", {"decision": "valid"})
+    context, errors = _context(browser, base)
+    page = _login(context, "koor.dlh")
+    _open_task(page, submitted.case_number)
+    page.check("input[name=decision][value=transfer]")
+    page.select_option("#transfer_to", "DPU")
+    page.fill("#reason", "Saluran tersumbat: urusan Dinas PU.")
+    _as_user(services, submitted.case_id, "koor.dlh2", {"decision": "accept"})  # meanwhile
+    page.click("#task-form button[type=submit]")
+    expect(page.locator("#task-form .error")).to_contain_text("koor.dlh2")
+    assert page.input_value("#reason") == "Saluran tersumbat: urusan Dinas PU."
+    assert page.is_checked("input[name=decision][value=transfer]")
+    assert page.input_value("#transfer_to") == "DPU"
+
+    other = _login(context.browser.new_context(base_url=base, locale="id-ID"), "koor.dlh2")
+    with services.reading() as session:  # the dispatch, held by koor.dlh2 once they claim it
+        from sqlalchemy import select
+
+        from workflow.store.models import WorkItem
+        dispatch = session.scalar(select(WorkItem).where(WorkItem.case_id == submitted.case_id,
+                                                         WorkItem.completed_at.is_(None)))
+    other.goto("/inbox")
+    other.goto(f"/tasks/{dispatch.id}")
+    other.wait_for_selector("#task-form")
+    with services.uow() as uow:
+        from workflow.access import actor_for_user
+        from workflow.store.models import User
+        holder = uow.session.scalar(select(User).where(User.username == "koor.dlh"))
+        commands.claim(uow, actor_for_user(uow.session, holder.id), dispatch.id)
+        uow.commit()
+    other.reload()
+    expect(other.locator("#held-by")).to_contain_text("Koor.Dlh")
+    assert other.locator("#task-form fieldset[disabled]").count() == 1
+    assert other.locator("#team").is_disabled()
+    assert [e for e in errors if "status of 409" not in e] == []
+    other.context.close()
+    context.close()
+
+
+def test_a_form_whose_case_changed_meanwhile_is_sent_again_on_the_officers_word(browser, server, tmp_path):
+    """A note on the case while the phone had no signal: the task is still the officer's, so the form
+    waits marked "the case changed" and goes, once, when they send it again."""
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path)
+    from sqlalchemy import select
+
+    from workflow.access import actor_for_user
+    from workflow.store.models import User
+    with services.uow() as uow:
+        coordinator = uow.session.scalar(select(User).where(User.username == "koor.dlh"))
+        commands.add_note(uow, actor_for_user(uow.session, coordinator.id), submitted.case_id,
+                          "Warga menelepon: tumpukan bertambah.")
+        uow.commit()
+    context.set_offline(False)
+    entry = page.locator("#queued .queued-entry")
+    expect(entry).to_have_attribute("data-state", "changed")
+    expect(entry).to_contain_text("kasus berubah")
+    assert _field_work_done(services, submitted.case_id) == 0
+    entry.get_by_role("button", name="Kirim lagi").tap()
+    expect(page.locator("#queued-status")).to_contain_text("Terkirim: 1")
+    expect(page.locator("#queued")).to_be_hidden()
+    assert _field_work_done(services, submitted.case_id) == 1
+    assert [e for e in errors if "status of 409" not in e] == []
+    context.close()
+
+
+def test_on_a_shared_phone_waiting_forms_are_only_their_officers(browser, server, tmp_path):
+    """Logging out from a page that did not ask keeps the forms waiting; the next officer on the
+    phone neither sees nor sends them; their officer's next login sends them."""
+    def down(context, item):
+        context.route(re.compile(rf".*/tasks/{item.id}$"), lambda route: route.fulfill(
+            status=503, body="<main><div class='alert' role='alert'><p>Sedang gangguan.</p></div></main>",
+            content_type="text/html") if route.request.method == "POST" else route.continue_())
+
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path, lost=down)
+    expect(page.locator("#queued .queued-entry")).to_have_attribute("data-state", "waiting")
+    page.goto("/inbox")  # a page without the list: logging out here does not ask, and keeps the form
+    page.get_by_role("button", name="Keluar").tap()
+    page.wait_for_url("**/")
+    assert [e["state"] for e in _queued(page)] == ["waiting"]
+    with services.uow() as uow:
+        commands.create_user(uow, username="qr.mariso2", full_name="Qr Mariso Dua", password=PASSWORD,
+                             roles=[("qr_officer", "qr-mariso-1")])
+        uow.commit()
+    context.unroute(re.compile(rf".*/tasks/{item.id}$"))
+    other = _login(context, "qr.mariso2", lands="**/lapangan")
+    expect(other.locator("#queued")).to_be_hidden()  # not theirs: not shown, not sent
+    other.wait_for_timeout(500)
+    assert _field_work_done(services, submitted.case_id) == 0
+    other.get_by_role("button", name="Keluar").tap()  # nothing of theirs waits: no question
+    other.wait_for_url("**/")
+    assert [e["state"] for e in _queued(other)] == ["waiting"]  # the first officer's form is still there
+    back = _login(context, "qr.mariso", lands="**/lapangan")
+    expect(back.locator("#queued-status")).to_contain_text("Terkirim: 1")
+    assert _field_work_done(services, submitted.case_id) == 1
+    assert [e for e in errors if "status of 503" not in e] == []
     context.close()

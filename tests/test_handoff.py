@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from tests import actions
-from tests.webclient import WebClient
+from tests.webclient import WebClient, errors
 from workflow import commands
 from workflow.vocabulary import Action
 
@@ -242,3 +242,86 @@ def test_the_list_to_return_to_belongs_to_the_person_and_not_to_their_language(w
     done = web.post(f"/tasks/{item.id}", {"decision": "transfer", "transfer_to": "DPU", "reason": "Urusan PU.",
                                           "version": _version(page)}, page=f"/tasks/{item.id}")
     assert done.status_code == 302 and done.headers["Location"] == "/inbox?tab=all"  # not /lapangan, not ?lang=en
+
+
+def test_the_coordinator_takes_field_work_off_an_officer_with_a_reason_and_it_is_audited(world, app, dispatched):
+    item = world.item(dispatched.case_id)
+    world.do(commands.claim, world.qr_mariso, dispatched.case_id)
+    mariso2 = world.user("qr.mariso2", ("qr_officer", "qr-mariso-1"))
+    colleague = WebClient(app)
+    colleague.login("qr.mariso2")
+    html = colleague.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert 'id="held-by"' in html and 'id="take-over-form"' not in html  # a colleague only reads it
+    assert colleague.post(f"/tasks/{item.id}/takeover", {"takeover_to": "qr.mariso2", "takeover_reason": "Saya saja."},
+                          page=f"/tasks/{item.id}").status_code == 403
+
+    web = WebClient(app)
+    web.login("koor.dlh")
+    case_page = web.get(f"/cases/{dispatched.case_id}").get_data(as_text=True)
+    assert f'href="/tasks/{item.id}">Penanganan lapangan</a>' in case_page and "dipegang Qr.Mariso sejak" in case_page
+    html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert 'id="take-over-form"' in html and '<option value="qr.mariso2">' in html
+    assert '<option value="qr.mariso">' not in html  # not to the one who holds it
+    assert '<option value="koor.dlh">' not in html  # a coordinator does not do field work
+    assert re.search(r'<fieldset class="plain" disabled>', html)
+    version = re.search(r'name="takeover_version" type="hidden" value="(\d+)"', html).group(1)
+    no_reason = web.post(f"/tasks/{item.id}/takeover", {
+        "takeover_to": "qr.mariso2", "takeover_reason": "", "takeover_version": version}, page=f"/tasks/{item.id}")
+    assert no_reason.status_code == 400 and errors(no_reason) == ["wajib diisi"]
+    assert '<option selected value="qr.mariso2">' in no_reason.get_data(as_text=True)  # the choice stays
+    taken = web.post(f"/tasks/{item.id}/takeover", {"takeover_to": "qr.mariso2", "takeover_version": version,
+                                                    "takeover_reason": "Qr.mariso sakit hari ini."}, page=f"/tasks/{item.id}")
+    assert taken.status_code == 302
+    assert world.item(dispatched.case_id).assignee_id == mariso2.user_id
+    event = [e for e in world.events(dispatched.case_id) if e.action == Action.TASK_REASSIGNED][-1]
+    assert (event.actor_name, event.actor_role, event.reason) == ("koor.dlh", "coordinator", "Qr.mariso sakit hari ini.")
+    assert "Tugas dialihkan" in web.get(f"/cases/{dispatched.case_id}").get_data(as_text=True)
+    html = colleague.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert 'id="held-by"' not in html and '<fieldset class="plain">' in html  # now theirs to complete
+
+
+def test_a_supervisor_gives_a_held_task_on_but_cannot_complete_it(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    item = world.item(sub.case_id)
+    world.do(commands.claim, world.dlh, sub.case_id)
+    world.user("koor.dlh2", ("coordinator", "DLH"))
+    world.user("sup.dlh", ("supervisor", "DLH"))
+    web = WebClient(app)
+    web.login("sup.dlh")
+    html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert 'id="take-over-form"' in html and '<option value="koor.dlh2">' in html and "Saya sendiri" not in html
+    assert web.post(f"/tasks/{item.id}", {"decision": "accept", "version": _version(html)},
+                    page=f"/tasks/{item.id}").status_code == 403
+    stale = web.post(f"/tasks/{item.id}/takeover", {"takeover_to": "koor.dlh2", "takeover_reason": "Cuti.",
+                                                    "takeover_version": int(_version(html)) - 1}, page=f"/tasks/{item.id}")
+    again = stale.get_data(as_text=True)
+    assert stale.status_code == 409 and "Cuti.</textarea>" in again  # what was typed stays
+    assert world.item(sub.case_id).assignee_id == world.dlh.user_id
+    current = re.search(r'name="takeover_version" type="hidden" value="(\d+)"', again).group(1)
+    assert current == _version(html)  # sent again as it came back, it goes through
+    resent = web.post(f"/tasks/{item.id}/takeover", {"takeover_to": "koor.dlh2", "takeover_reason": "Cuti.",
+                                                     "takeover_version": current}, page=f"/tasks/{item.id}")
+    assert resent.status_code == 302
+    world.user("sup.dpu", ("supervisor", "DPU"))
+    other = WebClient(app)
+    other.login("sup.dpu")
+    assert other.get(f"/tasks/{item.id}").status_code in (403, 404)  # another OPD's supervisor
+
+
+def test_nobody_takes_over_the_reporters_own_task(world, app):
+    sub = world.approved()
+    world.do(actions.close, world.dlh, sub.case_id, closure_note="Sampah sudah diangkut.")
+    from sqlalchemy import select
+
+    from workflow.store.models import WorkItem
+    with world.services.reading() as session:
+        asked = session.scalar(select(WorkItem).where(WorkItem.case_id == sub.case_id,
+                                                      WorkItem.completed_at.is_(None)))
+    assert asked.role == "citizen"
+    world.user("sup.kota", ("supervisor", None))
+    web = WebClient(app)
+    web.login("sup.kota")
+    assert web.get(f"/tasks/{asked.id}").status_code == 403
+    page = web.get(f"/cases/{sub.case_id}").get_data(as_text=True)
+    assert "menunggu pelapor" in page and f'href="/tasks/{asked.id}"' not in page

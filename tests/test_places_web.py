@@ -57,7 +57,7 @@ def test_the_report_form_carries_the_map_and_keeps_its_fields(web, app):
     assert '"tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in config.replace("&#34;", '"')
     assert "Losari, Ujung Pandang" in html  # the address search knows the city's own names
     csp = page.headers["Content-Security-Policy"]
-    assert leaflet[0] in csp and "img-src 'self' data: https://tile.openstreetmap.org" in csp
+    assert leaflet[0] in csp and "img-src 'self' data: blob: https://tile.openstreetmap.org" in csp
 
 
 def test_a_city_tile_server_is_used_and_allowed(services, monkeypatch):
@@ -70,7 +70,7 @@ def test_a_city_tile_server_is_used_and_allowed(services, monkeypatch):
     assert "https://peta.makassarkota.go.id/tiles/{z}/{x}/{y}.png" in html
     assert 'src="/static/vendor/leaflet/leaflet.js"' in html  # a self-hosted copy, same hash
     csp = page.headers["Content-Security-Policy"]
-    assert "img-src 'self' data: https://peta.makassarkota.go.id;" in csp and "unpkg.com/leaflet" not in csp
+    assert "img-src 'self' data: blob: https://peta.makassarkota.go.id;" in csp and "unpkg.com/leaflet" not in csp
 
 
 # -- nearby reports, and following one -----------------------------------------------------------

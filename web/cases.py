@@ -9,8 +9,9 @@ from flask_login import login_required
 from wtforms import BooleanField, TextAreaField
 
 from workflow import commands, responses
-from workflow.access import can_write_notes
+from workflow.access import can_write_notes, overseeing_role, role_for_item
 from workflow.read.cases import attachment_for, case_detail
+from workflow.vocabulary import Role
 
 from .forms import Form
 from .helpers import actor, safe_next, services, submit
@@ -35,9 +36,19 @@ def show(case_id: int):
     with services().reading() as session:
         detail = case_detail(session, actor(), case_id)
         ready = _note_texts(session, detail)
-    return render_template("cases/show.html", d=detail, note_form=NoteForm(), responses=ready,
+        open_tasks = _open_tasks(detail)
+    return render_template("cases/show.html", d=detail, note_form=NoteForm(), responses=ready, open_tasks=open_tasks,
                            can_note=can_write_notes(actor(), detail.case) is not None,
                            locale=str(get_locale()))
+
+
+def _open_tasks(detail) -> list[dict]:
+    """The case's open tasks as its page lists them (read while the session is open): who holds
+    each, and whether the viewer may open it (to work it, or to give it to someone else)."""
+    return [{"id": w.id, "task_name": w.task_name, "due_at": w.due_at, "since": w.claimed_at,
+             "holder": w.assignee.full_name if w.assignee else None, "reporter": w.role == Role.CITIZEN,
+             "opens": role_for_item(actor(), w) is not None or overseeing_role(actor(), w) is not None}
+            for w in detail.work_items]
 
 
 @bp.post("/<int:case_id>/notes")
@@ -52,7 +63,9 @@ def add_note(case_id: int):
     with services().reading() as session:
         detail = case_detail(session, actor(), case_id)
         ready = _note_texts(session, detail)
+        open_tasks = _open_tasks(detail)
     return render_template("cases/show.html", d=detail, note_form=form, can_note=True, responses=ready,
+                           open_tasks=open_tasks,
                            locale=str(get_locale())), 400
 
 

@@ -18,7 +18,7 @@ ACTIONS = {
     Action.TIMERS_GIVEN_UP: _l("Deadline watch failed: see incidents"),
     Action.ESCALATION_RAISED: _l("Escalated"), Action.ESCALATION_ACKNOWLEDGED: _l("Escalation acknowledged"),
     Action.ESCALATION_RESOLVED: _l("Escalation resolved"), Action.DEADLINE_EXTENDED: _l("Deadline extended"),
-    Action.TASK_REASSIGNED: _l("Task reassigned by a supervisor"),
+    Action.TASK_REASSIGNED: _l("Task given to someone else"),
     Action.TRANSFER_FORCED: _l("Transfer ordered by a supervisor"),
     Action.INSTRUCTION_GIVEN: _l("Supervisor's instruction"),
     Action.INFORMATION_REQUESTED: _l("Reporter asked for more information"),

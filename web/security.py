@@ -35,13 +35,13 @@ def _tile_origin(template: str) -> str:
 def content_security_policy(htmx_url: str, leaflet: dict[str, tuple[str, str]] | None = None,
                             tile_url: str = "") -> str:
     """Scripts and styles from this site and the pinned files of htmx and Leaflet; images also
-    from the tile server."""
+    from the tile server, and blob: URLs (photos kept in the phone, shown before they are sent)."""
     leaflet = leaflet or {}
     scripts = "".join(_exact(url) for name, (url, _sri) in leaflet.items() if name.endswith(".js"))
     styles = "".join(_exact(url) for name, (url, _sri) in leaflet.items() if name.endswith(".css"))
     return "; ".join([
         "default-src 'self'", f"script-src 'self'{_exact(htmx_url)}{scripts}", f"style-src 'self'{styles}",
-        f"img-src 'self' data:{_tile_origin(tile_url)}", "connect-src 'self'", "form-action 'self'",
+        f"img-src 'self' data: blob:{_tile_origin(tile_url)}", "connect-src 'self'", "form-action 'self'",
         "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'",
     ])
 

@@ -40,7 +40,8 @@ def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]
         elif f.type == "text":
             attrs[f.name] = TextAreaField(text, render_kw={"maxlength": f.max_length or 4000, "rows": 3})
         elif f.type == "datetime":
-            attrs[f.name] = DateTimeLocalField(text, format="%Y-%m-%dT%H:%M", validators=[Optional()])
+            attrs[f.name] = DateTimeLocalField(text, format="%Y-%m-%dT%H:%M", validators=[Optional()],
+                                               render_kw={"data-now": "1"} if f.happened else None)
         elif f.type == "attachment":
             # a phone opens its rear camera; a desktop its file chooser
             kw = {"accept": "image/jpeg,image/png,image/webp", "capture": "environment"}

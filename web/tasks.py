@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from wtforms import HiddenField, TextAreaField
+from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice as C
 
 from workflow import commands, responses
-from workflow.access import can_view_case
+from workflow.access import can_view_case, overseeing_role
+from workflow.commands.supervision import REASON_MAX
 from workflow.commands.tasks import QUESTION_MAX, workable_item
 from workflow.engine.forms import FormDefinition, check_count
-from workflow.errors import Conflict, ValidationError
+from workflow.errors import Conflict, PermissionDenied, ValidationError
 from workflow.read.cases import CaseDetail, case_detail, instructions_for
 from workflow.read.handoff import Step, last_step, next_task_for
 from workflow.read.nearby import duplicate_candidates
-from workflow.read.options import task_choices
+from workflow.read.options import assignees_for, task_choices
 from workflow.store.models import Case, WorkItem
 from workflow.store.reference import References
 from workflow.vocabulary import OPEN_STATUSES, Role
@@ -30,6 +32,27 @@ from .i18n import tr
 from .taskforms import build_form, values_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+class TakeOverForm(Form):
+    """Its own field names: it shares the page with the task's form (which may have a ``reason``)."""
+
+    takeover_version = HiddenField()
+    takeover_to = SelectField(_l("Give it to"), validate_choice=False)
+    takeover_reason = TextAreaField(_l("Reason (in the case history)"),
+                                    render_kw={"maxlength": REASON_MAX, "rows": 2})
+
+    FIELDS = {"to_user": "takeover_to", "to_team": "takeover_to", "reason": "takeover_reason"}  # the command's
+
+
+def _reassign(uow, item_id: int, take: TakeOverForm):
+    try:
+        return commands.reassign(uow, actor(), item_id, to_user=take.takeover_to.data or "",
+                                 reason=take.takeover_reason.data or "",
+                                 expected_version=whole_number(take.takeover_version.data))
+    except ValidationError as exc:  # the command's field names, as this form calls them
+        raise ValidationError({TakeOverForm.FIELDS.get(k, "takeover_version"): v
+                               for k, v in exc.errors.items()}) from None
 
 
 class AskForm(Form):
@@ -51,13 +74,15 @@ class TaskPage:
     step: Step | None = None  # what the previous step handed on
     conflict: Conflict | None = None  # the task is no longer open (a form posted to it): who did it
     responses: dict | None = None  # ready texts for the form's text fields, by field
+    takers: list | None = None  # held by someone else: whom the actor may give it to (None: they may not)
+    may_work: bool = True  # False: the actor oversees the task (may give it on) but cannot complete it
 
 
 def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
     """404 outside the actor's view, 403 for a task they may not work; 409 for one no longer
     open, unless ``finished_ok`` (a form posted to it comes back with what was typed)."""
     with services().reading() as session:
-        conflict = None
+        conflict, may_work = None, True
         try:
             item, _role = workable_item(session, actor(), item_id)
         except Conflict as exc:  # the actor may work it, but it is done: who did it is in the message
@@ -66,7 +91,16 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
             item, conflict = session.get(WorkItem, item_id), exc
             if not can_view_case(actor(), item.case):  # the case went on to where they cannot follow
                 raise
-        _loaded = item.case, item.assignee  # while the session is open: the page reads them later
+        except PermissionDenied:  # a supervisor, or the coordinator of field work: they read it, and may give it on
+            item = session.get(WorkItem, item_id)
+            if item.completed_at is not None or overseeing_role(actor(), item) is None:
+                raise
+            may_work = False
+        _loaded = item.case, item.assignee, item.completed_by  # while the session is open: the page reads them later
+        takers = None
+        if item.completed_at is None and (not may_work or item.assignee_id not in (None, actor().user_id)) \
+                and overseeing_role(actor(), item) is not None:
+            takers = sorted(assignees_for(session, item), key=lambda o: o.code != actor().name)
         form = services().definition.forms[item.form_key]
         candidates = []
         if any(f.merge_into for f in form.fields):
@@ -77,7 +111,7 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
             instructions=instructions_for(session, [item.id]).get(item.id, []), form=form,
             options={f.source: task_choices(session, item.case, f.source) for f in form.fields if f.source},
             candidates=candidates, step=last_step(session, services().definition, item.case_id),
-            conflict=conflict, responses={
+            conflict=conflict, takers=takers, may_work=may_work, responses={
                 **responses.offered(session, item.case, item.form_key, str(get_locale())),
                 **{f"note:{k}": v for k, v in responses.offered(
                     session, item.case, responses.NOTE_FORM, str(get_locale())).items()}})
@@ -106,7 +140,20 @@ def _form(page: TaskPage):
     return build_form(page.form, page.options, str(get_locale()))
 
 
-def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = None):
+def _take_over_form(page: TaskPage, form: TakeOverForm | None = None) -> TakeOverForm | None:
+    if page.takers is None:
+        return None
+    if form is None:  # a fresh form: the version the page shows
+        form = TakeOverForm(formdata=None)
+        form.takeover_version.data = page.detail.case.version
+    mine = _l("Myself (%(username)s)", username=actor().name)
+    form.takeover_to.choices = [C("", _l("Choose"))] + [
+        C(o.code, mine if o.code == actor().name else o.name_id) for o in page.takers]
+    return form
+
+
+def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = None,
+          take_over: TakeOverForm | None = None):
     process = services().definition
     question = process.question_task
     asking = next((w for w in page.detail.work_items if question and w.task_name == question.name), None)
@@ -123,7 +170,9 @@ def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = No
                            ask_form=ask_form if asking is None else None, asking=asking,
                            candidates=page.candidates, merge_values=merge_values, now=services().clock.now(),
                            step=page.step, responses=page.responses or {},
-                           form_first=page.item.role == Role.QR_OFFICER,  # on site: the form first
+                           take_over=_take_over_form(page, take_over), may_work=page.may_work,
+                           done_by=page.item.completed_by.username if page.item.completed_by else None,
+                           form_first=page.may_work and page.item.role == Role.QR_OFFICER,  # on site: the form first
                            open_statuses=OPEN_STATUSES), status
 
 
@@ -144,6 +193,8 @@ def show(item_id: int):
 @login_required
 def complete(item_id: int):
     page = _read(item_id, finished_ok=True)
+    if not page.may_work:
+        abort(403)
     form = _form(page)
     if page.conflict is not None:  # someone else finished it: their work stands, what was typed stays
         add_error(form, "version", page.conflict.message)
@@ -184,11 +235,39 @@ def _current_version(case_id: int) -> int | None:
         return case.version if case else None
 
 
+@bp.post("/<int:item_id>/takeover")
+@login_required
+def take_over(item_id: int):
+    """A supervisor (or, for field work, the OPD's coordinator) gives a task someone else holds to
+    another person, themselves included, with a reason: audited as a reassignment."""
+    page = _read(item_id)
+    if page.takers is None:
+        abort(403)
+    take = _take_over_form(page, TakeOverForm())
+    form = _form(page)
+    form.version.data = page.detail.case.version
+    if not take.validate_on_submit():
+        return _page(page, form, 400, take_over=take)
+    done = submit(take, _reassign, item_id, take, fallback="takeover_version", conflicts_on="takeover_version")
+    if not done:  # the reason typed stays; after a conflict, the version is the case's now
+        page = _read(item_id)
+        if done.status == 409:
+            take.takeover_version.data = page.detail.case.version
+        if page.takers is None:  # someone gave it away meanwhile: no form to show the message on
+            flash(next(iter(take.takeover_version.errors), ""))
+        form.version.data = page.detail.case.version
+        return _page(page, form, done.status, take_over=take)
+    flash(_l("Task taken over: %(case)s.", case=page.item.case.number))
+    return redirect(url_for("tasks.show", item_id=item_id))
+
+
 @bp.post("/<int:item_id>/ask")
 @login_required
 def ask(item_id: int):
     """Ask the reporter a question; the task stays open and its SLA clock stops."""
     page = _read(item_id)
+    if not page.may_work:
+        abort(403)
     ask_form = AskForm()
     form = _form(page)
     form.version.data = page.detail.case.version

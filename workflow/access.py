@@ -265,6 +265,19 @@ def supervising_role(actor: Actor, agency_id: int | None) -> Role | None:
     return None
 
 
+def overseeing_role(actor: Actor, item: ItemLike) -> Role | None:
+    """Who may give an open task to someone else (take it over from the person holding it):
+    a supervisor of its OPD (or the whole city), and for field work also a coordinator of the
+    OPD, who dispatched it. Never the reporter's own tasks (an answer, a confirmation)."""
+    if item.role == Role.CITIZEN:
+        return None
+    role = supervising_role(actor, item.agency_id)
+    if role is None and item.role == Role.QR_OFFICER and item.agency_id is not None and any(
+            s.role == Role.COORDINATOR and s.agency_id == item.agency_id for s in actor.scopes):
+        role = Role.COORDINATOR
+    return role
+
+
 def can_see_escalation(actor: Actor, escalation) -> bool:
     """Supervisors of an OPD see its escalations; city-wide supervisors see all."""
     return any(s.role == Role.SUPERVISOR and (s.agency_id is None or s.agency_id == escalation.agency_id)

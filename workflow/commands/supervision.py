@@ -12,7 +12,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from workflow.access import Actor, actor_for_user, can_view_case, role_for_item, supervising_role
+from workflow.access import (
+    Actor,
+    actor_for_user,
+    can_view_case,
+    overseeing_role,
+    role_for_item,
+    supervising_role,
+)
 from workflow.commands.change import CaseChange
 from workflow.engine.runtime import Snapshot
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
@@ -29,12 +36,17 @@ REASON_MAX = 1000
 INSTRUCTION_MAX = 2000
 
 
-def _supervised_item(uow: UnitOfWork, actor: Actor, item_id: int) -> WorkItem:
-    """An open work item the actor supervises: not found outside their view, forbidden when
-    they see the case but do not supervise the item's OPD."""
+def _open_item(uow: UnitOfWork, actor: Actor, item_id: int) -> WorkItem:
     item = uow.session.get(WorkItem, item_id)
     if item is None or item.completed_at is not None or not can_view_case(actor, item.case):
         raise NotFound(msg("work item {item_id} not found", item_id=item_id))
+    return item
+
+
+def _supervised_item(uow: UnitOfWork, actor: Actor, item_id: int) -> WorkItem:
+    """An open work item the actor supervises: not found outside their view, forbidden when
+    they see the case but do not supervise the item's OPD."""
+    item = _open_item(uow, actor, item_id)
     if supervising_role(actor, item.agency_id) is None:
         raise PermissionDenied(msg("only a supervisor of the responsible agency can do this"))
     return item
@@ -88,10 +100,14 @@ def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: dateti
 def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
              to_user: str | None = None, to_team: str | None = None,
              expected_version: int | None = None) -> WorkItem:
-    """Give a task to another user (who must be able to work it), or field work to another QR
-    team of the case's kecamatan. The new user holds the task as if they had claimed it; a
-    team change drops the old team's claim."""
-    item = _supervised_item(uow, actor, item_id)
+    """Give a task to another user (who must be able to work it: the actor too, taking it
+    over), or field work to another QR team of the case's kecamatan. The new user holds the
+    task as if they had claimed it; a team change drops the old team's claim. Supervisors of the
+    task's OPD may, and for field work its coordinators (:func:`overseeing_role`)."""
+    item = _open_item(uow, actor, item_id)
+    role = overseeing_role(actor, item)
+    if role is None:
+        raise PermissionDenied(msg("only a supervisor of the responsible agency can do this"))
     reason = _text(reason)
     to_user, to_team = _text(check(to_user, "to_user")), _text(check(to_team, "to_team"))
     errors: dict = {}
@@ -119,7 +135,7 @@ def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
     if errors:
         raise ValidationError(errors)
 
-    with CaseChange(uow, item.case, actor.ref(Role.SUPERVISOR), expected_version=expected_version,
+    with CaseChange(uow, item.case, actor.ref(role), expected_version=expected_version,
                     operation=Operation.REASSIGN) as change:
         if target is not None:
             old = item.assignee.username if item.assignee else None
