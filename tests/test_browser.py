@@ -652,6 +652,9 @@ def test_the_field_view_and_its_tasks_are_kept_for_no_signal_and_dropped_at_logo
     expect(page.locator("h1")).to_contain_text(submitted.case_number)
     expect(page.locator("#offline-copy")).to_be_visible()
     expect(page.locator("#handoff")).to_contain_text("Bawa gerobak.")
+    # kept when the page was fetched (the server's clock); opened from the phone: arrival is now
+    from datetime import datetime
+    assert page.input_value("#arrived_at").startswith(datetime.now(ZoneInfo("Asia/Makassar")).strftime("%Y-%m-%dT"))
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)"  # styled
     page.goto("/lapangan")
     expect(page.locator(f'.task-card[data-case="{submitted.case_number}"]')).to_be_visible()

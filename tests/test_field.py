@@ -141,3 +141,31 @@ def test_more_photos_than_the_field_takes_are_refused_before_any_is_stored(world
         assert session.scalar(select(func.count()).select_from(Attachment).where(
             Attachment.case_id == sub.case_id, Attachment.kind == AttachmentKind.AFTER)) == 0
 
+
+
+def test_the_field_view_hands_out_a_fresh_token_for_forms_kept_without_signal(world, app):
+    world.qr_mariso
+    world.dlh
+    web = WebClient(app)
+    web.login("qr.mariso")
+    answer = web.get("/lapangan/token")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    assert len(answer.get_json()["csrf_token"]) > 20
+    web.logout()
+    web.login("koor.dlh")
+    assert web.get("/lapangan/token").status_code == 403  # the field view's, like the page
+
+
+def test_a_fresh_task_page_says_its_arrival_time_was_filled_in_and_a_re_rendered_one_does_not(world, app, clock):
+    sub = _dispatched(world)
+    item = world.item(sub.case_id)
+    world.qr_mariso
+    web = WebClient(app)
+    web.login("qr.mariso")
+    html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert 'data-prefilled="yes" data-offset="480"' in html and 'data-now="1"' in html
+    assert 'name="queue_owner" value="%d"' % world.qr_mariso.user_id in html
+    typed = web.post(f"/tasks/{item.id}", {"version": world.case(sub.case_id).version,
+                                           "arrived_at": "2020-01-01T08:00", "action_taken": "x"},
+                     page=f"/tasks/{item.id}", content_type="multipart/form-data")
+    assert typed.status_code == 400 and 'data-prefilled' not in typed.get_data(as_text=True)

@@ -214,6 +214,8 @@ def test_after_someone_else_finished_the_form_comes_back_editable_with_what_was_
     html = late.get_data(as_text=True)
     assert late.status_code == 409 and "Urusan Dinas PU." in html and "koor.dlh" in html
     assert '<fieldset class="plain">' in html and 'id="held-by"' not in html
+    # what a phone sending a kept form reads: no longer to be completed, and who did it
+    assert 'data-workable="no" data-done-by="koor.dlh"' in html
 
 
 def test_a_held_task_offers_no_other_way_to_act_on_it(world, app):
@@ -325,3 +327,25 @@ def test_nobody_takes_over_the_reporters_own_task(world, app):
     assert web.get(f"/tasks/{asked.id}").status_code == 403
     page = web.get(f"/cases/{sub.case_id}").get_data(as_text=True)
     assert "menunggu pelapor" in page and f'href="/tasks/{asked.id}"' not in page
+
+
+def test_taking_a_task_over_for_oneself_twice_is_not_refused_the_second_time(world, app):
+    """A supervisor who also coordinates the OPD takes a held disposition for themselves; the same
+    form sent again (the answer was lost) lands on the task, now theirs, instead of a 403."""
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    item = world.item(sub.case_id)
+    world.do(commands.claim, world.dlh, sub.case_id)
+    boss = world.user("kabid.dlh", ("supervisor", "DLH"), ("coordinator", "DLH"))
+    web = WebClient(app)
+    web.login("kabid.dlh")
+    html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
+    assert '<option value="kabid.dlh">Saya sendiri (kabid.dlh)</option>' in html
+    form = {"takeover_to": "kabid.dlh", "takeover_reason": "Koordinator cuti.",
+            "takeover_version": re.search(r'name="takeover_version" type="hidden" value="(\d+)"', html).group(1)}
+    first = web.post(f"/tasks/{item.id}/takeover", form, page=f"/tasks/{item.id}")
+    again = web.post(f"/tasks/{item.id}/takeover", form, page=f"/tasks/{item.id}")
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert again.headers["Location"] == f"/tasks/{item.id}"
+    assert world.item(sub.case_id).assignee_id == boss.user_id
+    assert len([e for e in world.events(sub.case_id) if e.action == Action.TASK_REASSIGNED]) == 1

@@ -3,8 +3,9 @@ navigate there and one to open the task."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, send_from_directory
+from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
 
 from workflow.access import Screen
 from workflow.read.field import field_cards
@@ -34,3 +35,12 @@ def index():
         cards = field_cards(session, services().definition, actor(), now)
     return render_template("field/index.html", cards=cards, now=now, en=str(get_locale()) == "en",
                            me=actor().user_id)
+
+
+@bp.get("/token")
+def token():
+    """A CSRF token of this session, for the field view sending forms kept without signal (theirs
+    may be of an earlier session). Never cached."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -153,7 +153,9 @@ def _take_over_form(page: TaskPage, form: TakeOverForm | None = None) -> TakeOve
 
 
 def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = None,
-          take_over: TakeOverForm | None = None):
+          take_over: TakeOverForm | None = None, prefilled: bool = False):
+    """The task page; ``prefilled``: its "when did it happen" fields hold the time of this render
+    (a phone's kept copy moves them to the time it is opened, web/static/field.js)."""
     process = services().definition
     question = process.question_task
     asking = next((w for w in page.detail.work_items if question and w.task_name == question.name), None)
@@ -172,6 +174,8 @@ def _page(page: TaskPage, form, status: int = 200, ask_form: AskForm | None = No
                            step=page.step, responses=page.responses or {},
                            take_over=_take_over_form(page, take_over), may_work=page.may_work,
                            done_by=page.item.completed_by.username if page.item.completed_by else None,
+                           prefilled=prefilled, offset_minutes=int(services().clock.now().astimezone(services().zone)
+                                              .utcoffset().total_seconds() // 60),
                            form_first=page.may_work and page.item.role == Role.QR_OFFICER,  # on site: the form first
                            open_statuses=OPEN_STATUSES), status
 
@@ -183,10 +187,11 @@ def show(item_id: int):
     form = _form(page)
     form.version.data = page.detail.case.version
     now = services().clock.now().astimezone(services().zone).replace(tzinfo=None, second=0, microsecond=0)
+    prefilled = False
     for f in page.form.fields:  # "when did it happen": most often just now (the officer on site)
         if f.type == "datetime" and f.happened and form[f.name].data is None:
-            form[f.name].data = now
-    return _page(page, form)
+            form[f.name].data, prefilled = now, True
+    return _page(page, form, prefilled=prefilled)
 
 
 @bp.post("/<int:item_id>")
@@ -241,6 +246,8 @@ def take_over(item_id: int):
     """A supervisor (or, for field work, the OPD's coordinator) gives a task someone else holds to
     another person, themselves included, with a reason: audited as a reassignment."""
     page = _read(item_id)
+    if page.item.assignee_id == actor().user_id:  # theirs already (the same form sent twice): nothing to do
+        return redirect(url_for("tasks.show", item_id=item_id))
     if page.takers is None:
         abort(403)
     take = _take_over_form(page, TakeOverForm())
@@ -253,8 +260,9 @@ def take_over(item_id: int):
         page = _read(item_id)
         if done.status == 409:
             take.takeover_version.data = page.detail.case.version
-        if page.takers is None:  # someone gave it away meanwhile: no form to show the message on
-            flash(next(iter(take.takeover_version.errors), ""))
+        said = [e for errors in (take.takeover_version.errors, take.takeover_to.errors) for e in errors]
+        if page.takers is None and said:  # someone gave it away meanwhile: no form to show the message on
+            flash(said[0])
         form.version.data = page.detail.case.version
         return _page(page, form, done.status, take_over=take)
     flash(_l("Task taken over: %(case)s.", case=page.item.case.number))

@@ -4,8 +4,8 @@
 // that cannot be sent (no signal, or the server answers 503) is kept in the phone with its
 // photos (field-queue.js) and the officer lands on the field view, which sends it once the
 // network is back. Logging out deletes every copy, and the forms still waiting once the officer
-// agreed to it; the server answering with the login page (the session is over) deletes the
-// copies, but not work that is still to be sent.
+// agreed to it; the login page (the session is over) deletes the copies, but not work that is
+// still to be sent. A page the server cannot serve (5xx) is answered with its copy too.
 "use strict";
 
 importScripts("/static/field-queue.js");
@@ -121,16 +121,32 @@ self.addEventListener("fetch", function (event) {
     }, function () { return keep(copy, url.pathname, function () { return Response.error(); }); }));
     return;
   }
+  if (request.headers.get(SENDING)) return;  // the field view sending what waits: the network, as it is
+  if (request.method === "GET" && url.pathname === "/login") {  // the session is over (or ends): no copies
+    event.waitUntil(purge());
+    return;
+  }
   if (request.method !== "GET" || !KEPT.test(url.pathname)) return;
   event.respondWith(fetch(request).then(function (response) {
     if (response.redirected && new URL(response.url).pathname === "/login") {
       return purge().then(function () { return response; });  // the session is over
     }
+    if (response.status >= 500) return copyOf(url.pathname).then(function (kept) { return kept || response; });
     return response;
   }).catch(function () {
-    return caches.keys().then(function (names) {
-      var mine = names.filter(function (n) { return n.indexOf(PREFIX) === 0; })[0];
-      return mine ? caches.open(mine).then(function (c) { return c.match(url.pathname); }) : undefined;
-    }).then(function (kept) { return kept || Response.error(); });
+    return copyOf(url.pathname).then(function (kept) { return kept || Response.error(); });
   }));
 });
+
+function copyOf(path) {  // this phone's copy of a page (a page marked as one: <body data-copy>), or undefined
+  return caches.keys().then(function (names) {
+    var name = names.filter(function (n) { return n.indexOf(PREFIX) === 0; })[0];
+    return name ? caches.open(name).then(function (c) { return c.match(path); }) : undefined;
+  }).then(function (kept) {
+    if (!kept || (kept.headers.get("Content-Type") || "").indexOf("text/html") !== 0) return kept;
+    return kept.text().then(function (html) {
+      return new Response(html.replace("<body", '<body data-copy="yes"'),
+                          { status: kept.status, headers: { "Content-Type": kept.headers.get("Content-Type") } });
+    });
+  });
+}

@@ -22,7 +22,7 @@
       }).catch(function () { /* no offline copies: the page works as before */ });
   }
   var offline = document.getElementById("offline-copy");
-  if (offline && !navigator.onLine) offline.hidden = false;
+  if (offline && document.body.hasAttribute("data-copy")) offline.hidden = false;  // served from the phone
   var button = document.getElementById("show-distance");
   var status = document.getElementById("distance-status");
   if (!button || !("geolocation" in navigator)) return;
@@ -73,15 +73,14 @@ function sendWaiting() {
     return { message: out.join(" "), form: doc.getElementById("task-form") };
   }
 
-  function freshToken() {  // the form's CSRF token may be of an earlier session: ask for today's
-    return fetch("/lapangan", { credentials: "same-origin", headers: SENDING }).then(function (r) {
+  function freshToken() {  // the form's CSRF token may be of an earlier session: ask for this one's
+    return fetch("/lapangan/token", { credentials: "same-origin", headers: SENDING }).then(function (r) {
       if (new URL(r.url).pathname === "/login") throw { login: true };
       if (!r.ok) throw { later: true };
-      return r.text();
-    }).then(function (html) {
-      var found = /name="csrf_token" value="([^"]+)"/.exec(html);
-      if (!found) throw { later: true };
-      return found[1];
+      return r.json();
+    }, function () { throw { offline: true }; }).then(function (body) {
+      if (!body || !body.csrf_token) throw { later: true };
+      return body.csrf_token;
     });
   }
 
@@ -146,7 +145,7 @@ function sendWaiting() {
         });
       }).catch(function (stop) {
         if (stop && stop.login && status) status.textContent = say("login");
-        if (stop && stop.later && !retry) {  // no "online" event will come: ask again in a minute
+        if (stop && (stop.later || stop.offline) && !retry) {  // an "online" event may not come: again in a minute
           retry = window.setTimeout(function () { retry = null; locked(); }, 60000);
         }
       }).then(show);
@@ -167,6 +166,9 @@ function sendWaiting() {
       list.textContent = "";
       box.hidden = entries.length === 0;
       entries.forEach(function (entry) { list.appendChild(item(entry)); });
+      if (entries.length && navigator.storage && navigator.storage.persist) {  // kept forms: not to be evicted
+        navigator.storage.persist().catch(function () {});
+      }
     });
   }
 
@@ -237,23 +239,37 @@ function sendWaiting() {
 
   var logout = document.querySelector('form[action="/logout"]');
   if (logout) {
-    logout.addEventListener("submit", function (event) {  // logging out here deletes what still waits
-      if (!box.hidden && !window.confirm(say("logout-confirm"))) { event.preventDefault(); return; }
-      var forget = document.createElement("input");
-      forget.type = "hidden";
-      forget.name = "queue_forget";
-      forget.value = me;
-      logout.appendChild(forget);
+    logout.addEventListener("submit", function (event) {  // logging out here deletes what still waits: ask first
+      event.preventDefault();
+      queue.all().then(function (entries) { return entries.filter(ours).length; }, function () { return 0; })
+        .then(function (waiting) {
+          if (waiting && !window.confirm(say("logout-confirm"))) return;
+          var forget = document.createElement("input");
+          forget.type = "hidden";
+          forget.name = "queue_forget";
+          forget.value = me;
+          logout.appendChild(forget);
+          logout.submit();
+        });
     });
   }
-  if (!navigator.onLine) {  // an offline copy of a task page: "when did you arrive" is now, not when it was kept
-    var now = new Date(), pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    var local = now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate()) + "T" +
-      pad(now.getHours()) + ":" + pad(now.getMinutes());
-    Array.prototype.forEach.call(document.querySelectorAll("input[data-now]"), function (input) { input.value = local; });
-  }
+  refreshArrival();
   if (/[?&]antre=1/.test(window.location.search) && status) status.textContent = say("kept");
-  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
   window.addEventListener("online", locked);
   locked();
+}
+
+function refreshArrival() {
+  // A task page kept on the phone was filled in with the time it was kept: opened from the phone
+  // later, "when did you arrive" is now (in the city's time), unless the officer changed it.
+  "use strict";
+  var form = document.getElementById("task-form");
+  if (!document.body.hasAttribute("data-copy") || !form || form.getAttribute("data-prefilled") !== "yes") return;
+  var city = new Date(Date.now() + Number(form.getAttribute("data-offset")) * 60 * 1000);
+  var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+  var now = city.getUTCFullYear() + "-" + pad(city.getUTCMonth() + 1) + "-" + pad(city.getUTCDate()) + "T" +
+    pad(city.getUTCHours()) + ":" + pad(city.getUTCMinutes());
+  Array.prototype.forEach.call(form.querySelectorAll("input[data-now]"), function (input) {
+    if (input.value === input.defaultValue) input.value = now;
+  });
 }
