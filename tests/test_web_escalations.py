@@ -223,3 +223,20 @@ def test_admins_see_and_retry_incidents(world, app, monkeypatch):
     assert "Diselesaikan" in web.get("/admin/incidents?state=all").get_data(as_text=True)
     assert web.post(incident, page="/admin/incidents").status_code == 409
     assert Sweeper(w.services, worker="w").run_once().fired == 1
+
+
+def test_the_city_supervisor_acknowledges_an_opds_escalation_through_the_web(world, app, late_cases):
+    """The city-wide supervisor sees every OPD's escalations with "Tindak lanjuti"; following the
+    button ends on the review form and its completion, not on "not allowed"."""
+    dlh_case, _ = late_cases
+    web = WebClient(app)
+    web.login("sup.kota")
+    page = web.get("/escalations?agency=DLH&level=breach").get_data(as_text=True)
+    review = re.search(r'href="(/tasks/\d+)">Tindak lanjuti<', page).group(1)
+    form = web.get(review).get_data(as_text=True)
+    assert 'id="take-over-form"' not in form and re.search(r'<fieldset class="plain">', form)  # theirs to do
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', form).group(1)
+    done = web.post(review, {"version": version, "note": "Kota: segera tangani."}, page=review)
+    assert done.status_code == 302, errors(done)
+    assert (dlh_case.case_number, "breach") not in _rows(web.get("/escalations"))
+    assert "escalation_acknowledged" in world.actions(dlh_case.case_id)

@@ -219,8 +219,8 @@ def role_for_item(actor: Actor, item: ItemLike) -> Role | None:
         if item.role == Role.QR_OFFICER:
             if item.team_id is not None and scope.team_id == item.team_id:
                 return scope.role
-        elif item.role == Role.SUPERVISOR and item.agency_id is None:
-            if scope.agency_id is None:  # city-level escalations: city-wide supervisors
+        elif item.role == Role.SUPERVISOR:  # an OPD's escalations: its supervisors and the city's
+            if scope.agency_id is None or scope.agency_id == item.agency_id:
                 return scope.role
         elif item.agency_id is not None and scope.agency_id == item.agency_id:
             return scope.role
@@ -236,8 +236,11 @@ def memberships_working(item: ItemLike):
         if item.team_id is None:
             return false()
         return and_(Membership.role == item.role, Membership.team_id == item.team_id)
-    if item.role == Role.SUPERVISOR and item.agency_id is None:
-        return and_(Membership.role == item.role, Membership.agency_id.is_(None))
+    if item.role == Role.SUPERVISOR:
+        if item.agency_id is None:
+            return and_(Membership.role == item.role, Membership.agency_id.is_(None))
+        return and_(Membership.role == item.role,
+                    or_(Membership.agency_id.is_(None), Membership.agency_id == item.agency_id))
     if item.agency_id is None:
         return false()
     return and_(Membership.role == item.role, Membership.agency_id == item.agency_id)
