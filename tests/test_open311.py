@@ -130,7 +130,6 @@ def test_attributes_address_only_and_media_url(world, client, api_key):
 
 @pytest.mark.parametrize("fields, field", [
     ({"service_code": None}, "service_code"),
-    ({"service_code": "jalan-tol"}, "service_code"),
     ({"lat": None, "long": None, "address_string": None}, "lat"),
     ({"lat": "-5.15", "long": None}, "lat"),
     ({"lat": "91", "long": "119.4"}, "lat"),
@@ -154,6 +153,18 @@ def test_bad_requests_get_400_naming_the_field_and_store_nothing(world, client, 
         else:
             descriptions = [e.find("description").text for e in _xml(response).findall("error")]
         assert any(d.startswith(f"{field}:") for d in descriptions), descriptions
+    assert world.table_counts() == counts
+
+
+def test_an_unknown_service_code_is_not_found_as_the_spec_says(world, client, api_key):
+    counts = world.table_counts()
+    for fmt in ("json", "xml"):
+        response = _file(client, api_key, fmt=fmt, service_code="jalan-tol")
+        assert response.status_code == 404
+        if fmt == "json":
+            assert response.get_json() == [{"code": 404, "description": "service_code jalan-tol tidak ditemukan"}]
+        else:
+            assert _xml(response).find("error/code").text == "404"
     assert world.table_counts() == counts
 
 
@@ -246,3 +257,23 @@ def test_list_requests_with_the_specs_filters(world, client, api_key):
     assert client.get("/open311/v2/requests.csv").status_code == 404
     assert client.get("/open311/v2/requests.json?jurisdiction_id=jakarta").status_code == 404
     assert client.get("/open311/v2/requests.json?jurisdiction_id=makassar").status_code == 200
+
+
+def test_json_says_its_charset_and_public_reading_is_open_to_other_sites(world, client, api_key):
+    services = client.get("/open311/v2/services.json")
+    assert services.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert services.headers["Access-Control-Allow-Origin"] == "*"
+    filed = _file(client, api_key)
+    assert filed.status_code == 201 and "Access-Control-Allow-Origin" not in filed.headers  # a server's job
+    assert filed.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_a_method_the_url_does_not_take_answers_in_its_format_and_says_what_it_takes(client, fmt):
+    response = client.delete(f"/open311/v2/requests.{fmt}")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    if fmt == "xml":
+        assert _xml(response).find("error/code").text == "405"
+    else:
+        assert response.get_json()[0]["code"] == 405

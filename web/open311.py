@@ -86,6 +86,7 @@ def _respond(root: str, body, status: int = 200) -> Response:
     if g.get("open311_format", "json") == "json":
         response = jsonify(body)
         response.status_code = status
+        response.content_type = "application/json; charset=utf-8"  # said, for clients that do not assume it
         return response
     element = ET.Element(root)
     if isinstance(body, list):
@@ -117,9 +118,24 @@ def _domain_error(exc: DomainError):
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
+    if "open311_format" not in g:  # raised before routing (a method the URL does not take): its suffix says
+        last = request.path.rsplit("/", 1)[-1]
+        g.open311_format = last.rsplit(".", 1)[-1] if last.rsplit(".", 1)[-1] in FORMATS and "." in last else "json"
     if exc.code == 429:
         return with_retry_after(_errors(429, [_("Too many requests; try again later.")]), exc)
-    return _errors(exc.code or 500, [exc.description or exc.name])
+    response = _errors(exc.code or 500, [exc.description or exc.name])
+    if getattr(exc, "valid_methods", None):  # 405: what the URL does take
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+@bp.after_request
+def _open_to_other_sites(response: Response) -> Response:
+    """Reading is public (the public view of each request): any site's script may read it. Filing a
+    request needs an api_key and stays for servers, so POST answers carry no CORS header."""
+    if request.method in ("GET", "HEAD"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def _check_jurisdiction(refs: References) -> None:
@@ -260,6 +276,8 @@ def _file_request(uow, form, now) -> commands.Submitted:
     code = (form.get("service_code") or "").strip()
     if not code:
         errors["service_code"] = _("this field is required")
+    elif code not in refs.categories or not refs.categories[code].active:  # GeoReport v2: 404
+        raise Open311Error(404, _("service_code %(code)s not found", code=code))
     lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
     address = (form.get("address_string") or "").strip()
     if bool(lat) != bool(lon):
