@@ -242,11 +242,18 @@ def test_list_requests_with_the_specs_filters(world, client, api_key):
     assert set(ids("?service_code=gepeng,sampah")) >= {numbers[("gepeng", 5)], numbers[("sampah", 1)]}
     assert ids("?status=closed") == [sub.case_number]
     assert sub.case_number not in ids("?status=open")
-    start = (w.services.clock.now() - timedelta(days=200)).isoformat()
-    end = (w.services.clock.now() - timedelta(days=50)).isoformat()
-    assert ids(f"?start_date={start}&end_date={end}".replace("+", "%2B")) == [numbers[("sampah", 100)]]
+    def ago(days):
+        return (w.services.clock.now() - timedelta(days=days)).isoformat().replace("+", "%2B")
+
+    assert ids(f"?start_date={ago(120)}&end_date={ago(50)}") == [numbers[("sampah", 100)]]
+    too_long = client.get(f"/open311/v2/requests.json?start_date={ago(200)}&end_date={ago(50)}")
+    assert too_long.status_code == 400
+    assert too_long.get_json()[0]["description"].startswith("end_date: paling lama 90 hari")
+    assert ids(f"?start_date={ago(120)}") == [numbers[("sampah", 100)]]  # the 90 days from start_date
     assert ids(f"?service_request_id={numbers[('sampah', 100)]},{sub.case_number}&status=open") == [
         sub.case_number, numbers[("sampah", 100)]]  # ids given: the other filters are ignored
+    assert ids(f"?service_request_id={sub.case_number}&status=pending&start_date=yesterday") == [
+        sub.case_number]  # ... also when they would be wrong
     rejected = client.get(f"/open311/v2/requests/{sub.case_number}.json").get_json()[0]
     assert (rejected["status"], rejected["status_notes"]) == ("closed", "Laporan ganda tanpa lokasi.")
     xml = _xml(client.get("/open311/v2/requests.xml?status=closed"))

@@ -69,16 +69,20 @@ def parse_filters(args) -> RequestFilters:
             return None
         return check_moment(value, name, errors)
 
+    ids = listed("service_request_id")
+    if ids:  # "all other parameters are ignored" (GeoReport v2), also when they would be wrong
+        if len(ids) > MAX_RESULTS:
+            raise ValidationError({"service_request_id": msg("at most {limit} ids", limit=MAX_RESULTS)})
+        return RequestFilters(service_request_ids=ids)
     statuses = listed("status")
     if any(s not in ("open", "closed") for s in statuses):
         errors["status"] = msg("must be one of {choices}", choices="open, closed")
-    filters = RequestFilters(service_request_ids=listed("service_request_id"),
-                             service_codes=listed("service_code"), start=moment("start_date"),
+    filters = RequestFilters(service_codes=listed("service_code"), start=moment("start_date"),
                              end=moment("end_date"), statuses=statuses)
     if filters.start and filters.end and filters.start > filters.end:
         errors["end_date"] = msg("end_date is before start_date")
-    if len(filters.service_request_ids) > MAX_RESULTS:
-        errors["service_request_id"] = msg("at most {limit} ids", limit=MAX_RESULTS)
+    elif filters.start and filters.end and filters.end - filters.start > DEFAULT_WINDOW:
+        errors["end_date"] = msg("at most {days} days from start_date", days=DEFAULT_WINDOW.days)
     if errors:
         raise ValidationError(errors)
     return filters
@@ -91,7 +95,8 @@ def _public(query):
 def list_requests(session: Session, definition: ProcessDefinition, filters: RequestFilters,
                   now: datetime) -> list[ServiceRequest]:
     """Requests by id (other filters then ignored, as the spec says), or the newest first within
-    the dates (by default the last 90 days), at most 1000."""
+    at most 90 days: the last 90, the 90 up to ``end`` or from ``start``, or between the two
+    (``parse_filters`` refuses a longer range); at most 1000."""
     query = _public(select(Case).join(Report, Report.id == Case.report_id))
     if filters.service_request_ids:
         query = query.where(Case.number.in_(filters.service_request_ids))
@@ -100,9 +105,10 @@ def list_requests(session: Session, definition: ProcessDefinition, filters: Requ
             query = query.join(Category, Category.id == Case.category_id).where(
                 Category.code.in_(filters.service_codes))
         start = filters.start or ((filters.end or now) - DEFAULT_WINDOW)
+        end = filters.end or (start + DEFAULT_WINDOW if filters.start else None)
         query = query.where(Report.submitted_at >= start)
-        if filters.end:
-            query = query.where(Report.submitted_at <= filters.end)
+        if end:
+            query = query.where(Report.submitted_at <= end)
         if filters.statuses == ("open",):
             query = query.where(Case.status.not_in(FINAL_STATUSES))
         elif filters.statuses == ("closed",):
