@@ -795,14 +795,16 @@ def test_a_form_sent_after_a_supervisor_gave_the_task_away_shows_the_conflict_an
     context.close()
 
 
+def _server_down(context, item):
+    """The server answers the task's form with 503 (its database is down); pages load as usual."""
+    context.route(re.compile(rf".*/tasks/{item.id}$"), lambda route: route.fulfill(
+        status=503, body="<main><div class='alert' role='alert'><p>Sedang gangguan.</p></div></main>",
+        content_type="text/html") if route.request.method == "POST" else route.continue_())
+
+
 def test_a_form_the_server_cannot_take_now_waits_in_the_phone_too(browser, server, tmp_path):
     """A 503 (the database is down) keeps the form like no signal does; it goes once the server is back."""
-    def down(context, item):
-        context.route(re.compile(rf".*/tasks/{item.id}$"), lambda route: route.fulfill(
-            status=503, body="<main><div class='alert' role='alert'><p>Sedang gangguan.</p></div></main>",
-            content_type="text/html") if route.request.method == "POST" else route.continue_())
-
-    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path, lost=down)
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path, lost=_server_down)
     expect(page.locator("#queued .queued-entry")).to_have_attribute("data-state", "waiting")
     assert _field_work_done(services, submitted.case_id) == 0
     context.unroute(re.compile(rf".*/tasks/{item.id}$"))
@@ -892,12 +894,7 @@ def test_a_form_whose_case_changed_meanwhile_is_sent_again_on_the_officers_word(
 def test_on_a_shared_phone_waiting_forms_are_only_their_officers(browser, server, tmp_path):
     """Logging out from a page that did not ask keeps the forms waiting; the next officer on the
     phone neither sees nor sends them; their officer's next login sends them."""
-    def down(context, item):
-        context.route(re.compile(rf".*/tasks/{item.id}$"), lambda route: route.fulfill(
-            status=503, body="<main><div class='alert' role='alert'><p>Sedang gangguan.</p></div></main>",
-            content_type="text/html") if route.request.method == "POST" else route.continue_())
-
-    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path, lost=down)
+    page, context, errors, services, submitted, item = _offline_field_work(browser, server, tmp_path, lost=_server_down)
     expect(page.locator("#queued .queued-entry")).to_have_attribute("data-state", "waiting")
     page.goto("/inbox")  # a page without the list: logging out here does not ask, and keeps the form
     page.get_by_role("button", name="Keluar").tap()
