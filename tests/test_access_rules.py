@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from workflow import access
 from workflow.access import Actor, Scope, Screen
-from workflow.store.models import Base, Case, Escalation, Membership, WorkItem
+from workflow.store.models import Base, Case, Escalation, Membership, Report, WorkItem
 from workflow.vocabulary import CaseStatus, Role
 
 AGENCIES = (None, 1, 2, 3)
@@ -125,3 +125,39 @@ def test_the_universe_holds_objects_each_rule_lets_through_and_keeps_out(univers
     city_supervisor = Actor(7, "x", (Scope(Role.SUPERVISOR),))
     assert len(_picked(s, Escalation, access.escalations_visible(city_supervisor))) == len(AGENCIES)
     assert _picked(s, Escalation, access.escalations_visible(dlh_coordinator)) == set()
+
+
+@pytest.fixture(scope="module")
+def reported():
+    """Cases of every agency/team and status, their reports anonymous or not (the contact rule
+    reads the case's status and its report)."""
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    combos = list(itertools.product(AGENCIES, TEAMS, CaseStatus, (False, True)))
+    reports = [{"anonymous": anonymous, "tracking_hash": f"h{n}"} for n, (*_r, anonymous) in enumerate(combos)]
+    cases = [{"agency_id": a, "team_id": t, "status": status, "report_id": n}
+             for n, (a, t, status, _anon) in enumerate(combos, start=1)]
+    with engine.begin() as conn:
+        conn.execute(insert(Report.__table__), _rows(Report.__table__, reports))
+        conn.execute(insert(Case.__table__), _rows(Case.__table__, cases))
+    session = Session(engine)
+    yield session
+    session.close()
+    engine.dispose()
+
+
+@settings(max_examples=200, deadline=None)
+@given(actor=actors)
+def test_a_search_by_contact_matches_only_cases_whose_contact_the_actor_sees(reported, actor):
+    s = reported
+    picked = set(s.scalars(select(Case.id).join(Report, Report.id == Case.report_id)
+                           .where(access.contacts_visible(actor))))
+    assert picked == _kept(s, Case, lambda c: access.can_see_contact(actor, c))
+
+
+def test_the_contact_universe_holds_cases_each_desk_may_call_back(reported):
+    dlh = Actor(7, "x", (Scope(Role.COORDINATOR, agency_id=2),))
+    picked = set(reported.scalars(select(Case.id).join(Report, Report.id == Case.report_id)
+                                  .where(access.contacts_visible(dlh))))
+    assert picked and {reported.get(Case, i).agency_id for i in picked} == {2}
+    assert not any(reported.get(Case, i).report.anonymous for i in picked)

@@ -68,6 +68,10 @@ EXPECTED = {
     "POST ask": dict(anonymous=302, triage=403, coordinator_own=302, coordinator_foreign=404,
                      qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
                      supervisor_city=403, auditor=403, admin=403),
+    # finding a case: every staff role, within its scope (the results are checked in test_case_search)
+    "GET search": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=200,
+                       qr_foreign=200, supervisor_own=200, supervisor_foreign=200,
+                       supervisor_city=200, auditor=200, admin=200),
     "GET incidents": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                           qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                           supervisor_city=403, auditor=403, admin=200),
@@ -101,7 +105,7 @@ def test_access(world, app, role, kind):
         "GET supervise": f"/escalations/items/{item.id}/transfer",
         "POST supervise": f"/escalations/items/{item.id}/transfer",
         "POST ask": f"/tasks/{item.id}/ask", "POST takeover": f"/tasks/{item.id}/takeover",
-        "GET incidents": "/admin/incidents",
+        "GET incidents": "/admin/incidents", "GET search": "/cases?q=sampah",
         "POST retry": "/admin/incidents/999999/retry",
     }
     method, _ = kind.split(" ")

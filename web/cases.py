@@ -6,17 +6,53 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from sqlalchemy import select
 from wtforms import BooleanField, TextAreaField
 
 from workflow import commands, responses
-from workflow.access import can_write_notes, overseeing_role, role_for_item
+from workflow.access import CONTACT_DESKS, Screen, can_write_notes, overseeing_role, role_for_item
+from workflow.errors import ValidationError
 from workflow.read.cases import attachment_for, case_detail
+from workflow.read.options import report_options
+from workflow.read.search import STATES, CaseSearch, find_cases
+from workflow.store.models import Agency
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, safe_next, services, submit
+from .helpers import actor, safe_next, screen_of, services, submit, whole_number
+from .i18n import tr
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+STATE_LABELS = {"all": _l("All"), "open": _l("Still open"), "over": _l("Finished")}
+QUERY_LABELS = {"number": _l("case number"), "tracking_code": _l("tracking code or words of the report"),
+               "phone": _l("the reporter's phone"), "email": _l("the reporter's e-mail"),
+               "text": _l("words of the report or its address")}
+
+
+@bp.get("")
+@screen_of(Screen.SEARCH)
+def search():
+    """Find a case when a citizen calls, or one's own earlier work."""
+    args = request.args
+    search = CaseSearch(q=args.get("q") or None, kelurahan=args.get("kelurahan") or None,
+                        area=args.get("area") or None, category=args.get("category") or None,
+                        agency=args.get("agency") or None, state=args.get("state") or "all",
+                        mine=args.get("mine") == "1", page=whole_number(args.get("page"), 1))
+    errors: dict = {}
+    result = None
+    with services().reading() as session:
+        options = report_options(session)
+        agencies = list(session.scalars(select(Agency).where(Agency.handles_reports.is_(True))
+                                        .order_by(Agency.name)))
+        try:
+            result = find_cases(session, actor(), search, services().tracking)
+        except ValidationError as exc:
+            errors = {k: tr(v) for k, v in exc.errors.items()}
+    return render_template("cases/search.html", page=result, search=search, errors=errors, options=options,
+                           agencies=agencies, states=STATES, state_labels=STATE_LABELS, query_labels=QUERY_LABELS,
+                           contacts=actor().has_role(*CONTACT_DESKS),
+                           now=services().clock.now(), en=str(get_locale()) == "en"), (400 if errors else 200)
 
 
 class NoteForm(Form):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import NotFound
 from workflow.store.audit import ActorRef
-from workflow.store.models import Case, Escalation, Membership, User, WorkItem
+from workflow.store.models import Case, Escalation, Membership, Report, User, WorkItem
 from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Role
 
 # -- who is acting ---------------------------------------------------------------------------------
@@ -80,6 +80,7 @@ class Screen(enum.StrEnum):
     ESCALATIONS = "escalations"  # late and bouncing work
     DASHBOARD = "dashboard"
     HISTORY = "history"  # case histories from the audit trail
+    SEARCH = "search"  # finding a case when a citizen calls
     ADMIN = "admin"
 
 
@@ -89,6 +90,7 @@ SCREEN_ROLES = {
     Screen.ESCALATIONS: (Role.SUPERVISOR,),
     Screen.DASHBOARD: (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR),
     Screen.HISTORY: (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR),
+    Screen.SEARCH: (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN),
     Screen.ADMIN: (Role.ADMIN,),
 }
 
@@ -192,6 +194,22 @@ def can_see_contact(actor: Actor, case: ReportedCase) -> bool:
                 and case.status != CaseStatus.TRIAGE):
             return True
     return False
+
+
+CONTACT_DESKS = (Role.TRIAGE, Role.COORDINATOR)  # the roles that ever call a reporter back
+
+
+def contacts_visible(actor: Actor):
+    """SQL on ``Case`` joined with its ``Report``: the cases :func:`can_see_contact` lets the
+    actor see the contact of (what a search by phone or e-mail may match)."""
+    clauses = []
+    for scope in actor.scopes:
+        if scope.role == Role.TRIAGE:
+            clauses.append(Case.status == CaseStatus.TRIAGE)
+        elif scope.role == Role.COORDINATOR and scope.agency_id is not None:
+            clauses.append(and_(Case.agency_id.is_not(None), Case.agency_id == scope.agency_id,
+                                Case.status.in_([s for s in OPEN_STATUSES if s != CaseStatus.TRIAGE])))
+    return and_(Report.anonymous.is_(False), or_(*clauses)) if clauses else false()
 
 
 def can_write_notes(actor: Actor, case: CaseLike) -> Role | None:
