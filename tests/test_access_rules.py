@@ -100,6 +100,8 @@ def test_the_sql_of_each_rule_picks_what_its_predicate_allows(universe, actor):
         s, Case, lambda c: access.can_read_history(actor, c))
     assert _picked(s, Escalation, access.escalations_visible(actor)) == _kept(
         s, Escalation, lambda e: access.can_see_escalation(actor, e))
+    assert _picked(s, WorkItem, access.work_supervised(actor)) == _kept(
+        s, WorkItem, lambda i: access.supervising_role(actor, i.agency_id) is not None)
     inbox_roles = access.SCREEN_ROLES[Screen.INBOX]
     assert _picked(s, WorkItem, access.items_workable(actor)) == _kept(
         s, WorkItem, lambda i: i.role in inbox_roles and access.role_for_item(actor, i) is not None)

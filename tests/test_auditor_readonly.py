@@ -24,11 +24,11 @@ def _staff_post_rules(app):
 def test_the_list_of_staff_post_routes_is_complete(app):
     endpoints = {r.endpoint for r in _staff_post_rules(app)}
     assert endpoints == {"inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
-                         "cases.add_note", "escalations.act", "admin.retry"}, "a new POST route: add it to the test below"
+                         "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry"}, "a new POST route: add it to the test below"
 
 
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
-                               "cases.add_note", "admin.retry")] + [
+                               "cases.add_note", "escalations.bulk", "admin.retry")] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -47,6 +47,7 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     web.login("inspektorat")
     counts = w.table_counts()
     response = web.post(url, {"body": "x", "decision": "accept", "question": "x", "reason": "x",
-                              "text": "x", "to_agency": "DPU"})
+                              "text": "x", "to_agency": "DPU", "row": str(item.id),
+                              "action": "acknowledge"})
     assert response.status_code == 403, (url, response.status_code)
     assert w.table_counts() == counts

@@ -11,6 +11,7 @@ import pytest
 from escalation.sweeper import Sweeper
 from tests import actions
 from tests.webclient import WebClient, errors
+from workflow import commands
 
 WITA = ZoneInfo("Asia/Makassar")
 
@@ -43,10 +44,14 @@ def test_scope_filters_and_counts(world, app, late_cases):
 
     city = WebClient(app)
     city.login("sup.kota")
-    assert sorted(_rows(city.get("/escalations"))) == sorted([
-        (dlh_case.case_number, "breach"), (dlh_case.case_number, "critical"),
-        (dinsos_case.case_number, "breach"), (dinsos_case.case_number, "critical")])
+    # each late task once, at the level it reached last, with both levels on its row
+    listed = city.get("/escalations")
+    assert sorted(_rows(listed)) == sorted([(dlh_case.case_number, "critical"),
+                                            (dinsos_case.case_number, "critical")])
+    assert listed.get_data(as_text=True).count("Melewati target SLA</span>") == 2
+    assert city.get("/escalations").get_data(as_text=True).count('name="row"') == 2
     assert {c for c, _l in _rows(city.get("/escalations?agency=DINSOS"))} == {dinsos_case.case_number}
+    assert {lvl for _c, lvl in _rows(city.get("/escalations?level=breach"))} == {"breach"}
     assert {lvl for _c, lvl in _rows(city.get("/escalations?level=critical"))} == {"critical"}
     fragment = city.client.get("/escalations?level=critical",
                                headers={"HX-Request": "true", "HX-Target": "escalations"})
@@ -59,7 +64,7 @@ def test_acknowledging_through_the_review_form(world, app, late_cases):
     web = WebClient(app)
     web.login("sup.dlh")
     page = web.get("/escalations").get_data(as_text=True)
-    review = re.search(r'href="(/tasks/\d+)">Tindak lanjuti<', page).group(1)
+    review = re.search(r'href="(/tasks/\d+)">Tanggapi<', page).group(1)
     form = web.get(review).get_data(as_text=True)
     version = re.search(r'name="version" type="hidden" value="(\d+)"', form).group(1)
     missing = web.post(review, {"version": version, "note": ""}, page=review)
@@ -67,7 +72,7 @@ def test_acknowledging_through_the_review_form(world, app, late_cases):
     done = web.post(review, {"version": version, "note": "Sudah saya tegur, selesai hari ini."}, page=review)
     assert done.status_code == 302
     assert _rows(web.get("/escalations")) == []
-    assert "Sudah ditindaklanjuti" in web.get("/escalations?state=all").get_data(as_text=True)
+    assert "Sudah ditanggapi" in web.get("/escalations?state=all").get_data(as_text=True)
     assert "escalation_acknowledged" in world.actions(dlh_case.case_id)
 
 
@@ -232,7 +237,7 @@ def test_the_city_supervisor_acknowledges_an_opds_escalation_through_the_web(wor
     web = WebClient(app)
     web.login("sup.kota")
     page = web.get("/escalations?agency=DLH&level=breach").get_data(as_text=True)
-    review = re.search(r'href="(/tasks/\d+)">Tindak lanjuti<', page).group(1)
+    review = re.search(r'href="(/tasks/\d+)">Tanggapi<', page).group(1)
     form = web.get(review).get_data(as_text=True)
     assert 'id="take-over-form"' not in form and re.search(r'<fieldset class="plain">', form)  # theirs to do
     version = re.search(r'name="version" type="hidden" value="(\d+)"', form).group(1)
@@ -240,3 +245,127 @@ def test_the_city_supervisor_acknowledges_an_opds_escalation_through_the_web(wor
     assert done.status_code == 302, errors(done)
     assert (dlh_case.case_number, "breach") not in _rows(web.get("/escalations"))
     assert "escalation_acknowledged" in world.actions(dlh_case.case_id)
+
+
+def _bulk(web, rows: list[int], **fields):
+    page = web.get("/escalations")
+    html = page.get_data(as_text=True)
+    data = {"action": "acknowledge", "reason": "", "to_user": "", "to_team": "", "new_due": "",
+            "next": "/escalations", **fields, "row": [str(r) for r in rows]}
+    for item_id in rows:
+        data[f"version-{item_id}"] = re.search(rf'name="version-{item_id}" value="(\d+)"', html).group(1)
+    return web.post("/escalations/bulk", data, page="/escalations")
+
+
+def _ticks(page) -> list[int]:
+    return [int(n) for n in re.findall(r'name="row" value="(\d+)"', page.get_data(as_text=True))]
+
+
+def test_a_city_supervisor_acknowledges_both_levels_of_several_tasks_at_once(world, app, late_cases):
+    city = WebClient(app)
+    city.login("sup.kota")
+    ticks = _ticks(city.get("/escalations"))
+    assert len(ticks) == 2
+    done = _bulk(city, ticks, reason="Sudah saya hubungi kedua kepala dinas.")
+    assert done.status_code == 302 and done.headers["Location"] == "/escalations"
+    after = city.get("/escalations")
+    assert _rows(after) == [] and "Selesai untuk 2 tugas" in after.get_data(as_text=True)
+    assert city.get("/escalations?state=all").get_data(as_text=True).count("Sudah ditanggapi</small>") == 4
+    for sub in late_cases:
+        events = [e for e in world.events(sub.case_id) if e.action == "escalation_acknowledged"]
+        assert len(events) == 2  # breach and critical, each in the audit trail
+        assert all(e.actor_name == "sup.kota" for e in events)
+
+
+def test_bulk_needs_a_reason_and_a_tick_and_keeps_what_was_sent(world, app, late_cases):
+    city = WebClient(app)
+    city.login("sup.kota")
+    ticks = _ticks(city.get("/escalations"))
+    no_reason = _bulk(city, ticks[:1], reason=" ")
+    page = no_reason.get_data(as_text=True)
+    assert no_reason.status_code == 400 and "Tulis alasannya." in page
+    assert f'value="{ticks[0]}" id="pick-{ticks[0]}"' in page and "checked" in page.split(f'pick-{ticks[0]}"')[1][:80]
+    nothing = _bulk(city, [], reason="Sudah ditegur.")
+    assert nothing.status_code == 400 and "Centang sedikitnya satu tugas" in nothing.get_data(as_text=True)
+    assert "Sudah ditegur." in nothing.get_data(as_text=True)  # the reason typed is kept
+    reassign = _bulk(city, ticks[:1], action="reassign", reason="Cuti")
+    assert reassign.status_code == 400 and "Pilih pengguna atau tim QR." in reassign.get_data(as_text=True)
+    extend = _bulk(city, ticks[:1], action="extend", reason="Menunggu alat")
+    assert extend.status_code == 400 and "Isi tenggat baru." in extend.get_data(as_text=True)
+    assert all(a != "escalation_acknowledged" for s in late_cases for a in world.actions(s.case_id))
+
+
+def test_bulk_extension_and_reassignment_do_each_task_and_report_the_refused(world, app, late_cases):
+    dlh_case, dinsos_case = late_cases
+    world.dlh
+    world.user("koor2.dlh", ("coordinator", "DLH"))
+    city = WebClient(app)
+    city.login("sup.kota")
+    ticks = _ticks(city.get("/escalations"))
+    given = _bulk(city, ticks, action="reassign", to_user="koor2.dlh", reason="Koordinator sedang cuti")
+    assert given.status_code == 302
+    flashes = city.get("/escalations").get_data(as_text=True)
+    assert f"Tidak dilakukan untuk {dinsos_case.case_number}" in flashes  # a DLH coordinator cannot work it
+    assert world.item(dlh_case.case_id).assignee_id is not None
+    assert "task_reassigned" in world.actions(dlh_case.case_id)
+    assert "task_reassigned" not in world.actions(dinsos_case.case_id)
+    new_due = (world.services.clock.now() + timedelta(days=3)).astimezone(WITA)
+    ticks = _ticks(city.get("/escalations"))
+    moved = _bulk(city, ticks, action="extend", new_due=new_due.strftime("%Y-%m-%dT%H:%M"),
+                  reason="Menunggu anggaran perubahan")
+    assert moved.status_code == 302
+    for sub in late_cases:
+        assert world.item(sub.case_id).due_at == new_due.replace(second=0, microsecond=0)
+        assert world.actions(sub.case_id).count("deadline_extended") == 1
+
+
+def test_a_bulk_action_on_a_case_that_moved_on_says_so_for_that_row(world, app, late_cases):
+    dlh_case, dinsos_case = late_cases
+    city = WebClient(app)
+    city.login("sup.kota")
+    page = city.get("/escalations").get_data(as_text=True)
+    ticks = [int(n) for n in re.findall(r'name="row" value="(\d+)"', page)]
+    versions = {t: re.search(rf'name="version-{t}" value="(\d+)"', page).group(1) for t in ticks}
+    world.do(actions.accept, world.dlh, dlh_case.case_id)  # DLH acts meanwhile
+    data = {"action": "acknowledge", "reason": "Ditegur", "next": "/escalations",
+            "row": [str(t) for t in ticks], **{f"version-{t}": v for t, v in versions.items()}}
+    assert city.post("/escalations/bulk", data, page="/escalations").status_code == 302
+    after = city.get("/escalations?state=all").get_data(as_text=True)
+    assert f"Selesai untuk 1 tugas: {dinsos_case.case_number}" in after
+    assert "escalation_acknowledged" not in world.actions(dlh_case.case_id)
+
+
+def test_the_workload_per_opd_person_and_team(world, app, late_cases):
+    dlh_case, dinsos_case = late_cases
+    world.do(actions.accept, world.dlh, dlh_case.case_id)
+    with world.services.uow() as uow:  # DLH's coordinator holds the dispatch
+        commands.claim(uow, world.dlh, world.item(dlh_case.case_id).id)
+        uow.commit()
+    fresh = world.report()
+    world.do(actions.triage, world.triage, fresh.case_id, decision="valid")
+    world.do(actions.accept, world.dlh, fresh.case_id)
+    world.do(actions.dispatch, world.dlh, fresh.case_id, team="qr-mariso-1")
+    city = WebClient(app)
+    city.login("sup.kota")
+    page = city.get("/escalations/workload")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+
+    def row(key):
+        cells = re.search(rf'<tr data-load="{re.escape(key)}">(.*?)</tr>', html, re.S).group(1)
+        return [int(n) for n in re.findall(r"<td>(\d+)</td>", cells)]
+
+    assert row("DLH") == [2, 0, 0]  # the dispatch (no longer late) and the new field work
+    assert row("DINSOS") == [1, 1, 1]  # its late disposition, escalated
+    assert html.index('data-load="DINSOS"') < html.index('data-load="DLH"')  # the oldest first
+    assert row("koor.dlh") == [1, 0, 0]
+    assert row("qr-mariso-1") == [1, 0, 0]
+    assert "2 tugas terbuka belum dipegang siapa pun" in html
+    opd = WebClient(app)
+    opd.login("sup.dlh")
+    mine = opd.get("/escalations/workload").get_data(as_text=True)
+    assert 'data-load="DLH"' in mine and 'data-load="DINSOS"' not in mine
+    world.dlh
+    coordinator = WebClient(app)
+    coordinator.login("koor.dlh")
+    assert coordinator.get("/escalations/workload").status_code == 403

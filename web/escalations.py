@@ -9,22 +9,34 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, HiddenField, SelectField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow import commands
 from workflow.access import Screen, supervising_role
+from workflow.errors import DomainError, ValidationError
 from workflow.read.cases import case_detail, instructions_for
 from workflow.read.escalations import EscalationFilters, escalation_view
 from workflow.read.options import assignees_for, report_options, task_choices
+from workflow.read.workload import workload as read_workload
 from workflow.store.models import Agency, WorkItem
 from workflow.store.reference import References
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, is_htmx, remember_work_list, screen_of, services, submit, whole_number
-from .i18n import zone_name
+from .helpers import (
+    actor,
+    is_htmx,
+    remember_work_list,
+    run_command,
+    safe_next,
+    screen_of,
+    services,
+    submit,
+    whole_number,
+)
+from .i18n import tr, zone_name
 from .labels import force_transferable
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
@@ -33,22 +45,38 @@ bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 @screen_of(Screen.ESCALATIONS)
 def index():
     remember_work_list(Screen.ESCALATIONS)  # a finished review task comes back here
+    context = _list_context()
+    if is_htmx() and request.headers.get("HX-Target") == "escalations":
+        return render_template("escalations/_table.html", **context)
+    return render_template("escalations/index.html", **context)
+
+
+def _list_context(bulk: BulkForm | None = None, picked: frozenset[int] = frozenset()) -> dict:
+    """The list as the query string filters it, and the bulk form under it (``bulk``: as sent,
+    with its messages; ``picked``: the tasks that were ticked)."""
     args = request.args
-    page = whole_number(args.get("page"), 1)
     filters = EscalationFilters(agency=args.get("agency") or None, category=args.get("category") or None,
                                 area=args.get("area") or None, level=args.get("level") or None,
-                                state=args.get("state") or "open", page=page)
+                                state=args.get("state") or "open", page=whole_number(args.get("page"), 1))
     now = services().clock.now()
     with services().reading() as session:
         result, counts = escalation_view(session, actor(), filters, now, services().definition.levels)
         options = report_options(session)
         agencies = list(session.scalars(select(Agency).where(Agency.handles_reports.is_(True))
                                         .order_by(Agency.name)))
-    context = dict(page=result, counts=counts, filters=filters, now=now, options=options,
-                   agencies=agencies, levels=list(services().definition.levels))
-    if is_htmx() and request.headers.get("HX-Target") == "escalations":
-        return render_template("escalations/_table.html", **context)
-    return render_template("escalations/index.html", **context)
+        bulk = _bulk_form(session, result.rows, bulk)
+    return dict(page=result, counts=counts, filters=filters, now=now, options=options, agencies=agencies,
+                levels=list(services().definition.levels), bulk=bulk, picked=picked)
+
+
+@bp.get("/workload")
+@screen_of(Screen.ESCALATIONS)
+def workload():
+    """Open tasks and breaches per OPD, person and QR team, the oldest first."""
+    now = services().clock.now()
+    with services().reading() as session:
+        loads = read_workload(session, actor(), now)
+    return render_template("escalations/workload.html", w=loads, now=now)
 
 
 class ExtendForm(Form):
@@ -160,3 +188,106 @@ def act(item_id: int, action: str):
         form.version.data = detail.case.version
     return render_template("escalations/action.html", form=form, item=item, d=detail, action=action,
                            title=title, instructions=instructions), status
+
+
+# -- several late tasks at once ---------------------------------------------------------------------
+
+BULK_ACTIONS = (C("acknowledge", _l("Acknowledge the escalation")), C("reassign", _l("Reassign")),
+                C("extend", _l("Extend the deadline")))
+
+
+class BulkForm(Form):
+    """One action, with one reason, on the late tasks ticked in the list; each task is done (and
+    audited) on its own, and the page says which could not be done and why."""
+
+    action = RadioField(_l("Action"), choices=BULK_ACTIONS, default="acknowledge")
+    to_user = SelectField(_l("To user"), validate_choice=False)
+    to_team = SelectField(_l("Or to QR team"), validate_choice=False)
+    new_due = DateTimeLocalField(_l("New deadline"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    reason = TextAreaField(_l("Reason (the same for every task ticked)"), render_kw={"maxlength": 1000, "rows": 3})
+
+
+def _bulk_form(session, rows, form: BulkForm | None = None) -> BulkForm:
+    """The form under the list: whom the ticked tasks can go to are those who could work at
+    least one task on the page (each task is checked again when it is given)."""
+    form = form or BulkForm(formdata=None)
+    locale = str(get_locale())
+    users: dict[str, object] = {}
+    teams: dict[str, object] = {}
+    for row in rows:
+        item = session.get(WorkItem, row.late_item_id) if row.late_item_id else None
+        if item is None:
+            continue
+        users.update((o.code, o) for o in assignees_for(session, item))
+        if item.role == Role.QR_OFFICER:
+            teams.update((o.code, o) for o in task_choices(session, item.case, "teams"))
+    form.to_user.choices = _choices(sorted(users.values(), key=lambda o: o.code), locale, _l("Choose"))
+    form.to_team.choices = _choices(sorted(teams.values(), key=lambda o: o.code), locale, _l("No team change"))
+    form.new_due.label.text = _l("New deadline (%(zone)s)", zone=zone_name(services().clock.now()))
+    return form
+
+
+def _bulk_errors(form: BulkForm) -> bool:
+    """Check what every ticked task shares before doing any (what was typed comes back)."""
+    reason = (form.reason.data or "").strip()
+    if not reason:
+        form.reason.errors = [_l("Write the reason.")]
+    if form.action.data == "reassign" and bool(form.to_user.data) == bool(form.to_team.data):
+        form.to_user.errors = [_l("Choose either a user or a QR team.")]
+    if form.action.data == "extend" and form.new_due.data is None and not form.new_due.errors:
+        form.new_due.errors = [_l("Give the new deadline.")]
+    return bool(form.reason.errors or form.to_user.errors or form.new_due.errors)
+
+
+def _bulk_one(form: BulkForm, item_id: int, version: int | None):
+    reason = form.reason.data or ""
+
+    def run(uow):
+        if form.action.data == "acknowledge":
+            return commands.acknowledge_late_task(uow, actor(), item_id, reason, expected_version=version)
+        if form.action.data == "reassign":
+            return commands.reassign(uow, actor(), item_id, to_user=form.to_user.data or None,
+                                     to_team=form.to_team.data or None, reason=reason, expected_version=version)
+        due = form.new_due.data.replace(tzinfo=services().zone)
+        return commands.extend_deadline(uow, actor(), item_id, due, reason, expected_version=version)
+
+    return run
+
+
+@bp.post("/bulk")
+@screen_of(Screen.ESCALATIONS)
+def bulk():
+    """Acknowledge, reassign or extend the ticked late tasks, one by one."""
+    form = BulkForm()
+    picked = [n for n in (whole_number(v) for v in request.form.getlist("row")) if n is not None]
+    back = safe_next(request.form.get("next"), url_for("escalations.index"))
+    if not form.validate_on_submit() or _bulk_errors(form) or not picked:
+        if not picked:
+            form.action.errors = [_l("Tick at least one task in the list.")]
+        return _bulk_again(form, picked)
+    done, refused = [], []
+    for item_id in picked[:MAX_BULK]:
+        version = whole_number(request.form.get(f"version-{item_id}"))
+        with services().reading() as session:
+            item = session.get(WorkItem, item_id)
+            number = item.case.number if item is not None else str(item_id)
+        try:
+            run_command(_bulk_one(form, item_id, version))
+            done.append(number)
+        except ValidationError as exc:
+            refused.append((number, "; ".join(tr(m) for m in exc.errors.values())))
+        except DomainError as exc:
+            refused.append((number, tr(exc.message)))
+    if done:
+        flash(_l("Done for %(count)s tasks: %(cases)s.", count=len(done), cases=", ".join(done)))
+    for number, why in refused:
+        flash(_l("Not done for %(case)s: %(why)s", case=number, why=why))
+    return redirect(back)
+
+
+MAX_BULK = 100  # tasks in one bulk action (a page holds 25)
+
+
+def _bulk_again(form: BulkForm, picked: list[int]):
+    """The list again, with the ticks, the action and the reason as sent, and the messages."""
+    return render_template("escalations/index.html", **_list_context(form, frozenset(picked))), 400

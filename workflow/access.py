@@ -286,6 +286,17 @@ def supervising_role(actor: Actor, agency_id: int | None) -> Role | None:
     return None
 
 
+def work_supervised(actor: Actor):
+    """SQL on ``WorkItem``: the items whose OPD :func:`supervising_role` lets the actor supervise."""
+    clauses = []
+    for s in actor.scopes:
+        if s.role == Role.SUPERVISOR:
+            if s.agency_id is None:
+                return true()
+            clauses.append(and_(WorkItem.agency_id.is_not(None), WorkItem.agency_id == s.agency_id))
+    return or_(*clauses) if clauses else false()
+
+
 def overseeing_role(actor: Actor, item: ItemLike) -> Role | None:
     """Who may give an open task to someone else (take it over from the person holding it):
     a supervisor of its OPD (or the whole city), and for field work also a coordinator of the

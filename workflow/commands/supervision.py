@@ -15,6 +15,7 @@ from sqlalchemy import select
 from workflow.access import (
     Actor,
     actor_for_user,
+    can_see_escalation,
     can_view_case,
     overseeing_role,
     role_for_item,
@@ -26,7 +27,7 @@ from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationE
 from workflow.messages import msg
 from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.read.options import task_choices
-from workflow.store.models import Case, Note, User, WorkItem
+from workflow.store.models import Case, Escalation, Note, User, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.text import BAD_TEXT, bad_text, check
@@ -208,3 +209,33 @@ def instruct(uow: UnitOfWork, actor: Actor, item_id: int, *, text: str,
         change.record(Action.INSTRUCTION_GIVEN, task_name=item.task_name, reason=body,
                       data={"note_id": note.id, "work_item": item.id})
     return note
+
+
+def acknowledge_late_task(uow: UnitOfWork, actor: Actor, item_id: int, note: str, *,
+                          expected_version: int | None = None) -> int:
+    """Acknowledge every open escalation of the late task ``item_id`` the actor may answer
+    (a city supervisor answers the OPD's breach and the city's critical one at once): each
+    review task is completed with ``note`` in its text fields, each in the audit trail. The
+    number acknowledged."""
+    from workflow.commands.tasks import complete_work_item
+
+    item = _supervised_item(uow, actor, item_id)
+    note = _text(note)
+    errors: dict = {}
+    _check_reason(errors, note, field="note", limit=INSTRUCTION_MAX)
+    if errors:
+        raise ValidationError(errors)
+    reviews = [review for escalation, review in uow.session.execute(
+        select(Escalation, WorkItem).join(WorkItem, WorkItem.id == Escalation.work_item_id)
+        .where(Escalation.case_id == item.case_id, Escalation.task_name == item.task_name,
+               Escalation.resolved_at.is_(None), WorkItem.completed_at.is_(None))
+        .order_by(Escalation.raised_at.desc(), Escalation.id.desc()))
+        if can_see_escalation(actor, escalation) and role_for_item(actor, review) is not None]
+    if not reviews:
+        raise DomainError(msg("no open escalation of this task is yours to acknowledge"), code="nothing_to_do")
+    for n, review in enumerate(reviews):
+        form = uow.definition.forms[review.form_key]
+        values = {f.name: note for f in form.fields if f.type == "text"}
+        complete_work_item(uow, actor, review.id, values,
+                           expected_version=expected_version if n == 0 else None)
+    return len(reviews)

@@ -40,27 +40,71 @@ class EscalationFilters:
 
 
 @dataclass(frozen=True)
-class EscalationRow:
+class LevelState:
+    """One escalation of a late task: the level it was raised to and where it stands."""
+
     escalation_id: int
+    level: str
+    raised_at: datetime
+    acknowledged: bool
+    resolved: bool
+    review_item_id: int | None  # the supervisor's review task, while it is open
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    """A late task, once, with every escalation it raised (breach, then critical; ping-pong)."""
+
     case_id: int
     case_number: str
+    case_version: int
     task_name: str
-    level: str
     agency: str | None
     category_name: str
     area_name: str
-    raised_at: datetime
     due_at: datetime | None
     late_by: Any  # timedelta | None
-    acknowledged: bool
-    resolved: bool
-    review_item_id: int | None
     late_item_id: int | None  # the late task's open work item (its deadline can be extended)
+    levels: tuple[LevelState, ...]  # the latest raised first
+
+    @property
+    def headline(self) -> LevelState:
+        return self.levels[0]
+
+    @property
+    def escalation_id(self) -> int:
+        return self.headline.escalation_id
+
+    @property
+    def level(self) -> str:
+        return self.headline.level
+
+    @property
+    def raised_at(self) -> datetime:
+        return min(s.raised_at for s in self.levels)
+
+    @property
+    def acknowledged(self) -> bool:
+        return all(s.acknowledged for s in self.levels)
+
+    @property
+    def resolved(self) -> bool:
+        return all(s.resolved for s in self.levels)
+
+    @property
+    def review_item_ids(self) -> tuple[int, ...]:
+        """The open review tasks of this late task, the latest level first."""
+        return tuple(s.review_item_id for s in self.levels if s.review_item_id is not None)
+
+    @property
+    def review_item_id(self) -> int | None:
+        return next(iter(self.review_item_ids), None)
 
 
 def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
                     now: datetime, levels) -> tuple[Page, dict[str, int]]:
-    """Escalations in the supervisor's scope, the latest task first; and open counts by level.
+    """The late tasks in the supervisor's scope, each once (however many levels it reached),
+    the one due first on top; and open escalations by level.
     ``levels``: the process's escalation levels (a filter on another is refused)."""
     filters.validate(levels)
     case_agency = aliased(Agency)
@@ -75,25 +119,46 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
         where.append(Category.code == filters.category)
     if filters.area:
         where.append(Area.code == filters.area)
-    late = aliased(WorkItem)
-    base = (select(Escalation, Case.number, Case.due_at, case_agency.code, Category.name_id, Area.name,
-                   WorkItem.id, WorkItem.completed_at, late.id)
-            .join(Case, Case.id == Escalation.case_id)
+
+    def joined(stmt):
+        return (stmt.join(Case, Case.id == Escalation.case_id)
+                .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
+                .outerjoin(case_agency, case_agency.id == Case.agency_id).where(*where))
+
+    due = func.min(Case.due_at)
+    tasks = joined(select(Escalation.case_id, Escalation.task_name, due.label("due"))
+                   ).group_by(Escalation.case_id, Escalation.task_name)
+    total = session.scalar(select(func.count()).select_from(tasks.subquery()))
+    page = session.execute(tasks.order_by(due.asc().nulls_last(), Escalation.case_id, Escalation.task_name)
+                           .limit(filters.per_page).offset((filters.page - 1) * filters.per_page)).all()
+    wanted = [(case_id, task) for case_id, task, _due in page]
+    found: dict[tuple[int, str], list] = {key: [] for key in wanted}
+    if wanted:
+        late = aliased(WorkItem)
+        details = joined(
+            select(Escalation, Case.number, Case.version, Case.due_at, case_agency.code, Category.name_id,
+                   Area.name, WorkItem.completed_at, late.id)
             .outerjoin(late, and_(late.case_id == Escalation.case_id, late.task_name == Escalation.task_name,
                                   late.completed_at.is_(None)))
-            .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
-            .outerjoin(case_agency, case_agency.id == Case.agency_id)
-            .join(WorkItem, WorkItem.id == Escalation.work_item_id).where(*where))
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    stmt = (base.order_by(Case.due_at.asc().nulls_last(), Escalation.id)
-            .limit(filters.per_page).offset((filters.page - 1) * filters.per_page))
-    rows = [EscalationRow(
-        escalation_id=e.id, case_id=e.case_id, case_number=number, task_name=e.task_name,
-        level=e.level, agency=agency, category_name=category, area_name=area, raised_at=e.raised_at,
-        due_at=due, late_by=(now - due) if due else None, acknowledged=e.acknowledged_at is not None,
-        resolved=e.resolved_at is not None, review_item_id=item_id if item_done is None else None,
-        late_item_id=late_id)
-        for e, number, due, agency, category, area, item_id, item_done, late_id in session.execute(stmt)]
+            .join(WorkItem, WorkItem.id == Escalation.work_item_id)
+        ).where(Escalation.case_id.in_({c for c, _t in wanted})).order_by(Escalation.raised_at.desc(),
+                                                                          Escalation.id.desc())
+        for row in session.execute(details):
+            key = (row[0].case_id, row[0].task_name)
+            if key in found:
+                found[key].append(row)
+    rows = []
+    for key in wanted:
+        first = found[key][0]
+        _e, number, version, case_due, agency, category, area, _done, late_id = first
+        rows.append(EscalationRow(
+            case_id=key[0], case_number=number, case_version=version, task_name=key[1], agency=agency,
+            category_name=category, area_name=area, due_at=case_due,
+            late_by=(now - case_due) if case_due else None, late_item_id=late_id,
+            levels=tuple(LevelState(escalation_id=e.id, level=e.level, raised_at=e.raised_at,
+                                    acknowledged=e.acknowledged_at is not None, resolved=e.resolved_at is not None,
+                                    review_item_id=e.work_item_id if done is None else None)
+                         for e, *_rest, done, _late in found[key])))
     counts = dict(session.execute(
         select(Escalation.level, func.count()).where(escalations_visible(actor),
                                                      Escalation.resolved_at.is_(None))
