@@ -66,9 +66,11 @@ def test_an_open311_case_worked_to_closure_through_the_api(world, app, tokens):
     triage = _open_task(tokens["triage"], "triage")
     assert triage["case_number"] == number
     detail = tokens["triage"].get(f"/tasks/{triage['id']}").get_json()
-    assert [f["name"] for f in detail["form"]["fields"]] == ["decision", "reason", "duplicate_of", "corrected_category"]
+    assert [f["name"] for f in detail["form"]["fields"]] == [
+        "decision", "reason", "route_to", "duplicate_of", "corrected_category"]
     assert detail["form"]["fields"][0]["choices"] == ["valid", "reject", "duplicate"]
-    assert "sampah" in detail["form"]["fields"][3]["choices"]  # database choices are listed
+    assert detail["form"]["fields"][1]["required_with"] == ["route_to"]
+    assert "sampah" in detail["form"]["fields"][4]["choices"]  # database choices are listed
     assert tokens["triage"].post(f"/tasks/{triage['id']}/claim").status_code == 200
     done = tokens["triage"].post(f"/tasks/{triage['id']}/complete",
                                  json={"values": {"decision": "valid"}, "version": detail["case_version"] + 1})

@@ -129,7 +129,7 @@ def test_the_page_and_its_csv_exports(world, app, seeded):
     assert re.search(r'<tspan x="[0-9.]+">Tallo</tspan><tspan x="[0-9.]+" dy="1.1em" class="count">1</tspan>', html)
     csv_text = web.get("/dashboard/time_to_close.csv?start=2026-11-23&end=2026-12-06").get_data(as_text=True)
     lines = csv_text.lstrip("\ufeff").strip().splitlines()
-    assert lines[0].startswith("OPD,") and lines[1].startswith("Seluruh kota,3,20 jam 0 mnt,1 hr 6 jam 0 mnt")
+    assert lines[0].startswith("OPD,") and lines[1].startswith("Seluruh kota,3,20 jam,1 hari 6 jam")
     assert web.get("/dashboard?start=nanti").status_code == 400
     world.dlh
     coordinator = WebClient(app)

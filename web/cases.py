@@ -111,3 +111,12 @@ def attachment(attachment_id: int):
     with services().reading() as session:
         row = attachment_for(session, actor(), attachment_id)
     return send_file(services().storage.path(row.storage_name), mimetype=row.mime, max_age=300)
+
+
+@bp.get("/attachments/<int:attachment_id>/small")
+@login_required
+def thumbnail(attachment_id: int):
+    """A small copy for lists (the inbox), for whoever may see the photo."""
+    with services().reading() as session:
+        row = attachment_for(session, actor(), attachment_id)
+    return send_file(services().storage.thumbnail(row.storage_name), mimetype="image/jpeg", max_age=300)

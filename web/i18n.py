@@ -86,17 +86,20 @@ def ago(moment: datetime, now: datetime) -> str:
 
 
 def duration_text(delta: timedelta | None) -> str:
-    """A duration to the minute: "2 d 3 h 5 m" ("2 hr 3 jam 5 mnt")."""
+    """A duration to the minute, its empty parts left out: "2 d 3 h" ("2 hari 3 jam")."""
     if delta is None:
         return ""
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
+    parts = []
     if days:
-        return gettext("%(days)s d %(hours)s h %(minutes)s m", days=days, hours=hours, minutes=minutes)
+        parts.append(gettext("%(num)s d", num=days))
     if hours:
-        return gettext("%(hours)s h %(minutes)s m", hours=hours, minutes=minutes)
-    return gettext("%(minutes)s m", minutes=minutes)
+        parts.append(gettext("%(num)s h", num=hours))
+    if minutes or not parts:
+        parts.append(gettext("%(num)s min", num=minutes))
+    return " ".join(parts)
 
 
 def install(app: Flask) -> None:
@@ -111,6 +114,7 @@ def install(app: Flask) -> None:
         level_label,
         level_severe,
         operation_label,
+        priority_label,
         public_stage,
         task_label,
     )
@@ -122,4 +126,4 @@ def install(app: Flask) -> None:
                                  attribute_answers=attribute_answers, task_label=task_label, event_label=event_label,
                                  public_stage=public_stage, level_label=level_label,
                                  level_severe=level_severe, force_transferable=force_transferable,
-                                 operation_label=operation_label)
+                                 operation_label=operation_label, priority_label=priority_label)

@@ -6,11 +6,13 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from sqlalchemy import select
 
 from workflow import commands
 from workflow.access import Screen
 from workflow.read.inbox import SLA_STATES, SORTS, InboxFilters, inbox
 from workflow.read.options import report_options
+from workflow.store.models import Agency
 
 from .helpers import (
     actor,
@@ -50,16 +52,30 @@ def index():
     filters = _filters()
     remember_work_list(Screen.INBOX)  # with htmx too: the filters change in place
     now = services().clock.now()
+    definition = services().definition
+    question = definition.question_task
     with services().reading() as session:
-        page = inbox(session, actor(), filters, now)
+        page = inbox(session, actor(), filters, now, question.name if question else None)
         options = report_options(session)
-    stages = [(t.form_key, t.text(str(get_locale()))) for t in services().definition.stages]
-    context = dict(page=page, filters=filters, now=now, tabs=TABS, stages=stages,
+        agency_names = dict(session.execute(select(Agency.code, Agency.short_name)).all())
+    stages = [(t.form_key, t.text(str(get_locale()))) for t in definition.stages]
+    context = dict(page=page, filters=filters, now=now, tabs=TABS, stages=stages, routes=route_previews(page.rows), agency_names=agency_names,
                    sla_states=SLA_STATES, sla_labels=SLA_LABELS, sorts=SORTS, sort_labels=SORT_LABELS,
                    options=options, en=str(get_locale()) == "en")
     if is_htmx() and request.headers.get("HX-Target") == "inbox":
         return render_template("inbox/_table.html", **context)
     return render_template("inbox/index.html", **context)
+
+
+def route_previews(rows) -> dict:
+    """What the routing table will give each row's report, for the rows of the task that shows
+    it (``route_preview`` in tasks.yaml): item id -> the answer."""
+    preview = services().definition.route_preview
+    task = services().definition.task(preview.task) if preview else None
+    if task is None:
+        return {}
+    return {r.item_id: services().process.route_preview(r.category, r.area)
+            for r in rows if r.form_key == task.form_key}
 
 
 def _claim_or_release(item_id: int, command):

@@ -100,6 +100,10 @@ def public_stage(name: str | None) -> str | None:
     return _definition().public_label(name, _locale())
 
 
+def priority_label(priority: str | None) -> str:
+    return _definition().priority_label(priority, _locale())
+
+
 def level_label(level: str) -> str:
     return _definition().level_label(level, _locale())
 

@@ -234,7 +234,7 @@ def _what_changed(before: CaseView, after: CaseView, reason: str | None,
                        "data": {"category": [before.category, after.category]}})
     if after.agency != before.agency and after.agency is not None:
         if before.agency is None:
-            events.append({"action": Action.CASE_ROUTED, "to_agency": after.agency,
+            events.append({"action": Action.CASE_ROUTED, "to_agency": after.agency, "reason": reason,
                            "data": {"agency": [None, after.agency]}})
         else:
             events.append({"action": Action.CASE_TRANSFERRED, "from_agency": before.agency,

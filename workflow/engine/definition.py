@@ -116,6 +116,18 @@ class Messages:
 
 
 @dataclass(frozen=True)
+class RoutePreview:
+    """What the routing table gives a report, shown at ``task`` before the decision: the names
+    of the process variables holding the OPD, the priority, and the SLA target of ``sla_task``."""
+
+    task: str
+    agency: str
+    priority: str
+    sla: str
+    sla_task: str
+
+
+@dataclass(frozen=True)
 class ProcessDefinition:
     process_id: str
     spec: object
@@ -132,6 +144,8 @@ class ProcessDefinition:
     messages: Messages
     script_actions: dict[str, str]  # audit action -> the script task it records
     closing_note: tuple[str, str] | None = None  # (form key, field): the reporter's closing note
+    priorities: dict[str, Labels] = field(default_factory=dict)
+    route_preview: RoutePreview | None = None
     _by_form: dict[str, TaskDefinition] = field(default_factory=dict, repr=False)
 
     # -- tasks ------------------------------------------------------------------------------
@@ -206,6 +220,10 @@ class ProcessDefinition:
         passed = set(taken)
         reached = next((e for e in candidates if e.after & passed), None)
         return (reached or (candidates[0] if candidates else None)).name if candidates else None
+
+    def priority_label(self, priority: str | None, locale: str) -> str:
+        """A priority's label (``tasks.yaml`` priorities); the code itself if it has none."""
+        return _pick(self.priorities.get(priority or "", {}), locale) or (priority or "")
 
     def level_label(self, level: str, locale: str) -> str:
         known = self.levels.get(level)
@@ -348,6 +366,15 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
     public_notes = [(form.key, f.name) for form in forms.values() for f in form.fields if f.public]
     if len(public_notes) > 1:
         problems.append(f"more than one form field is the reporter's closing note: {public_notes}")
+    priorities = {code: dict(labels) for code, labels in (meta.get("priorities") or {}).items()}
+    preview = None
+    if meta.get("route_preview"):
+        raw = meta["route_preview"]
+        preview = RoutePreview(task=raw["task"], agency=raw["agency"], priority=raw["priority"],
+                               sla=raw["sla"]["variable"], sla_task=raw["sla"]["task"])
+        for where, name in (("task", preview.task), ("sla.task", preview.sla_task)):
+            if name not in tasks:
+                problems.append(f"route_preview.{where}: no user task of the process has the id {name!r}")
     if start is None:
         problems.append(f"{process_id}: no start event")
     if problems:
@@ -356,7 +383,8 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
         process_id=process_id, spec=spec, subprocess_specs=subprocess_specs, spec_json=spec_json,
         content_hash=content_hash, source=source, lanes=lanes, forms=forms, tasks=tasks,
         end_events=end_events, start_event=start, levels=levels, messages=messages,
-        script_actions=script_actions, closing_note=public_notes[0] if public_notes else None)
+        script_actions=script_actions, closing_note=public_notes[0] if public_notes else None,
+        priorities=priorities, route_preview=preview)
     for task in sorted(tasks.values(), key=lambda t: (t.side, t.order)):
         definition._by_form.setdefault(task.form_key, task)
     return definition

@@ -31,6 +31,7 @@ class FormField:
     label: Mapping[str, str]
     required: bool = False
     required_if: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    required_with: tuple[str, ...] = ()  # required when any of these fields has a value
     choices: tuple[str, ...] = ()
     choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: str | None = None
@@ -48,7 +49,8 @@ class FormField:
     def is_required(self, values: Mapping[str, Any]) -> bool:
         if self.required:
             return True
-        return any(values.get(other) in allowed for other, allowed in self.required_if.items())
+        return any(values.get(other) in allowed for other, allowed in self.required_if.items()) or any(
+            values.get(other) not in (None, "", []) for other in self.required_with)
 
     def describe(self) -> dict:
         """A JSON-safe description (for APIs and generated forms)."""
@@ -56,6 +58,8 @@ class FormField:
                                "required": self.required}
         if self.required_if:
             out["required_if"] = {k: list(v) for k, v in self.required_if.items()}
+        if self.required_with:
+            out["required_with"] = list(self.required_with)
         if self.choices:
             out["choices"] = list(self.choices)
         if self.source:
@@ -105,10 +109,17 @@ def parse_forms(raw: Mapping[str, Any]) -> dict[str, FormDefinition]:
                 name=f["name"], type=f["type"], label=f.get("label", {}),
                 required=bool(f.get("required", False)),
                 required_if={k: tuple(v) for k, v in (f.get("required_if") or {}).items()},
+                required_with=tuple(f.get("required_with") or ()),
                 choices=tuple(f.get("choices", ())), choice_labels=f.get("choice_labels", {}),
                 source=f.get("source"), max_length=f.get("max_length"), kind=f.get("kind"),
                 public=bool(f.get("public", False)), merge_into=bool(f.get("merge_into", False)),
                 happened=bool(f.get("happened", False)), max_files=_max_files(key, f)))
+        names = {f.name for f in fields}
+        for f in fields:
+            unknown = sorted((set(f.required_if) | set(f.required_with)) - names)
+            if unknown:
+                raise ValueError(f"form {key}: field {f.name} depends on fields the form does not have: "
+                                 + ", ".join(unknown))
         forms[key] = FormDefinition(key=key, title=spec.get("title", {}), fields=tuple(fields))
     return forms
 

@@ -81,6 +81,20 @@ class Snapshot:
         return next((t for t in self.tasks if t.about is None), None)
 
 
+@dataclass(frozen=True)
+class RouteAnswer:
+    agency: str | None  # OPD code
+    priority: str | None
+    sla: str | None  # ISO 8601 duration, business time
+    sla_task: str  # the task the SLA is the target of
+
+    def sla_delta(self) -> timedelta | None:
+        return sla.duration(self.sla, datetime(2000, 1, 1, tzinfo=timezone.utc)) if self.sla else None
+
+
+_ROUTES: dict[str, dict[tuple[str, str], RouteAnswer]] = {}  # process content hash -> answers
+
+
 class ProcessEngine:
     """Engine glue for one process definition. Safe to share between threads: every workflow
     object it creates is used by one command on one thread."""
@@ -179,6 +193,27 @@ class ProcessEngine:
         return self.calendar.add_business_time(start, total)
 
     # -- reading ----------------------------------------------------------------------------
+
+    def route_preview(self, category: str, area: str) -> RouteAnswer | None:
+        """What the routing table gives a report of ``category`` in kecamatan ``area`` (see
+        ``RoutePreview`` in tasks.yaml): a dry run of a new case up to the preview's task, kept
+        per process definition (the table depends on nothing else). None without a preview."""
+        preview = self.definition.route_preview
+        if preview is None:
+            return None
+        answers = _ROUTES.setdefault(self.definition.content_hash, {})
+        key = (category, area)
+        if key not in answers:
+            workflow = BpmnWorkflow(self.definition.spec, self.definition.subprocess_specs,
+                                    script_engine=self.script_engine)
+            workflow.get_next_task(state=TaskState.READY).data.update(category=category, area=area)
+            self._guard(workflow.do_engine_steps, None)
+            task = next((t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                         if t.task_spec.name == preview.task), None)
+            data = task.data if task is not None else {}
+            answers[key] = RouteAnswer(agency=data.get(preview.agency), priority=data.get(preview.priority),
+                                       sla=data.get(preview.sla), sla_task=preview.sla_task)
+        return answers[key]
 
     @staticmethod
     def fired_timers(workflow: BpmnWorkflow, timer_ids) -> list[tuple[str, str | None]]:

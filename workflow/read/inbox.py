@@ -12,7 +12,20 @@ from workflow.access import Actor, items_workable
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.read.paging import Page, paging_errors
-from workflow.store.models import Agency, Area, Case, Category, Note, User, WorkItem
+from workflow.read.search import excerpt
+from workflow.store.models import (
+    Agency,
+    Area,
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    Note,
+    Report,
+    User,
+    WorkItem,
+)
+from workflow.vocabulary import Action
 
 TABS = ("all", "unassigned", "mine")
 
@@ -73,6 +86,9 @@ class InboxRow:
     sla: str
     paused: bool = False  # the SLA clock stands still: waiting for the reporter
     instructions: int = 0  # supervisors' instructions on this task
+    excerpt: str = ""  # the start of the report
+    photo_id: int | None = None  # the report's first photo
+    answered: bool = False  # the reporter answered a question while this task was open
 
 
 def sla_state(due_at: datetime | None, at_risk_at: datetime | None, now: datetime) -> str:
@@ -83,8 +99,10 @@ def sla_state(due_at: datetime | None, at_risk_at: datetime | None, now: datetim
     return "on_time"
 
 
-def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime) -> Page:
-    """The work items the actor may work, newest deadline first by default."""
+def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime,
+          question_task: str | None = None) -> Page:
+    """The work items the actor may work, newest deadline first by default. ``question_task``:
+    the reporter's task of answering an officer's question (its answers mark the rows)."""
     filters.validate()
     where = [WorkItem.completed_at.is_(None), items_workable(actor)]
     if filters.tab == "unassigned":
@@ -126,8 +144,27 @@ def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime) 
                      sla=sla_state(w.due_at, w.at_risk_at, now), paused=w.sla_paused_since is not None)
             for w, number, version, cat, cat_name, area, area_name, agency, who in session.execute(stmt)]
     if rows:
-        counts = dict(session.execute(
-            select(Note.work_item_id, func.count()).where(Note.work_item_id.in_([r.item_id for r in rows]))
-            .group_by(Note.work_item_id)).all())
-        rows = [replace(r, instructions=counts.get(r.item_id, 0)) for r in rows]
+        rows = _details(session, rows, question_task)
     return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page)
+
+
+def _details(session: Session, rows: list[InboxRow], question_task: str | None) -> list[InboxRow]:
+    """What a row shows beside its task: the instructions on it, the report's start and first
+    photo, and whether the reporter answered a question since the task opened."""
+    item_ids, case_ids = [r.item_id for r in rows], {r.case_id for r in rows}
+    counts = dict(session.execute(select(Note.work_item_id, func.count()).where(Note.work_item_id.in_(item_ids))
+                                  .group_by(Note.work_item_id)).all())
+    texts = dict(session.execute(select(Case.id, Report.description).join(Report, Report.id == Case.report_id)
+                                 .where(Case.id.in_(case_ids))).all())
+    photos = dict(session.execute(select(Attachment.case_id, func.min(Attachment.id))
+                                  .where(Attachment.case_id.in_(case_ids)).group_by(Attachment.case_id)).all())
+    answers: dict[int, list[datetime]] = {}
+    if question_task:
+        for case_id, at in session.execute(select(CaseEvent.case_id, CaseEvent.occurred_at).where(
+                CaseEvent.case_id.in_(case_ids), CaseEvent.action == Action.TASK_COMPLETED,
+                CaseEvent.task_name == question_task)):
+            answers.setdefault(case_id, []).append(at)
+    return [replace(r, instructions=counts.get(r.item_id, 0), excerpt=excerpt(texts.get(r.case_id, "")),
+                    photo_id=photos.get(r.case_id),
+                    answered=any(at >= r.created_at for at in answers.get(r.case_id, ())))
+            for r in rows]

@@ -26,6 +26,7 @@ from workflow.messages import msg
 FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"),
            "WEBP": ("image/webp", ".webp")}
 MAX_SIDE = 2560  # stored photos are at most this long on their long side: plenty to judge a fix
+THUMB_SIDE = 160  # the small copies lists show (inbox rows), made once on first view
 MAX_JPEG_PIXELS = 50_000_000  # JPEGs decode at a reduced scale: a 50 Mpx camera's photo is fine
 MAX_WORK = 128 * 1024 * 1024  # memory one picture may take while it is cleaned (see _work)
 WAIT = 20.0  # seconds an upload waits for the image thread before it is turned away
@@ -204,3 +205,30 @@ class AttachmentStore:
 
     def delete(self, storage_name: str) -> None:
         self.path(storage_name).unlink(missing_ok=True)
+        self._thumb_path(storage_name).unlink(missing_ok=True)
+
+    def _thumb_path(self, storage_name: str) -> Path:
+        return self.root / "thumbs" / (self.path(storage_name).stem + f"-{THUMB_SIDE}.jpg")
+
+    def thumbnail(self, storage_name: str) -> Path:
+        """A JPEG at most :data:`THUMB_SIDE` pixels long of a stored photo, made on the image
+        thread the first time it is asked for and kept beside the photos (stored photos were
+        cleaned on the way in, so decoding one is bounded)."""
+        thumb = self._thumb_path(storage_name)
+        if not thumb.exists():
+            thumb.parent.mkdir(parents=True, exist_ok=True)
+            content = self._thread().submit(_small, self.path(storage_name)).result(timeout=WAIT)
+            tmp = thumb.with_name(thumb.name + f".{secrets.token_hex(4)}.part")
+            tmp.write_bytes(content)
+            os.replace(tmp, thumb)
+        return thumb
+
+
+def _small(path: Path) -> bytes:
+    with Image.open(path) as img:
+        img.draft("RGB", (THUMB_SIDE, THUMB_SIDE))
+        small = img.convert("RGB")
+        small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        out = io.BytesIO()
+        small.save(out, "JPEG", quality=80)
+        return out.getvalue()
