@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -61,7 +62,8 @@ def test_an_open311_case_worked_to_closure_through_the_api(world, app, tokens):
     filed = client.post("/open311/v2/requests.json", data={
         "api_key": key, "service_code": "sampah", "lat": "-5.1560", "long": "119.4050",
         "description": "Sampah menumpuk di depan pasar, sudah tiga hari.", "email": "w@example.id"})
-    number, token = filed.get_json()[0]["service_request_id"], filed.get_json()[0]["token"]
+    number = filed.get_json()[0]["service_request_id"]
+    token = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", filed.get_json()[0]["service_notice"]).group(0)  # for the citizen
 
     triage = _open_task(tokens["triage"], "triage")
     assert triage["case_number"] == number
@@ -106,7 +108,7 @@ def test_an_open311_case_worked_to_closure_through_the_api(world, app, tokens):
     w.citizen(actions.confirm, token)
 
     shown = client.get(f"/open311/v2/requests/{number}.json").get_json()[0]
-    assert (shown["status"], shown["status_notes"]) == ("closed", "Sampah sudah diangkut, lokasi bersih.")
+    assert (shown["status"], shown["status_notes"]) == ("closed", "Selesai: Sampah sudah diangkut, lokasi bersih.")
     case = tokens["dlh"].get(f"/cases/{case_id}").get_json()
     assert case["status"] == "closed" and case["report"]["channel"] == "open311"
     history = tokens["dlh"].get(f"/cases/{case_id}/history?limit=5").get_json()

@@ -1,4 +1,5 @@
-"""Open311 GeoReport v2 under ``/open311/v2``: services, service requests, tokens; XML and JSON.
+"""Open311 GeoReport v2 under ``/open311/v2``: discovery, services, service requests, tokens,
+and mySociety's ``servicerequestupdates``; XML and JSON.
 
 Element names, parameters, defaults and error format follow the GeoReport v2 specification.
 Filing a request needs an API key (``tanggap apikeys create``); reading is public and shows
@@ -8,7 +9,7 @@ only what the citizen's status page shows anyone (no contact details, no confide
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import get_locale
@@ -18,7 +19,15 @@ from werkzeug.exceptions import HTTPException
 from workflow import commands
 from workflow.commands import credentials
 from workflow.errors import DomainError, NotFound, ValidationError
-from workflow.read.service_requests import ServiceRequest, by_token, get_request, list_requests, parse_filters
+from workflow.read.service_requests import (
+    ServiceRequest,
+    by_token,
+    get_request,
+    list_requests,
+    list_updates,
+    parse_filters,
+    parse_window,
+)
 from workflow.store.models import Category
 from workflow.store.reference import References
 from workflow.text import xml_safe
@@ -28,15 +37,18 @@ from . import helpers
 from .extensions import limiter
 from .helpers import run_command
 from .i18n import tr
-from .labels import public_stage
-from .public import STATUS_TEXT
 from .ratelimit import CredentialGuesses, client_ip, lookup_limit, with_retry_after
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")
 # XML element of a list's items, by the list's element name
 ITEM = {"services": "service", "service_requests": "request", "attributes": "attribute",
-        "values": "value", "errors": "error"}
+        "values": "value", "errors": "error", "endpoints": "endpoint", "formats": "format",
+        "service_requests_updates": "request_update"}  # the updates' names as FixMyStreet reads them
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+# When what these endpoints take or answer last changed (the discovery document's changesets):
+# move it with any such change, so that clients that cache the document know to read it again.
+CHANGESET = datetime(2026, 12, 3, tzinfo=UTC)
 
 
 class Open311Error(Exception):
@@ -139,8 +151,10 @@ def _open_to_other_sites(response: Response) -> Response:
 
 
 def _check_jurisdiction(refs: References) -> None:
+    """One city per server: ``jurisdiction_id`` may be left out, or name it by its domain (e.g.
+    makassarkota.go.id, the usual Open311 form) or by its code."""
     jurisdiction = (request.values.get("jurisdiction_id") or "").strip()
-    if jurisdiction and jurisdiction != refs.city.code:
+    if jurisdiction and jurisdiction != refs.city.code and jurisdiction.lower() != refs.city.domain:
         raise Open311Error(404, _("Unknown jurisdiction_id %(value)s", value=jurisdiction))
 
 
@@ -151,6 +165,26 @@ def _english() -> bool:
 def _local(moment: datetime | None) -> str | None:
     """Open311 times carry the city's offset (e.g. +08:00 in Makassar)."""
     return moment.astimezone(helpers.services().zone).isoformat(timespec="seconds") if moment else None
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+@bp.get("/discovery.<fmt>")
+def discovery(fmt: str):
+    """GeoReport v2 Service Discovery: who to ask, how to get a key, where the endpoint is."""
+    _fmt(fmt)
+    svc = helpers.services()
+    with svc.reading() as session:
+        refs = References(session)
+        _check_jurisdiction(refs)
+        contact = refs.city.contact
+    changeset = _local(CHANGESET)
+    endpoint = {"specification": SPECIFICATION, "url": svc.settings.public_url.rstrip("/") + bp.url_prefix,
+                "changeset": changeset, "type": "production", "formats": ["text/xml", "application/json"]}
+    return _respond("discovery", {
+        "changeset": changeset, "contact": contact,
+        "key_service": _("Reading needs no key. To file requests, ask the contact above for an api_key."),
+        "endpoints": [endpoint]})
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -195,12 +229,8 @@ def service_definition(code: str, fmt: str):
 
 def _request_view(r: ServiceRequest) -> dict:
     case, report = r.case, r.report
-    if r.status == "closed":
-        notes = r.closing_note or str(STATUS_TEXT.get(str(case.status), case.status))
-    else:
-        notes = public_stage(case.stage) or str(STATUS_TEXT.get(str(case.status), ""))
     return {
-        "service_request_id": case.number, "status": r.status, "status_notes": notes,
+        "service_request_id": case.number, "status": r.status, "status_notes": tr(r.status_notes),
         "service_name": r.category.name_en if _english() else r.category.name_id,
         "service_code": r.category.code, "description": report.description,
         "agency_responsible": r.agency.name if r.agency else "", "service_notice": "",
@@ -226,6 +256,22 @@ def request_one(number: str, fmt: str):
     with helpers.services().reading() as session:
         _check_jurisdiction(References(session))
         return _respond("service_requests", [_request_view(get_request(session, helpers.services().definition, number))])
+
+
+@bp.get("/servicerequestupdates.<fmt>")
+def request_updates(fmt: str):
+    """mySociety's extension (FixMyStreet reads it): each change of a public request's status or
+    status notes, oldest first, with the same privacy as ``requests``."""
+    _fmt(fmt)
+    start, end = parse_window(request.args)
+    svc = helpers.services()
+    with svc.reading() as session:
+        _check_jurisdiction(References(session))
+        updates = list_updates(session, svc.definition, start, end, svc.clock.now())
+        return _respond("service_requests_updates", [{
+            "update_id": u.update_id, "service_request_id": u.service_request_id, "status": u.status,
+            "updated_datetime": _local(u.updated_at), "description": tr(u.description), "media_url": ""}
+            for u in updates])
 
 
 @bp.get("/tokens/<token>.<fmt>")
@@ -315,7 +361,9 @@ def request_create(fmt: str):
         CredentialGuesses.failed()
         raise Open311Error(403, _("api_key was not provided or is not valid"))
     submitted = run_command(_file_request, form, svc.clock.now())
+    # The case exists once the POST answers, so the answer gives its service_request_id and, as
+    # the specification says, no token. The notice carries the tracking code for the citizen
+    # (their status page, and tokens/<code> here, take it).
     notice = _("Report received. Tracking code: %(code)s", code=submitted.tracking_code)
     return _respond("service_requests", [{"service_request_id": submitted.case_number,
-                                          "token": submitted.tracking_code,
-                                          "service_notice": notice, "account_id": None}], 201)
+                                          "service_notice": notice, "account_id": None}])

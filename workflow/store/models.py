@@ -74,6 +74,10 @@ class City(Base):
         String(4), default="62", server_default="62", comment="calling code of local numbers (0811… → 62811…)")
     quiet_notices: Mapped[list] = mapped_column(
         JSON, default=list, server_default="[]", comment="audit actions this city does not tell followers of")
+    domain: Mapped[str] = mapped_column(
+        String(253), default="", server_default="", comment="the city's web domain: its Open311 jurisdiction_id")
+    contact: Mapped[str] = mapped_column(
+        String(500), default="", server_default="", comment="who answers API users (Open311 discovery)")
 
 
 class Agency(Base):

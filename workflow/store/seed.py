@@ -50,7 +50,7 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     c = data["city"]
     city = _upsert(session, City, c["code"], name=c["name"], timezone=c["timezone"],
                    quiet_notices=list(c.get("quiet_notices") or []),
-                   phone_country=str(c.get("phone_country", "62")),
+                   phone_country=str(c.get("phone_country", "62")), **open311_facts(c),
                    **_whole("duplicate_days", c))  # absent: the model's default
     session.flush()
     for a in data["agencies"]:
@@ -100,6 +100,23 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     areas.refresh_geometry_hash(session)  # names and kecamatan are part of the shapes in use
     return SeedCounts(agencies=len(data["agencies"]), kecamatan=len(data["kecamatan"]),
                       kelurahan=kelurahan, teams=teams, categories=len(data["categories"]))
+
+
+DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def open311_facts(city: dict) -> dict:
+    """The city's ``domain`` (its Open311 jurisdiction_id, e.g. makassarkota.go.id) and the
+    ``contact`` API users are given; a ValueError names what is missing or malformed."""
+    domain = str(city.get("domain") or "").strip().lower()
+    if not DOMAIN.fullmatch(domain):
+        raise ValueError(f"city {city.get('code')}: domain must be a domain name such as "
+                         f"makassarkota.go.id, not {city.get('domain')!r}")
+    contact = " ".join(str(city.get("contact") or "").split())
+    if not contact or len(contact) > 500:
+        raise ValueError(f"city {city.get('code')}: contact must be a text of 1 to 500 characters "
+                         "(who answers API users, and how)")
+    return {"domain": domain, "contact": contact}
 
 
 def _whole(name: str, entry: dict) -> dict:
