@@ -6,16 +6,22 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
 
+from escalation.sweeper import Sweeper
 from tests import actions
 from tests.helpers import jpeg_bytes
+from web.labels import ACTIONS, ROLES
+from workflow import commands
 from workflow.commands import credentials
-from workflow.store.models import CaseEvent
-from workflow.vocabulary import Action
+from workflow.notify import notices
+from workflow.store import audit
+from workflow.store.models import CaseEvent, QrTeam
+from workflow.vocabulary import Action, Role
 
 
 def _token(world, username: str) -> str:
@@ -29,14 +35,14 @@ class Api:
     def __init__(self, app, token: str | None):
         self.client, self.token = app.test_client(), token
 
-    def _headers(self):
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _headers(self, extra=None):
+        return {**({"Authorization": f"Bearer {self.token}"} if self.token else {}), **(extra or {})}
 
-    def get(self, url, **kw):
-        return self.client.get(f"/api/v1{url}", headers=self._headers(), **kw)
+    def get(self, url, headers=None, **kw):
+        return self.client.get(f"/api/v1{url}", headers=self._headers(headers), **kw)
 
-    def post(self, url, json=None, **kw):
-        return self.client.post(f"/api/v1{url}", json=json, headers=self._headers(), **kw)
+    def post(self, url, json=None, headers=None, **kw):
+        return self.client.post(f"/api/v1{url}", json=json, headers=self._headers(headers), **kw)
 
 
 @pytest.fixture
@@ -154,15 +160,15 @@ def test_task_lists_page_by_cursor(world, tokens):
 
 # every endpoint x missing token / invalid token / another agency's token / wrong role
 ENDPOINTS = ["GET /tasks", "GET /tasks/{item}", "POST /tasks/{item}/claim", "POST /tasks/{item}/release",
-             "POST /tasks/{item}/complete", "GET /cases/{case}", "GET /cases/{case}/history",
-             "POST /cases/{case}/attachments", "GET /escalations", "POST /reports"]
+             "POST /tasks/{item}/complete", "GET /cases", "GET /cases/by-number/{number}", "GET /cases/{case}",
+             "GET /cases/{case}/history", "POST /cases/{case}/attachments", "GET /escalations", "POST /reports"]
 FOREIGN = {"GET /tasks": 200, "GET /tasks/{item}": 404, "POST /tasks/{item}/claim": 404,
-           "POST /tasks/{item}/release": 404, "POST /tasks/{item}/complete": 404,
-           "GET /cases/{case}": 404, "GET /cases/{case}/history": 404,
+           "POST /tasks/{item}/release": 404, "POST /tasks/{item}/complete": 404, "GET /cases": 200,
+           "GET /cases/by-number/{number}": 404, "GET /cases/{case}": 404, "GET /cases/{case}/history": 404,
            "POST /cases/{case}/attachments": 404, "GET /escalations": 403, "POST /reports": 400}
 WRONG_ROLE = {"GET /tasks": 200, "GET /tasks/{item}": 403, "POST /tasks/{item}/claim": 403,
-              "POST /tasks/{item}/release": 403, "POST /tasks/{item}/complete": 403,
-              "GET /cases/{case}": 200, "GET /cases/{case}/history": 200,
+              "POST /tasks/{item}/release": 403, "POST /tasks/{item}/complete": 403, "GET /cases": 200,
+              "GET /cases/by-number/{number}": 200, "GET /cases/{case}": 200, "GET /cases/{case}/history": 200,
               "POST /cases/{case}/attachments": 403, "GET /escalations": 403, "POST /reports": 403}
 
 
@@ -184,7 +190,7 @@ def test_tokens_and_scopes(world, app, tokens, who, endpoint):
         api = {"missing": Api(app, None), "invalid": Api(app, "tgt_00000000_nope"),
                "foreign": tokens["dpu"], "wrong_role": tokens["auditor"]}[who]
     method, path = endpoint.split(" ")
-    url = path.format(item=item.id, case=sub.case_id)
+    url = path.format(item=item.id, case=sub.case_id, number=sub.case_number)
     counts = w.table_counts()
     if method == "GET":
         response = api.get(url)
@@ -205,8 +211,10 @@ def test_tokens_and_scopes(world, app, tokens, who, endpoint):
         assert set(body["error"]) == {"code", "message", "field", "fields"}
     if expected == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    if expected == 200 and endpoint == "GET /tasks":
-        assert body["items"] == []  # nothing of DLH's leaks into another inbox
+    if expected == 200 and (endpoint == "GET /tasks" or (endpoint == "GET /cases" and who == "foreign")):
+        assert body["items"] == [] and body["total"] == 0  # nothing of DLH's leaks elsewhere
+    if expected == 200 and endpoint == "GET /cases" and who == "wrong_role":
+        assert [c["id"] for c in body["items"]] == [sub.case_id]  # an auditor reads every case
     assert w.table_counts() == counts
 
 
@@ -370,3 +378,311 @@ def test_a_field_taking_several_photos_takes_a_list_of_ids(world, tokens):
             .order_by(CaseEvent.seq.desc())).first()
         data = json.loads(event.data) if isinstance(event.data, str) else event.data
     assert data["values"]["after_photo"] == ids and data["values"]["before_photo"] is None
+
+
+# -- cases: by number, lists ----------------------------------------------------------------------
+
+def test_a_case_is_found_by_its_number_within_the_tokens_scope(world, tokens):
+    w = world
+    sub = w.report()
+    found = tokens["triage"].get(f"/cases/by-number/{sub.case_number}")
+    assert found.status_code == 200 and found.get_json() == tokens["triage"].get(f"/cases/{sub.case_id}").get_json()
+    assert found.get_json()["number"] == sub.case_number
+    assert tokens["dlh"].get(f"/cases/by-number/{sub.case_number}").status_code == 404  # still at triage
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    assert tokens["dlh"].get(f"/cases/by-number/{sub.case_number}").get_json()["id"] == sub.case_id
+    assert tokens["dpu"].get(f"/cases/by-number/{sub.case_number}").status_code == 404
+    unknown = tokens["dlh"].get("/cases/by-number/2026-999999")
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["message"] == "kasus 2026-999999 tidak ditemukan"
+    assert tokens["dlh"].get(f"/cases/by-number/{sub.case_number}?colour=red").get_json()["error"]["field"] == "colour"
+
+
+def _listed(api, query="") -> list[int]:
+    body = api.get(f"/cases?{query}").get_json()
+    assert "items" in body, (query, body)
+    return [c["id"] for c in body["items"]]
+
+
+def test_cases_are_listed_newest_first_with_filters_in_the_tokens_scope(world, tokens):
+    w = world
+    clock = w.services.clock
+    dlh = w.report()  # sampah, Mariso / Lette
+    w.do(actions.triage, w.triage, dlh.case_id, decision="valid")
+    clock.advance(timedelta(hours=1))
+    dpu = w.report(category="lampu-rambu", description="Lampu jalan mati di depan sekolah.",
+                   attributes={"jenis": "lampu"})
+    w.do(actions.triage, w.triage, dpu.case_id, decision="valid")
+    clock.advance(timedelta(hours=1))
+    tallo = w.report(area="tallo", kelurahan="tallo/buloa")  # still at triage
+    clock.advance(timedelta(hours=1))
+    dispatched = w.report()
+    w.do(actions.triage, w.triage, dispatched.case_id, decision="valid")
+    w.do(actions.accept, w.dlh, dispatched.case_id)
+    ids = [dispatched.case_id, tallo.case_id, dpu.case_id, dlh.case_id]
+    api = tokens["triage"]  # the command center reads every case
+
+    everything = api.get("/cases").get_json()
+    assert [c["id"] for c in everything["items"]] == ids and everything["total"] == 4
+    row = everything["items"][-1]
+    assert {k: row[k] for k in ("number", "status", "stage", "category", "area", "kelurahan", "agency", "team")} == {
+        "number": dlh.case_number, "status": "in_progress", "stage": "disposition", "category": "sampah",
+        "area": "mariso", "kelurahan": "mariso/lette", "agency": "DLH", "team": None}
+    assert row["version"] == w.case(dlh.case_id).version
+    assert _listed(api, "stage=disposition") == [dpu.case_id, dlh.case_id]
+    assert _listed(api, "stage=dispatch") == [dispatched.case_id]
+    assert _listed(api, "status=triage") == [tallo.case_id]
+    assert _listed(api, "agency=DLH") == [dispatched.case_id, dlh.case_id]
+    assert _listed(api, "agency=DLH&stage=dispatch") == [dispatched.case_id]
+    assert _listed(api, "category=lampu-rambu") == [dpu.case_id]
+    assert _listed(api, "area=tallo") == [tallo.case_id]
+    assert _listed(api, "kelurahan=tallo/buloa") == [tallo.case_id]
+    assert _listed(api, "kelurahan=mariso/lette") == [dispatched.case_id, dpu.case_id, dlh.case_id]
+    assert _listed(api, "area=mariso&kelurahan=tallo/buloa") == []
+
+    created = {c["id"]: c["created_at"] for c in everything["items"]}
+    assert _listed(api, f"created_since={created[dpu.case_id]}") == ids[:3]  # at or after
+    assert _listed(api, f"created_until={created[dpu.case_id]}") == [dlh.case_id]  # before
+    assert _listed(api, f"created_since={created[dpu.case_id]}&created_until={created[dispatched.case_id]}") == [
+        tallo.case_id, dpu.case_id]
+    wita = datetime.fromisoformat(created[tallo.case_id]).astimezone(timezone(timedelta(hours=8)))
+    assert _listed(api, "created_since=" + quote(wita.isoformat())) == ids[:2]  # any offset: the same moment
+
+    clock.advance(timedelta(hours=1))
+    moment = clock.now()
+    w.do(commands.claim, w.dpu, dpu.case_id)
+    assert _listed(api, "updated_since=" + quote(moment.isoformat())) == [dpu.case_id]
+    changed = api.get(f"/cases/{dpu.case_id}").get_json()["updated_at"]
+    assert _listed(api, f"updated_since={changed}") == [dpu.case_id]  # the moment shown is included
+
+    assert _listed(tokens["dlh"]) == [dispatched.case_id, dlh.case_id]  # DLH's own cases only
+    assert _listed(tokens["dlh"], "agency=DPU") == []
+    assert _listed(tokens["qr"]) == []  # no case of the Mariso team yet
+
+
+def test_case_pages_keep_their_order_when_cases_are_filed_meanwhile(world, tokens):
+    for n in range(5):
+        world.report(description=f"Sampah menumpuk nomor {n}, mohon diangkut.")
+    api = tokens["triage"]
+    first = api.get("/cases?limit=2").get_json()
+    assert first["total"] == 5 and len(first["items"]) == 2 and first["next_cursor"]
+    seen = [c["id"] for c in first["items"]]
+    world.report(description="Laporan baru yang masuk selagi halaman dibaca.")  # a newer case: page one's
+    cursor = first["next_cursor"]
+    for _ in range(10):  # bounded: a cursor that never ends fails the test instead of hanging it
+        if not cursor:
+            break
+        page = api.get(f"/cases?limit=2&cursor={cursor}").get_json()
+        assert page["total"] == 6
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+    else:
+        pytest.fail("the case cursor never ended")
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == 5  # each once, none skipped
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # input checks, not the database
+@pytest.mark.parametrize("query, field, message", [
+    ("stage=bogus", "stage", "harus salah satu dari triage, disposition"),
+    ("stage=", "stage", "harus salah satu dari"),
+    ("status=open", "status", "harus salah satu dari triage, in_progress"),
+    ("agency=PLN", "agency", "OPD 'PLN' tidak dikenal"),
+    ("category=jalan-tol", "category", "kategori 'jalan-tol' tidak dikenal"),
+    ("area=mariso/lette", "area", "kecamatan 'mariso/lette' tidak dikenal"),
+    ("kelurahan=mariso", "kelurahan", "kelurahan 'mariso' tidak dikenal"),
+    ("created_since=2026-11-23", "created_since", "isi tanggal dan jam ISO 8601 dengan zona waktu"),
+    ("created_since=2026-11-23T08:00:00", "created_since", "isi tanggal dan jam ISO 8601 dengan zona waktu"),
+    ("created_until=kemarin", "created_until", "isi tanggal dan jam ISO 8601 dengan zona waktu"),
+    ("updated_since=", "updated_since", "isi tanggal dan jam ISO 8601 dengan zona waktu"),
+    ("updated_since=1900-01-01T00:00:00Z", "updated_since", "isi tanggal antara 2000-01-01"),
+    ("created_since=2026-11-23T00:00:00Z&created_until=2026-11-22T00:00:00Z", "created_until",
+     "harus lebih lambat dari created_since"),
+    ("limit=0", "limit", "harus antara 1 dan 100"),
+    ("cursor=%25%25", "cursor", "bukan kursor dari API ini"),
+    ("number=2026-000001", "number", "parameter tidak dikenal"),
+    ("lang=fr", "lang", "harus salah satu dari id, en"),
+])
+def test_bad_case_filters_get_400_naming_the_parameter(world, tokens, query, field, message):
+    response = tokens["triage"].get(f"/cases?{query}")
+    assert response.status_code == 400, response.get_json()
+    error = response.get_json()["error"]
+    assert error["field"] == field and error["fields"][field].startswith(message), error
+
+
+# -- labels, languages, times -------------------------------------------------------------------
+
+def test_choice_fields_carry_their_labels_in_the_requests_language(world, tokens):
+    w = world
+    sub = w.report()
+    triage = tokens["triage"]
+    item = w.item(sub.case_id)
+    fields = {f["name"]: f for f in triage.get(f"/tasks/{item.id}").get_json()["form"]["fields"]}
+    decision = fields["decision"]
+    assert decision["choices"] == ["valid", "reject", "duplicate"]  # as before: the codes to send
+    assert decision["options"] == [{"value": "valid", "label": "Valid"}, {"value": "reject", "label": "Tolak"},
+                                   {"value": "duplicate", "label": "Duplikat"}]
+    categories = {o["value"]: o["label"] for o in fields["corrected_category"]["options"]}
+    assert categories["lampu-rambu"] == "Lampu jalan dan rambu rusak"
+    assert [o["value"] for o in fields["corrected_category"]["options"]] == fields["corrected_category"]["choices"]
+    assert "options" not in fields["reason"]
+    english = {f["name"]: f for f in triage.get(f"/tasks/{item.id}", headers={"Accept-Language": "en"})
+               .get_json()["form"]["fields"]}
+    assert [o["label"] for o in english["decision"]["options"]] == ["Valid", "Reject", "Duplicate"]
+    assert {o["value"]: o["label"] for o in english["corrected_category"]["options"]}["lampu-rambu"] == (
+        "Broken street lights and signs")
+
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    disposition = tokens["dlh"].get(f"/tasks/{w.item(sub.case_id).id}?lang=en").get_json()["form"]["fields"]
+    transfer = {f["name"]: f for f in disposition}["transfer_to"]
+    assert {"value": "DPU", "label": "Dinas Pekerjaan Umum"} in transfer["options"]
+    assert "DLH" not in transfer["choices"]  # not to the OPD that has it
+    w.do(actions.accept, w.dlh, sub.case_id)
+    dispatch = tokens["dlh"].get(f"/tasks/{w.item(sub.case_id).id}").get_json()["form"]["fields"]
+    team = {f["name"]: f for f in dispatch}["team"]
+    with w.services.reading() as session:
+        team_name = session.scalar(select(QrTeam.name).where(QrTeam.code == "qr-mariso-1"))
+    assert team["choices"] == ["qr-mariso-1"] and team["options"] == [{"value": "qr-mariso-1", "label": team_name}]
+
+
+def test_a_static_choice_without_a_label_is_offered_by_its_code():
+    from workflow.engine.forms import FormField
+    from workflow.read.options import field_options
+
+    field = FormField("decision", "choice", {}, choices=("yes", "no", "maybe"),
+                      choice_labels={"yes": {"id": "Ya", "en": "Yes"}, "no": {"id": "Tidak"}})
+    assert [(o.code, o.name("id"), o.name("en")) for o in field_options(None, None, field)] == [
+        ("yes", "Ya", "Yes"), ("no", "Tidak", "Tidak"), ("maybe", "maybe", "maybe")]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the language, not the database
+def test_errors_are_in_english_when_asked_and_in_indonesian_otherwise(world, tokens):
+    api = tokens["triage"]
+    asked = {"id": {}, "en-US,en;q=0.8": {"Accept-Language": "en-US,en;q=0.8"}, "fr": {"Accept-Language": "fr"}}
+    bodies = {k: api.get("/cases?stage=bogus", headers=h).get_json()["error"] for k, h in asked.items()}
+    assert (bodies["en-US,en;q=0.8"]["message"], bodies["en-US,en;q=0.8"]["fields"]["stage"][:14]) == (
+        "Some fields are not valid.", "must be one of")
+    assert bodies["id"] == bodies["fr"] and bodies["id"]["message"] == "Beberapa isian tidak valid."
+    by_query = api.get("/cases?stage=bogus&lang=en", headers={"Accept-Language": "id"})
+    assert by_query.get_json()["error"]["message"] == "Some fields are not valid."  # lang wins
+    assert "Set-Cookie" not in by_query.headers  # the API keeps no session
+    assert api.get("/cases?stage=bogus").get_json()["error"]["message"] == "Beberapa isian tidak valid."
+    lost = api.get("/nothing-here", headers={"Accept-Language": "en"}).get_json()["error"]
+    assert (lost["code"], lost["message"]) == ("not_found", "Not found.")
+    assert api.get("/nothing-here").get_json()["error"]["message"] == "Tidak ditemukan."
+    wrong_method = api.client.delete("/api/v1/tasks", headers=api._headers({"Accept-Language": "en"}))
+    assert wrong_method.get_json()["error"]["message"] == "This address does not accept that request."
+    no_token = Api(api.client.application, None).get("/tasks", headers={"Accept-Language": "en"})
+    assert no_token.get_json()["error"]["message"] == "Send a bearer token in the Authorization header."
+    unknown = api.get("/cases/by-number/2026-999999?lang=en").get_json()["error"]["message"]
+    assert unknown == "case 2026-999999 not found"
+
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+
+
+def _times(value, path=""):
+    """Every value of a key ending in _at, anywhere in a JSON answer (the trail's own data aside)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "data":
+                continue
+            if key.endswith("_at") and inner is not None:
+                yield f"{path}.{key}", inner
+            yield from _times(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for n, inner in enumerate(value):
+            yield from _times(inner, f"{path}[{n}]")
+
+
+def test_every_time_the_api_gives_is_utc_in_rfc_3339_and_documented_so(world, tokens):
+    w = world
+    sub = w.report()
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.services.clock.advance(timedelta(seconds=1, microseconds=250))  # a moment with a fraction
+    w.do(actions.accept, w.dlh, sub.case_id)
+    item = w.item(sub.case_id)
+    answers = [tokens["dlh"].get(url).get_json() for url in (
+        "/tasks", f"/tasks/{item.id}", "/cases", f"/cases/{sub.case_id}", f"/cases/{sub.case_id}/history",
+        f"/cases/by-number/{sub.case_number}")]
+    answers.append(tokens["sup_dlh"].get("/escalations?state=all").get_json())
+    times = [t for answer in answers for t in _times(answer)]
+    assert len(times) > 20 and any("." in value for _path, value in times)
+    assert [(path, value) for path, value in times if not ISO_UTC.match(value)] == []
+    case = tokens["dlh"].get(f"/cases/{sub.case_id}").get_json()
+    assert datetime.fromisoformat(case["updated_at"]) == w.case(sub.case_id).updated_at
+
+    from web.openapi import document
+
+    def schemas_at(node, path=""):
+        if isinstance(node, dict):
+            for key, inner in (node.get("properties") or {}).items():
+                if key.endswith("_at"):
+                    yield f"{path}.{key}", inner
+            for key, inner in node.items():
+                yield from schemas_at(inner, f"{path}.{key}")
+        elif isinstance(node, list):
+            for inner in node:
+                yield from schemas_at(inner, path)
+
+    documented = list(schemas_at(document()))
+    assert len(documented) > 15 and [p for p, s in documented if s.get("format") != "date-time"] == []
+    assert all("UTC" in s["description"] for _p, s in documented)
+
+
+# -- a stale version says who changed the case, how and when ---------------------------------------
+
+def test_a_stale_version_names_who_changed_the_case_how_and_when(world, tokens):
+    w = world
+    sub = w.report()
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    item = w.item(sub.case_id)
+    seen = tokens["dlh"].get(f"/tasks/{item.id}").get_json()["case_version"]
+    andi = w.user("andi.dlh", ("coordinator", "DLH"))
+    w.do(commands.claim, andi, sub.case_id)
+    w.do(commands.release, andi, sub.case_id)  # at 09:00 WITA
+    with w.services.uow() as uow:  # a notice went out since: it is not what moved the case
+        notices.record(uow, sub.case_id, audit.ActorRef(None, "system", "system"), Action.NOTIFICATION_SENT, {})
+        uow.commit()
+    counts = w.table_counts()
+    stale = tokens["dlh"].post(f"/tasks/{item.id}/complete", json={"values": {"decision": "accept"}, "version": seen})
+    assert stale.status_code == 409
+    error = stale.get_json()["error"]
+    assert error["message"] == ("Andi.Dlh (Koordinator OPD) mengubah kasus ini pada 23 Nov 2026 09:00 WITA: "
+                                "Tugas dilepas. Muat ulang lalu coba lagi.")
+    released = w.events(sub.case_id)[-2]
+    assert released.action == Action.TASK_RELEASED
+    assert error["last_change"] == {"seq": released.seq, "actor": "andi.dlh", "name": "Andi.Dlh",
+                                    "role": "coordinator", "action": "task_released", "task": item.task_name,
+                                    "occurred_at": "2026-11-23T01:00:00Z"}
+    english = tokens["dlh"].post(f"/tasks/{item.id}/claim?lang=en", json={"version": seen}).get_json()["error"]
+    assert english["message"] == ("Andi.Dlh (OPD coordinator) changed this case on 23 Nov 2026 09:00 WITA: "
+                                  "Task released. Reload it and try again.")
+    assert w.table_counts() == counts
+
+
+def test_a_stale_version_after_the_reporter_or_the_system_acted_names_them_by_role(world, tokens):
+    w = world
+    sub = w.report()  # filed by a citizen: the case's only events so far
+    item = w.item(sub.case_id)
+    stale = tokens["triage"].post(f"/tasks/{item.id}/claim", json={"version": w.case(sub.case_id).version + 1})
+    error = stale.get_json()["error"]
+    assert stale.status_code == 409 and error["last_change"]["role"] == "citizen"
+    assert error["last_change"]["name"] is None
+    assert error["message"].startswith("Warga mengubah kasus ini pada 23 Nov 2026 08:00 WITA: Laporan masuk.")
+
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    disposition = w.item(sub.case_id)
+    seen = tokens["dlh"].get(f"/tasks/{disposition.id}").get_json()["case_version"]
+    w.services.clock.set(disposition.due_at)
+    assert Sweeper(w.services, worker="test").run_once().fired == 1  # late: the system escalates
+    error = tokens["dlh"].post(f"/tasks/{disposition.id}/claim?lang=en", json={"version": seen}).get_json()["error"]
+    assert (error["last_change"]["actor"], error["last_change"]["role"], error["last_change"]["name"]) == (
+        "system", "system", None)
+    assert error["message"].startswith("System changed this case on ")
+    assert error["message"].endswith(f": {ACTIONS[error['last_change']['action']]}. Reload it and try again.")
+    assert set(ROLES) == {*Role, "system"}  # every role an event is written under has its label
+
+
+def test_only_the_actions_written_beside_a_case_skip_its_version(world):
+    sub = world.report()
+    with world.services.uow() as uow, pytest.raises(ValueError, match="ASIDE_ACTIONS"):
+        notices.record(uow, sub.case_id, audit.ActorRef(None, "system", "system"), Action.TASK_COMPLETED, {})

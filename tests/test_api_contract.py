@@ -42,6 +42,21 @@ def test_every_route_is_documented_and_nothing_else(app):
     assert served.status_code == 200 and served.get_json()["openapi"] == "3.1.0"
 
 
+def test_the_served_document_names_the_process_stages_and_every_operation_takes_the_language(app, definition):
+    from workflow.read.case_list import stage_names
+
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    stage = next(p for p in spec["paths"]["/cases"]["get"]["parameters"] if p["name"] == "stage")
+    assert stage["schema"]["enum"] == stage_names(definition) == list(definition.open_statuses)
+    assert "triage" in stage["schema"]["enum"] and "citizen_feedback" in stage["schema"]["enum"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            names = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+            taken = path != "/openapi.json"
+            assert (("lang", "query") in names and ("Accept-Language", "header") in names) == taken, (method, path)
+            assert ("400" in operation["responses"]) == taken, (method, path)
+
+
 @pytest.fixture
 def api_world(world, app):
     """A DLH case at disposition and a DLH coordinator's token."""

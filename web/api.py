@@ -4,7 +4,9 @@ filing reports, with bearer tokens (``tanggap tokens create --user U NAME``).
 A token acts as its user: the same roles and scopes as on the web, checked by the same domain
 commands and queries. Errors are ``{"error": {"code", "message", "field", "fields"}}``: 400 bad
 input (the field named), 401 no or bad token, 403 wrong role, 404 unknown or outside the
-token's scope, 409 a conflict (stale version, task taken), 413 too large, 429 rate limited.
+token's scope, 409 a conflict (stale version, task taken; a stale version says who changed the
+case, how and when), 413 too large, 429 rate limited. Messages and labels are in Indonesian, or
+in English with ``Accept-Language: en`` or ``?lang=en``. Times are RFC 3339 in UTC (``...Z``).
 Lists are paged by an opaque ``cursor``; ``next_cursor`` is null on the last page.
 
 The OpenAPI document (``/api/v1/openapi.json``) is built in ``web/openapi.py``; a test keeps
@@ -20,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -29,16 +32,19 @@ from workflow.commands import credentials
 from workflow.commands.tasks import workable_item
 from workflow.engine.forms import ID_LIMIT
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
+from workflow.read.case_list import case_filters, case_id_by_number, list_cases, stage_names
 from workflow.read.cases import case_detail, case_history
+from workflow.read.changes import last_change
 from workflow.read.escalations import EscalationFilters, escalation_view
 from workflow.read.inbox import SLA_STATES, SORTS, TABS, InboxFilters, inbox, sla_state
-from workflow.read.options import task_choices
+from workflow.read.options import field_options
 from workflow.store.models import Case, WorkItem
 from workflow.vocabulary import Channel, Role
 
 from .extensions import limiter
 from .helpers import run_command, services, whole_number
-from .i18n import tr
+from .i18n import LANGUAGES, local_time, tr
+from .labels import actor_label, event_label
 from .openapi import MAX_LIMIT, document
 from .ratelimit import CredentialGuesses, with_retry_after
 
@@ -51,10 +57,10 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.fields = status, code, message, fields or {}
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None):
+def error_response(status: int, code: str, message: str, fields: dict | None = None, **extra):
     fields = fields or {}
     body = {"error": {"code": code, "message": message, "field": next(iter(fields), None),
-                      "fields": fields}}
+                      "fields": fields, **extra}}
     response = jsonify(body)
     response.status_code = status
     if status == 401:
@@ -72,6 +78,8 @@ def _domain_error(exc: DomainError):
     if isinstance(exc, ValidationError):
         fields = {name: tr(message) for name, message in exc.errors.items()}
         return error_response(400, "validation_failed", _("Some fields are not valid."), fields)
+    if isinstance(exc, Conflict) and exc.case_id is not None:
+        return _stale_version(exc)
     for cls, status, code in ((NotFound, 404, "not_found"), (PermissionDenied, 403, "forbidden"),
                               (Conflict, 409, "conflict")):
         if isinstance(exc, cls):
@@ -79,11 +87,33 @@ def _domain_error(exc: DomainError):
     return error_response(400, exc.code or "invalid", tr(exc.message))
 
 
+def _stale_version(exc: Conflict):
+    """A 409 for a case that moved on since the version sent: who changed it, how and when, from
+    the latest event of its trail (``last_change`` in the body for programs)."""
+    with services().reading() as session:
+        change = last_change(session, actor(), exc.case_id)
+    if change is None:
+        return error_response(409, "conflict", tr(exc.message))
+    message = _("%(who)s changed this case on %(when)s: %(action)s. Reload it and try again.",
+                who=actor_label(change.display_name, change.role),
+                when=local_time(change.occurred_at),
+                action=event_label(change.action, change.task_name, change.data))
+    return error_response(409, "conflict", message, last_change={
+        "seq": change.seq, "actor": change.actor, "name": change.display_name, "role": change.role,
+        "action": change.action, "task": change.task_name, "occurred_at": _iso(change.occurred_at)})
+
+
+def _http_messages() -> dict[int, str]:
+    return {400: _("The request could not be read."), 404: _("Not found."),
+            405: _("This address does not accept that request."), 413: _("The upload is too large."),
+            429: _("Too many requests; try again later.")}
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}
-    message = _("Too many requests; try again later.") if exc.code == 429 else exc.description
-    response = error_response(exc.code or 500, codes.get(exc.code or 0, "http_error"), message or exc.name)
+    message = _http_messages().get(exc.code or 0, exc.name)
+    response = error_response(exc.code or 500, codes.get(exc.code or 0, "http_error"), message)
     return with_retry_after(response, exc)
 
 
@@ -101,14 +131,22 @@ def _rate_key() -> str:
     return f"token:{parts[1]}" if len(parts) == 3 else f"ip:{request.remote_addr}"
 
 
+def _flask_rule(path: str, operation: dict) -> str:
+    """``/cases/{case_id}`` as Flask writes it: ``/api/v1/cases/<int:case_id>``."""
+    for p in operation.get("parameters", []):
+        if p["in"] == "path":
+            converter = "int:" if p["schema"].get("type") == "integer" else ""
+            path = path.replace(f"{{{p['name']}}}", f"<{converter}{p['name']}>")
+    return "/api/v1" + path
+
+
 def _query_names() -> dict[tuple[str, str], set[str]]:
     """The query parameters the OpenAPI document declares, by (method, Flask rule)."""
     names = {}
     for path, operations in document()["paths"].items():
-        rule = "/api/v1" + path.replace("{", "<int:").replace("}", ">")
         for method, operation in operations.items():
-            names[(method.upper(), rule)] = {p["name"] for p in operation.get("parameters", [])
-                                             if p["in"] == "query"}
+            names[(method.upper(), _flask_rule(path, operation))] = {
+                p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
     return names
 
 
@@ -138,6 +176,7 @@ def _authenticate():
     unknown = {name: _("unknown parameter") for name in request.args if name not in allowed}
     if unknown:
         raise ApiError(400, "validation_failed", _("Some fields are not valid."), unknown)
+    _choice("lang", tuple(LANGUAGES))
     return None
 
 
@@ -259,12 +298,17 @@ def tasks():
 
 
 def _task_detail(session, item: WorkItem, role: Role) -> dict:
+    """The task and its form. A choice field lists its codes in ``choices`` (as it always did)
+    and each with its label in the request's language in ``options``."""
     definition = services().definition.forms[item.form_key]
+    locale = str(get_locale())
     fields = []
     for f in definition.fields:
         described = f.describe()
-        if f.source:
-            described["choices"] = [o.code for o in task_choices(session, item.case, f.source)]
+        if f.type == "choice":
+            options = field_options(session, item.case, f)
+            described["choices"] = [o.code for o in options]
+            described["options"] = [{"value": o.code, "label": o.name(locale)} for o in options]
         fields.append(described)
     now = services().clock.now()
     return {"id": item.id, "case_id": item.case_id, "case_number": item.case.number,
@@ -353,28 +397,54 @@ def complete(item_id: int):
 
 # -- cases --------------------------------------------------------------------------------------
 
+CASE_TIMES = ("created_at", "updated_at", "due_at", "expected_at", "closed_at")
+
+
+@bp.get("/cases")
+def cases():
+    """Cases in the token's scope, newest first, with the filters of the document."""
+    limit = _limit()
+    before = _cursor_offset(request.args.get("cursor")) if request.args.get("cursor") else None
+    with services().reading() as session:
+        filters = case_filters(session, services().definition, request.args)
+        found = list_cases(session, actor(), filters, limit=limit, before_id=before)
+    return jsonify({"items": [{**vars(r), **{k: _iso(getattr(r, k)) for k in CASE_TIMES}} for r in found.rows],
+                    "total": found.total,
+                    "next_cursor": _make_cursor(found.rows[-1].id) if found.more else None})
+
+
+@bp.get("/cases/by-number/<number>")
+def case_by_number(number: str):
+    with services().reading() as session:
+        return jsonify(_case_body(session, case_id_by_number(session, actor(), number)))
+
+
 @bp.get("/cases/<int:case_id>")
 def case(case_id: int):
     with services().reading() as session:
-        d = case_detail(session, actor(), case_id)
-        c, report = d.case, d.case.report
-        return jsonify({
-            "id": c.id, "number": c.number, "version": c.version, "status": str(c.status),
-            "stage": c.stage, "priority": c.priority, "category": d.category.code,
-            "area": d.area.code, "kelurahan": d.kelurahan.code if d.kelurahan else None,
-            "agency": d.agency.code if d.agency else None,
-            "team": c.team.code if c.team else None, "transfer_count": c.transfer_count,
-            "reopen_count": c.reopen_count, "rework_count": c.rework_count,
-            "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
-            "due_at": _iso(c.due_at), "expected_at": _iso(c.expected_at), "closed_at": _iso(c.closed_at),
-            "report": {"channel": str(report.channel), "description": report.description,
-                       "address": report.address, "lat": report.lat, "lon": report.lon,
-                       "attributes": report.attributes or {}, "media_url": report.media_url,
-                       "submitted_at": _iso(report.submitted_at), "reporter_name": d.reporter_name,
-                       "contact_email": d.contact_email, "contact_phone": d.contact_phone},
-            "open_tasks": [{"id": w.id, "task_name": w.task_name, "form_key": w.form_key,
-                            "role": str(w.role), "due_at": _iso(w.due_at)} for w in d.work_items],
-            "attachments": [{"id": a.id, "kind": a.kind, "mime": a.mime} for a in d.attachments]})
+        return jsonify(_case_body(session, case_id))
+
+
+def _case_body(session, case_id: int) -> dict:
+    d = case_detail(session, actor(), case_id)
+    c, report = d.case, d.case.report
+    return {
+        "id": c.id, "number": c.number, "version": c.version, "status": str(c.status),
+        "stage": c.stage, "priority": c.priority, "category": d.category.code,
+        "area": d.area.code, "kelurahan": d.kelurahan.code if d.kelurahan else None,
+        "agency": d.agency.code if d.agency else None,
+        "team": c.team.code if c.team else None, "transfer_count": c.transfer_count,
+        "reopen_count": c.reopen_count, "rework_count": c.rework_count,
+        "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
+        "due_at": _iso(c.due_at), "expected_at": _iso(c.expected_at), "closed_at": _iso(c.closed_at),
+        "report": {"channel": str(report.channel), "description": report.description,
+                   "address": report.address, "lat": report.lat, "lon": report.lon,
+                   "attributes": report.attributes or {}, "media_url": report.media_url,
+                   "submitted_at": _iso(report.submitted_at), "reporter_name": d.reporter_name,
+                   "contact_email": d.contact_email, "contact_phone": d.contact_phone},
+        "open_tasks": [{"id": w.id, "task_name": w.task_name, "form_key": w.form_key,
+                        "role": str(w.role), "due_at": _iso(w.due_at)} for w in d.work_items],
+        "attachments": [{"id": a.id, "kind": a.kind, "mime": a.mime} for a in d.attachments]}
 
 
 @bp.get("/cases/<int:case_id>/history")
@@ -473,4 +543,5 @@ def report():
 
 @bp.get("/openapi.json")
 def openapi_document():
-    return jsonify(document(services().definition.levels))
+    definition = services().definition
+    return jsonify(document(definition.levels, stage_names(definition)))

@@ -19,6 +19,7 @@ from workflow.messages import Message
 
 SOURCE = Path(__file__).resolve().parent / "translations"
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
+API_PREFIX = "/api/v1/"
 
 
 def compile_catalogs(target: Path) -> Path:
@@ -38,10 +39,22 @@ def compile_catalogs(target: Path) -> Path:
 
 
 def select_locale() -> str:
+    """The pages: ``?lang=`` (kept in the session), else the session's, else Indonesian. The
+    JSON API keeps no session: each request names its own (:func:`request_language`)."""
+    if request.path.startswith(API_PREFIX):
+        return request_language()
     wanted = request.args.get("lang")
     if wanted in LANGUAGES:
         session["lang"] = wanted
     return session.get("lang", "id")
+
+
+def request_language() -> str:
+    """``?lang=`` when it names a language, else the best of ``Accept-Language``, else Indonesian."""
+    wanted = request.args.get("lang")
+    if wanted in LANGUAGES:
+        return wanted
+    return request.accept_languages.best_match(LANGUAGES, default="id")
 
 
 def tr(message) -> str:

@@ -1,9 +1,9 @@
-"""Display names for codes that reach the pages: audit actions, notice channels, attachment kinds,
-operations."""
+"""Display names for codes that reach the pages: audit actions, roles, notice channels,
+attachment kinds, operations."""
 
 from flask_babel import lazy_gettext as _l
 
-from workflow.vocabulary import Action, AttachmentKind, CaseStatus, NoticeChannel, Operation
+from workflow.vocabulary import Action, AttachmentKind, CaseStatus, NoticeChannel, Operation, Role
 
 ACTIONS = {
     Action.REPORT_SUBMITTED: _l("Report submitted"), Action.TASK_COMPLETED: _l("Task completed"),
@@ -29,6 +29,11 @@ ACTIONS = {
     Action.CASE_FOLLOWED: _l("Followed by a citizen with the same problem"),
     Action.NOTICES_RETRIED: _l("Messages queued again"),
 }
+ROLES = {  # the role an audit event's actor acted under
+    Role.TRIAGE: _l("Triage officer"), Role.COORDINATOR: _l("OPD coordinator"), Role.QR_OFFICER: _l("QR officer"),
+    Role.SUPERVISOR: _l("Supervisor"), Role.AUDITOR: _l("Auditor"), Role.ADMIN: _l("Administrator"),
+    Role.CITIZEN: _l("Citizen"), "system": _l("System"),
+}
 CHANNELS = {NoticeChannel.EMAIL: _l("e-mail"), NoticeChannel.WHATSAPP: "WhatsApp", NoticeChannel.SMS: "SMS"}
 KINDS = {AttachmentKind.BEFORE: _l("Before"), AttachmentKind.AFTER: _l("After"),
          AttachmentKind.EVIDENCE: _l("Evidence")}
@@ -38,6 +43,16 @@ OPERATIONS = {
     Operation.REASSIGN: _l("Reassigning a task"), Operation.FORCE_TRANSFER: _l("Forcing a transfer"),
     Operation.FIRE_TIMERS: _l("Watching deadlines"), Operation.DELIVER_NOTICE: _l("Sending a message"),
 }
+
+
+def role_label(role: str) -> str:
+    return str(ROLES.get(role, role))
+
+
+def actor_label(name: str | None, role: str) -> str:
+    """Who acted, as a sentence names them: "Andi Wijaya (OPD coordinator)", or the role alone
+    for the system and citizens (``name`` None)."""
+    return f"{name} ({role_label(role)})" if name else role_label(role)
 
 
 def operation_label(operation: str) -> str:

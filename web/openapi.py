@@ -12,15 +12,23 @@ from workflow.commands.reports import NOT_TOLD
 from workflow.engine.forms import MAX_FILES_LIMIT
 from workflow.notify.notices import LANGUAGES
 from workflow.read.inbox import SLA_STATES, SORTS, TABS
-from workflow.vocabulary import AttachmentKind, NoticeChannel
+from workflow.vocabulary import AttachmentKind, CaseStatus, NoticeChannel
+
+from .i18n import LANGUAGES as UI_LANGUAGES
 
 NOTICE_CHANNELS = [c.value for c in NoticeChannel]
 
 MAX_LIMIT = 100  # largest page the API lists
 LEVEL = {"type": "string", "description": "an escalation level of the process (bpmn/tasks.yaml)"}
+STAGE = {"type": "string", "description": "form key of the case's current task (bpmn/tasks.yaml)"}
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
-TIME = {"type": ["string", "null"], "format": "date-time"}
+TIME = {"type": ["string", "null"], "format": "date-time",
+        "description": "RFC 3339 (ISO 8601) in UTC with the Z designator, e.g. 2026-11-23T00:30:00Z; "
+                       "a fraction of a second only when there is one"}
+MOMENT = {"type": "string", "format": "date-time",
+          "description": "ISO 8601 date and time with its offset, e.g. 2026-11-23T08:00:00+08:00 or "
+                         "2026-11-23T00:00:00Z"}
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 
@@ -58,6 +66,11 @@ PAGING = [
            "items per page"),
     _param("cursor", {"type": "string"}, "next_cursor of the previous page"),
 ]
+LANGUAGE = [
+    _param("lang", {"enum": list(UI_LANGUAGES)}, "language of messages and labels (before Accept-Language)"),
+    _param("Accept-Language", {"type": "string"}, "id (the default) or en: the language of messages and "
+           "labels when lang is not given", "header"),
+]
 TASK_ID = _param("item_id", ID, "work item id", "path")
 CASE_ID = _param("case_id", ID, "case id", "path")
 VERSION_BODY = {"required": False, "content": {"application/json": {"schema": {
@@ -70,7 +83,16 @@ SCHEMAS = {
         "type": "object", "required": ["code", "message", "field", "fields"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                        "field": NULLABLE_STRING,
-                       "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+                       "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                       "last_change": {
+                           "type": "object", "description": "a 409 for a stale version: the latest event "
+                                                            "of the case's trail, which the message names",
+                           "required": ["seq", "actor", "role", "action", "occurred_at"],
+                           "properties": {"seq": {"type": "integer"},
+                                          "actor": {"type": "string", "description": "username, system or citizen"},
+                                          "name": {**NULLABLE_STRING, "description": "the user's full name"},
+                                          "role": {"type": "string"}, "action": {"type": "string"},
+                                          "task": NULLABLE_STRING, "occurred_at": TIME}}}}}},
     "TaskRow": {"type": "object", "required": ["id", "case_id", "case_number", "case_version", "task_name",
                                                "form_key", "sla", "due_at", "assignee"],
                 "properties": {
@@ -83,13 +105,19 @@ SCHEMAS = {
                     "assignee": NULLABLE_STRING, "instructions": {"type": "integer"}}},
     "FormField": {"type": "object", "required": ["name", "type", "label", "required"], "properties": {
         "name": {"type": "string"},
-        "type": {"enum": ["choice", "text", "datetime", "attachment", "case_ref"]},
+        "type": {"enum": ["choice", "text", "datetime", "attachment", "case_ref"],
+                 "description": "a datetime field takes ISO 8601 with its offset"},
         "label": {"type": "object", "additionalProperties": {"type": "string"}},
         "required": {"type": "boolean"},
         "required_if": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
         "required_with": {"type": "array", "items": {"type": "string"},
                           "description": "required when any of these fields has a value"},
-        "choices": {"type": "array", "items": {"type": "string"}},
+        "choices": {"type": "array", "items": {"type": "string"},
+                    "description": "a choice field's codes (the value to send)"},
+        "options": {"type": "array", "description": "a choice field's codes with their labels, in the "
+                                                    "request's language, in the order to offer them",
+                    "items": {"type": "object", "required": ["value", "label"],
+                              "properties": {"value": {"type": "string"}, "label": {"type": "string"}}}},
         "source": {"type": "string"}, "max_length": {"type": "integer"}, "kind": {"type": "string"},
         "max_files": {"type": "integer", "minimum": 2,
                       "description": "an attachment field that takes several photos: a list of attachment ids"}}},
@@ -126,6 +154,16 @@ SCHEMAS = {
                      "id": ID, "task_name": {"type": "string"}, "form_key": {"type": "string"},
                      "role": {"type": "string"}, "due_at": TIME}}},
                  "attachments": {"type": "array", "items": _ref("Attachment")}}},
+    "CaseRow": {"type": "object",
+                "required": ["id", "number", "version", "status", "stage", "category", "area", "created_at",
+                             "updated_at"],
+                "properties": {
+                    "id": ID, "number": {"type": "string"}, "version": {"type": "integer"},
+                    "status": {"enum": [str(s) for s in CaseStatus]}, "stage": NULLABLE_STRING,
+                    "priority": {"type": "string"}, "category": {"type": "string"}, "area": {"type": "string"},
+                    "kelurahan": NULLABLE_STRING, "agency": NULLABLE_STRING, "team": NULLABLE_STRING,
+                    "created_at": TIME, "updated_at": TIME, "due_at": TIME, "expected_at": TIME,
+                    "closed_at": TIME}},
     "Attachment": {"type": "object", "required": ["id", "kind", "mime"], "properties": {
         "id": ID, "kind": {"enum": list(AttachmentKind)}, "mime": {"type": "string"}}},
     "HistoryEvent": {"type": "object", "required": ["seq", "occurred_at", "actor", "action", "hash", "prev_hash"],
@@ -181,17 +219,27 @@ def _page(item: str, extra: dict | None = None) -> dict:
     return {"type": "object", "required": ["items", "next_cursor"], "properties": properties}
 
 
-def document(levels=()) -> dict:
+def document(levels=(), stages=()) -> dict:
     """The OpenAPI 3.1 document; ``levels``, the process's escalation levels, are listed as
-    the values ``level`` takes."""
+    the values ``level`` takes, and ``stages`` (``case_list.stage_names``) as those of a case's
+    ``stage``."""
     spec = copy.deepcopy(_document())  # the schemas are shared constants
     if levels:
         choice = {**LEVEL, "enum": list(levels)}
         spec["components"]["schemas"]["EscalationRow"]["properties"]["level"] = choice
-        for parameter in spec["paths"]["/escalations"]["get"]["parameters"]:
-            if parameter["name"] == "level":
-                parameter["schema"] = choice
+        _parameter(spec, "/escalations", "level")["schema"] = choice
+    if stages:
+        _parameter(spec, "/cases", "stage")["schema"] = {**STAGE, "enum": list(stages)}
+    for path, operations in spec["paths"].items():
+        if path != "/openapi.json":
+            for operation in operations.values():  # every operation takes the language, so may refuse it
+                operation["parameters"] = [*operation.get("parameters", []), *copy.deepcopy(LANGUAGE)]
+                operation["responses"] = {**_errors("400"), **operation["responses"]}
     return spec
+
+
+def _parameter(spec: dict, path: str, name: str) -> dict:
+    return next(p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == name)
 
 
 def _document() -> dict:
@@ -232,6 +280,23 @@ def _document() -> dict:
                         "version": {"type": "integer", "minimum": 1}}}}}},
                 "responses": {"200": _json(_ref("CaseState"), "the case after the step"),
                               **_errors("400", "401", "403", "404", "409", "415", "429")}}},
+            "/cases": {"get": {
+                "summary": "Cases in my scope, newest first (by id); filters combine",
+                "parameters": [_param("status", {"enum": [str(s) for s in CaseStatus]}, "case status"),
+                               _param("stage", STAGE, "current task's form key"),
+                               _param("agency", {"type": "string"}, "responsible OPD's code"),
+                               _param("category", {"type": "string"}, "category code"),
+                               _param("area", {"type": "string"}, "kecamatan code"),
+                               _param("kelurahan", {"type": "string"}, "kelurahan code"),
+                               _param("created_since", MOMENT, "filed at or after"),
+                               _param("created_until", MOMENT, "filed before"),
+                               _param("updated_since", MOMENT, "changed at or after"), *PAGING],
+                "responses": {"200": _json(_page("CaseRow", {"total": {"type": "integer"}}), "a page"),
+                              **_errors("400", "401")}}},
+            "/cases/by-number/{number}": {"get": {
+                "summary": "A case by its number (Open311's service_request_id)",
+                "parameters": [_param("number", {"type": "string"}, "case number, e.g. 2026-000013", "path")],
+                "responses": {"200": _json(_ref("Case"), "the case"), **_errors("401", "404")}}},
             "/cases/{case_id}": {"get": {
                 "summary": "A case", "parameters": [CASE_ID],
                 "responses": {"200": _json(_ref("Case"), "the case"), **_errors("401", "404")}}},

@@ -51,13 +51,17 @@ class PermissionDenied(DomainError):
 
 
 class Conflict(DomainError):
-    """Someone else changed the case first; reload and try again."""
+    """Someone else changed the case first; reload and try again.
+
+    ``case_id`` names the case when it moved on since the version the actor saw (a stale
+    ``version``), so that a caller can say what was done to it (``workflow.read.changes``)."""
 
     code = "conflict"
 
-    def __init__(self, message: str, *, by: str | None = None):
+    def __init__(self, message: str, *, by: str | None = None, case_id: int | None = None):
         super().__init__(message)
         self.by = by
+        self.case_id = case_id
 
 
 class ProcessError(DomainError):

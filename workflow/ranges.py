@@ -46,3 +46,20 @@ def require_moment(value: datetime, field: str) -> datetime:
     if errors:
         raise ValidationError(errors)
     return value
+
+
+def parse_moment(raw: str | None, field: str, errors: dict) -> datetime | None:
+    """An ISO 8601 date and time with its offset (``2026-11-23T08:00:00+08:00``, ``...Z``)
+    from outside; None when absent. Without an offset, unreadable or out of range, the field's
+    message goes into ``errors``."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None or value.utcoffset() is None:
+        errors[field] = msg("give an ISO 8601 date and time with a time zone")
+        return None
+    return check_moment(value, field, errors)

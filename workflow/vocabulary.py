@@ -138,3 +138,8 @@ class Following(enum.StrEnum):
 # state of the dispute window); reopening is any step back from RESOLVED.
 STATUS_ACTIONS = {CaseStatus.REJECTED: Action.CASE_REJECTED, CaseStatus.MERGED: Action.CASE_MERGED,
                   CaseStatus.RESOLVED: Action.CASE_RESOLVED, CaseStatus.CLOSED: Action.CASE_CLOSED}
+
+# Events written beside the case (``workflow.store.audit.append_aside``): the chain grows but the
+# case's version does not move, so they are not what someone with a stale version missed.
+ASIDE_ACTIONS = frozenset({Action.NOTIFICATION_SENT, Action.NOTIFICATION_FAILED, Action.NOTICES_STOPPED,
+                           Action.CASE_FOLLOWED})

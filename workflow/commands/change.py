@@ -78,7 +78,7 @@ def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> 
         who = uow.session.scalar(select(CaseEvent.actor_name).where(CaseEvent.case_id == case.id)
                                  .order_by(CaseEvent.seq.desc()).limit(1))
         raise Conflict(msg("This case was just handled by {who}. Reload it to see the change.",
-                           who=who or "someone else"), by=who)
+                           who=who or "someone else"), by=who, case_id=case.id)
 
 
 def load_workflow(uow: UnitOfWork, case: Case):

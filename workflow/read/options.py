@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from workflow.access import memberships_working
+from workflow.engine.forms import FormField
 from workflow.store.models import Agency, Area, Case, Category, Membership, QrTeam, User, WorkItem
 
 
@@ -37,6 +38,9 @@ class ChoiceOption:
     name_id: str
     name_en: str
 
+    def name(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_id
+
 
 def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption]:
     """The options of a form field whose choices come from the database, for this case:
@@ -54,6 +58,20 @@ def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption
             QrTeam.active.is_(True), QrTeam.area_id == case.area_id).order_by(QrTeam.code))
         return [ChoiceOption(t.code, t.name, t.name) for t in rows]
     raise ValueError(f"unknown choice source {source!r}")
+
+
+def field_options(session: Session, case: Case, field: FormField) -> list[ChoiceOption]:
+    """The options of a choice field of a task form for this case, named: its static choices
+    with their ``choice_labels`` from ``bpmn/tasks.yaml`` (the code where a label is missing),
+    or the options of its ``source``."""
+    if field.source:
+        return task_choices(session, case, field.source)
+    options = []
+    for code in field.choices:
+        labels = field.choice_labels.get(code) or {}
+        name_id = labels.get("id") or code
+        options.append(ChoiceOption(code, name_id, labels.get("en") or name_id))
+    return options
 
 
 def assignees_for(session: Session, item: WorkItem) -> list[ChoiceOption]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflow.store.models import Case, CaseEvent
 from workflow.store.types import utc_iso
+from workflow.vocabulary import ASIDE_ACTIONS
 
 GENESIS = "0" * 64
 
@@ -116,8 +117,11 @@ def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str
     3. The insert, hashed like every event (:func:`compute_hash`).
 
     The ORM objects of the session are not told; the session's remembered chain head is dropped
-    so that a later :func:`append` in it reads the new one.
+    so that a later :func:`append` in it reads the new one. Only the actions of
+    ``vocabulary.ASIDE_ACTIONS`` are written this way (what a conflict reports relies on it).
     """
+    if action not in ASIDE_ACTIONS:
+        raise ValueError(f"{action} moves the case: append it with append(), or add it to ASIDE_ACTIONS")
     session.flush()  # an append of this session not yet written comes first
     conn = session.connection()
     cases, events = Case.__table__, CaseEvent.__table__
