@@ -87,6 +87,8 @@ SCHEMAS = {
         "label": {"type": "object", "additionalProperties": {"type": "string"}},
         "required": {"type": "boolean"},
         "required_if": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "only_if": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "description": "a value is refused unless another field has one of these values"},
         "choices": {"type": "array", "items": {"type": "string"}},
         "source": {"type": "string"}, "max_length": {"type": "integer"}, "kind": {"type": "string"},
         "max_files": {"type": "integer", "minimum": 2,

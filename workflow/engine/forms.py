@@ -19,6 +19,7 @@ from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.text import BAD_TEXT, bad_text
 
 FIELD_TYPES = {"choice", "text", "datetime", "attachment", "case_ref"}
+RATING_PARTS = {"score", "comment"}  # what a field marked ``rating:`` holds
 CASE_NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
 ID_LIMIT = 2**31  # ids are 32-bit integers
 MAX_FILES_LIMIT = 10  # photos one field may take: a request carries at most this many uploads per field
@@ -31,6 +32,7 @@ class FormField:
     label: Mapping[str, str]
     required: bool = False
     required_if: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    only_if: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # may be filled only then
     choices: tuple[str, ...] = ()
     choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: str | None = None
@@ -40,6 +42,7 @@ class FormField:
     merge_into: bool = False  # case_ref: a case the process ends as merged merges into this one
     happened: bool = False  # datetime: a moment between the report and now
     max_files: int = 1  # attachment: more than 1 takes a list of photos (before and after a visit)
+    rating: str | None = None  # "score": the reporter's rating of the handling; "comment": its comment
 
     @property
     def multiple(self) -> bool:
@@ -50,12 +53,18 @@ class FormField:
             return True
         return any(values.get(other) in allowed for other, allowed in self.required_if.items())
 
+    def is_allowed(self, values: Mapping[str, Any]) -> bool:
+        """Whether the field may be filled, given the other values (``only_if``)."""
+        return not self.only_if or any(values.get(other) in allowed for other, allowed in self.only_if.items())
+
     def describe(self) -> dict:
         """A JSON-safe description (for APIs and generated forms)."""
         out: dict[str, Any] = {"name": self.name, "type": self.type, "label": dict(self.label),
                                "required": self.required}
         if self.required_if:
             out["required_if"] = {k: list(v) for k, v in self.required_if.items()}
+        if self.only_if:
+            out["only_if"] = {k: list(v) for k, v in self.only_if.items()}
         if self.choices:
             out["choices"] = list(self.choices)
         if self.source:
@@ -105,10 +114,12 @@ def parse_forms(raw: Mapping[str, Any]) -> dict[str, FormDefinition]:
                 name=f["name"], type=f["type"], label=f.get("label", {}),
                 required=bool(f.get("required", False)),
                 required_if={k: tuple(v) for k, v in (f.get("required_if") or {}).items()},
-                choices=tuple(f.get("choices", ())), choice_labels=f.get("choice_labels", {}),
+                only_if={k: tuple(v) for k, v in (f.get("only_if") or {}).items()},
+                choices=tuple(str(c) for c in f.get("choices", ())), choice_labels={str(k): v for k, v in (f.get("choice_labels") or {}).items()},
                 source=f.get("source"), max_length=f.get("max_length"), kind=f.get("kind"),
                 public=bool(f.get("public", False)), merge_into=bool(f.get("merge_into", False)),
-                happened=bool(f.get("happened", False)), max_files=_max_files(key, f)))
+                happened=bool(f.get("happened", False)), max_files=_max_files(key, f),
+                rating=_rating(key, f)))
         forms[key] = FormDefinition(key=key, title=spec.get("title", {}), fields=tuple(fields))
     return forms
 
@@ -120,6 +131,15 @@ def _max_files(form: str, spec: Mapping[str, Any]) -> int:
                          f"from 1 to {MAX_FILES_LIMIT}")
     if value > 1 and spec["type"] != "attachment":
         raise ValueError(f"form {form}: field {spec['name']}: only attachment fields take max_files")
+    return value
+
+
+def _rating(form: str, spec: Mapping[str, Any]) -> str | None:
+    value = spec.get("rating")
+    if value is None:
+        return None
+    if value not in RATING_PARTS:
+        raise ValueError(f"form {form}: field {spec['name']}: rating must be one of {sorted(RATING_PARTS)}")
     return value
 
 
@@ -169,6 +189,9 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
             if f.is_required(raw):
                 errors[f.name] = msg("this field is required")
             cleaned[f.name] = None
+            continue
+        if not f.is_allowed(raw):
+            errors[f.name] = msg("leave this empty with the answer you chose")
             continue
         try:
             cleaned[f.name] = _clean_value(f, value, resolve)
