@@ -917,3 +917,62 @@ def test_on_a_shared_phone_waiting_forms_are_only_their_officers(browser, server
     assert _field_work_done(services, submitted.case_id) == 1
     assert [e for e in errors if "status of 503" not in e] == []
     context.close()
+
+
+# -- the reporter's status page ------------------------------------------------------------------
+
+NARROW_PHONE = {**PHONE, "viewport": {"width": 360, "height": 740}}
+
+
+def _handled_by_dlh(services) -> commands.Submitted:
+    """A report DLH's team has handled and DLH has closed: it waits for the reporter."""
+    with services.uow() as uow:
+        submitted = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah menumpuk di depan Pasar Lette.", lat=-5.1560,
+            lon=119.4050, area="mariso"))
+        uow.commit()
+    services.clock.advance(timedelta(hours=1))
+    _to_field_work(services, submitted.case_id, instructions="Angkut semuanya.")
+    photo = _officer_photo(services, submitted.case_id)
+    _as_user(services, submitted.case_id, "qr.mariso", {
+        "arrived_at": services.clock.now() - timedelta(minutes=5), "action_taken": "Sampah diangkut.",
+        "after_photo": [photo]})
+    _as_user(services, submitted.case_id, "koor.dlh", {"decision": "approve"})
+    _as_user(services, submitted.case_id, "koor.dlh", {"closure_note": "Sampah sudah diangkut."})
+    return submitted
+
+
+def test_the_status_page_on_a_narrow_phone_shows_the_timeline_and_takes_a_rating(browser, server):
+    base, services = server
+    submitted = _handled_by_dlh(services)
+    context, errors = _context(browser, base, **NARROW_PHONE)
+    page = context.new_page()
+    page.goto(f"/lacak/{submitted.tracking_code.replace('-', '').lower()}")  # however it is typed
+    entries = page.locator("#timeline li")
+    expect(entries).to_have_count(4)
+    expect(entries.nth(0)).to_contain_text("Laporan diterima")
+    expect(entries.nth(0).locator("time")).to_have_text("23 Nov 2026 08:00 WITA")
+    expect(entries.nth(1)).to_contain_text("Diverifikasi dan diteruskan ke Dinas Lingkungan Hidup")
+    expect(entries.nth(2)).to_contain_text("DLH menugaskan tim lapangan")
+    expect(entries.nth(3)).to_contain_text("DLH menyatakan masalah sudah ditangani")
+    _no_wider_than_the_screen(page)
+    _shot(page, "status-feedback-phone")
+    page.get_by_role("group", name="Apakah masalah sudah selesai?").get_by_label("Ya, sudah selesai").tap()
+    rating = page.get_by_role("group", name="Seberapa puas Anda dengan penanganannya?")
+    expect(rating.get_by_label("Tanpa penilaian")).to_be_checked()
+    rating.get_by_label("4 – puas").tap()
+    page.get_by_label("Komentar tentang penanganan").fill("Cepat, terima kasih.")
+    page.get_by_role("button", name="Kirim", exact=True).tap()
+    expect(page.locator("#status")).to_have_text("Selesai")
+    confirmed = page.locator("#timeline li").last
+    expect(confirmed).to_contain_text("Anda menyatakan masalah sudah selesai; laporan ditutup")
+    expect(confirmed).to_contain_text("Penilaian Anda: 4 dari 5")
+    expect(confirmed).to_contain_text("Cepat, terima kasih.")
+    _no_wider_than_the_screen(page)
+    _shot(page, "status-page-phone")
+    with services.reading() as session:
+        from workflow.store.models import Case
+        case = session.get(Case, submitted.case_id)
+        assert (case.rating, case.rating_comment) == (4, "Cepat, terima kasih.")
+    assert errors == []
+    context.close()

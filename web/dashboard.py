@@ -28,6 +28,7 @@ TABLES = {
     "backlog": _l("Open cases by age"), "transfers": _l("Transfers between OPDs"),
     "escalations": _l("Escalations by OPD"), "weekly": _l("Received and closed per week"),
     "notices": _l("Messages to reporters and staff"),
+    "ratings": _l("Reporters' ratings of the handling"),
 }
 
 
@@ -72,6 +73,10 @@ def rows(d: Dashboard, table: str) -> tuple[list[str], list[list]]:
                  str(_l("Waiting now")), str(_l("Waiting since"))],
                 [[str(CHANNELS[n.channel]), n.sent, n.given_up, n.stopped, n.waiting,
                   local_time(n.waiting_since) if n.waiting_since else "—"] for n in d.notices])
+    if table == "ratings":
+        return ([str(_l("OPD")), str(_l("Ratings")), str(_l("Average"))],
+                [[n.name if n else str(_l("Whole city")), count, f"{average:.1f}" if average is not None else "—"]
+                 for n, count, average in d.ratings])
     if table == "weekly":
         return ([str(_l("Week from")), str(_l("Received")), str(_l("Closed"))],
                 [[w.isoformat(), received, closed] for w, received, closed in d.weekly])

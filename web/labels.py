@@ -3,6 +3,7 @@ attachment kinds, operations."""
 
 from flask_babel import lazy_gettext as _l
 
+from workflow.read.public import Entry, Milestone
 from workflow.vocabulary import Action, AttachmentKind, CaseStatus, NoticeChannel, Operation, Role
 
 ACTIONS = {
@@ -142,3 +143,38 @@ STATUS_LABELS = {  # what staff call a case's status
     CaseStatus.REJECTED: _l("Rejected"),
     CaseStatus.MERGED: _l("Merged"),
 }
+
+
+MILESTONES = {  # the reporter's timeline: %(agency)s is the OPD concerned, %(previous)s a transfer's first
+    Milestone.RECEIVED: _l("Report received"),
+    Milestone.ROUTED: _l("Checked and handed to %(agency)s"),
+    Milestone.TRANSFERRED: _l("Handed over from %(previous)s to %(agency)s"),
+    Milestone.DISPATCHED: _l("%(agency)s sent a field team"),
+    Milestone.ESCALATED: _l("Raised to the supervisors at %(agency)s"),
+    Milestone.QUESTION: _l("An officer of %(agency)s asks"),
+    Milestone.ANSWER: _l("You answered"),
+    Milestone.REPLY: _l("An officer of %(agency)s writes"),
+    Milestone.RESOLVED: _l("%(agency)s reports the problem handled"),
+    Milestone.CONFIRMED: _l("You confirmed the problem is fixed; the report is closed"),
+    Milestone.DISPUTED: _l("You said the problem is not fixed; the report went back to %(agency)s"),
+    Milestone.REOPENED: _l("Reopened: the report went back to %(agency)s"),
+    Milestone.CLOSED: _l("Report closed"),
+    Milestone.REJECTED: _l("Report rejected"),
+    Milestone.MERGED: _l("Merged with another report of the same problem"),
+}
+CITY_ESCALATION = _l("Raised to the city's supervisors")  # an escalation without an OPD
+HANDED = (Milestone.ROUTED, Milestone.TRANSFERRED, Milestone.DISPUTED, Milestone.REOPENED,
+          Milestone.ESCALATED)  # the OPD by its full name; elsewhere by its short name
+
+
+def milestone_text(entry: Entry) -> str:
+    """A line of the reporter's timeline, naming OPDs, never people."""
+    if entry.kind == Milestone.ESCALATED and entry.agency is None:
+        return str(CITY_ESCALATION)
+
+    def named(agency) -> str:
+        if agency is None:
+            return "—"
+        return agency.name if entry.kind in HANDED else (agency.short_name or agency.name)
+
+    return str(MILESTONES[entry.kind]) % {"agency": named(entry.agency), "previous": named(entry.previous)}

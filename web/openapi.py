@@ -118,6 +118,8 @@ SCHEMAS = {
                                                     "request's language, in the order to offer them",
                     "items": {"type": "object", "required": ["value", "label"],
                               "properties": {"value": {"type": "string"}, "label": {"type": "string"}}}},
+        "only_if": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "description": "a value is refused unless another field has one of these values"},
         "source": {"type": "string"}, "max_length": {"type": "integer"}, "kind": {"type": "string"},
         "max_files": {"type": "integer", "minimum": 2,
                       "description": "an attachment field that takes several photos: a list of attachment ids"}}},

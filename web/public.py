@@ -16,12 +16,11 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice as C
-from wtforms.validators import Optional
 
 from workflow import commands, geo
 from workflow.areas import Outside, area_map
@@ -34,15 +33,17 @@ from workflow.read.options import report_options
 from workflow.read.public import public_photo, public_status
 from workflow.store.models import Case
 from workflow.store.reference import References
+from workflow.store.tracking import TrackingCodes
 from workflow.text import mask
 from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Channel, NoticeChannel
 
 from .extensions import csrf, limiter
 from .forms import Form
 from .helpers import add_errors, read_upload, run_command, services, submit
-from .i18n import tr
-from .labels import STATUS_LABELS
+from .i18n import pick, tr
+from .labels import STATUS_LABELS, milestone_text
 from .ratelimit import client_ip, failed, lookup_limit, setting
+from .taskforms import build_form, values_of
 
 bp = Blueprint("public", __name__)
 
@@ -385,25 +386,34 @@ class TrackForm(Form):
 @bp.get("/lacak")
 def track():
     form = TrackForm(request.args)
-    if form.code.data:
-        return redirect(url_for("public.status", code=form.code.data.strip().upper()))
+    if form.code.data:  # to the code as it is printed (ABCD-EFGH), however it was typed
+        typed = form.code.data
+        return redirect(url_for("public.status", code=TrackingCodes.normalize(typed) or typed.strip().upper()))
     return render_template("public/track.html", form=form)
 
 
-class FeedbackForm(Form):
-    decision = RadioField(_l("Is the problem fixed?"), choices=[
-        C("confirm", _l("Yes, it is fixed")), C("dispute", _l("No, I dispute it"))])
-    reason = TextAreaField(_l("Reason (needed when you dispute)"), validators=[Optional()])
+def _feedback_definition():
+    definition = services().definition
+    return definition.forms[definition.feedback_task.form_key]
+
+
+def feedback_form() -> Form:
+    """The reporter's confirm-or-dispute form, from its definition in ``bpmn/tasks.yaml``
+    (decision, a dispute's reason, a confirmation's rating and comment)."""
+    return build_form(_feedback_definition(), {}, str(get_locale()), versioned=False)
 
 
 @bp.route("/lacak/<code>", methods=["GET", "POST"])
 @lookup_limit()
 def status(code: str):
-    form = FeedbackForm()
+    form = feedback_form()
     http_status = 200
     if request.method == "POST":
-        if form.validate() and submit(form, commands.citizen_feedback, code, decision=form.decision.data or "",
-                                      reason=form.reason.data, fallback="decision", refusals_on="decision"):
+        fields = _feedback_definition()
+        decision = fields.decision.name
+        values, _files = values_of(form, fields, services().zone)
+        if form.validate() and submit(form, commands.citizen_feedback, code, **values,
+                                      fallback=decision, refusals_on=decision):
             return redirect(url_for("public.status", code=code))
         http_status = 400
     return _status_page(code, form, AnswerForm(), http_status)
@@ -422,19 +432,40 @@ def answer(code: str):
                                   fallback="answer", refusals_on="answer"):
         flash(_l("Thank you, your answer was sent to the officer."))
         return redirect(url_for("public.status", code=code))
-    return _status_page(code, FeedbackForm(), form, 400)
+    return _status_page(code, feedback_form(), form, 400)
 
 
-def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_status: int):
+def _feedback_layout(form: Form) -> dict:
+    """The feedback form's fields as the page lays them out: the decision, the rating (radios
+    with a "no rating" choice, and its comment), then the rest."""
+    fields, rating = _feedback_definition(), services().definition.rating
+    rating_names = {rating.score, rating.comment} if rating and rating.form_key == fields.key else set()
+    decision = fields.decision
+
+    def needed(f) -> str | None:  # "Needed when you choose “No, I dispute it”."
+        answers = [pick(decision.choice_labels.get(v, {})) or v
+                   for v in f.required_if.get(decision.name, ())]
+        return gettext("Needed when you choose “%(answer)s”.", answer=" / ".join(answers)) if answers else None
+
+    return {"decision": form[decision.name],
+            "score": form[rating.score] if rating_names else None,
+            "comment": form[rating.comment] if rating_names and rating.comment else None,
+            "others": [(form[f.name], needed(f)) for f in fields.fields
+                       if f.name not in rating_names | {decision.name}]}
+
+
+def _status_page(code: str, form: Form, answer_form: AnswerForm, http_status: int):
     with services().reading() as session:
         try:
             view = public_status(session, services().tracking, services().definition, code)
         except NotFound:
             return render_template("public/track.html", form=TrackForm(data={"code": code}),
                                    not_found=True), 404
-    return render_template("public/status.html", s=view, form=form, answer_form=answer_form,
-                           new=request.args.get("new"), status_text=STATUS_TEXT,
-                           name=_name), http_status
+    rating = services().definition.rating
+    return render_template("public/status.html", s=view, form=form, feedback=_feedback_layout(form),
+                           answer_form=answer_form, new=request.args.get("new"), status_text=STATUS_TEXT,
+                           name=_name, milestone=milestone_text, now=services().clock.now(),
+                           rating_top=rating.scale[-1] if rating else None), http_status
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")
@@ -442,7 +473,7 @@ def _status_page(code: str, form: FeedbackForm, answer_form: AnswerForm, http_st
 def photo(code: str, attachment_id: int):
     with services().reading() as session:
         try:
-            attachment = public_photo(session, services().tracking, services().definition, code, attachment_id)
+            attachment = public_photo(session, services().tracking, code, attachment_id)
         except NotFound:
             abort(404)
     return send_file(services().storage.path(attachment.storage_name), mimetype=attachment.mime,

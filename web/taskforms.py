@@ -22,11 +22,13 @@ from .forms import Form
 
 
 def build_form(definition: FormDefinition, options: dict[str, list[ChoiceOption]],
-               locale: str) -> Form:
+               locale: str, *, versioned: bool = True) -> Form:
+    """``versioned``: with the hidden case version the form was rendered with (staff forms; the
+    reporter's forms go by tracking code)."""
     def label(mapping) -> str:
         return mapping.get(locale) or mapping.get("id") or ""
 
-    attrs: dict = {"version": HiddenField()}
+    attrs: dict = {"version": HiddenField()} if versioned else {}
     for f in definition.fields:
         text = label(f.label)
         if f.type == "choice" and f.choices:

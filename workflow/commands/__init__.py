@@ -4,7 +4,13 @@ each command on a case runs inside one ``change.CaseChange``."""
 from workflow.commands.case_extras import add_attachment, add_note
 from workflow.commands.notices import follow_case, stop_notices
 from workflow.commands.reports import ReportInput, Submitted, submit_report
-from workflow.commands.supervision import acknowledge_late_task, extend_deadline, force_transfer, instruct, reassign
+from workflow.commands.supervision import (
+    acknowledge_late_task,
+    extend_deadline,
+    force_transfer,
+    instruct,
+    reassign,
+)
 from workflow.commands.tasks import (
     answer_information,
     citizen_feedback,

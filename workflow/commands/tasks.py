@@ -173,6 +173,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
             raise Conflict(msg("This task was just completed by someone else."))
         uow.process.resolve_side_tasks(change.workflow, item.task_name)
         uow.process.complete(change.workflow, item.bpmn_task_id, cleaned)
+        _keep_rating(uow, case, item.form_key, cleaned)
         reason = cleaned.get("reason")
         claimed = []
         if item.assignee_id is None and actor.user_id is not None:  # done without claiming: claimed with it
@@ -185,6 +186,22 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     if merge_target is not None and case.status == CaseStatus.MERGED:
         _merge_into(uow, actor.ref(role), case, merge_target, reason)
     return snap
+
+
+def _keep_rating(uow: UnitOfWork, case: Case, form_key: str, cleaned: dict[str, Any]) -> None:
+    """The reporter's rating of the handling and its comment (the fields marked ``rating:`` in
+    tasks.yaml), kept on the case for the dashboard; the completion's audit event carries them
+    too. A completion without either leaves the case unrated."""
+    rating = uow.definition.rating
+    if rating is None or rating.form_key != form_key:
+        return
+    score = cleaned.get(rating.score)
+    comment = cleaned.get(rating.comment) if rating.comment else None
+    if score is None and comment is None:
+        return
+    case.rating = int(score) if score is not None else None
+    case.rating_comment = comment
+    case.rated_at = uow.clock.now()
 
 
 def _merge_into(uow: UnitOfWork, actor_ref: audit.ActorRef, duplicate: Case, target: Case,
@@ -212,16 +229,16 @@ def _open_item(session: Session, case: Case, task: TaskDefinition | None) -> Wor
         WorkItem.case_id == case.id, WorkItem.task_name == task.name, WorkItem.completed_at.is_(None)))
 
 
-def citizen_feedback(uow: UnitOfWork, tracking_code: str, *, decision: str, reason: str | None = None):
+def citizen_feedback(uow: UnitOfWork, tracking_code: str, **values: Any) -> Snapshot:
     """The reporter confirms the fix or disputes it (the process's feedback task), identified by
-    the report's tracking code."""
+    the report's tracking code. ``values``: the answers by field of the task's form in
+    ``bpmn/tasks.yaml`` (the decision, a dispute's reason, a confirmation's rating and comment)."""
     case = _case_for_code(uow, tracking_code)
     task = uow.definition.feedback_task
     item = _open_item(uow.session, case, task)
     if item is None or case.status != CaseStatus.RESOLVED:
         raise DomainError(msg("this case is not waiting for your confirmation"), code="not_resolved")
-    return complete_work_item(uow, Actor.citizen(), item.id, {"decision": decision, "reason": reason},
-                              expected_form=task.form_key)
+    return complete_work_item(uow, Actor.citizen(), item.id, values, expected_form=task.form_key)
 
 
 # -- asking the citizen ----------------------------------------------------------------------

@@ -128,6 +128,17 @@ class RoutePreview:
 
 
 @dataclass(frozen=True)
+class RatingFields:
+    """Where the reporter rates the handling: the form, its ``rating: score`` field (choices
+    that are whole numbers, the scale) and its ``rating: comment`` field, if any."""
+
+    form_key: str
+    score: str
+    comment: str | None
+    scale: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ProcessDefinition:
     process_id: str
     spec: object
@@ -146,6 +157,7 @@ class ProcessDefinition:
     closing_note: tuple[str, str] | None = None  # (form key, field): the reporter's closing note
     priorities: dict[str, Labels] = field(default_factory=dict)
     route_preview: RoutePreview | None = None
+    rating: RatingFields | None = None  # the reporter's rating of the handling
     _by_form: dict[str, TaskDefinition] = field(default_factory=dict, repr=False)
 
     # -- tasks ------------------------------------------------------------------------------
@@ -375,6 +387,7 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
         for where, name in (("task", preview.task), ("sla.task", preview.sla_task)):
             if name not in tasks:
                 problems.append(f"route_preview.{where}: no user task of the process has the id {name!r}")
+    rating = _rating_fields(forms, problems)
     if start is None:
         problems.append(f"{process_id}: no start event")
     if problems:
@@ -384,10 +397,35 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
         content_hash=content_hash, source=source, lanes=lanes, forms=forms, tasks=tasks,
         end_events=end_events, start_event=start, levels=levels, messages=messages,
         script_actions=script_actions, closing_note=public_notes[0] if public_notes else None,
-        priorities=priorities, route_preview=preview)
+        priorities=priorities, route_preview=preview, rating=rating)
     for task in sorted(tasks.values(), key=lambda t: (t.side, t.order)):
         definition._by_form.setdefault(task.form_key, task)
     return definition
+
+
+def _rating_fields(forms: Mapping[str, FormDefinition], problems: list[str]) -> RatingFields | None:
+    """The fields marked ``rating:``: one score (a choice of whole numbers) and at most one
+    comment (text), in the same form."""
+    marked = [(form.key, f) for form in forms.values() for f in form.fields if f.rating]
+    scores = [(key, f) for key, f in marked if f.rating == "score"]
+    comments = [(key, f) for key, f in marked if f.rating == "comment"]
+    if not marked:
+        return None
+    if len(scores) != 1 or len(comments) > 1:
+        problems.append("the rating needs one form field marked 'rating: score' and at most one "
+                        f"'rating: comment': {[(key, f.name) for key, f in marked]}")
+        return None
+    key, score = scores[0]
+    if score.type != "choice" or not score.choices or not all(c.isascii() and c.isdigit() for c in score.choices):
+        problems.append(f"forms.{key}.{score.name}: a rating score is a choice of whole numbers")
+        return None
+    comment = comments[0] if comments else None
+    if comment is not None and (comment[0] != key or comment[1].type != "text"):
+        problems.append(f"forms.{comment[0]}.{comment[1].name}: a rating comment is a text field "
+                        f"of the form {key}")
+        return None
+    return RatingFields(form_key=key, score=score.name, comment=comment[1].name if comment else None,
+                        scale=tuple(sorted(int(c) for c in score.choices)))
 
 
 def _boundary_messages(specs: Mapping, task_name: str) -> set[str]:

@@ -19,6 +19,7 @@ from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.text import BAD_TEXT, bad_text
 
 FIELD_TYPES = {"choice", "text", "datetime", "attachment", "case_ref"}
+RATING_PARTS = {"score", "comment"}  # what a field marked ``rating:`` holds
 CASE_NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
 ID_LIMIT = 2**31  # ids are 32-bit integers
 MAX_FILES_LIMIT = 10  # photos one field may take: a request carries at most this many uploads per field
@@ -32,6 +33,7 @@ class FormField:
     required: bool = False
     required_if: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     required_with: tuple[str, ...] = ()  # required when any of these fields has a value
+    only_if: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # may be filled only then
     choices: tuple[str, ...] = ()
     choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: str | None = None
@@ -41,6 +43,7 @@ class FormField:
     merge_into: bool = False  # case_ref: a case the process ends as merged merges into this one
     happened: bool = False  # datetime: a moment between the report and now
     max_files: int = 1  # attachment: more than 1 takes a list of photos (before and after a visit)
+    rating: str | None = None  # "score": the reporter's rating of the handling; "comment": its comment
 
     @property
     def multiple(self) -> bool:
@@ -52,6 +55,10 @@ class FormField:
         return any(values.get(other) in allowed for other, allowed in self.required_if.items()) or any(
             values.get(other) not in (None, "", []) for other in self.required_with)
 
+    def is_allowed(self, values: Mapping[str, Any]) -> bool:
+        """Whether the field may be filled, given the other values (``only_if``)."""
+        return not self.only_if or any(values.get(other) in allowed for other, allowed in self.only_if.items())
+
     def describe(self) -> dict:
         """A JSON-safe description (for APIs and generated forms)."""
         out: dict[str, Any] = {"name": self.name, "type": self.type, "label": dict(self.label),
@@ -60,6 +67,8 @@ class FormField:
             out["required_if"] = {k: list(v) for k, v in self.required_if.items()}
         if self.required_with:
             out["required_with"] = list(self.required_with)
+        if self.only_if:
+            out["only_if"] = {k: list(v) for k, v in self.only_if.items()}
         if self.choices:
             out["choices"] = list(self.choices)
         if self.source:
@@ -110,13 +119,15 @@ def parse_forms(raw: Mapping[str, Any]) -> dict[str, FormDefinition]:
                 required=bool(f.get("required", False)),
                 required_if={k: tuple(v) for k, v in (f.get("required_if") or {}).items()},
                 required_with=tuple(f.get("required_with") or ()),
-                choices=tuple(f.get("choices", ())), choice_labels=f.get("choice_labels", {}),
+                only_if={k: tuple(v) for k, v in (f.get("only_if") or {}).items()},
+                choices=tuple(str(c) for c in f.get("choices", ())), choice_labels={str(k): v for k, v in (f.get("choice_labels") or {}).items()},
                 source=f.get("source"), max_length=f.get("max_length"), kind=f.get("kind"),
                 public=bool(f.get("public", False)), merge_into=bool(f.get("merge_into", False)),
-                happened=bool(f.get("happened", False)), max_files=_max_files(key, f)))
+                happened=bool(f.get("happened", False)), max_files=_max_files(key, f),
+                rating=_rating(key, f)))
         names = {f.name for f in fields}
         for f in fields:
-            unknown = sorted((set(f.required_if) | set(f.required_with)) - names)
+            unknown = sorted((set(f.required_if) | set(f.required_with) | set(f.only_if)) - names)
             if unknown:
                 raise ValueError(f"form {key}: field {f.name} depends on fields the form does not have: "
                                  + ", ".join(unknown))
@@ -131,6 +142,15 @@ def _max_files(form: str, spec: Mapping[str, Any]) -> int:
                          f"from 1 to {MAX_FILES_LIMIT}")
     if value > 1 and spec["type"] != "attachment":
         raise ValueError(f"form {form}: field {spec['name']}: only attachment fields take max_files")
+    return value
+
+
+def _rating(form: str, spec: Mapping[str, Any]) -> str | None:
+    value = spec.get("rating")
+    if value is None:
+        return None
+    if value not in RATING_PARTS:
+        raise ValueError(f"form {form}: field {spec['name']}: rating must be one of {sorted(RATING_PARTS)}")
     return value
 
 
@@ -180,6 +200,9 @@ def clean(form: FormDefinition, values: Mapping[str, Any], resolve: ChoiceResolv
             if f.is_required(raw):
                 errors[f.name] = msg("this field is required")
             cleaned[f.name] = None
+            continue
+        if not f.is_allowed(raw):
+            errors[f.name] = msg("leave this empty with the answer you chose")
             continue
         try:
             cleaned[f.name] = _clean_value(f, value, resolve)

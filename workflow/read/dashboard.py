@@ -93,6 +93,7 @@ class Dashboard:
     weekly: list[tuple[date, int, int]]  # (week's Monday, received, closed; within the period)
     map: list[tuple[Area, int]] = field(default_factory=list)  # open cases per kecamatan
     notices: list[Notices] = field(default_factory=list)  # per channel
+    ratings: list[tuple[Named | None, int, float | None]] = field(default_factory=list)  # (OPD or city, rated, average)
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
 
     open_area = open_by(Case.area_id, areas)
     notices = _notices(core, period)
+    ratings = _ratings(core, period, agencies)
     by_code = {a.code: a for a in session.scalars(select(Area).options(defer(Area.geometry)).where(Area.parent_id.is_(None)))}
     return Dashboard(
         period=period, open_by_agency=open_by(Case.agency_id, agencies),
@@ -221,7 +223,22 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
         closed_by_area=closed_by(Case.area_id, areas), time_to_close=time_to_close, sla=sla,
         backlog=backlog, transfers=transfers, escalations=escalations,
         weekly=weekly,
-        map=[(by_code[n.code], count) for n, count in open_area if n.code in by_code], notices=notices)
+        map=[(by_code[n.code], count) for n, count in open_area if n.code in by_code], notices=notices,
+        ratings=ratings)
+
+
+def _ratings(core, period: Period, agencies: dict[int, Named]) -> list[tuple[Named | None, int, float | None]]:
+    """The reporters' ratings of the handling given in the period: how many and their average,
+    for the whole city (first) and per OPD that handled the case, by name. Cases confirmed
+    without a rating do not count."""
+    rows = core.execute(select(Case.agency_id, func.count(Case.rating), func.sum(Case.rating)).where(
+        Case.rated_at >= period.since, Case.rated_at < period.until, Case.rating.is_not(None))
+        .group_by(Case.agency_id)).all()
+    rated = sum(n for _a, n, _s in rows)
+    total = sum(int(s or 0) for _a, _n, s in rows)
+    per_agency = sorted(((agencies[a], n, int(s) / n) for a, n, s in rows if a in agencies and n),
+                        key=lambda r: r[0].name)
+    return [(None, rated, total / rated if rated else None), *per_agency]
 
 
 def _notices(core, period: Period) -> list[Notices]:

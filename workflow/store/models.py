@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -262,6 +263,9 @@ class Case(Base):
         # supporters of a case: the reports merged into it
         Index("ix_cases_merged_into", "merged_into_id", sqlite_where=text("merged_into_id IS NOT NULL"),
               postgresql_where=text("merged_into_id IS NOT NULL")),
+        # the dashboard's ratings per OPD: the few rated cases of a period
+        Index("ix_cases_rated", "rated_at", "agency_id", "rating", sqlite_where=text("rated_at IS NOT NULL"),
+              postgresql_where=text("rated_at IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True, comment="e.g. 2026-000042")
@@ -290,6 +294,10 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     close_seconds: Mapped[float | None] = mapped_column(
         Float, comment="time from report to closure, for closed (not rejected or merged) cases")
+    rating: Mapped[int | None] = mapped_column(
+        SmallInteger, comment="the reporter's rating of the handling when confirming the fix (tasks.yaml: rating)")
+    rating_comment: Mapped[str | None] = mapped_column(Text, comment="the reporter's comment with the rating")
+    rated_at: Mapped[datetime | None] = mapped_column(comment="when the reporter rated (the confirmation)")
     version: Mapped[int] = mapped_column(Integer, default=1, comment="optimistic lock")
     event_count: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0",
