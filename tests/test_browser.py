@@ -201,6 +201,7 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     staff.clear_cookies()
 
     dlh = _login(staff, "koor.dlh")
+    expect(dlh.locator("form.filters .filter-submit")).to_be_hidden()  # htmx filters on change
     dlh.evaluate("window.__sameDocument = true")
     dlh.select_option("#f-area", "tallo")
     dlh.wait_for_url(re.compile(r"area=tallo"))
@@ -268,6 +269,106 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     assert citizen_errors == [] and staff_errors == []
     citizen.close()
     staff.close()
+
+
+def _two_dlh_reports(services) -> tuple[str, str]:
+    """Reports in Mariso and in Tallo, triaged: both wait for DLH's disposition (their numbers)."""
+    numbers = []
+    for area, lat, lon in (("mariso", -5.1560, 119.4050), ("tallo", -5.105, 119.44)):
+        with services.uow() as uow:
+            submitted = commands.submit_report(uow, commands.ReportInput(
+                category="sampah", description="Sampah menumpuk di pinggir jalan, sudah tiga hari.",
+                lat=lat, lon=lon, area=area))
+            uow.commit()
+        _as_user(services, submitted.case_id, "triase", {"decision": "valid"})
+        numbers.append(submitted.case_number)
+    return numbers[0], numbers[1]
+
+
+def _unreachable(text: str) -> bool:
+    """A console error of a file the test made unreachable on purpose."""
+    return "net::ERR_FAILED" in text
+
+
+def test_inbox_filters_are_a_plain_form_when_the_cdn_is_unreachable(browser, server):
+    """A city intranet that cannot reach the CDN: htmx never loads, the filters keep their submit
+    button and filter by loading the page."""
+    base, services = server
+    mariso, tallo = _two_dlh_reports(services)
+    context, errors = _context(browser, base)
+    context.route(re.compile(r"https://unpkg\.com/"), lambda route: route.abort())  # overrides the npm copies
+    page = _login(context, "koor.dlh")
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_be_visible()
+    assert page.evaluate("window.htmx") is None
+    assert "js-htmx" not in (page.get_attribute("html", "class") or "")
+    button = page.locator("form.filters .filter-submit")
+    expect(button).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    page.select_option("#f-area", "mariso")
+    assert "area=" not in page.url  # without htmx a change does nothing by itself
+    with page.expect_navigation():
+        button.click()
+    assert "area=mariso" in page.url
+    assert page.evaluate("window.__sameDocument") is None  # a page load, not htmx
+    expect(page.locator(f"#inbox tr[data-case='{mariso}']")).to_be_visible()
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_have_count(0)
+    expect(page.locator("#f-area")).to_have_value("mariso")  # the form shows the filter it applied
+    page.select_option("#f-area", "tallo")
+    page.select_option("#f-sort", "due")
+    with page.expect_navigation():
+        button.click()
+    assert "area=tallo" in page.url and "sort=due" in page.url
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_be_visible()
+    expect(page.locator(f"#inbox tr[data-case='{mariso}']")).to_have_count(0)
+    assert [e for e in errors if not _unreachable(e)] == []
+    assert errors, "the CDN was not asked for htmx"  # the page did try the CDN, and only failed
+    context.close()
+
+
+@pytest.fixture
+def self_hosted(sqlite_url, tmp_path, definition, monkeypatch):
+    """The app with ``TANGGAP_HTMX_URL`` at a copy of htmx on the city's intranet."""
+    monkeypatch.setenv("TANGGAP_HTMX_URL", SELF_HOSTED_HTMX)
+    yield from _serve(sqlite_url, tmp_path, definition, {})
+
+
+SELF_HOSTED_HTMX = "https://intranet.test/vendor/htmx.org/2.0.11/htmx.min.js"
+
+
+def test_a_self_hosted_htmx_filters_in_place_and_only_that_file_may_run(browser, self_hosted):
+    base, services = self_hosted
+    mariso, tallo = _two_dlh_reports(services)
+    context, errors = _context(browser, base)
+    context.route(re.compile(r"https://unpkg\.com/"), lambda route: route.abort())
+    asked = []
+
+    def intranet(route):
+        asked.append(route.request.url)
+        if route.request.url != SELF_HOSTED_HTMX:
+            return route.fulfill(body="window.__other = 1", content_type="application/javascript",
+                                 headers={"Access-Control-Allow-Origin": "*"})
+        return route.fulfill(body=HTMX_FILE.read_bytes(), content_type="application/javascript",
+                             headers={"Access-Control-Allow-Origin": "*"})
+
+    context.route(re.compile(r"https://intranet\.test/"), intranet)
+    page = _login(context, "koor.dlh")
+    expect(page.locator("html.js-htmx")).to_have_count(1)
+    expect(page.locator("form.filters .filter-submit")).to_be_hidden()  # htmx filters on change
+    page.evaluate("window.__sameDocument = true")
+    page.select_option("#f-area", "tallo")
+    page.wait_for_url(re.compile(r"area=tallo"))
+    expect(page.locator(f"#inbox tr[data-case='{mariso}']")).to_have_count(0)
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True  # filtered without a page load
+    assert asked == [SELF_HOSTED_HTMX] * len(asked) and asked
+    assert not [e for e in errors if "unpkg.com/htmx" in e]  # the CDN's htmx is not even asked for
+    # the policy names the file, not the intranet's whole origin: another script there is refused
+    errors.clear()
+    with pytest.raises(Exception):
+        page.add_script_tag(url="https://intranet.test/vendor/other.js")
+    assert page.evaluate("window.__other") is None
+    assert any("Content Security Policy" in e for e in errors), errors
+    context.close()
 
 
 def test_script_injection_renders_as_text(browser, server):

@@ -34,7 +34,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of a clock
-        HTMX_URL=os.environ.get("TANGGAP_HTMX_URL", vendor.HTMX_URL),
+        HTMX_URL=vendor.htmx_url(os.environ.get("TANGGAP_HTMX_URL")),
         HTMX_SRI=vendor.HTMX_SRI,
         LEAFLET=vendor.leaflet_files(os.environ.get("TANGGAP_LEAFLET_BASE")),
         TILE_URL=os.environ.get("TANGGAP_TILE_URL", vendor.TILE_URL),
