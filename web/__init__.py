@@ -13,7 +13,7 @@ from escalation.wiring import build as build_services
 from workflow.config import Settings
 from workflow.services import Services
 
-from . import boundary, errors, i18n, ratelimit, security, vendor
+from . import boundary, errors, forms, i18n, ratelimit, security, vendor
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -73,6 +73,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     security.install_headers(app)
     errors.install(app)
     i18n.install(app)
+    app.jinja_env.globals.update(control_attrs=forms.control_attrs, error_id=forms.error_id,
+                                 focus_here=forms.focus_here)
 
     from . import (
         admin,
