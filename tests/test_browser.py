@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -201,6 +202,7 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     staff.clear_cookies()
 
     dlh = _login(staff, "koor.dlh")
+    expect(dlh.locator("form.filters .filter-submit")).to_be_hidden()  # htmx filters on change
     dlh.evaluate("window.__sameDocument = true")
     dlh.select_option("#f-area", "tallo")
     dlh.wait_for_url(re.compile(r"area=tallo"))
@@ -268,6 +270,107 @@ def test_report_to_closure_in_the_browser(browser, server, tmp_path):
     assert citizen_errors == [] and staff_errors == []
     citizen.close()
     staff.close()
+
+
+def _two_dlh_reports(services) -> tuple[str, str]:
+    """Reports in Mariso and in Tallo, triaged: both wait for DLH's disposition (their numbers)."""
+    numbers = []
+    for area, lat, lon in (("mariso", -5.1560, 119.4050), ("tallo", -5.105, 119.44)):
+        with services.uow() as uow:
+            submitted = commands.submit_report(uow, commands.ReportInput(
+                category="sampah", description="Sampah menumpuk di pinggir jalan, sudah tiga hari.",
+                lat=lat, lon=lon, area=area))
+            uow.commit()
+        _as_user(services, submitted.case_id, "triase", {"decision": "valid"})
+        numbers.append(submitted.case_number)
+    return numbers[0], numbers[1]
+
+
+def _unreachable(text: str) -> bool:
+    """A console error of a file the test made unreachable on purpose."""
+    return "net::ERR_FAILED" in text
+
+
+def test_inbox_filters_are_a_plain_form_when_the_cdn_is_unreachable(browser, server):
+    """A city intranet that cannot reach the CDN: htmx never loads, the filters keep their submit
+    button and filter by loading the page."""
+    base, services = server
+    mariso, tallo = _two_dlh_reports(services)
+    context, errors = _context(browser, base)
+    context.route(re.compile(r"https://unpkg\.com/"), lambda route: route.abort())  # overrides the npm copies
+    page = _login(context, "koor.dlh")
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_be_visible()
+    assert page.evaluate("window.htmx") is None
+    assert "js-htmx" not in (page.get_attribute("html", "class") or "")
+    button = page.locator("form.filters .filter-submit")
+    expect(button).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    page.select_option("#f-area", "mariso")
+    assert "area=" not in page.url  # without htmx a change does nothing by itself
+    with page.expect_navigation():
+        button.click()
+    assert "area=mariso" in page.url
+    assert page.evaluate("window.__sameDocument") is None  # a page load, not htmx
+    expect(page.locator(f"#inbox tr[data-case='{mariso}']")).to_be_visible()
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_have_count(0)
+    expect(page.locator("#f-area")).to_have_value("mariso")  # the form shows the filter it applied
+    _shot(page, "inbox-without-htmx")
+    page.select_option("#f-area", "tallo")
+    page.select_option("#f-sort", "due")
+    with page.expect_navigation():
+        button.click()
+    assert "area=tallo" in page.url and "sort=due" in page.url
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_be_visible()
+    expect(page.locator(f"#inbox tr[data-case='{mariso}']")).to_have_count(0)
+    assert [e for e in errors if not _unreachable(e)] == []
+    assert errors, "the CDN was not asked for htmx"  # the page did try the CDN, and only failed
+    context.close()
+
+
+@pytest.fixture
+def self_hosted(sqlite_url, tmp_path, definition, monkeypatch):
+    """The app with ``TANGGAP_HTMX_URL`` at a copy of htmx on the city's intranet."""
+    monkeypatch.setenv("TANGGAP_HTMX_URL", SELF_HOSTED_HTMX)
+    yield from _serve(sqlite_url, tmp_path, definition, {})
+
+
+SELF_HOSTED_HTMX = "https://intranet.test/vendor/htmx.org/2.0.11/htmx.min.js"
+
+
+def test_a_self_hosted_htmx_filters_in_place_and_only_that_file_may_run(browser, self_hosted):
+    base, services = self_hosted
+    mariso, tallo = _two_dlh_reports(services)
+    context, errors = _context(browser, base)
+    context.route(re.compile(r"https://unpkg\.com/"), lambda route: route.abort())
+    asked = []
+
+    def intranet(route):
+        asked.append(route.request.url)
+        if route.request.url != SELF_HOSTED_HTMX:
+            return route.fulfill(body="window.__other = 1", content_type="application/javascript",
+                                 headers={"Access-Control-Allow-Origin": "*"})
+        return route.fulfill(body=HTMX_FILE.read_bytes(), content_type="application/javascript",
+                             headers={"Access-Control-Allow-Origin": "*"})
+
+    context.route(re.compile(r"https://intranet\.test/"), intranet)
+    page = _login(context, "koor.dlh")
+    expect(page.locator("html.js-htmx")).to_have_count(1)
+    expect(page.locator("form.filters .filter-submit")).to_be_hidden()  # htmx filters on change
+    page.evaluate("window.__sameDocument = true")
+    page.select_option("#f-area", "tallo")
+    page.wait_for_url(re.compile(r"area=tallo"))
+    expect(page.locator(f"#inbox tr[data-case='{mariso}']")).to_have_count(0)
+    expect(page.locator(f"#inbox tr[data-case='{tallo}']")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True  # filtered without a page load
+    assert asked == [SELF_HOSTED_HTMX] * len(asked) and asked
+    assert not [e for e in errors if "unpkg.com/htmx" in e]  # the CDN's htmx is not even asked for
+    # the policy names the file, not the intranet's whole origin: another script there is refused
+    errors.clear()
+    with pytest.raises(Exception):
+        page.add_script_tag(url="https://intranet.test/vendor/other.js")
+    assert page.evaluate("window.__other") is None
+    assert any("Content Security Policy" in e for e in errors), errors
+    context.close()
 
 
 def test_script_injection_renders_as_text(browser, server):
@@ -976,3 +1079,238 @@ def test_the_status_page_on_a_narrow_phone_shows_the_timeline_and_takes_a_rating
         assert (case.rating, case.rating_comment) == (4, "Cepat, terima kasih.")
     assert errors == []
     context.close()
+
+
+# -- accessibility: axe-core on every page of every role -----------------------------------------
+
+AXE_FILE = NODE_MODULES / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa"]
+AXE_ALSO = ["empty-table-header"]  # asked for by name; axe files it under best practice (impact minor)
+FAILING = ("serious", "critical")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page: ``path`` (filled in with the site's ids, see ``a11y_site``), the status it answers,
+    and optionally a button to click first (``submit``): its form, sent empty, comes back with its
+    errors."""
+
+    path: str
+    status: int = 200
+    submit: str | None = None
+
+
+TASK_FORM = "#task-form button[type=submit]"
+# Every page each role reaches; add a page here when you add one to the application.
+PAGES: dict[str, tuple[Visit, ...]] = {
+    "citizen": (
+        Visit("/"), Visit("/lapor"), Visit("/lapor", 400, submit="main form button[type=submit]"),
+        Visit("/lacak"), Visit("/lacak?code=ZZZZ-ZZZZ", 404),
+        Visit("/lacak/{feedback_code}"), Visit("/lacak/{feedback_code}", 400, submit="#feedback button[type=submit]"),
+        Visit("/lacak/{asked_code}"), Visit("/lacak/{asked_code}", 400, submit="#question button[type=submit]"),
+        Visit("/lapor/ikuti/{disposition_number}"),
+        Visit("/lapor/ikuti/{disposition_number}", 400, submit="main form button[type=submit]"),
+        Visit("/berhenti/{stop_token}"), Visit("/peta"), Visit("/peta?start=kemarin", 400),
+        Visit("/login"), Visit("/login", 400, submit="main form button[type=submit]"),
+        Visit("/tidak-ada", 404),
+    ),
+    "triage": (
+        Visit("/inbox"), Visit("/inbox?tab=unassigned"), Visit("/tasks/{triage_task}"),
+        Visit("/tasks/{triage_task}", 400, submit=TASK_FORM), Visit("/cases/{triage_case}"),
+        Visit("/escalations", 403),
+    ),
+    "coordinator": (
+        Visit("/inbox"), Visit("/inbox?tab=mine&sort=due"),
+        Visit("/tasks/{disposition_task}"), Visit("/tasks/{disposition_task}", 400, submit=TASK_FORM),
+        Visit("/tasks/{dispatch_task}"), Visit("/tasks/{field_task}"), Visit("/tasks/{verification_task}"),
+        Visit("/tasks/{closure_task}"), Visit("/tasks/{closure_task}", 400, submit=TASK_FORM),
+        Visit("/cases/{field_case}"), Visit("/cases/{closure_case}"), Visit("/dashboard", 403),
+    ),
+    "qr_officer": (
+        Visit("/lapangan"), Visit("/inbox"), Visit("/tasks/{field_task}"),
+        Visit("/tasks/{field_task}", 400, submit=TASK_FORM), Visit("/cases/{field_case}"),
+    ),
+    "supervisor": (
+        Visit("/escalations"), Visit("/escalations?state=all&level=breach"),
+        Visit("/tasks/{review_task}"), Visit("/tasks/{review_task}", 400, submit=TASK_FORM),
+        Visit("/tasks/{disposition_task}"), Visit("/tasks/{field_task}"),
+        Visit("/tasks/{disposition_task}", 400, submit="#take-over-form button[type=submit]"),
+        Visit("/escalations/items/{disposition_task}/extend"),
+        Visit("/escalations/items/{disposition_task}/extend", 400, submit="#extend-form button[type=submit]"),
+        Visit("/escalations/items/{disposition_task}/reassign"),
+        Visit("/escalations/items/{disposition_task}/transfer"),
+        Visit("/escalations/items/{field_task}/reassign"),
+        Visit("/escalations/items/{disposition_task}/instruct"),
+        Visit("/dashboard"), Visit("/audit"), Visit("/audit/cases/{closure_case}"),
+        Visit("/audit/actors/koor.dlh"), Visit("/cases/{disposition_case}"),
+    ),
+    "city_supervisor": (
+        Visit("/escalations"), Visit("/tasks/{critical_review_task}"),
+        Visit("/escalations/items/{disposition_task}/transfer"),
+        Visit("/escalations/items/{disposition_task}/transfer", 400, submit="#transfer-form button[type=submit]"),
+        Visit("/dashboard"), Visit("/audit?agency=DLH"), Visit("/audit/cases/{disposition_case}"),
+    ),
+    "auditor": (
+        Visit("/audit"), Visit("/audit?agency=DLH&status=in_progress"), Visit("/audit?date_from=kemarin", 400),
+        Visit("/audit/cases/{feedback_case}"), Visit("/audit/actors/koor.dlh"),
+        Visit("/dashboard"), Visit("/dashboard?start=kemarin", 400), Visit("/cases/{feedback_case}"),
+        Visit("/inbox", 403),
+    ),
+    "admin": (
+        Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"), Visit("/audit"),
+        Visit("/cases/{verification_case}"), Visit("/cases/999999", 404),
+    ),
+}
+A11Y_USERS = {"triage": "triase", "coordinator": "koor.dlh", "qr_officer": "qr.mariso", "supervisor": "sup.dlh",
+              "city_supervisor": "sup.kota", "auditor": "inspektorat", "admin": "admin"}
+
+
+@pytest.fixture(scope="module")
+def a11y_site(tmp_path_factory, sqlite_template, definition):
+    """One server for every role's pages: a Mariso case at each of DLH's steps, one asking its
+    reporter, one waiting for the reporter's confirmation, all of them late (escalated to DLH's
+    and the city's supervisors), and a failed step for the administrator."""
+    import shutil
+
+    from escalation.sweeper import Sweeper
+    from tanggap.scenario import Scenario
+    from tests.conftest import MAIL_OFFERED
+    from workflow.access import actor_for_user
+    from workflow.errors import ProcessError
+    from workflow.store.models import Category, Subscription, User
+    from workflow.vocabulary import AttachmentKind
+
+    _require(AXE_FILE.exists(), "axe-core npm package missing (npm install --prefix tests/browser)")
+    folder = tmp_path_factory.mktemp("a11y")
+    shutil.copy(sqlite_template, folder / "tanggap.sqlite3")
+    serving = _serve(f"sqlite:///{folder / 'tanggap.sqlite3'}", folder, definition, MAIL_OFFERED)
+    base, services = next(serving)
+    with services.uow() as uow:
+        for username, role, scope in (("sup.dlh", "supervisor", "DLH"), ("sup.kota", "supervisor", None),
+                                      ("inspektorat", "auditor", None), ("admin", "admin", None)):
+            commands.create_user(uow, username=username, full_name=username.title(), password=PASSWORD,
+                                 roles=[(role, scope)])
+        uow.commit()
+    with services.reading() as session:
+        from sqlalchemy import select
+        actors = {u.username: actor_for_user(session, u.id) for u in session.scalars(select(User))}
+    run = Scenario(services)
+    steps = {
+        "triage": [],
+        "disposition": [(actions.triage, "triase", {"decision": "valid"})],
+        "dispatch": [(actions.accept, "koor.dlh", {})],
+        "field": [(actions.dispatch, "koor.dlh", {"team": "qr-mariso-1", "instructions": "Bawa gerobak."})],
+        "verification": [(actions.record_field_work, "qr.mariso", {"action_taken": "Sampah diangkut."})],
+        "closure": [(actions.verify, "koor.dlh", {"approve": True})],
+        "feedback": [(actions.close, "koor.dlh", {"closure_note": "Sampah sudah diangkut. Terima kasih."})],
+    }
+    ids: dict[str, object] = {}
+    done: list = []
+    for n, (stage, more) in enumerate(steps.items()):
+        done += more
+        with services.uow() as uow:
+            sub = commands.submit_report(uow, commands.ReportInput(
+                category="sampah", description=f"Sampah menumpuk di depan pasar, laporan {n + 1}.",
+                lat=-5.1560 + n * 0.0004, lon=119.4050, area="mariso", reporter_name="Daeng Ngai",
+                contact_email=f"warga{n}@example.id"))
+            uow.commit()
+        for command, username, values in done:
+            if command is actions.record_field_work:
+                values = dict(values, arrived_at=services.clock.now() - timedelta(minutes=5),
+                              after_photo=run.photo(actors[username], sub.case_id, jpeg_bytes(), AttachmentKind.AFTER))
+            run.do(command, actors[username], sub.case_id, **values)
+        ids[f"{stage}_case"], ids[f"{stage}_number"], ids[f"{stage}_code"] = sub.case_id, sub.case_number, sub.tracking_code
+        if stage != "feedback":
+            ids[f"{stage}_task"] = run.item(sub.case_id).id
+    with services.uow() as uow:  # a reporter asked a question (their answer form on the status page)
+        sub = commands.submit_report(uow, commands.ReportInput(
+            category="sampah", description="Sampah di ujung gang, dekat masjid.", lat=-5.1545, lon=119.4060,
+            area="mariso", contact_email="penanya@example.id"))
+        uow.commit()
+    run.do(actions.triage, actors["triase"], sub.case_id, decision="valid")
+    run.do(commands.request_information, actors["koor.dlh"], sub.case_id, question="Di sebelah mana masjidnya?")
+    ids["asked_code"] = sub.tracking_code
+    services.clock.advance(timedelta(hours=20))  # twice the targets: DLH's and the city's supervisors
+    Sweeper(services, worker="a11y").run_once()
+    with services.reading() as session:
+        from workflow.store.models import WorkItem
+        reviews = {i.task_name: i.id for i in session.scalars(select(WorkItem).where(
+            WorkItem.case_id == ids["disposition_case"], WorkItem.completed_at.is_(None)))}
+        ids["stop_token"] = services.tracking.stop_token(session.scalar(
+            select(Subscription.id).where(Subscription.case_id == ids["disposition_case"])))
+    ids["review_task"], ids["critical_review_task"] = reviews["sla_escalation"], reviews["critical_escalation"]
+    with services.uow() as uow:  # a category the routing table forgot: submitting it is an incident
+        uow.session.add(Category(code="banjir", name_id="Banjir", name_en="Flood"))
+        uow.commit()
+    with pytest.raises(ProcessError), services.uow() as uow:
+        commands.submit_report(uow, commands.ReportInput(category="banjir", description="Air setinggi lutut.",
+                                                         lat=-5.156, lon=119.405, area="mariso"))
+    yield base, ids
+    next(serving, None)
+
+
+# what axe does not check: each invalid field names its error messages (aria-describedby), each
+# field's message is named by its field, and the page opens on the first invalid field
+FORM_ERRORS = """() => {
+    const invalid = [...document.querySelectorAll('[aria-invalid="true"]')];
+    const name = el => el.name || el.id || el.tagName;
+    const problems = [];
+    const named = new Set();
+    for (const el of invalid) {
+        const ids = (el.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
+        ids.forEach(id => named.add(id));
+        const described = ids.map(id => document.getElementById(id));
+        if (described.some(d => !d)) problems.push(`${name(el)}: aria-describedby names a missing element`);
+        if (!described.some(d => d && (d.matches(".error") || d.querySelector(".error")) && d.textContent.trim()))
+            problems.push(`${name(el)}: marked invalid without its error message in aria-describedby`);
+    }
+    for (const error of document.querySelectorAll(".field .error, .filters ~ .error")) {
+        const holder = [...named].map(id => document.getElementById(id)).find(d => d && d.contains(error));
+        if (!holder) problems.push(`error "${error.textContent.trim()}" is not named by the field it is about`);
+    }
+    if (invalid.length && document.activeElement !== invalid[0])
+        problems.push(`the page opens with the focus on ${document.activeElement ? name(document.activeElement) : "nothing"}, not on the first invalid field ${name(invalid[0])}`);
+    return {invalid: invalid.length, problems};
+}"""
+
+
+def _axe(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE_FILE))
+    return page.evaluate("""async ([tags, also]) => {
+        const result = await axe.run(document, {runOnly: {type: "tag", values: tags},
+            rules: Object.fromEntries(also.map(id => [id, {enabled: true}])), resultTypes: ["violations"]});
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            targets: v.nodes.map(n => n.target.join(" "))}));
+    }""", [AXE_TAGS, AXE_ALSO])
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_every_page_of_every_role_passes_axe(browser, a11y_site, role):
+    """axe-core (WCAG 2.0 A and AA, 2.1 AA): no serious or critical violation on any page."""
+    base, ids = a11y_site
+    # axe is put into each page as a script of its own, which the policy would refuse
+    context, script_errors = _context(browser, base, bypass_csp=True)
+    context.set_default_timeout(15_000)
+    if role != "citizen":
+        _login(context, A11Y_USERS[role], lands=re.compile(r"^(?!.*/login$)")).close()
+    page = context.new_page()
+    found = []
+    for visit in PAGES[role]:
+        path = visit.path.format(**ids)
+        response = page.goto(path)
+        if visit.submit:
+            with page.expect_navigation() as navigation:
+                page.click(visit.submit)
+            response = navigation.value
+        where = f"{path}{' (sent: ' + visit.submit + ')' if visit.submit else ''}"
+        assert response.status == visit.status, f"{role} {where}: {response.status}"
+        for v in _axe(page):
+            if v["impact"] in FAILING or v["id"] in AXE_ALSO:
+                found.append(f"{role} {where}: {v['id']} ({v['impact']}) {v['help']}: {', '.join(v['targets'][:5])}")
+        errors = page.evaluate(FORM_ERRORS)
+        found += [f"{role} {where}: {problem}" for problem in errors["problems"]]
+        if visit.submit and not errors["invalid"]:
+            found.append(f"{role} {where}: sent with errors, but no field is marked invalid")
+    context.close()
+    assert not found, "\n".join(found)
+    assert [e for e in script_errors if not re.search(r"status of (403|404)", e)] == []  # the error pages

@@ -13,7 +13,7 @@ from escalation.wiring import build as build_services
 from workflow.config import Settings
 from workflow.services import Services
 
-from . import boundary, errors, i18n, ratelimit, security, vendor
+from . import boundary, errors, forms, i18n, ratelimit, security, vendor
 from .extensions import babel, csrf, limiter, login_manager
 
 
@@ -34,7 +34,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead of a clock
-        HTMX_URL=os.environ.get("TANGGAP_HTMX_URL", vendor.HTMX_URL),
+        HTMX_URL=vendor.htmx_url(os.environ.get("TANGGAP_HTMX_URL")),
         HTMX_SRI=vendor.HTMX_SRI,
         LEAFLET=vendor.leaflet_files(os.environ.get("TANGGAP_LEAFLET_BASE")),
         TILE_URL=os.environ.get("TANGGAP_TILE_URL", vendor.TILE_URL),
@@ -73,6 +73,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     security.install_headers(app)
     errors.install(app)
     i18n.install(app)
+    app.jinja_env.globals.update(control_attrs=forms.control_attrs, error_id=forms.error_id,
+                                 focus_here=forms.focus_here)
 
     from . import (
         admin,

@@ -79,7 +79,10 @@ def case(case_id: int):
         t = timeline(session, actor(), case_id, now=svc.clock.now(), calendar=svc.process.calendar,
                      definition=svc.definition)
         number = t.case.number
-    svg = diagram.render(t.diagram, taken=t.taken, current=t.current) if t.diagram else None
+    svg = None
+    if t.diagram:  # its text alternative: the title, and the path in words (#diagram-path on the page)
+        svg = diagram.render(t.diagram, taken=t.taken, current=t.current, described_by="diagram-path",
+                             title=_("Process diagram of case %(number)s", number=number))
     return render_template("audit/case.html", t=t, number=number, svg=svg, now=svc.clock.now(),
                            locale=str(get_locale()))
 

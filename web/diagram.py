@@ -41,7 +41,10 @@ def _text(x: float, y: float, label: str, cls: str, width: int = 16) -> str:
     return f'<text class="{cls}" text-anchor="middle">{spans}</text>'
 
 
-def render(bpmn_xml: str, *, taken: set[str] = frozenset(), current: set[str] = frozenset()) -> Markup:
+def render(bpmn_xml: str, *, taken: set[str] = frozenset(), current: set[str] = frozenset(),
+           title: str = "", described_by: str = "") -> Markup:
+    """The diagram as an SVG image named ``title``; ``described_by``: the id of the element that
+    says in words what it shows (the path taken), for those who cannot see it."""
     root = ET.fromstring(bpmn_xml.encode("utf-8"))
     kinds: dict[str, tuple[str, ET.Element]] = {}
     for element in root.iter():
@@ -109,7 +112,9 @@ def render(bpmn_xml: str, *, taken: set[str] = frozenset(), current: set[str] = 
         edges.append(f'<polyline class="bpmn-flow{state}" data-element="{escape(ref)}" points="{points}" marker-end="url(#arrow)" />')
     x0, y0, x1, y1 = box
     return Markup(
-        f'<svg class="bpmn-diagram" xmlns="http://www.w3.org/2000/svg" viewBox="{x0 - 10:.0f} {y0 - 10:.0f} {x1 - x0 + 20:.0f} {y1 - y0 + 20:.0f}" role="img">'
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        f'<svg class="bpmn-diagram" xmlns="http://www.w3.org/2000/svg" viewBox="{x0 - 10:.0f} {y0 - 10:.0f} {x1 - x0 + 20:.0f} {y1 - y0 + 20:.0f}" role="img"'
+        + (f' aria-describedby="{escape(described_by)}"' if described_by else "") + ">"
+        + (f"<title>{escape(title)}</title>" if title else "")
+        + '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M 0 0 L 10 5 L 0 10 z" class="bpmn-arrow" /></marker></defs>'
         + "".join(background) + "".join(edges) + "".join(shapes) + "".join(labels) + "</svg>")

@@ -4,6 +4,7 @@ back with what was typed."""
 
 from __future__ import annotations
 
+from flask import g
 from flask_wtf import FlaskForm
 
 from workflow.text import BAD_TEXT, bad_text
@@ -20,3 +21,37 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, tr(BAD_TEXT)] if isinstance(field.errors, list) else [tr(BAD_TEXT)]
                 valid = False
         return valid
+
+
+# -- what ties a control to its messages (templates: _macros.html) --------------------------------
+
+def error_id(field, n: int) -> str:
+    """The id of a field's ``n``-th error message (from 1), which its control names in
+    ``aria-describedby``."""
+    return f"{field.id}-error-{n}"
+
+
+def control_attrs(field, attrs: dict, *, hint_id: str | None = None, focus: bool = True) -> dict:
+    """The HTML attributes of a field's control: ``attrs`` (the template's), plus
+    ``aria-describedby`` naming its hint and error messages, ``aria-invalid`` and, on the first
+    control with an error a page renders, ``autofocus`` (``focus=False``: never this control, as
+    for the second option of a radio group)."""
+    described = [attrs.get("aria_describedby"), hint_id,
+                 *(error_id(field, n) for n in range(1, len(field.errors) + 1))]
+    out = dict(attrs)
+    if any(described):
+        out["aria_describedby"] = " ".join(d for d in described if d)
+    if field.errors:
+        out["aria_invalid"] = "true"
+        if focus and focus_here():
+            out["autofocus"] = True
+    return out
+
+
+def focus_here() -> bool:
+    """True the first time a page asks (its first control with an error: it takes the focus
+    when the page opens, so a keyboard or screen-reader user starts at what to fix)."""
+    if g.get("tanggap_error_focused"):
+        return False
+    g.tanggap_error_focused = True
+    return True

@@ -1,5 +1,9 @@
 """Third-party front-end code, pinned. The URL can point at a self-hosted copy (air-gapped
-installs); the SRI hash is of the file itself, so it stays the same."""
+installs, city intranets that cannot reach the CDN); the SRI hash is of the file itself, so it
+stays the same."""
+
+import re
+from urllib.parse import urlsplit
 
 HTMX_VERSION = "2.0.11"
 HTMX_URL = f"https://unpkg.com/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
@@ -29,8 +33,31 @@ TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 TILE_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
+# what a URL may not hold once it is written into the content security policy: a space or a
+# comma starts another source, a semicolon another directive, quotes a keyword
+_UNSAFE = re.compile(r"[\s;,'\"]")
+
+
+def checked_url(name: str, value: str) -> str:
+    """``value`` of the setting ``name``: an http(s) URL or a path on this site, with nothing the
+    content security policy would read as more than one source."""
+    parts = urlsplit(value)
+    absolute = parts.scheme in ("http", "https") and parts.netloc
+    local = not parts.scheme and not parts.netloc and value.startswith("/")
+    if not (absolute or local) or _UNSAFE.search(value) or parts.fragment:
+        raise ValueError(f"{name} must be an http(s) URL or a path on this site starting with /, "
+                         f"without spaces, commas, semicolons, quotes or #: {value!r}")
+    return value
+
+
+def htmx_url(configured: str | None) -> str:
+    """Where pages load htmx from: ``TANGGAP_HTMX_URL`` (a copy of the pinned file) or the CDN."""
+    return checked_url("TANGGAP_HTMX_URL", configured) if configured else HTMX_URL
+
+
 def leaflet_files(base: str | None) -> dict[str, tuple[str, str]]:
     """The five Leaflet files' URLs (from ``base`` when self-hosted) with their SRI hashes."""
     if not base:
         return dict(LEAFLET_FILES)
+    checked_url("TANGGAP_LEAFLET_BASE", base)
     return {name: (f"{base.rstrip('/')}/{name}", sri) for name, (_url, sri) in LEAFLET_FILES.items()}
