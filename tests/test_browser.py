@@ -1117,7 +1117,8 @@ PAGES: dict[str, tuple[Visit, ...]] = {
     "triage": (
         Visit("/inbox"), Visit("/inbox?tab=unassigned"), Visit("/tasks/{triage_task}"),
         Visit("/tasks/{triage_task}", 400, submit=TASK_FORM), Visit("/cases/{triage_case}"),
-        Visit("/escalations", 403),
+        Visit("/escalations", 403), Visit("/cases?q=0811"), Visit("/cases?q=sampah&state=open"),
+        Visit("/cases?q=" + "x" * 201, 400),
     ),
     "coordinator": (
         Visit("/inbox"), Visit("/inbox?tab=mine&sort=due"),
@@ -1125,13 +1126,16 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/tasks/{dispatch_task}"), Visit("/tasks/{field_task}"), Visit("/tasks/{verification_task}"),
         Visit("/tasks/{closure_task}"), Visit("/tasks/{closure_task}", 400, submit=TASK_FORM),
         Visit("/cases/{field_case}"), Visit("/cases/{closure_case}"), Visit("/dashboard", 403),
+        Visit("/cases?mine=1"),
     ),
     "qr_officer": (
         Visit("/lapangan"), Visit("/inbox"), Visit("/tasks/{field_task}"),
         Visit("/tasks/{field_task}", 400, submit=TASK_FORM), Visit("/cases/{field_case}"),
+        Visit("/cases?q=0811 4000 123", 400),
     ),
     "supervisor": (
-        Visit("/escalations"), Visit("/escalations?state=all&level=breach"),
+        Visit("/escalations"), Visit("/escalations?state=all&level=breach"), Visit("/escalations/workload"),
+        Visit("/escalations", 400, submit="#bulk-form button[type=submit]"),
         Visit("/tasks/{review_task}"), Visit("/tasks/{review_task}", 400, submit=TASK_FORM),
         Visit("/tasks/{disposition_task}"), Visit("/tasks/{field_task}"),
         Visit("/tasks/{disposition_task}", 400, submit="#take-over-form button[type=submit]"),
@@ -1149,6 +1153,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/escalations/items/{disposition_task}/transfer"),
         Visit("/escalations/items/{disposition_task}/transfer", 400, submit="#transfer-form button[type=submit]"),
         Visit("/dashboard"), Visit("/audit?agency=DLH"), Visit("/audit/cases/{disposition_case}"),
+        Visit("/escalations/workload"), Visit("/cases?agency=DLH"),
     ),
     "auditor": (
         Visit("/audit"), Visit("/audit?agency=DLH&status=in_progress"), Visit("/audit?date_from=kemarin", 400),

@@ -169,3 +169,31 @@ def test_what_a_query_is_taken_for():
     assert phone_core("+62 811 4000 123") == phone_core("0811-4000-123") == "8114000123"
     assert excerpt("kata " * 100).endswith("…") and len(excerpt("kata " * 100)) <= 161
     assert excerpt("  satu\n dua  ") == "satu dua"
+
+
+def test_the_filters_dashboard_figures_link_to(world, app):
+    """Each figure's list counts the way the figure does: stage, late now, age, received, closed."""
+    late = world.report()
+    world.do(actions.triage, world.triage, late.case_id, decision="valid")
+    world.services.clock.advance(timedelta(days=2))
+    fresh = world.report()
+    world.do(actions.triage, world.triage, fresh.case_id, decision="valid")
+    done = world.approved()
+    world.do(actions.close, world.dlh, done.case_id, closure_note="Sudah bersih.")
+    world.citizen(actions.confirm, done.tracking_code)
+    world.auditor
+    auditor = _client(app, "inspektorat")
+    both = sorted([late.case_number, fresh.case_number], reverse=True)
+    assert _found(auditor.get("/cases?stage=disposition&agency=DLH")) == both
+    assert _found(auditor.get("/cases?stage=disposition&late=1&agency=DLH")) == [late.case_number]
+    assert _found(auditor.get("/cases?state=open&age_min=1")) == [late.case_number]
+    assert _found(auditor.get("/cases?state=open&age_min=0&age_max=1")) == [fresh.case_number]
+    today = world.services.clock.now().astimezone(world.services.zone).date().isoformat()
+    assert _found(auditor.get(f"/cases?status=closed&closed_from={today}&closed_to={today}")) == [done.case_number]
+    assert _found(auditor.get(f"/cases?received_from={today}&received_to={today}")) == [
+        done.case_number, fresh.case_number]
+    page = auditor.get("/cases?stage=disposition&late=1").get_data(as_text=True)
+    assert 'id="figure-filters"' in page and 'type="hidden" name="late" value="1"' in page
+    for bad in ("stage=bogus", "status=bogus", "closed_from=kemarin", "age_min=99999999",
+                "received_from=2026-12-02&received_to=2026-12-01"):
+        assert auditor.get(f"/cases?{bad}").status_code == 400, bad

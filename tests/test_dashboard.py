@@ -84,7 +84,10 @@ def test_every_figure_has_the_known_answer(world, seeded):
     assert {n.code: (count, median, p90) for n, count, median, p90 in per_opd} == {
         "DLH": (2, 4 * H, 30 * H), "DPU": (1, 20 * H, 20 * H)}
 
-    sla = {(n.code, stage): (count, ok) for n, stage, count, ok in d.sla}
+    sla = {(r.agency.code, r.stage): (r.completed, r.on_time) for r in d.sla}
+    # the stages open now, and how many are already late: the breaches escalated below
+    assert {(r.agency.code, r.stage): (r.open, r.late) for r in d.sla if r.open} == {
+        ("DPU", "disposition"): (1, 1), ("KOMINFO", "triage"): (1, 1)}
     assert sla[("DLH", "dispatch")] == (2, 1)  # b's dispatch was a minute late
     assert sla[("DLH", "disposition")] == (3, 3)  # a, b accepted; e transferred, all on time
     assert sla[("DPU", "closure")] == (1, 1)
@@ -129,7 +132,19 @@ def test_the_page_and_its_csv_exports(world, app, seeded):
     assert re.search(r'<tspan x="[0-9.]+">Tallo</tspan><tspan x="[0-9.]+" dy="1.1em" class="count">1</tspan>', html)
     csv_text = web.get("/dashboard/time_to_close.csv?start=2026-11-23&end=2026-12-06").get_data(as_text=True)
     lines = csv_text.lstrip("\ufeff").strip().splitlines()
-    assert lines[0].startswith("OPD,") and lines[1].startswith("Seluruh kota,3,20 jam,1 hari 6 jam")
+    assert lines[0] == "OPD,Selesai,Median (jam),Persentil ke-90 (jam)"
+    assert lines[1] == "Seluruh kota,3,20.0,30.0"  # durations as numbers of hours
+    excel = web.get("/dashboard/time_to_close.csv?start=2026-11-23&end=2026-12-06&sep=;").get_data(as_text=True)
+    assert excel.lstrip("\ufeff").splitlines()[1] == "Seluruh kota;3;20,0;30,0"  # Indonesian Excel
+    # every count opens the list of its cases, and that list holds as many as the figure says
+    links = re.findall(r'<td><a href="(/cases\?[^"]+)">(\d+)</a></td>', html)
+    kinds = {re.sub(r"=[^&]*", "", href) for href, _n in links}
+    assert len(links) >= 20 and any("&amp;late" in k for k in kinds) and any("age_min" in k for k in kinds) \
+        and any("closed_from" in k for k in kinds) and any("received_from" in k for k in kinds)
+    for href, count in links:
+        listed = web.get(href.replace("&amp;", "&")).get_data(as_text=True)
+        assert re.search(rf"<p class=\"muted\" role=\"status\">[^<]*\b{count} kasus</p>", listed), (href, count)
+    assert 'href="/cases?stage=disposition&amp;late=1&amp;agency=DPU"' in html
     assert web.get("/dashboard?start=nanti").status_code == 400
     world.dlh
     coordinator = WebClient(app)

@@ -72,7 +72,10 @@ def test_sla_states_follow_the_clock(world, cases):
     world.services.clock.set(last_due - timedelta(minutes=90))  # past every 6 h mark, before any due
     assert {r.sla for r in _inbox(world, world.dlh).rows} == {"at_risk"}
     assert _inbox(world, world.dlh, sla="at_risk").total == 3
-    world.services.clock.set(last_due)
+    world.services.clock.set(last_due)  # the deadline itself is the last moment on time
+    assert {r.sla for r in _inbox(world, world.dlh).rows} == {"overdue", "at_risk"}
+    assert _inbox(world, world.dlh, sla="at_risk").total == 1
+    world.services.clock.set(last_due + timedelta(seconds=1))
     assert {r.sla for r in _inbox(world, world.dlh).rows} == {"overdue"}
     assert _inbox(world, world.dlh, sla="overdue").total == 3
     assert _inbox(world, world.dlh, sla="on_time").total == 0

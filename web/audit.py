@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import get_locale
@@ -28,22 +27,11 @@ from workflow.store.models import Agency
 from workflow.vocabulary import CaseStatus
 
 from . import diagram
-from .helpers import actor, csv_cell, only_for, services, whole_number
+from .helpers import actor, csv_cell, day_arg, only_for, services, whole_number
 from .i18n import tr
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 only_for(bp, Screen.HISTORY)
-
-
-def _date(name: str, errors: dict) -> date | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = _("give the date as YYYY-MM-DD")
-        return None
 
 
 @bp.get("")
@@ -55,7 +43,7 @@ def search():
         tracking_code=args.get("tracking_code") or None, number=args.get("number") or None,
         agency=args.get("agency") or None, category=args.get("category") or None,
         area=args.get("area") or None, status=args.get("status") or None,
-        date_from=_date("date_from", errors), date_to=_date("date_to", errors),
+        date_from=day_arg("date_from", errors), date_to=day_arg("date_to", errors),
         actor=args.get("actor") or None, page=page)
     result = None
     with services().reading() as session:

@@ -19,7 +19,7 @@ from workflow.store.models import Agency
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, safe_next, screen_of, services, submit, whole_number
+from .helpers import actor, day_arg, safe_next, screen_of, services, submit, whole_number
 from .i18n import tr
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -30,28 +30,39 @@ QUERY_LABELS = {"number": _l("case number"), "tracking_code": _l("tracking code 
                "text": _l("words of the report or its address")}
 
 
+FIGURE_DAYS = ("received_from", "received_to", "closed_from", "closed_to")
+FIGURE_ARGS = ("status", "stage", "late", "age_min", "age_max", *FIGURE_DAYS)  # from the dashboard's figures
+
+
 @bp.get("")
 @screen_of(Screen.SEARCH)
 def search():
     """Find a case when a citizen calls, or one's own earlier work."""
     args = request.args
+    errors: dict = {}
     search = CaseSearch(q=args.get("q") or None, kelurahan=args.get("kelurahan") or None,
                         area=args.get("area") or None, category=args.get("category") or None,
                         agency=args.get("agency") or None, state=args.get("state") or "all",
-                        mine=args.get("mine") == "1", page=whole_number(args.get("page"), 1))
-    errors: dict = {}
+                        mine=args.get("mine") == "1", status=args.get("status") or None,
+                        stage=args.get("stage") or None, late=args.get("late") == "1",
+                        age_min=whole_number(args.get("age_min")), age_max=whole_number(args.get("age_max")),
+                        **{name: day_arg(name, errors) for name in FIGURE_DAYS},
+                        page=whole_number(args.get("page"), 1))
     result = None
+    stages = [t.form_key for t in services().definition.stages]
     with services().reading() as session:
         options = report_options(session)
         agencies = list(session.scalars(select(Agency).where(Agency.handles_reports.is_(True))
                                         .order_by(Agency.name)))
         try:
-            result = find_cases(session, actor(), search, services().tracking)
+            if not errors:
+                result = find_cases(session, actor(), search, services().tracking, now=services().clock.now(),
+                                    stages=stages)
         except ValidationError as exc:
             errors = {k: tr(v) for k, v in exc.errors.items()}
     return render_template("cases/search.html", page=result, search=search, errors=errors, options=options,
                            agencies=agencies, states=STATES, state_labels=STATE_LABELS, query_labels=QUERY_LABELS,
-                           contacts=actor().has_role(*CONTACT_DESKS),
+                           contacts=actor().has_role(*CONTACT_DESKS), figure_args=FIGURE_ARGS,
                            now=services().clock.now(), en=str(get_locale()) == "en"), (400 if errors else 200)
 
 

@@ -7,10 +7,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from workflow.access import Actor, Screen, may_use
@@ -134,6 +136,19 @@ def whole_number(text: str | None, default: int | None = None) -> int | None:
     if not text or not (text.isascii() and text.isdigit()):
         return default
     return int(text) if len(text) <= 18 else HUGE
+
+
+def day_arg(name: str, errors: dict) -> date | None:
+    """The query string's day ``name`` (YYYY-MM-DD), or None; a message in ``errors`` when it
+    cannot be read as one."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("give the date as YYYY-MM-DD")
+        return None
 
 
 def is_htmx() -> bool:

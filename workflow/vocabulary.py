@@ -21,6 +21,8 @@ class Role(enum.StrEnum):
     CITIZEN = "citizen"  # never a membership: the public acting through a tracking code
 
 
+SLA_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)  # escalation reviews are not SLA work
+
 class CaseStatus(enum.StrEnum):
     TRIAGE = "triage"
     IN_PROGRESS = "in_progress"

@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from workflow.engine.definition import ProcessDefinition
 from workflow.engine.runtime import HumanTask, Snapshot
+from workflow.read.lateness import on_time
 from workflow.store.models import Case, SlaDaily, Timer, WorkItem
 from workflow.store.reference import References
-from workflow.vocabulary import FINAL_STATUSES, CaseStatus, Outcome, Role
-
-SLA_ROLES = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)  # escalation reviews are not SLA work
+from workflow.vocabulary import FINAL_STATUSES, SLA_ROLES, CaseStatus, Outcome
 
 
 def count_sla(session: Session, day: date, agency_id: int, form_key: str, *, on_time: bool) -> None:
@@ -106,7 +105,7 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
             w.outcome, w.completed_by_id = Outcome.COMPLETED, completed_by
             if w.due_at is not None and w.agency_id is not None and w.role in SLA_ROLES:
                 count_sla(session, w.completed_at.astimezone(refs.zone).date(), w.agency_id, w.form_key,
-                          on_time=w.completed_at <= w.due_at)
+                          on_time=on_time(w.completed_at, w.due_at))
         else:
             w.outcome = Outcome.CANCELLED
     added = []

@@ -21,7 +21,18 @@ from sqlalchemy.orm import Session, defer
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Escalation, OutboxMessage, SlaDaily
+from workflow.read.lateness import open_sla_work, overdue
+from workflow.store.models import (
+    Agency,
+    Area,
+    Case,
+    CaseEvent,
+    Category,
+    Escalation,
+    OutboxMessage,
+    SlaDaily,
+    WorkItem,
+)
 from workflow.vocabulary import OPEN_STATUSES, Action, CaseStatus, NoticeChannel
 
 DEFAULT_DAYS = 30
@@ -86,7 +97,7 @@ class Dashboard:
     closed_by_category: list[tuple[Named, int]]
     closed_by_area: list[tuple[Named, int]]
     time_to_close: list[tuple[Named | None, int, timedelta | None, timedelta | None]]  # (OPD or city, n, median, p90)
-    sla: list[tuple[Named, str, int, int]]  # (OPD, stage, completed, on time)
+    sla: list[StageCompliance]  # per OPD and stage
     backlog: list[tuple[str, int]]
     transfers: list[tuple[Named, int, int]]  # (OPD, transferred away, received)
     escalations: list[tuple[Named | None, dict[str, int]]]  # (OPD or city level, by level)
@@ -94,6 +105,19 @@ class Dashboard:
     map: list[tuple[Area, int]] = field(default_factory=list)  # open cases per kecamatan
     notices: list[Notices] = field(default_factory=list)  # per channel
     ratings: list[tuple[Named | None, int, float | None]] = field(default_factory=list)  # (OPD or city, rated, average)
+
+
+@dataclass(frozen=True)
+class StageCompliance:
+    """SLA compliance of one OPD at one stage, counted once (``workflow.read.lateness``): of the
+    stages completed in the period, how many on time; of the stages open now, how many late."""
+
+    agency: Named
+    stage: str  # form key
+    completed: int = 0
+    on_time: int = 0
+    open: int = 0
+    late: int = 0
 
 
 @dataclass(frozen=True)
@@ -171,8 +195,15 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
         select(SlaDaily.agency_id, SlaDaily.form_key, func.sum(SlaDaily.completed), func.sum(SlaDaily.on_time))
         .where(SlaDaily.day >= period.start, SlaDaily.day <= period.end)
         .group_by(SlaDaily.agency_id, SlaDaily.form_key)).all()
-    sla = sorted(((agencies[a], stage, n, int(ok or 0)) for a, stage, n, ok in sla_rows if a in agencies),
-                 key=lambda r: (r[0].name, r[1]))
+    stages: dict[tuple[int, str], dict] = defaultdict(dict)
+    for a, stage, n, ok in sla_rows:
+        stages[(a, stage)].update(completed=int(n or 0), on_time=int(ok or 0))
+    for a, stage, n, late in core.execute(
+            select(WorkItem.agency_id, WorkItem.form_key, func.count(), func.sum(when((overdue(now), 1), else_=0)))
+            .where(open_sla_work(), WorkItem.agency_id.is_not(None)).group_by(WorkItem.agency_id, WorkItem.form_key)):
+        stages[(a, stage)].update(open=int(n or 0), late=int(late or 0))
+    sla = sorted((StageCompliance(agencies[a], stage, **figures) for (a, stage), figures in stages.items()
+                  if a in agencies), key=lambda r: (r.agency.name, r.stage))
 
     bounds = [now - limit for limit, _label in AGE_BUCKETS if limit is not None]
     ages = session.execute(select(*[

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow.access import Actor, items_workable
 from workflow.errors import ValidationError
 from workflow.messages import msg
+from workflow.read.lateness import is_overdue, overdue
 from workflow.read.paging import Page, paging_errors
 from workflow.read.search import excerpt
 from workflow.store.models import (
@@ -92,7 +93,7 @@ class InboxRow:
 
 
 def sla_state(due_at: datetime | None, at_risk_at: datetime | None, now: datetime) -> str:
-    if due_at is not None and now >= due_at:
+    if is_overdue(due_at, now):
         return "overdue"
     if at_risk_at is not None and now >= at_risk_at:
         return "at_risk"
@@ -116,9 +117,9 @@ def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime,
     if filters.stage:
         where.append(WorkItem.form_key == filters.stage)
     if filters.sla == "overdue":
-        where.append(WorkItem.due_at <= now)
+        where.append(overdue(now))
     elif filters.sla == "at_risk":
-        where.append(and_(WorkItem.at_risk_at <= now, WorkItem.due_at > now))
+        where.append(and_(WorkItem.at_risk_at <= now, not_(overdue(now))))
     elif filters.sla == "on_time":
         where.append(or_(WorkItem.at_risk_at.is_(None), WorkItem.at_risk_at > now))
 

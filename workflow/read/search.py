@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -18,15 +18,19 @@ from sqlalchemy.orm import Session, aliased
 from workflow.access import CONTACT_DESKS, Actor, Screen, cases_visible, contacts_visible, may_use
 from workflow.errors import PermissionDenied, ValidationError
 from workflow.messages import msg
+from workflow.ranges import check_day
+from workflow.read.lateness import open_sla_work, overdue
 from workflow.read.paging import Page, paging_errors
-from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report
+from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report, WorkItem
+from workflow.store.reference import city_zone
 from workflow.store.tracking import TrackingCodes
 from workflow.text import bad_text
-from workflow.vocabulary import FINAL_STATUSES, OPEN_STATUSES
+from workflow.vocabulary import FINAL_STATUSES, OPEN_STATUSES, CaseStatus
 
 KINDS = ("number", "tracking_code", "phone", "email", "text")
 STATES = ("all", "open", "over")
 MAX_QUERY = 200
+MAX_AGE_DAYS = 36500
 EXCERPT = 160  # characters of the report shown in a row
 
 _NUMBER = re.compile(r"^\d{4}-\d{1,6}$")
@@ -73,6 +77,16 @@ class CaseSearch:
     agency: str | None = None
     state: str = "all"  # all / open / over (closed, rejected or merged)
     mine: bool = False  # only cases the searcher acted on
+    # what the dashboard's figures link to (each figure's cases, counted the same way):
+    status: str | None = None  # one status exactly
+    stage: str | None = None  # form key of the current task
+    late: bool = False  # the current stage is past its deadline
+    age_min: int | None = None  # open for at least this many days
+    age_max: int | None = None  # ... and less than this many
+    received_from: date | None = None  # days of the city's time zone, both ends included
+    received_to: date | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
     page: int = 1
     per_page: int = 25
 
@@ -84,10 +98,24 @@ class CaseSearch:
     def kind(self) -> str | None:
         return query_kind(self.text) if self.text else None
 
-    def validate(self, actor: Actor) -> CaseSearch:
+    def validate(self, actor: Actor, stages=()) -> CaseSearch:
+        """``stages``: the form keys a case can be at (a filter on another is refused)."""
         errors = paging_errors(self.page, self.per_page)
         if self.state not in STATES:
             errors["state"] = msg("must be one of {choices}", choices=", ".join(STATES))
+        if self.status and self.status not in {str(s) for s in CaseStatus}:
+            errors["status"] = msg("must be one of {choices}", choices=", ".join(str(s) for s in CaseStatus))
+        if self.stage and self.stage not in stages:
+            errors["stage"] = msg("must be one of {choices}", choices=", ".join(stages))
+        for name in ("age_min", "age_max"):
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= MAX_AGE_DAYS:
+                errors[name] = msg("must be between 0 and {limit}", limit=MAX_AGE_DAYS)
+        for name in ("received_from", "received_to", "closed_from", "closed_to"):
+            check_day(getattr(self, name), name, errors)
+        for first, last in (("received_from", "received_to"), ("closed_from", "closed_to")):
+            if last not in errors and first not in errors and getattr(self, first) and getattr(self, last) \
+                    and getattr(self, first) > getattr(self, last):
+                errors[last] = msg("the end date is before the start date")
         if len(self.text) > MAX_QUERY:
             errors["q"] = msg("at most {limit} characters", limit=MAX_QUERY)
         elif bad_text(self.text):
@@ -134,11 +162,13 @@ def _match(search: CaseSearch, actor: Actor, codes: TrackingCodes):
     return words
 
 
-def find_cases(session: Session, actor: Actor, search: CaseSearch, codes: TrackingCodes) -> Page:
-    """The cases matching ``search`` that ``actor`` may see, the newest first."""
+def find_cases(session: Session, actor: Actor, search: CaseSearch, codes: TrackingCodes, *,
+               now: datetime, stages=()) -> Page:
+    """The cases matching ``search`` that ``actor`` may see, the newest first. ``stages``: the
+    process's form keys; ``now``: what "late" and "open for days" are measured from."""
     if not may_use(actor, Screen.SEARCH):
         raise PermissionDenied(msg("case search is for staff"))
-    search.validate(actor)
+    search.validate(actor, stages)
     kelurahan = aliased(Area)
     where = [cases_visible(actor), Case.number.is_not(None)]
     if search.text:
@@ -157,6 +187,7 @@ def find_cases(session: Session, actor: Actor, search: CaseSearch, codes: Tracki
         where.append(Case.status.in_(FINAL_STATUSES))
     if search.mine:
         where.append(exists().where(CaseEvent.case_id == Case.id, CaseEvent.actor_user_id == actor.user_id))
+    where.extend(_figure_filters(session, search, now))
     base = (select(Case, Report.description, Report.address, Agency.code, Category.name_id, Category.name_en,
                    Area.name, kelurahan.name)
             .join(Report, Report.id == Case.report_id)
@@ -174,6 +205,37 @@ def find_cases(session: Session, actor: Actor, search: CaseSearch, codes: Tracki
                                 due_at=c.due_at if c.status in OPEN_STATUSES else None)
                       for c, description, address, agency, name_id, name_en, area, kel in rows],
                 total=total or 0, page=search.page, per_page=search.per_page)
+
+
+def _figure_filters(session: Session, search: CaseSearch, now: datetime) -> list:
+    zone = city_zone(session)
+
+    def day_start(day: date) -> datetime:
+        return datetime.combine(day, time(0), zone)
+
+    where = []
+    if search.status:
+        where.append(Case.status == CaseStatus(search.status))
+    if search.stage or search.late:  # an open task of the case: at that stage, past its deadline
+        task = [WorkItem.case_id == Case.id, open_sla_work()]
+        if search.stage:
+            task.append(WorkItem.form_key == search.stage)
+        if search.late:
+            task.append(overdue(now))
+        where.append(exists().where(*task))
+    if search.age_min is not None:
+        where.append(Case.created_at <= now - timedelta(days=search.age_min))
+    if search.age_max is not None:
+        where.append(Case.created_at > now - timedelta(days=search.age_max))
+    if search.received_from:
+        where.append(Case.created_at >= day_start(search.received_from))
+    if search.received_to:
+        where.append(Case.created_at < day_start(search.received_to + timedelta(days=1)))
+    if search.closed_from:
+        where.append(Case.closed_at >= day_start(search.closed_from))
+    if search.closed_to:
+        where.append(Case.closed_at < day_start(search.closed_to + timedelta(days=1)))
+    return where
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:

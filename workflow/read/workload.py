@@ -14,10 +14,8 @@ from sqlalchemy.orm import Session
 from workflow.access import Actor, Screen, escalations_visible, may_use, work_supervised
 from workflow.errors import PermissionDenied
 from workflow.messages import msg
+from workflow.read.lateness import open_sla_work, overdue
 from workflow.store.models import Agency, Escalation, QrTeam, User, WorkItem
-from workflow.vocabulary import Role
-
-STAFF_WORK = (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER)
 
 
 @dataclass(frozen=True)
@@ -41,9 +39,9 @@ class Workload:
 def workload(session: Session, actor: Actor, now: datetime) -> Workload:
     if not may_use(actor, Screen.ESCALATIONS):
         raise PermissionDenied(msg("the workload is for supervisors"))
-    where = (WorkItem.completed_at.is_(None), WorkItem.role.in_(STAFF_WORK), work_supervised(actor))
-    overdue = func.sum(case((WorkItem.due_at < now, 1), else_=0))
-    figures = (func.count(WorkItem.id), overdue, func.min(WorkItem.created_at))
+    where = (open_sla_work(), work_supervised(actor))
+    late = func.sum(case((overdue(now), 1), else_=0))
+    figures = (func.count(WorkItem.id), late, func.min(WorkItem.created_at))
     open_escalations = (select(Escalation.case_id, Escalation.task_name)
                         .where(Escalation.resolved_at.is_(None), escalations_visible(actor)).distinct().subquery())
     escalated = func.count(open_escalations.c.case_id)
