@@ -1279,6 +1279,39 @@ FORM_ERRORS = """() => {
 }"""
 
 
+# What an Indonesian page must not say: the process's and the domain's codes (statuses, stage and
+# task ids, escalation levels, roles, priorities), except the few that are Indonesian words too,
+# and English that slips through (WTForms' own messages, abbreviations)
+INDONESIAN_TOO = {"supervisor", "admin", "auditor", "normal"}
+ENGLISH = ("Not a valid", "This field is required", "Invalid ", "Field must", "Please ", " hr ", " hr.",
+           "None", "True", "False", "null", "Submit", "Choose ", " ago")
+# (what is marked translate="no", such as an audit event's recorded data, is left out)
+TEXT_SHOWN = """() => [(() => {
+        const kept = Array.from(document.querySelectorAll('[translate="no"]'));
+        kept.forEach(e => e.hidden = true);
+        const text = document.body.innerText;
+        kept.forEach(e => e.hidden = false);
+        return text; })(), document.title,
+    ...Array.from(document.querySelectorAll("[aria-label], [placeholder], [title], img[alt]"),
+                  e => [e.getAttribute("aria-label"), e.getAttribute("placeholder"), e.getAttribute("title"),
+                        e.getAttribute("alt")].filter(Boolean).join(" "))].join(" | ")"""
+
+
+def _internal_codes(definition) -> set[str]:
+    from workflow.vocabulary import CaseStatus, Role
+
+    codes = {str(s) for s in CaseStatus} | {str(r) for r in Role} | set(definition.levels)
+    codes |= set(definition.priorities) | set(definition.tasks) | {t.form_key for t in definition.tasks.values()}
+    return codes - INDONESIAN_TOO
+
+
+def _not_indonesian(page, codes: set[str]) -> list[str]:
+    text = page.evaluate(TEXT_SHOWN)
+    found = [f"code {code!r}" for code in sorted(codes) if re.search(rf"(?<![\w/.-]){re.escape(code)}(?![\w/-])", text)]
+    found += [f"English {phrase.strip()!r}" for phrase in ENGLISH if phrase in text]
+    return found
+
+
 def _axe(page) -> list[dict]:
     page.add_script_tag(path=str(AXE_FILE))
     return page.evaluate("""async ([tags, also]) => {
@@ -1290,8 +1323,9 @@ def _axe(page) -> list[dict]:
 
 
 @pytest.mark.parametrize("role", list(PAGES))
-def test_every_page_of_every_role_passes_axe(browser, a11y_site, role):
-    """axe-core (WCAG 2.0 A and AA, 2.1 AA): no serious or critical violation on any page."""
+def test_every_page_of_every_role_passes_axe(browser, a11y_site, role, definition):
+    """axe-core (WCAG 2.0 A and AA, 2.1 AA): no serious or critical violation on any page; and
+    every page says everything in Indonesian (no internal code, no English)."""
     base, ids = a11y_site
     # axe is put into each page as a script of its own, which the policy would refuse
     context, script_errors = _context(browser, base, bypass_csp=True)
@@ -1300,6 +1334,7 @@ def test_every_page_of_every_role_passes_axe(browser, a11y_site, role):
         _login(context, A11Y_USERS[role], lands=re.compile(r"^(?!.*/login$)")).close()
     page = context.new_page()
     found = []
+    codes = _internal_codes(definition)
     for visit in PAGES[role]:
         path = visit.path.format(**ids)
         response = page.goto(path)
@@ -1314,6 +1349,7 @@ def test_every_page_of_every_role_passes_axe(browser, a11y_site, role):
                 found.append(f"{role} {where}: {v['id']} ({v['impact']}) {v['help']}: {', '.join(v['targets'][:5])}")
         errors = page.evaluate(FORM_ERRORS)
         found += [f"{role} {where}: {problem}" for problem in errors["problems"]]
+        found += [f"{role} {where}: not Indonesian: {word}" for word in _not_indonesian(page, codes)]
         if visit.submit and not errors["invalid"]:
             found.append(f"{role} {where}: sent with errors, but no field is marked invalid")
     context.close()

@@ -260,7 +260,7 @@ def test_the_coordinator_takes_field_work_off_an_officer_with_a_reason_and_it_is
     web = WebClient(app)
     web.login("koor.dlh")
     case_page = web.get(f"/cases/{dispatched.case_id}").get_data(as_text=True)
-    assert f'href="/tasks/{item.id}">Penanganan lapangan</a>' in case_page and "dipegang Qr.Mariso sejak" in case_page
+    assert f'href="/tasks/{item.id}">Penanganan lapangan</a>' in case_page and "diambil Qr.Mariso sejak" in case_page
     html = web.get(f"/tasks/{item.id}").get_data(as_text=True)
     assert 'id="take-over-form"' in html and '<option value="qr.mariso2">' in html
     assert '<option value="qr.mariso">' not in html  # not to the one who holds it

@@ -26,3 +26,35 @@ def test_every_audit_action_has_a_label():
 
     written = set(Action)  # every action the domain can write
     assert written and written - set(ACTIONS) == set()
+
+
+def test_wtforms_own_messages_are_in_indonesian(app):
+    """WTForms ships no Indonesian: its messages go through the app's catalogue."""
+    from tests.webclient import WebClient, errors
+
+    web = WebClient(app)
+    empty = web.post("/login", {"username": "", "password": ""}, page="/login")
+    assert empty.status_code == 400 and "Wajib diisi." in errors(empty)
+    import re
+
+    from wtforms import SelectField
+    from wtforms.fields.choices import SelectChoice
+
+    from web.forms import Form
+
+    with app.test_request_context("/?lang=id", method="POST", data={"pick": "z"}):
+        class Pick(Form):
+            class Meta:
+                csrf = False
+            pick = SelectField(choices=[SelectChoice("a", "A")])
+
+        form = Pick()
+        assert not form.validate() and form.pick.errors == ["Pilihan tidak dikenal."]
+        assert not re.search(r"[Nn]ot a valid", " ".join(form.pick.errors))
+
+
+def test_the_process_names_every_element_it_shows(definition):
+    """A timer reads after the task it watches; a list of ids as their labels; never a bare id."""
+    assert definition.label("disposition_sla", "id") == "Disposisi: Batas waktu SLA"
+    assert definition.label("disposition,sla_escalation", "id") == "Disposisi, Tindak lanjut eskalasi"
+    assert definition.label("route_final", "id") == "Tetapkan OPD dan SLA"

@@ -33,6 +33,8 @@ def _unchanged(world, action):
 
 @pytest.mark.parametrize("overrides, field, words", [
     ({"category": "jalan-berlubang"}, "category", "unknown category"),
+    ({"category": ""}, "category", "choose a category"),
+    ({"category": "  "}, "category", "choose a category"),
     ({"lat": -6.2088, "lon": 106.8456}, "lat", "outside Kota Makassar"),       # Jakarta
     ({"lat": -5.0, "lon": 119.6}, "lat", "outside Kota Makassar"),             # Maros
     ({"lat": "abc"}, "lat", "latitude and longitude"),

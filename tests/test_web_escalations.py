@@ -360,7 +360,7 @@ def test_the_workload_per_opd_person_and_team(world, app, late_cases):
     assert html.index('data-load="DINSOS"') < html.index('data-load="DLH"')  # the oldest first
     assert row("koor.dlh") == [1, 0, 0]
     assert row("qr-mariso-1") == [1, 0, 0]
-    assert "2 tugas terbuka belum dipegang siapa pun" in html
+    assert "2 tugas terbuka belum diambil siapa pun" in html
     opd = WebClient(app)
     opd.login("sup.dlh")
     mine = opd.get("/escalations/workload").get_data(as_text=True)

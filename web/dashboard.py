@@ -79,7 +79,7 @@ def rows(d: Dashboard, table: str, *, for_csv: bool = False) -> tuple[list[str],
 
     def by(dimension: str, n: Named) -> dict:
         if n is UNASSIGNED:
-            return {"status": "triage"}
+            return {"status": CaseStatus.TRIAGE.value}
         return {dimension: n.code}
 
     if table.startswith(("open_by", "closed_by")):

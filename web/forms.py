@@ -4,6 +4,7 @@ back with what was typed."""
 
 from __future__ import annotations
 
+import flask_babel
 from flask import g
 from flask_wtf import FlaskForm
 
@@ -12,7 +13,25 @@ from workflow.text import BAD_TEXT, bad_text
 from .i18n import tr
 
 
+class _Catalog:
+    """WTForms' own messages ("This field is required.", "Not a valid choice.") through the app's
+    catalogue: WTForms ships no Indonesian, so ours has them."""
+
+    def gettext(self, string: str) -> str:
+        return flask_babel.gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return flask_babel.ngettext(singular, plural, n)
+
+
+CATALOG = _Catalog()
+
+
 class Form(FlaskForm):
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return CATALOG
+
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         for field in self:

@@ -122,6 +122,7 @@ def install(app: Flask) -> None:
         KINDS,
         STATUS_LABELS,
         attribute_answers,
+        event_actor,
         event_label,
         force_transferable,
         level_label,
@@ -129,6 +130,7 @@ def install(app: Flask) -> None:
         operation_label,
         priority_label,
         public_stage,
+        role_label,
         task_label,
     )
 
@@ -139,4 +141,5 @@ def install(app: Flask) -> None:
                                  attribute_answers=attribute_answers, task_label=task_label, event_label=event_label,
                                  public_stage=public_stage, level_label=level_label,
                                  level_severe=level_severe, force_transferable=force_transferable,
-                                 operation_label=operation_label, priority_label=priority_label)
+                                 operation_label=operation_label, priority_label=priority_label,
+                                 event_actor=event_actor, role_label=role_label)

@@ -56,6 +56,12 @@ def actor_label(name: str | None, role: str) -> str:
     return f"{name} ({role_label(role)})" if name else role_label(role)
 
 
+def event_actor(name: str, role: str) -> str:
+    """Who an audit event says acted: "koor.dlh (OPD coordinator)"; the system and the reporter
+    by their role alone (their recorded name is their kind)."""
+    return actor_label(None if role in (Role.CITIZEN, "system") else name, role)
+
+
 def operation_label(operation: str) -> str:
     """What was being done when an incident happened (``complete:<form>`` names the task's form)."""
     head = operation.split(":", 1)[0]

@@ -103,7 +103,9 @@ def _validate(data: ReportInput, refs: References, offered: tuple[NoticeChannel,
     if errors:  # nothing else can be judged reliably on broken text
         raise ValidationError(_attribute_paths(errors))
     category = refs.categories.get(_text(data.category))
-    if category is None or not category.active:
+    if not _text(data.category):
+        errors["category"] = msg("choose a category")
+    elif category is None or not category.active:
         errors["category"] = msg("unknown category {value}", value=repr(data.category))
 
     description = _text(data.description)

@@ -169,11 +169,24 @@ class ProcessDefinition:
         return self._by_form.get(form_key)
 
     def label(self, name: str | None, locale: str) -> str:
-        """A task's label by its BPMN id or form key; the name itself if the process has none."""
+        """A task's label by its BPMN id or form key. Another element of the process (a timer, a
+        script task, a gateway) reads as its name in the diagram, a timer after the task it
+        watches ("Disposisi: Batas waktu SLA"); a comma-separated list of ids as their labels.
+        The id itself only if the process does not have it."""
         if not name:
             return ""
+        if "," in name:
+            return ", ".join(self.label(part, locale) for part in name.split(",") if part)
         task = self.tasks.get(name) or self._by_form.get(name)
-        return task.text(locale) if task else name
+        if task:
+            return task.text(locale)
+        spec = self.spec.task_specs.get(name)
+        element = getattr(spec, "bpmn_name", None) if spec is not None else None
+        if not element:
+            return name
+        watched = next((i.name.removesuffix(".BoundaryEventSplit") for i in spec.inputs
+                        if i.name.endswith(".BoundaryEventSplit")), None)
+        return f"{self.label(watched, locale)}: {element}" if watched else element
 
     def public_label(self, name: str | None, locale: str) -> str | None:
         task = self.tasks.get(name or "") or self._by_form.get(name or "")
