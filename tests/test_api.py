@@ -686,3 +686,22 @@ def test_only_the_actions_written_beside_a_case_skip_its_version(world):
     sub = world.report()
     with world.services.uow() as uow, pytest.raises(ValueError, match="ASIDE_ACTIONS"):
         notices.record(uow, sub.case_id, audit.ActorRef(None, "system", "system"), Action.TASK_COMPLETED, {})
+
+
+def test_the_escalation_list_gives_each_late_task_once_with_its_levels(world, app, tokens):
+    from escalation.sweeper import Sweeper
+
+    w = world
+    sub = w.report()
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.services.clock.advance(timedelta(hours=20))  # past twice the disposition target
+    Sweeper(w.services, worker="test").run_once()
+    city = Api(app, _token(w, w.user("sup.kota", ("supervisor", None)).name))
+    answer = city.get("/escalations").get_json()
+    assert answer["total"] == 1 and answer["counts"] == {"breach": 1, "critical": 1}
+    (row,) = answer["items"]
+    assert row["case_number"] == sub.case_number and row["level"] == "critical"
+    assert [v["level"] for v in row["levels"]] == ["critical", "breach"]
+    assert all(v["review_task_id"] for v in row["levels"]) and row["late_task_id"] == w.item(sub.case_id).id
+    opd = tokens["sup_dlh"].get("/escalations").get_json()
+    assert [[v["level"] for v in r["levels"]] for r in opd["items"]] == [["breach"]]

@@ -501,7 +501,10 @@ def escalations():
                    "task_name": r.task_name, "level": r.level, "agency": r.agency,
                    "raised_at": _iso(r.raised_at), "due_at": _iso(r.due_at),
                    "acknowledged": r.acknowledged, "resolved": r.resolved,
-                   "review_task_id": r.review_item_id, "late_task_id": r.late_item_id}
+                   "review_task_id": r.review_item_id, "late_task_id": r.late_item_id,
+                   "levels": [{"id": v.escalation_id, "level": v.level, "raised_at": _iso(v.raised_at),
+                               "acknowledged": v.acknowledged, "resolved": v.resolved,
+                               "review_task_id": v.review_item_id} for v in r.levels]}
                   for r in result.rows],
         "total": result.total, "counts": counts,
         "next_cursor": _make_cursor(offset + per_page) if more else None})

@@ -180,11 +180,18 @@ SCHEMAS = {
                          "prev_hash": {"type": ["string", "null"]},
                          "redacted": {"type": "boolean", "description": "an older event whose "
                                       "tracking code (and hash) are left out"}}},
-    "EscalationRow": {"type": "object", "required": ["id", "case_id", "level", "task_name"], "properties": {
+    "EscalationRow": {"type": "object", "required": ["id", "case_id", "level", "task_name", "levels"],
+                      "description": "a late task, once: the level it reached last (id, level, acknowledged, "
+                                     "resolved, review_task_id: of that one; raised_at: the first), and every "
+                                     "escalation it raised in levels, the latest first", "properties": {
         "id": ID, "case_id": ID, "case_number": {"type": "string"}, "task_name": {"type": "string"},
         "level": LEVEL, "agency": NULLABLE_STRING, "raised_at": TIME,
         "due_at": TIME, "acknowledged": {"type": "boolean"}, "resolved": {"type": "boolean"},
-        "review_task_id": {"type": ["integer", "null"]}, "late_task_id": {"type": ["integer", "null"]}}},
+        "review_task_id": {"type": ["integer", "null"]}, "late_task_id": {"type": ["integer", "null"]},
+        "levels": {"type": "array", "items": {"type": "object", "required": ["id", "level", "raised_at"],
+                                              "properties": {
+            "id": ID, "level": LEVEL, "raised_at": TIME, "acknowledged": {"type": "boolean"},
+            "resolved": {"type": "boolean"}, "review_task_id": {"type": ["integer", "null"]}}}}}},
     "ReportInput": {"type": "object", "additionalProperties": False,
                     "required": ["category", "description"], "dependentRequired": {"lat": ["lon"], "lon": ["lat"]},
                     "description": "The place: lat and lon (they decide the kecamatan), or a kecamatan (area) "
@@ -229,6 +236,7 @@ def document(levels=(), stages=()) -> dict:
     if levels:
         choice = {**LEVEL, "enum": list(levels)}
         spec["components"]["schemas"]["EscalationRow"]["properties"]["level"] = choice
+        spec["components"]["schemas"]["EscalationRow"]["properties"]["levels"]["items"]["properties"]["level"] = choice
         _parameter(spec, "/escalations", "level")["schema"] = choice
     if stages:
         _parameter(spec, "/cases", "stage")["schema"] = {**STAGE, "enum": list(stages)}
