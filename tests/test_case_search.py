@@ -197,3 +197,15 @@ def test_the_filters_dashboard_figures_link_to(world, app):
     for bad in ("stage=bogus", "status=bogus", "closed_from=kemarin", "age_min=99999999",
                 "received_from=2026-12-02&received_to=2026-12-01"):
         assert auditor.get(f"/cases?{bad}").status_code == 400, bad
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_results_come_in_pages_that_keep_the_search(world, app):
+    subs = [world.report(description=f"Sampah menumpuk di pasar, laporan ke-{n}.") for n in range(26)]
+    world.triage
+    triage = _client(app, "triase")
+    first = triage.get("/cases?q=pasar")
+    assert len(_found(first)) == 25 and "Halaman 1 dari 2" in first.get_data(as_text=True)
+    link = re.search(r'href="(/cases\?[^"]*page=2[^"]*)">', first.get_data(as_text=True)).group(1).replace("&amp;", "&")
+    assert "q=pasar" in link
+    assert _found(triage.get(link)) == [subs[0].case_number]

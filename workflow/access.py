@@ -288,12 +288,17 @@ def supervising_role(actor: Actor, agency_id: int | None) -> Role | None:
 
 def work_supervised(actor: Actor):
     """SQL on ``WorkItem``: the items whose OPD :func:`supervising_role` lets the actor supervise."""
+    return _supervised(actor, WorkItem.agency_id)
+
+
+def _supervised(actor: Actor, agency):
+    """SQL: the rows whose ``agency`` column is an OPD the actor supervises (any, city-wide)."""
     clauses = []
     for s in actor.scopes:
         if s.role == Role.SUPERVISOR:
             if s.agency_id is None:
                 return true()
-            clauses.append(and_(WorkItem.agency_id.is_not(None), WorkItem.agency_id == s.agency_id))
+            clauses.append(and_(agency.is_not(None), agency == s.agency_id))
     return or_(*clauses) if clauses else false()
 
 
@@ -318,10 +323,4 @@ def can_see_escalation(actor: Actor, escalation) -> bool:
 
 def escalations_visible(actor: Actor):
     """SQL on ``Escalation``: what :func:`can_see_escalation` lets the actor see."""
-    clauses = []
-    for s in actor.scopes:
-        if s.role == Role.SUPERVISOR:
-            if s.agency_id is None:
-                return true()
-            clauses.append(and_(Escalation.agency_id.is_not(None), Escalation.agency_id == s.agency_id))
-    return or_(*clauses) if clauses else false()
+    return _supervised(actor, Escalation.agency_id)

@@ -23,7 +23,7 @@ from workflow.engine.definition import ProcessDefinition
 from workflow.errors import NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.read.paging import Page, paging_errors
+from workflow.read.paging import Page, check_one_of, paging_errors
 from workflow.store import audit
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, ProcessSpec, Report, User
 from workflow.store.reference import city_zone
@@ -66,8 +66,7 @@ class HistoryFilters:
         errors = paging_errors(self.page, self.per_page)
         check_day(self.date_from, "date_from", errors)
         check_day(self.date_to, "date_to", errors)
-        if self.status and self.status not in {str(s) for s in CaseStatus}:
-            errors["status"] = msg("must be one of {choices}", choices=", ".join(str(s) for s in CaseStatus))
+        check_one_of(self.status, "status", CaseStatus, errors)
         if not errors and self.date_from and self.date_to and self.date_from > self.date_to:
             errors["date_to"] = msg("the end date is before the start date")
         if errors:

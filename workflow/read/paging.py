@@ -11,6 +11,13 @@ from workflow.ranges import MAX_PAGE
 MAX_PER_PAGE = 100
 
 
+def check_one_of(value, field: str, choices, errors: dict) -> None:
+    """A message in ``errors`` when ``value`` is given but not one of ``choices``."""
+    choices = [str(c) for c in choices]
+    if value and str(value) not in choices:
+        errors[field] = msg("must be one of {choices}", choices=", ".join(choices))
+
+
 def paging_errors(page: int, per_page: int) -> dict:
     errors = {}
     if not 1 <= page <= MAX_PAGE:

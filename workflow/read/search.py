@@ -20,11 +20,11 @@ from workflow.errors import PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
 from workflow.read.lateness import open_sla_work, overdue
-from workflow.read.paging import Page, paging_errors
+from workflow.read.paging import Page, check_one_of, paging_errors
 from workflow.store.models import Agency, Area, Case, CaseEvent, Category, Report, WorkItem
 from workflow.store.reference import city_zone
 from workflow.store.tracking import TrackingCodes
-from workflow.text import bad_text
+from workflow.text import BAD_TEXT, bad_text
 from workflow.vocabulary import FINAL_STATUSES, OPEN_STATUSES, CaseStatus
 
 KINDS = ("number", "tracking_code", "phone", "email", "text")
@@ -101,12 +101,9 @@ class CaseSearch:
     def validate(self, actor: Actor, stages=()) -> CaseSearch:
         """``stages``: the form keys a case can be at (a filter on another is refused)."""
         errors = paging_errors(self.page, self.per_page)
-        if self.state not in STATES:
-            errors["state"] = msg("must be one of {choices}", choices=", ".join(STATES))
-        if self.status and self.status not in {str(s) for s in CaseStatus}:
-            errors["status"] = msg("must be one of {choices}", choices=", ".join(str(s) for s in CaseStatus))
-        if self.stage and self.stage not in stages:
-            errors["stage"] = msg("must be one of {choices}", choices=", ".join(stages))
+        check_one_of(self.state, "state", STATES, errors)
+        check_one_of(self.status, "status", CaseStatus, errors)
+        check_one_of(self.stage, "stage", stages, errors)
         for name in ("age_min", "age_max"):
             if getattr(self, name) is not None and not 0 <= getattr(self, name) <= MAX_AGE_DAYS:
                 errors[name] = msg("must be between 0 and {limit}", limit=MAX_AGE_DAYS)
@@ -119,7 +116,7 @@ class CaseSearch:
         if len(self.text) > MAX_QUERY:
             errors["q"] = msg("at most {limit} characters", limit=MAX_QUERY)
         elif bad_text(self.text):
-            errors["q"] = msg("contains characters that are not allowed (control characters or broken Unicode)")
+            errors["q"] = BAD_TEXT
         elif self.kind in ("phone", "email") and not actor.has_role(*CONTACT_DESKS):
             errors["q"] = msg("only the triage desk and OPD coordinators search by the reporter's phone or e-mail")
         elif self.kind == "phone" and len(phone_core(self.text)) < _PHONE_DIGITS - 1:
