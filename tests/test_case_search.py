@@ -161,6 +161,8 @@ def test_citizens_and_strangers_cannot_search(world, app):
 
 def test_what_a_query_is_taken_for():
     assert query_kind("2026-000013") == "number"
+    assert query_kind("2026-0000013") == "number"  # a zero too many: still a number (found or not)
+    assert query_kind("0812-34567890") == "phone"
     assert query_kind("daeng@example.id") == "email"
     assert query_kind("+62 811-4000-123") == "phone"
     assert query_kind("0811 400") == "text"  # seven digits: not a whole phone number
@@ -194,7 +196,7 @@ def test_the_filters_dashboard_figures_link_to(world, app):
         done.case_number, fresh.case_number]
     page = auditor.get("/cases?stage=disposition&late=1").get_data(as_text=True)
     assert 'id="figure-filters"' in page and 'type="hidden" name="late" value="1"' in page
-    for bad in ("stage=bogus", "status=bogus", "closed_from=kemarin", "age_min=99999999",
+    for bad in ("stage=bogus", "status=bogus", "closed_from=kemarin", "age_min=99999999", "age_min=-1",
                 "received_from=2026-12-02&received_to=2026-12-01"):
         assert auditor.get(f"/cases?{bad}").status_code == 400, bad
 

@@ -145,6 +145,16 @@ def test_the_page_and_its_csv_exports(world, app, seeded):
         listed = web.get(href.replace("&amp;", "&")).get_data(as_text=True)
         assert re.search(rf"<p class=\"muted\" role=\"status\">[^<]*\b{count} kasus</p>", listed), (href, count)
     assert 'href="/cases?stage=disposition&amp;late=1&amp;agency=DPU"' in html
+    # an OPD's supervisor sees the city's figures, but opens only their own OPD's lists, which add up
+    world.user("sup.dlh", ("supervisor", "DLH"))
+    opd = WebClient(app)
+    opd.login("sup.dlh")
+    theirs = opd.get("/dashboard?start=2026-11-23&end=2026-12-06").get_data(as_text=True)
+    own = re.findall(r'<td><a href="(/cases\?[^"]+)">(\d+)</a></td>', theirs)
+    assert own and all("agency=DLH" in href for href, _n in own)
+    for href, count in own:
+        listed = opd.get(href.replace("&amp;", "&")).get_data(as_text=True)
+        assert re.search(rf"<p class=\"muted\" role=\"status\">[^<]*\b{count} kasus</p>", listed), (href, count)
     assert web.get("/dashboard?start=nanti").status_code == 400
     world.dlh
     coordinator = WebClient(app)

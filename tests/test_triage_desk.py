@@ -7,6 +7,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
 from PIL import Image
 
 from tests import actions
@@ -146,3 +147,84 @@ def test_a_photo_removed_from_storage_loses_its_small_copy_too(world):
     assert small.exists() and storage.thumbnail(name) == small  # made once
     storage.delete(name)
     assert not small.exists()
+
+
+def test_another_opd_goes_only_with_a_valid_report(world):
+    from workflow.errors import ValidationError
+
+    sub = world.report()
+    world.triage
+    item = world.item(sub.case_id)
+    with pytest.raises(ValidationError) as refused:
+        with world.services.uow() as uow:
+            commands.complete_work_item(uow, world.triage, item.id, {
+                "decision": "reject", "reason": "Bukan masalah kota.", "route_to": "DPU"})
+    assert set(refused.value.errors) == {"route_to"}
+
+
+def test_a_case_of_an_earlier_process_version_is_not_offered_what_it_would_ignore(world, app):
+    """A case keeps the process version it started with: a field today's process reads and its
+    version does not (sending it to another OPD) is neither shown nor taken."""
+    from sqlalchemy import update
+
+    from workflow.store.models import Case, ProcessSpec
+
+    sub = world.report()
+    world.triage
+    with world.services.uow() as uow:
+        current = uow.session.get(ProcessSpec, world.case(sub.case_id).spec_id)
+        older = ProcessSpec(content_hash="0" * 64, process_id=current.process_id, spec_json=current.spec_json,
+                            source={name: text.replace("route_to", "") for name, text in current.source.items()},
+                            created_at=current.created_at)
+        uow.session.add(older)
+        uow.session.flush()
+        uow.session.execute(update(Case).where(Case.id == sub.case_id).values(spec_id=older.id))
+        uow.commit()
+    triage = _client(app, "triase")
+    task = f"/tasks/{world.item(sub.case_id).id}"
+    page = triage.get(task).get_data(as_text=True)
+    assert 'name="route_to"' not in page and 'name="decision"' in page
+    from workflow.errors import ValidationError
+
+    item = world.item(sub.case_id)
+    with pytest.raises(ValidationError) as refused:  # through the API, say: refused, not ignored
+        with world.services.uow() as uow:
+            commands.complete_work_item(uow, world.triage, item.id, {
+                "decision": "valid", "route_to": "DPU", "reason": "Pekerjaan DPU."})
+    assert "versi proses yang lebih lama" in str(refused.value.errors["route_to"]) or \
+        "earlier version of the process" in str(refused.value.errors["route_to"])
+    assert "case_routed" not in world.actions(sub.case_id)
+
+
+def test_a_pair_the_process_cannot_route_shows_no_preview(world):
+    assert world.services.process.route_preview("tidak-ada", "mariso") is None
+
+
+def test_photos_are_kept_by_the_browser_only_and_a_lost_one_is_not_found(world, app):
+    sub = world.report()
+    world.triage
+    with world.services.uow() as uow:
+        photo = commands.add_attachment(uow, world.triage, sub.case_id,
+                                        world.services.storage.prepare(jpeg_bytes()), kind="before")
+        uow.commit()
+    triage = _client(app, "triase")
+    for url in (f"/cases/attachments/{photo.id}", f"/cases/attachments/{photo.id}/small"):
+        answer = triage.get(url)
+        assert answer.status_code == 200 and "private" in answer.headers["Cache-Control"]
+        assert "public" not in answer.headers["Cache-Control"]
+        answer.close()
+    with world.services.reading() as session:
+        name = session.get(Attachment, photo.id).storage_name
+    world.services.storage.delete(name)
+    assert triage.get(f"/cases/attachments/{photo.id}/small").status_code == 404
+
+
+def test_an_inbox_row_shows_a_photo_of_the_problem_not_of_the_fix(world, app):
+    sub = world.report()
+    world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.dlh
+    with world.services.uow() as uow:
+        commands.add_attachment(uow, world.dlh, sub.case_id, world.services.storage.prepare(jpeg_bytes()),
+                                kind="after")
+        uow.commit()
+    assert 'class="thumb"' not in _row(_client(app, "koor.dlh").get("/inbox"), sub.case_number)

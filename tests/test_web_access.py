@@ -43,6 +43,9 @@ EXPECTED = {
     "GET photo": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=404,
                       qr_foreign=404, supervisor_own=200, supervisor_foreign=404,
                       supervisor_city=200, auditor=200, admin=200),
+    "GET thumbnail": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=404,
+                          qr_foreign=404, supervisor_own=200, supervisor_foreign=404,
+                          supervisor_city=200, auditor=200, admin=200),
     "POST task": dict(anonymous=302, triage=403, coordinator_own=302, coordinator_foreign=404,
                       qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
                       supervisor_city=403, auditor=403, admin=403),
@@ -107,7 +110,7 @@ def test_access(world, app, role, kind):
         client.login(f"user.{role}")
     urls = {
         "GET inbox": "/inbox", "GET escalations": "/escalations", "GET task": f"/tasks/{item.id}", "GET case": f"/cases/{sub.case_id}",
-        "GET photo": f"/cases/attachments/{photo.id}", "POST task": f"/tasks/{item.id}",
+        "GET photo": f"/cases/attachments/{photo.id}", "GET thumbnail": f"/cases/attachments/{photo.id}/small", "POST task": f"/tasks/{item.id}",
         "POST claim": f"/inbox/items/{item.id}/claim", "POST note": f"/cases/{sub.case_id}/notes",
         "GET supervise": f"/escalations/items/{item.id}/transfer",
         "POST supervise": f"/escalations/items/{item.id}/transfer",

@@ -369,3 +369,26 @@ def test_the_workload_per_opd_person_and_team(world, app, late_cases):
     coordinator = WebClient(app)
     coordinator.login("koor.dlh")
     assert coordinator.get("/escalations/workload").status_code == 403
+
+
+def test_bulk_actions_outside_the_supervisors_scope_name_no_case(world, app, late_cases):
+    dlh_case, dinsos_case = late_cases
+    opd = WebClient(app)
+    opd.login("sup.dlh")
+    foreign = world.item(dinsos_case.case_id).id
+    data = {"action": "acknowledge", "reason": "Ditegur", "next": "/escalations", "row": [str(foreign)],
+            f"version-{foreign}": "1"}
+    assert opd.post("/escalations/bulk", data, page="/escalations").status_code == 302
+    page = opd.get("/escalations").get_data(as_text=True)
+    assert f"Tidak dilakukan untuk #{foreign}" in page and dinsos_case.case_number not in page
+    assert "escalation_acknowledged" not in world.actions(dinsos_case.case_id)
+    # an id beyond any id column, and a ticked row without the version the page showed
+    huge = opd.post("/escalations/bulk", {"action": "acknowledge", "reason": "x", "row": ["2147483648"]},
+                    page="/escalations")
+    assert huge.status_code == 400 and "Centang sedikitnya satu tugas" in huge.get_data(as_text=True)
+    own = world.item(dlh_case.case_id).id
+    unversioned = opd.post("/escalations/bulk", {"action": "acknowledge", "reason": "Ditegur", "next": "/escalations",
+                                                  "row": [str(own)]}, page="/escalations")
+    assert unversioned.status_code == 302
+    assert "muat ulang daftar" in opd.get("/escalations").get_data(as_text=True)
+    assert "escalation_acknowledged" not in world.actions(dlh_case.case_id)

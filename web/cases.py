@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -31,6 +31,15 @@ QUERY_LABELS = {"number": _l("case number"), "tracking_code": _l("tracking code 
 
 
 FIGURE_DAYS = ("received_from", "received_to", "closed_from", "closed_to")
+
+
+def _days(name: str, errors: dict) -> int | None:
+    """A whole number of days from the query string, or None; a message when it is not one."""
+    raw = (request.args.get(name) or "").strip()
+    number = whole_number(raw)
+    if raw and number is None:
+        errors[name] = _l("give a whole number of days")
+    return number
 FIGURE_ARGS = ("status", "stage", "late", "age_min", "age_max", *FIGURE_DAYS)  # from the dashboard's figures
 
 
@@ -45,7 +54,7 @@ def search():
                         agency=args.get("agency") or None, state=args.get("state") or "all",
                         mine=args.get("mine") == "1", status=args.get("status") or None,
                         stage=args.get("stage") or None, late=args.get("late") == "1",
-                        age_min=whole_number(args.get("age_min")), age_max=whole_number(args.get("age_max")),
+                        age_min=_days("age_min", errors), age_max=_days("age_max", errors),
                         **{name: day_arg(name, errors) for name in FIGURE_DAYS},
                         page=whole_number(args.get("page"), 1))
     result = None
@@ -121,7 +130,7 @@ def add_note(case_id: int):
 def attachment(attachment_id: int):
     with services().reading() as session:
         row = attachment_for(session, actor(), attachment_id)
-    return send_file(services().storage.path(row.storage_name), mimetype=row.mime, max_age=300)
+    return _private(send_file(services().storage.path(row.storage_name), mimetype=row.mime, max_age=300))
 
 
 @bp.get("/attachments/<int:attachment_id>/small")
@@ -130,4 +139,17 @@ def thumbnail(attachment_id: int):
     """A small copy for lists (the inbox), for whoever may see the photo."""
     with services().reading() as session:
         row = attachment_for(session, actor(), attachment_id)
-    return send_file(services().storage.thumbnail(row.storage_name), mimetype="image/jpeg", max_age=300)
+    try:
+        small = services().storage.thumbnail(row.storage_name)
+    except FileNotFoundError:
+        abort(404)
+    except TimeoutError:
+        abort(503)  # the image thread is busy with uploads: the list shows no picture this time
+    return _private(send_file(small, mimetype="image/jpeg", max_age=300))
+
+
+def _private(response):
+    """A staff photo is kept by the browser that asked for it, never by a shared cache."""
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response

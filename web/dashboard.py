@@ -11,14 +11,16 @@ from datetime import timedelta
 from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
-from workflow.access import Screen
+from workflow.access import Screen, sees_every_case
 from workflow.areas import AreaMap, area_map
 from workflow.errors import ValidationError
 from workflow.read.dashboard import AGE_BUCKETS, UNASSIGNED, Dashboard, Named, Period, build
+from workflow.store.models import Agency
 from workflow.vocabulary import CaseStatus
 
-from .helpers import csv_cell, only_for, services
+from .helpers import actor, csv_cell, only_for, services
 from .i18n import duration_text, local_time, tr, zone_name
 from .labels import CHANNELS, level_label, task_label
 
@@ -85,9 +87,10 @@ def rows(d: Dashboard, table: str, *, for_csv: bool = False) -> tuple[list[str],
     if table.startswith(("open_by", "closed_by")):
         dimension = {"agency": "agency", "category": "category", "area": "area"}[table.rsplit("_", 1)[1]]
         scope = {"state": "open"} if table.startswith("open_by") else closed
+        opened = table.startswith("open_by")
         return [str(_l("Name")), str(_l("Code")), str(_l("Cases"))], [
             [n.name if n is not UNASSIGNED else str(_l("No OPD yet (triage)")), n.code,
-             Figure(c, {**scope, **by(dimension, n)})]
+             Figure(c, {**scope, **by(dimension, n)} if opened or n is not UNASSIGNED else None)]
             for n, c in getattr(d, table)]
     if table == "time_to_close":
         unit = f" ({_l('hours')})" if for_csv else ""
@@ -137,6 +140,24 @@ def rows(d: Dashboard, table: str, *, for_csv: bool = False) -> tuple[list[str],
                   Figure(done, {"status": "closed", "closed_from": week(w)[0], "closed_to": week(w)[1]})]
                  for w, received, done in d.weekly])
     raise KeyError(table)
+
+
+def _may_list():
+    """Which figures may open their list for this viewer: all, for one who sees every case; for
+    an OPD's supervisor only those of their OPD (the list shows only the cases they may see,
+    which would not add up to a city-wide figure)."""
+    if sees_every_case(actor()):
+        return lambda args: True
+    with services().reading() as session:
+        own = set(session.scalars(select(Agency.code).where(
+            Agency.id.in_([s.agency_id for s in actor().scopes if s.agency_id is not None]))))
+    return lambda args: args.get("agency") in own
+
+
+def _linked(table: tuple[list, list], may_list) -> tuple[list, list]:
+    header, body = table
+    return header, [[Figure(c.value, c.args if c.args and may_list(c.args) else None) if isinstance(c, Figure) else c
+                     for c in row] for row in body]
 
 
 def _opd(agency: Named, stage: str) -> dict:
@@ -216,7 +237,8 @@ def index():
         return render_template("dashboard/index.html", d=None, errors={k: tr(v) for k, v in exc.errors.items()}), 400
     with services().reading() as session:
         shapes = area_map(session)
-    tables = {name: rows(d, name) for name in TABLES}
+    may_list = _may_list()
+    tables = {name: _linked(rows(d, name), may_list) for name in TABLES}
     return render_template("dashboard/index.html", d=d, tables=tables, titles=TABLES, errors={},
                            shapes=shapes, chart_rows=chart_rows, city_map=city_map)
 

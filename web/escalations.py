@@ -14,7 +14,8 @@ from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import Optional
 
 from workflow import commands
-from workflow.access import Screen, supervising_role
+from workflow.access import Screen, can_view_case, supervising_role
+from workflow.engine.forms import ID_LIMIT
 from workflow.errors import DomainError, ValidationError
 from workflow.read.cases import case_detail, instructions_for
 from workflow.read.escalations import EscalationFilters, escalation_view
@@ -259,18 +260,24 @@ def _bulk_one(form: BulkForm, item_id: int, version: int | None):
 def bulk():
     """Acknowledge, reassign or extend the ticked late tasks, one by one."""
     form = BulkForm()
-    picked = [n for n in (whole_number(v) for v in request.form.getlist("row")) if n is not None]
+    picked = list(dict.fromkeys(n for n in (whole_number(v) for v in request.form.getlist("row"))
+                                if n is not None and 0 < n < ID_LIMIT))  # beyond any id: not a task
     back = safe_next(request.form.get("next"), url_for("escalations.index"))
-    if not form.validate_on_submit() or _bulk_errors(form) or not picked:
+    if not form.validate_on_submit() or _bulk_errors(form) or not picked or len(picked) > MAX_BULK:
         if not picked:
             form.action.errors = [_l("Tick at least one task in the list.")]
+        elif len(picked) > MAX_BULK:
+            form.action.errors = [_l("Tick at most %(count)s tasks at once.", count=MAX_BULK)]
         return _bulk_again(form, picked)
     done, refused = [], []
-    for item_id in picked[:MAX_BULK]:
+    for item_id in picked:
         version = whole_number(request.form.get(f"version-{item_id}"))
-        with services().reading() as session:
+        with services().reading() as session:  # a case is named only to whoever may see it
             item = session.get(WorkItem, item_id)
-            number = item.case.number if item is not None else str(item_id)
+            number = item.case.number if item is not None and can_view_case(actor(), item.case) else f"#{item_id}"
+        if version is None:  # the version the page showed: without it, nothing says the task is as seen
+            refused.append((number, tr(_l("reload the list and tick the task again"))))
+            continue
         try:
             run_command(_bulk_one(form, item_id, version))
             done.append(number)

@@ -17,11 +17,13 @@ class _Catalog:
     """WTForms' own messages ("This field is required.", "Not a valid choice.") through the app's
     catalogue: WTForms ships no Indonesian, so ours has them."""
 
+    # the raw catalogue: WTForms fills in its own %(max)d, which Flask-Babel's helpers would try first
+
     def gettext(self, string: str) -> str:
-        return flask_babel.gettext(string)
+        return flask_babel.get_translations().ugettext(string)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return flask_babel.ngettext(singular, plural, n)
+        return flask_babel.get_translations().ungettext(singular, plural, n)
 
 
 CATALOG = _Catalog()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -23,6 +24,7 @@ from workflow.read.nearby import duplicate_candidates
 from workflow.read.options import assignees_for, task_choices
 from workflow.store.models import Case, WorkItem
 from workflow.store.reference import References
+from workflow.store.specs import fields_unread
 from workflow.vocabulary import OPEN_STATUSES, Role
 
 from .cases import NoteForm
@@ -102,6 +104,9 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
                 and overseeing_role(actor(), item) is not None:
             takers = sorted(assignees_for(session, item), key=lambda o: o.code != actor().name)
         form = services().definition.forms[item.form_key]
+        unread = fields_unread(session, services().definition, item.case.spec_id, form)
+        if unread:  # the case's process version would ignore them: not offered
+            form = dataclasses.replace(form, fields=tuple(f for f in form.fields if f.name not in unread))
         candidates = []
         if any(f.merge_into for f in form.fields):
             candidates = duplicate_candidates(session, item.case, days=References(session).city.duplicate_days,

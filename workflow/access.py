@@ -128,12 +128,18 @@ def can_view_case(actor: Actor, case: CaseLike) -> bool:
     return False
 
 
+def sees_every_case(actor: Actor) -> bool:
+    """Whether :func:`can_view_case` lets the actor see every case (city-wide roles)."""
+    return any(s.role in CITY_WIDE_READERS or (s.role == Role.SUPERVISOR and s.agency_id is None)
+               for s in actor.scopes)
+
+
 def cases_visible(actor: Actor):
     """SQL on ``Case``: the cases :func:`can_view_case` lets the actor see."""
+    if sees_every_case(actor):
+        return true()
     clauses = []
     for scope in actor.scopes:
-        if scope.role in CITY_WIDE_READERS or (scope.role == Role.SUPERVISOR and scope.agency_id is None):
-            return true()
         if scope.role in (Role.SUPERVISOR, Role.COORDINATOR):
             clauses.append(and_(Case.agency_id.is_not(None), Case.agency_id == scope.agency_id))
         elif scope.role == Role.QR_OFFICER:

@@ -26,6 +26,7 @@ from workflow.read.options import task_choices
 from workflow.store import audit
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Attachment, Case, Note, WorkItem
+from workflow.store.specs import fields_unread
 from workflow.store.uow import UnitOfWork
 from workflow.text import check
 from workflow.vocabulary import OPEN_STATUSES, Action, AttachmentKind, CaseStatus, Operation, Outcome, Role
@@ -148,6 +149,11 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
         raise Conflict(msg("This task was claimed by {who}.", who=_assignee_name(item)), by=_assignee_name(item))
     case = item.case
     form = uow.definition.forms[item.form_key]
+    ignored = [name for name in sorted(fields_unread(uow.session, uow.definition, case.spec_id, form))
+               if values.get(name) not in (None, "", [])]
+    if ignored:
+        raise ValidationError({name: msg("this case runs an earlier version of the process, which does not "
+                                         "take this field") for name in ignored})
     with CaseChange(uow, case, actor.ref(role), expected_version=expected_version,
                     operation=Operation.COMPLETE_TASK.of(item.form_key)) as change:
         values = dict(values)

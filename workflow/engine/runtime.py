@@ -92,9 +92,6 @@ class RouteAnswer:
         return sla.duration(self.sla, datetime(2000, 1, 1, tzinfo=timezone.utc)) if self.sla else None
 
 
-_ROUTES: dict[str, dict[tuple[str, str], RouteAnswer]] = {}  # process content hash -> answers
-
-
 class ProcessEngine:
     """Engine glue for one process definition. Safe to share between threads: every workflow
     object it creates is used by one command on one thread."""
@@ -105,6 +102,7 @@ class ProcessEngine:
         self.clock = clock
         self.calendar = calendar or ElapsedTime()
         self.script_engine = make_script_engine(sla.deadline_functions(clock, self.calendar))
+        self._routes: dict[tuple[str, str], RouteAnswer | None] = {}  # route_preview's answers
         engine_clock.install()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -197,23 +195,27 @@ class ProcessEngine:
     def route_preview(self, category: str, area: str) -> RouteAnswer | None:
         """What the routing table gives a report of ``category`` in kecamatan ``area`` (see
         ``RoutePreview`` in tasks.yaml): a dry run of a new case up to the preview's task, kept
-        per process definition (the table depends on nothing else). None without a preview."""
+        by this engine, which has one definition (the table depends on nothing else). None
+        without a preview, or for a pair the process cannot route."""
         preview = self.definition.route_preview
         if preview is None:
             return None
-        answers = _ROUTES.setdefault(self.definition.content_hash, {})
         key = (category, area)
-        if key not in answers:
+        if key not in self._routes:
             workflow = BpmnWorkflow(self.definition.spec, self.definition.subprocess_specs,
                                     script_engine=self.script_engine)
             workflow.get_next_task(state=TaskState.READY).data.update(category=category, area=area)
-            self._guard(workflow.do_engine_steps, None)
+            try:
+                self._guard(workflow.do_engine_steps, None)
+            except StepFailed:  # a pair the table does not route (a category retired since): no preview
+                self._routes[key] = None
+                return None
             task = next((t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
                          if t.task_spec.name == preview.task), None)
             data = task.data if task is not None else {}
-            answers[key] = RouteAnswer(agency=data.get(preview.agency), priority=data.get(preview.priority),
-                                       sla=data.get(preview.sla), sla_task=preview.sla_task)
-        return answers[key]
+            self._routes[key] = RouteAnswer(agency=data.get(preview.agency), priority=data.get(preview.priority),
+                                            sla=data.get(preview.sla), sla_task=preview.sla_task)
+        return self._routes[key]
 
     @staticmethod
     def fired_timers(workflow: BpmnWorkflow, timer_ids) -> list[tuple[str, str | None]]:

@@ -149,6 +149,8 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
                 found[key].append(row)
     rows = []
     for key in wanted:
+        if not found[key]:  # resolved between the two reads (state=open): gone from the list
+            continue
         first = found[key][0]
         _e, number, version, case_due, agency, category, area, _done, late_id = first
         rows.append(EscalationRow(

@@ -26,7 +26,7 @@ from workflow.store.models import (
     User,
     WorkItem,
 )
-from workflow.vocabulary import Action
+from workflow.vocabulary import Action, AttachmentKind
 
 TABS = ("all", "unassigned", "mine")
 
@@ -88,7 +88,7 @@ class InboxRow:
     paused: bool = False  # the SLA clock stands still: waiting for the reporter
     instructions: int = 0  # supervisors' instructions on this task
     excerpt: str = ""  # the start of the report
-    photo_id: int | None = None  # the report's first photo
+    photo_id: int | None = None  # the report's first photo (a photo of the problem, not of the fix)
     answered: bool = False  # the reporter answered a question while this task was open
 
 
@@ -158,7 +158,8 @@ def _details(session: Session, rows: list[InboxRow], question_task: str | None) 
     texts = dict(session.execute(select(Case.id, Report.description).join(Report, Report.id == Case.report_id)
                                  .where(Case.id.in_(case_ids))).all())
     photos = dict(session.execute(select(Attachment.case_id, func.min(Attachment.id))
-                                  .where(Attachment.case_id.in_(case_ids)).group_by(Attachment.case_id)).all())
+                                  .where(Attachment.case_id.in_(case_ids), Attachment.kind == AttachmentKind.BEFORE)
+                                  .group_by(Attachment.case_id)).all())
     answers: dict[int, list[datetime]] = {}
     if question_task:
         for case_id, at in session.execute(select(CaseEvent.case_id, CaseEvent.occurred_at).where(

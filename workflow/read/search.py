@@ -33,7 +33,7 @@ MAX_QUERY = 200
 MAX_AGE_DAYS = 36500
 EXCERPT = 160  # characters of the report shown in a row
 
-_NUMBER = re.compile(r"^\d{4}-\d{1,6}$")
+_NUMBER = re.compile(r"^20\d{2}-\d+$")  # a year, then the serial (however many digits were typed)
 _PHONE = re.compile(r"^\+?[\d\s().-]+$")
 _PHONE_DIGITS = 8  # fewer digits than this match too many numbers to be a phone search
 _PHONE_PUNCTUATION = (" ", "-", "+", "(", ")", ".")

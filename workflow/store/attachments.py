@@ -213,11 +213,17 @@ class AttachmentStore:
     def thumbnail(self, storage_name: str) -> Path:
         """A JPEG at most :data:`THUMB_SIDE` pixels long of a stored photo, made on the image
         thread the first time it is asked for and kept beside the photos (stored photos were
-        cleaned on the way in, so decoding one is bounded)."""
+        cleaned on the way in, so decoding one is bounded). ``FileNotFoundError`` when the photo
+        is gone, ``TimeoutError`` when the image thread stays busy."""
         thumb = self._thumb_path(storage_name)
         if not thumb.exists():
             thumb.parent.mkdir(parents=True, exist_ok=True)
-            content = self._thread().submit(_small, self.path(storage_name)).result(timeout=WAIT)
+            future = self._thread().submit(_small, self.path(storage_name))
+            try:
+                content = future.result(timeout=WAIT)
+            except TimeoutError:
+                future.cancel()
+                raise
             tmp = thumb.with_name(thumb.name + f".{secrets.token_hex(4)}.part")
             tmp.write_bytes(content)
             os.replace(tmp, thumb)

@@ -18,3 +18,20 @@ def ensure_stored(session: Session, definition: ProcessDefinition, now) -> Proce
         session.add(row)
         session.flush()
     return row
+
+
+def fields_unread(session: Session, definition: ProcessDefinition, spec_id: int, form) -> set[str]:
+    """The fields of ``form`` (today's ``tasks.yaml``) that the process reads by name but the
+    process version ``spec_id`` a case runs does not: that version would ignore their value (a
+    choice added to today's process, such as sending a report to another OPD than the routing
+    table's). Fields no version reads (a reason, a note) are only recorded: none of these."""
+    import re
+
+    row = session.get(ProcessSpec, spec_id)
+    if row is None or row.content_hash == definition.content_hash:
+        return set()
+
+    def reads(source: dict, name: str) -> bool:
+        return any(re.search(rf"\b{re.escape(name)}\b", text) for text in source.values())
+
+    return {f.name for f in form.fields if reads(definition.source, f.name) and not reads(row.source or {}, f.name)}
