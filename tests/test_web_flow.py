@@ -250,3 +250,62 @@ def test_a_reporter_step_that_is_not_due_is_said_on_its_form(world, web):
     assert "tidak ada pertanyaan yang menunggu jawaban Anda" in errors(page)
     assert "Di depan pasar, sisi utara." in page.get_data(as_text=True)
     assert w.actions(sub.case_id) == before
+
+
+def test_a_form_on_a_case_that_moved_on_says_who_did_what_and_when(world, app):
+    """The 409 names the person (or the reporter) and what they did, as the JSON API does."""
+    from tests import actions
+    from workflow import commands
+
+    w = world
+    sup = w.user("sup.dlh", ("supervisor", "DLH"))
+    w.dlh
+    sub = w.report()
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    web = WebClient(app)
+    web.login("koor.dlh")
+    link = _item_link(web, sub.case_number)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', web.get(link).get_data(as_text=True)).group(1)
+    with w.services.uow() as uow:
+        commands.add_note(uow, sup, sub.case_id, "Tolong cek lokasinya dulu.")
+        uow.commit()
+    late = web.post(link, {"decision": "accept", "version": version}, page=link)
+    body = late.get_data(as_text=True)
+    assert late.status_code == 409
+    assert "Sup.Dlh (Supervisor) mengubah kasus ini pada" in body and "Catatan ditambahkan" in body
+    assert "citizen" not in body and "just handled" not in body
+    # the reporter's own step is named by their role, never by the trail's word for them
+    with w.services.uow() as uow:
+        commands.request_information(uow, w.dlh, w.item(sub.case_id).id, question="Di sebelah mana?")
+        uow.commit()
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', web.get(link).get_data(as_text=True)).group(1)
+    with w.services.uow() as uow:
+        commands.answer_information(uow, sub.tracking_code, answer="Dekat masjid.")
+        uow.commit()
+    late = web.post(link, {"decision": "accept", "version": version}, page=link)
+    assert late.status_code == 409 and "Warga mengubah kasus ini pada" in late.get_data(as_text=True)
+
+
+def test_a_conflicts_own_message_names_the_reporter_and_the_system_in_words(world):
+    """Where the latest change cannot be shown in full (a viewer outside the case's scope), the
+    conflict still says "the reporter" or "the system", never the trail's codes."""
+    import pytest
+
+    from tests import actions
+    from workflow.commands.change import check_version
+    from workflow.errors import Conflict
+    from workflow.store.models import Case
+
+    w = world
+    sub = w.report()
+    with w.services.uow() as uow:
+        case = uow.session.get(Case, sub.case_id)
+        with pytest.raises(Conflict) as reporter:
+            check_version(uow, case, case.version - 1 if case.version > 1 else case.version + 1)
+    assert reporter.value.message.template.startswith("The reporter just acted")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    with w.services.uow() as uow:
+        case = uow.session.get(Case, sub.case_id)
+        with pytest.raises(Conflict) as staff:
+            check_version(uow, case, 1)
+    assert staff.value.message.params == {"who": "triase"}

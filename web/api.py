@@ -42,9 +42,8 @@ from workflow.store.models import Case, WorkItem
 from workflow.vocabulary import Channel, Role
 
 from .extensions import limiter
-from .helpers import run_command, services, whole_number
-from .i18n import LANGUAGES, local_time, tr
-from .labels import actor_label, event_label
+from .helpers import conflict_message, run_command, services, whole_number
+from .i18n import LANGUAGES, tr
 from .openapi import MAX_LIMIT, document
 from .ratelimit import CredentialGuesses, with_retry_after
 
@@ -94,11 +93,7 @@ def _stale_version(exc: Conflict):
         change = last_change(session, actor(), exc.case_id)
     if change is None:
         return error_response(409, "conflict", tr(exc.message))
-    message = _("%(who)s changed this case on %(when)s: %(action)s. Reload it and try again.",
-                who=actor_label(change.display_name, change.role),
-                when=local_time(change.occurred_at),
-                action=event_label(change.action, change.task_name, change.data))
-    return error_response(409, "conflict", message, last_change={
+    return error_response(409, "conflict", tr(conflict_message(exc, actor())), last_change={
         "seq": change.seq, "actor": change.actor, "name": change.display_name, "role": change.role,
         "action": change.action, "task": change.task_name, "occurred_at": _iso(change.occurred_at)})
 

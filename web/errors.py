@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ProcessError, ValidationError
 
-from .helpers import is_htmx
+from .helpers import conflict_message, is_htmx
 from .i18n import tr
 
 log = logging.getLogger("tanggap.web")
@@ -38,7 +38,9 @@ def install(app: Flask) -> None:
         if isinstance(exc, ValidationError):
             message = "; ".join(f"{name}: {tr(text)}" for name, text in exc.errors.items())
             return render_error(message, 400)
-        return render_error(exc.message, status_for(exc), reload=isinstance(exc, Conflict))
+        if isinstance(exc, Conflict):
+            return render_error(conflict_message(exc), 409, reload=True)
+        return render_error(exc.message, status_for(exc))
 
     for cls in DATABASE_DOWN:
         app.register_error_handler(cls, _database_down)

@@ -106,13 +106,35 @@ def submit(form, command: Callable, *args, fallback: str, refusals_on: str | Non
     except Conflict as exc:
         if conflicts_on is None and refusals_on is None:
             raise
-        add_error(form, conflicts_on or refusals_on, exc.message)
+        add_error(form, conflicts_on or refusals_on, conflict_message(exc))
         return Submitted(False, status=409 if conflicts_on else 400)
     except DomainError as exc:
         if refusals_on is None:
             raise
         add_error(form, refusals_on, exc.message)
     return Submitted(False)
+
+
+def conflict_message(exc: Conflict, viewer: Actor | None = None):
+    """What a conflict tells the person who acted on an older version of a case: who changed it,
+    how and when, from the latest event of its trail (for a ``viewer`` who may see the case, by
+    default the logged-in user); else the conflict's own message."""
+    from workflow.read.changes import last_change
+
+    from .i18n import local_time
+    from .labels import actor_label, event_label
+
+    if viewer is None and current_user.is_authenticated:
+        viewer = current_user.actor
+    change = None
+    if exc.case_id is not None and viewer is not None:
+        with services().reading() as session:
+            change = last_change(session, viewer, exc.case_id)
+    if change is None:
+        return exc.message
+    return _("%(who)s changed this case on %(when)s: %(action)s. Reload it and try again.",
+             who=actor_label(change.display_name, change.role), when=local_time(change.occurred_at),
+             action=event_label(change.action, change.task_name, change.data))
 
 
 def add_errors(form, errors: dict, *, fallback: str) -> None:

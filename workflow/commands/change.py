@@ -35,7 +35,7 @@ from workflow.store.audit import ActorRef
 from workflow.store.models import Case, CaseEvent, CaseState, Escalation, ProcessSpec
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
-from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Outcome
+from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Outcome, Role
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,18 @@ def get_case(uow: UnitOfWork, case_id: int) -> Case:
 def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> None:
     """A conflict naming who acted last when the case moved on since ``expected_version``."""
     if expected_version is not None and int(expected_version) != case.version:
-        who = uow.session.scalar(select(CaseEvent.actor_name).where(CaseEvent.case_id == case.id)
-                                 .order_by(CaseEvent.seq.desc()).limit(1))
-        raise Conflict(msg("This case was just handled by {who}. Reload it to see the change.",
-                           who=who or "someone else"), by=who, case_id=case.id)
+        last = uow.session.execute(select(CaseEvent.actor_name, CaseEvent.actor_user_id).where(
+            CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc()).limit(1)).first()
+        who, user_id = last if last else (None, None)
+        if user_id is not None:
+            message = msg("This case was just handled by {who}. Reload it to see the change.", who=who)
+        elif who == Role.CITIZEN:
+            message = msg("The reporter just acted on this case. Reload it to see the change.")
+        elif who == "system":
+            message = msg("The system just moved this case on (a deadline, say). Reload it to see the change.")
+        else:
+            message = msg("Someone else just handled this case. Reload it to see the change.")
+        raise Conflict(message, by=who, case_id=case.id)
 
 
 def load_workflow(uow: UnitOfWork, case: Case):

@@ -48,9 +48,11 @@ def workable_item(session: Session, actor: Actor, item_id: int) -> tuple[WorkIte
             raise PermissionDenied(msg("your role cannot work the {task} task", task=item.form_key))
         raise NotFound(msg("work item {item_id} not found", item_id=item_id))
     if item.completed_at is not None:
-        who = item.completed_by.username if item.completed_by else "someone else"
         if item.outcome == Outcome.CANCELLED:
             raise Conflict(msg("This task is no longer open: the case moved on."))
+        if item.completed_by is None:
+            raise Conflict(msg("This task was just handled by someone else."))
+        who = item.completed_by.username
         raise Conflict(msg("This task was just handled by {who}.", who=who), by=who)
     return item, role
 
