@@ -24,11 +24,12 @@ def _staff_post_rules(app):
 def test_the_list_of_staff_post_routes_is_complete(app):
     endpoints = {r.endpoint for r in _staff_post_rules(app)}
     assert endpoints == {"inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
-                         "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry"}, "a new POST route: add it to the test below"
+                         "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
+                         "admin.resolve"}, "a new POST route: add it to the test below"
 
 
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
-                               "cases.add_note", "escalations.bulk", "admin.retry")] + [
+                               "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve")] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 

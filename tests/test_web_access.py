@@ -85,6 +85,10 @@ EXPECTED = {
     "GET incidents": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                           qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                           supervisor_city=403, auditor=403, admin=200),
+    # closing an incident with a note (an id that does not exist: 404 for administrators)
+    "POST resolve": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=404),
     "POST retry": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                        supervisor_city=403, auditor=403, admin=404),
@@ -117,7 +121,7 @@ def test_access(world, app, role, kind):
         "POST ask": f"/tasks/{item.id}/ask", "POST takeover": f"/tasks/{item.id}/takeover",
         "GET incidents": "/admin/incidents", "GET search": "/cases?q=sampah",
         "GET workload": "/escalations/workload", "POST bulk": "/escalations/bulk",
-        "POST retry": "/admin/incidents/999999/retry",
+        "POST retry": "/admin/incidents/999999/retry", "POST resolve": "/admin/incidents/999999/resolve",
     }
     method, _ = kind.split(" ")
     if method == "GET":
@@ -127,7 +131,8 @@ def test_access(world, app, role, kind):
                 "POST supervise": {"to_agency": "DPU", "reason": ""},
                 "POST ask": {"question": "Di mana persisnya?"},
                 "POST takeover": {"takeover_to": "koor.dlh", "takeover_reason": ""},
-                "POST bulk": {"action": "acknowledge", "reason": "", "row": str(item.id)}}.get(kind, {"body": "Catatan uji"})
+                "POST bulk": {"action": "acknowledge", "reason": "", "row": str(item.id)},
+                "POST resolve": {"note": "Sudah ditangani."}}.get(kind, {"body": "Catatan uji"})
         response = client.post(urls[kind], data)
     body = response.get_data().decode("utf-8", "replace")
     response.close()

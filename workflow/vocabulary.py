@@ -118,6 +118,7 @@ class Action(enum.StrEnum):
     NOTIFICATION_FAILED = "notification_failed"  # given up after the last attempt
     NOTICES_STOPPED = "notices_stopped"  # a recipient used the stop link
     NOTICES_RETRIED = "notices_retried"  # an administrator queued given-up notices again
+    INCIDENT_RESOLVED = "incident_resolved"  # an administrator closed an incident of the case with a note
 
 
 class NoticeChannel(enum.StrEnum):

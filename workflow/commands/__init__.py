@@ -19,12 +19,12 @@ from workflow.commands.tasks import (
     release,
     request_information,
 )
-from workflow.commands.timers import fire_timers, retry_incident
+from workflow.commands.timers import fire_timers, resolve_incident, retry_incident
 from workflow.commands.users import authenticate, create_user, end_sessions
 
 __all__ = [
     "ReportInput", "Submitted", "add_attachment", "add_note", "answer_information",
     "authenticate", "citizen_feedback", "claim", "complete_work_item", "create_user",
-    "acknowledge_late_task", "end_sessions", "extend_deadline", "fire_timers", "force_transfer", "instruct", "reassign",
+    "acknowledge_late_task", "end_sessions", "extend_deadline", "fire_timers", "force_transfer", "instruct", "reassign", "resolve_incident",
     "release", "request_information", "retry_incident", "stop_notices", "follow_case", "submit_report",
 ]

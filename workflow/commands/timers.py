@@ -6,10 +6,11 @@ from sqlalchemy import select
 
 from workflow.access import Actor, Screen, may_use
 from workflow.commands.change import CaseChange, get_case
-from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied
+from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.store.models import Incident, OutboxMessage, Timer
 from workflow.store.uow import UnitOfWork
+from workflow.text import BAD_TEXT, bad_text
 from workflow.vocabulary import RETRYABLE_OPERATIONS, Action, Operation, Role
 
 
@@ -64,6 +65,36 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         change.record(Action.TIMERS_RETRIED, data={"incident": incident.id,
                                                    "timers": sorted(t.timer_name for t in timers)})
     return len(timers)
+
+
+RESOLUTION_MAX = 2000
+
+
+def resolve_incident(uow: UnitOfWork, actor: Actor, incident_id: int, note: str) -> None:
+    """An administrator closes an incident with a note saying what was done (the user repeated
+    the step, the case was handled by hand): for an incident of a case, the case's trail keeps
+    who closed it, when, and the note."""
+    if not may_use(actor, Screen.ADMIN):
+        raise PermissionDenied(msg("only an administrator can close incidents"))
+    incident = uow.session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(msg("incident {incident_id} not found", incident_id=incident_id))
+    note = (note or "").strip()
+    if bad_text(note):
+        raise ValidationError({"note": BAD_TEXT})
+    if not note:
+        raise ValidationError({"note": msg("say what was done about it")})
+    if len(note) > RESOLUTION_MAX:
+        raise ValidationError({"note": msg("write at most {limit} characters", limit=RESOLUTION_MAX)})
+    if incident.resolved_at is not None:
+        raise Conflict(msg("This incident was already resolved."))
+    incident.resolved_at, incident.resolved_by_id = uow.clock.now(), actor.user_id
+    incident.resolution_note = note
+    if incident.case_id is not None:
+        with CaseChange(uow, get_case(uow, incident.case_id), actor.ref(Role.ADMIN)) as change:
+            change.record(Action.INCIDENT_RESOLVED, reason=note,
+                          data={"incident": incident.id, "operation": incident.operation})
+    uow.session.flush()
 
 
 def _retry_notices(uow: UnitOfWork, actor: Actor, incident: Incident) -> int:

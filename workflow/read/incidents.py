@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from workflow.access import Actor, Screen, may_use
 from workflow.errors import PermissionDenied, ValidationError
 from workflow.messages import msg
-from workflow.read.paging import Page, paging_errors
+from workflow.read.paging import Page, check_one_of, paging_errors
 from workflow.store.models import Case, Incident, User
 from workflow.vocabulary import RETRYABLE_OPERATIONS
 
@@ -29,6 +29,7 @@ class IncidentRow:
     resolved_at: datetime | None
     resolved_by: str | None
     retryable: bool
+    resolution_note: str | None = None  # closed by an administrator with this note (not retried)
 
 
 def incidents(session: Session, actor: Actor, *, state: str = "open", page: int = 1,
@@ -37,8 +38,7 @@ def incidents(session: Session, actor: Actor, *, state: str = "open", page: int 
     if not may_use(actor, Screen.ADMIN):
         raise PermissionDenied(msg("only an administrator can see incidents"))
     errors = paging_errors(page, per_page)
-    if state not in ("open", "all"):
-        errors["state"] = msg("must be one of {choices}", choices="open, all")
+    check_one_of(state, "state", ("open", "all"), errors)
     if errors:
         raise ValidationError(errors)
     where = [Incident.resolved_at.is_(None)] if state == "open" else []
@@ -53,6 +53,7 @@ def incidents(session: Session, actor: Actor, *, state: str = "open", page: int 
         id=i.id, occurred_at=i.occurred_at, case_id=i.case_id, case_number=number,
         operation=i.operation, task_name=i.task_name, error=i.error,
         attempts=(i.details or {}).get("attempts"), resolved_at=i.resolved_at, resolved_by=who,
-        retryable=i.resolved_at is None and i.operation in RETRYABLE_OPERATIONS)
+        retryable=i.resolved_at is None and i.operation in RETRYABLE_OPERATIONS,
+        resolution_note=i.resolution_note)
         for i, number, who in session.execute(stmt)]
     return Page(rows=rows, total=total or 0, page=page, per_page=per_page)

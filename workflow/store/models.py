@@ -527,6 +527,8 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id"), comment="the admin who retried it (NULL: resolved by the system)")
+    resolution_note: Mapped[str | None] = mapped_column(
+        Text, comment="what the administrator who closed it did (NULL: retried)")
 
 
 class ApiCredential(Base):
