@@ -133,13 +133,19 @@ def test_the_case_page_names_the_priority(world, app):
     assert "Prioritas:</strong> Biasa" in page
 
 
-def test_a_photo_removed_from_storage_loses_its_small_copy_too(world):
+def _reported_photo(world):
+    """A new report's photo of the problem, added by the triage desk."""
     sub = world.report()
     world.triage
     with world.services.uow() as uow:
         photo = commands.add_attachment(uow, world.triage, sub.case_id,
                                         world.services.storage.prepare(jpeg_bytes()), kind="before")
         uow.commit()
+    return photo
+
+
+def test_a_photo_removed_from_storage_loses_its_small_copy_too(world):
+    photo = _reported_photo(world)
     with world.services.reading() as session:
         name = session.get(Attachment, photo.id).storage_name
     storage = world.services.storage
@@ -201,12 +207,7 @@ def test_a_pair_the_process_cannot_route_shows_no_preview(world):
 
 
 def test_photos_are_kept_by_the_browser_only_and_a_lost_one_is_not_found(world, app):
-    sub = world.report()
-    world.triage
-    with world.services.uow() as uow:
-        photo = commands.add_attachment(uow, world.triage, sub.case_id,
-                                        world.services.storage.prepare(jpeg_bytes()), kind="before")
-        uow.commit()
+    photo = _reported_photo(world)
     triage = _client(app, "triase")
     for url in (f"/cases/attachments/{photo.id}", f"/cases/attachments/{photo.id}/small"):
         answer = triage.get(url)
