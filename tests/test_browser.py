@@ -497,6 +497,9 @@ def test_a_citizen_pins_a_point_on_a_phone_follows_a_nearby_report_and_files_ano
     page.select_option("#category", "sampah")
     expect(page.locator("#map-picker")).to_be_visible()
     expect(page.locator("#map-picker .leaflet-tile-loaded").first).to_be_visible()
+    # the map's credits are links in text: told apart by more than colour (axe: link-in-text-block)
+    assert page.eval_on_selector("#map-picker .leaflet-control-attribution a",
+                                 "a => getComputedStyle(a).textDecorationLine") == "underline"
     page.tap("#use-my-location")
     expect(page.locator("#map-status")).to_contain_text("Kecamatan Mariso")
     assert page.input_value("#lat") == "-5.156000" and page.input_value("#area") == "mariso"
