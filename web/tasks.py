@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
@@ -106,7 +105,7 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
         form = services().definition.forms[item.form_key]
         unread = fields_unread(session, services().definition, item.case.spec_id, form)
         if unread:  # the case's process version would ignore them: not offered
-            form = dataclasses.replace(form, fields=tuple(f for f in form.fields if f.name not in unread))
+            form = replace(form, fields=tuple(f for f in form.fields if f.name not in unread))
         candidates = []
         if any(f.merge_into for f in form.fields):
             candidates = duplicate_candidates(session, item.case, days=References(session).city.duplicate_days,

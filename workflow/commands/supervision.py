@@ -22,6 +22,7 @@ from workflow.access import (
     supervising_role,
 )
 from workflow.commands.change import CaseChange
+from workflow.commands.tasks import complete_work_item
 from workflow.engine.runtime import Snapshot
 from workflow.errors import DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
@@ -217,8 +218,6 @@ def acknowledge_late_task(uow: UnitOfWork, actor: Actor, item_id: int, note: str
     (a city supervisor answers the OPD's breach and the city's critical one at once): each
     review task is completed with ``note`` in its text fields, each in the audit trail. The
     number acknowledged."""
-    from workflow.commands.tasks import complete_work_item
-
     item = _supervised_item(uow, actor, item_id)
     note = _text(note)
     errors: dict = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,8 +27,6 @@ def fields_unread(session: Session, definition: ProcessDefinition, spec_id: int,
     process version ``spec_id`` a case runs does not: that version would ignore their value (a
     choice added to today's process, such as sending a report to another OPD than the routing
     table's). Fields no version reads (a reason, a note) are only recorded: none of these."""
-    import re
-
     row = session.get(ProcessSpec, spec_id)
     if row is None or row.content_hash == definition.content_hash:
         return set()
