@@ -35,7 +35,7 @@ MAIL_OFFERED = {"TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": "9", "TAN
 
 CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
                "outbox", "subscriptions", "incidents", "cases", "reports", "process_specs", "memberships", "users",
-               "api_credentials", "sla_daily", "rate_counters", "key_checks")
+               "api_credentials", "sla_daily", "rate_counters", "key_checks", "security_events")
 
 
 def _prepare(url: str) -> None:
@@ -91,6 +91,35 @@ def pg_database():
 
 
 _EMPTYING: dict[str, tuple] = {}  # url -> (engine, the case tables' id sequences)
+_REFERENCE: dict[str, dict[str, list[dict]]] = {}  # url -> the seeded reference tables' rows
+_CHANGED_REFERENCE: set[str] = set()  # urls whose reference data a test changed
+
+
+def _reference_tables() -> list:
+    """The tables a test does not empty (the city's seed data, settings), parents first."""
+    from workflow.store.models import Base
+
+    return [t for t in Base.metadata.sorted_tables if t.name not in CASE_TABLES and t.name != "security_chain"]
+
+
+def _restore_reference(engine, url: str) -> None:
+    """Put the seeded reference data back as ``_prepare`` left it (PostgreSQL shares one
+    database between tests; SQLite copies a fresh file for each)."""
+    tables = _reference_tables()
+    with engine.begin() as conn:
+        if url not in _REFERENCE:
+            _REFERENCE[url] = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()] for t in tables}
+            return
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for table in reversed(tables):
+            conn.execute(table.delete())
+        for table in tables:
+            if _REFERENCE[url][table.name]:
+                conn.execute(table.insert(), _REFERENCE[url][table.name])
+            if "id" in table.c and table.c.id.autoincrement is not False:
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                     f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false) "
+                                     f"WHERE pg_get_serial_sequence('{table.name}', 'id') IS NOT NULL")
 
 
 def _truncate_pg(url: str) -> None:
@@ -105,13 +134,27 @@ def _truncate_pg(url: str) -> None:
                 "JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' AND t.relname = ANY(%(t)s)",
                 {"t": list(CASE_TABLES)})]
         _EMPTYING[url] = (engine, sequences)
+        _restore_reference(engine, url)  # the first time: remembers them
     engine, sequences = _EMPTYING[url]
+    if url in _CHANGED_REFERENCE:
+        _restore_reference(engine, url)
+        _CHANGED_REFERENCE.discard(url)
     with engine.begin() as conn:
         # Test set-up only: replica mode skips the append-only triggers and foreign-key checks.
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for table in CASE_TABLES:
             conn.exec_driver_sql(f"DELETE FROM {table}")
         conn.exec_driver_sql("SELECT " + ", ".join(f"setval('{s}', 1, false)" for s in sequences))
+        conn.exec_driver_sql(f"UPDATE security_chain SET seq = 0, hash = '{'0' * 64}'")
+
+
+@pytest.fixture
+def reference_restored(db_url):
+    """For a test that changes the city's reference data (agencies, categories, the calendar,
+    ...): on PostgreSQL the next test finds it as seeded again."""
+    yield
+    if not db_url.startswith("sqlite"):
+        _CHANGED_REFERENCE.add(db_url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -154,6 +154,17 @@ def tamper(engine, sql: str) -> None:
         conn.execute(text(sql))
 
 
+def tamper_security(engine, sql: str) -> None:
+    """As :func:`tamper`, on the security log."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER security_events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER security_events_no_delete")
+        else:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.execute(text(sql))
+
+
 def verify_cli(settings):
     """``tanggap audit verify`` on the test's database, as an operator would run it."""
     from click.testing import CliRunner

@@ -121,6 +121,26 @@ class Action(enum.StrEnum):
     INCIDENT_RESOLVED = "incident_resolved"  # an administrator closed an incident of the case with a note
 
 
+class SecurityAction(enum.StrEnum):
+    """Security log actions (``workflow.store.security_log``): ``<subject>_<past verb>``."""
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"  # refused: too many failures for the account or the client
+    LOGGED_OUT = "logged_out"
+    PASSWORD_CHANGED = "password_changed"  # by its owner
+    PASSWORD_RESET = "password_reset"  # by an administrator (the new one is shown once)
+    USER_CREATED = "user_created"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_REACTIVATED = "user_reactivated"
+    ROLES_CHANGED = "roles_changed"  # memberships: roles and their scopes
+    CREDENTIAL_CREATED = "credential_created"  # an Open311 API key or a JSON API token
+    CREDENTIAL_FIRST_USE = "credential_first_use"  # its first use of the day (city time)
+    CREDENTIAL_REVOKED = "credential_revoked"
+    ADMIN_CHANGED = "admin_changed"  # reference data, settings, processes: old and new values
+    CONTACT_VIEWED = "contact_viewed"  # a staff member opened a reporter's contact details
+
+
 class NoticeChannel(enum.StrEnum):
     """How someone who follows a case is told (``subscriptions.channel``)."""
 

@@ -583,3 +583,38 @@ class KeyCheck(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True, comment="which secret")
     check_value: Mapped[str] = mapped_column(
         String(64), comment="HMAC-SHA256 of a fixed text under the secret (not the secret)")
+
+
+class SecurityEvent(Base):
+    """The security log: who logged in or failed to, who changed what as an administrator, who
+    opened a reporter's contact details. Append-only (database triggers, migration 0020) and one
+    hash chain for the whole deployment (``workflow.store.security_log``)."""
+
+    __tablename__ = "security_events"
+    __table_args__ = (Index("ix_security_events_actor", "actor_user_id", "occurred_at"),
+                      Index("ix_security_events_subject", "subject_user_id", "occurred_at"),
+                      Index("ix_security_events_action", "action", "occurred_at"),
+                      Index("ix_security_events_occurred", "occurred_at"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), unique=True,
+                                     comment="1, 2, ... along the one chain")
+    occurred_at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(60), comment="workflow.vocabulary.SecurityAction")
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="who acted (NULL: unknown)")
+    actor_name: Mapped[str] = mapped_column(String(200), comment="username as typed, or 'system'")
+    subject_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="the account concerned")
+    subject: Mapped[str | None] = mapped_column(String(200), comment="what it concerns, e.g. agency:DLH, case:42")
+    client_ip: Mapped[str | None] = mapped_column(String(64), comment="the request's address, if any")
+    details: Mapped[str] = mapped_column(Text, comment="canonical JSON exactly as hashed (old and new values)")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SecurityChain(Base):
+    """The head of the security log's chain: one row. Appending updates it first, which queues
+    concurrent writers (the row lock on PostgreSQL) so that the chain never forks."""
+
+    __tablename__ = "security_chain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), comment="length of the chain")
+    hash: Mapped[str] = mapped_column(String(64), comment="hash of its last event")

@@ -40,7 +40,7 @@ def revision(url: str, message: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
 
 
-APPEND_ONLY = ("case_events",)  # the app may add rows, never change or remove them
+APPEND_ONLY = ("case_events", "security_events")  # the app may add rows, never change or remove them
 DELETED_BY_THE_APP = ("timers", "rate_counters")  # projections and counters the app removes
 
 
