@@ -1165,7 +1165,8 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/inbox", 403),
     ),
     "admin": (
-        Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"), Visit("/audit"),
+        Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
+        Visit("/audit"),
         Visit("/cases/{verification_case}"), Visit("/cases/999999", 404),
     ),
 }

@@ -82,6 +82,9 @@ EXPECTED = {
     "POST bulk": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                       qr_foreign=403, supervisor_own=400, supervisor_foreign=400,
                       supervisor_city=400, auditor=403, admin=403),
+    "GET admin": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=200),
     "GET incidents": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                           qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                           supervisor_city=403, auditor=403, admin=200),
@@ -119,7 +122,7 @@ def test_access(world, app, role, kind):
         "GET supervise": f"/escalations/items/{item.id}/transfer",
         "POST supervise": f"/escalations/items/{item.id}/transfer",
         "POST ask": f"/tasks/{item.id}/ask", "POST takeover": f"/tasks/{item.id}/takeover",
-        "GET incidents": "/admin/incidents", "GET search": "/cases?q=sampah",
+        "GET incidents": "/admin/incidents", "GET admin": "/admin/", "GET search": "/cases?q=sampah",
         "GET workload": "/escalations/workload", "POST bulk": "/escalations/bulk",
         "POST retry": "/admin/incidents/999999/retry", "POST resolve": "/admin/incidents/999999/resolve",
     }

@@ -1,6 +1,11 @@
-"""Administration: incidents (failed steps) and sending given-up cases back to the sweeper."""
+"""Administration: its index of sections, incidents (failed steps) and sending given-up cases back to the sweeper.
+
+Each administration page registers itself with :func:`section`; the index lists them and every
+admin page shows them as its sub-navigation (``admin/_nav.html``)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -18,6 +23,38 @@ from .helpers import actor, only_for, run_command, services, submit, whole_numbe
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 only_for(bp, Screen.ADMIN)
+
+
+@dataclass(frozen=True)
+class Section:
+    endpoint: str
+    label: object  # lazy strings: translated when shown
+    description: object
+    order: int
+
+
+SECTIONS: list[Section] = []
+
+
+def section(endpoint: str, label, description, order: int) -> None:
+    """Make an administration page known to the index and the sub-navigation."""
+    if all(s.endpoint != endpoint for s in SECTIONS):
+        SECTIONS.append(Section(endpoint, label, description, order))
+        SECTIONS.sort(key=lambda s: s.order)
+
+
+@bp.app_context_processor
+def _sections():
+    return {"admin_sections": SECTIONS}
+
+
+@bp.get("/")
+def index():
+    return render_template("admin/index.html")
+
+
+section("admin.incident_list", _l("Incidents"),
+        _l("Steps the engine could not take: retry them, or close them with a note."), 90)
 
 
 class ResolveForm(Form):

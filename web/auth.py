@@ -64,7 +64,7 @@ class LoginForm(Form):
 
 # where a user lands after logging in: the first of these screens they may use
 HOMES = ((Screen.FIELD, "field.index"), (Screen.INBOX, "inbox.index"), (Screen.ESCALATIONS, "escalations.index"),
-         (Screen.ADMIN, "admin.incident_list"), (Screen.HISTORY, "audit.search"))
+         (Screen.ADMIN, "admin.index"), (Screen.HISTORY, "audit.search"))
 
 
 def home_for(user: WebUser) -> str:
