@@ -23,7 +23,7 @@ def test_login_lands_where_the_role_works(world, web):
     assert web.login("inspektorat").headers["Location"] == "/audit"
     web.logout()
     world.user("admin.kota", ("admin", None))
-    assert web.login("admin.kota").headers["Location"] == "/admin/incidents"
+    assert web.login("admin.kota").headers["Location"] == "/admin/"
 
 
 def test_wrong_password_is_refused_in_indonesian(world, web):
