@@ -30,7 +30,6 @@ from workflow import commands
 from workflow.access import actor_for_user
 from workflow.store.models import Agency, Area, Case, Category, Report, WorkItem
 from workflow.store.reference import city_zone
-from workflow.store.specs import ensure_stored
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 PASSWORD = "bench-password-123"
@@ -64,7 +63,7 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
     """``count`` synthetic cases (numbers from ``start``), one transaction per batch, written
     through the driver (ORM inserts would make the 1M-case run take most of an hour)."""
     with services.uow() as uow:
-        spec_id = ensure_stored(uow.session, services.definition, NOW).id
+        spec_id = services.versions.ensure_current(uow.session, NOW).id
         uow.commit()
     dialect = services.engine.dialect.name
     with Session(services.engine) as s:

@@ -40,7 +40,6 @@ from bench.setup import fresh_services
 from workflow.areas import AreaMap, area_map
 from workflow.read.nearby import duplicate_candidates, open_nearby
 from workflow.store.models import OPEN_CASE, Agency, Case, Category, Report
-from workflow.store.specs import ensure_stored
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 PER_DAY = 350  # reports a day, every day
@@ -102,7 +101,7 @@ def add_reports(services, city: City, categories: list[Category], count: int, st
     NOW) and their cases, written through the driver in batches."""
     dialect = services.engine.dialect.name
     with services.uow() as uow:
-        spec_id = ensure_stored(uow.session, services.definition, NOW).id
+        spec_id = services.versions.ensure_current(uow.session, NOW).id
         uow.commit()
     with Session(services.engine) as s:
         agencies = [a.id for a in s.scalars(select(Agency).where(Agency.handles_reports.is_(True)))]

@@ -24,7 +24,6 @@ from bench.setup import fresh_services
 from bench.timing import median_ms
 from escalation.sweeper import Sweeper
 from workflow.store.models import Agency, Area, Case, Category, Report, Timer
-from workflow.store.specs import ensure_stored
 from workflow.vocabulary import CaseStatus, Channel
 
 NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
@@ -33,7 +32,7 @@ NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 def add_open_cases(services, count: int, start: int) -> None:
     with services.uow() as uow:
         s = uow.session
-        spec = ensure_stored(s, services.definition, NOW)
+        spec = services.versions.ensure_current(s, NOW)
         category = s.scalar(select(Category.id).limit(1))
         area = s.scalar(select(Area.id).where(Area.parent_id.is_(None)).limit(1))
         agency = s.scalar(select(Agency.id).where(Agency.code == "DLH"))

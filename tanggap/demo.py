@@ -5,6 +5,7 @@ form values of each step, are data (``demo_cases.yaml``); the steps run on the s
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import re
@@ -23,6 +24,7 @@ from workflow.access import Actor, actor_for_user
 from workflow.areas import area_map
 from workflow.clock import ManualClock
 from workflow.commands.users import password_problem
+from workflow.engine.runtime import ProcessEngine
 from workflow.errors import ValidationError
 from workflow.services import Services
 from workflow.store.models import Agency, Membership, QrTeam, User, WorkItem
@@ -186,9 +188,8 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
     rng = random.Random(seed)
     real_now = services.clock.now()
     clock = ManualClock(real_now - timedelta(days=days))
-    demo = Services(**{**services.__dict__, "clock": clock,
-                       "process": type(services.process)(services.definition, clock),
-                       "spec_cache": services.spec_cache})
+    demo = dataclasses.replace(services, clock=clock,
+                               versions=services.versions.with_engines(lambda d: ProcessEngine(d, clock)))
     data = load_plan()
     driver = _Driver(demo, clock, rng, real_now, data["steps"])
     open_stops = set(data["open_stops"])

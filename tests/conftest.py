@@ -35,7 +35,8 @@ MAIL_OFFERED = {"TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": "9", "TAN
 
 CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
                "outbox", "subscriptions", "incidents", "cases", "reports", "process_specs", "memberships", "users",
-               "api_credentials", "sla_daily", "rate_counters", "key_checks", "security_events")
+               "api_credentials", "sla_daily", "rate_counters", "key_checks", "security_events",
+               "migration_refusals", "process_migrations")
 
 
 def _prepare(url: str) -> None:

@@ -3,6 +3,8 @@ answered, and what the routing table will give; routing to another OPD, with a r
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -181,7 +183,8 @@ def test_a_case_of_an_earlier_process_version_is_not_offered_what_it_would_ignor
         current = uow.session.get(ProcessSpec, world.case(sub.case_id).spec_id)
         older = ProcessSpec(content_hash="0" * 64, process_id=current.process_id, spec_json=current.spec_json,
                             source={name: text.replace("route_to", "") for name, text in current.source.items()},
-                            created_at=current.created_at)
+                            created_at=current.created_at, version=current.version + 1,
+                            deployed_at=current.deployed_at - timedelta(days=1))
         uow.session.add(older)
         uow.session.flush()
         uow.session.execute(update(Case).where(Case.id == sub.case_id).values(spec_id=older.id))

@@ -30,6 +30,7 @@ ACTIONS = {
     Action.CASE_FOLLOWED: _l("Followed by a citizen with the same problem"),
     Action.NOTICES_RETRIED: _l("Messages queued again"),
     Action.INCIDENT_RESOLVED: _l("Incident closed by an administrator"),
+    Action.PROCESS_MIGRATED: _l("Moved onto another process version"),
 }
 ROLES = {  # the role an audit event's actor acted under
     Role.TRIAGE: _l("Triage officer"), Role.COORDINATOR: _l("OPD coordinator"), Role.QR_OFFICER: _l("QR officer"),

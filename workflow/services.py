@@ -19,6 +19,7 @@ from workflow.passwords import Passwords
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import make_engine, make_session_factory
 from workflow.store.reference import city_zone
+from workflow.store.specs import ProcessVersions
 from workflow.store.tracking import TrackingCodes
 from workflow.store.uow import UnitOfWork
 
@@ -44,13 +45,23 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
-    definition: ProcessDefinition
-    process: ProcessEngine
+    versions: ProcessVersions
     storage: AttachmentStore
     tracking: TrackingCodes
     city_zone: Callable[[], ZoneInfo]
     passwords: Passwords = field(default_factory=Passwords)
     spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
+
+    @property
+    def definition(self) -> ProcessDefinition:
+        """The process version new cases start on, as last read from the database (each unit of
+        work and each web request reads it again: ``versions.refresh``)."""
+        return self.versions.current
+
+    @property
+    def process(self) -> ProcessEngine:
+        """The engine of the current version."""
+        return self.versions.engine()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -86,9 +97,10 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
     definition = definition or load_definition(settings.bpmn_dir)
     sessions = make_session_factory(engine)
     zone = CityZone(sessions)
+    sla_calendar = calendar(zone) if calendar else None
     return Services(
-        settings=settings, engine=engine, sessions=sessions, clock=clock, definition=definition,
-        process=ProcessEngine(definition, clock, calendar(zone) if calendar else None),
+        settings=settings, engine=engine, sessions=sessions, clock=clock,
+        versions=ProcessVersions(definition, lambda d: ProcessEngine(d, clock, sla_calendar)),
         storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes),
         tracking=TrackingCodes(settings.tracking_key), city_zone=zone,
         passwords=passwords or Passwords())

@@ -118,6 +118,7 @@ class Action(enum.StrEnum):
     NOTIFICATION_FAILED = "notification_failed"  # given up after the last attempt
     NOTICES_STOPPED = "notices_stopped"  # a recipient used the stop link
     NOTICES_RETRIED = "notices_retried"  # an administrator queued given-up notices again
+    PROCESS_MIGRATED = "process_migrated"  # an administrator moved the case onto another process version
     INCIDENT_RESOLVED = "incident_resolved"  # an administrator closed an incident of the case with a note
 
 

@@ -25,7 +25,6 @@ from workflow.ranges import OUT_OF_RANGE, moment_in_range
 from workflow.store.attachments import PreparedImage
 from workflow.store.models import Case, Report
 from workflow.store.reference import References
-from workflow.store.specs import ensure_stored
 from workflow.store.uow import UnitOfWork
 from workflow.text import check_fields
 from workflow.vocabulary import (
@@ -329,7 +328,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
         confidential=bool(data.confidential), attributes=clean["attributes"],
         media_url=clean["media_url"], submitted_at=now)
     uow.session.add(report)
-    spec = ensure_stored(uow.session, uow.definition, now)
+    spec = uow.services.versions.ensure_current(uow.session, now)
     case = Case(report=report, spec_id=spec.id, status=CaseStatus.TRIAGE,
                 category_id=clean["category"].id, area_id=clean["area"].id,
                 # only a point the reporter gave is a place other reports are near

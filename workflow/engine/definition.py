@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import yaml
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -36,7 +38,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from workflow.engine.forms import FormDefinition, parse_forms
 from workflow.engine.serialization import serializer
-from workflow.vocabulary import AttachmentKind, CaseStatus, Role
+from workflow.vocabulary import SLA_ROLES, AttachmentKind, CaseStatus, Role
 
 PROCESS_ID = "tanggap_case"
 Labels = Mapping[str, str]  # {"id": ..., "en": ...}
@@ -262,36 +264,52 @@ def _pick(labels: Labels | None, locale: str) -> str:
     return (labels or {}).get(locale) or (labels or {}).get("id") or ""
 
 
-def load_definition(bpmn_dir: Path, process_id: str = PROCESS_ID) -> ProcessDefinition:
+PROCESS_FILES = ("*.bpmn", "*.dmn", "tasks.yaml")  # what a process version is made of
+
+
+def read_source(bpmn_dir: Path) -> dict[str, str]:
+    """The files of the process in ``bpmn_dir``: {file name: text}."""
     bpmn_dir = Path(bpmn_dir)
+    return {p.name: p.read_text(encoding="utf-8")
+            for pattern in PROCESS_FILES for p in sorted(bpmn_dir.glob(pattern))}
+
+
+def load_definition(bpmn_dir: Path, process_id: str = PROCESS_ID) -> ProcessDefinition:
+    return definition_from_source(read_source(bpmn_dir), process_id)
+
+
+def definition_from_source(source: Mapping[str, str], process_id: str = PROCESS_ID) -> ProcessDefinition:
+    """The process made of these files (a folder's, or a stored version's ``source``). The
+    content hash covers the parsed spec and ``tasks.yaml``: a change of either is a new version."""
+    source = dict(source)
+    bpmn_names = sorted(n for n in source if n.endswith(".bpmn"))
     parser = SpiffBpmnParser(validator=VALIDATOR)
-    bpmn_files = sorted(bpmn_dir.glob("*.bpmn"))
-    dmn_files = sorted(bpmn_dir.glob("*.dmn"))
-    parser.add_bpmn_files([str(p) for p in bpmn_files])
-    parser.add_dmn_files([str(p) for p in dmn_files])
+    for name in bpmn_names:
+        parser.add_bpmn_str(source[name].encode("utf-8"), filename=name)
+    for name in sorted(n for n in source if n.endswith(".dmn")):
+        parser.add_dmn_str(source[name].encode("utf-8"), filename=name)
     spec = parser.get_spec(process_id)
     subprocess_specs = parser.get_subprocess_specs(process_id)
 
     raw = json.loads(serializer().serialize_json(BpmnWorkflow(spec, subprocess_specs)))
     spec_part = {"spec": raw["spec"], "subprocess_specs": raw["subprocess_specs"]}
     spec_json = json.dumps(spec_part, sort_keys=True, separators=(",", ":"))
-    content_hash = hashlib.sha256(spec_json.encode()).hexdigest()
+    tasks_yaml = source.get("tasks.yaml", "")
+    content_hash = hashlib.sha256((spec_json + "\n" + tasks_yaml).encode()).hexdigest()
 
-    meta = yaml.safe_load((bpmn_dir / "tasks.yaml").read_text(encoding="utf-8"))
-    source = {p.name: p.read_text(encoding="utf-8") for p in [*bpmn_files, *dmn_files]}
-    source["tasks.yaml"] = (bpmn_dir / "tasks.yaml").read_text(encoding="utf-8")
-    document = _document_order(source, bpmn_files)
+    meta = yaml.safe_load(tasks_yaml)
+    if not isinstance(meta, dict):
+        raise DefinitionError(["tasks.yaml: not a mapping of lanes, forms, statuses and tasks"])
+    document = _document_order(source, bpmn_names)
     return _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta,
                   _flow_order(spec, document), document)
 
 
-def _document_order(source: dict[str, str], files: list[Path]) -> dict[str, int]:
+def _document_order(source: dict[str, str], files: list[str]) -> dict[str, int]:
     """Where each element id first appears in the BPMN files (the modeller's order)."""
-    import re
-
     order: dict[str, int] = {}
-    for path in files:
-        for match in re.finditer(r'<bpmn:\w+ id="([^"]+)"', source[path.name]):
+    for name in files:
+        for match in re.finditer(r'<bpmn:\w+ id="([^"]+)"', source[name]):
             order.setdefault(match.group(1), len(order))
     return order
 
@@ -369,6 +387,8 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
                 problems.append(f"{name}: form {form_key!r} has no case status under statuses.open")
                 continue
             status = CaseStatus(open_statuses[form_key])
+        if not side and rule.role in SLA_ROLES and not _boundary_timers(specs, name):
+            problems.append(f"{name}: a task of {rule.role} work has no SLA timer (a boundary timer event)")
         entry = labels.get(name) or {}
         tasks[name] = TaskDefinition(
             name=name, form_key=form_key, lane=task_spec.lane, role=rule.role,
@@ -439,6 +459,15 @@ def _rating_fields(forms: Mapping[str, FormDefinition], problems: list[str]) -> 
         return None
     return RatingFields(form_key=key, score=score.name, comment=comment[1].name if comment else None,
                         scale=tuple(sorted(int(c) for c in score.choices)))
+
+
+def _boundary_timers(specs: Mapping, task_name: str) -> list[str]:
+    """Ids of the timer boundary events on ``task_name``."""
+    split = specs.get(f"{task_name}.BoundaryEventSplit")
+    if split is None:
+        return []
+    return [o.name for o in split.outputs
+            if isinstance(o, BoundaryEvent) and isinstance(o.event_definition, TimerEventDefinition)]
 
 
 def _boundary_messages(specs: Mapping, task_name: str) -> set[str]:

@@ -100,3 +100,13 @@ class SandboxEnvironment(TaskDataEnvironment):
 
 def make_script_engine(functions: Mapping[str, Callable[..., Any]] | None = None) -> PythonScriptEngine:
     return PythonScriptEngine(environment=SandboxEnvironment(functions))
+
+
+def compile_problem(code: str, mode: str) -> str | None:
+    """Why the sandbox refuses ``code`` (``mode`` "eval" for an expression, "exec" for a script),
+    or None: the check a process version's files pass before they are deployed."""
+    try:
+        _compile(code.strip() if mode == "eval" else code, mode)
+    except (ValueError, SyntaxError) as exc:
+        return str(exc)
+    return None

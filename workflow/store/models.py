@@ -229,15 +229,24 @@ class Report(Base):
 
 
 class ProcessSpec(Base):
-    """A serialized BPMN spec (with its subprocess and DMN specs), stored once per content hash."""
+    """A process version: the serialized BPMN spec (with its subprocess and DMN specs) and the
+    files it was made of, stored once per content hash. New cases start on the version deployed
+    last (``deployed_at``); a case keeps its version until it is migrated."""
 
     __tablename__ = "process_specs"
     id: Mapped[int] = mapped_column(primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     process_id: Mapped[str] = mapped_column(String(100))
     spec_json: Mapped[str] = mapped_column(Text)
-    source: Mapped[dict] = mapped_column(comment="{file name: text} of the bpmn/ files it came from")
+    source: Mapped[dict] = mapped_column(comment="{file name: text}: the .bpmn, .dmn and tasks.yaml it was made of")
     created_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, unique=True, comment="1, 2, ... in the order first deployed")
+    deployed_at: Mapped[datetime] = mapped_column(
+        index=True, comment="when it was (last) deployed: the latest is the one new cases start on")
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), comment="NULL: the files of a release")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="", comment="what changed, in the deployer's words")
+
+    deployed_by: Mapped[User | None] = relationship()
 
 
 # Literal, not bound: SQLite uses a partial index only for a query repeating its WHERE as written.
@@ -618,3 +627,39 @@ class SecurityChain(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), comment="length of the chain")
     hash: Mapped[str] = mapped_column(String(64), comment="hash of its last event")
+
+
+class ProcessMigration(Base):
+    """Moving open cases from one process version to another, in the background: one case per
+    transaction, the progress written with it, so that a worker killed halfway resumes after the
+    last case it committed (``cursor_case_id``)."""
+
+    __tablename__ = "process_migrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_spec_id: Mapped[int] = mapped_column(ForeignKey("process_specs.id"))
+    to_spec_id: Mapped[int] = mapped_column(ForeignKey("process_specs.id"))
+    case_filter: Mapped[dict] = mapped_column(comment="which open cases of the version: category, agency, stage")
+    state: Mapped[str] = mapped_column(String(16), index=True, comment="queued / running / done / cancelled")
+    total: Mapped[int] = mapped_column(Integer, comment="cases chosen when it was queued")
+    migrated: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    cursor_case_id: Mapped[int] = mapped_column(Integer, default=0, comment="every case up to this id is handled")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(80), comment="worker running it")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(comment="another worker may take it over after")
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class MigrationRefusal(Base):
+    """A case a migration left on its version, and why."""
+
+    __tablename__ = "migration_refusals"
+    __table_args__ = (UniqueConstraint("migration_id", "case_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    migration_id: Mapped[int] = mapped_column(ForeignKey("process_migrations.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    reason: Mapped[str] = mapped_column(Text, comment="in the application's message form (workflow.messages)")

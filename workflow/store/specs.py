@@ -1,25 +1,130 @@
-"""Process versions in the database: each spec stored once, by content hash."""
+"""Process versions in the database: each stored once, by content hash, and numbered.
+
+New cases start on the version deployed last. A worker keeps the versions it has parsed
+(:class:`ProcessVersions`) and asks the database which one is current at the start of every
+unit of work and request (one indexed row), so a deployment made by any worker or the CLI is
+what the next case of every worker starts on.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow.engine.definition import ProcessDefinition
+from workflow.engine.definition import ProcessDefinition, definition_from_source
+from workflow.engine.runtime import ProcessEngine
 from workflow.store.models import ProcessSpec
 
+RELEASE_NOTE = "the process files of this release (bpmn/)"
 
-def ensure_stored(session: Session, definition: ProcessDefinition, now) -> ProcessSpec:
-    """The stored row for this spec version, inserted the first time it is seen."""
+
+def _current_row(session: Session):
+    return session.execute(select(ProcessSpec.id, ProcessSpec.content_hash)
+                           .order_by(ProcessSpec.deployed_at.desc(), ProcessSpec.id.desc()).limit(1)).first()
+
+
+def store_version(session: Session, definition: ProcessDefinition, now: datetime, *,
+                  deployed_by_id: int | None = None, note: str = "") -> ProcessSpec:
+    """Make ``definition`` the version new cases start on: a new numbered row, or, for content
+    stored before, that row deployed again."""
     row = session.scalar(select(ProcessSpec).where(ProcessSpec.content_hash == definition.content_hash))
+    latest = session.scalar(select(func.max(ProcessSpec.deployed_at)))
+    if latest is not None and latest >= now:  # the latest deployment is the current one, ties too
+        now = latest + timedelta(microseconds=1)
     if row is None:
+        number = (session.scalar(select(func.max(ProcessSpec.version))) or 0) + 1
         row = ProcessSpec(content_hash=definition.content_hash, process_id=definition.process_id,
-                          spec_json=definition.spec_json, source=definition.source, created_at=now)
+                          spec_json=definition.spec_json, source=definition.source, created_at=now,
+                          version=number, deployed_at=now, deployed_by_id=deployed_by_id, note=note)
         session.add(row)
-        session.flush()
+    else:
+        row.deployed_at, row.deployed_by_id, row.note = now, deployed_by_id, note or row.note
+    session.flush()
     return row
+
+
+def deploy_release(session: Session, definition: ProcessDefinition, now: datetime) -> ProcessSpec | None:
+    """The release's own files (``bpmn/``) become a version the first time they are seen; once
+    stored they are never deployed again by a restart, so a version an administrator deployed
+    since stays current. None when they were stored before."""
+    if session.scalar(select(ProcessSpec.id).where(ProcessSpec.content_hash == definition.content_hash)):
+        return None
+    return store_version(session, definition, now, note=RELEASE_NOTE)
+
+
+class ProcessVersions:
+    """The versions one process (web worker, sweeper, CLI) has parsed, and the current one.
+    Shared by threads: parsing happens under a lock, the current version is swapped whole."""
+
+    def __init__(self, files: ProcessDefinition, make_engine: Callable[[ProcessDefinition], ProcessEngine]):
+        self.files = files  # the release's bpmn/: current until the database names a version
+        self._make_engine = make_engine
+        self._by_hash: dict[str, ProcessDefinition] = {files.content_hash: files}
+        self._by_id: dict[int, ProcessDefinition] = {}
+        self._engines: dict[str, ProcessEngine] = {}
+        self._lock = threading.Lock()
+        self.current: ProcessDefinition = files
+        self.current_id: int | None = None
+
+    def with_engines(self, make_engine: Callable[[ProcessDefinition], ProcessEngine]) -> ProcessVersions:
+        """The same versions with engines of another kind (the demo's own clock)."""
+        other = ProcessVersions(self.files, make_engine)
+        other._by_hash, other._by_id = self._by_hash, self._by_id
+        other.current, other.current_id = self.current, self.current_id
+        return other
+
+    def engine(self, definition: ProcessDefinition | None = None) -> ProcessEngine:
+        definition = definition or self.current
+        engine = self._engines.get(definition.content_hash)
+        if engine is None:
+            with self._lock:
+                engine = self._engines.setdefault(definition.content_hash, self._make_engine(definition))
+        return engine
+
+    def refresh(self, session: Session) -> ProcessDefinition:
+        """The current version as the database says; parsed the first time it is seen."""
+        row = _current_row(session)
+        if row is not None and row.id != self.current_id:
+            definition = self.definition_of(session, row.id)
+            self.current, self.current_id = definition, row.id
+        return self.current
+
+    def ensure_current(self, session: Session, now: datetime) -> ProcessSpec:
+        """The row of the version a new case starts on (the files of the release on a database
+        that has none yet)."""
+        self.refresh(session)
+        if self.current_id is None:
+            row = store_version(session, self.files, now, note=RELEASE_NOTE)
+            self._by_id[row.id] = self.files
+            self.current, self.current_id = self.files, row.id
+        return session.get(ProcessSpec, self.current_id)
+
+    def definition_of(self, session: Session, spec_id: int) -> ProcessDefinition:
+        """The definition of a stored version, parsed from its files once."""
+        known = self._by_id.get(spec_id)
+        if known is not None:
+            return known
+        row = session.get(ProcessSpec, spec_id)
+        if row is None:
+            raise LookupError(f"no process version with id {spec_id}")
+        with self._lock:
+            definition = self._by_hash.get(row.content_hash)
+            if definition is None:
+                definition = definition_from_source(row.source, row.process_id)
+                self._by_hash[row.content_hash] = definition
+            self._by_id[spec_id] = definition
+        return definition
+
+    def adopt(self, spec_id: int, definition: ProcessDefinition) -> None:
+        """A version this process just deployed: known without parsing it again."""
+        with self._lock:
+            self._by_hash.setdefault(definition.content_hash, definition)
+            self._by_id[spec_id] = self._by_hash[definition.content_hash]
 
 
 def fields_unread(session: Session, definition: ProcessDefinition, spec_id: int, form) -> set[str]:
@@ -32,6 +137,7 @@ def fields_unread(session: Session, definition: ProcessDefinition, spec_id: int,
         return set()
 
     def reads(source: dict, name: str) -> bool:
-        return any(re.search(rf"\b{re.escape(name)}\b", text) for text in source.values())
+        return any(re.search(rf"\b{re.escape(name)}\b", text) for name_, text in source.items()
+                   if name_ != "tasks.yaml")
 
     return {f.name for f in form.fields if reads(definition.source, f.name) and not reads(row.source or {}, f.name)}

@@ -27,6 +27,7 @@ from workflow.passwords import Passwords
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import WRITE_OPTION
 from workflow.store.models import Incident
+from workflow.store.specs import ProcessVersions
 from workflow.store.tracking import TrackingCodes
 
 CONFLICT_MESSAGE = msg("This case was just changed by someone else. Reload it and try again.")
@@ -38,8 +39,7 @@ class Needs(Protocol):
     settings: Settings
     sessions: sessionmaker[Session]
     clock: Clock
-    definition: ProcessDefinition
-    process: ProcessEngine
+    versions: ProcessVersions
     storage: AttachmentStore
     tracking: TrackingCodes
     passwords: Passwords
@@ -52,8 +52,6 @@ class UnitOfWork:
     def __init__(self, services: Needs, *, record_incidents: bool = True):
         self.services = services
         self.clock = services.clock
-        self.process = services.process
-        self.definition = services.definition
         self.settings = services.settings
         self.storage = services.storage
         self._on_rollback: list[Callable[[], None]] = []
@@ -67,6 +65,8 @@ class UnitOfWork:
         self.session = self.services.sessions()
         # On SQLite this starts the transaction with BEGIN IMMEDIATE: writers queue.
         self.session.connection(execution_options={WRITE_OPTION: True})
+        self.definition: ProcessDefinition = self.services.versions.refresh(self.session)
+        self.process: ProcessEngine = self.services.versions.engine(self.definition)
         return self
 
     def acting_on(self, operation: str, case_id: int | None = None, **context) -> None:
