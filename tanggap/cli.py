@@ -56,6 +56,19 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     services = _services(ctx)
     schema.upgrade(services.engine, revision, tracking_key=services.settings.tracking_key)
     click.echo(f"database at revision {schema.current_revision(services.engine)}")
+    if revision == "head":
+        _deploy_release(services)
+
+
+def _deploy_release(services: Services) -> None:
+    """The release's process files become a version the first time this database sees them."""
+    from workflow.store.specs import deploy_release
+
+    with services.uow() as uow:
+        row = deploy_release(uow.session, services.versions.files, services.clock.now())
+        uow.commit()
+        if row is not None:
+            click.echo(f"process: the files of this release are version {row.version}")
 
 
 @db.command("grant")
@@ -458,3 +471,8 @@ main.add_command(_credential_group("token", "JSON API bearer tokens, each acting
 
 if __name__ == "__main__":
     main()
+
+
+from tanggap.process_cli import process_group  # noqa: E402 - it imports this module's helpers lazily
+
+main.add_command(process_group)

@@ -24,11 +24,13 @@ from workflow.access import Actor, actor_for_user
 from workflow.areas import area_map
 from workflow.clock import ManualClock
 from workflow.commands.users import password_problem
+from workflow.engine.definition import definition_from_source, read_source
 from workflow.engine.runtime import ProcessEngine
 from workflow.errors import ValidationError
 from workflow.services import Services
-from workflow.store.models import Agency, Membership, QrTeam, User, WorkItem
+from workflow.store.models import Agency, Membership, ProcessSpec, QrTeam, User, WorkItem
 from workflow.store.reference import References
+from workflow.store.specs import RELEASE_NOTE, store_version
 from workflow.vocabulary import AttachmentKind, Channel, Role
 
 PLAN = Path(__file__).resolve().parent / "demo_cases.yaml"
@@ -183,8 +185,15 @@ class _Driver(Scenario):
         raise ValueError(f"unknown placeholder {value!r} in {PLAN.name}")
 
 
+EARLIER_PROCESS = Path(__file__).with_name("demo_process")  # an earlier version of the city's process
+EARLIER_SHARE = 0.4  # the oldest cases of the demo start on it
+
+
 def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
                progress: Callable[[int], None] | None = None) -> DemoSummary:
+    """``count`` cases over the last ``days``. On a database without process versions, the
+    oldest of them start on an earlier version of the process (``demo_process/``), deployed
+    as version 1; the release's files are deployed as version 2 when the rest begin."""
     rng = random.Random(seed)
     real_now = services.clock.now()
     clock = ManualClock(real_now - timedelta(days=days))
@@ -203,8 +212,13 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
     by_stop: dict[str, int] = {}
     open_cases: list[str] = []
     start = real_now - timedelta(days=days)
+    switch_at = _deploy_earlier(demo, start, count)
     n = 0
     while queue:
+        if n == switch_at:
+            with demo.uow() as uow:
+                store_version(uow.session, demo.versions.files, clock.now(), note=RELEASE_NOTE)
+                uow.commit()
         stop = queue.pop(0)
         needs_open = any("{open_case}" in str(data["steps"][s].get("values", {})) for s in data["stops"][stop]["steps"])
         if needs_open and not open_cases and queue:
@@ -233,6 +247,19 @@ def demo_cases(services: Services, count: int, *, seed: int = 7, days: int = 28,
         if progress:
             progress(1)
     return DemoSummary(cases=count, by_stop=by_stop)
+
+
+def _deploy_earlier(demo: Services, start: datetime, count: int) -> int | None:
+    """Version 1 is the earlier process, if the database has none yet: the number of cases after
+    which the release's files take over (None: nothing to switch)."""
+    with demo.uow() as uow:
+        if uow.session.scalar(select(ProcessSpec.id).limit(1)) is not None:
+            return None
+        earlier = {**demo.versions.files.source, **read_source(EARLIER_PROCESS)}  # its own files, ours for the rest
+        store_version(uow.session, definition_from_source(earlier), start,
+                      note="demo: an earlier version of the process, for trying a migration")
+        uow.commit()
+    return max(1, int(count * EARLIER_SHARE))
 
 
 def _answers(attributes: list[dict], rng: random.Random) -> dict:

@@ -31,7 +31,15 @@ def test_fresh_database_seed_demo_then_audit_verify(env, tmp_path):
         statuses = {r[0] for r in conn.execute(text("SELECT DISTINCT status FROM cases"))}
         stages = {r[0] for r in conn.execute(text("SELECT DISTINCT stage FROM cases"))}
         users = conn.execute(text("SELECT count(*) FROM users")).scalar()
+        # the oldest 40% start on the earlier process (version 1), the rest on the release's
+        per_version = dict(conn.execute(text(
+            "SELECT p.version, count(*) FROM cases c JOIN process_specs p ON p.id = c.spec_id GROUP BY p.version")).all())
+        open_on_first = conn.execute(text(
+            "SELECT count(*) FROM cases c JOIN process_specs p ON p.id = c.spec_id "
+            "WHERE p.version = 1 AND c.status IN ('triage', 'in_progress', 'resolved')")).scalar()
     engine.dispose()
+    assert per_version == {1: 16, 2: 24}
+    assert open_on_first > 0  # something for an administrator to migrate
     assert statuses == {"triage", "in_progress", "resolved", "closed", "rejected", "merged"}
     assert stages >= {"triage", "disposition", "dispatch", "field_work", "verification",
                       "closure", "citizen_feedback"}
@@ -44,6 +52,17 @@ def test_fresh_database_seed_demo_then_audit_verify(env, tmp_path):
     again = run(env, "seed", "--demo")
     assert again.exit_code == 0
     assert "already present" in again.output and "skipped" in again.output
+
+    listed = run(env, "process", "list")
+    assert listed.exit_code == 0 and listed.output.splitlines()[1].startswith("*   2"), listed.output
+    dry = run(env, "process", "migrate", "--from", "1", "--to", "2", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"version 1 -> 2: {open_on_first} open cases chosen" in dry.output
+    assert f"dry run: {open_on_first} would move, 0 refused; nothing was changed" in dry.output
+    moved = run(env, "process", "migrate", "--from", "1", "--to", "2")
+    assert moved.exit_code == 0, moved.output
+    assert f"{open_on_first} moved, 0 refused of {open_on_first}" in moved.output.splitlines()[-1]
+    assert run(env, "audit", "verify").exit_code == 0
 
 
 def test_users_create(env):

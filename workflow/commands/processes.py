@@ -10,6 +10,8 @@ new cases start on; running cases keep theirs. A migration moves one case per tr
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -40,6 +42,7 @@ from workflow.store.uow import UnitOfWork
 from workflow.text import bad_text
 from workflow.vocabulary import OPEN_STATUSES, Action, Role
 
+log = logging.getLogger("tanggap.migrations")
 NOTE_MAX = 500
 FILTER_KEYS = ("category", "agency", "stage")  # how a migration's cases are chosen, besides the version
 
@@ -413,3 +416,24 @@ class MigrationRunner:
                 break
             results.append(result)
         return results
+
+    def run_forever(self, interval: float, stop) -> None:
+        """Batches back to back while a migration has cases left; otherwise a look every
+        ``interval`` seconds. A failed round (the database away) is logged and tried again."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once().migration_id is not None
+            except Exception:  # noqa: BLE001 - the worker outlives a failed round
+                log.exception("%s: a migration round failed", self.worker)
+                busy = False
+            if not busy:
+                stop.wait(interval)
+
+
+def start_in_background(services, *, worker: str, interval: float = 5.0):
+    """The embedded mode's migration worker (``tanggap serve``)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=MigrationRunner(services, worker=worker).run_forever, args=(interval, stop),
+                              name="tanggap-migrations", daemon=True)
+    thread.start()
+    return thread, stop

@@ -49,9 +49,12 @@ def store_version(session: Session, definition: ProcessDefinition, now: datetime
 
 
 def deploy_release(session: Session, definition: ProcessDefinition, now: datetime) -> ProcessSpec | None:
-    """The release's own files (``bpmn/``) become a version the first time they are seen; once
-    stored they are never deployed again by a restart, so a version an administrator deployed
-    since stays current. None when they were stored before."""
+    """After an upgrade (``tanggap db upgrade``): the release's own files (``bpmn/``) become a
+    version the first time they are seen; once stored they are never deployed again, so a
+    version an administrator deployed since stays current. None when they were stored before,
+    and on a database without versions, whose first case (or the demo) deploys them."""
+    if session.scalar(select(ProcessSpec.id).limit(1)) is None:
+        return None
     if session.scalar(select(ProcessSpec.id).where(ProcessSpec.content_hash == definition.content_hash)):
         return None
     return store_version(session, definition, now, note=RELEASE_NOTE)
