@@ -190,7 +190,7 @@ def areas_import(ctx: click.Context, geojson_file: Path, level: str, name_proper
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--demo", is_flag=True, help="migrate and seed demo data first if the database is empty")
-@click.option("--no-worker", is_flag=True, help="do not fire timers or send notices in this process")
+@click.option("--no-worker", is_flag=True, help="do not fire timers, send notices or migrate cases in this process")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool) -> None:
     """Run the web app (embedded mode: SQLite, one process, timer and notice workers included)."""
@@ -207,7 +207,10 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
     configure_logging()
     app = create_app(services=services)
     if not no_worker:
+        from workflow.commands.processes import start_in_background as migrations_in_background
+
         start_in_background(services)
+        migrations_in_background(services, worker=worker_name())
         if delivery.start_in_background(services, worker=worker_name()) is None:
             click.echo("no notice channel is configured (TANGGAP_SMTP_HOST, TANGGAP_WHATSAPP_URL, TANGGAP_SMS_URL): notices wait in the outbox")
     click.echo(f"Tanggap on http://{host}:{port}/")

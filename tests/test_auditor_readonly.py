@@ -25,11 +25,14 @@ def test_the_list_of_staff_post_routes_is_complete(app):
     endpoints = {r.endpoint for r in _staff_post_rules(app)}
     assert endpoints == {"inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
-                         "admin.resolve"}, "a new POST route: add it to the test below"
+                         "admin.resolve", "admin_process.versions_deploy", "admin_process.versions_migrate_start",
+                         "admin_process.versions_migration_cancel"}, "a new POST route: add it to the test below"
 
 
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
-                               "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve")] + [
+                               "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve",
+                               "admin_process.versions_deploy", "admin_process.versions_migrate_start",
+                               "admin_process.versions_migration_cancel")] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -41,7 +44,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action}
+    values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action, "version": 1,
+              "migration_id": 1}
     url = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     w.auditor
     web = WebClient(app)

@@ -1166,6 +1166,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
     ),
     "admin": (
         Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
+        Visit("/admin/processes/"), Visit("/admin/processes/1/migrate"), Visit("/admin/processes/1/migrate?to=9", 400),
         Visit("/audit"),
         Visit("/cases/{verification_case}"), Visit("/cases/999999", 404),
     ),

@@ -3,11 +3,10 @@ answered, and what the routing table will give; routing to another OPD, with a r
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import io
 import re
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 
 import pytest
 from PIL import Image

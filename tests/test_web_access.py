@@ -95,6 +95,26 @@ EXPECTED = {
     "POST retry": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                        supervisor_city=403, auditor=403, admin=404),
+    # process versions: the list, a deployment with no file (400), the dry run of version 1 (200),
+    # queuing a migration onto a version that does not exist (404), an unknown migration (404)
+    "GET processes": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=200),
+    "POST deploy": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=400),
+    "GET migrate": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=200),
+    "POST migrate": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=404),
+    "GET migration": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=404),
+    "POST cancel": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=404),
 }
 
 
@@ -125,6 +145,10 @@ def test_access(world, app, role, kind):
         "GET incidents": "/admin/incidents", "GET admin": "/admin/", "GET search": "/cases?q=sampah",
         "GET workload": "/escalations/workload", "POST bulk": "/escalations/bulk",
         "POST retry": "/admin/incidents/999999/retry", "POST resolve": "/admin/incidents/999999/resolve",
+        "GET processes": "/admin/processes/", "POST deploy": "/admin/processes/",
+        "GET migrate": "/admin/processes/1/migrate", "POST migrate": "/admin/processes/1/migrate",
+        "GET migration": "/admin/processes/migrations/999999",
+        "POST cancel": "/admin/processes/migrations/999999/cancel",
     }
     method, _ = kind.split(" ")
     if method == "GET":
@@ -135,7 +159,7 @@ def test_access(world, app, role, kind):
                 "POST ask": {"question": "Di mana persisnya?"},
                 "POST takeover": {"takeover_to": "koor.dlh", "takeover_reason": ""},
                 "POST bulk": {"action": "acknowledge", "reason": "", "row": str(item.id)},
-                "POST resolve": {"note": "Sudah ditangani."}}.get(kind, {"body": "Catatan uji"})
+                "POST resolve": {"note": "Sudah ditangani."}, "POST migrate": {"to": "99"}}.get(kind, {"body": "Catatan uji"})
         response = client.post(urls[kind], data)
     body = response.get_data().decode("utf-8", "replace")
     response.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_process,
         api,
         audit,
         auth,
@@ -94,9 +95,16 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
-                      escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
+                      escalations.bp, admin.bp, admin_process.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
+
+    @app.before_request
+    def _current_process_version():
+        """Labels, forms and new cases follow the version deployed last, by any worker."""
+        if request.endpoint != "static":
+            with services.reading() as session:
+                services.versions.refresh(session)
 
     # API keys and bearer tokens, not cookies: nothing for a forged cross-site request to ride on
     csrf.exempt(open311.bp)

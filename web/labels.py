@@ -4,7 +4,15 @@ attachment kinds, operations."""
 from flask_babel import lazy_gettext as _l
 
 from workflow.read.public import Entry, Milestone
-from workflow.vocabulary import Action, AttachmentKind, CaseStatus, NoticeChannel, Operation, Role
+from workflow.vocabulary import (
+    Action,
+    AttachmentKind,
+    CaseStatus,
+    MigrationState,
+    NoticeChannel,
+    Operation,
+    Role,
+)
 
 ACTIONS = {
     Action.REPORT_SUBMITTED: _l("Report submitted"), Action.TASK_COMPLETED: _l("Task completed"),
@@ -32,6 +40,8 @@ ACTIONS = {
     Action.INCIDENT_RESOLVED: _l("Incident closed by an administrator"),
     Action.PROCESS_MIGRATED: _l("Moved onto another process version"),
 }
+MIGRATION_STATES = {MigrationState.QUEUED: _l("Waiting for a worker"), MigrationState.RUNNING: _l("Running"),
+                    MigrationState.DONE: _l("Done"), MigrationState.CANCELLED: _l("Stopped")}
 ROLES = {  # the role an audit event's actor acted under
     Role.TRIAGE: _l("Triage officer"), Role.COORDINATOR: _l("OPD coordinator"), Role.QR_OFFICER: _l("QR officer"),
     Role.SUPERVISOR: _l("Supervisor"), Role.AUDITOR: _l("Auditor"), Role.ADMIN: _l("Administrator"),
@@ -62,6 +72,10 @@ def event_actor(name: str, role: str) -> str:
     """Who an audit event says acted: "koor.dlh (OPD coordinator)"; the system and the reporter
     by their role alone (their recorded name is their kind)."""
     return actor_label(None if role in (Role.CITIZEN, "system") else name, role)
+
+
+def migration_state(state: str) -> str:
+    return str(MIGRATION_STATES.get(state, state))
 
 
 def operation_label(operation: str) -> str:

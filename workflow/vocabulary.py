@@ -142,6 +142,18 @@ class SecurityAction(enum.StrEnum):
     CONTACT_VIEWED = "contact_viewed"  # a staff member opened a reporter's contact details
 
 
+class MigrationState(enum.StrEnum):
+    """Where a background migration of open cases onto another process version stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+MIGRATION_ACTIVE = (MigrationState.QUEUED, MigrationState.RUNNING)
+
+
 class NoticeChannel(enum.StrEnum):
     """How someone who follows a case is told (``subscriptions.channel``)."""
 

@@ -40,7 +40,7 @@ from workflow.store.models import (
 from workflow.store.specs import store_version
 from workflow.store.uow import UnitOfWork
 from workflow.text import bad_text
-from workflow.vocabulary import OPEN_STATUSES, Action, Role
+from workflow.vocabulary import MIGRATION_ACTIVE, OPEN_STATUSES, Action, MigrationState, Role
 
 log = logging.getLogger("tanggap.migrations")
 NOTE_MAX = 500
@@ -254,14 +254,14 @@ def queue_migration(uow: UnitOfWork, actor: Actor, source: int, target: int,
         raise ValidationError({"target": msg("choose another version than the cases run")})
     chosen = clean_filter(case_filter or {})
     running = uow.session.scalar(select(ProcessMigration.id).where(
-        ProcessMigration.from_spec_id == old_row.id, ProcessMigration.state.in_(("queued", "running"))))
+        ProcessMigration.from_spec_id == old_row.id, ProcessMigration.state.in_(MIGRATION_ACTIVE)))
     if running:
         raise Conflict(msg("migration {id} of version {version} is still running", id=running, version=source))
     total = uow.session.scalar(select(func.count()).select_from(_chosen(old_row.id, chosen).subquery())) or 0
     if not total:
         raise ValidationError({"source": msg("no open case of version {version} matches", version=source)})
     now = uow.clock.now()
-    job = ProcessMigration(from_spec_id=old_row.id, to_spec_id=new_row.id, case_filter=chosen, state="queued",
+    job = ProcessMigration(from_spec_id=old_row.id, to_spec_id=new_row.id, case_filter=chosen, state=MigrationState.QUEUED,
                            total=total, migrated=0, refused=0, cursor_case_id=0, created_by_id=actor.user_id,
                            created_at=now)
     uow.session.add(job)
@@ -279,13 +279,13 @@ def cancel_migration(uow: UnitOfWork, actor: Actor, migration_id: int, *, client
     job = uow.session.get(ProcessMigration, migration_id)
     if job is None:
         raise NotFound(msg("migration {id} not found", id=migration_id))
-    if job.state not in ("queued", "running"):
+    if job.state not in MIGRATION_ACTIVE:
         raise Conflict(msg("migration {id} has already ended", id=migration_id))
-    now = uow.clock.now()
-    job.state, job.finished_at = "cancelled", now
+    now, job_state = uow.clock.now(), job.state
+    job.state, job.finished_at = MigrationState.CANCELLED, now
     security_log.admin_change(uow.session, who=security_log.Who(actor.user_id, actor.name, client_ip),
                               occurred_at=now, entity="process_migration", key=str(job.id),
-                              old={"state": "running"}, new={"state": "cancelled"})
+                              old={"state": str(job_state)}, new={"state": str(MigrationState.CANCELLED)})
 
 
 @dataclass(frozen=True)
@@ -326,7 +326,7 @@ class MigrationRunner:
         with self.services.uow(record_incidents=False) as uow:
             job_id = uow.session.scalar(
                 select(ProcessMigration.id).where(
-                    ProcessMigration.state.in_(("queued", "running")),
+                    ProcessMigration.state.in_(MIGRATION_ACTIVE),
                     or_(ProcessMigration.lease_expires_at.is_(None), ProcessMigration.lease_expires_at < now,
                         ProcessMigration.lease_owner == self.worker))
                 .order_by(ProcessMigration.id).limit(1))
@@ -334,10 +334,10 @@ class MigrationRunner:
                 return None
             claimed = uow.session.execute(
                 update(ProcessMigration).where(
-                    ProcessMigration.id == job_id, ProcessMigration.state.in_(("queued", "running")),
+                    ProcessMigration.id == job_id, ProcessMigration.state.in_(MIGRATION_ACTIVE),
                     or_(ProcessMigration.lease_expires_at.is_(None), ProcessMigration.lease_expires_at < now,
                         ProcessMigration.lease_owner == self.worker))
-                .values(state="running", lease_owner=self.worker, lease_expires_at=now + self.lease,
+                .values(state=MigrationState.RUNNING, lease_owner=self.worker, lease_expires_at=now + self.lease,
                         started_at=func.coalesce(ProcessMigration.started_at, now))).rowcount
             uow.commit()
         return job_id if claimed else None
@@ -363,9 +363,9 @@ class MigrationRunner:
             now = self.services.clock.now()
             with self.services.uow(record_incidents=False) as uow:
                 uow.session.execute(update(ProcessMigration).where(
-                    ProcessMigration.id == job_id, ProcessMigration.state == "running",
+                    ProcessMigration.id == job_id, ProcessMigration.state == MigrationState.RUNNING,
                     ProcessMigration.lease_owner == self.worker)
-                    .values(state="done", finished_at=now, lease_owner=None, lease_expires_at=None))
+                    .values(state=MigrationState.DONE, finished_at=now, lease_owner=None, lease_expires_at=None))
                 uow.commit()
             return RunResult(job_id, migrated, refused, finished=True)
         return RunResult(job_id, migrated, refused)
@@ -375,7 +375,7 @@ class MigrationRunner:
         worker's (the same statement: it holds the migration's row until commit)."""
         now = uow.clock.now()
         return bool(uow.session.execute(update(ProcessMigration).where(
-            ProcessMigration.id == job_id, ProcessMigration.state == "running",
+            ProcessMigration.id == job_id, ProcessMigration.state == MigrationState.RUNNING,
             ProcessMigration.lease_owner == self.worker, ProcessMigration.cursor_case_id < case_id)
             .values(cursor_case_id=case_id, lease_expires_at=now + self.lease)).rowcount)
 

@@ -97,6 +97,7 @@ def check_source(source: Mapping[str, str], process_id: str = PROCESS_ID) -> tup
     """The definition these files make, or the problems that stop them (each naming its file and
     element id or line)."""
     problems: list[str] = []
+    code_problems: list[str] = []  # the sandbox's: the definition can still be read for its own
     names = sorted(source)
     for name in names:
         if not (name.endswith(".bpmn") or name.endswith(".dmn") or name == "tasks.yaml"):
@@ -124,18 +125,19 @@ def check_source(source: Mapping[str, str], process_id: str = PROCESS_ID) -> tup
             continue
         if name.endswith(".bpmn"):
             _bpmn_schema(name, root, problems)
-            _bpmn_code(name, root, problems)
+            _bpmn_code(name, root, code_problems)
         else:
-            _dmn_code(name, root, problems)
-    if problems:
-        return None, problems
+            _dmn_code(name, root, code_problems)
+    if problems:  # files the parser cannot read: what they would define is unknown
+        return None, problems + code_problems
     try:
-        return definition_from_source(source, process_id), []
+        definition = definition_from_source(source, process_id)
     except DefinitionError as exc:
-        return None, list(exc.problems)
+        return None, code_problems + list(exc.problems)
     except (SpiffWorkflowException, ValueError, KeyError, TypeError, AttributeError) as exc:
         # what the engine's parser refuses (a flow to an unknown element, a missing process)
         where = getattr(exc, "file_name", None) or ""
         element = getattr(exc, "id", None) or getattr(exc, "tag", None) or ""
         prefix = ": ".join(p for p in (where, element) if p)
-        return None, [f"{prefix + ': ' if prefix else ''}{exc}"]
+        return None, code_problems + [f"{prefix + ': ' if prefix else ''}{exc}"]
+    return (None, code_problems) if code_problems else (definition, [])
