@@ -299,3 +299,25 @@ def test_only_administrators_deploy_or_migrate(world):
             processes.deploy_process(uow, world.dlh, inspection_files())
         with pytest.raises(PermissionDenied):
             processes.queue_migration(uow, world.dlh, 1, 1)
+
+
+def test_a_case_left_on_a_version_whose_step_the_current_one_lacks_can_still_be_worked(world, app):
+    """Not migrated (or refused), a case at a step the current version no longer has is worked
+    with that step's form from its own version."""
+    from tests.webclient import WebClient
+
+    deploy(world, inspection_files())  # version 1 has the inspection
+    sub = _at_verification(world)
+    world.do(actions.verify, world.dlh, sub.case_id, approve=True)
+    deploy(world, {"case.bpmn": FILES["case.bpmn"], "tasks.yaml": FILES["tasks.yaml"]})  # version 2 does not
+    with world.services.reading() as session:
+        assert NEW not in world.services.versions.refresh(session).forms
+    coordinator = WebClient(app)
+    coordinator.login("koor.dlh")
+    item = world.item(sub.case_id)
+    page = coordinator.get(f"/tasks/{item.id}")
+    assert page.status_code == 200 and 'name="finding"' in page.get_data(as_text=True)
+    done = coordinator.post(f"/tasks/{item.id}", {"finding": "Sudah bersih.", "version": str(world.case(sub.case_id).version)},
+                            page=f"/tasks/{item.id}")
+    assert done.status_code == 302, done.get_data(as_text=True)[:300]
+    assert world.case(sub.case_id).stage == "closure"

@@ -295,7 +295,7 @@ def tasks():
 def _task_detail(session, item: WorkItem, role: Role) -> dict:
     """The task and its form. A choice field lists its codes in ``choices`` (as it always did)
     and each with its label in the request's language in ``options``."""
-    definition = services().definition.forms[item.form_key]
+    definition = services().versions.form(session, item.case.spec_id, item.form_key)
     locale = str(get_locale())
     fields = []
     for f in definition.fields:
@@ -343,14 +343,14 @@ def release(item_id: int):
     return _task_response(item_id)
 
 
-def _typed_values(item: WorkItem, values: Any) -> dict:
+def _typed_values(session, item: WorkItem, values: Any) -> dict:
     """Check the JSON types against the task's form before the domain checks the rest: every
     field is a string (or null); attachment fields take an attachment id, or a list of them
     for a field that takes several photos."""
     if not isinstance(values, dict):
         raise ApiError(400, "validation_failed", _("Some fields are not valid."),
                        {"values": _("must be an object of form fields")})
-    definition = services().definition.forms[item.form_key]
+    definition = services().versions.form(session, item.case.spec_id, item.form_key)
     known = {f.name: f for f in definition.fields}
     errors = {}
     for name, value in values.items():
@@ -377,7 +377,7 @@ def complete(item_id: int):
     body = _json_body({"version", "values"}, {"values"})
     with services().reading() as session:
         item, _role = workable_item(session, actor(), item_id)
-        values = _typed_values(item, body["values"])
+        values = _typed_values(session, item, body["values"])
         version = _version(body)
     try:
         run_command(commands.complete_work_item, actor(), item_id, values, expected_version=version)

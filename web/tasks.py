@@ -102,7 +102,7 @@ def _read(item_id: int, *, finished_ok: bool = False) -> TaskPage:
         if item.completed_at is None and (not may_work or item.assignee_id not in (None, actor().user_id)) \
                 and overseeing_role(actor(), item) is not None:
             takers = sorted(assignees_for(session, item), key=lambda o: o.code != actor().name)
-        form = services().definition.forms[item.form_key]
+        form = services().versions.form(session, item.case.spec_id, item.form_key)
         unread = fields_unread(session, services().definition, item.case.spec_id, form)
         if unread:  # the case's process version would ignore them: not offered
             form = replace(form, fields=tuple(f for f in form.fields if f.name not in unread))

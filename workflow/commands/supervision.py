@@ -233,7 +233,7 @@ def acknowledge_late_task(uow: UnitOfWork, actor: Actor, item_id: int, note: str
     if not reviews:
         raise DomainError(msg("no open escalation of this task is yours to acknowledge"), code="nothing_to_do")
     for n, review in enumerate(reviews):
-        form = uow.definition.forms[review.form_key]
+        form = uow.services.versions.form(uow.session, review.case.spec_id, review.form_key)
         values = {f.name: note for f in form.fields if f.type == "text"}
         complete_work_item(uow, actor, review.id, values,
                            expected_version=expected_version if n == 0 else None)

@@ -150,7 +150,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     if item.assignee_id is not None and item.assignee_id != actor.user_id:
         raise Conflict(msg("This task was claimed by {who}.", who=_assignee_name(item)), by=_assignee_name(item))
     case = item.case
-    form = uow.definition.forms[item.form_key]
+    form = uow.services.versions.form(uow.session, case.spec_id, item.form_key)
     ignored = [name for name in sorted(fields_unread(uow.session, uow.definition, case.spec_id, form))
                if values.get(name) not in (None, "", [])]
     if ignored:

@@ -123,6 +123,13 @@ class ProcessVersions:
             self._by_id[spec_id] = definition
         return definition
 
+    def form(self, session: Session, spec_id: int, form_key: str):
+        """The form of a task of a case running version ``spec_id``: today's (the current
+        version's) where it has one, else that version's own (a step the current version no
+        longer has, on a case not migrated)."""
+        form = self.current.forms.get(form_key)
+        return form if form is not None else self.definition_of(session, spec_id).forms[form_key]
+
     def adopt(self, spec_id: int, definition: ProcessDefinition) -> None:
         """A version this process just deployed: known without parsing it again."""
         with self._lock:
