@@ -99,6 +99,10 @@ REFUSED = {
                               r"case.bpmn: route_final: .*imports are not allowed"),
     "schema": (lambda: _broken(("case.bpmn", "<bpmn:incoming>", "<bpmn:documentation>x</bpmn:documentation><bpmn:incoming>")),
                r"case.bpmn: [a-z_]+: .*documentation"),
+    "an external entity": (lambda: _broken(("case.bpmn", '<?xml version="1.0" encoding="UTF-8"?>',
+                                            '<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE x [<!ENTITY e SYSTEM '
+                                            '"file:///etc/passwd">]>'), ("case.bpmn", "agency = route_to or agency", "&e;")),
+                           r"case.bpmn: a DOCTYPE declaration is not allowed"),
     "no SLA timer": (lambda: _broken(*(("case.bpmn", f'id="disposition_{t}" name="{n}" cancelActivity="false" '
                                         'attachedToRef="disposition"', f'id="disposition_{t}" name="{n}" '
                                         'cancelActivity="false" attachedToRef="dispatch"')

@@ -2,7 +2,8 @@
 
 What is checked here, from the files alone:
 
-* each file is well-formed XML (or YAML), read without entities or network access;
+* each file is well-formed XML (or YAML) without a DOCTYPE (no entities: the engine's own
+  parser reads the files after this check), read without network access;
 * the BPMN files against the BPMN 2.0 schema (SpiffWorkflow's validator);
 * every script, pre- and post-script, condition and timer expression of the BPMN, and every
   input and output entry of the DMN, compiles in the script sandbox (imports are refused);
@@ -48,10 +49,14 @@ def _owner_id(element) -> str:
 
 def _xml(name: str, text: str, problems: list[str]):
     try:
-        return etree.fromstring(text.encode("utf-8"), etree.XMLParser(**_PARSER))
+        root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(**_PARSER))
     except etree.XMLSyntaxError as exc:
         problems.append(f"{name}: line {exc.lineno}: not well-formed XML ({exc.msg})")
         return None
+    if root.getroottree().docinfo.doctype:  # entities (a file's content, a billion laughs) come in by it
+        problems.append(f"{name}: a DOCTYPE declaration is not allowed in a process file")
+        return None
+    return root
 
 
 def _bpmn_schema(name: str, root, problems: list[str]) -> None:
