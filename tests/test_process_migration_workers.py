@@ -33,6 +33,7 @@ def _migrated(world) -> int:
         return session.scalar(select(ProcessMigration.migrated)) or 0
 
 
+@pytest.mark.timeout(900)  # 5,000 cases through two worker processes: about a minute on an idle machine
 def test_a_killed_migration_worker_leaves_every_case_on_exactly_one_version(world, settings):
     cases = 5000 if world.services.engine.dialect.name == "postgresql" else 600
     first = world.report()
