@@ -113,14 +113,18 @@ def test_only_the_editor_and_the_diagram_may_load_their_library(world, admin):
     dmn_css = {url for path, (url, _sri) in vendor.DMN_JS_FILES.items() if path.endswith(".css")}
     bpmn_js = {url for path, (url, _sri) in vendor.BPMN_JS_FILES.items() if path.endswith(".js")}
     assert dmn_js <= set(_directive(editor, "script-src")) and dmn_css <= set(_directive(editor, "style-src"))
-    assert _directive(editor, "font-src") == ["'self'", "data:"]  # the icon font inside dmn-js's CSS
+    # the icon font inside dmn-js's CSS, and the one file of it the CSS names for old browsers
+    assert _directive(editor, "font-src") == ["'self'", "data:", f"{vendor._DMN_JS}/{vendor.DMN_JS_FONT_FILE}"]
+    # the styles its cell editor and logo write into the page, here only; never an inline script
+    assert _directive(editor, "style-src")[:2] == ["'self'", "'unsafe-inline'"]
+    assert "'unsafe-inline'" not in _directive(editor, "script-src") + _directive(diagram, "style-src")
     assert not bpmn_js & set(_directive(editor, "script-src"))
     assert bpmn_js <= set(_directive(diagram, "script-src")) and not dmn_js & set(_directive(diagram, "script-src"))
     assert _directive(diagram, "font-src") == []
     assert not (dmn_js | bpmn_js) & set(_directive(elsewhere, "script-src"))
     for csp in (editor, diagram):  # the exact files, never the CDN's whole origin
         assert not [s for s in _directive(csp, "script-src") if s.rstrip("/").endswith("unpkg.com")]
-        assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+        assert "'unsafe-inline'" not in _directive(csp, "script-src") and "'unsafe-eval'" not in csp
 
 
 def test_a_changed_rule_routes_new_reports_and_a_running_case_keeps_its_version(world, admin):
@@ -309,8 +313,9 @@ def test_a_self_hosted_copy_keeps_the_package_paths_and_hashes():
         copy = make("/static/vendor/lib/")
         assert copy == {path: (f"/static/vendor/lib/{path}", sri) for path, (_url, sri) in files.items()}
         assert all(url.startswith("https://unpkg.com/") and "@" in url for url, _sri in files.values())
-        csp = content_security_policy("/static/htmx.min.js", more=(copy,), fonts="data:")
+        csp = content_security_policy("/static/htmx.min.js", more=(copy,), fonts=("data:", "/static/vendor/lib/f.eot"))
         assert _directive(csp, "script-src") == ["'self'"] and _directive(csp, "style-src") == ["'self'"]
+        assert _directive(csp, "font-src") == ["'self'", "data:"]
         with pytest.raises(ValueError, match=setting):
             make("https://intranet.example.id/lib; script-src *")
 
@@ -336,5 +341,6 @@ def test_pages_load_the_self_hosted_copy(world, services, monkeypatch):
     sri = vendor.DMN_JS_FILES["dist/dmn-modeler.production.min.js"][1]
     assert f'src="https://intranet.test/dmn-js/17/dist/dmn-modeler.production.min.js" integrity="{sri}"' in body
     assert "unpkg.com/dmn-js" not in body
-    assert "https://intranet.test/dmn-js/17/dist/dmn-modeler.production.min.js" in _directive(
-        page.headers["Content-Security-Policy"], "script-src")
+    csp = page.headers["Content-Security-Policy"]
+    assert "https://intranet.test/dmn-js/17/dist/dmn-modeler.production.min.js" in _directive(csp, "script-src")
+    assert _directive(csp, "font-src") == ["'self'", "data:", "https://intranet.test/dmn-js/17/dist/assets/dmn-font/font/dmn.eot"]

@@ -121,7 +121,7 @@ def _context(browser, base, **options):
                   lambda route: route.fulfill(body=HTMX_FILE.read_bytes(),
                                               content_type="application/javascript",
                                               headers={"Access-Control-Allow-Origin": "*"}))
-    context.route(re.compile(r"https://unpkg\.com/leaflet(\.markercluster)?@"), _npm_file)
+    context.route(re.compile(r"https://unpkg\.com/(leaflet(\.markercluster)?|bpmn-js|dmn-js)@"), _npm_file)
     context.route(re.compile(r"https://(tiles\.test|tile\.openstreetmap\.org)/"), _tiles(tiles))
     errors: list[str] = []
     context.on("weberror", lambda e: errors.append(str(e.error)))

@@ -39,6 +39,7 @@ from workflow.errors import ValidationError
 from workflow.read.process_files import ROUTING_FILE, current_routing, routing_codes, version_files
 
 from . import diagram as server_diagram
+from . import vendor
 from .admin import section
 from .forms import Form
 from .helpers import actor, add_error, add_errors, only_for, run_command, services
@@ -70,10 +71,10 @@ class RoutingForm(Form):
                          render_kw={"maxlength": processes.NOTE_MAX, "rows": 2})
 
 
-def _with_policy(body: str, status: int, files: dict, *, fonts: str = ""):
+def _with_policy(body: str, status: int, files: dict, **allowed):
     """The page, with the pinned files of its library allowed by its policy."""
     response = make_response(body, status)
-    response.headers["Content-Security-Policy"] = policy_for(current_app, files, fonts=fonts)
+    response.headers["Content-Security-Policy"] = policy_for(current_app, files, **allowed)
     return response
 
 
@@ -118,12 +119,16 @@ def editor():
 
 
 def _editor_page(form: RoutingForm, routing, codes, problems: list[str] | None = None, status: int = 200):
+    """dmn-js writes styles of its own into the page: its cell editor (CodeMirror) a <style>
+    element whose rules grow as its features load, its bpmn.io logo (which its licence keeps on
+    the page) style attributes. This page's policy allows inline styles for them, never scripts."""
     definition = services().definition
     priorities = {code: definition.priority_label(code, str(get_locale())) for code in definition.priorities}
     return _with_policy(render_template("admin/routing.html", form=form, routing=routing, codes=codes,
                                         priorities=priorities, problems=problems or [],
                                         english=str(get_locale()) == "en"),
-                        status, current_app.config["DMN_JS"], fonts="data:")
+                        status, current_app.config["DMN_JS"],
+                        fonts=vendor.dmn_js_fonts(current_app.config["DMN_JS"]), inline_styles=True)
 
 
 def _drawable(bpmn_xml: str) -> bool:

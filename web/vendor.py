@@ -41,20 +41,19 @@ BPMN_JS_FILES = {path: (f"{_BPMN_JS}/{path}", sri) for path, sri in {  # path in
     "dist/assets/diagram-js.css": "sha384-AWPGaNcjP5js21rXUd/M+PvbIelMmHlfQIYLIhp5MnZOK4mc4jwjwC6p5PZfoIjW",
     "dist/assets/bpmn-js.css": "sha384-/nphkprXqZZHJ+7ep/MfvLJ9NR1E5ZoJX0faaFpWvQxq0RFnm0LPXBXOQVjAw5aO",
 }.items()}
-DMN_JS_FILES = {path: (f"{_DMN_JS}/{path}", sri) for path, sri in {
+DMN_JS_FILES = {path: (f"{_DMN_JS}/{path}", sri) for path, sri in {  # the decision table editor only
     "dist/dmn-modeler.production.min.js": "sha384-Wq8S6as7wyYptQtXh1NWoCna8D6ZG8wNYiUS3/c0B4x8oY7Ncj2BAEGDR7D8tctR",
-    "dist/assets/diagram-js.css": "sha384-DJfO7Wu6AMop0wzuje7ETtFLK59GpwJTCyFUhZRyvGoqExBI6Vpoc+5ydMVLp0hR",
     "dist/assets/dmn-js-shared.css": "sha384-isv0wOGopGsPwmmbngwPeqDxcLVFa1Cab4oJskBlYuKgMQNk5PMHEdPvuDSJVRjr",
-    "dist/assets/dmn-js-drd.css": "sha384-lHppjDL+BGY8B/coPasFqanH/Ncopn2nQ0FwT344nSvZ5iFqHfIn2GjlSFGwmYy5",
     "dist/assets/dmn-js-decision-table.css": "sha384-W0CzFQY0tEuPBRkkqVvhVD2uR0jE0zKPkMHNZ8SHBNlD6sxPqIEh0Y+gAC+ZJo5H",
     "dist/assets/dmn-js-decision-table-controls.css":
         "sha384-TqazKcHkSzJ2LjkVtn2BBsNJGEY7p+m99vPNJvV43N/WLEs6PMQmrENgqGEmcpkl",
-    "dist/assets/dmn-js-literal-expression.css":
-        "sha384-apRPIRKJ6fulOzeEojeSlLSVmIGvvvtYsI+Khkzw5JgDl6CSLrMaWeo0hCdXvg6n",
     # the icon font inside the stylesheet (data: URLs), so the SRI of the CSS covers it too
     "dist/assets/dmn-font/css/dmn-embedded.css":
         "sha384-qvPq4nOKBdksHLoREBrMOND2rduZYXlDSVM8kW17RuVVacAF+OeHVLV2mIhFgwAF",
 }.items()}
+# The stylesheet also names the icon font as a file for old browsers: Chrome checks it against the
+# policy (an error if refused) and then uses the embedded one, downloading nothing.
+DMN_JS_FONT_FILE = "dist/assets/dmn-font/font/dmn.eot"
 # Map tiles: OpenStreetMap's by default (its tile usage policy allows light use with the
 # attribution); an air-gapped city points TANGGAP_TILE_URL at its own tile server.
 TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -106,3 +105,9 @@ def _package_files(setting: str, files: dict[str, tuple[str, str]], base: str | 
         return dict(files)
     checked_url(setting, base)
     return {path: (f"{base.rstrip('/')}/{path}", sri) for path, (_url, sri) in files.items()}
+
+
+def dmn_js_fonts(files: dict[str, tuple[str, str]]) -> tuple[str, ...]:
+    """The font sources dmn-js's stylesheet names, for ``files`` (the CDN's or a copy's)."""
+    css = files["dist/assets/dmn-font/css/dmn-embedded.css"][0]
+    return ("data:", css[:-len("dist/assets/dmn-font/css/dmn-embedded.css")] + DMN_JS_FONT_FILE)
