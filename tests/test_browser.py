@@ -286,6 +286,11 @@ def _two_dlh_reports(services) -> tuple[str, str]:
     return numbers[0], numbers[1]
 
 
+# dmn-js's bundle (the routing table's editor) carries Inferno's check for its development build,
+# which logs this as an error from the production bundle too: the one message dmn-js itself logs
+INFERNO = "It looks like you're using a minified copy of the development build of Inferno."
+
+
 def _unreachable(text: str) -> bool:
     """A console error of a file the test made unreachable on purpose."""
     return "net::ERR_FAILED" in text
@@ -1168,6 +1173,10 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
         Visit("/audit"),
         Visit("/cases/{verification_case}"), Visit("/cases/999999", 404),
+        # the table as it is misses the category added below: refused, with its problems
+        Visit("/admin/processes/routing"),
+        Visit("/admin/processes/routing", 400, submit="#routing-form button[type=submit]"),
+        Visit("/admin/processes/1/diagram"), Visit("/admin/processes/999/diagram", 404),
     ),
 }
 A11Y_USERS = {"triage": "triase", "coordinator": "koor.dlh", "qr_officer": "qr.mariso", "supervisor": "sup.dlh",
@@ -1358,4 +1367,5 @@ def test_every_page_of_every_role_passes_axe(browser, a11y_site, role, definitio
             found.append(f"{role} {where}: sent with errors, but no field is marked invalid")
     context.close()
     assert not found, "\n".join(found)
-    assert [e for e in script_errors if not re.search(r"status of (403|404)", e)] == []  # the error pages
+    assert [e for e in script_errors if not re.search(r"status of (403|404)", e)  # the error pages
+            and not e.startswith(INFERNO)] == []

@@ -20,7 +20,16 @@ from sqlalchemy import select
 
 from tests import test_browser
 from tests.helpers import PASSWORD
-from tests.test_browser import NODE_MODULES, _as_user, _context, _fill_report, _login, _require, _shot
+from tests.test_browser import (
+    INFERNO,
+    NODE_MODULES,
+    _as_user,
+    _context,
+    _fill_report,
+    _login,
+    _require,
+    _shot,
+)
 from web import vendor
 from workflow import commands
 from workflow.config import REPO_ROOT
@@ -39,11 +48,6 @@ PACKAGES = {"bpmn-js": (vendor.BPMN_JS_VERSION, vendor.BPMN_JS_FILES),
 
 def _unreachable(text: str) -> bool:
     return "net::ERR_FAILED" in text
-
-
-# dmn-js's bundle carries Inferno's check for its development build, which logs this as an error
-# from the production bundle too (nothing is wrong: it is the one message dmn-js itself logs)
-INFERNO = "It looks like you're using a minified copy of the development build of Inferno."
 
 
 def _ours(errors: list[str]) -> list[str]:

@@ -40,6 +40,14 @@
       if (!view) throw new Error("no decision table");
       return modeler.open(view);
     }).then(function () {
+      // the column of rule numbers has an empty header: name it (screen readers, axe)
+      var numbers = canvas.querySelector("th.index-column");
+      if (numbers && !numbers.textContent.trim()) {
+        var label = document.createElement("span");
+        label.className = "rule-number-label";
+        label.textContent = form.dataset.ruleNumber;
+        numbers.appendChild(label);
+      }
       holder.hidden = false;
       plain.forEach(function (el) { el.hidden = true; });
       toggle.textContent = form.dataset.asXml;
