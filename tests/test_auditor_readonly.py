@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests import actions
+from tests.test_admin_routing import sampah_to
 from tests.webclient import WebClient
 
 # POST routes that are not staff actions: anyone may use them, or they authenticate otherwise
@@ -26,13 +27,14 @@ def test_the_list_of_staff_post_routes_is_complete(app):
     assert endpoints == {"inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
                          "admin.resolve", "admin_process.versions_deploy", "admin_process.versions_migrate_start",
-                         "admin_process.versions_migration_cancel"}, "a new POST route: add it to the test below"
+                         "admin_process.versions_migration_cancel", "admin_routing.editor"}, \
+        "a new POST route: add it to the test below"
 
 
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                                "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve",
                                "admin_process.versions_deploy", "admin_process.versions_migrate_start",
-                               "admin_process.versions_migration_cancel")] + [
+                               "admin_process.versions_migration_cancel", "admin_routing.editor")] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -53,6 +55,6 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     counts = w.table_counts()
     response = web.post(url, {"body": "x", "decision": "accept", "question": "x", "reason": "x",
                               "text": "x", "to_agency": "DPU", "row": str(item.id),
-                              "action": "acknowledge"})
+                              "action": "acknowledge", "xml": sampah_to("DPU")})
     assert response.status_code == 403, (url, response.status_code)
     assert w.table_counts() == counts

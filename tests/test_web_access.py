@@ -115,6 +115,20 @@ EXPECTED = {
     "POST cancel": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                           qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                           supervisor_city=403, auditor=403, admin=404),
+    # the routing table's editor (posted without a table: 400 for administrators) and a process
+    # version's diagram and files
+    "GET routing": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                        supervisor_city=403, auditor=403, admin=200),
+    "POST routing": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=400),
+    "GET diagram": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                        supervisor_city=403, auditor=403, admin=200),
+    "GET download": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=200),
 }
 
 
@@ -149,6 +163,8 @@ def test_access(world, app, role, kind):
         "GET migrate": "/admin/processes/1/migrate", "POST migrate": "/admin/processes/1/migrate",
         "GET migration": "/admin/processes/migrations/999999",
         "POST cancel": "/admin/processes/migrations/999999/cancel",
+        "GET routing": "/admin/processes/routing", "POST routing": "/admin/processes/routing",
+        "GET diagram": "/admin/processes/1/diagram", "GET download": "/admin/processes/1/files/routing.dmn",
     }
     method, _ = kind.split(" ")
     if method == "GET":
@@ -159,7 +175,8 @@ def test_access(world, app, role, kind):
                 "POST ask": {"question": "Di mana persisnya?"},
                 "POST takeover": {"takeover_to": "koor.dlh", "takeover_reason": ""},
                 "POST bulk": {"action": "acknowledge", "reason": "", "row": str(item.id)},
-                "POST resolve": {"note": "Sudah ditangani."}, "POST migrate": {"to": "99"}}.get(kind, {"body": "Catatan uji"})
+                "POST resolve": {"note": "Sudah ditangani."}, "POST migrate": {"to": "99"},
+                "POST routing": {"xml": "", "note": ""}}.get(kind, {"body": "Catatan uji"})
         response = client.post(urls[kind], data)
     body = response.get_data().decode("utf-8", "replace")
     response.close()

@@ -37,6 +37,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         HTMX_URL=vendor.htmx_url(os.environ.get("TANGGAP_HTMX_URL")),
         HTMX_SRI=vendor.HTMX_SRI,
         LEAFLET=vendor.leaflet_files(os.environ.get("TANGGAP_LEAFLET_BASE")),
+        BPMN_JS=vendor.bpmn_js_files(os.environ.get("TANGGAP_BPMN_JS_BASE")),
+        DMN_JS=vendor.dmn_js_files(os.environ.get("TANGGAP_DMN_JS_BASE")),
         TILE_URL=os.environ.get("TANGGAP_TILE_URL", vendor.TILE_URL),
         TILE_ATTRIBUTION=os.environ.get("TANGGAP_TILE_ATTRIBUTION", vendor.TILE_ATTRIBUTION),
         TANGGAP_API_WRITE_LIMIT=os.environ.get("TANGGAP_API_WRITE_LIMIT", "60 per minute"),
@@ -79,6 +81,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     from . import (
         admin,
         admin_process,
+        admin_routing,
         api,
         audit,
         auth,
@@ -95,7 +98,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
-                      escalations.bp, admin.bp, admin_process.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
+                      escalations.bp, admin.bp, admin_process.bp, admin_routing.bp, open311.bp, api.bp, audit.bp,
+                      dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 

@@ -33,21 +33,40 @@ def _tile_origin(template: str) -> str:
 
 
 def content_security_policy(htmx_url: str, leaflet: dict[str, tuple[str, str]] | None = None,
-                            tile_url: str = "") -> str:
-    """Scripts and styles from this site and the pinned files of htmx and Leaflet; images also
-    from the tile server, and blob: URLs (photos kept in the phone, shown before they are sent)."""
-    leaflet = leaflet or {}
-    scripts = "".join(_exact(url) for name, (url, _sri) in leaflet.items() if name.endswith(".js"))
-    styles = "".join(_exact(url) for name, (url, _sri) in leaflet.items() if name.endswith(".css"))
+                            tile_url: str = "", *, more: tuple[dict[str, tuple[str, str]], ...] = (),
+                            fonts: tuple[str, ...] = (), inline_styles: bool = False) -> str:
+    """Scripts and styles from this site and the pinned files of htmx and Leaflet (and of
+    ``more``: a page's own libraries); images also from the tile server, and blob: URLs (photos
+    kept in the phone, shown before they are sent); fonts also from ``fonts`` (``data:``, a
+    stylesheet's own, covered by its SRI hash; or files, by their URL); ``inline_styles``: the
+    styles a library writes into the page (style elements and attributes), never scripts."""
+    files = [leaflet or {}, *more]
+    scripts = "".join(_exact(url) for f in files for name, (url, _sri) in f.items() if name.endswith(".js"))
+    styles = "".join(_exact(url) for f in files for name, (url, _sri) in f.items() if name.endswith(".css"))
+    if inline_styles:
+        styles = " 'unsafe-inline'" + styles
     return "; ".join([
         "default-src 'self'", f"script-src 'self'{_exact(htmx_url)}{scripts}", f"style-src 'self'{styles}",
-        f"img-src 'self' data: blob:{_tile_origin(tile_url)}", "connect-src 'self'", "form-action 'self'",
+        f"img-src 'self' data: blob:{_tile_origin(tile_url)}",
+        *([f"font-src 'self'{_sources(fonts)}"] if fonts else []), "connect-src 'self'", "form-action 'self'",
         "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'",
     ])
 
 
+def _sources(values: tuple[str, ...]) -> str:
+    """Scheme sources (``data:``) as they are, files by their exact URL."""
+    return "".join(f" {v}" if v.endswith(":") else _exact(v) for v in values)
+
+
+def policy_for(app: Flask, *more: dict[str, tuple[str, str]], fonts: tuple[str, ...] = (),
+               inline_styles: bool = False) -> str:
+    """The site's policy, with the pinned files of ``more`` allowed too (for the one page that loads them)."""
+    return content_security_policy(app.config["HTMX_URL"], app.config.get("LEAFLET"), app.config.get("TILE_URL", ""),
+                                   more=more, fonts=fonts, inline_styles=inline_styles)
+
+
 def install_headers(app: Flask) -> None:
-    csp = content_security_policy(app.config["HTMX_URL"], app.config.get("LEAFLET"), app.config.get("TILE_URL", ""))
+    csp = policy_for(app)
 
     @app.after_request
     def _headers(response):

@@ -27,6 +27,33 @@ LEAFLET_FILES = {  # name: (CDN URL, SRI of the file)
     "MarkerCluster.Default.css": (f"{_CLUSTER}/MarkerCluster.Default.css",
                                   "sha384-wgw+aLYNQ7dlhK47ZPK7FRACiq7ROZwgFNg0m04avm4CaXS+Z9Y7nMu8yNjBKYC+"),
 }
+# bpmn-js (a process version's diagram, zoomed and panned: /admin/processes/<n>/diagram) and
+# dmn-js (the routing table edited in the browser: /admin/processes/routing). Their
+# TANGGAP_BPMN_JS_BASE and TANGGAP_DMN_JS_BASE point at a copy of the npm package's folder
+# (the files below under the same paths). Only those two pages allow them in their policy.
+BPMN_JS_VERSION = "18.31.1"
+DMN_JS_VERSION = "17.10.2"
+_BPMN_JS = f"https://unpkg.com/bpmn-js@{BPMN_JS_VERSION}"
+_DMN_JS = f"https://unpkg.com/dmn-js@{DMN_JS_VERSION}"
+BPMN_JS_FILES = {path: (f"{_BPMN_JS}/{path}", sri) for path, sri in {  # path in the package: (CDN URL, SRI)
+    "dist/bpmn-navigated-viewer.production.min.js":
+        "sha384-wF6qP24JnRn7l06mOet+Nu2lDkwo2k5Ts0UZ5xnsOXn0pGKs5YLAM+v7eGyQ9V+n",
+    "dist/assets/diagram-js.css": "sha384-AWPGaNcjP5js21rXUd/M+PvbIelMmHlfQIYLIhp5MnZOK4mc4jwjwC6p5PZfoIjW",
+    "dist/assets/bpmn-js.css": "sha384-/nphkprXqZZHJ+7ep/MfvLJ9NR1E5ZoJX0faaFpWvQxq0RFnm0LPXBXOQVjAw5aO",
+}.items()}
+DMN_JS_FILES = {path: (f"{_DMN_JS}/{path}", sri) for path, sri in {  # the decision table editor only
+    "dist/dmn-modeler.production.min.js": "sha384-Wq8S6as7wyYptQtXh1NWoCna8D6ZG8wNYiUS3/c0B4x8oY7Ncj2BAEGDR7D8tctR",
+    "dist/assets/dmn-js-shared.css": "sha384-isv0wOGopGsPwmmbngwPeqDxcLVFa1Cab4oJskBlYuKgMQNk5PMHEdPvuDSJVRjr",
+    "dist/assets/dmn-js-decision-table.css": "sha384-W0CzFQY0tEuPBRkkqVvhVD2uR0jE0zKPkMHNZ8SHBNlD6sxPqIEh0Y+gAC+ZJo5H",
+    "dist/assets/dmn-js-decision-table-controls.css":
+        "sha384-TqazKcHkSzJ2LjkVtn2BBsNJGEY7p+m99vPNJvV43N/WLEs6PMQmrENgqGEmcpkl",
+    # the icon font inside the stylesheet (data: URLs), so the SRI of the CSS covers it too
+    "dist/assets/dmn-font/css/dmn-embedded.css":
+        "sha384-qvPq4nOKBdksHLoREBrMOND2rduZYXlDSVM8kW17RuVVacAF+OeHVLV2mIhFgwAF",
+}.items()}
+# The stylesheet also names the icon font as a file for old browsers: Chrome checks it against the
+# policy (an error if refused) and then uses the embedded one, downloading nothing.
+DMN_JS_FONT_FILE = "dist/assets/dmn-font/font/dmn.eot"
 # Map tiles: OpenStreetMap's by default (its tile usage policy allows light use with the
 # attribution); an air-gapped city points TANGGAP_TILE_URL at its own tile server.
 TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -61,3 +88,26 @@ def leaflet_files(base: str | None) -> dict[str, tuple[str, str]]:
         return dict(LEAFLET_FILES)
     checked_url("TANGGAP_LEAFLET_BASE", base)
     return {name: (f"{base.rstrip('/')}/{name}", sri) for name, (_url, sri) in LEAFLET_FILES.items()}
+
+
+def bpmn_js_files(base: str | None) -> dict[str, tuple[str, str]]:
+    """bpmn-js's files (from ``base`` when self-hosted) with their SRI hashes."""
+    return _package_files("TANGGAP_BPMN_JS_BASE", BPMN_JS_FILES, base)
+
+
+def dmn_js_files(base: str | None) -> dict[str, tuple[str, str]]:
+    """dmn-js's files (from ``base`` when self-hosted) with their SRI hashes."""
+    return _package_files("TANGGAP_DMN_JS_BASE", DMN_JS_FILES, base)
+
+
+def _package_files(setting: str, files: dict[str, tuple[str, str]], base: str | None) -> dict[str, tuple[str, str]]:
+    if not base:
+        return dict(files)
+    checked_url(setting, base)
+    return {path: (f"{base.rstrip('/')}/{path}", sri) for path, (_url, sri) in files.items()}
+
+
+def dmn_js_fonts(files: dict[str, tuple[str, str]]) -> tuple[str, ...]:
+    """The font sources dmn-js's stylesheet names, for ``files`` (the CDN's or a copy's)."""
+    css = files["dist/assets/dmn-font/css/dmn-embedded.css"][0]
+    return ("data:", css[:-len("dist/assets/dmn-font/css/dmn-embedded.css")] + DMN_JS_FONT_FILE)
