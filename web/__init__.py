@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_keys,
         api,
         audit,
         auth,
@@ -90,11 +91,13 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         open311,
         public,
         publicmap,
+        security_log,
         tasks,
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
-                      escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
+                      escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp, security_log.bp,
+                      admin_keys.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 
