@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, StringField
+from wtforms.fields.choices import SelectChoice as C
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from workflow.access import Screen
@@ -33,8 +34,8 @@ NAME_MAX = ApiCredential.name.type.length
 
 class KeyForm(Form):
     kind = RadioField(_l("Kind"), choices=[
-        ("open311", _l("Open311 API key: a client application (a citizens' app) files reports")),
-        ("token", _l("JSON API token: an agency's system works as one user, with that user's roles"))],
+        C("open311", _l("Open311 API key: a client application (a citizens' app) files reports")),
+        C("token", _l("JSON API token: an agency's system works as one user, with that user's roles"))],
         validators=[InputRequired()])
     name = StringField(_l("Name: who or what uses it"), validators=[DataRequired(), Length(max=NAME_MAX)],
                        render_kw={"maxlength": NAME_MAX})

@@ -21,7 +21,7 @@ from workflow.access import Actor, Screen, may_use
 from workflow.errors import PermissionDenied, ValidationError
 from workflow.messages import msg
 from workflow.ranges import check_day
-from workflow.read.paging import Page, check_one_of, paging_errors
+from workflow.read.paging import Page, paging_errors
 from workflow.store import security_log
 from workflow.store.models import SecurityEvent, User
 from workflow.store.reference import city_zone
@@ -51,7 +51,8 @@ class SecurityFilters:
             errors["user"] = BAD_TEXT
         elif self.user is not None and len(self.user) > USER_MAX:
             errors["user"] = msg("at most {limit} characters", limit=USER_MAX)
-        check_one_of(self.action, "action", SecurityAction, errors)
+        if self.action and self.action not in {str(a) for a in SecurityAction}:
+            errors["action"] = msg("choose an action from the list")
         check_day(self.date_from, "date_from", errors)
         check_day(self.date_to, "date_to", errors)
         if not errors and self.date_from and self.date_to and self.date_from > self.date_to:
