@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -230,9 +231,9 @@ def test_the_command_line_resets_a_password_as_the_system(world, app):
 
 # -- credentials ---------------------------------------------------------------------------------
 
-def _wita(day: int, hour: int, minute: int = 0) -> datetime:
+def _wita(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     """A moment of November 2026 in Makassar's time (UTC+8)."""
-    return datetime(2026, 11, day, hour, minute, tzinfo=timezone(timedelta(hours=8)))
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=timezone(timedelta(hours=8)))
 
 
 def test_a_token_is_logged_at_its_first_use_of_each_day_of_the_city(world, app):
@@ -256,13 +257,40 @@ def test_a_token_is_logged_at_its_first_use_of_each_day_of_the_city(world, app):
         dlh.user_id, "koor.dlh", dlh.user_id, f"credential:{row.prefix}", IP)
     assert details(first) == {"kind": "token", "name": "Sistem DLH", "prefix": row.prefix}
     use(_wita(24, 9, 30))  # later the same day: no entry, but the last use moves on
-    use(_wita(24, 23, 59))
+    use(_wita(24, 23, 59, 30))
     assert first_uses() == [_wita(24, 9)]
     with world.services.reading() as session:
-        assert session.get(ApiCredential, row.id).last_used_at == _wita(24, 23, 59)
-    use(_wita(25, 0, 0))  # a minute later, past midnight in Makassar (still 24 November in UTC)
+        assert session.get(ApiCredential, row.id).last_used_at == _wita(24, 23, 59, 30)
+    # 40 seconds later, past midnight in Makassar (still 24 November in UTC): within the minute
+    # the last use is kept to, but another day
+    use(_wita(25, 0, 0, 10))
     use(_wita(25, 0, 30))
-    assert first_uses() == [_wita(24, 9), _wita(25, 0, 0)]
+    assert first_uses() == [_wita(24, 9), _wita(25, 0, 0, 10)]
+    assert intact(world)
+
+
+def test_two_requests_at_once_record_the_days_first_use_once(world):
+    world.dlh
+    with world.services.uow() as uow:
+        row, _secret = credentials.issue(uow, "token", "Sistem DLH", username="koor.dlh")
+        uow.commit()
+    now, barrier, failures = world.services.clock.now(), threading.Barrier(4), []
+
+    def use():
+        try:
+            barrier.wait(timeout=30)
+            with world.services.uow() as uow:
+                credentials.record_use(uow, row.id, now, client_ip=IP)
+                uow.commit()
+        except Exception as exc:  # noqa: BLE001 - what the test looks for
+            failures.append(exc)
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert failures == [] and len(entries(world, SecurityAction.CREDENTIAL_FIRST_USE)) == 1
     assert intact(world)
 
 

@@ -140,9 +140,10 @@ def record_use(uow: UnitOfWork, credential_id: int, now: datetime, *, client_ip:
     log. Both are conditional updates, so two requests at once record the day's first use once:
     the second finds the row already moved (it waits for the first's row lock on PostgreSQL; SQLite
     has one writer)."""
+    today = day_start(now, city_zone(uow.session))
     first = uow.session.execute(update(ApiCredential).where(
         ApiCredential.id == credential_id,
-        or_(ApiCredential.last_used_at.is_(None), ApiCredential.last_used_at < day_start(now, city_zone(uow.session))))
+        or_(ApiCredential.last_used_at.is_(None), ApiCredential.last_used_at < today))
         .values(last_used_at=now)).rowcount
     if first:
         row = uow.session.get(ApiCredential, credential_id)
