@@ -17,7 +17,7 @@ from workflow import areas, commands, responses
 from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.services import Services
-from workflow.store import audit, schema, seed
+from workflow.store import audit, schema, security_log, seed
 from workflow.store.models import Case
 
 
@@ -322,10 +322,12 @@ def audit_group() -> None:
               help="check that every chain still holds the heads recorded in this file")
 @click.pass_context
 def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads_file) -> None:
-    """Recompute hash chains; exit 1 and name the first broken row if any.
+    """Recompute hash chains: every case's and the security log's; exit 1 and name the first
+    broken row of each if any.
 
-    With --file, check an export instead (each event's hash and link, recomputed). With
-    --heads, also check a chain-heads file kept outside the system (`tanggap audit heads`).
+    With --case, only that case's. With --file, check an export instead (each event's hash and
+    link, recomputed). With --heads, also check a chain-heads file kept outside the system
+    (`tanggap audit heads`).
     """
     from workflow.read import history
 
@@ -342,9 +344,14 @@ def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads
                 raise click.ClickException(f"no case {case_number}")
         problems = [str(b) for b in audit.verify(session, case_id)]
         chains = session.scalar(select(func.count(func.distinct(audit.CaseEvent.case_id))))
+        if case_id is None:
+            problems += [f"security log: seq {b.seq}" + (f" (event {b.event_id})" if b.event_id else "")
+                         + f": {b.problem}" for b in security_log.verify(session)]
+            logged = security_log.count(session)
         if heads_file is not None:
             problems += history.verify_heads(session, _load_json(heads_file))
     _report(problems, f"audit chains intact ({chains if case_id is None else 1} case(s) checked)"
+            + (f"; security log intact ({logged} events)" if case_id is None else "")
             + ("; every recorded head is still there" if heads_file is not None else ""))
 
 
@@ -415,6 +422,28 @@ def users_create(ctx: click.Context, username, full_name, email, roles, password
         raise click.ClickException(exc.message) from None
     click.echo(f"user {user.username} created (id {user.id})")
 
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password", envvar="TANGGAP_NEW_PASSWORD", help="asked for (twice) when not given")
+@click.pass_context
+def users_password(ctx: click.Context, username, password) -> None:
+    """Give USERNAME a new password (an account whose owner cannot log in); every session of
+    it ends. The security log records a reset by the system."""
+    from workflow.commands import users as accounts
+
+    if not password:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise click.ClickException("the two passwords differ")
+    try:
+        with _services(ctx).uow() as uow:
+            user = accounts.set_password(uow, username, password)
+            uow.commit()
+    except DomainError as exc:
+        detail = "; ".join(f"{k}: {v}" for k, v in getattr(exc, "errors", {}).items())
+        raise click.ClickException(detail or exc.message) from None
+    click.echo(f"password of {user.username} changed; its sessions are logged out")
 
 
 def _credential_group(kind: str, help_text: str) -> click.Group:

@@ -10,10 +10,12 @@ import pytest
 from tests import actions
 from tests.test_admin_routing import sampah_to
 from tests.webclient import WebClient
+from workflow.commands import credentials
 
-# POST routes that are not staff actions: anyone may use them, or they authenticate otherwise
+# POST routes that are not staff actions: anyone may use them, or they authenticate otherwise;
+# and one's own password, which an auditor changes like everyone (tests/test_security_events.py)
 NOT_STAFF = {"auth.login", "auth.logout", "public.report", "public.status", "public.answer", "public.stop",
-             "public.follow"}
+             "public.follow", "auth.password"}
 
 
 def _staff_post_rules(app):
@@ -27,14 +29,16 @@ def test_the_list_of_staff_post_routes_is_complete(app):
     assert endpoints == {"inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
                          "admin.resolve", "admin_process.versions_deploy", "admin_process.versions_migrate_start",
-                         "admin_process.versions_migration_cancel", "admin_routing.editor"}, \
+                         "admin_process.versions_migration_cancel", "admin_routing.editor", "cases.contact",
+                         "admin_keys.keys_new", "admin_keys.keys_revoke"}, \
         "a new POST route: add it to the test below"
 
 
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                                "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve",
                                "admin_process.versions_deploy", "admin_process.versions_migrate_start",
-                               "admin_process.versions_migration_cancel", "admin_routing.editor")] + [
+                               "admin_process.versions_migration_cancel", "admin_routing.editor",
+                               "cases.contact", "admin_keys.keys_new", "admin_keys.keys_revoke")] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -46,8 +50,11 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with w.services.uow() as uow:
+        credential, _secret = credentials.issue(uow, "open311", "Aplikasi warga")
+        uow.commit()
     values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action, "version": 1,
-              "migration_id": 1}
+              "migration_id": 1, "prefix": credential.prefix}
     url = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     w.auditor
     web = WebClient(app)
@@ -55,6 +62,6 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     counts = w.table_counts()
     response = web.post(url, {"body": "x", "decision": "accept", "question": "x", "reason": "x",
                               "text": "x", "to_agency": "DPU", "row": str(item.id),
-                              "action": "acknowledge", "xml": sampah_to("DPU")})
+                              "action": "acknowledge", "xml": sampah_to("DPU"), "kind": "open311", "name": "x"})
     assert response.status_code == 403, (url, response.status_code)
     assert w.table_counts() == counts

@@ -29,6 +29,7 @@ from tests import actions
 from tests.conftest import START
 from workflow import commands
 from workflow.clock import ManualClock
+from workflow.commands import credentials
 from workflow.config import REPO_ROOT, Settings
 from workflow.services import build_services
 
@@ -1127,6 +1128,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/tasks/{triage_task}", 400, submit=TASK_FORM), Visit("/cases/{triage_case}"),
         Visit("/escalations", 403), Visit("/cases?q=0811"), Visit("/cases?q=sampah&state=open"),
         Visit("/cases?q=" + "x" * 201, 400),
+        Visit("/akun/sandi"), Visit("/akun/sandi", 400, submit="#password-form button[type=submit]"),
     ),
     "coordinator": (
         Visit("/inbox"), Visit("/inbox?tab=mine&sort=due"),
@@ -1168,6 +1170,8 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/audit/cases/{feedback_case}"), Visit("/audit/actors/koor.dlh"),
         Visit("/dashboard"), Visit("/dashboard?start=kemarin", 400), Visit("/cases/{feedback_case}"),
         Visit("/inbox", 403),
+        Visit("/audit/security"), Visit("/audit/security?action=login_succeeded&user=koor.dlh"),
+        Visit("/audit/security?date_from=kemarin", 400),
     ),
     "admin": (
         Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
@@ -1178,6 +1182,9 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/admin/processes/routing"),
         Visit("/admin/processes/routing", 400, submit="#routing-form button[type=submit]"),
         Visit("/admin/processes/1/diagram"), Visit("/admin/processes/999/diagram", 404),
+        Visit("/audit/security"), Visit("/admin/keys"), Visit("/admin/keys/new"),
+        Visit("/admin/keys/new", 400, submit="#key-form button[type=submit]"),
+        Visit("/admin/keys/{key_prefix}/revoke"),
     ),
 }
 A11Y_USERS = {"triage": "triase", "coordinator": "koor.dlh", "qr_officer": "qr.mariso", "supervisor": "sup.dlh",
@@ -1258,6 +1265,9 @@ def a11y_site(tmp_path_factory, sqlite_template, definition):
         ids["stop_token"] = services.tracking.stop_token(session.scalar(
             select(Subscription.id).where(Subscription.case_id == ids["disposition_case"])))
     ids["review_task"], ids["critical_review_task"] = reviews["sla_escalation"], reviews["critical_escalation"]
+    with services.uow() as uow:  # an API token (the administrator's keys pages)
+        ids["key_prefix"] = credentials.issue(uow, "token", "Sistem DLH", username="koor.dlh")[0].prefix
+        uow.commit()
     with services.uow() as uow:  # a category the routing table forgot: submitting it is an incident
         uow.session.add(Category(code="banjir", name_id="Banjir", name_en="Flood"))
         uow.commit()

@@ -9,6 +9,8 @@ import pytest
 from tests import actions
 from tests.webclient import WebClient
 from workflow import commands
+from workflow.commands.contacts import reveal_contact
+from workflow.errors import PermissionDenied
 from workflow.read.cases import case_detail
 from workflow.read.public import public_status
 
@@ -22,9 +24,19 @@ def staff(world):
 
 
 def _seen(world, actor, case_id):
+    """The reporter's name as the case shows it, and the e-mail and phone the actor gets when
+    asking for them (the only way: ``reveal_contact``), or None, None when refused."""
     with world.services.reading() as session:
         d = case_detail(session, actor, case_id)
-        return d.reporter_name, d.contact_email, d.contact_phone
+    try:
+        with world.services.uow() as uow:
+            contact = reveal_contact(uow, actor, case_id)
+            uow.commit()
+    except PermissionDenied:
+        assert not d.contact_available  # no button for what would be refused
+        return d.reporter_name, None, None
+    assert d.contact_available
+    return d.reporter_name, contact.email, contact.phone
 
 
 def test_contact_details_reach_only_the_desk_working_the_case(world, staff):

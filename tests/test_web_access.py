@@ -129,6 +129,37 @@ EXPECTED = {
     "GET download": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                          supervisor_city=403, auditor=403, admin=200),
+    # the security log: auditors and administrators
+    "GET security": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=200, admin=200),
+    "GET security_csv": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                             qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                             supervisor_city=403, auditor=200, admin=200),
+    # API keys and tokens (issued without a kind: 400; revoking one that does not exist: 404)
+    "GET keys": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                     qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                     supervisor_city=403, auditor=403, admin=200),
+    "GET keys_new": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=200),
+    "POST keys_new": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=400),
+    "POST keys_revoke": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                             qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                             supervisor_city=403, auditor=403, admin=404),
+    # the reporter's contact: only the desk working the case (DLH's coordinators, at disposition)
+    "POST contact": dict(anonymous=302, triage=403, coordinator_own=200, coordinator_foreign=404,
+                         qr_foreign=404, supervisor_own=403, supervisor_foreign=404,
+                         supervisor_city=403, auditor=403, admin=403),
+    # one's own password: everyone logged in (posted empty: 400)
+    "GET password": dict(anonymous=302, triage=200, coordinator_own=200, coordinator_foreign=200,
+                         qr_foreign=200, supervisor_own=200, supervisor_foreign=200,
+                         supervisor_city=200, auditor=200, admin=200),
+    "POST password": dict(anonymous=302, triage=400, coordinator_own=400, coordinator_foreign=400,
+                          qr_foreign=400, supervisor_own=400, supervisor_foreign=400,
+                          supervisor_city=400, auditor=400, admin=400),
 }
 
 
@@ -165,6 +196,10 @@ def test_access(world, app, role, kind):
         "POST cancel": "/admin/processes/migrations/999999/cancel",
         "GET routing": "/admin/processes/routing", "POST routing": "/admin/processes/routing",
         "GET diagram": "/admin/processes/1/diagram", "GET download": "/admin/processes/1/files/routing.dmn",
+        "GET security": "/audit/security", "GET security_csv": "/audit/security/export.csv",
+        "GET keys": "/admin/keys", "GET keys_new": "/admin/keys/new", "POST keys_new": "/admin/keys/new",
+        "POST keys_revoke": "/admin/keys/00000000/revoke", "POST contact": f"/cases/{sub.case_id}/contact",
+        "GET password": "/akun/sandi", "POST password": "/akun/sandi",
     }
     method, _ = kind.split(" ")
     if method == "GET":

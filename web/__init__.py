@@ -80,6 +80,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_keys,
         admin_process,
         admin_routing,
         api,
@@ -94,12 +95,13 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         open311,
         public,
         publicmap,
+        security_log,
         tasks,
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
                       escalations.bp, admin.bp, admin_process.bp, admin_routing.bp, open311.bp, api.bp, audit.bp,
-                      dashboard.bp):
+                      dashboard.bp, security_log.bp, admin_keys.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 

@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from workflow import commands
 from workflow.access import Actor, Screen, actor_for_user, can_file_reports, may_use
 from workflow.commands import credentials
+from workflow.commands.contacts import reveal_contact
 from workflow.commands.tasks import workable_item
 from workflow.engine.forms import ID_LIMIT
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
@@ -161,9 +162,9 @@ def _authenticate():
             raise ApiError(401, "unauthorized", _("The token is not valid or was revoked."))
         g.api_actor = actor_for_user(session, row.user_id)
         g.api_token_id = row.id
-        fresh = credentials.used_recently(row, services().clock.now())
+        fresh = credentials.used_recently(row, services().clock.now(), services().zone)
     if not fresh:
-        run_command(credentials.record_use, row.id, services().clock.now())
+        run_command(credentials.record_use, row.id, services().clock.now(), client_ip=request.remote_addr)
     if "api_query_names" not in current_app.extensions:
         current_app.extensions["api_query_names"] = _query_names()
     allowed = current_app.extensions["api_query_names"].get(
@@ -436,10 +437,20 @@ def _case_body(session, case_id: int) -> dict:
                    "address": report.address, "lat": report.lat, "lon": report.lon,
                    "attributes": report.attributes or {}, "media_url": report.media_url,
                    "submitted_at": _iso(report.submitted_at), "reporter_name": d.reporter_name,
-                   "contact_email": d.contact_email, "contact_phone": d.contact_phone},
+                   "contact_available": d.contact_available},
         "open_tasks": [{"id": w.id, "task_name": w.task_name, "form_key": w.form_key,
                         "role": str(w.role), "due_at": _iso(w.due_at)} for w in d.work_items],
         "attachments": [{"id": a.id, "kind": a.kind, "mime": a.mime} for a in d.attachments]}
+
+
+@bp.get("/cases/<int:case_id>/contact")
+def contact(case_id: int):
+    """The reporter's contact, for the desk that may call back; each answer is written to the
+    security log (ask for it when calling, not with every read of the case)."""
+    shown = run_command(reveal_contact, actor(), case_id, client_ip=request.remote_addr)
+    return jsonify({"case_id": shown.case_id, "case_number": shown.case_number,
+                    "reporter_name": shown.reporter_name, "contact_email": shown.email,
+                    "contact_phone": shown.phone})
 
 
 @bp.get("/cases/<int:case_id>/history")

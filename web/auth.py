@@ -1,8 +1,10 @@
-"""Login and logout. Passwords are checked by ``workflow.commands.authenticate`` (argon2, at most
-five checks per account and 15 minutes, counted atomically); failed attempts are also limited
-per client IP and IP range. A browser that logged in before carries a signed device cookie and
-keeps a budget of its own, so a stranger's guessing cannot lock its owner out. A session id
-carries the user's session token, which logout replaces."""
+"""Login, logout and changing one's own password. Passwords are checked by
+``workflow.commands.authenticate`` (argon2, at most five checks per account and 15 minutes,
+counted atomically); failed attempts are also limited per client IP and IP range. A browser that
+logged in before carries a signed device cookie and keeps a budget of its own, so a stranger's
+guessing cannot lock its owner out. A session id carries the user's session token, which logout
+and a password change replace. Each login, failure, lockout, logout and password change is in
+the security log with the client's address."""
 
 from __future__ import annotations
 
@@ -10,19 +12,22 @@ import secrets
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.exceptions import TooManyRequests
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from workflow import commands
 from workflow.access import Actor, Screen, actor_for_user, may_use
-from workflow.commands.users import MAX_PASSWORD, KnownDevice
+from workflow.commands import users
+from workflow.commands.users import MAX_PASSWORD, MIN_PASSWORD, KnownDevice
+from workflow.errors import ValidationError
 from workflow.store.models import User
 
 from .extensions import login_manager
 from .forms import Form
-from .helpers import forget_work_list, run_command, safe_next, services, whole_number
+from .helpers import add_errors, forget_work_list, run_command, safe_next, services, whole_number
 from .i18n import tr
 from .ratelimit import CredentialGuesses
 
@@ -101,10 +106,15 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        CredentialGuesses.refuse_if_exhausted()
+        try:
+            CredentialGuesses.refuse_if_exhausted()
+        except TooManyRequests as exc:
+            users.login_refused(services(), form.username.data, retry_after=int(exc.retry_after or 60),
+                                client_ip=request.remote_addr)
+            raise
         device = _known_device()
         result = commands.authenticate(services(), form.username.data, form.password.data,
-                                       device=device)
+                                       device=device, client_ip=request.remote_addr)
         if result.user is not None:
             user = load_user(f"{result.user.id}:{result.user.session_token}")
             forget_work_list()  # another person's lists are not this one's
@@ -131,8 +141,45 @@ def login():
 @bp.post("/logout")
 def logout():
     if current_user.is_authenticated:
-        run_command(commands.end_sessions, current_user.user_id)
+        run_command(users.log_out, current_user.user_id, client_ip=request.remote_addr)
         forget_work_list()
         logout_user()
     flash(_l("You are logged out."))
     return redirect(url_for("home.index"))
+
+
+class PasswordForm(Form):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+    repeat_password = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+
+
+@bp.route("/akun/sandi", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's own password: the current one, the new one twice. Every other session of the
+    user ends; this one carries on with the new session token."""
+    form = PasswordForm()
+    status, retry_after = 200, None
+    if form.validate_on_submit():
+        user_id = current_user.user_id
+        try:
+            token = users.change_password(services(), user_id, form.current_password.data,
+                                          form.new_password.data, form.repeat_password.data,
+                                          client_ip=request.remote_addr)
+        except users.TooManyAttempts as exc:
+            add_errors(form, exc.errors, fallback="current_password")
+            status, retry_after = 429, exc.retry_after
+        except ValidationError as exc:
+            add_errors(form, exc.errors, fallback="current_password")
+            status = 400
+        else:
+            login_user(load_user(f"{user_id}:{token}"))
+            flash(_l("Your password is changed. Your other sessions are logged out."))
+            return redirect(home_for(current_user))
+    elif form.is_submitted():
+        status = 400
+    page = make_response(render_template("auth/password.html", form=form, min_password=MIN_PASSWORD), status)
+    if retry_after:
+        page.headers["Retry-After"] = str(retry_after)
+    return page

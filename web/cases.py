@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -11,6 +21,7 @@ from wtforms import BooleanField, TextAreaField
 
 from workflow import commands, responses
 from workflow.access import CONTACT_DESKS, Screen, can_write_notes, overseeing_role, role_for_item
+from workflow.commands.contacts import reveal_contact
 from workflow.errors import ValidationError
 from workflow.read.cases import attachment_for, case_detail
 from workflow.read.options import report_options
@@ -19,7 +30,17 @@ from workflow.store.models import Agency
 from workflow.vocabulary import Role
 
 from .forms import Form
-from .helpers import actor, day_arg, safe_next, screen_of, services, submit, whole_number
+from .helpers import (
+    actor,
+    day_arg,
+    is_htmx,
+    run_command,
+    safe_next,
+    screen_of,
+    services,
+    submit,
+    whole_number,
+)
 from .i18n import tr
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -123,6 +144,20 @@ def add_note(case_id: int):
     return render_template("cases/show.html", d=detail, note_form=form, can_note=True, responses=ready,
                            open_tasks=open_tasks,
                            locale=str(get_locale())), 400
+
+
+@bp.post("/<int:case_id>/contact")
+@login_required
+def contact(case_id: int):
+    """The reporter's contact, for the desk that may call back, each time written to the
+    security log (a POST: opening it is an act, and no cache or prefetch repeats it). With htmx
+    it replaces its button on the case or task page; without, a page of its own links back."""
+    shown = run_command(reveal_contact, actor(), case_id, client_ip=request.remote_addr)
+    back = safe_next(request.form.get("next"), url_for("cases.show", case_id=case_id))
+    page = make_response(render_template("cases/_contact.html" if is_htmx() else "cases/contact.html",
+                                         contact=shown, back=back))
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -18,6 +18,7 @@ from flask_login import current_user
 from workflow.access import Actor, Screen, may_use
 from workflow.errors import Conflict, DomainError, NotFound, ValidationError
 from workflow.services import Services
+from workflow.store.security_log import Who
 from workflow.text import bad_text
 
 from .i18n import tr
@@ -31,6 +32,13 @@ def actor() -> Actor:
     if not current_user.is_authenticated:
         abort(401)
     return current_user.actor
+
+
+def who() -> Who:
+    """The logged-in user and the request's address, as the security log records who acted."""
+    if not current_user.is_authenticated:
+        abort(401)
+    return Who(current_user.user_id, current_user.username, request.remote_addr)
 
 
 def refuse_unless(screen: Screen):

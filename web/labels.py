@@ -1,5 +1,5 @@
 """Display names for codes that reach the pages: audit actions, roles, notice channels,
-attachment kinds, operations."""
+attachment kinds, operations, security log actions and what their entries record."""
 
 from flask_babel import lazy_gettext as _l
 
@@ -12,6 +12,7 @@ from workflow.vocabulary import (
     NoticeChannel,
     Operation,
     Role,
+    SecurityAction,
 )
 
 ACTIONS = {
@@ -56,6 +57,32 @@ OPERATIONS = {
     Operation.REASSIGN: _l("Reassigning a task"), Operation.FORCE_TRANSFER: _l("Forcing a transfer"),
     Operation.FIRE_TIMERS: _l("Watching deadlines"), Operation.DELIVER_NOTICE: _l("Sending a message"),
 }
+
+SECURITY_ACTIONS = {
+    SecurityAction.LOGIN_SUCCEEDED: _l("Logged in"), SecurityAction.LOGIN_FAILED: _l("Login failed"),
+    SecurityAction.LOGIN_LOCKED: _l("Login locked (too many failures)"), SecurityAction.LOGGED_OUT: _l("Logged out"),
+    SecurityAction.PASSWORD_CHANGED: _l("Password changed by its owner"),
+    SecurityAction.PASSWORD_RESET: _l("Password reset"), SecurityAction.USER_CREATED: _l("Account created"),
+    SecurityAction.USER_DEACTIVATED: _l("Account deactivated"),
+    SecurityAction.USER_REACTIVATED: _l("Account reactivated"),
+    SecurityAction.ROLES_CHANGED: _l("Roles or their scopes changed"),
+    SecurityAction.CREDENTIAL_CREATED: _l("API key or token created"),
+    SecurityAction.CREDENTIAL_FIRST_USE: _l("API key or token: first use of the day"),
+    SecurityAction.CREDENTIAL_REVOKED: _l("API key or token revoked"),
+    SecurityAction.ADMIN_CHANGED: _l("Change by an administrator"),
+    SecurityAction.CONTACT_VIEWED: _l("Reporter's contact opened"),
+}
+LOGIN_FAILURES = {  # a failed login's "reason"
+    "wrong_password": _l("wrong password"), "unknown_user": _l("no account of that name"),
+    "inactive_user": _l("the account is deactivated"), "unreadable": _l("unreadable name or password"),
+}
+LOCK_LIMITS = {  # whose attempts ran out: a lockout's "limit"
+    "account": _l("attempts for this account"), "device": _l("attempts of this account's known browser"),
+    "client": _l("failed attempts from this address or its network"),
+}
+CREDENTIAL_KINDS = {"open311": _l("Open311 API key"), "token": _l("JSON API token")}
+ADMIN_CHANGES = {"created": _l("created"), "changed": _l("changed"), "removed": _l("removed")}
+CONTACT_FIELDS = {"email": _l("e-mail"), "phone": _l("phone")}
 
 
 def role_label(role: str) -> str:

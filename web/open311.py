@@ -344,7 +344,7 @@ def _file_request(uow, form, now) -> commands.Submitted:
         submitted = commands.submit_report(uow, data)
     except ValidationError as exc:  # the domain's field names, said as the client sent them
         raise ValidationError({OPEN311_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
-    credentials.touch(key, now)
+    credentials.record_use(uow, key.id, now, client_ip=request.remote_addr)
     return submitted
 
 

@@ -150,12 +150,18 @@ SCHEMAS = {
                      "address": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"},
                      "attributes": {"type": "object"}, "media_url": NULLABLE_STRING,
                      "submitted_at": TIME, "reporter_name": NULLABLE_STRING,
-                     "contact_email": {**NULLABLE_STRING, "description": "only for roles that call back"},
-                     "contact_phone": NULLABLE_STRING}},
+                     "contact_available": {"type": "boolean",
+                                           "description": "whether GET /cases/{case_id}/contact gives "
+                                                          "me a contact to call the reporter back on"}}},
                  "open_tasks": {"type": "array", "items": {"type": "object", "properties": {
                      "id": ID, "task_name": {"type": "string"}, "form_key": {"type": "string"},
                      "role": {"type": "string"}, "due_at": TIME}}},
                  "attachments": {"type": "array", "items": _ref("Attachment")}}},
+    "Contact": {"type": "object",
+                "required": ["case_id", "case_number", "reporter_name", "contact_email", "contact_phone"],
+                "properties": {"case_id": ID, "case_number": {"type": "string"},
+                               "reporter_name": NULLABLE_STRING, "contact_email": NULLABLE_STRING,
+                               "contact_phone": NULLABLE_STRING}},
     "CaseRow": {"type": "object",
                 "required": ["id", "number", "version", "status", "stage", "category", "area", "created_at",
                              "updated_at"],
@@ -310,6 +316,10 @@ def _document() -> dict:
             "/cases/{case_id}": {"get": {
                 "summary": "A case", "parameters": [CASE_ID],
                 "responses": {"200": _json(_ref("Case"), "the case"), **_errors("401", "404")}}},
+            "/cases/{case_id}/contact": {"get": {
+                "summary": "The reporter's contact, for the desk working the case (each answer is "
+                           "written to the security log)", "parameters": [CASE_ID],
+                "responses": {"200": _json(_ref("Contact"), "the contact"), **_errors("401", "403", "404")}}},
             "/cases/{case_id}/history": {"get": {
                 "summary": "A case's audit trail, oldest first", "parameters": [CASE_ID, *PAGING],
                 "responses": {"200": _json(_page("HistoryEvent"), "a page"), **_errors("400", "401", "404")}}},

@@ -82,6 +82,7 @@ class Screen(enum.StrEnum):
     HISTORY = "history"  # case histories from the audit trail
     SEARCH = "search"  # finding a case when a citizen calls
     ADMIN = "admin"
+    SECURITY_LOG = "security_log"  # logins, administration and contact views
 
 
 SCREEN_ROLES = {
@@ -92,6 +93,7 @@ SCREEN_ROLES = {
     Screen.HISTORY: (Role.AUDITOR, Role.ADMIN, Role.SUPERVISOR),
     Screen.SEARCH: (Role.TRIAGE, Role.COORDINATOR, Role.QR_OFFICER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN),
     Screen.ADMIN: (Role.ADMIN,),
+    Screen.SECURITY_LOG: (Role.AUDITOR, Role.ADMIN),
 }
 
 

@@ -38,8 +38,9 @@ class CaseDetail:
     kelurahan: Area | None
     agency: Agency | None
     reporter_name: str | None  # None when anonymous (see access.can_see_reporter)
-    contact_email: str | None  # None unless the viewer may call back
-    contact_phone: str | None
+    # whether the reporter left an e-mail or phone the viewer may call back on; the contact
+    # itself is never part of the case: commands.contacts.reveal_contact reads it, logged
+    contact_available: bool
     work_items: list[WorkItem]
     timers: list[Timer]
     notes: list[Note]
@@ -108,8 +109,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
         kelurahan=session.get(Area, report.kelurahan_id) if report.kelurahan_id else None,
         agency=session.get(Agency, case.agency_id) if case.agency_id else None,
         reporter_name=report.reporter_name if can_see_reporter(actor, case) else None,
-        contact_email=report.contact_email if contact else None,
-        contact_phone=report.contact_phone if contact else None,
+        contact_available=contact and bool(report.contact_email or report.contact_phone),
         work_items=list(session.scalars(select(WorkItem).where(
             WorkItem.case_id == case.id, WorkItem.completed_at.is_(None)).order_by(WorkItem.id))),
         timers=list(session.scalars(select(Timer).where(Timer.case_id == case.id)
