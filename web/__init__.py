@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_people,
         admin_process,
         api,
         audit,
@@ -95,7 +96,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
-                      escalations.bp, admin.bp, admin_process.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
+                      escalations.bp, admin.bp, admin_people.bp, admin_process.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 
