@@ -326,3 +326,29 @@ def test_two_administrators_editing_a_team(world, app, web, admin):
     assert response.status_code == 409
     assert "admin2 mengubah data ini" in response.get_data(as_text=True)
     assert team_row(world, "qr-tallo-1").name == "Tim Admin2"
+
+
+def test_the_team_list_pages_and_says_when_a_page_is_past_the_last(world, web, admin):
+    with world.services.reading() as session:
+        teams = len(session.scalars(select(QrTeam.id)).all())
+    with world.services.uow() as uow:
+        for n in range(26 - teams):
+            organisation.create_team(uow, Actor.system(), code=f"qr-wajo-{n + 2}", name=f"Tim QR Wajo {n + 2}",
+                                     kecamatan="wajo")
+        uow.commit()
+    first = web.get("/admin/teams").get_data(as_text=True)
+    second = web.get("/admin/teams?page=2").get_data(as_text=True)
+    assert len(re.findall(r"<tr data-team=", first)) == 25 and len(re.findall(r"<tr data-team=", second)) == 1
+    assert "Halaman 2 dari 2" in second
+    past = web.get("/admin/teams?page=3").get_data(as_text=True)
+    assert "melewati halaman terakhir" in past and "<tr data-team=" not in past
+    assert web.get("/admin/teams?page=0").status_code == 400
+
+
+def test_the_lists_say_when_there_is_nothing_yet(world, web, admin):
+    with world.services.uow() as uow:
+        uow.session.execute(QrTeam.__table__.delete())
+        uow.commit()
+    page = web.get("/admin/teams").get_data(as_text=True)
+    assert "Belum ada tim QR" in page and "<table" not in page
+

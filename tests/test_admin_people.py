@@ -18,6 +18,7 @@ from workflow import commands
 from workflow.access import Actor
 from workflow.commands import accounts, credentials
 from workflow.errors import Conflict, DomainError, ValidationError
+from workflow.read.people import UserFilters, user_list
 from workflow.store import security_log
 from workflow.store.models import Agency, ApiCredential, SecurityEvent, User
 from workflow.vocabulary import Action, SecurityAction
@@ -203,6 +204,12 @@ def test_the_list_refuses_filters_it_cannot_read(world, web, admin, query, messa
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert "<table" not in response.get_data(as_text=True)
+
+
+def test_the_account_list_refuses_bad_text_also_below_the_web(world):
+    with world.services.reading() as session, pytest.raises(ValidationError) as refused:
+        user_list(session, Actor.system(), UserFilters(q="koor\x00"))
+    assert set(refused.value.errors) == {"q"}
 
 
 # -- editing -------------------------------------------------------------------------------------
@@ -420,3 +427,26 @@ def test_a_deactivation_whose_log_row_fails_saves_nothing(world, monkeypatch):
         uow.commit()
     assert w.table_counts() == before and w.case(sub.case_id).version == version
     assert w.item(sub.case_id).assignee_id == w.dlh.user_id and user_row(w, "koor.dlh").active
+
+
+def test_a_role_in_an_agency_deactivated_since_is_shown_and_kept(world, web, admin, reference_restored):
+    from workflow.commands import organisation
+
+    with world.services.uow() as uow:
+        organisation.create_agency(uow, Actor.system(), code="BAPPEDA", name="Bappeda", short_name="Bappeda")
+        uow.commit()
+    sari = world.user("sari.bappeda", ("coordinator", "BAPPEDA"))
+    with world.services.uow() as uow:
+        organisation.update_agency(uow, Actor.system(), "BAPPEDA", name="Bappeda", short_name="Bappeda",
+                                   handles_reports=True, active=False)
+        uow.commit()
+    page = web.get(f"/admin/users/{sari.user_id}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*\bchecked\b[^>]*value="coordinator:BAPPEDA"> Bappeda \(nonaktif\)', page)
+    response = web.post(f"/admin/users/{sari.user_id}", {"full_name": "Sari", "roles": ["coordinator:BAPPEDA", "auditor"],
+                                                          "version": version_on(web, f"/admin/users/{sari.user_id}")},
+                        page="/admin/")
+    assert response.status_code == 302
+    [roles] = log(world, SecurityAction.ROLES_CHANGED)
+    assert roles["details"]["new"] == ["auditor", "coordinator:BAPPEDA"]
+    # a new account cannot be given it
+    assert 'value="coordinator:BAPPEDA"' not in web.get("/admin/users/new").get_data(as_text=True)
