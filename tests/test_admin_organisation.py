@@ -15,9 +15,9 @@ from tests import actions
 from tests.test_admin_people import log, version_on
 from tests.webclient import WebClient, errors
 from workflow.access import Actor
-from workflow.commands import organisation
+from workflow.commands import accounts, organisation
 from workflow.engine.routing import agency_variables, output_values, routed_agencies
-from workflow.errors import ValidationError
+from workflow.errors import DomainError, ValidationError
 from workflow.store.models import Agency, QrTeam
 from workflow.vocabulary import SecurityAction
 
@@ -352,3 +352,23 @@ def test_the_lists_say_when_there_is_nothing_yet(world, web, admin):
     page = web.get("/admin/teams").get_data(as_text=True)
     assert "Belum ada tim QR" in page and "<table" not in page
 
+
+
+def test_only_administrators_change_the_organisation(world):
+    world.dlh
+    with world.services.uow() as uow, pytest.raises(DomainError) as refused:
+        organisation.create_agency(uow, world.dlh, code="BAPPEDA", name="Bappeda", short_name="Bappeda")
+    assert refused.value.code == "forbidden"
+    with world.services.uow() as uow, pytest.raises(DomainError) as refused:
+        organisation.update_team(uow, world.dlh, "qr-mariso-1", name="Tim", kecamatan="mariso", active=True)
+    assert refused.value.code == "forbidden"
+
+
+def test_an_inactive_team_is_no_scope_for_a_new_officer(world, reference_restored):
+    with world.services.uow() as uow:
+        organisation.update_team(uow, Actor.system(), "qr-wajo-1", name="Tim QR Wajo", kecamatan="wajo", active=False)
+        uow.commit()
+    with world.services.uow() as uow, pytest.raises(ValidationError) as refused:
+        accounts.create_account(uow, Actor.system(), username="qr.wajo", full_name="Petugas Wajo", email=None,
+                                roles=[("qr_officer", "qr-wajo-1")])
+    assert refused.value.errors["roles"].template == "the QR team {scope} is inactive"

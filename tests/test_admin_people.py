@@ -153,6 +153,16 @@ def test_a_role_on_an_inactive_agency_is_refused_but_an_existing_one_is_kept(wor
     assert refused.value.errors["roles"].template == "the agency {scope} is inactive"
 
 
+def test_a_membership_named_twice_is_one(world):
+    with world.services.uow() as uow:
+        accounts.create_account(uow, Actor.system(), username="sari.dlh", full_name="Sari", email=None,
+                                roles=[("auditor", None), ("auditor", ""), ("coordinator", "DLH"), ("coordinator", "DLH")])
+        uow.commit()
+    assert len(roles_of(world, "sari.dlh")) == 2
+    with world.services.reading() as session:
+        assert len(session.scalar(select(User).where(User.username == "sari.dlh")).memberships) == 2
+
+
 def test_the_cli_creates_accounts_through_the_security_log_as_the_system(world, settings):
     from tanggap.cli import main
 
@@ -393,12 +403,15 @@ def test_deactivating_twice_is_a_conflict(world):
 
 def test_reactivating_lets_the_account_log_in_again(world, app, web, admin):
     world.dlh
+    before = WebClient(app)
+    before.login("koor.dlh")
     with world.services.uow() as uow:
         accounts.deactivate_user(uow, Actor.system(), world.dlh.user_id)
         uow.commit()
     response = web.post(f"/admin/users/{world.dlh.user_id}/reactivate", {}, page=f"/admin/users/{world.dlh.user_id}")
     assert response.status_code == 302
     assert user_row(world, "koor.dlh").active and logs_in(app, "koor.dlh", PASSWORD)
+    assert before.get("/inbox").status_code == 302  # a session from before does not come back
     [event] = log(world, SecurityAction.USER_REACTIVATED)
     assert (event["actor_name"], event["subject_user_id"]) == ("admin", world.dlh.user_id)
 
@@ -450,3 +463,32 @@ def test_a_role_in_an_agency_deactivated_since_is_shown_and_kept(world, web, adm
     assert roles["details"]["new"] == ["auditor", "coordinator:BAPPEDA"]
     # a new account cannot be given it
     assert 'value="coordinator:BAPPEDA"' not in web.get("/admin/users/new").get_data(as_text=True)
+
+
+def test_two_administrators_deactivating_each_other_at_once_leave_one(world):
+    import threading
+
+    admins = [world.user("admin", ("admin", None)), world.user("admin2", ("admin", None))]
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = [None, None]
+
+    def race(i: int) -> None:
+        barrier.wait(timeout=60)
+        try:
+            with world.services.uow() as uow:
+                accounts.deactivate_user(uow, admins[i], admins[1 - i].user_id)
+                uow.commit()
+            outcomes[i] = "done"
+        except DomainError as exc:
+            outcomes[i] = exc.code
+        except Exception as exc:  # noqa: BLE001 - anything else is the failure being tested
+            outcomes[i] = f"unexpected {type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=race, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(map(str, outcomes)) == ["done", "last_admin"], outcomes
+    assert [user_row(world, a.name).active for a in admins].count(True) == 1
+    assert len(log(world, SecurityAction.USER_DEACTIVATED)) == 1

@@ -68,8 +68,15 @@ def _by(actor: Actor) -> ActorRef:
     return actor.ref(Role.ADMIN) if actor.kind == "user" else actor.ref()
 
 
-def _user(uow: UnitOfWork, user_id: int) -> User:
-    user = uow.session.get(User, user_id)
+def _user(uow: UnitOfWork, user_id: int, *, admins_too: bool = False) -> User:
+    """The account, its row locked until commit (PostgreSQL; SQLite's writers queue anyway), so
+    that what a command checks (the form's fingerprint) still holds when it writes. With
+    ``admins_too``, the active administrators' rows first, in id order: two administrators taking
+    each other's role or account at once queue, and the second finds only one administrator left."""
+    if admins_too:
+        uow.session.execute(select(User.id).where(User.active.is_(True), User.id.in_(
+            select(Membership.user_id).where(Membership.role == Role.ADMIN))).order_by(User.id).with_for_update())
+    user = uow.session.get(User, user_id, with_for_update=True, populate_existing=True)
     if user is None:
         raise NotFound(msg("user {user_id} not found", user_id=user_id))
     return user
@@ -150,7 +157,7 @@ def update_account(uow: UnitOfWork, actor: Actor, user_id: int, *, full_name: st
     keys). ``expected``: the :func:`fingerprint` of the account the form showed; a conflict when
     someone changed it since. Tasks the account holds and its new roles cannot work are released."""
     require_admin(actor)
-    user = _user(uow, user_id)
+    user = _user(uow, user_id, admins_too=True)
     if expected is not None and expected != account_fingerprint(uow, user):
         raise _conflict(uow, user)
     refs = References(uow.session)
@@ -219,7 +226,7 @@ def deactivate_user(uow: UnitOfWork, actor: Actor, user_id: int, *, client_ip: s
     end, its JSON API tokens are revoked. Never one's own account, nor the last active
     administrator."""
     require_admin(actor)
-    user = _user(uow, user_id)
+    user = _user(uow, user_id, admins_too=True)
     if user.id == actor.user_id:
         raise DomainError(msg("You cannot deactivate your own account: ask another administrator."), code="self")
     if not user.active:
@@ -247,8 +254,7 @@ def reactivate_user(uow: UnitOfWork, actor: Actor, user_id: int, *, client_ip: s
     user = _user(uow, user_id)
     if user.active:
         raise Conflict(msg("{username} is already active.", username=user.username))
-    user.active = True
-    end_sessions(uow, user.id)  # a session from before the deactivation does not come back
+    user.active = True  # its sessions from before ended with the deactivation
     security_log.record(uow.session, action=SecurityAction.USER_REACTIVATED, who=_who(actor, client_ip),
                         occurred_at=uow.clock.now(), subject_user_id=user.id, subject=user.username)
     uow.session.flush()

@@ -70,7 +70,9 @@ def _conflict(uow: UnitOfWork, subject: str) -> Conflict:
 
 
 def _agency(uow: UnitOfWork, code: str) -> Agency:
-    agency = uow.session.scalar(select(Agency).where(Agency.code == code))
+    """The agency, its row locked until commit (what an edit checks still holds when it writes)."""
+    agency = uow.session.scalar(select(Agency).where(Agency.code == code).with_for_update()
+                                .execution_options(populate_existing=True))
     if agency is None:
         raise NotFound(msg("no agency {code}", code=code))
     return agency
@@ -160,7 +162,9 @@ def update_agency(uow: UnitOfWork, actor: Actor, code: str, *, name: str, short_
 
 
 def _team(uow: UnitOfWork, code: str) -> QrTeam:
-    team = uow.session.scalar(select(QrTeam).where(QrTeam.code == code))
+    """The team, its row locked until commit."""
+    team = uow.session.scalar(select(QrTeam).where(QrTeam.code == code).with_for_update()
+                              .execution_options(populate_existing=True))
     if team is None:
         raise NotFound(msg("no QR team {code}", code=code))
     return team
