@@ -13,7 +13,9 @@ import click
 from sqlalchemy import func, inspect, select
 
 from escalation.wiring import build as build_services
-from workflow import areas, commands, responses
+from workflow import areas, responses
+from workflow.access import Actor
+from workflow.commands import accounts
 from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.services import Services
@@ -414,9 +416,9 @@ def users_create(ctx: click.Context, username, full_name, email, roles, password
     pairs = [(r.split(":", 1)[0], r.split(":", 1)[1] if ":" in r else None) for r in roles]
     services = _services(ctx)
     try:
-        with services.uow() as uow:
-            user = commands.create_user(uow, username=username, full_name=full_name,
-                                        password=password, roles=pairs, email=email)
+        with services.uow() as uow:  # the security log names the command line as "system"
+            user = accounts.create_account(uow, Actor.system(), username=username, full_name=full_name,
+                                           password=password, roles=pairs, email=email).user
             uow.commit()
     except DomainError as exc:
         raise click.ClickException(exc.message) from None

@@ -30,15 +30,18 @@ def test_the_list_of_staff_post_routes_is_complete(app):
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
                          "admin.resolve", "admin_process.versions_deploy", "admin_process.versions_migrate_start",
                          "admin_process.versions_migration_cancel", "admin_routing.editor", "cases.contact",
-                         "admin_keys.keys_new", "admin_keys.keys_revoke"}, \
+                         "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE}, \
         "a new POST route: add it to the test below"
 
 
+ADMIN_PEOPLE = ("admin_people.users_new", "admin_people.users_edit", "admin_people.users_password",
+                "admin_people.users_deactivate", "admin_people.users_reactivate", "admin_people.agencies_new",
+                "admin_people.agencies_edit", "admin_people.teams_new", "admin_people.teams_edit")
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                                "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve",
                                "admin_process.versions_deploy", "admin_process.versions_migrate_start",
                                "admin_process.versions_migration_cancel", "admin_routing.editor",
-                               "cases.contact", "admin_keys.keys_new", "admin_keys.keys_revoke")] + [
+                               "cases.contact", "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE)] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -54,7 +57,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
         credential, _secret = credentials.issue(uow, "open311", "Aplikasi warga")
         uow.commit()
     values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action, "version": 1,
-              "migration_id": 1, "prefix": credential.prefix}
+              "migration_id": 1, "prefix": credential.prefix, "user_id": w.triage.user_id,
+              "code": "qr-mariso-1" if endpoint.startswith("admin_people.teams") else "DLH"}
     url = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     w.auditor
     web = WebClient(app)
@@ -62,6 +66,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     counts = w.table_counts()
     response = web.post(url, {"body": "x", "decision": "accept", "question": "x", "reason": "x",
                               "text": "x", "to_agency": "DPU", "row": str(item.id),
-                              "action": "acknowledge", "xml": sampah_to("DPU"), "kind": "open311", "name": "x"})
+                              "action": "acknowledge", "xml": sampah_to("DPU"), "kind": "open311",
+                              "username": "budi.dlh", "full_name": "Budi", "roles": "auditor", "name": "Dinas",
+                              "short_name": "Dinas", "active": "y", "kecamatan": "mariso"})
     assert response.status_code == 403, (url, response.status_code)
     assert w.table_counts() == counts

@@ -1177,6 +1177,13 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
         Visit("/admin/processes/"), Visit("/admin/processes/1/migrate"), Visit("/admin/processes/1/migrate?to=9", 400),
         Visit("/audit"),
+        Visit("/admin/users"), Visit("/admin/users?q=koor&role=coordinator&state=active"),
+        Visit("/admin/users?q=tidak-ada-orang"), Visit("/admin/users?role=nope", 400), Visit("/admin/users/new"),
+        Visit("/admin/users/new", 400, submit="#user-form button[type=submit]"), Visit("/admin/users/{coordinator_user}"),
+        Visit("/admin/agencies"), Visit("/admin/agencies/new"),
+        Visit("/admin/agencies/new", 400, submit="#agency-form button[type=submit]"), Visit("/admin/agencies/DLH"),
+        Visit("/admin/teams"), Visit("/admin/teams/new"),
+        Visit("/admin/teams/new", 400, submit="#team-form button[type=submit]"), Visit("/admin/teams/qr-mariso-1"),
         Visit("/cases/{verification_case}"), Visit("/cases/999999", 404),
         # the table as it is misses the category added below: refused, with its problems
         Visit("/admin/processes/routing"),
@@ -1230,7 +1237,7 @@ def a11y_site(tmp_path_factory, sqlite_template, definition):
         "closure": [(actions.verify, "koor.dlh", {"approve": True})],
         "feedback": [(actions.close, "koor.dlh", {"closure_note": "Sampah sudah diangkut. Terima kasih."})],
     }
-    ids: dict[str, object] = {}
+    ids: dict[str, object] = {"coordinator_user": actors["koor.dlh"].user_id}
     done: list = []
     for n, (stage, more) in enumerate(steps.items()):
         done += more

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from workflow.engine.definition import ProcessDefinition
+from workflow.engine.definition import COMMAND_CENTER, ProcessDefinition
 from workflow.engine.runtime import HumanTask, Snapshot
 from workflow.read.lateness import on_time
 from workflow.store.models import Case, SlaDaily, Timer, WorkItem
@@ -72,11 +72,11 @@ def apply_to_case(case: Case, snap: Snapshot, definition: ProcessDefinition, ref
 def _item_scope(task: HumanTask, definition: ProcessDefinition, refs: References, data) -> dict:
     rule = definition.lanes[task.lane]
     agency_id = team_id = None
-    if rule.agency == "command_center":
+    if rule.agency == COMMAND_CENTER:
         agency_id = refs.command_center.id
     elif rule.agency and data.get(rule.agency):
         agency_id = refs.agencies[data[rule.agency]].id
-    elif rule.fallback == "command_center":
+    elif rule.fallback == COMMAND_CENTER:
         agency_id = refs.command_center.id
     if rule.team and data.get(rule.team):
         team_id = refs.teams[data[rule.team]].id

@@ -81,10 +81,18 @@ def release(uow: UnitOfWork, actor: Actor, item_id: int, *, expected_version: in
         return item
     if item.assignee_id != actor.user_id:
         raise PermissionDenied(msg("only {who}, who claimed it, can release this task", who=_assignee_name(item)))
-    with CaseChange(uow, item.case, actor.ref(role), expected_version=expected_version) as change:
-        item.assignee_id, item.claimed_at = None, None
-        change.record(Action.TASK_RELEASED, task_name=item.task_name, data={"work_item": item.id})
+    unassign(uow, item, actor.ref(role), expected_version=expected_version)
     return item
+
+
+def unassign(uow: UnitOfWork, item: WorkItem, by: audit.ActorRef, *, expected_version: int | None = None,
+             **data: Any) -> None:
+    """Give a claimed task back to its queue: the case's version moves and a ``task_released``
+    event says who let it go (``by``: the holder, or an administrator whose change to the
+    holder's account took the task from them, which ``data`` says)."""
+    with CaseChange(uow, item.case, by, expected_version=expected_version) as change:
+        item.assignee_id, item.claimed_at = None, None
+        change.record(Action.TASK_RELEASED, task_name=item.task_name, data={"work_item": item.id, **data})
 
 
 def _resolver(uow: UnitOfWork, case: Case):

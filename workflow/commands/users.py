@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from zxcvbn import zxcvbn
 
+from workflow.commands.reports import EMAIL_RE
 from workflow.errors import DomainError, NotFound, ValidationError
 from workflow.messages import Message, msg
 from workflow.store import security_log, throttle
@@ -47,12 +48,80 @@ def password_problem(password: str, *, username: str = "", full_name: str = "") 
     return None
 
 
+FULL_NAME_MAX = EMAIL_MAX = 200  # the columns' lengths
+
+
+def check_profile(full_name: str | None, email: str | None, errors: dict) -> tuple[str, str | None]:
+    """An account's name and e-mail as they are kept (trimmed; no e-mail is None), with a
+    message in ``errors`` for each that cannot be."""
+    check_fields({"full_name": full_name, "email": email}, errors)
+    if errors:
+        return full_name or "", email
+    name, address = (full_name or "").strip(), (email or "").strip() or None
+    if not name:
+        errors["full_name"] = msg("this field is required")
+    elif len(name) > FULL_NAME_MAX:
+        errors["full_name"] = msg("write at most {limit} characters", limit=FULL_NAME_MAX)
+    if address and (len(address) > EMAIL_MAX or not EMAIL_RE.match(address)):
+        errors["email"] = msg("not a valid e-mail address")
+    return name, address
+
+
+def memberships_for(uow: UnitOfWork, roles: Iterable[tuple[str, str | None]], errors: dict, *,
+                    current: Iterable[tuple[str, str | None]] = ()) -> list[Membership]:
+    """The memberships ``roles`` name: (role, scope code) pairs, the scope an agency code, a QR
+    team code for ``qr_officer``, or None for city-wide roles (the triage desk and coordinators
+    need an agency). A new membership needs an active agency or team; one of ``current`` (the
+    account's own) is kept as it is. Messages go under ``roles`` in ``errors``."""
+    kept = {(str(r), s or None) for r, s in current}
+    memberships: list[Membership] = []
+    seen: set[tuple[str, int | None, int | None]] = set()
+    for role_name, scope in roles:
+        scope = scope or None
+        try:
+            role = Role(role_name)
+        except ValueError:
+            errors["roles"] = msg("unknown role {role!r}", role=role_name)
+            continue
+        if role == Role.CITIZEN:
+            errors["roles"] = msg("citizen is not a staff role")
+            continue
+        agency_id = team_id = None
+        if role == Role.QR_OFFICER:
+            team = uow.session.scalar(select(QrTeam).where(QrTeam.code == scope)) if scope else None
+            if team is None:
+                errors["roles"] = msg("qr_officer needs a QR team code, {scope!r} is unknown", scope=scope)
+                continue
+            if not team.active and (role, scope) not in kept:
+                errors["roles"] = msg("the QR team {scope} is inactive", scope=scope)
+                continue
+            team_id = team.id
+        elif scope:
+            agency = uow.session.scalar(select(Agency).where(Agency.code == scope))
+            if agency is None:
+                errors["roles"] = msg("unknown agency {scope!r}", scope=scope)
+                continue
+            if not agency.active and (role, scope) not in kept:
+                errors["roles"] = msg("the agency {scope} is inactive", scope=scope)
+                continue
+            agency_id = agency.id
+        elif role in (Role.TRIAGE, Role.COORDINATOR):
+            errors["roles"] = msg("{role} needs an agency", role=str(role))
+            continue
+        if (role, agency_id, team_id) not in seen:  # the same membership named twice is one
+            seen.add((role, agency_id, team_id))
+            memberships.append(Membership(role=role, agency_id=agency_id, team_id=team_id))
+    if not memberships and "roles" not in errors:
+        errors["roles"] = msg("give at least one role")
+    return memberships
+
+
 def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str,
                 roles: Iterable[tuple[str, str | None]], email: str | None = None) -> User:
-    """``roles``: (role, scope code) pairs; the scope is an agency code, a QR team code for
-    ``qr_officer``, or None for city-wide roles."""
+    """``roles``: (role, scope code) pairs (see :func:`memberships_for`)."""
     errors: dict[str, str] = {}
-    check_fields({"username": username, "full_name": full_name, "email": email}, errors)
+    check_fields({"username": username, "password": password}, errors)
+    full_name, email = check_profile(full_name, email, errors)
     if errors:
         raise ValidationError(errors)
     username = (username or "").strip().lower()
@@ -60,43 +129,13 @@ def create_user(uow: UnitOfWork, *, username: str, full_name: str, password: str
         errors["username"] = msg("3-80 characters: lower-case letters, digits, . _ -")
     elif uow.session.scalar(select(User.id).where(User.username == username)):
         errors["username"] = msg("{username} is already taken", username=username)
-    if not (full_name or "").strip():
-        errors["full_name"] = msg("this field is required")
-    problem = password_problem(password, username=username, full_name=(full_name or "").strip())
+    problem = password_problem(password, username=username, full_name=full_name)
     if problem:
         errors["password"] = problem
-    memberships = []
-    for role_name, scope in roles:
-        try:
-            role = Role(role_name)
-        except ValueError:
-            errors["roles"] = f"unknown role {role_name!r}"
-            continue
-        if role == Role.CITIZEN:
-            errors["roles"] = "citizen is not a staff role"
-            continue
-        agency_id = team_id = None
-        if role == Role.QR_OFFICER:
-            team = uow.session.scalar(select(QrTeam).where(QrTeam.code == scope))
-            if team is None:
-                errors["roles"] = f"qr_officer needs a QR team code, {scope!r} is unknown"
-                continue
-            team_id = team.id
-        elif scope:
-            agency = uow.session.scalar(select(Agency).where(Agency.code == scope))
-            if agency is None:
-                errors["roles"] = f"unknown agency {scope!r}"
-                continue
-            agency_id = agency.id
-        elif role in (Role.TRIAGE, Role.COORDINATOR):
-            errors["roles"] = f"{role} needs an agency"
-            continue
-        memberships.append(Membership(role=role, agency_id=agency_id, team_id=team_id))
-    if not memberships and "roles" not in errors:
-        errors["roles"] = "give at least one role"
+    memberships = memberships_for(uow, roles, errors)
     if errors:
         raise ValidationError(errors)
-    user = User(username=username, full_name=full_name.strip(), email=email,
+    user = User(username=username, full_name=full_name, email=email,
                 password_hash=uow.services.passwords.hash(password), created_at=uow.clock.now(),
                 memberships=memberships)
     uow.session.add(user)

@@ -41,6 +41,7 @@ from workflow.engine.serialization import serializer
 from workflow.vocabulary import SLA_ROLES, AttachmentKind, CaseStatus, Role
 
 PROCESS_ID = "tanggap_case"
+COMMAND_CENTER = "command_center"  # a lane rule's word for the command-center agency (not a variable)
 Labels = Mapping[str, str]  # {"id": ..., "en": ...}
 
 
