@@ -25,11 +25,15 @@ def test_the_list_of_staff_post_routes_is_complete(app):
     endpoints = {r.endpoint for r in _staff_post_rules(app)}
     assert endpoints == {"inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
-                         "admin.resolve"}, "a new POST route: add it to the test below"
+                         "admin.resolve", *CATALOGUE}, "a new POST route: add it to the test below"
 
 
+CATALOGUE = tuple(f"admin_catalogue.{e}" for e in (
+    "categories_new", "categories_edit", "templates_new", "templates_edit", "templates_active", "areas_edit",
+    "areas_new", "areas_boundaries", "areas_boundaries_import", "city"))
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
-                               "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve")] + [
+                               "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve",
+                               *CATALOGUE)] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -41,7 +45,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     item = w.item(sub.case_id)
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action}
+    values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action, "category_id": 1,
+              "template_id": 1, "area_id": 1, "kecamatan_id": 1}
     url = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     w.auditor
     web = WebClient(app)

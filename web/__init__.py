@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_catalogue,
         api,
         audit,
         auth,
@@ -94,7 +95,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
-                      escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
+                      escalations.bp, admin.bp, admin_catalogue.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 
