@@ -615,3 +615,95 @@ def test_the_catalogue_pages_need_an_administrator(world, app):
     web.login("koor.dlh")
     for url in ("/admin/categories", "/admin/templates", "/admin/areas", "/admin/areas/boundaries", "/admin/city"):
         assert web.get(url).status_code == 403, url
+
+
+# -- racing administrators -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("racers", [2, 4])
+def test_racing_administrators_one_change_wins_the_others_conflict(world, racers):
+    """Each racer opened the form on the same values; under the row lock exactly one saves, the
+    others see the values moved and get a conflict: no change is silently undone."""
+    import threading
+
+    from workflow.errors import Conflict
+
+    admins = [world.user(f"admin{i}", ("admin", None)) for i in range(racers)]
+    kemacetan = _category(world, "kemacetan")
+    opened = cmd.fingerprint(cmd.category_values(kemacetan))
+    barrier, outcomes = threading.Barrier(racers), [None] * racers
+
+    def race(i: int) -> None:
+        barrier.wait(timeout=60)
+        try:
+            with world.services.uow() as uow:
+                data = cmd.CategoryInput("kemacetan", kemacetan.name_id, kemacetan.name_en, nearby_m=600 + i,
+                                         group=kemacetan.group)
+                cmd.update_category(uow, admins[i], kemacetan.id, data, expected=opened)
+                uow.commit()
+            outcomes[i] = "done"
+        except Conflict as exc:
+            outcomes[i] = exc
+        except Exception as exc:  # noqa: BLE001 - anything else is the failure being tested
+            outcomes[i] = f"unexpected {type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=race, args=(i,), daemon=True) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcomes.count("done") == 1, outcomes
+    assert all(isinstance(o, Conflict) for o in outcomes if o != "done"), outcomes
+    winner = outcomes.index("done")
+    assert _category(world, "kemacetan").nearby_m == 600 + winner
+    [logged] = _changes(world, "category:kemacetan")
+    assert logged["actor"] == f"admin{winner}" and logged["fields"]["nearby_m"]["new"] == 600 + winner
+
+
+def test_stale_forms_of_areas_templates_and_the_city_are_conflicts_naming_who(world, app, admin):
+    world.user("admin.dua", ("admin", None))
+    other = WebClient(app)
+    other.login("admin.dua")
+    lette = _area(world, "mariso/lette")
+    with world.services.reading() as session:
+        template = session.scalar(select(ResponseTemplate).where(ResponseTemplate.code == "tolak-bukan-wewenang"))
+    template_form = {"place": "triage:reason", "category": "", "title_en": template.title_en,
+                     "text_id": template.text_id, "text_en": template.text_en, "active": "y"}
+    cases = [
+        (f"/admin/areas/{lette.id}", {"name": "Lette Satu"}, {"name": "Lette Dua"}, lambda: _area(world, "mariso/lette").name,
+         "Lette Satu"),
+        (f"/admin/templates/{template.id}", {**template_form, "title_id": "Satu"}, {**template_form, "title_id": "Dua"},
+         lambda: _template_title(world, template.id), "Satu"),
+        ("/admin/city", {**CITY, "name": "Kota Satu"}, {**CITY, "name": "Kota Dua"}, lambda: _city_name(world),
+         "Kota Satu"),
+    ]
+    for url, first, second, stored, expected in cases:
+        pages = admin.get(url).get_data(as_text=True), other.get(url).get_data(as_text=True)
+        assert admin.post(url, {**first, "fingerprint": _hidden(pages[0], "fingerprint")}, page=url).status_code == 302
+        late = other.post(url, {**second, "fingerprint": _hidden(pages[1], "fingerprint")}, page=url)
+        assert late.status_code == 409, url
+        html = late.get_data(as_text=True)
+        assert "admin mengubah ini pada" in html and second.get("name", second.get("title_id")) in html, url
+        assert stored() == expected, url
+
+
+def _template_title(world, template_id: int) -> str:
+    with world.services.reading() as session:
+        return session.get(ResponseTemplate, template_id).title_id
+
+
+def _city_name(world) -> str:
+    with world.services.reading() as session:
+        return session.scalar(select(City.name))
+
+
+def test_odd_filters_on_the_lists_are_ignored_not_an_error(world, admin):
+    for url in ("/admin/templates?category=" + "x" * 500, "/admin/templates?category=Sampah%20Liar&place=x:y",
+                "/admin/templates?page=" + "9" * 40, "/admin/categories?state=semua&page=-1",
+                "/admin/templates/new?place=closure:nope&category=" + "y" * 300):
+        assert admin.get(url).status_code == 200, url
+    assert admin.get("/admin/templates?category=%00").status_code == 400  # the site's guard on odd text
+    narrowed = admin.get("/admin/templates?place=closure:closure_note&category=sampah").get_data(as_text=True)
+    assert re.findall(r'<tr data-template="([^"]+)"', narrowed) == ["tutup-sampah"]
+    general = admin.get("/admin/templates?place=closure:closure_note&category=*").get_data(as_text=True)
+    assert re.findall(r'<tr data-template="([^"]+)"', general) == ["tutup-umum"]

@@ -361,8 +361,10 @@ def _template_form(template: ResponseTemplate | None, category_code: str | None)
     if request.method == "POST":
         return TemplateForm()
     if template is None:
-        return TemplateForm(formdata=None, data={"active": True, "place": request.args.get("place", ""),
-                                                 "category": request.args.get("category", "")})
+        place = request.args.get("place", "")
+        return TemplateForm(formdata=None, data={"active": True, "category": _category_arg().strip("*"),
+                                                 "place": place if place in cmd.template_places(services().definition)
+                                                 else ""})
     values = cmd.template_values(template, category_code)
     return TemplateForm(formdata=None, data={**values, "fingerprint": cmd.fingerprint(values)})
 
@@ -382,16 +384,21 @@ def _template_page(form: TemplateForm, template: ResponseTemplate | None, status
                            limit=limits.get(_text_of(form.place.data))), status
 
 
+def _category_arg() -> str:
+    """The query string's category: a code, "*" (those for every category), or "" for any."""
+    value = request.args.get("category") or ""
+    return value if value == "*" or cmd.CODE_RE.fullmatch(value) else ""
+
+
 @bp.get("/templates")
 def templates():
-    place = request.args.get("place") or ""
-    category = request.args.get("category") or ""
-    page = min(whole_number(request.args.get("page"), 1), 10_000) or 1
     places = place_labels()
+    place = request.args.get("place") if request.args.get("place") in places else ""
+    category = _category_arg()
+    page = min(whole_number(request.args.get("page"), 1), 10_000) or 1
     with services().reading() as session:
         categories = _categories(session)
-        result = read.template_list(session, place=place if place in places else None,
-                                    category=category or None, page=page)
+        result = read.template_list(session, place=place or None, category=category or None, page=page)
         toggles = {row.template.id: cmd.fingerprint(cmd.template_values(row.template, row.category.code
                                                                          if row.category else None))
                    for row in result.rows}
