@@ -340,6 +340,9 @@ def test_the_fields_offered_are_the_ones_templates_can_fill(world, admin):
 
 
 def test_a_preview_fills_what_was_typed_with_a_cases_facts_and_saves_nothing(world, admin):
+    world.report()  # no team sent yet: nothing to fill {team} with
+    early = admin.post("/admin/templates/new", {**TEMPLATE, "preview": "1"}, page="/admin/templates/new")
+    assert early.status_code == 200 and "Belum ada kasus baru yang memiliki semua fakta" in early.get_data(as_text=True)
     sub = world.approved()
     before = world.table_counts()
     response = admin.post("/admin/templates/new", {**TEMPLATE, "preview": "1"}, page="/admin/templates/new")

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from workflow import areas, geo, responses
@@ -33,9 +33,10 @@ from workflow.access import Actor
 from workflow.commands.case_extras import NOTE_MAX
 from workflow.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from workflow.messages import Message, msg
+from workflow.read.catalogue import category_in_use
 from workflow.store import security_log
 from workflow.store.audit import canonical_json
-from workflow.store.models import Area, Case, Category, City, Report, ResponseTemplate
+from workflow.store.models import Area, Category, City, ResponseTemplate
 from workflow.store.seed import ATTRIBUTE_TYPES, CONTACT_MAX, DOMAIN, clean_contact, clean_domain, slug
 from workflow.store.uow import UnitOfWork
 from workflow.text import check_fields
@@ -274,11 +275,6 @@ def _category_errors(data: CategoryInput) -> tuple[dict, dict]:
     return errors, values
 
 
-def _in_use(uow: UnitOfWork, category_id: int) -> bool:
-    return bool(uow.session.scalar(select(exists().where(Report.category_id == category_id)))
-                or uow.session.scalar(select(exists().where(Case.category_id == category_id))))
-
-
 def create_category(uow: UnitOfWork, actor: Actor, data: CategoryInput, *, client_ip: str | None = None) -> Category:
     """A new report category. Reports of it are routed by the routing table
     (``workflow.read.catalogue.routing_of`` says whether it covers the category)."""
@@ -305,7 +301,7 @@ def update_category(uow: UnitOfWork, actor: Actor, category_id: int, data: Categ
     _unchanged_since(old, expected)
     errors, values = _category_errors(data)
     if "code" not in errors and values["code"] != category.code:
-        if _in_use(uow, category.id):
+        if category_in_use(uow.session, category.id):
             errors["code"] = msg("reports use this category: its code stays {code}", code=category.code)
         elif uow.session.scalar(select(Category.id).where(Category.code == values["code"])):
             errors["code"] = msg("{code} is already another category's code", code=values["code"])

@@ -176,12 +176,19 @@ def preview(session: Session, category_id: int | None, text_id: str, text_en: st
     """The texts filled in with the facts of a recent case (of the category, else of any) that
     has every fact they name, as ``workflow.responses`` fills them on the forms; None when no
     case has them all (no team is sent before dispatch)."""
-    tried = []
-    if category_id is not None:
-        tried.append(select(Case).where(Case.category_id == category_id))
-    tried.append(select(Case))
+    try:
+        names = responses.placeholders_of(text_id) | responses.placeholders_of(text_en)
+    except ValueError:
+        return None
+    having = select(Case).where(Case.number.is_not(None))
+    if "team" in names:
+        having = having.where(Case.team_id.is_not(None))
+    if "kelurahan" in names:
+        having = having.join(Report, Report.id == Case.report_id).where(Report.kelurahan_id.is_not(None))
+    tried = [having.where(Case.category_id == category_id)] if category_id is not None else []
+    tried.append(having)
     for query in tried:
-        for case in session.scalars(query.where(Case.number.is_not(None)).order_by(Case.id.desc()).limit(SAMPLE_CASES)):
+        for case in session.scalars(query.order_by(Case.id.desc()).limit(SAMPLE_CASES)):
             filled_id = responses.fill(text_id, responses.case_facts(session, case, "id"))
             filled_en = responses.fill(text_en, responses.case_facts(session, case, "en"))
             if filled_id is not None and filled_en is not None:
