@@ -440,6 +440,22 @@ def test_bad_area_input_is_refused_on_its_field(world, admin, data, field, messa
     assert world.table_counts() == before and _area(world, "mariso/lette").name == "Lette"
 
 
+def test_a_centre_an_import_left_outside_does_not_block_a_rename(world, admin):
+    mariso = _area(world, "mariso")
+    with world.services.uow() as uow:  # as after importing official boundaries the seed's centre misses
+        uow.session.get(Area, mariso.id).lat = -5.05
+        uow.commit()
+    url = f"/admin/areas/{mariso.id}"
+    page = admin.get(url).get_data(as_text=True)
+    fingerprint = _hidden(page, "fingerprint")
+    kept = admin.post(url, {"name": "Mariso Raya", "lat": "-5,05", "lon": "119,405", "fingerprint": fingerprint}, page=url)
+    assert kept.status_code == 302, errors(kept)
+    page = admin.get(url).get_data(as_text=True)
+    moved = admin.post(url, {"name": "Mariso Raya", "lat": "-5,06", "lon": "119,405",
+                             "fingerprint": _hidden(page, "fingerprint")}, page=url)
+    assert moved.status_code == 400 and any("di luar batas wilayahnya" in e for e in errors(moved))
+
+
 def test_a_new_kelurahan_takes_reports_and_the_seed_still_loads(world, app, admin):
     mariso = _area(world, "mariso")
     response = admin.post(f"/admin/areas/{mariso.id}/new", {"name": "Lette Utara"}, page=f"/admin/areas/{mariso.id}/new")

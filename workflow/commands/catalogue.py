@@ -457,9 +457,11 @@ def _coordinate(errors: dict, name: str, value: str, limit: float) -> float | No
 
 
 def _area_fields(uow: UnitOfWork, name: str, lat: str, lon: str, *, siblings, shape_of: int | None,
-                 errors: dict) -> tuple[str, float | None, float | None]:
+                 errors: dict, stored: tuple | None = None) -> tuple[str, float | None, float | None]:
     """The name (unique among ``siblings`` as boundary files would match it) and the centre:
-    both coordinates or neither, inside the area's shape (``shape_of``) when it has one."""
+    both coordinates or neither, inside the area's shape (``shape_of``) when it has one and
+    the centre moves (a ``stored`` centre an import has since left outside does not keep the
+    area from being renamed)."""
     check_fields({"name": name, "lat": lat, "lon": lon}, errors)
     name = " ".join(_text(name).split())
     _required_text(errors, "name", name, NAME_MAX)
@@ -469,7 +471,8 @@ def _area_fields(uow: UnitOfWork, name: str, lat: str, lon: str, *, siblings, sh
     point_lon = _coordinate(errors, "lon", lon, 180) if "lon" not in errors else None
     if "lat" not in errors and "lon" not in errors and (point_lat is None) != (point_lon is None):
         errors["lat" if point_lat is None else "lon"] = msg("give both coordinates of the centre, or neither")
-    if point_lat is not None and point_lon is not None and shape_of is not None and not errors.keys() & {"lat", "lon"}:
+    if point_lat is not None and point_lon is not None and shape_of is not None and not errors.keys() & {"lat", "lon"} \
+            and (point_lat, point_lon) != stored:
         distance = areas.area_map(uow.session).distance_m(shape_of, point_lat, point_lon)
         if math.isfinite(distance) and distance > areas.BORDER_TOLERANCE_M:
             metres = format(round(distance), ",").replace(",", ".")
@@ -494,7 +497,8 @@ def update_area(uow: UnitOfWork, actor: Actor, area_id: int, *, name: str, lat: 
     errors: dict = {}
     has_shape = area.geometry is not None
     name, point_lat, point_lon = _area_fields(uow, name, lat, lon, siblings=_siblings(uow, area.parent_id, area.id),
-                                              shape_of=area.id if has_shape else area.parent_id, errors=errors)
+                                              shape_of=area.id if has_shape else area.parent_id, errors=errors,
+                                              stored=(area.lat, area.lon))
     if errors:
         raise ValidationError(errors)
     area.name, area.lat, area.lon = name, point_lat, point_lon
