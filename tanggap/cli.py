@@ -163,15 +163,13 @@ def areas_import(ctx: click.Context, geojson_file: Path, level: str, name_proper
     OpenStreetMap export), matched by name. A file that cannot be used changes nothing."""
     try:
         data = json.loads(geojson_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise click.ClickException(f"{geojson_file.name} is not JSON: {exc}") from None
     services = _services(ctx)
     try:
         features = areas.read_features(data, name_property)
         with services.uow() as uow:
-            result = areas.import_areas(uow.session, features, level)
-            if not result.matched:
-                raise areas.AreaImportError(f"no feature's {name_property!r} matches a {level} of the city")
+            result = areas.replace_level(uow.session, features, level, name_property)
             misplaced = areas.misplaced_kelurahan(uow.session)
             uow.commit()
     except areas.AreaImportError as exc:

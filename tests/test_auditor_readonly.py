@@ -30,18 +30,22 @@ def test_the_list_of_staff_post_routes_is_complete(app):
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
                          "admin.resolve", "admin_process.versions_deploy", "admin_process.versions_migrate_start",
                          "admin_process.versions_migration_cancel", "admin_routing.editor", "cases.contact",
-                         "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE}, \
+                         "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE, *CATALOGUE}, \
         "a new POST route: add it to the test below"
 
 
 ADMIN_PEOPLE = ("admin_people.users_new", "admin_people.users_edit", "admin_people.users_password",
                 "admin_people.users_deactivate", "admin_people.users_reactivate", "admin_people.agencies_new",
                 "admin_people.agencies_edit", "admin_people.teams_new", "admin_people.teams_edit")
+CATALOGUE = tuple(f"admin_catalogue.{e}" for e in (
+    "categories_new", "categories_edit", "templates_new", "templates_edit", "templates_active", "areas_edit",
+    "areas_new", "areas_boundaries", "areas_boundaries_import", "city"))
 ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", "tasks.ask", "tasks.take_over",
                                "cases.add_note", "escalations.bulk", "admin.retry", "admin.resolve",
                                "admin_process.versions_deploy", "admin_process.versions_migrate_start",
                                "admin_process.versions_migration_cancel", "admin_routing.editor",
-                               "cases.contact", "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE)] + [
+                               "cases.contact", "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE,
+                               *CATALOGUE)] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -58,7 +62,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
         uow.commit()
     values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action, "version": 1,
               "migration_id": 1, "prefix": credential.prefix, "user_id": w.triage.user_id,
-              "code": "qr-mariso-1" if endpoint.startswith("admin_people.teams") else "DLH"}
+              "code": "qr-mariso-1" if endpoint.startswith("admin_people.teams") else "DLH",
+              "category_id": 1, "template_id": 1, "area_id": 1, "kecamatan_id": 1}
     url = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     w.auditor
     web = WebClient(app)

@@ -1192,6 +1192,15 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/audit/security"), Visit("/admin/keys"), Visit("/admin/keys/new"),
         Visit("/admin/keys/new", 400, submit="#key-form button[type=submit]"),
         Visit("/admin/keys/{key_prefix}/revoke"),
+        Visit("/admin/categories"), Visit("/admin/categories?state=inactive"), Visit("/admin/categories/new"),
+        Visit("/admin/categories/new", 400, submit="#category-form button[type=submit]"),
+        Visit("/admin/categories/{attributes_category}"), Visit("/admin/templates"),
+        Visit("/admin/templates?place=closure:closure_note"), Visit("/admin/templates/new"),
+        Visit("/admin/templates/new", 400, submit="#template-form button[type=submit]"),
+        Visit("/admin/templates/{closure_template}"), Visit("/admin/areas"), Visit("/admin/areas/{mariso}"),
+        Visit("/admin/areas/{mariso}/new"), Visit("/admin/areas/{mariso}/new", 400, submit="#area-form button[type=submit]"),
+        Visit("/admin/areas/boundaries"),
+        Visit("/admin/areas/boundaries", 400, submit="#boundary-form button[type=submit]"), Visit("/admin/city"),
     ),
 }
 A11Y_USERS = {"triage": "triase", "coordinator": "koor.dlh", "qr_officer": "qr.mariso", "supervisor": "sup.dlh",
@@ -1281,6 +1290,11 @@ def a11y_site(tmp_path_factory, sqlite_template, definition):
     with pytest.raises(ProcessError), services.uow() as uow:
         commands.submit_report(uow, commands.ReportInput(category="banjir", description="Air setinggi lutut.",
                                                          lat=-5.156, lon=119.405, area="mariso"))
+    with services.reading() as session:  # the catalogue's administration pages
+        from workflow.store.models import Area, ResponseTemplate
+        ids["attributes_category"] = session.scalar(select(Category.id).where(Category.code == "lampu-rambu"))
+        ids["closure_template"] = session.scalar(select(ResponseTemplate.id).where(ResponseTemplate.code == "tutup-umum"))
+        ids["mariso"] = session.scalar(select(Area.id).where(Area.code == "mariso"))
     yield base, ids
     next(serving, None)
 

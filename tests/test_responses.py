@@ -29,8 +29,10 @@ def test_every_seeded_template_fills_a_text_field_of_a_form_and_uses_known_place
             assert responses.placeholders_of(text) <= set(responses.PLACEHOLDERS), t["code"]
 
 
-@pytest.mark.parametrize("text, words", [("Halo {nama}", "unknown placeholder(s) nama"),
-                                         ("Halo {kelurahan", "response template x")])
+@pytest.mark.parametrize("text, words", [("Halo {nama}", "response template x: unknown placeholder {nama}"),
+                                         ("Halo {kelurahan", "response template x: a brace without its pair"),
+                                         ("Halo {city!r}", "placeholder {city} without a format"),
+                                         ("Halo {city:>30}", "placeholder {city} without a format")])
 def test_a_template_with_a_wrong_placeholder_is_refused(text, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         responses.check_template("x", text)
@@ -117,3 +119,20 @@ def test_the_seed_refuses_a_template_titled_in_one_language_only(tmp_path):
     result = _seed_with(tmp_path, lambda seed: seed["response_templates"][0].update(title="Sampah diangkut"))
     assert result.exit_code == 1
     assert "tutup-sampah: title needs both languages, as title: {id: ..., en: ...}" in result.output
+
+
+def test_a_template_for_a_form_only_the_reporter_fills_is_misplaced(world, reference_restored):
+    """Ready texts are offered to staff: the reporter's own forms take none (responses.fillable)."""
+    places = responses.fillable(world.services.definition)
+    assert places["closure"] == ("closure_note",) and places[responses.NOTE_FORM] == (responses.NOTE_FIELD,)
+    assert "citizen_feedback" not in places and "citizen_info" not in places
+    with world.services.uow() as uow:
+        uow.session.add(ResponseTemplate(code="komentar", form_key="citizen_feedback", field="comment",
+                                         title_id="Komentar", title_en="Comment", text_id="Bagus.", text_en="Good."))
+        uow.session.add(ResponseTemplate(code="salah-isian", form_key="closure", field="outcome",
+                                         title_id="Salah", title_en="Wrong", text_id="x", text_en="x"))
+        uow.session.flush()
+        wrong = responses.misplaced(uow.session, world.services.definition)
+    assert [w.split(":")[0] for w in wrong] == ["komentar", "salah-isian"]
+    assert "no form 'citizen_feedback' staff fill with text" in wrong[0]
+    assert "closure has no text field 'outcome'" in wrong[1]

@@ -80,6 +80,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_catalogue,
         admin_keys,
         admin_people,
         admin_process,
@@ -101,8 +102,8 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
-                      escalations.bp, admin.bp, admin_people.bp, admin_process.bp, admin_routing.bp, open311.bp,
-                      api.bp, audit.bp, dashboard.bp, security_log.bp, admin_keys.bp):
+                      escalations.bp, admin.bp, admin_people.bp, admin_catalogue.bp, admin_process.bp,
+                      admin_routing.bp, open311.bp, api.bp, audit.bp, dashboard.bp, security_log.bp, admin_keys.bp):
         app.register_blueprint(blueprint)
     boundary.install(app)
 

@@ -35,9 +35,12 @@ from sqlalchemy.orm import Session
 
 from workflow import geo
 from workflow.addresses import fold
+from workflow.messages import msg
 from workflow.store.models import Area, City
+from workflow.text import bad_text
 
 BORDER_TOLERANCE_M = 50
+NAME_MAX = 200  # characters of an area's name in a boundary file (the areas' own are at most 120)
 MIN_AREA = 1e-10  # square degrees, about a square metre: less is a line drawn as a polygon
 LEVELS = ("kecamatan", "kelurahan")
 
@@ -207,7 +210,11 @@ def refresh_geometry_hash(session: Session) -> None:
 
 
 class AreaImportError(ValueError):
-    """The file cannot be used; nothing was changed."""
+    """The file cannot be used; nothing was changed. ``message`` is what to tell (translatable)."""
+
+    @property
+    def message(self):
+        return self.args[0]
 
 
 @dataclass
@@ -246,34 +253,41 @@ def read_features(data: object, name_property: str) -> list[tuple[str, BaseGeome
     AreaImportError says what is wrong with the file, with the feature's number."""
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
             or not isinstance(data.get("features"), list):
-        raise AreaImportError("not a GeoJSON FeatureCollection (a JSON object with \"type\": "
-                              "\"FeatureCollection\" and a list of \"features\")")
+        raise AreaImportError(msg('not a GeoJSON FeatureCollection (a JSON object with "type": '
+                                  '"FeatureCollection" and a list of "features")'))
     if not data["features"]:
-        raise AreaImportError("the file has no features")
+        raise AreaImportError(msg("the file has no features"))
     out = []
     for number, feature in enumerate(data["features"], start=1):
-        where = f"feature {number}"
         if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
-            raise AreaImportError(f"{where}: not a GeoJSON feature with properties")
+            raise AreaImportError(msg("feature {number}: not a GeoJSON feature with properties", number=number))
         name = feature["properties"].get(name_property)
         if not isinstance(name, str) or not name.strip():
-            raise AreaImportError(f"{where}: no property {name_property!r} with the area's name "
-                                  f"(it has {', '.join(sorted(feature['properties'])) or 'none'})")
-        where = f"feature {number} ({name.strip()})"
+            found = ", ".join(sorted(str(k)[:60] for k in feature["properties"])[:20]) or "-"
+            raise AreaImportError(msg("feature {number}: no property {property} with the area's name "
+                                      "(it has {found})", number=number, property=repr(name_property), found=found))
+        if bad_text(name) or len(name.strip()) > NAME_MAX:
+            raise AreaImportError(msg("feature {number}: the area's name is longer than {limit} characters "
+                                      "or holds characters that are not allowed", number=number, limit=NAME_MAX))
+        name = name.strip()
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-            raise AreaImportError(f"{where}: the geometry must be a Polygon or MultiPolygon")
+            raise AreaImportError(msg("feature {number} ({name}): the geometry must be a Polygon or MultiPolygon",
+                                      number=number, name=name))
         try:
             s = shape({"type": geometry["type"], "coordinates": geometry.get("coordinates")})
-        except (TypeError, ValueError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
-            raise AreaImportError(f"{where}: broken coordinates ({exc})") from None
+        except (TypeError, ValueError, IndexError, AttributeError, RecursionError,
+                shapely.errors.ShapelyError) as exc:
+            raise AreaImportError(msg("feature {number} ({name}): broken coordinates ({error})",
+                                      number=number, name=name, error=str(exc)[:200])) from None
         if s.is_empty or (s.is_valid and s.area < MIN_AREA):
-            raise AreaImportError(f"{where}: the polygon has no area")
+            raise AreaImportError(msg("feature {number} ({name}): the polygon has no area", number=number, name=name))
         minx, miny, maxx, maxy = s.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90) or not all(
                 map(math.isfinite, s.bounds)):
-            raise AreaImportError(f"{where}: coordinates must be longitude, latitude in degrees (WGS84)")
-        out.append((name.strip(), s))
+            raise AreaImportError(msg("feature {number} ({name}): coordinates must be longitude, latitude "
+                                      "in degrees (WGS84)", number=number, name=name))
+        out.append((name, s))
     return out
 
 
@@ -305,7 +319,8 @@ def import_areas(session: Session, features: list[tuple[str, BaseGeometry]], lev
             s = shapely.make_valid(s)
             s = shapely.union_all([g for g in getattr(s, "geoms", [s]) if g.geom_type in ("Polygon", "MultiPolygon")])
             if s.is_empty or s.area < MIN_AREA:
-                raise AreaImportError(f"{name}: the polygon crosses itself and has no area once repaired")
+                raise AreaImportError(msg("{name}: the polygon crosses itself and has no area once repaired",
+                                          name=name))
             result.repaired.append(name)
         # to a grid of 1e-6 degrees (about 10 cm), kept valid: stored coordinates need no more
         s = shapely.set_precision(s, 1e-6)
@@ -322,6 +337,18 @@ def import_areas(session: Session, features: list[tuple[str, BaseGeometry]], lev
     result.missing = sorted(a.name for a in areas if a.id not in chosen)
     result.matched.sort()
     refresh_geometry_hash(session)
+    return result
+
+
+def replace_level(session: Session, features: list[tuple[str, BaseGeometry]], level: str,
+                  name_property: str) -> ImportResult:
+    """An import of official boundaries (``tanggap areas import``, the administration's
+    boundary page): the file's shapes replace those of the areas of ``level`` they match; a
+    file none of whose names match is refused (an AreaImportError: the caller rolls back)."""
+    result = import_areas(session, features, level)
+    if not result.matched:
+        raise AreaImportError(msg("no feature's {property} matches a {level} of the city",
+                                  property=repr(name_property), level=level))
     return result
 
 

@@ -26,8 +26,9 @@ _URL_POINTS = (
 )
 
 
-def _number(text: str) -> float:
-    """``-5,1477`` or ``-5.1477`` (a decimal comma is what Indonesian keyboards type)."""
+def number(text: str) -> float:
+    """``-5,1477`` or ``-5.1477`` (a decimal comma is what Indonesian keyboards type); a
+    ValueError for anything else."""
     text = text.strip().replace("−", "-")
     if not re.fullmatch(r"[-+]?[0-9]+(?:[.,][0-9]+)?", text):
         raise ValueError(text)
@@ -48,7 +49,7 @@ def parse_point(lat: object, lon: object) -> Point:
         if not second:
             point = _pasted(first)
         else:
-            point = _number(first), _number(second)
+            point = number(first), number(second)
     if not all(math.isfinite(v) for v in point) or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
         raise ValueError(point)
     return point
@@ -59,16 +60,16 @@ def _pasted(text: str) -> Point:
         for pattern in _URL_POINTS:
             found = pattern.search(text)
             if found:
-                return _number(found.group(1)), _number(found.group(2))
+                return number(found.group(1)), number(found.group(2))
         raise ValueError("no point in the link")
     # "-5.1477, 119.4327", "-5,1477; 119,4327", "-5,1477 119,4327", "-5.1477,119.4327"
     parts = [p for p in re.split(r"\s*;\s*|,\s+|\s+", text) if p]
     if len(parts) == 2:
-        return _number(parts[0]), _number(parts[1])
+        return number(parts[0]), number(parts[1])
     if len(parts) == 1 and parts[0].count(",") == 1 and parts[0].count(".") == 2:
         a, b = parts[0].split(",")
-        return _number(a), _number(b)
+        return number(a), number(b)
     if len(parts) == 1 and parts[0].count(",") == 3:  # "-5,1477,119,4327": decimal commas, no space
         a, b, c, d = parts[0].split(",")
-        return _number(f"{a},{b}"), _number(f"{c},{d}")
+        return number(f"{a},{b}"), number(f"{c},{d}")
     raise ValueError(text)
