@@ -1166,6 +1166,10 @@ PAGES: dict[str, tuple[Visit, ...]] = {
     ),
     "admin": (
         Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
+        Visit("/admin/calendar"), Visit("/admin/calendar?year=2027"),
+        Visit("/admin/calendar", 400, submit="#add-form button[type=submit]"),
+        Visit("/admin/notices"), Visit("/admin/notices/templates/id/report_submitted"),
+        Visit("/admin/notices/templates/en/staff/escalation_raised_digest"),
         Visit("/audit"),
         Visit("/cases/{verification_case}"), Visit("/cases/999999", 404),
     ),

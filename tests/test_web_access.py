@@ -95,6 +95,34 @@ EXPECTED = {
     "POST retry": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                        supervisor_city=403, auditor=403, admin=404),
+    "GET calendar": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=200),
+    # the city's settings (posted without what they need: 400; a day that is not there: 409)
+    "POST hours": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                       qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                       supervisor_city=403, auditor=403, admin=400),
+    "POST add_day": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=400),
+    "POST remove_day": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                            qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                            supervisor_city=403, auditor=403, admin=409),
+    "GET notices": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                        supervisor_city=403, auditor=403, admin=200),
+    "POST notices": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=400),
+    "GET template": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=200),
+    "POST template": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=400),
+    "POST default_text": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                              qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                              supervisor_city=403, auditor=403, admin=409),
 }
 
 
@@ -125,6 +153,12 @@ def test_access(world, app, role, kind):
         "GET incidents": "/admin/incidents", "GET admin": "/admin/", "GET search": "/cases?q=sampah",
         "GET workload": "/escalations/workload", "POST bulk": "/escalations/bulk",
         "POST retry": "/admin/incidents/999999/retry", "POST resolve": "/admin/incidents/999999/resolve",
+        "GET calendar": "/admin/calendar", "POST hours": "/admin/calendar/hours",
+        "POST add_day": "/admin/calendar/days", "POST remove_day": "/admin/calendar/days/999999/remove",
+        "GET notices": "/admin/notices", "POST notices": "/admin/notices",
+        "GET template": "/admin/notices/templates/id/case_closed",
+        "POST template": "/admin/notices/templates/id/case_closed",
+        "POST default_text": "/admin/notices/templates/id/case_closed/default",
     }
     method, _ = kind.split(" ")
     if method == "GET":
@@ -135,7 +169,8 @@ def test_access(world, app, role, kind):
                 "POST ask": {"question": "Di mana persisnya?"},
                 "POST takeover": {"takeover_to": "koor.dlh", "takeover_reason": ""},
                 "POST bulk": {"action": "acknowledge", "reason": "", "row": str(item.id)},
-                "POST resolve": {"note": "Sudah ditangani."}}.get(kind, {"body": "Catatan uji"})
+                "POST resolve": {"note": "Sudah ditangani."},
+                "POST notices": {"told": "bogus"}}.get(kind, {"body": "Catatan uji"})
         response = client.post(urls[kind], data)
     body = response.get_data().decode("utf-8", "replace")
     response.close()

@@ -78,6 +78,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     from . import (
         admin,
+        admin_settings,
         api,
         audit,
         auth,
@@ -96,6 +97,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
                       escalations.bp, admin.bp, open311.bp, api.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(admin_settings.bp)
     boundary.install(app)
 
     # API keys and bearer tokens, not cookies: nothing for a forged cross-site request to ride on

@@ -75,12 +75,12 @@ class Services:
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None,
-                   calendar: Callable[[Callable[[], ZoneInfo]], SlaCalendar] | None = None,
+                   calendar: Callable[[sessionmaker[Session], Callable[[], ZoneInfo]], SlaCalendar] | None = None,
                    engine: Engine | None = None,
                    definition: ProcessDefinition | None = None,
                    passwords: Passwords | None = None) -> Services:
-    """``calendar`` builds the SLA calendar given the city's zone (without one, deadlines count
-    elapsed time)."""
+    """``calendar`` builds the SLA calendar given the sessions and the city's zone (without one,
+    deadlines count elapsed time)."""
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     definition = definition or load_definition(settings.bpmn_dir)
@@ -88,7 +88,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
     zone = CityZone(sessions)
     return Services(
         settings=settings, engine=engine, sessions=sessions, clock=clock, definition=definition,
-        process=ProcessEngine(definition, clock, calendar(zone) if calendar else None),
+        process=ProcessEngine(definition, clock, calendar(sessions, zone) if calendar else None),
         storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes),
         tracking=TrackingCodes(settings.tracking_key), city_zone=zone,
         passwords=passwords or Passwords())
