@@ -415,3 +415,68 @@ def test_migration_0022_leaves_a_database_without_a_city_to_the_seed(tmp_path):
             assert conn.execute(text("SELECT COUNT(*) FROM calendar_days")).scalar() == 0
     finally:
         engine.dispose()
+
+
+# -- racing administrators -----------------------------------------------------------------------------
+
+
+def _race(count: int, act) -> list[object]:
+    """``act(i)`` in ``count`` threads at once: "done", or the domain error it raised."""
+    import threading
+
+    from workflow.errors import DomainError
+
+    barrier, outcomes = threading.Barrier(count), [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait(timeout=60)
+        try:
+            act(i)
+            outcomes[i] = "done"
+        except DomainError as exc:
+            outcomes[i] = exc
+        except Exception as exc:  # noqa: BLE001 - anything else is the failure being tested
+            outcomes[i] = f"unexpected {type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a racer never finished"
+    return outcomes
+
+
+def test_administrators_adding_the_same_day_at_once_add_it_once(city):
+    w = World(city)
+    admins = [settings_commands.Admin(w.user(f"admin{i}", ("admin", None))) for i in range(3)]
+
+    def add(i: int) -> None:
+        with city.uow() as uow:
+            settings_commands.add_calendar_day(uow, admins[i], day="2026-12-24", kind="cuti_bersama",
+                                               note=f"Natal {i}")
+            uow.commit()
+
+    outcomes = _race(3, add)
+    assert outcomes.count("done") == 1, outcomes
+    assert all(isinstance(o, (ValidationError, Conflict)) for o in outcomes if o != "done"), outcomes
+    assert [d for d, _k, _n in _days(city)].count(date(2026, 12, 24)) == 1
+    assert len(_admin_changes(city)) == 1
+
+
+def test_administrators_saving_the_hours_at_once_one_wins_the_other_is_told(city):
+    w = World(city)
+    admins = [settings_commands.Admin(w.user(f"admin{i}", ("admin", None))) for i in range(2)]
+    token = read_rules_token(city)
+
+    def save(i: int) -> None:
+        with city.uow() as uow:
+            settings_commands.set_working_hours(uow, admins[i], workdays=["mon", "tue", "wed"],
+                                                starts=f"0{7 + i}:00", ends="15:00", loaded=token)
+            uow.commit()
+
+    outcomes = _race(2, save)
+    assert outcomes.count("done") == 1 and isinstance(next(o for o in outcomes if o != "done"), Conflict), outcomes
+    winner = outcomes.index("done")
+    assert read_rules_token(city) == f"mon,tue,wed|0{7 + winner}:00|15:00"
+    assert len(_admin_changes(city)) == 1

@@ -43,7 +43,7 @@ from workflow.notify.channels import (
     WhatsAppChannel,
     e164,
 )
-from workflow.notify.notices import staff_actions
+from workflow.notify.notices import STAFF_LANGUAGE, staff_actions
 from workflow.notify.render import (
     CASE_PATH,
     ESCALATIONS_PATH,
@@ -333,7 +333,7 @@ class Deliverer:
     def _to_staff(self, row: OutboxMessage, names: Names) -> Outgoing:
         """A message to the staff it is addressed to, in Indonesian (the staff screens' language),
         linking to their screens."""
-        language, name = "id", f"staff/{row.topic}"
+        language, name = STAFF_LANGUAGE, f"staff/{row.topic}"
         context = staff_context(city=names.city, escalations_url=self._staff_url(ESCALATIONS_PATH),
                                 facts=self._staff_facts(row, names, language))
         return Outgoing(key=row.key or f"tanggap-outbox-{row.id}", recipient=row.recipient, language=language,
@@ -341,7 +341,7 @@ class Deliverer:
 
     def _digest(self, rows: list[OutboxMessage], names: Names) -> Outgoing:
         """One message listing every escalation of the hour addressed to one recipient."""
-        language, first = "id", rows[0]
+        language, first = STAFF_LANGUAGE, rows[0]
         since = min(r.created_at for r in rows)
         name = f"staff/{first.topic}_digest"
         context = digest_context(

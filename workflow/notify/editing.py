@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from workflow.engine.definition import ProcessDefinition
 from workflow.messages import Message, msg
-from workflow.notify.notices import LANGUAGES, TEMPLATES
+from workflow.notify.notices import LANGUAGES, STAFF_LANGUAGE, TEMPLATES
 from workflow.notify.render import (
     TEXT,
     Rendered,
@@ -72,11 +72,13 @@ class Template:
 
 
 def templates() -> list[Template]:
-    """Every template file: the notices to reporters and followers first, then those to staff,
-    each in every language."""
+    """Every template a message is rendered from: the notices to reporters and followers first,
+    each in every language, then those to staff, in the staff's language (the files of the
+    others are not used)."""
     found = [Template(path.relative_to(TEMPLATES / language).with_suffix("").as_posix(), language)
              for language in LANGUAGES for path in (TEMPLATES / language).rglob("*.txt")]
-    return sorted(found, key=lambda t: (t.to_staff, t.name, LANGUAGES.index(t.language)))
+    used = [t for t in found if not t.to_staff or t.language == STAFF_LANGUAGE]
+    return sorted(used, key=lambda t: (t.to_staff, t.name, LANGUAGES.index(t.language)))
 
 
 def find(language: str, name: str) -> Template | None:
