@@ -127,6 +127,29 @@ def read_rules_token(svc) -> str:
         return read_rules(session).hours_token()
 
 
+def test_a_case_history_counts_working_time_by_the_calendar_as_it_is_now(city, admin_web, settings, clock,
+                                                                          definition):
+    from workflow.read import history
+
+    other = _build(settings, clock, definition)  # the auditor's worker
+    try:
+        _triage_due(city)  # filed Monday 08:00, still in triage on Tuesday evening
+        clock.set(wita(2026, 11, 24, 18, 0))
+        auditor = World(city).auditor
+
+        def working_time() -> timedelta:
+            with other.reading() as session:
+                case_id = session.scalar(select(WorkItem.case_id))
+                return history.timeline(session, auditor, case_id, now=clock.now(), calendar=other.process.calendar,
+                                        definition=other.definition).stages[0].business
+
+        assert working_time() == timedelta(hours=16)
+        admin_web.post("/admin/calendar/days", {"day": "2026-11-24", "kind": "cuti_bersama", "note": "Cuti"})
+        assert working_time() == timedelta(hours=8)  # no unit of work ran in that worker meanwhile
+    finally:
+        other.dispose()
+
+
 def test_the_calendar_is_checked_once_per_unit_of_work_not_once_per_deadline(city):
     calendar = city.process.calendar
     statements = []

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import World
+from tests.helpers import PASSWORD, World
 from tests.webclient import WebClient, errors
 from workflow.commands import settings as settings_commands
 from workflow.commands.settings import text_token
@@ -284,3 +284,41 @@ def test_the_command_refuses_what_a_form_cannot_carry_and_non_administrators(wor
     with world.services.reading() as session:
         assert session.scalar(select(City.quiet_notices)) == []
     assert World(world.services).table_counts()["notice_templates"] == 0
+
+
+@pytest.mark.parametrize("mode, name", [("immediate", "staff/escalation_raised"),
+                                        ("hourly", "staff/escalation_raised_digest")])
+def test_an_e_mail_to_supervisors_uses_the_saved_text(world, admin_web, settings, mode, name):
+    import dataclasses
+
+    from escalation.sweeper import Sweeper
+    from tests import actions
+    from workflow import commands
+    from workflow.store.models import WorkItem
+
+    w = world
+    w.services.settings = dataclasses.replace(settings, escalation_mail=mode)
+    w.triage
+    with w.services.uow() as uow:
+        commands.create_user(uow, username="spv.dlh", full_name="Spv Dlh", password=PASSWORD,
+                             roles=[("supervisor", "DLH")], email="spv.dlh@makassarkota.go.id")
+        uow.commit()
+    url = f"/admin/notices/templates/id/{name}"
+    text = ("Subject: Terlambat: {{ escalations|length }} laporan\n\n{% for e in escalations %}{{ e.case_number }} "
+            "{% endfor %}\n" if mode == "hourly" else "Subject: Terlambat: {{ case_number }} ({{ level }})\n\n"
+            "Buka {{ case_url }}\n")
+    page = admin_web.get(url).get_data(as_text=True)
+    assert admin_web.post(url, {"body": text, "loaded": _loaded(page), "save": "1"}).status_code == 302
+    sub = w.report(notify_by="none")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    with w.services.reading() as session:
+        due = session.scalar(select(WorkItem.due_at).where(WorkItem.case_id == sub.case_id,
+                                                           WorkItem.completed_at.is_(None)))
+    w.services.clock.set(due)
+    Sweeper(w.services, worker="t").run_once()
+    rendered = _rendered(w, "escalation_raised")
+    number = w.case(sub.case_id).number
+    if mode == "hourly":
+        assert rendered.subject == "Terlambat: 1 laporan" and rendered.text.strip() == number
+    else:
+        assert rendered.subject.startswith(f"Terlambat: {number} (") and f"/cases/{sub.case_id}" in rendered.text
