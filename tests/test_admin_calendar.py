@@ -231,6 +231,7 @@ def test_removing_a_day_someone_else_removed_says_so(city, admin_web):
     again = admin_web.post(f"/admin/calendar/days/{day_id}/remove")
     assert again.status_code == 409
     assert "sudah tidak ada di kalender: orang lain sudah menghapusnya" in again.get_data(as_text=True)
+    assert admin_web.post(f"/admin/calendar/days/{'9' * 30}/remove").status_code == 404  # no id that long
     assert len(_admin_changes(city)) == 1
 
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import PASSWORD, World
+from tests.test_audit_integrity import owner_and_app_roles  # noqa: F401 - a fixture
 from tests.webclient import WebClient, errors
 from workflow.commands import settings as settings_commands
 from workflow.commands.settings import text_token
@@ -322,3 +323,36 @@ def test_an_e_mail_to_supervisors_uses_the_saved_text(world, admin_web, settings
         assert rendered.subject == "Terlambat: 1 laporan" and rendered.text.strip() == number
     else:
         assert rendered.subject.startswith(f"Terlambat: {number} (") and f"/cases/{sub.case_id}" in rendered.text
+
+
+@pytest.mark.postgres_only
+def test_the_app_role_may_remove_what_administrators_remove(owner_and_app_roles, tmp_path, clock, definition):  # noqa: F811
+    """Removing a calendar day and putting a template back to its default are DELETEs, which
+    `tanggap db grant` gives the app role for those two tables only."""
+    from escalation.wiring import build
+    from tests.helpers import FAST_PASSWORDS
+    from workflow.config import Settings
+    from workflow.store.models import CalendarDay
+
+    _owner_url, app_url = owner_and_app_roles
+    services = build(Settings.from_env({"DATABASE_URL": app_url, "TANGGAP_INSTANCE": str(tmp_path / "instance")}),
+                     clock=clock, definition=definition, passwords=FAST_PASSWORDS)
+    try:
+        admin = settings_commands.Admin(World(services).user("admin", ("admin", None)))
+        default = editing.find("id", "case_closed").default_text()
+        with services.uow() as uow:
+            settings_commands.add_calendar_day(uow, admin, day="2026-12-24", kind="cuti_bersama", note="Natal")
+            settings_commands.save_notice_template(uow, admin, language="id", name="case_closed",
+                                                   text=default.replace("ditutup", "selesai"), loaded=text_token(default))
+            uow.commit()
+        with services.uow() as uow:
+            day_id = uow.session.scalar(select(CalendarDay.id).where(CalendarDay.note == "Natal"))
+            settings_commands.remove_calendar_day(uow, admin, day_id)
+            settings_commands.reset_notice_template(uow, admin, language="id", name="case_closed",
+                                                    loaded=text_token(editing.normalized(default.replace("ditutup", "selesai"))))
+            uow.commit()
+        with services.reading() as session:
+            assert session.scalar(select(CalendarDay.id).where(CalendarDay.note == "Natal")) is None
+            assert session.scalar(select(NoticeTemplate.id)) is None
+    finally:
+        services.dispose()
