@@ -356,3 +356,13 @@ def test_the_app_role_may_remove_what_administrators_remove(owner_and_app_roles,
             assert session.scalar(select(NoticeTemplate.id)) is None
     finally:
         services.dispose()
+
+
+def test_every_fact_a_template_is_given_is_described_on_its_page(world):
+    from web.admin_settings import FACTS
+
+    with world.services.reading() as session:
+        sample = editing.Sample.read(session, world.services.definition, public_url="https://lapor.example.id",
+                                     zone=ZoneInfo("Asia/Makassar"), now=datetime(2026, 11, 23, tzinfo=timezone.utc))
+    for template in editing.templates():
+        assert [n for n in editing.facts_of(template, sample) if not FACTS.get(n.rpartition(".")[2])] == [], template

@@ -268,7 +268,7 @@ def _template_page(template: editing.Template, form: TemplateForm | None = None,
     shown = editing.preview(template, text, sample) if text is not None and not found else None
     facts = [(name, FACTS.get(name.rpartition(".")[2], "")) for name in editing.facts_of(template, sample)]
     return render_template("admin/notices_template.html", template=template, label=template_label(template),
-                           language=LANGUAGE_NAMES[template.language], form=form, saved=saved, current=current,
+                           language=LANGUAGE_NAMES.get(template.language, template.language), form=form, saved=saved, current=current,
                            conflict=status == 409, preview=shown, preview_problem=tr(found[0]) if found else None,
                            facts=facts, problem=problem, default=template.default_text(),
                            reset=ResetForm(formdata=None, data={"loaded": text_token(current)})), status
