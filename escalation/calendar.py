@@ -1,25 +1,28 @@
 """Business time: working days and hours in the city's time zone, without national holidays
-(the ``holidays`` package) and configured *cuti bersama* days."""
+(the ``holidays`` package) and the city's days off, with its extra working days.
+
+The calendar is the city's data (``workflow.calendar``: an administrator changes it on
+``/admin/calendar``). :class:`CityCalendar` is what the engine holds: the :class:`BusinessCalendar`
+built for the value of ``cities.calendar_hash``, which every unit of work reads once (one row,
+one column) before it computes any deadline; a change made by one worker moves that value, and
+every other worker, and the sweeper, rebuilds at its next unit of work. Deadlines already set keep
+their time: only deadlines computed from then on use the new calendar.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import holidays
-import yaml
+from sqlalchemy.orm import Session, sessionmaker
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from workflow import calendar as rules_of
+from workflow.calendar import Rules
+
 Interval = tuple[datetime, datetime]
-
-
-@lru_cache(maxsize=64)
-def _national_holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, years=year))
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,22 @@ class BusinessCalendar:
     workdays: frozenset[int] = frozenset(range(5))  # Monday = 0
     opens: time = time(8, 0)
     closes: time = time(16, 0)
-    days_off: frozenset[date] = field(default_factory=frozenset)  # cuti bersama
-    country: str = "ID"
+    days_off: frozenset[date] = field(default_factory=frozenset)  # cuti bersama, the city's holidays
+    extra_working_days: frozenset[date] = field(default_factory=frozenset)  # worked all the same
+
+    @classmethod
+    def of(cls, rules: Rules, zone: Callable[[], ZoneInfo]) -> BusinessCalendar:
+        return cls(zone=zone, workdays=rules.weekdays(), opens=rules.opens, closes=rules.closes,
+                   days_off=rules.days_off(), extra_working_days=rules.extra_working_days())
 
     def is_working_day(self, day: date) -> bool:
+        if day in self.extra_working_days:
+            return True
         return (day.weekday() in self.workdays and day not in self.days_off
-                and day not in _national_holidays(self.country, day.year))
+                and day not in rules_of.national_holidays(day.year))
+
+    def refresh(self, session: Session) -> None:
+        """A calendar given as it is: nothing to re-read."""
 
     def _segments(self, start: datetime) -> Iterator[Interval]:
         """Working intervals (UTC) from ``start`` on, in order."""
@@ -74,11 +87,42 @@ class BusinessCalendar:
         return total
 
 
-def load_calendar(path: Path, zone: Callable[[], ZoneInfo]) -> BusinessCalendar:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    opens, _, closes = str(data.get("hours", "08:00-16:00")).partition("-")
-    workdays = frozenset(DAY_NAMES.index(d.lower()[:3]) for d in data.get("workdays", DAY_NAMES[:5]))
-    return BusinessCalendar(
-        zone=zone, workdays=workdays,
-        opens=time.fromisoformat(opens.strip()), closes=time.fromisoformat(closes.strip()),
-        days_off=frozenset(date.fromisoformat(str(d)) for d in data.get("cuti_bersama") or ()))
+class CityCalendar:
+    """The SLA calendar of the city in the database (see the module's docstring). Shared by
+    every thread of a process: a rebuild replaces the calendar in one assignment."""
+
+    def __init__(self, sessions: sessionmaker[Session], zone: Callable[[], ZoneInfo]):
+        self._sessions = sessions
+        self._zone = zone
+        self._lock = threading.Lock()
+        self._built: tuple[str | None, BusinessCalendar] | None = None
+
+    def refresh(self, session: Session) -> None:
+        """Rebuild when ``cities.calendar_hash`` moved since the last build (one query; two more
+        when it did). Nothing before there is a city."""
+        has_city, key = rules_of.current_hash(session)
+        built = self._built
+        if not has_city or (built is not None and built[0] == key):
+            return
+        rules = rules_of.read_rules(session)
+        if rules is not None:
+            self._built = (key, BusinessCalendar.of(rules, self._zone))
+
+    @property
+    def current(self) -> BusinessCalendar:
+        """The calendar in use (built from the database the first time it is needed)."""
+        built = self._built
+        if built is None:
+            with self._lock, self._sessions() as session:
+                if self._built is None:
+                    self.refresh(session)
+            built = self._built
+            if built is None:
+                raise LookupError("no city in the reference data (run `tanggap seed`)")
+        return built[1]
+
+    def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
+        return self.current.add_business_time(start, duration)
+
+    def business_time_between(self, a: datetime, b: datetime) -> timedelta:
+        return self.current.business_time_between(a, b)

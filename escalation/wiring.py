@@ -6,9 +6,9 @@ from workflow.clock import Clock
 from workflow.config import Settings
 from workflow.services import Services, build_services
 
-from .calendar import load_calendar
+from .calendar import CityCalendar
 
 
 def build(settings: Settings, *, clock: Clock | None = None, **kwargs) -> Services:
-    rules = settings.bpmn_dir / "calendar.yaml"
-    return build_services(settings, clock=clock, calendar=lambda zone: load_calendar(rules, zone), **kwargs)
+    """The SLA calendar is the city's, read from the database (``escalation.calendar``)."""
+    return build_services(settings, clock=clock, calendar=CityCalendar, **kwargs)

@@ -56,7 +56,8 @@ def db() -> None:
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Create or migrate the schema."""
     services = _services(ctx)
-    schema.upgrade(services.engine, revision, tracking_key=services.settings.tracking_key)
+    schema.upgrade(services.engine, revision, tracking_key=services.settings.tracking_key,
+                   calendar_file=services.settings.bpmn_dir / "calendar.yaml")  # an old one: 0022 moves it in
     click.echo(f"database at revision {schema.current_revision(services.engine)}")
     if revision == "head":
         _deploy_release(services)
@@ -200,7 +201,8 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
 
     services = _services(ctx)
     if demo:
-        schema.upgrade(services.engine, tracking_key=services.settings.tracking_key)
+        schema.upgrade(services.engine, tracking_key=services.settings.tracking_key,
+                       calendar_file=services.settings.bpmn_dir / "calendar.yaml")
         if not inspect(services.engine).has_table("cases") or not _has_reference_data(services):
             ctx.invoke(seed_command, seed_file=seed.DEFAULT_SEED, demo=True, cases=300,
                        demo_password="tanggap-demo")

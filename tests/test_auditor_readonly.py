@@ -18,6 +18,11 @@ NOT_STAFF = {"auth.login", "auth.logout", "public.report", "public.status", "pub
              "public.follow", "auth.password"}
 
 
+SETTINGS = ("admin_settings.calendar_hours", "admin_settings.calendar_add", "admin_settings.calendar_remove",
+            "admin_settings.notices_told", "admin_settings.notices_template_save",
+            "admin_settings.notices_template_default")
+
+
 def _staff_post_rules(app):
     return sorted((r for r in app.url_map.iter_rules()
                    if "POST" in r.methods and r.endpoint not in NOT_STAFF
@@ -30,7 +35,7 @@ def test_the_list_of_staff_post_routes_is_complete(app):
                          "cases.add_note", "escalations.act", "escalations.bulk", "admin.retry",
                          "admin.resolve", "admin_process.versions_deploy", "admin_process.versions_migrate_start",
                          "admin_process.versions_migration_cancel", "admin_routing.editor", "cases.contact",
-                         "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE, *CATALOGUE}, \
+                         "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE, *CATALOGUE, *SETTINGS}, \
         "a new POST route: add it to the test below"
 
 
@@ -45,7 +50,7 @@ ROUTES = [(e, None) for e in ("inbox.claim", "inbox.release", "tasks.complete", 
                                "admin_process.versions_deploy", "admin_process.versions_migrate_start",
                                "admin_process.versions_migration_cancel", "admin_routing.editor",
                                "cases.contact", "admin_keys.keys_new", "admin_keys.keys_revoke", *ADMIN_PEOPLE,
-                               *CATALOGUE)] + [
+                               *CATALOGUE, *SETTINGS)] + [
     ("escalations.act", a) for a in ("extend", "reassign", "transfer", "instruct")]
 
 
@@ -63,7 +68,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
     values = {"item_id": item.id, "case_id": sub.case_id, "incident_id": 1, "action": action, "version": 1,
               "migration_id": 1, "prefix": credential.prefix, "user_id": w.triage.user_id,
               "code": "qr-mariso-1" if endpoint.startswith("admin_people.teams") else "DLH",
-              "category_id": 1, "template_id": 1, "area_id": 1, "kecamatan_id": 1}
+              "category_id": 1, "template_id": 1, "area_id": 1, "kecamatan_id": 1, "day_id": 1,
+              "language": "id", "name": "case_closed"}
     url = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
     w.auditor
     web = WebClient(app)
@@ -73,6 +79,8 @@ def test_every_staff_post_refuses_the_auditor(world, app, endpoint, action):
                               "text": "x", "to_agency": "DPU", "row": str(item.id),
                               "action": "acknowledge", "xml": sampah_to("DPU"), "kind": "open311",
                               "username": "budi.dlh", "full_name": "Budi", "roles": "auditor", "name": "Dinas",
-                              "short_name": "Dinas", "active": "y", "kecamatan": "mariso"})
+                              "short_name": "Dinas", "active": "y", "kecamatan": "mariso", "workdays": "mon",
+                              "starts": "07:00", "ends": "15:00", "day": "2026-12-24", "note": "x",
+                              "told": "case_closed"})
     assert response.status_code == 403, (url, response.status_code)
     assert w.table_counts() == counts

@@ -1176,6 +1176,11 @@ PAGES: dict[str, tuple[Visit, ...]] = {
     "admin": (
         Visit("/admin/"), Visit("/admin/incidents"), Visit("/admin/incidents?state=all"), Visit("/dashboard"),
         Visit("/admin/processes/"), Visit("/admin/processes/1/migrate"), Visit("/admin/processes/1/migrate?to=9", 400),
+        Visit("/admin/calendar"), Visit("/admin/calendar?year=2027"),
+        Visit("/admin/calendar", 400, submit="#add-form button[type=submit]"),
+        Visit("/admin/notices"), Visit("/admin/notices/templates/id/report_submitted"),
+        Visit("/admin/notices/templates/id/staff/escalation_raised_digest"),
+        Visit("/admin/notices/templates/en/case_resolved"),
         Visit("/audit"),
         Visit("/admin/users"), Visit("/admin/users?q=koor&role=coordinator&state=active"),
         Visit("/admin/users?q=tidak-ada-orang"), Visit("/admin/users?role=nope", 400), Visit("/admin/users/new"),

@@ -1,5 +1,6 @@
 """Business-time calendar: working hours in the city's zone (WITA for Makassar), weekends,
-national holidays, cuti bersama; and SLA deadlines of the process computed with it."""
+national holidays, cuti bersama, extra working days; the SLA deadlines of the process computed
+with it; and the calendar as the city's data, which every worker takes up when it changes."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalation.calendar import BusinessCalendar, load_calendar
-from workflow.config import REPO_ROOT
+from escalation.calendar import BusinessCalendar
+from workflow.calendar import Rules
+from workflow.store import seed
 
 WITA = ZoneInfo("Asia/Makassar")
-CALENDAR = load_calendar(REPO_ROOT / "bpmn" / "calendar.yaml", lambda: WITA)
+SEEDED = yaml.safe_load(seed.DEFAULT_SEED.read_text(encoding="utf-8"))["city"]
+_HOURS = seed.calendar_settings(SEEDED)
+RULES = Rules(workdays=tuple(_HOURS["workdays"]), starts=_HOURS["work_starts"], ends=_HOURS["work_ends"],
+              days=tuple(seed.calendar_days(SEEDED)))
+CALENDAR = BusinessCalendar.of(RULES, lambda: WITA)  # the seed's calendar
 PLAIN = BusinessCalendar(lambda: WITA)  # the same rules without cuti bersama
 
 

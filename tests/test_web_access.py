@@ -224,6 +224,34 @@ EXPECTED = {
     "POST city": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                       qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                       supervisor_city=403, auditor=403, admin=409),
+    "GET calendar": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=200),
+    # the city's settings (posted without what they need: 400; a day that is not there: 409)
+    "POST hours": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                       qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                       supervisor_city=403, auditor=403, admin=400),
+    "POST add_day": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=400),
+    "POST remove_day": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                            qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                            supervisor_city=403, auditor=403, admin=409),
+    "GET notices": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                        qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                        supervisor_city=403, auditor=403, admin=200),
+    "POST notices": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=400),
+    "GET notice_text": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                         qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                         supervisor_city=403, auditor=403, admin=200),
+    "POST notice_text": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                          qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                          supervisor_city=403, auditor=403, admin=400),
+    "POST default_text": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
+                              qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
+                              supervisor_city=403, auditor=403, admin=409),
 }
 
 
@@ -299,6 +327,12 @@ def test_access(world, app, role, kind):
         "POST kelurahan-new": "/admin/areas/1/new", "GET boundaries": "/admin/areas/boundaries",
         "POST boundaries": "/admin/areas/boundaries", "POST boundaries-import": "/admin/areas/boundaries/import",
         "GET city": "/admin/city", "POST city": "/admin/city",
+        "GET calendar": "/admin/calendar", "POST hours": "/admin/calendar/hours",
+        "POST add_day": "/admin/calendar/days", "POST remove_day": "/admin/calendar/days/999999/remove",
+        "GET notices": "/admin/notices", "POST notices": "/admin/notices",
+        "GET notice_text": "/admin/notices/templates/id/case_closed",
+        "POST notice_text": "/admin/notices/templates/id/case_closed",
+        "POST default_text": "/admin/notices/templates/id/case_closed/default",
     }
     method, _ = kind.split(" ")
     if method == "GET":
@@ -310,7 +344,8 @@ def test_access(world, app, role, kind):
                 "POST takeover": {"takeover_to": "koor.dlh", "takeover_reason": ""},
                 "POST bulk": {"action": "acknowledge", "reason": "", "row": str(item.id)},
                 "POST resolve": {"note": "Sudah ditangani."}, "POST migrate": {"to": "99"},
-                "POST routing": {"xml": "", "note": ""}}.get(kind, {"body": "Catatan uji"})
+                "POST routing": {"xml": "", "note": ""},
+                "POST notices": {"told": "bogus"}}.get(kind, {"body": "Catatan uji"})
         response = client.post(urls[kind], data)
     body = response.get_data().decode("utf-8", "replace")
     response.close()

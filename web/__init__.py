@@ -85,6 +85,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         admin_people,
         admin_process,
         admin_routing,
+        admin_settings,
         api,
         audit,
         auth,
@@ -105,6 +106,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
                       escalations.bp, admin.bp, admin_people.bp, admin_catalogue.bp, admin_process.bp,
                       admin_routing.bp, open311.bp, api.bp, audit.bp, dashboard.bp, security_log.bp, admin_keys.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(admin_settings.bp)
     boundary.install(app)
 
     @app.before_request

@@ -86,18 +86,18 @@ class Services:
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None,
-                   calendar: Callable[[Callable[[], ZoneInfo]], SlaCalendar] | None = None,
+                   calendar: Callable[[sessionmaker[Session], Callable[[], ZoneInfo]], SlaCalendar] | None = None,
                    engine: Engine | None = None,
                    definition: ProcessDefinition | None = None,
                    passwords: Passwords | None = None) -> Services:
-    """``calendar`` builds the SLA calendar given the city's zone (without one, deadlines count
-    elapsed time)."""
+    """``calendar`` builds the SLA calendar given the sessions and the city's zone (without one,
+    deadlines count elapsed time)."""
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     definition = definition or load_definition(settings.bpmn_dir)
     sessions = make_session_factory(engine)
     zone = CityZone(sessions)
-    sla_calendar = calendar(zone) if calendar else None
+    sla_calendar = calendar(sessions, zone) if calendar else None
     return Services(
         settings=settings, engine=engine, sessions=sessions, clock=clock,
         versions=ProcessVersions(definition, lambda d: ProcessEngine(d, clock, sla_calendar)),

@@ -152,6 +152,16 @@ class MigrationState(enum.StrEnum):
 
 
 MIGRATION_ACTIVE = (MigrationState.QUEUED, MigrationState.RUNNING)
+class DayKind(enum.StrEnum):
+    """A day of the city's business calendar that differs from its working week
+    (``calendar_days.kind``); national holidays come from the ``holidays`` package instead."""
+
+    CUTI_BERSAMA = "cuti_bersama"  # collective leave, decreed each year (SKB 3 Menteri)
+    HOLIDAY = "holiday"  # a day off of the city's own (its anniversary, a holiday the package lacks)
+    WORKING_DAY = "working_day"  # worked although a weekend or a national holiday
+
+
+DAYS_OFF = (DayKind.CUTI_BERSAMA, DayKind.HOLIDAY)
 
 
 class NoticeChannel(enum.StrEnum):

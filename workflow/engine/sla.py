@@ -22,11 +22,15 @@ PAUSED_UNTIL = "9999-12-31T23:59:59+00:00"  # a paused timer's deadline: it cann
 
 
 class SlaCalendar(Protocol):
-    """Business time (``escalation.calendar.BusinessCalendar``); without one, elapsed time."""
+    """Business time (``escalation.calendar.CityCalendar``); without one, elapsed time."""
 
     def add_business_time(self, start: datetime, duration: timedelta) -> datetime: ...
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta: ...
+
+    def refresh(self, session) -> None:
+        """Take up a change of the calendar made since (by this worker or another): every unit
+        of work calls it once, before it computes a deadline; one cheap query at most."""
 
 
 class ElapsedTime:
@@ -39,6 +43,10 @@ class ElapsedTime:
     @staticmethod
     def business_time_between(a: datetime, b: datetime) -> timedelta:
         return b - a
+
+    @staticmethod
+    def refresh(session) -> None:
+        """Around the clock has nothing to re-read."""
 
 
 def deadline_functions(clock: Clock, calendar: SlaCalendar | None = None) -> dict:

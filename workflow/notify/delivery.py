@@ -43,8 +43,19 @@ from workflow.notify.channels import (
     WhatsAppChannel,
     e164,
 )
-from workflow.notify.notices import staff_actions
-from workflow.notify.render import CASE_PATH, ESCALATIONS_PATH, links, local_date, render
+from workflow.notify.notices import STAFF_LANGUAGE, staff_actions
+from workflow.notify.render import (
+    CASE_PATH,
+    ESCALATIONS_PATH,
+    digest_context,
+    follower_context,
+    links,
+    local_date,
+    render,
+    staff_context,
+    staff_facts,
+)
+from workflow.read.settings import notice_texts
 from workflow.rounds import run_rounds
 from workflow.services import Services
 from workflow.store.models import Agency, Case, Category, Incident, OutboxMessage, Subscription
@@ -303,20 +314,16 @@ class Deliverer:
         category = names.categories.get(facts.get("category"))
         agency = names.agencies.get(facts.get("agency") or names.agency_codes.get(case.agency_id))
         merged = session.get(Case, case.merged_into_id) if case.merged_into_id else None
-        context = {
-            "case_number": case.number, "city": names.city,
-            "category": category[language == "en"] if category else "",
-            "agency": agency,
-            "question": facts.get("question"), "reason": facts.get("reason"),
-            "closure_note": facts.get("closure_note"),
-            "merged_into": merged.number if merged else None,
-            "deadline": local_date(facts.get("deadline"), services.zone, language),
-            "tracking_code": code if row.topic == Action.REPORT_SUBMITTED else None,
-            "yours": sub.following == Following.REPORTER,  # a follower is told of "the report you follow"
-            **links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language,
-                    number=case.number),
-        }
-        rendered = render(row.topic, language, context)
+        context = follower_context(
+            case_number=case.number, city=names.city, category=category[language == "en"] if category else "",
+            agency=agency, question=facts.get("question"), reason=facts.get("reason"),
+            closure_note=facts.get("closure_note"), merged_into=merged.number if merged else None,
+            deadline=local_date(facts.get("deadline"), services.zone, language),
+            tracking_code=code if row.topic == Action.REPORT_SUBMITTED else None,
+            yours=sub.following == Following.REPORTER,
+            links=links(services.settings.public_url, code, services.tracking.stop_token(sub.id), language,
+                        number=case.number))
+        rendered = render(row.topic, language, context, names.texts.get((language, row.topic)))
         recipient = row.recipient if row.channel == NoticeChannel.EMAIL else e164(
             row.recipient, names.phone_country)
         return self.channels[row.channel], Outgoing(key=row.key or f"tanggap-outbox-{row.id}",
@@ -326,31 +333,32 @@ class Deliverer:
     def _to_staff(self, row: OutboxMessage, names: Names) -> Outgoing:
         """A message to the staff it is addressed to, in Indonesian (the staff screens' language),
         linking to their screens."""
-        language = "id"
-        context = {"city": names.city, "escalations_url": self._staff_url(ESCALATIONS_PATH),
-                   **self._staff_facts(row, names, language)}
+        language, name = STAFF_LANGUAGE, f"staff/{row.topic}"
+        context = staff_context(city=names.city, escalations_url=self._staff_url(ESCALATIONS_PATH),
+                                facts=self._staff_facts(row, names, language))
         return Outgoing(key=row.key or f"tanggap-outbox-{row.id}", recipient=row.recipient, language=language,
-                        message=render(f"staff/{row.topic}", language, context))
+                        message=render(name, language, context, names.texts.get((language, name))))
 
     def _digest(self, rows: list[OutboxMessage], names: Names) -> Outgoing:
         """One message listing every escalation of the hour addressed to one recipient."""
-        language, first = "id", rows[0]
+        language, first = STAFF_LANGUAGE, rows[0]
         since = min(r.created_at for r in rows)
-        context = {"city": names.city, "escalations_url": self._staff_url(ESCALATIONS_PATH),
-                   "since": local_date(since.replace(minute=0, second=0, microsecond=0), self.services.zone,
-                                       language),
-                   "escalations": [self._staff_facts(r, names, language) for r in rows]}
+        name = f"staff/{first.topic}_digest"
+        context = digest_context(
+            city=names.city, escalations_url=self._staff_url(ESCALATIONS_PATH),
+            since=local_date(since.replace(minute=0, second=0, microsecond=0), self.services.zone, language),
+            escalations=[self._staff_facts(r, names, language) for r in rows])
         return Outgoing(key=f"{first.key or f'tanggap-outbox-{first.id}'}-digest", recipient=first.recipient,
-                        language=language, message=render(f"staff/{first.topic}_digest", language, context))
+                        language=language, message=render(name, language, context, names.texts.get((language, name))))
 
     def _staff_facts(self, row: OutboxMessage, names: Names, language: str) -> dict:
         facts, definition = dict(row.payload), self.services.definition
         category = names.categories.get(facts.get("category"))
-        return {"case_number": facts["case_number"], "category": category[0] if category else "",
-                "agency": names.agencies.get(facts.get("agency")),
-                "level": definition.level_label(facts.get("level") or "", language),
-                "task": definition.label(facts.get("task"), language),
-                "case_url": self._staff_url(CASE_PATH.format(case_id=facts["case_id"]))}
+        return staff_facts(case_number=facts["case_number"], category=category[0] if category else "",
+                           agency=names.agencies.get(facts.get("agency")),
+                           level=definition.level_label(facts.get("level") or "", language),
+                           task=definition.label(facts.get("task"), language),
+                           case_url=self._staff_url(CASE_PATH.format(case_id=facts["case_id"])))
 
     def _staff_url(self, path: str) -> str:
         return f"{self.services.settings.public_url.rstrip('/')}{path}"
@@ -460,13 +468,14 @@ def _load(session, model, ids: set) -> list:
 @dataclass(frozen=True)
 class Names:
     """The reference data a notice names: the city, categories (Indonesian, English) and
-    agencies by code."""
+    agencies by code; and the administrators' texts of templates, by (language, name)."""
 
     city: str
     phone_country: str
     categories: dict[str, tuple[str, str]]
     agencies: dict[str, str]
     agency_codes: dict[int, str]
+    texts: dict[tuple[str, str], str]
 
     @classmethod
     def read(cls, session) -> Names:
@@ -474,7 +483,8 @@ class Names:
         return cls(city=refs.city.name, phone_country=refs.city.phone_country,
                    categories={c.code: (c.name_id, c.name_en) for c in session.scalars(select(Category))},
                    agencies={a.code: a.name for a in session.scalars(select(Agency))},
-                   agency_codes={a.id: a.code for a in session.scalars(select(Agency))})
+                   agency_codes={a.id: a.code for a in session.scalars(select(Agency))},
+                   texts=notice_texts(session))
 
 
 def _masked(exc: Exception, recipient: str) -> Exception:

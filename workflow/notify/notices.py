@@ -26,6 +26,7 @@ from workflow.vocabulary import Action, Following, NoticeChannel, Role
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
+STAFF_LANGUAGE = "id"  # of the e-mails to staff: the language of the staff screens
 
 
 @functools.cache

@@ -221,6 +221,7 @@ def timeline(session: Session, actor: Actor, case_id: int, *, now: datetime, cal
     reviews, questions) do not count as stages; the path through the diagram is the tasks,
     timers, script tasks (``auditAction``) and end event the events name."""
     case = readable_case(session, actor, case_id)
+    calendar.refresh(session)  # working time by the city's calendar as it is now
     events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                   .order_by(CaseEvent.seq)))
     breaks = audit.verify(session, case.id)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from workflow.store.types import UTCDateTime
-from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Channel, Following, NoticeChannel, Role
+from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Channel, DayKind, Following, NoticeChannel, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +39,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")  # a new city's working week (the seed usually says)
+WEEKDAYS_JSON = '["mon", "tue", "wed", "thu", "fri"]'
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -55,7 +59,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime, dict: JSON, Role: _enum(Role),
                            CaseStatus: _enum(CaseStatus), Channel: _enum(Channel),
-                           NoticeChannel: _enum(NoticeChannel), Following: _enum(Following)}
+                           NoticeChannel: _enum(NoticeChannel), Following: _enum(Following),
+                           DayKind: _enum(DayKind)}
 
 
 # --- reference data ---------------------------------------------------------------------------
@@ -79,6 +84,40 @@ class City(Base):
         String(253), default="", server_default="", comment="the city's web domain: its Open311 jurisdiction_id")
     contact: Mapped[str] = mapped_column(
         String(500), default="", server_default="", comment="who answers API users (Open311 discovery)")
+    workdays: Mapped[list] = mapped_column(
+        JSON, default=lambda: list(WEEKDAYS), server_default=WEEKDAYS_JSON,
+        comment="the working week: day names mon ... sun (workflow.calendar)")
+    work_starts: Mapped[str] = mapped_column(
+        String(5), default="08:00", server_default="08:00", comment="offices open, HH:MM in the city's zone")
+    work_ends: Mapped[str] = mapped_column(
+        String(5), default="16:00", server_default="16:00", comment="offices close, HH:MM in the city's zone")
+    calendar_hash: Mapped[str | None] = mapped_column(
+        String(64), comment="SHA-256 of the working week, hours and calendar days; the SLA calendar is built once per value")
+
+
+class CalendarDay(Base):
+    """A day of the city's business calendar that differs from its working week: cuti bersama
+    and the city's own holidays (days off), or an extra working day (workflow.calendar)."""
+
+    __tablename__ = "calendar_days"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True, comment="a local date of the city")
+    kind: Mapped[DayKind] = mapped_column(comment="cuti_bersama, holiday or working_day")
+    note: Mapped[str] = mapped_column(String(200), default="", server_default="", comment="why, as the calendar page shows it")
+
+
+class NoticeTemplate(Base):
+    """An administrator's text of a notice template, used instead of its file
+    (workflow/notify/templates/<language>/<name>.txt) until removed."""
+
+    __tablename__ = "notice_templates"
+    __table_args__ = (UniqueConstraint("language", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), comment="id or en")
+    name: Mapped[str] = mapped_column(String(80), comment="the file's name without .txt: case_closed, staff/escalation_raised")
+    body: Mapped[str] = mapped_column(Text, comment="Jinja source, first line 'Subject: ...'")
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(200), comment="the administrator's username")
 
 
 class Agency(Base):

@@ -19,11 +19,14 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head", *, tracking_key: str | None = None) -> None:
+def upgrade(engine: Engine, revision: str = "head", *, tracking_key: str | None = None,
+            calendar_file: Path | None = None) -> None:
     """Migrate to ``revision``. ``tracking_key``: for migration 0008, which hashes the
-    tracking codes of existing reports."""
+    tracking codes of existing reports; ``calendar_file``: the deployment's old
+    ``calendar.yaml``, whose values migration 0022 moves into the database."""
     cfg = alembic_config()
     cfg.attributes["tracking_key"] = tracking_key
+    cfg.attributes["calendar_file"] = calendar_file
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
@@ -41,7 +44,8 @@ def revision(url: str, message: str, autogenerate: bool = True) -> None:
 
 
 APPEND_ONLY = ("case_events", "security_events")  # the app may add rows, never change or remove them
-DELETED_BY_THE_APP = ("timers", "rate_counters")  # projections and counters the app removes
+# projections and counters the app removes; calendar days and template texts administrators remove
+DELETED_BY_THE_APP = ("timers", "rate_counters", "calendar_days", "notice_templates")
 
 
 def app_grants(role: str, database: str) -> list[str]:

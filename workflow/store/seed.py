@@ -1,5 +1,6 @@
 """Load a city's reference data from its seed file. Safe to run again: rows are matched by code
-and updated, never duplicated."""
+and updated, never duplicated. What administrators change on their pages (the business calendar,
+the notices told) comes from the seed only for a new city: afterwards the database is its source."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -14,8 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import areas
+from workflow.calendar import NOTE_MAX, hours_problems, in_week_order, parse_day, refresh_calendar_hash
 from workflow.responses import check_template
-from workflow.store.models import Agency, Area, Category, City, QrTeam, ResponseTemplate
+from workflow.store.models import Agency, Area, CalendarDay, Category, City, QrTeam, ResponseTemplate
+from workflow.text import bad_text
+from workflow.vocabulary import DayKind
 
 DEFAULT_SEED = Path(__file__).resolve().parent / "seeds" / "makassar.yaml"
 
@@ -48,11 +53,17 @@ def _upsert(session: Session, model, code: str, **values):
 def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCounts:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     c = data["city"]
+    new_city = session.scalar(select(City.id).where(City.code == c["code"])) is None
+    # What administrators change (the calendar, the notices told) is the seed's for a new city only.
+    settings = {"quiet_notices": list(c.get("quiet_notices") or []), **calendar_settings(c)} if new_city else {}
     city = _upsert(session, City, c["code"], name=c["name"], timezone=c["timezone"],
-                   quiet_notices=list(c.get("quiet_notices") or []),
                    phone_country=str(c.get("phone_country", "62")), **open311_facts(c),
-                   **_whole("duplicate_days", c))  # absent: the model's default
+                   **_whole("duplicate_days", c), **settings)  # absent: the model's default
     session.flush()
+    if new_city:
+        for day, kind, note in calendar_days(c):
+            session.add(CalendarDay(day=day, kind=kind, note=note))
+        refresh_calendar_hash(session)
     for a in data["agencies"]:
         _upsert(session, Agency, a["code"], name=a["name"], short_name=a["short_name"],
                 is_command_center=bool(a.get("is_command_center", False)),
@@ -101,6 +112,40 @@ def load_reference_data(session: Session, path: Path = DEFAULT_SEED) -> SeedCoun
     areas.refresh_geometry_hash(session)  # names and kecamatan are part of the shapes in use
     return SeedCounts(agencies=len(data["agencies"]), kecamatan=len(data["kecamatan"]),
                       kelurahan=kelurahan, teams=teams, categories=len(data["categories"]))
+
+
+def calendar_settings(city: dict) -> dict:
+    """The working week and hours of the seed's ``city.calendar`` (``workdays``, ``hours``
+    ``"08:00-16:00"``), checked by the rules of the administration page; without a ``calendar``,
+    the model's (Monday to Friday, 08:00-16:00)."""
+    if "calendar" not in city:
+        return {}
+    cal = city["calendar"] or {}
+    workdays = [str(d) for d in cal.get("workdays") or ()]
+    starts, _, ends = str(cal.get("hours", "")).partition("-")
+    problems = hours_problems(workdays, starts, ends)
+    if problems:
+        raise ValueError(f"city {city.get('code')}: calendar: " + "; ".join(
+            f"{name}: {problem}" for name, problem in problems.items()))
+    return {"workdays": list(in_week_order(workdays)), "work_starts": starts.strip(), "work_ends": ends.strip()}
+
+
+def calendar_days(city: dict) -> list[tuple[date, DayKind, str]]:
+    """The seed's ``city.calendar.days``: ``{date, kind, note}`` each, a date once."""
+    out: dict[date, tuple[date, DayKind, str]] = {}
+    for entry in (city.get("calendar") or {}).get("days") or ():
+        day = parse_day(str(entry.get("date")))
+        if day is None or day in out:
+            raise ValueError(f"calendar day {entry.get('date')!r}: a date YYYY-MM-DD, listed once")
+        try:
+            kind = DayKind(entry.get("kind"))
+        except ValueError:
+            raise ValueError(f"calendar day {day}: kind must be one of {', '.join(DayKind)}") from None
+        note = str(entry.get("note") or "").strip()
+        if len(note) > NOTE_MAX or bad_text(note):
+            raise ValueError(f"calendar day {day}: a note of at most {NOTE_MAX} plain characters")
+        out[day] = (day, kind, note)
+    return sorted(out.values())
 
 
 DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -64,9 +64,14 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self.services.sessions()
         # On SQLite this starts the transaction with BEGIN IMMEDIATE: writers queue.
-        self.session.connection(execution_options={WRITE_OPTION: True})
-        self.definition: ProcessDefinition = self.services.versions.refresh(self.session)
-        self.process: ProcessEngine = self.services.versions.engine(self.definition)
+        try:
+            self.session.connection(execution_options={WRITE_OPTION: True})
+            self.definition: ProcessDefinition = self.services.versions.refresh(self.session)
+            self.process: ProcessEngine = self.services.versions.engine(self.definition)
+            self.process.calendar.refresh(self.session)  # a calendar changed by another worker
+        except BaseException:
+            self.session.close()
+            raise
         return self
 
     def acting_on(self, operation: str, case_id: int | None = None, **context) -> None:
