@@ -40,13 +40,13 @@ class SeedCounts:
 
 
 def _upsert(session: Session, model, code: str, **values):
+    """The row of ``code``, added with ``values`` when it is missing. A row that exists is left
+    as it is: from then on it is the city's, changed on the administration pages (running the
+    seed again, after an upgrade say, must not undo an administrator's work)."""
     row = session.scalar(select(model).where(model.code == code))
     if row is None:
         row = model(code=code, **values)
         session.add(row)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
     return row
 
 
