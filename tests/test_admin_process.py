@@ -144,3 +144,20 @@ def test_stopping_a_migration(admin, world):
         assert session.scalar(select(func.count()).select_from(Case).where(Case.spec_id == _spec(world, 1))) == 1
     again = admin.post(f"/admin/processes/migrations/{migration_id}/cancel", data={})
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/admin/processes/1/migrate?to=2&page=99999999999999999999", 400),
+    ("/admin/processes/1/migrate?to=2&page=0", 400),
+    ("/admin/processes/migrations/{job}?page=99999999999999999999", 400),
+    ("/admin/processes/99999999999999999999/migrate", 404),
+    ("/admin/processes/migrations/99999999999999999999", 404),
+    ("/admin/processes/1/migrate?to=99999999999999999999", 400),
+    ("/admin/processes/1/migrate?to=2&category=%00", 400),
+])
+def test_odd_numbers_in_the_addresses_are_answered_not_500(admin, world, url, status):
+    world.report()
+    assert _upload(admin, inspection_files()).status_code == 302
+    queued = admin.post("/admin/processes/1/migrate", data={"to": "2"})
+    job = queued.headers["Location"].rsplit("/", 1)[-1]
+    assert admin.get(url.format(job=job)).status_code == status

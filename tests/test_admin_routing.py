@@ -326,3 +326,19 @@ def test_pages_load_the_self_hosted_copy(world, services, monkeypatch):
     csp = page.headers["Content-Security-Policy"]
     assert "https://intranet.test/dmn-js/17/dist/dmn-modeler.production.min.js" in _directive(csp, "script-src")
     assert _directive(csp, "font-src") == ["'self'", "data:", "https://intranet.test/dmn-js/17/dist/assets/dmn-font/font/dmn.eot"]
+
+
+def test_a_table_opened_before_another_deployment_is_a_conflict_not_an_undo(world, admin):
+    world.report()
+    world.triage
+    stale = re.search(r'name="based_on" type="hidden" value="(\d+)"', admin.get(EDITOR).get_data(as_text=True))
+    assert stale and stale.group(1) == "1"
+    assert admin.post(EDITOR, {"xml": sampah_to("DPU"), "note": "", "based_on": "1"}, page=EDITOR).status_code == 302
+    refused = admin.post(EDITOR, {"xml": DMN, "note": "Kembali", "based_on": "1"}, page=EDITOR)
+    assert refused.status_code == 409
+    text = page_text(refused)
+    assert "Versi 2 diterapkan oleh" in text and textarea(refused) == DMN
+    assert [v for v, _xml in versions(world)] == [1, 2]
+    again = re.search(r'name="based_on" type="hidden" value="(\d+)"', refused.get_data(as_text=True)).group(1)
+    assert again == "2"  # sent again on purpose, it goes through
+    assert admin.post(EDITOR, {"xml": DMN, "note": "Kembali", "based_on": again}, page=EDITOR).status_code == 302

@@ -325,3 +325,124 @@ def test_a_case_left_on_a_version_whose_step_the_current_one_lacks_can_still_be_
                             page=f"/tasks/{item.id}")
     assert done.status_code == 302, done.get_data(as_text=True)[:300]
     assert world.case(sub.case_id).stage == "closure"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0021_numbers_the_stored_specs_in_the_order_they_were_stored(tmp_path, backend):
+    """(tests/test_tracking_codes.py walks a case whose spec is rebuilt here through it too.)"""
+    from sqlalchemy import text
+
+    from tests.test_admin_calendar import _pg_scratch
+    from workflow.store import schema
+    from workflow.store.db import make_engine
+
+    scratch = _pg_scratch() if backend == "postgresql" else None
+    engine = make_engine(scratch[2] if scratch else f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        schema.upgrade(engine, "0020")
+        with engine.begin() as conn:
+            for spec_id, day in ((4, 2), (9, 1)):  # ids and times in different orders: the id decides
+                conn.execute(text("INSERT INTO process_specs (id, content_hash, process_id, spec_json, source, "
+                                  "created_at) VALUES (:i, :h, 'p', '{}', '{}', :c)"),
+                             {"i": spec_id, "h": f"h{spec_id}", "c": f"2026-11-0{day} 00:00:00+00:00"})
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, version, note, deployed_by_id FROM process_specs ORDER BY id")).all()
+            deployed = conn.execute(text("SELECT deployed_at = created_at FROM process_specs")).scalars().all()
+        assert [tuple(r) for r in rows] == [(4, 1, "", None), (9, 2, "", None)]
+        assert all(deployed)
+    finally:
+        engine.dispose()
+        if scratch:
+            with scratch[0].connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch[1]}" WITH (FORCE)')
+            scratch[0].dispose()
+
+
+def test_a_case_not_migrated_keeps_the_rules_of_its_version(world):
+    """Lanes, statuses and timers come from the version a case runs, not from the current one:
+    a later tasks.yaml that gives the OPD's lane to supervisors does not change an old case."""
+    old = world.report()
+    meta = yaml.safe_load(FILES["tasks.yaml"])
+    meta["lanes"]["OPD"]["role"] = "supervisor"
+    deploy(world, {"tasks.yaml": yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)})
+    new = world.report()
+    for sub in (old, new):
+        world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    assert world.item(old.case_id).role == "coordinator"
+    assert world.item(new.case_id).role == "supervisor"
+
+
+def test_the_timers_of_a_step_the_current_version_lacks_still_fire(world):
+    from escalation.sweeper import Sweeper
+
+    deploy(world, inspection_files())  # version 1 has the inspection
+    sub = _at_verification(world)
+    world.do(actions.verify, world.dlh, sub.case_id, approve=True)
+    deploy(world, {"case.bpmn": FILES["case.bpmn"], "tasks.yaml": FILES["tasks.yaml"]})  # version 2 does not
+    world.services.clock.advance(timedelta(days=3))
+    Sweeper(world.services, worker="test").run_once()
+    assert "escalation_raised" in world.actions(sub.case_id)
+    assert world.case(sub.case_id).stage == NEW
+    with world.services.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Timer).where(
+            Timer.case_id == sub.case_id, Timer.failed_at.is_not(None))) == 0
+
+
+def test_a_case_that_fails_to_move_is_refused_and_the_migration_goes_on(world, monkeypatch):
+    first, second = world.report(), world.report()
+    deploy(world, inspection_files())
+    real = processes.move
+
+    def failing(workflow, new, *, version):
+        if workflow.data.get("case_number") == first.case_number or any(
+                t.data.get("case_number") == first.case_number for t in workflow.get_tasks()):
+            raise KeyError("a broken definition")
+        return real(workflow, new, version=version)
+
+    monkeypatch.setattr(processes, "move", failing)
+    with world.services.uow() as uow:
+        processes.queue_migration(uow, _admin(world), 1, 2)
+        uow.commit()
+    results = processes.MigrationRunner(world.services, worker="w1").run_until_idle(max_rounds=5)
+    assert results[-1].finished
+    with world.services.reading() as session:
+        job = session.scalars(select(ProcessMigration)).one()
+        refusal = session.scalars(select(MigrationRefusal)).one()
+    assert (job.state, job.migrated, job.refused) == ("done", 1, 1)
+    assert refusal.case_id == first.case_id and "KeyError" in processes.read_reason(refusal.reason)
+    assert world.case(second.case_id).spec_id == _spec(world, 2)
+    assert world.case(first.case_id).spec_id == _spec(world, 1)
+
+
+def test_two_deployments_from_the_same_version_at_once_leave_one_and_a_conflict(world):
+    import threading
+
+    from workflow.errors import Conflict
+
+    world.report()
+    admin = _admin(world)
+    meta = yaml.safe_load(FILES["tasks.yaml"])
+    variants = []
+    for n in (1, 2):
+        meta["tasks"]["triage"]["label"] = {"id": f"Triase {n}", "en": f"Triage {n}"}
+        variants.append({"tasks.yaml": yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)})
+    outcomes, start = [], threading.Barrier(2)
+
+    def deploy_one(files):
+        start.wait()
+        try:
+            with world.services.uow() as uow:
+                processes.deploy_process(uow, admin, files, based_on=1)
+                uow.commit()
+            outcomes.append("deployed")
+        except Conflict as exc:
+            outcomes.append(f"conflict: {exc.message}")
+
+    threads = [threading.Thread(target=deploy_one, args=(files,)) for files in variants]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["conflict", "deployed"], outcomes
+    assert [v for v, _by in versions(world)] == [1, 2]

@@ -218,7 +218,7 @@ def test_admins_see_and_retry_incidents(world, app, monkeypatch):
     Sweeper(w.services, worker="w", max_attempts=1).run_once()
     monkeypatch.setattr(ProcessEngine, "refresh_timers", real)
     web = WebClient(app)
-    assert web.login("admin.kota").headers["Location"] == "/admin/incidents"
+    assert web.login("admin.kota").headers["Location"] == "/admin/"
     page = web.get("/admin/incidents").get_data(as_text=True)
     assert sub.case_number in page and "disk full" in page
     assert "Memantau tenggat" in page and "fire_timers" not in page  # what was done, in words

@@ -14,7 +14,8 @@ from wtforms import HiddenField, StringField
 from workflow.access import Screen
 from workflow.commands import processes
 from workflow.engine.checks import MAX_FILE
-from workflow.errors import ValidationError
+from workflow.errors import Conflict, ValidationError
+from workflow.ranges import MAX_PAGE
 from workflow.read import processes as read
 from workflow.store.models import Agency, Category, ProcessSpec
 from workflow.store.specs import RELEASE_NOTE
@@ -41,6 +42,7 @@ section("admin_process.versions", _l("Process versions"),
 class DeployForm(Form):
     files = MultipleFileField(_l("Process files (.bpmn, .dmn, tasks.yaml)"))
     note = StringField(_l("What changed"), render_kw={"maxlength": processes.NOTE_MAX})
+    based_on = HiddenField()  # the version current when the page was opened
 
 
 class MigrateForm(Form):
@@ -79,6 +81,9 @@ def _versions_page(form: DeployForm, problems: list[str] | None = None, status: 
         svc.versions.refresh(session)
         rows = read.versions(session, svc.versions.current_id)
         jobs = read.migrations(session)
+    current = next((r.version for r in rows if r.current), None)
+    if not form.based_on.data or status == 409:  # after a conflict: sent again, the files replace it
+        form.based_on.data = current
     return render_template("admin/processes.html", rows=rows, jobs=jobs, form=form,
                            problems=problems or [], max_note=processes.NOTE_MAX), status
 
@@ -98,13 +103,16 @@ def versions_deploy():
         return _versions_page(form, status=400)
     try:
         done = run_command(processes.deploy_process, actor(), files, note=form.note.data or "",
-                           client_ip=request.remote_addr)
+                           client_ip=request.remote_addr, based_on=whole_number(form.based_on.data))
     except processes.DeployRefused as exc:  # the count on the field, the list below the form
         add_error(form, "files", tr(exc.errors["files"]))
         return _versions_page(form, exc.problems, 400)
     except ValidationError as exc:
         add_errors(form, exc.errors, fallback="files")
         return _versions_page(form, status=400)
+    except Conflict as exc:
+        add_error(form, "files", tr(exc.message))
+        return _versions_page(form, status=409)
     if done.again:
         flash(_l("Version %(version)s is the current version again: new cases start on it.", version=done.version))
     else:
@@ -135,13 +143,16 @@ def versions_migrate(version: int):
     """The dry run: what moving this version's chosen open cases onto ``to`` would do."""
     svc = services()
     args = request.args
-    page = whole_number(args.get("page"), 1) or 1
+    page = whole_number(args.get("page"), 1)
     errors = {}
     with svc.reading() as session:
         source = _version_row(session, version)
         svc.versions.refresh(session)
         targets = [r for r in read.versions(session, svc.versions.current_id) if r.version != version]
         categories, agencies, stages = _filter_choices(session, svc.definition)
+    if not 1 <= page <= MAX_PAGE:
+        errors["page"] = _l("A page from 1 to %(limit)s", limit=MAX_PAGE)
+        page = 1
     target = whole_number(args.get("to"), None)
     if target is None and targets:
         target = next((r.version for r in targets if r.current), targets[0].version)
@@ -180,7 +191,9 @@ def versions_migrate_start(version: int):
 
 @bp.get("/migrations/<int:migration_id>")
 def versions_migration(migration_id: int):
-    page = whole_number(request.args.get("page"), 1) or 1
+    page = whole_number(request.args.get("page"), 1)
+    if not 1 <= page <= MAX_PAGE:
+        abort(400)
     with services().reading() as session:
         job = read.migration(session, migration_id)
         if job is None:

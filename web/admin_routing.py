@@ -27,21 +27,22 @@ from flask import (
 from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import TextAreaField
+from wtforms import HiddenField, TextAreaField
 from wtforms.validators import InputRequired
 from wtforms.validators import ValidationError as FieldError
 
 from workflow.access import Screen
 from workflow.commands import processes
 from workflow.engine.checks import MAX_FILE
-from workflow.errors import ValidationError
+from workflow.errors import Conflict, ValidationError
 from workflow.read.process_files import ROUTING_FILE, current_routing, routing_codes, version_files
 
 from . import diagram as server_diagram
 from . import vendor
 from .admin import section
 from .forms import Form
-from .helpers import actor, add_error, add_errors, only_for, run_command, services
+from .helpers import actor, add_error, add_errors, only_for, run_command, services, whole_number
+from .i18n import tr
 from .security import policy_for
 
 bp = Blueprint("admin_routing", __name__, url_prefix="/admin/processes")
@@ -68,6 +69,7 @@ class RoutingForm(Form):
                                    "class": "xml-source"})
     note = TextAreaField(_l("What changes, in your words (kept with the version)"),
                          render_kw={"maxlength": processes.NOTE_MAX, "rows": 2})
+    based_on = HiddenField()  # the version current when the page was opened
 
 
 def _with_policy(body: str, status: int, files: dict, **allowed):
@@ -84,7 +86,8 @@ def editor():
         routing = current_routing(session, svc.versions)
         codes = routing_codes(session)
     if request.method == "GET":
-        return _editor_page(RoutingForm(formdata=None, data={"xml": routing.xml}), routing, codes)
+        return _editor_page(RoutingForm(formdata=None, data={"xml": routing.xml, "based_on": routing.version}),
+                            routing, codes)
     form = RoutingForm()
     problems: list[str] = []
     if form.validate_on_submit():
@@ -92,7 +95,8 @@ def editor():
         xml = form.xml.data.replace("\r\n", "\n")
         try:
             done = run_command(processes.deploy_process, actor(), {ROUTING_FILE: xml},
-                               note=form.note.data or "", client_ip=request.remote_addr)
+                               note=form.note.data or "", client_ip=request.remote_addr,
+                               based_on=whole_number(form.based_on.data))
         except processes.DeployRefused as exc:
             problems = exc.problems
             add_error(form, "xml", ngettext("The table was not deployed: %(num)s problem, listed above.",
@@ -100,6 +104,10 @@ def editor():
                                             len(problems)))
         except ValidationError as exc:
             add_errors(form, exc.errors, fallback="xml")
+        except Conflict as exc:  # another version came first: shown; sent again, this table replaces it
+            add_error(form, "xml", tr(exc.message))
+            form.based_on.data = routing.version
+            return _editor_page(form, routing, codes, status=409)
         else:
             if done.again:
                 flash(_("Version %(version)s deployed again: new cases start on it.", version=done.version))

@@ -4,7 +4,7 @@
 
     with CaseChange(uow, case, actor.ref(role), expected_version=v,
                     operation=Operation.COMPLETE_TASK.of(form_key)) as change:
-        uow.process.complete(change.workflow, task_id, values)
+        change.process.complete(change.workflow, task_id, values)
         change.save(events=[{"action": Action.TASK_COMPLETED, ...}])
 
 Entering checks the version the actor saw (a conflict naming who acted since), names the
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from workflow.commands.projections import apply_to_case, sync_timers, sync_work_items
-from workflow.engine.runtime import Snapshot
-from workflow.engine.serialization import spec_objects
+from workflow.engine.definition import ProcessDefinition
+from workflow.engine.runtime import ProcessEngine, Snapshot
 from workflow.errors import Conflict, NotFound
 from workflow.messages import msg
 from workflow.notify import notices
 from workflow.store import audit
 from workflow.store.audit import ActorRef
-from workflow.store.models import Case, CaseEvent, CaseState, Escalation, ProcessSpec
+from workflow.store.models import Case, CaseEvent, CaseState, Escalation
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Outcome, Role
@@ -94,11 +94,8 @@ def load_workflow(uow: UnitOfWork, case: Case):
     process and shared)."""
     cache = uow.services.spec_cache
     if case.spec_id not in cache:
-        row = uow.session.get(ProcessSpec, case.spec_id)
-        if row.content_hash == uow.definition.content_hash:
-            cache[case.spec_id] = (uow.definition.spec, uow.definition.subprocess_specs)
-        else:
-            cache[case.spec_id] = spec_objects(row.spec_json)
+        own = uow.services.versions.definition_of(uow.session, case.spec_id)
+        cache[case.spec_id] = (own.spec, own.subprocess_specs)
     state = uow.session.get(CaseState, case.id)
     return uow.process.load(cache[case.spec_id], state.state_json)
 
@@ -130,6 +127,18 @@ class CaseChange:
             raise RuntimeError(f"case {self.case.id}: the workflow was loaded but not saved")
         return False
 
+    @property
+    def definition(self) -> ProcessDefinition:
+        """The process version this case runs: its lanes, tasks, statuses and end events (the
+        forms people fill are today's, ``ProcessVersions.form``). A case not migrated keeps the
+        rules it started with."""
+        return self.uow.services.versions.definition_of(self.uow.session, self.case.spec_id)
+
+    @property
+    def process(self) -> ProcessEngine:
+        """The engine of the case's own version."""
+        return self.uow.services.versions.engine(self.definition)
+
     def lock(self) -> None:
         """Move the case's version now (see the module docstring)."""
         self.case.version = self.case.version + 1
@@ -142,7 +151,7 @@ class CaseChange:
     def workflow(self):
         if self._workflow is None:
             self._workflow = load_workflow(self.uow, self.case)
-            self.before = CaseView.of(self.case, self.uow.process.snapshot(self._workflow), self.refs)
+            self.before = CaseView.of(self.case, self.process.snapshot(self._workflow), self.refs)
         return self._workflow
 
     def started(self, workflow) -> None:
@@ -151,7 +160,7 @@ class CaseChange:
 
     @property
     def snapshot(self) -> Snapshot:
-        return self.uow.process.snapshot(self.workflow)
+        return self.process.snapshot(self.workflow)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -170,27 +179,28 @@ class CaseChange:
         as completed by the actor, the others that left as cancelled).
         """
         uow, case, workflow = self.uow, self.case, self.workflow
+        definition, process = self.definition, self.process  # the version the case runs now
         now = uow.clock.now()
-        pauses = uow.process.settle_pauses(workflow)
-        snap = uow.process.snapshot(workflow)
-        apply_to_case(case, snap, uow.definition, self.refs, now)
+        pauses = process.settle_pauses(workflow)
+        snap = process.snapshot(workflow)
+        apply_to_case(case, snap, definition, self.refs, now)
         if case.expected_at is None:
-            case.expected_at = uow.process.expected_close(case.created_at, snap.data)
-        added, closed = sync_work_items(uow.session, case, snap, uow.definition, self.refs, now,
+            case.expected_at = process.expected_close(case.created_at, snap.data)
+        added, closed = sync_work_items(uow.session, case, snap, definition, self.refs, now,
                                         completed_task=completed_task, completed_by=self.actor.user_id,
-                                        at_risk=uow.process.at_risk_at,
+                                        at_risk=process.at_risk_at,
                                         at_risk_share=uow.settings.at_risk_share)
         sync_timers(uow.session, case, snap)
         state = uow.session.get(CaseState, case.id)
         if state is None:
             state = CaseState(case_id=case.id)
             uow.session.add(state)
-        state.state_json = uow.process.dump(workflow)
+        state.state_json = process.dump(workflow)
         state.updated_at = now
         uow.session.flush()
 
         before, after = self.before, CaseView.of(case, snap, self.refs)
-        fired = uow.process.fired_timers(workflow, [t for t in before.timers if t not in after.timers])
+        fired = process.fired_timers(workflow, [t for t in before.timers if t not in after.timers])
         derived = [*_what_changed(before, after, reason, fired, snap.ended_at),
                    *self._sync_escalations(snap, added, closed, now),
                    *({"action": Action(f"sla_{change}"), "task_name": name} for name, change in pauses.items())]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from workflow.access import Actor, Screen, may_use
 from workflow.commands.change import CaseChange, get_case
@@ -37,7 +38,7 @@ from workflow.store.models import (
     ProcessMigration,
     ProcessSpec,
 )
-from workflow.store.specs import store_version
+from workflow.store.specs import lock_versions, store_version
 from workflow.store.uow import UnitOfWork
 from workflow.text import bad_text
 from workflow.vocabulary import MIGRATION_ACTIVE, OPEN_STATUSES, Action, MigrationState, Role
@@ -110,10 +111,20 @@ def check_files(uow: UnitOfWork, files: Mapping[str, str]) -> tuple[ProcessDefin
 
 
 def deploy_process(uow: UnitOfWork, actor: Actor, files: Mapping[str, str], *, note: str = "",
-                   client_ip: str | None = None) -> Deployed:
+                   client_ip: str | None = None, based_on: int | None = None) -> Deployed:
     """Make the files (the current version's, with these in place of theirs) the version new
-    cases start on. Refused whole, with every problem, when they do not make a process that runs."""
+    cases start on. Refused whole, with every problem, when they do not make a process that runs.
+    ``based_on``: the version number the deployer's page showed as current; a version deployed
+    since is a conflict (their files would quietly undo it)."""
     _admin(actor)
+    lock_versions(uow.session)  # deployments one after another: the numbering and the check below
+    uow.definition = uow.services.versions.refresh(uow.session)
+    current = _number(uow, uow.services.versions.current_id)
+    if based_on is not None and current is not None and based_on != current:
+        row = uow.session.scalar(select(ProcessSpec).where(ProcessSpec.version == current))
+        who = row.deployed_by.username if row.deployed_by else msg("the release's files")
+        raise Conflict(msg("Version {version} was deployed by {who} after this page was opened. Look at it, "
+                           "then deploy your change again.", version=current, who=who))
     note = (note or "").strip()
     if bad_text(note) or len(note) > NOTE_MAX:
         raise ValidationError({"note": msg("at most {limit} characters of plain text", limit=NOTE_MAX)})
@@ -398,6 +409,11 @@ class MigrationRunner:
             except Conflict:  # someone acted on the case meanwhile: try it again as it is now
                 reason = msg("the case kept changing while it was being moved")
                 continue
+            except DBAPIError:
+                raise  # the database, not the case: the round fails and is tried again later
+            except Exception as exc:  # noqa: BLE001 - this case cannot move; the others still can
+                log.exception("%s: migration %s could not move case %s", self.worker, job_id, case_id)
+                reason = msg("moving it failed: {error}", error=f"{type(exc).__name__}: {exc}"[:300])
             break
         with self.services.uow(record_incidents=False) as uow:
             if not self._still_ours(uow, job_id, case_id):

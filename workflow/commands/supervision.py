@@ -94,7 +94,7 @@ def extend_deadline(uow: UnitOfWork, actor: Actor, item_id: int, new_due: dateti
     with CaseChange(uow, item.case, actor.ref(Role.SUPERVISOR), expected_version=expected_version,
                     operation=Operation.EXTEND_DEADLINE) as change:
         old_due = item.due_at
-        moved = uow.process.move_deadline(change.workflow, item.bpmn_task_id, new_due)
+        moved = change.process.move_deadline(change.workflow, item.bpmn_task_id, new_due)
         change.save(events=[{"action": Action.DEADLINE_EXTENDED, "task_name": item.task_name,
                              "reason": reason, "data": {"due_at": [old_due, new_due], "timers": moved}}])
 
@@ -145,8 +145,8 @@ def reassign(uow: UnitOfWork, actor: Actor, item_id: int, *, reason: str,
             change.record(Action.TASK_REASSIGNED, task_name=item.task_name, reason=reason,
                           data={"work_item": item.id, "assignee": [old, target.username]})
             return item
-        variable = uow.definition.lanes[item.lane].team  # the process variable naming the team
-        old_team = uow.process.set_variable(change.workflow, item.bpmn_task_id, variable, to_team)
+        variable = change.definition.lanes[item.lane].team  # the process variable naming the team
+        old_team = change.process.set_variable(change.workflow, item.bpmn_task_id, variable, to_team)
         change.save(reason=reason, events=[{
             "action": Action.TASK_REASSIGNED, "task_name": item.task_name, "reason": reason,
             "data": {"work_item": item.id, "team": [old_team, to_team]}}])
@@ -180,9 +180,9 @@ def force_transfer(uow: UnitOfWork, actor: Actor, case_id: int, *, to_agency: st
                     operation=Operation.FORCE_TRANSFER) as change:
         held_at = change.snapshot.main_task.name
         from_agency = change.before.agency
-        uow.process.resolve_side_tasks(change.workflow, held_at)
+        change.process.resolve_side_tasks(change.workflow, held_at)
         try:
-            uow.process.send_message(change.workflow, uow.definition.messages.force_transfer,
+            change.process.send_message(change.workflow, change.definition.messages.force_transfer,
                                      {"agency": to_agency, "reason": reason, "by": actor.name})
         except LookupError:
             raise DomainError(msg("a transfer can only be forced while an OPD works the case"),

@@ -185,10 +185,10 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
                 values[name] = ids[0]
         cleaned = clean(form, values, _resolver(uow, case))
         merge_target = _check_references(uow, case, form, cleaned)
-        if not uow.process.is_ready(change.workflow, item.bpmn_task_id):
+        if not change.process.is_ready(change.workflow, item.bpmn_task_id):
             raise Conflict(msg("This task was just completed by someone else."))
-        uow.process.resolve_side_tasks(change.workflow, item.task_name)
-        uow.process.complete(change.workflow, item.bpmn_task_id, cleaned)
+        change.process.resolve_side_tasks(change.workflow, item.task_name)
+        change.process.complete(change.workflow, item.bpmn_task_id, cleaned)
         _keep_rating(uow, case, item.form_key, cleaned)
         reason = cleaned.get("reason")
         claimed = []
@@ -289,7 +289,7 @@ def request_information(uow: UnitOfWork, actor: Actor, item_id: int, *, question
                           code="already_asked")
     with CaseChange(uow, case, actor.ref(role), operation=Operation.REQUEST_INFORMATION) as change:
         try:
-            uow.process.send_message(change.workflow, uow.definition.messages.ask_citizen,
+            change.process.send_message(change.workflow, change.definition.messages.ask_citizen,
                                      {"question": text, "asked_by": actor.name})
         except LookupError:
             raise DomainError(msg("the reporter cannot be asked a question at this step"),

@@ -24,7 +24,7 @@ def fire_timers(uow: UnitOfWork, case_id: int) -> int:
     with CaseChange(uow, get_case(uow, case_id), Actor.system().ref(),
                     operation=Operation.FIRE_TIMERS) as change:
         due = [t for t in change.snapshot.timers if t.due_at <= uow.clock.now()]
-        uow.process.refresh_timers(change.workflow)
+        change.process.refresh_timers(change.workflow)
         change.save()
     return len(due)
 

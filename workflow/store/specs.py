@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from workflow.engine.definition import ProcessDefinition, definition_from_source
@@ -26,6 +26,13 @@ RELEASE_NOTE = "the process files of this release (bpmn/)"
 def _current_row(session: Session):
     return session.execute(select(ProcessSpec.id, ProcessSpec.content_hash)
                            .order_by(ProcessSpec.deployed_at.desc(), ProcessSpec.id.desc()).limit(1)).first()
+
+
+def lock_versions(session: Session) -> None:
+    """Until commit, this transaction alone deploys (PostgreSQL: a transaction-level advisory lock;
+    SQLite's write transactions are one at a time already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('tanggap.process_versions'))"))
 
 
 def store_version(session: Session, definition: ProcessDefinition, now: datetime, *,
@@ -42,8 +49,8 @@ def store_version(session: Session, definition: ProcessDefinition, now: datetime
                           spec_json=definition.spec_json, source=definition.source, created_at=now,
                           version=number, deployed_at=now, deployed_by_id=deployed_by_id, note=note)
         session.add(row)
-    else:
-        row.deployed_at, row.deployed_by_id, row.note = now, deployed_by_id, note or row.note
+    else:  # deployed again: it is current from now on; what it was first deployed as stays
+        row.deployed_at, row.deployed_by_id = now, deployed_by_id
     session.flush()
     return row
 
