@@ -413,7 +413,8 @@ class MigrationRunner:
                 raise  # the database, not the case: the round fails and is tried again later
             except Exception as exc:  # noqa: BLE001 - this case cannot move; the others still can
                 log.exception("%s: migration %s could not move case %s", self.worker, job_id, case_id)
-                reason = msg("moving it failed: {error}", error=f"{type(exc).__name__}: {exc}"[:300])
+                error = (type(exc).__name__ + ": " + str(exc))[:300]
+                reason = msg("moving it failed: {error}", error=error)
             break
         with self.services.uow(record_incidents=False) as uow:
             if not self._still_ours(uow, job_id, case_id):
