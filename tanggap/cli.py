@@ -162,20 +162,25 @@ def areas_group() -> None:
 def areas_import(ctx: click.Context, geojson_file: Path, level: str, name_property: str) -> None:
     """Replace the polygons of one level with a city's official boundaries (BIG/BPS, or an
     OpenStreetMap export), matched by name. A file that cannot be used changes nothing."""
+    from workflow.access import Actor
+    from workflow.commands import catalogue
+    from workflow.store.models import City
+
     try:
-        data = json.loads(geojson_file.read_text(encoding="utf-8"))
+        json.loads(geojson_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise click.ClickException(f"{geojson_file.name} is not JSON: {exc}") from None
     services = _services(ctx)
-    try:
-        features = areas.read_features(data, name_property)
+    try:  # the administration page's import, by the command line: in the security log as well
         with services.uow() as uow:
-            result = areas.replace_level(uow.session, features, level, name_property)
-            misplaced = areas.misplaced_kelurahan(uow.session)
+            expected = uow.session.scalar(select(City.geometry_hash).order_by(City.id).limit(1))
+            result = catalogue.import_boundaries(uow, Actor.command_line(), geojson_file.read_bytes(), level=level,
+                                                 name_property=name_property, expected=expected)
             uow.commit()
-    except areas.AreaImportError as exc:
-        raise click.ClickException(f"{geojson_file.name}: {exc}; nothing was changed") from None
-    click.echo(f"{level}: {len(result.matched)} polygons replaced")
+    except DomainError as exc:
+        raise click.ClickException(f"{geojson_file.name}: {exc.message}; nothing was changed") from None
+    misplaced = result.misplaced
+    click.echo(f"{level}: {len(result.changed) + len(result.unchanged)} polygons replaced")
     if result.repaired:
         click.echo(f"made valid (the file's shape crossed itself): {', '.join(result.repaired)}")
     if result.unknown:

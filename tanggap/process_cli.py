@@ -14,7 +14,7 @@ from workflow.commands import processes
 from workflow.errors import DomainError
 from workflow.messages import msg
 from workflow.store.models import Case, ProcessMigration, ProcessSpec
-from workflow.vocabulary import OPEN_STATUSES, Role
+from workflow.vocabulary import OPEN_STATUSES
 
 
 def _services(ctx: click.Context):
@@ -24,10 +24,7 @@ def _services(ctx: click.Context):
 
 
 def _admin() -> Actor:
-    """The CLI acts as an administrator of the deployment (whoever may run it on the server)."""
-    from workflow.access import Scope
-
-    return Actor(user_id=None, name="system", scopes=(Scope(Role.ADMIN),), kind="system")
+    return Actor.command_line()
 
 
 @click.group("process")

@@ -115,7 +115,9 @@ def test_the_dry_run_names_a_refusal_in_indonesian(admin, world):
     world.do(actions.verify, world.dlh, sub.case_id, approve=True)
     assert _upload(admin, {"case.bpmn": FILES["case.bpmn"], "tasks.yaml": FILES["tasks.yaml"]}).status_code == 302
     html = admin.get("/admin/processes/1/migrate?to=2").get_data(as_text=True)
-    assert "Ditolak" in html and "tidak ada di versi 2" in html
+    assert "Ditolak" in html and "langkahnya saat ini, Inspeksi, tidak ada di versi 2" in html
+    assert "Langkah yang dihapus: Inspeksi, Inspeksi: 200% SLA" in html
+    assert "inspection" not in html  # steps by their labels, never their ids
 
 
 @pytest.mark.parametrize("query", ["to=99", "category=tidak-ada", "stage=tidak-ada", "agency=XYZ"])
@@ -161,3 +163,14 @@ def test_odd_numbers_in_the_addresses_are_answered_not_500(admin, world, url, st
     queued = admin.post("/admin/processes/1/migrate", data={"to": "2"})
     job = queued.headers["Location"].rsplit("/", 1)[-1]
     assert admin.get(url.format(job=job)).status_code == status
+
+
+def test_queuing_a_migration_with_nothing_to_move_says_so_on_the_dry_run(admin, world):
+    world.report()
+    assert _upload(admin, inspection_files()).status_code == 302
+    refused = admin.post("/admin/processes/1/migrate", data={"to": "2", "category": "jalan-rusak"})
+    assert refused.status_code == 302 and "/admin/processes/1/migrate?to=2&category=jalan-rusak" in refused.headers["Location"]
+    page = admin.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "tidak ada kasus terbuka versi 1 yang cocok" in page and "source:" not in page
+    with world.services.reading() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessMigration)) == 0

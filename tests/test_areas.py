@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tanggap.cli import main
 from workflow import areas, commands
 from workflow.errors import ValidationError
-from workflow.store.models import Area, Case, City, Report
+from workflow.store.models import Area, Case, City, Report, SecurityEvent
 
 
 @pytest.fixture
@@ -271,7 +271,9 @@ def test_the_command_imports_a_file_and_refuses_a_broken_one(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'instance' / 'tanggap.sqlite3'}")
     with engine.connect() as conn:
         geometry = conn.execute(select(Area.geometry).where(Area.code == "mariso")).scalar_one()
+        logged = conn.execute(select(SecurityEvent.actor_name, SecurityEvent.subject)).all()
     engine.dispose()
+    assert logged == [("system", "area_boundaries:kecamatan")]  # the import, in the security log
     assert _same(geometry, _square(119.40, -5.16))
 
 

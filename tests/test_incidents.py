@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from workflow import commands
 from workflow.errors import ProcessError
-from workflow.store.models import Category, Incident
+from workflow.store.models import Category, Incident, SecurityEvent
 
 
 def test_unroutable_category_is_an_incident_and_nothing_else_is_written(world):
@@ -71,6 +71,9 @@ def test_an_administrator_closes_an_incident_with_a_note_the_case_trail_keeps(wo
         assert incident.resolved_at is not None and incident.resolution_note == note
     (event,) = [e for e in world.events(case_id) if e.action == "incident_resolved"]
     assert event.actor_name == "admin" and event.reason == note and world.chain_breaks() == []
+    with world.services.reading() as session:  # and the security log, with who and from where
+        (logged,) = session.scalars(select(SecurityEvent).where(SecurityEvent.subject == f"incident:{incident_id}"))
+        assert logged.actor_name == "admin" and logged.client_ip and note in logged.details
     page = web.get("/admin/incidents?state=all").get_data(as_text=True)
     assert note in page
     again = web.post(f"/admin/incidents/{incident_id}/resolve", {"note": note}, page="/admin/incidents?state=all")

@@ -224,7 +224,13 @@ def test_admins_see_and_retry_incidents(world, app, monkeypatch):
     assert "Memantau tenggat" in page and "fire_timers" not in page  # what was done, in words
     incident = re.search(r'action="(/admin/incidents/\d+/retry)"', page).group(1)
     assert web.post(incident, page="/admin/incidents").status_code == 302
-    assert "Tidak ada insiden" in web.get("/admin/incidents").get_data(as_text=True)
+    with w.services.reading() as session:  # the security log has the retry, with how many timers
+        from sqlalchemy import select
+
+        from workflow.store.models import SecurityEvent
+
+        logged = session.scalars(select(SecurityEvent).where(SecurityEvent.subject.like("incident:%"))).one()
+        assert logged.actor_name == "admin.kota" and '"retried":{"new":' in logged.details
     assert "Diselesaikan" in web.get("/admin/incidents?state=all").get_data(as_text=True)
     assert web.post(incident, page="/admin/incidents").status_code == 409
     assert Sweeper(w.services, worker="w").run_once().fired == 1

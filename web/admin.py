@@ -83,7 +83,7 @@ def resolve(incident_id: int):
     """Close an incident there is nothing to retry for, saying what was done."""
     form = ResolveForm()
     if form.validate_on_submit() and submit(form, commands.resolve_incident, actor(), incident_id,
-                                            form.note.data or "", fallback="note"):
+                                            form.note.data or "", client_ip=request.remote_addr, fallback="note"):
         flash(_l("Incident %(id)s is closed.", id=incident_id))
         return redirect(url_for("admin.incident_list"))
     return _list((incident_id, form), 400)
@@ -94,7 +94,7 @@ def retry(incident_id: int):
     with services().reading() as session:
         incident = session.get(Incident, incident_id)
         notices = incident is not None and incident.operation == Operation.DELIVER_NOTICE
-    count = run_command(commands.retry_incident, actor(), incident_id)
+    count = run_command(commands.retry_incident, actor(), incident_id, client_ip=request.remote_addr)
     if notices:
         flash(_l("Incident %(id)s: %(count)s messages are queued to be sent again.", id=incident_id, count=count))
     else:

@@ -184,7 +184,13 @@ def versions_migrate_start(version: int):
     if not form.validate_on_submit() or target is None:
         abort(400)
     chosen = {"category": form.category.data, "agency": form.agency.data, "stage": form.stage.data}
-    job = run_command(processes.queue_migration, actor(), version, target, chosen, client_ip=request.remote_addr)
+    try:
+        job = run_command(processes.queue_migration, actor(), version, target, chosen, client_ip=request.remote_addr)
+    except (ValidationError, Conflict) as exc:  # nothing left to move, one still running: said on the dry run
+        message = next(iter(exc.errors.values())) if isinstance(exc, ValidationError) else exc.message
+        flash(tr(message))
+        return redirect(url_for("admin_process.versions_migrate", version=version, to=target,
+                                **processes.clean_filter(chosen)))
     flash(_l("Migration %(id)s is queued: %(count)s cases are moved in the background.", id=job.id, count=job.total))
     return redirect(url_for("admin_process.versions_migration", migration_id=job.id))
 

@@ -82,6 +82,13 @@ LOCK_LIMITS = {  # whose attempts ran out: a lockout's "limit"
 }
 CREDENTIAL_KINDS = {"open311": _l("Open311 API key"), "token": _l("JSON API token")}
 ADMIN_CHANGES = {"created": _l("created"), "changed": _l("changed"), "removed": _l("removed")}
+ADMIN_ENTITIES = {  # what an administrator changed (the security log's admin_changed entries)
+    "agency": _l("OPD"), "qr_team": _l("QR team"), "user": _l("User"), "category": _l("Category"),
+    "response_template": _l("Response template"), "area": _l("Area"), "area_boundaries": _l("Area boundaries"),
+    "city": _l("City"), "calendar": _l("Working hours"), "calendar_day": _l("Calendar day"),
+    "notice_template": _l("Message text"), "process": _l("Process version"),
+    "process_migration": _l("Migration of cases"), "incident": _l("Incident"),
+}
 CONTACT_FIELDS = {"email": _l("e-mail"), "phone": _l("phone")}
 
 

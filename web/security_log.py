@@ -19,6 +19,7 @@ from .helpers import actor, csv_cell, day_arg, only_for, services, whole_number
 from .i18n import tr, zone_name
 from .labels import (
     ADMIN_CHANGES,
+    ADMIN_ENTITIES,
     CONTACT_FIELDS,
     CREDENTIAL_KINDS,
     LOCK_LIMITS,
@@ -30,7 +31,7 @@ bp = Blueprint("security_log", __name__, url_prefix="/audit/security")
 only_for(bp, Screen.SECURITY_LOG)
 
 LABELS = {"login_failed": LOGIN_FAILURES, "login_locked": LOCK_LIMITS, "kinds": CREDENTIAL_KINDS,
-          "changes": ADMIN_CHANGES, "contact_fields": CONTACT_FIELDS}
+          "changes": ADMIN_CHANGES, "contact_fields": CONTACT_FIELDS, "entities": ADMIN_ENTITIES}
 
 
 def _filters(errors: dict) -> log.SecurityFilters:

@@ -47,6 +47,12 @@ class Actor:
         return cls(user_id=None, name="system", kind="system")
 
     @classmethod
+    def command_line(cls) -> Actor:
+        """Whoever runs ``tanggap`` on the server: an administrator of the deployment, recorded
+        as "system"."""
+        return cls(user_id=None, name="system", scopes=(Scope(Role.ADMIN),), kind="system")
+
+    @classmethod
     def citizen(cls) -> Actor:
         return cls(user_id=None, name="citizen", scopes=(Scope(Role.CITIZEN),), kind="citizen")
 

@@ -198,6 +198,15 @@ class MigrationPreview:
     cases: tuple[CasePreview, ...]  # the first ``limit`` of them, each tried on a copy
     allowed: int  # of those tried
     refused: int
+    labels: dict  # element id or form key -> {"id": ..., "en": ...}, from the version that has it
+
+
+def step_namer(old: ProcessDefinition, new: ProcessDefinition, locale: str = "id"):
+    """A step's label, from the version that has it (a removed step from the old one)."""
+    def name(element: str) -> str:
+        known = new if element in new.spec.task_specs or new.task_for_form(element) else old
+        return known.label(element, locale)
+    return name
 
 
 def preview_migration(uow: UnitOfWork, actor: Actor, source: int, target: int,
@@ -219,13 +228,17 @@ def preview_migration(uow: UnitOfWork, actor: Actor, source: int, target: int,
     for case_id in ids:
         case = uow.session.get(Case, case_id)
         with CaseChange(uow, case, actor.ref(Role.ADMIN), operation=None) as change:
-            result = move(change.workflow, new, version=new_row.version)
+            result = move(change.workflow, new, version=new_row.version, name=step_namer(old, new))
             change.saved = True  # a copy in a transaction that is rolled back: nothing is saved
         rows.append(CasePreview(case_id, case.number, case.stage, result))
     uow.session.rollback()
     allowed = sum(1 for r in rows if r.move.allowed)
-    return MigrationPreview(source=old_row.version, target=new_row.version, diff=version_diff(old, new),
-                            total=total, cases=tuple(rows), allowed=allowed, refused=len(rows) - allowed)
+    diff = version_diff(old, new)
+    named = {n for r in rows for n in (*r.move.at, *r.move.changed, *r.move.dropped, r.stage) if n}
+    named |= {*diff.added, *diff.removed, *diff.changed}
+    labels = {n: {loc: step_namer(old, new, loc)(n) for loc in ("id", "en")} for n in named}
+    return MigrationPreview(source=old_row.version, target=new_row.version, diff=diff, total=total,
+                            cases=tuple(rows), allowed=allowed, refused=len(rows) - allowed, labels=labels)
 
 
 def migrate_case(uow: UnitOfWork, actor: Actor, case_id: int, target_spec_id: int) -> CaseMove:
@@ -242,7 +255,8 @@ def migrate_case(uow: UnitOfWork, actor: Actor, case_id: int, target_spec_id: in
     numbers = dict(uow.session.execute(select(ProcessSpec.id, ProcessSpec.version).where(
         ProcessSpec.id.in_((case.spec_id, target_spec_id)))).all())
     with CaseChange(uow, case, actor.ref(Role.ADMIN if actor.user_id else None)) as change:
-        result = move(change.workflow, new, version=numbers[target_spec_id])
+        result = move(change.workflow, new, version=numbers[target_spec_id],
+                      name=step_namer(change.definition, new))
         if not result.allowed:
             change.saved = True  # nothing is saved: the caller rolls back
             return result

@@ -8,6 +8,7 @@ from workflow.access import Actor, Screen, may_use
 from workflow.commands.change import CaseChange, get_case
 from workflow.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 from workflow.messages import msg
+from workflow.store import security_log
 from workflow.store.models import Incident, OutboxMessage, Timer
 from workflow.store.uow import UnitOfWork
 from workflow.text import BAD_TEXT, bad_text
@@ -29,7 +30,16 @@ def fire_timers(uow: UnitOfWork, case_id: int) -> int:
     return len(due)
 
 
-def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
+def _log_incident(uow: UnitOfWork, actor: Actor, incident: Incident, client_ip: str | None, **new) -> None:
+    """Every administrator's action on an incident goes into the security log (an incident of no
+    case has no trail of its own)."""
+    security_log.admin_change(uow.session, who=security_log.Who(actor.user_id, actor.name, client_ip),
+                              occurred_at=uow.clock.now(), entity="incident", key=str(incident.id),
+                              old={"resolved": False}, new={"resolved": True, "operation": incident.operation,
+                                                            "case_id": incident.case_id, **new})
+
+
+def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int, *, client_ip: str | None = None) -> int:
     """An admin sends a case whose timers the sweeper gave up on back to the sweeper.
 
     Only ``fire_timers`` incidents are retried this way (the other incidents record a user's
@@ -48,7 +58,9 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         raise DomainError(msg("only incidents of the timer sweeper and of notices can be retried"),
                           code="not_retryable")
     if incident.operation == Operation.DELIVER_NOTICE:
-        return _retry_notices(uow, actor, incident)
+        count = _retry_notices(uow, actor, incident)
+        _log_incident(uow, actor, incident, client_ip, retried=count)
+        return count
     if incident.case_id is None:
         raise DomainError(msg("only incidents of the timer sweeper and of notices can be retried"),
                           code="not_retryable")
@@ -64,13 +76,15 @@ def retry_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> int:
         incident.resolved_at, incident.resolved_by_id = now, actor.user_id
         change.record(Action.TIMERS_RETRIED, data={"incident": incident.id,
                                                    "timers": sorted(t.timer_name for t in timers)})
+    _log_incident(uow, actor, incident, client_ip, retried=len(timers))
     return len(timers)
 
 
 RESOLUTION_MAX = 2000
 
 
-def resolve_incident(uow: UnitOfWork, actor: Actor, incident_id: int, note: str) -> None:
+def resolve_incident(uow: UnitOfWork, actor: Actor, incident_id: int, note: str, *,
+                     client_ip: str | None = None) -> None:
     """An administrator closes an incident with a note saying what was done (the user repeated
     the step, the case was handled by hand): for an incident of a case, the case's trail keeps
     who closed it, when, and the note."""
@@ -90,6 +104,7 @@ def resolve_incident(uow: UnitOfWork, actor: Actor, incident_id: int, note: str)
         raise Conflict(msg("This incident was already resolved."))
     incident.resolved_at, incident.resolved_by_id = uow.clock.now(), actor.user_id
     incident.resolution_note = note
+    _log_incident(uow, actor, incident, client_ip, note=note)
     if incident.case_id is not None:
         with CaseChange(uow, get_case(uow, incident.case_id), actor.ref(Role.ADMIN)) as change:
             change.record(Action.INCIDENT_RESOLVED, reason=note,

@@ -15,6 +15,7 @@ task needs a variable the case does not have, or when the moved state does not l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -68,25 +69,33 @@ class CaseMove:
         return self.refusal is None
 
 
-def move(workflow: BpmnWorkflow, new: ProcessDefinition, *, version: int) -> CaseMove:
+def move(workflow: BpmnWorkflow, new: ProcessDefinition, *, version: int,
+         name: Callable[[str], str] = str) -> CaseMove:
     """Move ``workflow`` (loaded, and owned by the caller's transaction) onto ``new``, in place.
-    A refusal leaves the workflow in an undefined state: the caller does not save it."""
+    A refusal leaves the workflow in an undefined state: the caller does not save it. ``name``
+    says a step in a refusal's words (its label; the element id by default)."""
+
+    def names(ids) -> str:
+        return ", ".join(name(i) for i in ids)
+
     at = tuple(sorted({t.task_spec.name for t in workflow.get_tasks(state=OPEN)
                        if _visible(t.task_spec.name)}))
     top, subprocesses = diff_workflow(serializer().registry, workflow, new.spec, new.subprocess_specs)
     gone_sub = [sp_id for sp_id, sp_diff in subprocesses.items() if sp_diff is None]
     if gone_sub:
         return CaseMove(at, (), (), msg("version {version} has no subprocess this case runs", version=version))
-    open_removed = sorted({t.task_spec.name for t in top.removed if t.state & OPEN})
+    open_tasks = [t for t in top.removed if t.state & OPEN]
+    manual = [t for t in open_tasks if getattr(t.task_spec, "manual", False)]  # the step, not its timers
+    open_removed = sorted({t.task_spec.name for t in (manual or open_tasks)})
     if open_removed:
         return CaseMove(at, (), (), msg("its current step {steps} does not exist in version {version}",
-                                        steps=", ".join(open_removed), version=version))
+                                        steps=names(open_removed), version=version))
     passed_removed = sorted({t.task_spec.name for t in top.removed
                              if t.state & (TaskState.COMPLETED | TaskState.ERROR | TaskState.CANCELLED)
                              and _visible(t.task_spec.name)})
     if passed_removed:
         return CaseMove(at, (), (), msg("it passed through {steps}, which version {version} no longer has",
-                                        steps=", ".join(passed_removed), version=version))
+                                        steps=names(passed_removed), version=version))
     changed = tuple(sorted({t.task_spec.name for t in top.changed
                             if not t.state & TaskState.COMPLETED and _visible(t.task_spec.name)}))
     dropped_tasks = migrate_workflow(top, workflow, new.spec, reset_mask=TaskState.READY)
@@ -94,9 +103,9 @@ def move(workflow: BpmnWorkflow, new: ProcessDefinition, *, version: int) -> Cas
                     if new.spec.task_specs.get(t.task_spec.name) is not t.task_spec})
     if stale:
         return CaseMove(at, changed, (), msg("version {version} has no match for {steps}, where this case has been",
-                                             version=version, steps=", ".join(stale)))
+                                             version=version, steps=names(stale)))
     for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        problem = _lane_problem(new, task, version)
+        problem = _lane_problem(new, task, version, name)
         if problem is not None:
             return CaseMove(at, changed, (), problem)
     try:  # the moved state must read back on the new version
@@ -109,18 +118,18 @@ def move(workflow: BpmnWorkflow, new: ProcessDefinition, *, version: int) -> Cas
     return CaseMove(at, changed, dropped)
 
 
-def _lane_problem(new: ProcessDefinition, task, version: int) -> Message | None:
+def _lane_problem(new: ProcessDefinition, task, version: int, named: Callable[[str], str]) -> Message | None:
     """Why the new version cannot give this open task to anyone, if it cannot."""
     name = task.task_spec.name
     known = new.task(name)
     if known is None:
-        return msg("version {version} has no form for its current step {step}", version=version, step=name)
+        return msg("version {version} has no form for its current step {step}", version=version, step=named(name))
     rule = new.lanes.get(known.lane)
     if rule is None:
-        return msg("version {version} has no role for the lane of {step}", version=version, step=name)
+        return msg("version {version} has no role for the lane of {step}", version=version, step=named(name))
     for variable in (rule.agency, rule.team):
         if variable and variable != "command_center" and task.data.get(variable) is None \
                 and not (variable == rule.agency and rule.fallback):
             return msg("version {version} gives {step} to the holder of {variable}, which this case does not have",
-                       version=version, step=name, variable=variable)
+                       version=version, step=named(name), variable=variable)
     return None
