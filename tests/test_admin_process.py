@@ -55,9 +55,10 @@ def test_a_refused_upload_lists_every_problem_keeps_the_note_and_changes_nothing
     response = _upload(admin, {"case.bpmn": broken}, note="Coba")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    listed = re.findall(r"<li><code>(.*?)</code></li>", html)
+    listed = re.findall(r"<li>(.*?)</li>", re.search(r'<ul class="problem-list">.*?</ul>', html, re.S).group(0))
     assert f"Berkas tidak diterapkan: {len(listed)} masalah" in html
-    assert any("route_final" in p and "imports are not allowed" in p for p in listed)
+    assert any("route_final" in p and "ditolak oleh sandbox skrip" in p and "imports are not allowed" in p
+               for p in listed)
     assert any("disposisi_baru" in p for p in listed)
     assert 'value="Coba"' in html
     with world.services.reading() as session:

@@ -157,13 +157,18 @@ def test_broken_xml_is_refused_with_the_problem_named_and_what_was_typed_kept(wo
     response = admin.post(EDITOR, {"xml": broken, "note": "Coba"}, page=EDITOR)
     assert response.status_code == 400
     text = page_text(response)
-    problems = re.findall(r"<li><code>(.*?)</code></li>", text)
-    assert problems and all(p.startswith("routing.dmn: line ") for p in problems)
-    assert "not well-formed XML" in problems[0]
+    problems = _problems(response)
+    assert problems and all(p.startswith("routing.dmn: baris ") for p in problems)
+    assert "XML tidak tersusun dengan benar" in problems[0]
     assert "Tabel tidak diterapkan: 1 masalah" in text
     assert textarea(response) == broken and textarea(response, "note") == "Coba"
     assert 'aria-invalid="true"' in re.search(r"<textarea[^>]*>", response.get_data(as_text=True)).group(0)
     assert world.table_counts() == counts and versions(world) == [(1, DMN)]
+
+
+def _problems(response) -> list[str]:
+    listed = re.search(r'<ol class="problem-list".*?</ol>', page_text(response), re.S).group(0)
+    return re.findall(r"<li>(.*?)</li>", listed)
 
 
 def test_a_table_that_forgets_a_category_is_refused_naming_it_in_every_kecamatan(world, admin):
@@ -173,9 +178,9 @@ def test_a_table_that_forgets_a_category_is_refused_naming_it_in_every_kecamatan
         kecamatan = session.scalars(select(Area.code).where(Area.parent_id.is_(None))).all()
     response = admin.post(EDITOR, {"xml": without_rules_for("sampah")}, page=EDITOR)
     assert response.status_code == 400
-    problems = re.findall(r"<li><code>(.*?)</code></li>", page_text(response))
-    assert sorted(problems) == sorted(f"routing: category 'sampah', kecamatan '{k}': no rule of the routing "
-                                      "table gives it an OPD" for k in kecamatan)
+    problems = _problems(response)
+    assert sorted(problems) == sorted(f"rute: kategori 'sampah', kecamatan '{k}': tidak ada aturan "
+                                      "tabel rute yang memberinya OPD" for k in kecamatan)
     assert textarea(response) == without_rules_for("sampah")
     assert versions(world) == [(1, DMN)]
 
@@ -184,7 +189,7 @@ def test_an_opd_that_does_not_exist_is_refused(world, admin):
     world.report()
     response = admin.post(EDITOR, {"xml": sampah_to("DINAS-X")}, page=EDITOR)
     assert response.status_code == 400
-    assert "the OPD 'DINAS-X' does not exist or takes no reports" in page_text(response)
+    assert "OPD 'DINAS-X' tidak ada atau tidak menerima laporan" in page_text(response)
     assert versions(world) == [(1, DMN)]
 
 

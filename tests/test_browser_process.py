@@ -167,7 +167,7 @@ def test_without_the_cdn_the_table_is_edited_as_xml_and_a_refusal_keeps_it(brows
     source.fill(forgot)
     page.click("#routing-form button[type=submit]")
     page.wait_for_selector("#problems")
-    assert "category 'sampah', kecamatan 'mariso': no rule" in page.inner_text("#problems")
+    assert "kategori 'sampah', kecamatan 'mariso': tidak ada aturan" in page.inner_text("#problems")
     expect(source).to_be_focused()  # the field to fix, with what was typed
     assert source.input_value() == forgot
     assert _versions(services) == [1]
@@ -190,7 +190,7 @@ def test_a_refused_table_comes_back_in_the_editor_with_its_problems(browser, ser
     _edit_cell(page, "rule_2_agency", '"DINAS-X"')
     page.click("#routing-form button[type=submit]")
     page.wait_for_selector("#problems")
-    assert "the OPD 'DINAS-X' does not exist or takes no reports" in page.inner_text("#problems")
+    assert "OPD 'DINAS-X' tidak ada atau tidak menerima laporan" in page.inner_text("#problems")
     # the table is drawn again as it was sent, and holds the focus with the field's error
     expect(page.locator('td[data-element-id="rule_2_agency"]')).to_have_text('"DINAS-X"')
     canvas = page.locator("#routing-canvas")

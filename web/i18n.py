@@ -61,7 +61,8 @@ def tr(message) -> str:
     """Translate a domain message (see ``workflow.messages``) or any string."""
     if isinstance(message, Message):
         translated = gettext(message.template)
-        return translated.format(**message.params) if message.params else translated
+        params = {k: tr(v) if isinstance(v, Message) else v for k, v in message.params.items()}  # nested too
+        return translated.format(**params) if params else translated
     return gettext(str(message)) if message else ""
 
 

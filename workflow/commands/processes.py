@@ -85,18 +85,21 @@ def routing_problems(session, definition: ProcessDefinition, engine: ProcessEngi
     for category in categories:
         for area in kecamatan:
             answer = engine.route_preview(category, area)
-            where = f"routing: category {category!r}, kecamatan {area!r}"
+            where = {"category": repr(category), "area": repr(area)}
             if answer is None or not answer.agency:
-                problems.append(f"{where}: no rule of the routing table gives it an OPD")
+                problems.append(msg("routing: category {category}, kecamatan {area}: no rule of the routing table "
+                                    "gives it an OPD", **where))
                 continue
             agency = agencies.get(answer.agency)
             if agency is None or not agency.active or not agency.handles_reports:
-                problems.append(f"{where}: the OPD {answer.agency!r} does not exist or takes no reports")
+                problems.append(msg("routing: category {category}, kecamatan {area}: the OPD {agency} does not "
+                                    "exist or takes no reports", agency=repr(answer.agency), **where))
             if answer.sla is not None:
                 try:
                     duration(answer.sla, datetime(2000, 1, 1, tzinfo=timezone.utc))
                 except (ValueError, TypeError):
-                    problems.append(f"{where}: the SLA target {answer.sla!r} is not an ISO 8601 duration")
+                    problems.append(msg("routing: category {category}, kecamatan {area}: the SLA target {sla} is not "
+                                        "an ISO 8601 duration", sla=repr(answer.sla), **where))
     return problems
 
 
@@ -130,7 +133,7 @@ def deploy_process(uow: UnitOfWork, actor: Actor, files: Mapping[str, str], *, n
         raise ValidationError({"note": msg("at most {limit} characters of plain text", limit=NOTE_MAX)})
     for name, text in files.items():
         if bad_text(text):
-            raise DeployRefused([f"{name}: control characters or invalid Unicode"])
+            raise DeployRefused([msg("{file}: control characters or invalid Unicode", file=name)])
     definition, problems = check_files(uow, files)
     if problems:
         raise DeployRefused(problems)

@@ -25,6 +25,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from workflow.engine.definition import PROCESS_ID, DefinitionError, ProcessDefinition, definition_from_source
 from workflow.engine.scripting import compile_problem as _compiles
+from workflow.messages import msg
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -51,10 +52,10 @@ def _xml(name: str, text: str, problems: list[str]):
     try:
         root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(**_PARSER))
     except etree.XMLSyntaxError as exc:
-        problems.append(f"{name}: line {exc.lineno}: not well-formed XML ({exc.msg})")
+        problems.append(msg("{file}: line {line}: not well-formed XML ({error})", file=name, line=exc.lineno, error=exc.msg))
         return None
     if root.getroottree().docinfo.doctype:  # entities (a file's content, a billion laughs) come in by it
-        problems.append(f"{name}: a DOCTYPE declaration is not allowed in a process file")
+        problems.append(msg("{file}: a DOCTYPE declaration is not allowed in a process file", file=name))
         return None
     return root
 
@@ -66,7 +67,8 @@ def _bpmn_schema(name: str, root, problems: list[str]) -> None:
         return
     by_line = {el.sourceline: _owner_id(el) for el in root.iter() if isinstance(el.tag, str)}
     for error in list(schema.error_log)[:20]:
-        problems.append(f"{name}: {by_line.get(error.line, 'line ' + str(error.line))}: {error.message}")
+        problems.append(msg("{file}: {element}: {error}", file=name,
+                            element=by_line.get(error.line, f"line {error.line}"), error=error.message))
 
 
 def _bpmn_code(name: str, root, problems: list[str]) -> None:
@@ -75,7 +77,7 @@ def _bpmn_code(name: str, root, problems: list[str]) -> None:
             if element.text and element.text.strip():
                 error = _compiles(element.text, mode)
                 if error:
-                    problems.append(f"{name}: {_owner_id(element)}: {error}")
+                    problems.append(msg("{file}: {element}: {error}", file=name, element=_owner_id(element), error=error))
 
 
 def _dmn_code(name: str, root, problems: list[str]) -> None:
@@ -83,7 +85,8 @@ def _dmn_code(name: str, root, problems: list[str]) -> None:
         inputs = [(i.findtext("{*}inputExpression/{*}text") or "").strip() for i in table.iter("{*}input")]
         for expression, element in zip(inputs, table.iter("{*}input")):
             if expression and _compiles(expression, "eval"):
-                problems.append(f"{name}: {_owner_id(element)}: {_compiles(expression, 'eval')}")
+                problems.append(msg("{file}: {element}: {error}", file=name, element=_owner_id(element),
+                                    error=_compiles(expression, "eval")))
         for rule in table.iter("{*}rule"):
             for entry, expression in zip(rule.iter("{*}inputEntry"), inputs):
                 text = (entry.findtext("{*}text") or "").strip()
@@ -91,11 +94,13 @@ def _dmn_code(name: str, root, problems: list[str]) -> None:
                     continue
                 # the engine compares with == unless the entry brings its operator (< 5, in [...])
                 if _compiles(f"({expression}) == ({text})", "eval") and _compiles(f"{expression} {text}", "eval"):
-                    problems.append(f"{name}: {_owner_id(entry)}: {_compiles(text, 'eval') or 'not an expression'}")
+                    problems.append(msg("{file}: {element}: {error}", file=name, element=_owner_id(entry),
+                                        error=_compiles(text, "eval") or "not an expression"))
             for entry in rule.iter("{*}outputEntry"):
                 text = (entry.findtext("{*}text") or "").strip()
                 if text and _compiles(text, "eval"):
-                    problems.append(f"{name}: {_owner_id(entry)}: {_compiles(text, 'eval')}")
+                    problems.append(msg("{file}: {element}: {error}", file=name, element=_owner_id(entry),
+                                        error=_compiles(text, "eval")))
 
 
 def check_source(source: Mapping[str, str], process_id: str = PROCESS_ID) -> tuple[ProcessDefinition | None, list[str]]:
@@ -106,24 +111,25 @@ def check_source(source: Mapping[str, str], process_id: str = PROCESS_ID) -> tup
     names = sorted(source)
     for name in names:
         if not (name.endswith(".bpmn") or name.endswith(".dmn") or name == "tasks.yaml"):
-            problems.append(f"{name}: a process is made of .bpmn and .dmn files and tasks.yaml")
+            problems.append(msg("{file}: a process is made of .bpmn and .dmn files and tasks.yaml", file=name))
         elif len(source[name]) > MAX_FILE:
-            problems.append(f"{name}: larger than {MAX_FILE // 1024 // 1024} MB")
+            problems.append(msg("{file}: larger than {limit} MB", file=name, limit=MAX_FILE // 1024 // 1024))
     if not any(n.endswith(".bpmn") for n in names):
-        problems.append(f"no .bpmn file: the process {process_id} is missing")
+        problems.append(msg("no .bpmn file: the process {process} is missing", process=process_id))
     if "tasks.yaml" not in source:
-        problems.append("tasks.yaml is missing")
+        problems.append(msg("tasks.yaml is missing"))
     if problems:
         return None, problems
     for name in names:
         if name == "tasks.yaml":
             try:
                 if not isinstance(yaml.safe_load(source[name]), dict):
-                    problems.append("tasks.yaml: not a mapping of lanes, forms, statuses and tasks")
+                    problems.append(msg("tasks.yaml: not a mapping of lanes, forms, statuses and tasks"))
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f"line {mark.line + 1}: " if mark else ""
-                problems.append(f"tasks.yaml: {where}not valid YAML ({getattr(exc, 'problem', exc)})")
+                problems.append(msg("tasks.yaml: {where}not valid YAML ({error})", where=where,
+                                        error=str(getattr(exc, "problem", exc))))
             continue
         root = _xml(name, source[name], problems)
         if root is None:

@@ -38,6 +38,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from workflow.engine.forms import FormDefinition, parse_forms
 from workflow.engine.serialization import serializer
+from workflow.messages import msg
 from workflow.vocabulary import SLA_ROLES, AttachmentKind, CaseStatus, Role
 
 PROCESS_ID = "tanggap_case"
@@ -300,7 +301,7 @@ def definition_from_source(source: Mapping[str, str], process_id: str = PROCESS_
 
     meta = yaml.safe_load(tasks_yaml)
     if not isinstance(meta, dict):
-        raise DefinitionError(["tasks.yaml: not a mapping of lanes, forms, statuses and tasks"])
+        raise DefinitionError([msg("tasks.yaml: not a mapping of lanes, forms, statuses and tasks")])
     document = _document_order(source, bpmn_names)
     return _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, meta,
                   _flow_order(spec, document), document)
@@ -372,24 +373,29 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
         form_key = properties.get("formKey", name)
         rule = lanes.get(task_spec.lane)
         if rule is None:
-            problems.append(f"{name}: lane {task_spec.lane!r} is not under lanes in tasks.yaml")
+            problems.append(msg("{element}: lane {lane} is not under lanes in tasks.yaml", element=name,
+                                lane=repr(task_spec.lane)))
             continue
         if form_key not in forms:
-            problems.append(f"{name}: form {form_key!r} is not under forms in tasks.yaml")
+            problems.append(msg("{element}: form {form} is not under forms in tasks.yaml", element=name,
+                                form=repr(form_key)))
             continue
         catches = _boundary_messages(specs, name)
         side = bool(rule.level) or "escalates" in properties or "pausesSla" in properties
         level = (properties.get("escalationLevel") or rule.level) if side else None
         if level and level not in levels:
-            problems.append(f"{name}: escalation level {level!r} is not under levels in tasks.yaml")
+            problems.append(msg("{element}: escalation level {level} is not under levels in tasks.yaml", element=name,
+                                level=repr(level)))
         status = None
         if not side:
             if form_key not in open_statuses:
-                problems.append(f"{name}: form {form_key!r} has no case status under statuses.open")
+                problems.append(msg("{element}: form {form} has no case status under statuses.open", element=name,
+                                    form=repr(form_key)))
                 continue
             status = CaseStatus(open_statuses[form_key])
         if not side and rule.role in SLA_ROLES and not _boundary_timers(specs, name):
-            problems.append(f"{name}: a task of {rule.role} work has no SLA timer (a boundary timer event)")
+            problems.append(msg("{element}: a task of {role} work has no SLA timer (a boundary timer event)",
+                                element=name, role=str(rule.role)))
         entry = labels.get(name) or {}
         tasks[name] = TaskDefinition(
             name=name, form_key=form_key, lane=task_spec.lane, role=rule.role,
@@ -401,17 +407,18 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
             status=status)
     for name in ended:
         if name not in end_events:
-            problems.append(f"statuses.ended.{name}: no end event of the process has this id")
+            problems.append(msg("statuses.ended.{element}: no end event of the process has this id", element=name))
     for name in labels:
         if name not in tasks:
-            problems.append(f"tasks.{name}: no user task of the process has this id")
+            problems.append(msg("tasks.{element}: no user task of the process has this id", element=name))
     for form in forms.values():
         for f in form.fields:
             if f.kind and f.kind not in set(AttachmentKind):
-                problems.append(f"forms.{form.key}.{f.name}: unknown attachment kind {f.kind!r}")
+                problems.append(msg("forms.{form}.{field}: unknown attachment kind {kind}", form=form.key, field=f.name,
+                                    kind=repr(f.kind)))
     public_notes = [(form.key, f.name) for form in forms.values() for f in form.fields if f.public]
     if len(public_notes) > 1:
-        problems.append(f"more than one form field is the reporter's closing note: {public_notes}")
+        problems.append(msg("more than one form field is the reporter's closing note: {fields}", fields=str(public_notes)))
     priorities = {code: dict(labels) for code, labels in (meta.get("priorities") or {}).items()}
     preview = None
     if meta.get("route_preview"):
@@ -420,10 +427,11 @@ def _build(process_id, spec, subprocess_specs, spec_json, content_hash, source, 
                                sla=raw["sla"]["variable"], sla_task=raw["sla"]["task"])
         for where, name in (("task", preview.task), ("sla.task", preview.sla_task)):
             if name not in tasks:
-                problems.append(f"route_preview.{where}: no user task of the process has the id {name!r}")
+                problems.append(msg("route_preview.{where}: no user task of the process has the id {element}", where=where,
+                                    element=repr(name)))
     rating = _rating_fields(forms, problems)
     if start is None:
-        problems.append(f"{process_id}: no start event")
+        problems.append(msg("{process}: no start event", process=process_id))
     if problems:
         raise DefinitionError(problems)
     definition = ProcessDefinition(
@@ -446,17 +454,18 @@ def _rating_fields(forms: Mapping[str, FormDefinition], problems: list[str]) -> 
     if not marked:
         return None
     if len(scores) != 1 or len(comments) > 1:
-        problems.append("the rating needs one form field marked 'rating: score' and at most one "
-                        f"'rating: comment': {[(key, f.name) for key, f in marked]}")
+        problems.append(msg("the rating needs one form field marked 'rating: score' and at most one "
+                            "'rating: comment': {fields}", fields=str([(key, f.name) for key, f in marked])))
         return None
     key, score = scores[0]
     if score.type != "choice" or not score.choices or not all(c.isascii() and c.isdigit() for c in score.choices):
-        problems.append(f"forms.{key}.{score.name}: a rating score is a choice of whole numbers")
+        problems.append(msg("forms.{form}.{field}: a rating score is a choice of whole numbers", form=key,
+                            field=score.name))
         return None
     comment = comments[0] if comments else None
     if comment is not None and (comment[0] != key or comment[1].type != "text"):
-        problems.append(f"forms.{comment[0]}.{comment[1].name}: a rating comment is a text field "
-                        f"of the form {key}")
+        problems.append(msg("forms.{form}.{field}: a rating comment is a text field of the form {rated}",
+                            form=comment[0], field=comment[1].name, rated=key))
         return None
     return RatingFields(form_key=key, score=score.name, comment=comment[1].name if comment else None,
                         scale=tuple(sorted(int(c) for c in score.choices)))

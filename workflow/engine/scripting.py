@@ -30,6 +30,8 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from workflow.messages import msg
+
 _EXTRA_BUILTINS = {
     name: __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
     for name in ("min", "max", "sum", "any", "all", "list", "dict", "set", "enumerate",
@@ -107,6 +109,9 @@ def compile_problem(code: str, mode: str) -> str | None:
     or None: the check a process version's files pass before they are deployed."""
     try:
         _compile(code.strip() if mode == "eval" else code, mode)
-    except (ValueError, SyntaxError) as exc:
-        return str(exc)
+    except ValueError as exc:  # the sandbox's refusal: its own words (Line 1: ...) as the detail
+        return msg("rejected by the script sandbox: {errors}",
+                   errors=str(exc).removeprefix("rejected by the script sandbox: "))
+    except SyntaxError as exc:
+        return msg("not Python: {error}", error=str(exc))
     return None
