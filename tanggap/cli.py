@@ -1,43 +1,26 @@
-"""The ``tanggap`` command: database, reference and demo data, serving, audit, users."""
+"""The ``tanggap`` command: database, reference and demo data, serving, audit, users, processes."""
 
 from __future__ import annotations
 
 import getpass
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 from sqlalchemy import func, inspect, select
 
-from escalation.wiring import build as build_services
+from tanggap.console import configure_logging
+from tanggap.console import services as _services
+from tanggap.console import until_stopped as _until_stopped
+from tanggap.process_cli import process_group
 from workflow import areas, responses
 from workflow.access import Actor
 from workflow.commands import accounts
-from workflow.config import Settings
 from workflow.errors import DomainError
 from workflow.services import Services
 from workflow.store import audit, schema, security_log, seed
 from workflow.store.models import Case
-
-
-def _services(ctx: click.Context) -> Services:
-    obj = ctx.ensure_object(dict)
-    if "services" not in obj:
-        obj["services"] = build_services(Settings.from_env())
-        ctx.call_on_close(obj["services"].dispose)
-    return obj["services"]
-
-
-def configure_logging() -> None:
-    """Tanggap's own messages at INFO. The BPMN engine logs every task state change at INFO
-    (thousands of lines an hour): its loggers stay at WARNING unless
-    ``TANGGAP_ENGINE_LOG_LEVEL`` asks for more."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("tanggap").setLevel(logging.INFO)
-    logging.getLogger("spiff").setLevel(os.environ.get("TANGGAP_ENGINE_LOG_LEVEL", "WARNING").upper())
 
 
 @click.group()
@@ -264,20 +247,6 @@ def escalation_run(ctx: click.Context, once: bool, until_idle: bool, interval: f
         click.echo(f"{sweeper.worker}: {total} timers fired")
         return
     _until_stopped(sweeper.run_forever, interval, f"{sweeper.worker}: sweeping every {interval:g} s")
-
-
-def _until_stopped(run_forever, interval: float, banner: str) -> None:
-    """A worker's loop in the foreground until SIGTERM or Ctrl-C."""
-    import signal
-    import threading
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo(f"{banner} (Ctrl-C to stop)")
-    try:
-        run_forever(interval, stop)
-    except KeyboardInterrupt:
-        stop.set()
 
 
 @main.group("outbox")
@@ -511,7 +480,5 @@ main.add_command(_credential_group("token", "JSON API bearer tokens, each acting
 if __name__ == "__main__":
     main()
 
-
-from tanggap.process_cli import process_group  # noqa: E402 - it imports this module's helpers lazily
 
 main.add_command(process_group)

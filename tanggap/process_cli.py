@@ -9,18 +9,14 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+from tanggap.console import configure_logging, until_stopped
+from tanggap.console import services as _services
 from workflow.access import Actor
 from workflow.commands import processes
 from workflow.errors import DomainError
 from workflow.messages import msg
 from workflow.store.models import Case, ProcessMigration, ProcessSpec
 from workflow.vocabulary import OPEN_STATUSES
-
-
-def _services(ctx: click.Context):
-    from tanggap.cli import _services as services
-
-    return services(ctx)
 
 
 def _admin() -> Actor:
@@ -158,7 +154,6 @@ def work(ctx: click.Context, until_idle: bool, interval: float, batch: int, leas
     """Run queued migrations (from the web page or another host); any number of these may run,
     each migration is worked by one at a time."""
     from escalation.sweeper import worker_name
-    from tanggap.cli import _until_stopped, configure_logging
 
     configure_logging()
     runner = processes.MigrationRunner(_services(ctx), worker=worker_name(), batch=batch,
@@ -168,4 +163,4 @@ def work(ctx: click.Context, until_idle: bool, interval: float, batch: int, leas
         click.echo(f"{runner.worker}: {sum(r.migrated for r in results)} cases moved, "
                    f"{sum(r.refused for r in results)} refused")
         return
-    _until_stopped(runner.run_forever, interval, f"{runner.worker}: migrating, a look every {interval:g} s")
+    until_stopped(runner.run_forever, interval, f"{runner.worker}: migrating, a look every {interval:g} s")
