@@ -446,3 +446,18 @@ def test_two_deployments_from_the_same_version_at_once_leave_one_and_a_conflict(
         t.join(timeout=60)
     assert sorted(o.split(":")[0] for o in outcomes) == ["conflict", "deployed"], outcomes
     assert [v for v, _by in versions(world)] == [1, 2]
+
+
+def test_a_first_case_whose_transaction_rolls_back_leaves_no_version_behind(world):
+    """The release's files are stored with the first case; if that transaction rolls back, the
+    next case stores them again rather than pointing at a row that is not there."""
+    from workflow.commands.reports import ReportInput, submit_report
+    from workflow.vocabulary import Channel
+
+    with world.services.uow() as uow:  # the first report, not committed
+        submit_report(uow, ReportInput(category="sampah", description="Sampah menumpuk lama di sini.",
+                                       lat=-5.1560, lon=119.4050, area="mariso", channel=Channel.WEB))
+    sub = world.report()
+    with world.services.reading() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessSpec)) == 1
+        assert session.get(ProcessSpec, world.case(sub.case_id).spec_id).version == 1

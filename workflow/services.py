@@ -50,7 +50,6 @@ class Services:
     tracking: TrackingCodes
     city_zone: Callable[[], ZoneInfo]
     passwords: Passwords = field(default_factory=Passwords)
-    spec_cache: dict[int, tuple] = field(default_factory=dict)  # restored specs by process_specs.id
 
     @property
     def definition(self) -> ProcessDefinition:

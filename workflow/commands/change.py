@@ -90,14 +90,11 @@ def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> 
 
 
 def load_workflow(uow: UnitOfWork, case: Case):
-    """The case's workflow, on the spec objects of its own process version (restored once per
-    process and shared)."""
-    cache = uow.services.spec_cache
-    if case.spec_id not in cache:
-        own = uow.services.versions.definition_of(uow.session, case.spec_id)
-        cache[case.spec_id] = (own.spec, own.subprocess_specs)
+    """The case's workflow, on the spec objects of its own process version (parsed once per
+    process and shared, ``ProcessVersions``)."""
+    own = uow.services.versions.definition_of(uow.session, case.spec_id)
     state = uow.session.get(CaseState, case.id)
-    return uow.process.load(cache[case.spec_id], state.state_json)
+    return uow.process.load((own.spec, own.subprocess_specs), state.state_json)
 
 
 class CaseChange:

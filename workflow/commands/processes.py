@@ -143,7 +143,7 @@ def deploy_process(uow: UnitOfWork, actor: Actor, files: Mapping[str, str], *, n
     again = uow.session.scalar(select(ProcessSpec.id).where(ProcessSpec.content_hash == definition.content_hash))
     now = uow.clock.now()
     row = store_version(uow.session, definition, now, deployed_by_id=actor.user_id, note=note)
-    uow.services.versions.adopt(row.id, definition)
+    uow.services.versions.adopt(definition)
     changed = sorted(n for n in definition.source if definition.source[n] != uow.definition.source.get(n))
     security_log.admin_change(
         uow.session, who=security_log.Who(actor.user_id, actor.name, client_ip), occurred_at=now,
@@ -265,7 +265,6 @@ def migrate_case(uow: UnitOfWork, actor: Actor, case_id: int, target_spec_id: in
             return result
         source_version = numbers[case.spec_id]
         case.spec_id = target_spec_id
-        uow.services.spec_cache.setdefault(target_spec_id, (new.spec, new.subprocess_specs))
         change.save(events=[{"action": Action.PROCESS_MIGRATED, "data": {
             "from_version": source_version, "to_version": numbers[target_spec_id],
             "changed": list(result.changed), "dropped": list(result.dropped)}}])

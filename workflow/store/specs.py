@@ -75,17 +75,24 @@ class ProcessVersions:
         self.files = files  # the release's bpmn/: current until the database names a version
         self._make_engine = make_engine
         self._by_hash: dict[str, ProcessDefinition] = {files.content_hash: files}
-        self._by_id: dict[int, ProcessDefinition] = {}
         self._engines: dict[str, ProcessEngine] = {}
         self._lock = threading.Lock()
-        self.current: ProcessDefinition = files
-        self.current_id: int | None = None
+        self._now: tuple[int | None, ProcessDefinition] = (None, files)  # swapped whole: threads share it
+
+    @property
+    def current(self) -> ProcessDefinition:
+        """The version new cases start on, as last read (``refresh``)."""
+        return self._now[1]
+
+    @property
+    def current_id(self) -> int | None:
+        return self._now[0]
 
     def with_engines(self, make_engine: Callable[[ProcessDefinition], ProcessEngine]) -> ProcessVersions:
         """The same versions with engines of another kind (the demo's own clock)."""
         other = ProcessVersions(self.files, make_engine)
-        other._by_hash, other._by_id = self._by_hash, self._by_id
-        other.current, other.current_id = self.current, self.current_id
+        other._by_hash = self._by_hash
+        other._now = self._now
         return other
 
     def engine(self, definition: ProcessDefinition | None = None) -> ProcessEngine:
@@ -97,37 +104,46 @@ class ProcessVersions:
         return engine
 
     def refresh(self, session: Session) -> ProcessDefinition:
-        """The current version as the database says; parsed the first time it is seen."""
+        """The current version as the database says (the release's files while it has none);
+        parsed the first time it is seen."""
         row = _current_row(session)
-        if row is not None and row.id != self.current_id:
-            definition = self.definition_of(session, row.id)
-            self.current, self.current_id = definition, row.id
+        if row is None:
+            self._now = (None, self.files)
+        elif row.id != self.current_id or row.content_hash != self.current.content_hash:
+            self._now = (row.id, self.definition_of(session, row.id))
         return self.current
 
     def ensure_current(self, session: Session, now: datetime) -> ProcessSpec:
         """The row of the version a new case starts on (the files of the release on a database
-        that has none yet)."""
+        that has none yet, stored in the caller's transaction)."""
         self.refresh(session)
+        if self.current_id is None:  # the first case of a database: one transaction deploys
+            lock_versions(session)
+            self.refresh(session)
         if self.current_id is None:
             row = store_version(session, self.files, now, note=RELEASE_NOTE)
-            self._by_id[row.id] = self.files
-            self.current, self.current_id = self.files, row.id
+            self._now = (row.id, self.files)  # until the next refresh
         return session.get(ProcessSpec, self.current_id)
 
     def definition_of(self, session: Session, spec_id: int) -> ProcessDefinition:
-        """The definition of a stored version, parsed from its files once."""
-        known = self._by_id.get(spec_id)
+        """The definition of a stored version, parsed from its files once. Known by content
+        hash, never by id alone: an id seen in a transaction that rolled back may name another
+        version later (SQLite reuses row ids); the hash is looked up once per transaction."""
+        hashes = session.info.setdefault("process_hashes", {})
+        if spec_id not in hashes:
+            hashes[spec_id] = session.scalar(select(ProcessSpec.content_hash).where(ProcessSpec.id == spec_id))
+        content_hash = hashes[spec_id]
+        if content_hash is None:
+            raise LookupError(f"no process version with id {spec_id}")
+        known = self._by_hash.get(content_hash)
         if known is not None:
             return known
         row = session.get(ProcessSpec, spec_id)
-        if row is None:
-            raise LookupError(f"no process version with id {spec_id}")
         with self._lock:
-            definition = self._by_hash.get(row.content_hash)
+            definition = self._by_hash.get(content_hash)
             if definition is None:
                 definition = definition_from_source(row.source, row.process_id)
-                self._by_hash[row.content_hash] = definition
-            self._by_id[spec_id] = definition
+                self._by_hash[content_hash] = definition
         return definition
 
     def form(self, session: Session, spec_id: int, form_key: str):
@@ -137,11 +153,10 @@ class ProcessVersions:
         form = self.current.forms.get(form_key)
         return form if form is not None else self.definition_of(session, spec_id).forms[form_key]
 
-    def adopt(self, spec_id: int, definition: ProcessDefinition) -> None:
+    def adopt(self, definition: ProcessDefinition) -> None:
         """A version this process just deployed: known without parsing it again."""
         with self._lock:
             self._by_hash.setdefault(definition.content_hash, definition)
-            self._by_id[spec_id] = self._by_hash[definition.content_hash]
 
 
 def fields_unread(session: Session, definition: ProcessDefinition, spec_id: int, form) -> set[str]:

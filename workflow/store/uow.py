@@ -43,7 +43,6 @@ class Needs(Protocol):
     storage: AttachmentStore
     tracking: TrackingCodes
     passwords: Passwords
-    spec_cache: dict[int, tuple]
 
 
 class UnitOfWork:
