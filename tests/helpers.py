@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 
+import pytest
 from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import func, select, text
@@ -182,3 +184,44 @@ def mail_settings(db_url: str, tmp_path, smtp, public_url: str) -> Settings:
                               "TANGGAP_SMTP_SECURITY": "none", "TANGGAP_SMTP_TIMEOUT": "5",
                               "TANGGAP_MAIL_FROM": "Tanggap Makassar <lapor@example.id>",
                               "TANGGAP_PUBLIC_URL": public_url})
+
+
+@contextmanager
+def empty_database(backend: str, tmp_path, name: str):
+    """An engine on an empty database of ``backend`` ("sqlite" or "postgresql"), for walking
+    migrations from an old revision; a scratch PostgreSQL database is dropped afterwards (a
+    skip without a server, a failure under CI)."""
+    import os
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from workflow.store.db import make_engine
+
+    admin = scratch = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / (name + '.sqlite3')}"
+    else:
+        base = make_url(os.environ.get("TANGGAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        scratch = f"tanggap_test_{os.getpid()}_{name}"
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+                conn.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+        except OperationalError as exc:
+            admin.dispose()
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL not reachable: {exc.orig}")
+            pytest.skip(f"PostgreSQL not reachable: {exc.orig}")
+        url = base.set(database=scratch).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            admin.dispose()

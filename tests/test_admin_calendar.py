@@ -5,17 +5,14 @@ without a restart, deadlines already set keep their time; each change is in the 
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, select, text
 
 from escalation.wiring import build
-from tests.helpers import FAST_PASSWORDS, World
+from tests.helpers import FAST_PASSWORDS, World, empty_database
 from tests.webclient import WebClient, errors
 from workflow import commands as domain
 from workflow.calendar import read_rules
@@ -378,42 +375,12 @@ SHIPPED = (["mon", "tue", "wed", "thu", "fri"], "08:00", "16:00", True,
            [(date(2026, 3, d), "cuti_bersama", "Idul Fitri 1447 H") for d in (20, 23, 24)])
 
 
-def _pg_scratch():
-    """A scratch PostgreSQL database for a migration from an old revision, or a skip."""
-    url = make_url(os.environ.get("TANGGAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"tanggap_test_{os.getpid()}_calendar"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not reachable: {exc.orig}")
-        pytest.skip(f"PostgreSQL not reachable: {exc.orig}")
-    return admin, name, url.set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_0022_keeps_the_calendar_an_existing_city_had(tmp_path, backend):
-    scratch = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    else:
-        scratch = _pg_scratch()
-        url = scratch[2]
-    engine = make_engine(url)
-    try:
+    with empty_database(backend, tmp_path, "calendar") as engine:
         _old_city(engine)
         schema.upgrade(engine, calendar_file=tmp_path / "no-such-calendar.yaml")  # the file is gone
         assert _migrated(engine) == SHIPPED
-    finally:
-        engine.dispose()
-        if scratch:
-            with scratch[0].connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch[1]}" WITH (FORCE)')
-            scratch[0].dispose()
 
 
 def test_migration_0022_moves_a_deployments_own_calendar_yaml(tmp_path):

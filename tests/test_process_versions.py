@@ -332,13 +332,10 @@ def test_migration_0021_numbers_the_stored_specs_in_the_order_they_were_stored(t
     """(tests/test_tracking_codes.py walks a case whose spec is rebuilt here through it too.)"""
     from sqlalchemy import text
 
-    from tests.test_admin_calendar import _pg_scratch
+    from tests.helpers import empty_database
     from workflow.store import schema
-    from workflow.store.db import make_engine
 
-    scratch = _pg_scratch() if backend == "postgresql" else None
-    engine = make_engine(scratch[2] if scratch else f"sqlite:///{tmp_path / 'old.sqlite3'}")
-    try:
+    with empty_database(backend, tmp_path, "versions") as engine:
         schema.upgrade(engine, "0020")
         with engine.begin() as conn:
             for spec_id, day in ((4, 2), (9, 1)):  # ids and times in different orders: the id decides
@@ -351,12 +348,6 @@ def test_migration_0021_numbers_the_stored_specs_in_the_order_they_were_stored(t
             deployed = conn.execute(text("SELECT deployed_at = created_at FROM process_specs")).scalars().all()
         assert [tuple(r) for r in rows] == [(4, 1, "", None), (9, 2, "", None)]
         assert all(deployed)
-    finally:
-        engine.dispose()
-        if scratch:
-            with scratch[0].connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch[1]}" WITH (FORCE)')
-            scratch[0].dispose()
 
 
 def test_a_case_not_migrated_keeps_the_rules_of_its_version(world):
