@@ -94,7 +94,9 @@ def test_an_admin_change_shows_its_old_and_new_values(world, reader):
     html = reader.get("/audit/security?action=admin_changed").get_data(as_text=True)
     assert "Perubahan oleh administrator" in html
     change = re.search(r'<ul class="changes">(.*?)</ul>', html, re.S).group(1)
-    assert re.sub(r"<[^>]+>", "", change).split() == ["name:", "Dinas", "LH", "→", "Dinas", "Lingkungan", "Hidup"]
+    # the field and what was changed by their names, the values as recorded
+    assert re.sub(r"<[^>]+>", "", change).split() == ["Nama:", "Dinas", "LH", "→", "Dinas", "Lingkungan", "Hidup"]
+    assert re.search(r"OPD\s*<span translate=\"no\">DLH</span>\s*diubah", html)
 
 
 def test_the_log_is_paged_fifty_entries_a_page(world, reader):

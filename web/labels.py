@@ -82,6 +82,23 @@ LOCK_LIMITS = {  # whose attempts ran out: a lockout's "limit"
 }
 CREDENTIAL_KINDS = {"open311": _l("Open311 API key"), "token": _l("JSON API token")}
 ADMIN_CHANGES = {"created": _l("created"), "changed": _l("changed"), "removed": _l("removed")}
+ADMIN_FIELDS = {  # the values an admin_changed entry records, by the name they are recorded under
+    "code": _l("Code"), "name": _l("Name"), "name_id": _l("Name (Indonesian)"), "name_en": _l("Name (English)"),
+    "short_name": _l("Short name"), "description_id": _l("Description (Indonesian)"),
+    "description_en": _l("Description (English)"), "group": _l("Group"), "keywords": _l("Keywords"),
+    "active": _l("Active"), "nearby_m": _l("Duplicate radius (m)"), "attributes": _l("Extra fields"),
+    "handles_reports": _l("Handles reports"), "kecamatan": _l("Kecamatan"), "full_name": _l("Full name"),
+    "email": _l("E-mail"), "place": _l("Form field"), "category": _l("Category"), "title_id": _l("Title (Indonesian)"),
+    "title_en": _l("Title (English)"), "text_id": _l("Text (Indonesian)"), "text_en": _l("Text (English)"),
+    "lat": _l("Latitude"), "lon": _l("Longitude"), "geometry": _l("Boundary (SHA-256)"),
+    "file_sha256": _l("File (SHA-256)"), "duplicate_days": _l("Days triage looks back for duplicates"),
+    "domain": _l("Domain"), "contact": _l("Contact"), "phone_country": _l("Country calling code"),
+    "quiet_notices": _l("Events not told"), "workdays": _l("Working days"), "starts": _l("Starts"),
+    "ends": _l("Ends"), "kind": _l("Kind"), "note": _l("Note"), "text": _l("Text"), "changed": _l("Changed"),
+    "current": _l("Current version"), "files": _l("Files"), "from": _l("From version"), "to": _l("To version"),
+    "filter": _l("Filter"), "cases": _l("Cases"), "state": _l("State"), "resolved": _l("Resolved"),
+    "operation": _l("Operation"), "case_id": _l("Case"), "retried": _l("Sent again"),
+}
 ADMIN_ENTITIES = {  # what an administrator changed (the security log's admin_changed entries)
     "agency": _l("OPD"), "qr_team": _l("QR team"), "user": _l("User"), "category": _l("Category"),
     "response_template": _l("Response template"), "area": _l("Area"), "area_boundaries": _l("Area boundaries"),

@@ -20,6 +20,7 @@ from .i18n import tr, zone_name
 from .labels import (
     ADMIN_CHANGES,
     ADMIN_ENTITIES,
+    ADMIN_FIELDS,
     CONTACT_FIELDS,
     CREDENTIAL_KINDS,
     LOCK_LIMITS,
@@ -31,7 +32,8 @@ bp = Blueprint("security_log", __name__, url_prefix="/audit/security")
 only_for(bp, Screen.SECURITY_LOG)
 
 LABELS = {"login_failed": LOGIN_FAILURES, "login_locked": LOCK_LIMITS, "kinds": CREDENTIAL_KINDS,
-          "changes": ADMIN_CHANGES, "contact_fields": CONTACT_FIELDS, "entities": ADMIN_ENTITIES}
+          "changes": ADMIN_CHANGES, "contact_fields": CONTACT_FIELDS, "entities": ADMIN_ENTITIES,
+          "fields": ADMIN_FIELDS}
 
 
 def _filters(errors: dict) -> log.SecurityFilters:
