@@ -69,13 +69,13 @@ def _conflict(uow: UnitOfWork, subject: str) -> Conflict:
 # -- agencies ------------------------------------------------------------------------------------
 
 
-def _agency(uow: UnitOfWork, code: str) -> Agency:
-    """The agency, its row locked until commit (what an edit checks still holds when it writes)."""
-    agency = uow.session.scalar(select(Agency).where(Agency.code == code).with_for_update()
-                                .execution_options(populate_existing=True))
-    if agency is None:
-        raise NotFound(msg("no agency {code}", code=code))
-    return agency
+def _locked(uow: UnitOfWork, model, code: str, not_found):
+    """The row of ``code``, locked until commit (what an edit checks still holds when it writes)."""
+    row = uow.session.scalar(select(model).where(model.code == code).with_for_update()
+                             .execution_options(populate_existing=True))
+    if row is None:
+        raise NotFound(not_found)
+    return row
 
 
 def _values_of(agency: Agency) -> dict:
@@ -120,7 +120,7 @@ def update_agency(uow: UnitOfWork, actor: Actor, code: str, *, name: str, short_
     still sends cases to it, or taking it off report handling while it holds open cases, needs
     ``confirmed``; the warnings are returned (to be said again) once it is made."""
     require_admin(actor)
-    agency = _agency(uow, code)
+    agency = _locked(uow, Agency, code, msg("no agency {code}", code=code))
     if expected is not None and expected != agency_fingerprint(agency):
         raise _conflict(uow, f"agency:{agency.code}")
     errors: dict = {}
@@ -159,15 +159,6 @@ def update_agency(uow: UnitOfWork, actor: Actor, code: str, *, name: str, short_
 
 
 # -- QR teams ------------------------------------------------------------------------------------
-
-
-def _team(uow: UnitOfWork, code: str) -> QrTeam:
-    """The team, its row locked until commit."""
-    team = uow.session.scalar(select(QrTeam).where(QrTeam.code == code).with_for_update()
-                              .execution_options(populate_existing=True))
-    if team is None:
-        raise NotFound(msg("no QR team {code}", code=code))
-    return team
 
 
 def _team_values(team: QrTeam) -> dict:
@@ -218,7 +209,7 @@ def update_team(uow: UnitOfWork, actor: Actor, code: str, *, name: str, kecamata
     field tasks needs ``confirmed`` (they stay with the team, whose officers can still finish
     them, but it is no longer offered for dispatch); the warnings are returned once it is made."""
     require_admin(actor)
-    team = _team(uow, code)
+    team = _locked(uow, QrTeam, code, msg("no QR team {code}", code=code))
     if expected is not None and expected != team_fingerprint(team):
         raise _conflict(uow, f"qr_team:{team.code}")
     errors: dict = {}
