@@ -7,7 +7,6 @@ initial migration), and :func:`verify` finds any row whose content, order or lin
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,11 +18,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from workflow import tanggap_verify as tv
 from workflow.store.models import Case, CaseEvent
 from workflow.store.types import utc_iso
 from workflow.vocabulary import ASIDE_ACTIONS
 
-GENESIS = "0" * 64
+GENESIS = tv.GENESIS
 
 HASHED_FIELDS = ("case_id", "seq", "occurred_at", "actor_user_id", "actor_name", "actor_role",
                  "action", "task_name", "from_agency", "to_agency", "from_task", "to_task",
@@ -43,8 +43,9 @@ def _json_default(value: Any):
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default)
+    """The serialization every audit hash is over (``tanggap_verify.canonical_json``), taking the
+    app's dates and decimals too."""
+    return tv.canonical_json(value, default=_json_default)
 
 
 def row_payload(row: CaseEvent | dict) -> dict:
@@ -56,8 +57,7 @@ def row_payload(row: CaseEvent | dict) -> dict:
     return payload
 
 
-def compute_hash(prev_hash: str, payload: dict) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
+compute_hash = tv.chain_hash
 
 
 @dataclass(frozen=True)
