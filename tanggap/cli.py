@@ -198,9 +198,11 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
     app = create_app(services=services)
     if not no_worker:
         from workflow.commands.processes import start_in_background as migrations_in_background
+        from workflow.store import merkle_log
 
         start_in_background(services)
         migrations_in_background(services, worker=worker_name())
+        merkle_log.start_in_background(services)
         if delivery.start_in_background(services, worker=worker_name()) is None:
             click.echo("no notice channel is configured (TANGGAP_SMTP_HOST, TANGGAP_WHATSAPP_URL, TANGGAP_SMS_URL): notices wait in the outbox")
     click.echo(f"Tanggap on http://{host}:{port}/")
@@ -295,23 +297,36 @@ def audit_group() -> None:
 @click.option("--file", "export_file", type=click.File("rb"),
               help="verify an exported case history (JSON) offline, without the database")
 @click.option("--heads", "heads_file", type=click.File("rb"),
-              help="check that every chain still holds the heads recorded in this file")
+              help="also check tree heads (or chain heads) kept outside the system: the log must still "
+                   "hold each of them")
+@click.option("--anchors", is_flag=True, help="also verify the RFC 3161 timestamp of every tree head")
+@click.option("--each-signature", is_flag=True,
+              help="check every event's own signature, also those a matching tree head vouches for")
 @click.pass_context
-def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads_file) -> None:
-    """Recompute hash chains: every case's and the security log's; exit 1 and name the first
-    broken row of each if any.
+def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads_file, anchors: bool,
+                 each_signature: bool) -> None:
+    """Recompute the hash chains (every case's and the security log's), check every case's
+    chain is as long as the case says, and check the Merkle log: every event logged as it is
+    now and signed with the audit key, every tree head signed and matching the log. Exit 1 and
+    name the first bad event of each problem if any.
 
-    With --case, only that case's. With --file, check an export instead (each event's hash and
-    link, recomputed). With --heads, also check a chain-heads file kept outside the system
-    (`tanggap audit heads`).
+    With --case, only that case's chain. With --file, check an export instead. With --heads, a
+    file of tree heads kept outside the system (`tanggap audit tree-head`, or the history from
+    /transparansi) or of chain heads (`tanggap audit heads`).
     """
+    import time
+
     from workflow.read import history
+    from workflow.store import merkle_log
 
     if export_file is not None:
         problems = history.verify_export(_load_json(export_file))
         _report(problems, "export verifies: every event matches its hash and its predecessor")
         return
     services = _services(ctx)
+    kept = _load_json(heads_file) if heads_file is not None else None
+    started = time.monotonic()
+    lines = []
     with services.reading() as session:
         case_id = None
         if case_number:
@@ -320,15 +335,45 @@ def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads
                 raise click.ClickException(f"no case {case_number}")
         problems = [str(b) for b in audit.verify(session, case_id)]
         chains = session.scalar(select(func.count(func.distinct(audit.CaseEvent.case_id))))
+        lines.append(f"audit chains intact ({chains if case_id is None else 1} case(s) checked)")
         if case_id is None:
             problems += [f"security log: seq {b.seq}" + (f" (event {b.event_id})" if b.event_id else "")
                          + f": {b.problem}" for b in security_log.verify(session)]
-            logged = security_log.count(session)
-        if heads_file is not None:
-            problems += history.verify_heads(session, _load_json(heads_file))
-    _report(problems, f"audit chains intact ({chains if case_id is None else 1} case(s) checked)"
-            + (f"; security log intact ({logged} events)" if case_id is None else "")
-            + ("; every recorded head is still there" if heads_file is not None else ""))
+            lines.append(f"security log intact ({security_log.count(session)} events)")
+            tree_heads, chain_heads = _kept_heads(kept)
+            if chain_heads is not None:
+                problems += history.verify_heads(session, chain_heads)
+                lines.append("every recorded chain head is still there")
+            report = merkle_log.verify(session, services.audit_keys, heads=tree_heads,
+                                       each_signature=each_signature)
+            problems += [str(p) for p in report.problems]
+            lines.append(f"log intact ({report.size} entries, {report.heads_checked} tree heads, "
+                         f"{report.signatures_checked} signatures checked one by one)")
+            if anchors:
+                anchored, anchor_problems = merkle_log.verify_anchors(session, services.settings.tsa)
+                problems += anchor_problems
+                lines.append(f"{anchored} tree heads timestamped and verified")
+            for note in report.notes:
+                click.echo(f"note: {note}", err=True)
+        elif kept is not None:
+            problems += history.verify_heads(session, kept)
+    elapsed = time.monotonic() - started
+    _report(problems, "; ".join(lines) + f" in {elapsed:.1f} s")
+
+
+def _kept_heads(document) -> tuple[list[dict], dict | None]:
+    """The tree heads, or the chain-heads document, of a --heads file."""
+    if document is None:
+        return [], None
+    if isinstance(document, dict) and document.get("format") == "tanggap-chain-heads/1":
+        return [], document
+    if isinstance(document, dict) and document.get("format") == "tanggap-tree-heads/1":
+        document = document.get("heads")
+    elif isinstance(document, dict):
+        document = [document.get("tree_head", document)]
+    if not isinstance(document, list) or not all(isinstance(h, dict) for h in document):
+        raise click.ClickException("--heads: not a file of tree heads or chain heads")
+    return document, None
 
 
 def _load_json(stream):
@@ -368,6 +413,93 @@ def audit_heads(ctx: click.Context, output) -> None:
     json.dump(document, output, indent=1)
     output.write("\n")
     click.echo(f"{len(document['heads'])} chain heads, digest {document['digest']}", err=True)
+
+
+@audit_group.command("publish")
+@click.pass_context
+def audit_publish(ctx: click.Context) -> None:
+    """Move every pending event into the log now and sign (and timestamp) a tree head."""
+    from workflow.store.merkle_log import LogKeeper
+
+    keeper = LogKeeper(_services(ctx))
+    taken = keeper.run_once(publish=True)
+    head = keeper.last_head
+    click.echo(f"{taken.logged} events logged ({taken.backfilled} from before the log), "
+               f"{len(taken.rejected)} refused; tree head of {head.size} entries, root {head.root.hex()}, "
+               + (f"timestamped {head.tsa_time.isoformat()}" if head.tsa_token
+                  else f"not timestamped: {head.tsa_error}" if head.tsa_error else "not timestamped (no TSA set)"))
+    for problem in taken.rejected:
+        click.echo(f"refused: {problem}", err=True)
+
+
+@audit_group.command("tree-head")
+@click.option("--output", type=click.File("w"), default="-", show_default=True)
+@click.pass_context
+def audit_tree_head(ctx: click.Context, output) -> None:
+    """Write the latest signed tree head (JSON). Keep it outside the system: `tanggap audit
+    verify --heads FILE` later proves the log still holds everything it covered."""
+    from workflow.store import merkle_log
+
+    with _services(ctx).reading() as session:
+        head = merkle_log.latest_head(session)
+        if head is None:
+            raise click.ClickException("no tree head yet: run `tanggap audit publish`")
+        document = {"format": "tanggap-tree-head/1", **merkle_log.head_document(head)}
+    json.dump(document, output, indent=1)
+    output.write("\n")
+
+
+@audit_group.command("keygen")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
+              help="the new key's file (PEM, made readable by its owner only)")
+def audit_keygen(output: Path) -> None:
+    """Make a new Ed25519 audit key. Give the file to every host (TANGGAP_AUDIT_KEY_FILE); add
+    the old key's public half to TANGGAP_AUDIT_PUBLIC_KEYS so what it signed still verifies."""
+    import os
+
+    from workflow import signing
+
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{output} exists: choose a new file") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(signing.generate_pem())
+    keys = signing.AuditKeys.from_pem(output.read_text())
+    click.echo(f"key {keys.key_id} written to {output}")
+
+
+@audit_group.command("public-key")
+@click.pass_context
+def audit_public_key(ctx: click.Context) -> None:
+    """Print the public keys audit signatures are checked with (PEM), the signing key's first."""
+    click.echo(_services(ctx).audit_keys.public_pems(), nl=False)
+
+
+@main.group("log")
+def log_group() -> None:
+    """The audit log's worker: signed events into the Merkle log, signed tree heads."""
+
+
+@log_group.command("run")
+@click.option("--once", is_flag=True, help="one round, then exit")
+@click.option("--interval", type=float, help="seconds between rounds (default TANGGAP_LOG_INTERVAL, 300)")
+@click.option("--batch", default=2000, show_default=True, help="events logged per transaction")
+@click.pass_context
+def log_run(ctx: click.Context, once: bool, interval: float | None, batch: int) -> None:
+    """Move signed events into the log and sign a tree head when it grew. Several may run: they
+    take turns on the log's state row."""
+    from workflow.store.merkle_log import LogKeeper
+
+    configure_logging()
+    services = _services(ctx)
+    keeper = LogKeeper(services, batch=batch)
+    if once:
+        taken = keeper.run_once()
+        click.echo(f"{taken.logged} events logged, {len(taken.rejected)} refused; the log holds {taken.size}")
+        return
+    every = interval if interval is not None else services.settings.log_interval
+    _until_stopped(keeper.run_forever, every, f"log: a tree head every {every:g} s when events came")
 
 
 @main.group()

@@ -36,7 +36,7 @@ MAIL_OFFERED = {"TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": "9", "TAN
 CASE_TABLES = ("case_events", "escalations", "work_items", "timers", "case_states", "attachments", "notes",
                "outbox", "subscriptions", "incidents", "cases", "reports", "process_specs", "memberships", "users",
                "api_credentials", "sla_daily", "rate_counters", "key_checks", "security_events",
-               "migration_refusals", "process_migrations")
+               "migration_refusals", "process_migrations", "log_pending", "log_entries", "log_nodes", "tree_heads")
 
 
 def _prepare(url: str) -> None:
@@ -100,7 +100,7 @@ def _reference_tables() -> list:
     """The tables a test does not empty (the city's seed data, settings), parents first."""
     from workflow.store.models import Base
 
-    return [t for t in Base.metadata.sorted_tables if t.name not in CASE_TABLES and t.name != "security_chain"]
+    return [t for t in Base.metadata.sorted_tables if t.name not in CASE_TABLES and t.name not in ("security_chain", "log_state")]
 
 
 def _restore_reference(engine, url: str) -> None:
@@ -147,6 +147,7 @@ def _truncate_pg(url: str) -> None:
             conn.exec_driver_sql(f"DELETE FROM {table}")
         conn.exec_driver_sql("SELECT " + ", ".join(f"setval('{s}', 1, false)" for s in sequences))
         conn.exec_driver_sql(f"UPDATE security_chain SET seq = 0, hash = '{'0' * 64}'")
+        conn.exec_driver_sql("UPDATE log_state SET size = 0, frontier = '', legacy_pending_max = 0, rejected = 0")
 
 
 @pytest.fixture

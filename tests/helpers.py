@@ -144,27 +144,35 @@ class World(Scenario):
         return json.loads(event.data)
 
 
+GUARDED = ("case_events", "security_events", "log_entries", "log_nodes", "tree_heads")
+
+
+@contextmanager
+def insider(engine):
+    """A connection as an insider with the database's owner rights has it: the append-only
+    triggers and foreign keys off (dropped on SQLite, replica mode on PostgreSQL)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # before BEGIN
+            for table in GUARDED:
+                for verb in ("update", "delete"):
+                    conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+        else:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield conn
+        conn.commit()
+        if engine.dialect.name == "sqlite":
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+
+
 def tamper(engine, sql: str) -> None:
     """What an insider with database rights could do: switch the append-only guard off, then
     run ``sql`` on the audit trail."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER case_events_no_update")
-            conn.exec_driver_sql("DROP TRIGGER case_events_no_delete")
-        else:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    with insider(engine) as conn:
         conn.execute(text(sql))
 
 
-def tamper_security(engine, sql: str) -> None:
-    """As :func:`tamper`, on the security log."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER security_events_no_update")
-            conn.exec_driver_sql("DROP TRIGGER security_events_no_delete")
-        else:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        conn.execute(text(sql))
+tamper_security = tamper  # the same guard covers the security log
 
 
 def verify_cli(settings):

@@ -81,10 +81,11 @@ def test_every_event_lengthens_the_chain_the_case_records(world, routed):
 def test_postgresql_refuses_truncate_of_the_audit_trail(world, routed):
     if world.services.engine.dialect.name != "postgresql":
         pytest.skip("TRUNCATE is guarded by a PostgreSQL trigger")
-    with world.services.engine.connect() as conn:
-        with pytest.raises(DatabaseError, match="append-only"):
-            conn.exec_driver_sql("TRUNCATE case_events")
-        conn.rollback()
+    for table in ("case_events", "log_entries", "tree_heads"):  # CASCADE: past the foreign keys to the trigger
+        with world.services.engine.connect() as conn:
+            with pytest.raises(DatabaseError, match=f"{table} is append-only"):
+                conn.exec_driver_sql(f"TRUNCATE {table} CASCADE")
+            conn.rollback()
     assert len(world.events(routed.case_id)) > 0
 
 

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workflow.signing import configured_key
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -91,6 +93,35 @@ def _gateway(env: dict[str, str], name: str, sender: str) -> "Gateway | None":
 
 
 @dataclass(frozen=True)
+class TsaSettings:
+    """The RFC 3161 Time-Stamp Authority that anchors the audit log's tree heads
+    (``TANGGAP_TSA_URL``; ``TANGGAP_TSA_CA_FILE``: the PEM certificate(s) its tokens must chain to)."""
+
+    url: str
+    ca_file: Path | None = None
+    timeout: float = 10.0
+
+
+def _tsa(env: dict[str, str]) -> "TsaSettings | None":
+    url = env.get("TANGGAP_TSA_URL")
+    if not url:
+        return None
+    ca_file = env.get("TANGGAP_TSA_CA_FILE")
+    return TsaSettings(url=url, ca_file=Path(ca_file) if ca_file else None,
+                       timeout=float(env.get("TANGGAP_TSA_TIMEOUT", 10)))
+
+
+def _audit_public_keys(env: dict[str, str]) -> str:
+    path = env.get("TANGGAP_AUDIT_PUBLIC_KEYS")
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"TANGGAP_AUDIT_PUBLIC_KEYS: cannot read {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     """E-mail delivery (``TANGGAP_SMTP_*``); without a host, e-mail is not offered."""
 
@@ -119,6 +150,10 @@ class Settings:
     ``public_url``: where citizens reach the app; the links in notices start with it.
     ``smtp``: the e-mail channel, or None when no SMTP host is configured.
     ``whatsapp``, ``sms``: the HTTP gateways of those channels, or None.
+    ``audit_key``: PEM of the Ed25519 key audit events and tree heads are signed with
+    (``workflow.signing``); ``audit_public_keys``: PEM of retired keys whose signatures still count.
+    ``tsa``: the time-stamp authority tree heads are anchored with, or None (anchoring off).
+    ``log_interval``: seconds between the worker's signed tree heads.
     ``escalation_mail``: how supervisors are e-mailed when a case is escalated to them:
     ``immediate`` (a message per escalation), ``hourly`` (one digest per supervisor at the top of
     each hour) or ``off`` (the escalation view only).
@@ -139,6 +174,10 @@ class Settings:
     whatsapp: Gateway | None = None
     sms: Gateway | None = None
     escalation_mail: str = "immediate"  # immediate | hourly | off
+    audit_key: str = field(repr=False, default="")
+    audit_public_keys: str = ""
+    tsa: TsaSettings | None = None
+    log_interval: float = 300.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -165,6 +204,10 @@ class Settings:
             whatsapp=_gateway(env, "WHATSAPP", "tanggap_"),
             sms=_gateway(env, "SMS", "Tanggap"),
             escalation_mail=_escalation_mail(env.get("TANGGAP_ESCALATION_MAIL", "immediate")),
+            audit_key=configured_key(env, instance),
+            audit_public_keys=_audit_public_keys(env),
+            tsa=_tsa(env),
+            log_interval=float(env.get("TANGGAP_LOG_INTERVAL", 300)),
         )
         values.update(overrides)
         return cls(**values)

@@ -16,6 +16,7 @@ from workflow.engine.definition import ProcessDefinition, load_definition
 from workflow.engine.runtime import ProcessEngine
 from workflow.engine.sla import SlaCalendar
 from workflow.passwords import Passwords
+from workflow.signing import AuditKeys
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import make_engine, make_session_factory
 from workflow.store.reference import city_zone
@@ -49,6 +50,7 @@ class Services:
     storage: AttachmentStore
     tracking: TrackingCodes
     city_zone: Callable[[], ZoneInfo]
+    audit_keys: AuditKeys
     passwords: Passwords = field(default_factory=Passwords)
 
     @property
@@ -94,7 +96,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     definition = definition or load_definition(settings.bpmn_dir)
-    sessions = make_session_factory(engine)
+    audit_keys = AuditKeys.from_pem(settings.audit_key, settings.audit_public_keys)
+    sessions = make_session_factory(engine, audit_keys)
     zone = CityZone(sessions)
     sla_calendar = calendar(sessions, zone) if calendar else None
     return Services(
@@ -102,4 +105,4 @@ def build_services(settings: Settings, *, clock: Clock | None = None,
         versions=ProcessVersions(definition, lambda d: ProcessEngine(d, clock, sla_calendar)),
         storage=AttachmentStore(settings.upload_dir, settings.max_upload_bytes),
         tracking=TrackingCodes(settings.tracking_key), city_zone=zone,
-        passwords=passwords or Passwords())
+        audit_keys=audit_keys, passwords=passwords or Passwords())

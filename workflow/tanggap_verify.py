@@ -239,6 +239,11 @@ class Frontier:
         self._stack.append(h)
         return completed
 
+    @property
+    def roots(self) -> list[bytes]:
+        """The subtree roots, largest first (what :meth:`of` and the constructor take)."""
+        return list(self._stack)
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT

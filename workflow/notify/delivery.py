@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
 
 from workflow.access import Actor
 from workflow.notify import notices
@@ -58,6 +57,7 @@ from workflow.notify.render import (
 from workflow.read.settings import notice_texts
 from workflow.rounds import run_rounds
 from workflow.services import Services
+from workflow.store.db import make_session_factory
 from workflow.store.models import Agency, Case, Category, Incident, OutboxMessage, Subscription
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
@@ -170,7 +170,7 @@ class Deliverer:
         with self.services.engine.connect() as conn:
             conn.exec_driver_sql("SET synchronous_commit = off")
             conn.commit()
-            self._marks = dataclasses.replace(self.services, sessions=sessionmaker(bind=conn, expire_on_commit=False))
+            self._marks = dataclasses.replace(self.services, sessions=make_session_factory(conn, self.services.audit_keys))
             try:
                 yield
             finally:

@@ -19,7 +19,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from workflow import tanggap_verify as tv
-from workflow.store.models import Case, CaseEvent
+from workflow.store.db import AUDIT_KEYS
+from workflow.store.models import Case, CaseEvent, LogPending
 from workflow.store.types import utc_iso
 from workflow.vocabulary import ASIDE_ACTIONS
 
@@ -60,6 +61,21 @@ def row_payload(row: CaseEvent | dict) -> dict:
 compute_hash = tv.chain_hash
 
 
+def case_leaf(payload: dict, hash_: str) -> bytes:
+    """The Merkle log's leaf of a case event (``tanggap_verify.leaf``), from its hashed fields."""
+    return tv.leaf(tv.CASE, case_id=payload["case_id"], seq=payload["seq"], hash=hash_,
+                   action=payload["action"], occurred_at=payload["occurred_at"])
+
+
+def sign_leaf(session: Session, leaf: bytes) -> tuple[str, bytes]:
+    """Sign an event's leaf with the audit key the session was made with (``store.db``): in the
+    event's own transaction, so an event inserted by anyone without the key stays unsigned."""
+    keys = session.info.get(AUDIT_KEYS)
+    if keys is None:
+        raise RuntimeError("this session has no audit key: make sessions with store.db.make_session_factory")
+    return keys.key_id, keys.sign(tv.event_message(leaf))
+
+
 @dataclass(frozen=True)
 class ActorRef:
     """Who acted, as written into the trail."""
@@ -95,8 +111,11 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
         actor_name=actor.name, actor_role=actor.role, action=action, task_name=task_name,
         from_agency=from_agency, to_agency=to_agency, from_task=from_task, to_task=to_task,
         reason=reason, data=canonical_json(data or {}), prev_hash=prev_hash)
-    event.hash = compute_hash(prev_hash, row_payload(event))
+    payload = row_payload(event)
+    event.hash = compute_hash(prev_hash, payload)
     session.add(event)
+    key_id, signature = sign_leaf(session, case_leaf(payload, event.hash))
+    session.add(LogPending(case_event=event, key_id=key_id, signature=signature))
     heads[case_id] = (seq, event.hash)
     case = session.get(Case, case_id)  # already loaded and locked by the caller
     case.event_count = seq
@@ -114,7 +133,8 @@ def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str
        transaction's lock computes from the row as that transaction left it, so the length is
        the latest (SQLite's write transaction serializes anyway).
     2. The head's hash, read after the lock (a new snapshot under READ COMMITTED).
-    3. The insert, hashed like every event (:func:`compute_hash`).
+    3. The insert, hashed and signed like every event (:func:`compute_hash`, :func:`sign_leaf`),
+       and its row of ``log_pending``.
 
     The ORM objects of the session are not told; the session's remembered chain head is dropped
     so that a later :func:`append` in it reads the new one. Only the actions of
@@ -133,8 +153,11 @@ def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str
               "actor_name": actor.name, "actor_role": actor.role, "action": action, "task_name": None,
               "from_agency": None, "to_agency": None, "from_task": None, "to_task": None, "reason": None,
               "data": canonical_json(data or {}), "prev_hash": prev_hash}
-    values["hash"] = compute_hash(prev_hash, row_payload(values))
-    conn.execute(insert(events).values(values))
+    payload = row_payload(values)
+    values["hash"] = compute_hash(prev_hash, payload)
+    key_id, signature = sign_leaf(session, case_leaf(payload, values["hash"]))
+    event_id = conn.execute(insert(events).values(values).returning(events.c.id)).scalar_one()
+    conn.execute(insert(LogPending.__table__).values(case_event_id=event_id, key_id=key_id, signature=signature))
     session.info.get("audit_heads", {}).pop(case_id, None)
 
 

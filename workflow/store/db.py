@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,5 +48,10 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+AUDIT_KEYS = "audit_keys"
+
+
+def make_session_factory(engine: Engine | Connection, audit_keys=None) -> sessionmaker[Session]:
+    """Sessions of the app. ``audit_keys`` (``workflow.signing.AuditKeys``) travels in every
+    session's ``info``: appending an audit event signs it (``workflow.store.audit``)."""
+    return sessionmaker(engine, expire_on_commit=False, info={AUDIT_KEYS: audit_keys} if audit_keys else {})

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -702,3 +703,82 @@ class MigrationRefusal(Base):
     migration_id: Mapped[int] = mapped_column(ForeignKey("process_migrations.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     reason: Mapped[str] = mapped_column(Text, comment="in the application's message form (workflow.messages)")
+
+
+_BIG = BigInteger().with_variant(Integer, "sqlite")
+
+
+class LogPending(Base):
+    """An audit event signed in its own transaction and not yet in the Merkle log: the log's
+    worker moves it there in commit order and removes this row (``workflow.store.merkle_log``).
+    A row without a signature is an event written before the log existed (migration 0023),
+    signed when the worker first takes it."""
+
+    __tablename__ = "log_pending"
+    id: Mapped[int] = mapped_column(_BIG, primary_key=True)
+    case_event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    security_event_id: Mapped[int | None] = mapped_column(ForeignKey("security_events.id"), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(16), comment="the signing key (NULL: written before the log)")
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary, comment="Ed25519 over the event's leaf")
+
+    case_event: Mapped[CaseEvent | None] = relationship()
+    security_event: Mapped[SecurityEvent | None] = relationship()
+
+
+class LogEntry(Base):
+    """One leaf of the append-only Merkle log (RFC 9162 hashing): every audit event, in the order
+    the log's worker took them. Append-only (triggers). ``case_id`` and ``seq`` are copied so that
+    an event deleted later is still named."""
+
+    __tablename__ = "log_entries"
+    idx: Mapped[int] = mapped_column(_BIG, primary_key=True, autoincrement=False, comment="0, 1, ... leaf index")
+    case_event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    security_event_id: Mapped[int | None] = mapped_column(ForeignKey("security_events.id"), unique=True)
+    case_id: Mapped[int | None] = mapped_column(Integer, comment="the case's chain (NULL: the security log)")
+    seq: Mapped[int] = mapped_column(_BIG, comment="the event's place in its chain")
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary, comment="sha256(0x00 || leaf)")
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[bytes] = mapped_column(LargeBinary, comment="Ed25519 over the event's leaf")
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False,
+                                             comment="written before the log existed, signed when it was added")
+    logged_at: Mapped[datetime]
+
+
+class LogNode(Base):
+    """Hashes of complete subtrees of the log at every fourth level (16, 256, 4096 ... leaves),
+    so that a proof reads at most 16 rows per step. Append-only (triggers)."""
+
+    __tablename__ = "log_nodes"
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(_BIG, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TreeHead(Base):
+    """A signed tree head: the log's size and root at a time, signed with the audit key and,
+    when a time-stamp authority is configured, anchored by its RFC 3161 token. Append-only."""
+
+    __tablename__ = "tree_heads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(_BIG, index=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    time: Mapped[str] = mapped_column(String(40), comment="UTC, ISO 8601, exactly as signed")
+    issued_at: Mapped[datetime] = mapped_column(index=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[bytes] = mapped_column(LargeBinary, comment="Ed25519 over tanggap_verify.head_message")
+    tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary, comment="RFC 3161 TimeStampToken (DER)")
+    tsa_time: Mapped[datetime | None] = mapped_column(comment="the time the authority certified")
+    tsa_error: Mapped[str | None] = mapped_column(Text, comment="why anchoring failed, if it did")
+
+
+class LogState(Base):
+    """The log's right edge (one row): its size and the roots of the complete subtrees it ends
+    in. The worker updates it first, which queues a second worker behind the first."""
+
+    __tablename__ = "log_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(_BIG, default=0)
+    frontier: Mapped[str] = mapped_column(Text, default="", comment="hex subtree roots, largest first")
+    legacy_pending_max: Mapped[int] = mapped_column(_BIG, default=0,
+                                                    comment="pending rows up to this id are events from before the log")
+    rejected: Mapped[int] = mapped_column(_BIG, default=0, comment="pending events refused (bad or no signature)")

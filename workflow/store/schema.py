@@ -43,9 +43,10 @@ def revision(url: str, message: str, autogenerate: bool = True) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
 
 
-APPEND_ONLY = ("case_events", "security_events")  # the app may add rows, never change or remove them
-# projections and counters the app removes; calendar days and template texts administrators remove
-DELETED_BY_THE_APP = ("timers", "rate_counters", "calendar_days", "notice_templates")
+APPEND_ONLY = ("case_events", "security_events", "log_entries", "log_nodes", "tree_heads")  # rows added, never changed
+# projections and counters the app removes; calendar days and template texts administrators remove;
+# signed events the log's worker has moved into the log
+DELETED_BY_THE_APP = ("timers", "rate_counters", "calendar_days", "notice_templates", "log_pending")
 
 
 def app_grants(role: str, database: str) -> list[str]:

@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from workflow.store.audit import GENESIS, canonical_json, compute_hash
-from workflow.store.models import SecurityChain, SecurityEvent
+from workflow import tanggap_verify as tv
+from workflow.store.audit import GENESIS, canonical_json, compute_hash, sign_leaf
+from workflow.store.models import LogPending, SecurityChain, SecurityEvent
 from workflow.store.types import utc_iso
 from workflow.vocabulary import SecurityAction
 
@@ -50,6 +51,12 @@ def payload(row: SecurityEvent | Mapping) -> dict:
     return values
 
 
+def security_leaf(values: Mapping, hash_: str) -> bytes:
+    """The Merkle log's leaf of a security event (``tanggap_verify.leaf``), from its hashed fields."""
+    return tv.leaf(tv.SECURITY, seq=values["seq"], hash=hash_, action=values["action"],
+                   occurred_at=values["occurred_at"])
+
+
 def record(session: Session, *, action: SecurityAction, who: Who, occurred_at: datetime,
            subject_user_id: int | None = None, subject: str | None = None,
            details: Mapping[str, Any] | None = None) -> SecurityEvent:
@@ -62,8 +69,11 @@ def record(session: Session, *, action: SecurityAction, who: Who, occurred_at: d
                           subject_user_id=subject_user_id, subject=subject[:200] if subject else None,
                           client_ip=(who.client_ip or None) and who.client_ip[:64],
                           details=canonical_json(dict(details or {})), prev_hash=head.hash)
-    event.hash = compute_hash(head.hash, payload(event))
+    values = payload(event)
+    event.hash = compute_hash(head.hash, values)
+    key_id, signature = sign_leaf(session, security_leaf(values, event.hash))
     session.add(event)
+    session.add(LogPending(security_event=event, key_id=key_id, signature=signature))
     session.flush()
     session.execute(update(SecurityChain).where(SecurityChain.id == 1).values(hash=event.hash))
     return event

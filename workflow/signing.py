@@ -1,0 +1,143 @@
+"""The audit key: the Ed25519 key every audit event and every tree head of the log is signed with.
+
+The database never holds it. It comes from ``TANGGAP_AUDIT_KEY_FILE`` (a PEM file, the
+production way: one file given to every host), or ``TANGGAP_AUDIT_KEY`` (the PEM itself), or,
+for the embedded default, ``<instance>/audit_key.pem`` made on first use (mode 0600).
+
+Rotation: make a new key (``tanggap audit keygen``), give it to every host, and add the old key's
+public half to the bundle ``TANGGAP_AUDIT_PUBLIC_KEYS`` names (a PEM file of public keys), so the
+events and heads it signed keep verifying. Trusted keys come from configuration only, never
+from the database (whoever could write there could add their own).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from workflow import tanggap_verify as tv
+
+KEY_FILE = "audit_key.pem"
+
+
+class AuditKeyError(ValueError):
+    """The configured audit key or public keys cannot be used (the message says why)."""
+
+
+def generate_pem() -> str:
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def public_pem(public_key: bytes) -> str:
+    return Ed25519PublicKey.from_public_bytes(public_key).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def instance_key(instance: Path) -> str:
+    """The embedded default: ``<instance>/audit_key.pem``, made whole and linked into place so
+    that workers starting together agree on one key (as ``config.instance_secret`` does)."""
+    path = Path(instance) / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(generate_pem())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text()
+
+
+def configured_key(env: dict[str, str], instance: Path) -> str:
+    """The PEM of the deployment's audit key (see the module's docstring for where from)."""
+    if env.get("TANGGAP_AUDIT_KEY_FILE"):
+        path = Path(env["TANGGAP_AUDIT_KEY_FILE"])
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise AuditKeyError(f"TANGGAP_AUDIT_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+    if env.get("TANGGAP_AUDIT_KEY"):
+        return env["TANGGAP_AUDIT_KEY"]
+    return instance_key(instance)
+
+
+def load_public_keys(pem: str) -> list[bytes]:
+    """The raw Ed25519 public keys of a PEM bundle (one or more ``PUBLIC KEY`` blocks)."""
+    keys, marker = [], "-----END PUBLIC KEY-----"
+    for block in pem.split(marker):
+        if "-----BEGIN PUBLIC KEY-----" not in block:
+            continue
+        try:
+            key = serialization.load_pem_public_key((block.strip() + "\n" + marker + "\n").encode())
+        except ValueError as exc:
+            raise AuditKeyError(f"not a PEM public key: {exc}") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise AuditKeyError("audit public keys must be Ed25519 keys")
+        keys.append(raw_public(key))
+    return keys
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """The signing key, and every public key whose signatures count (the signing key's own, and
+    the retired ones of the configured bundle), by key id."""
+
+    private: Ed25519PrivateKey = field(repr=False)
+    trusted: dict[str, bytes]
+
+    @classmethod
+    def from_pem(cls, private_pem: str, public_pems: str = "") -> AuditKeys:
+        try:
+            private = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise AuditKeyError(f"the audit key is not an unencrypted PEM private key: {exc}") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise AuditKeyError("the audit key must be an Ed25519 key (tanggap audit keygen makes one)")
+        own = raw_public(private.public_key())
+        trusted = {tv.key_id(k): k for k in load_public_keys(public_pems)} if public_pems else {}
+        trusted[tv.key_id(own)] = own
+        return cls(private, trusted)
+
+    @property
+    def public_key(self) -> bytes:
+        return raw_public(self.private.public_key())
+
+    @property
+    def key_id(self) -> str:
+        return tv.key_id(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return self.private.sign(message)
+
+    def verify(self, key_id: str | None, signature: bytes | None, message: bytes) -> bool | None:
+        """True or False; None when ``key_id`` is not a trusted key."""
+        public = self.trusted.get(key_id or "")
+        if public is None:
+            return None
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(signature or b"", message)
+        except InvalidSignature:
+            return False
+        return True
+
+    def public_pems(self) -> str:
+        """Every trusted public key as PEM, the signing key's first: what /transparansi publishes."""
+        own = self.key_id
+        order = [own] + sorted(k for k in self.trusted if k != own)
+        return "".join(public_pem(self.trusted[k]) for k in order)
