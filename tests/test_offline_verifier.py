@@ -134,6 +134,20 @@ def test_keys_and_signatures_that_are_no_curve_point_are_refused(verify):
         assert verify(public, bad + signature[32:], message) is False
 
 
+def test_pure_python_point_decoding_refuses_what_is_no_point():
+    # RFC 8032 5.1.3 in the pure-Python verifier: y >= p, no square root for x^2, or x = 0 with the
+    # sign bit set decode to nothing (a forged key or R would otherwise reach the group equation)
+    p = 2 ** 255 - 19
+    for y in (p, p + 1, 2 ** 255 - 1):
+        assert tv._point_decode(y.to_bytes(32, "little")) is None, y
+    for y in (2, 7, 8, 11):  # (y^2 - 1) / (d y^2 + 1) is no square
+        assert tv._point_decode(y.to_bytes(32, "little")) is None, y
+    assert tv._point_decode((1 | 1 << 255).to_bytes(32, "little")) is None
+    for name, v in RFC8032.items():
+        public = bytes.fromhex(v[1])
+        assert tv._point_encode(tv._point_decode(public)) == public, name
+
+
 @pytest.mark.parametrize("verify", VERIFIERS)
 def test_malformed_input_is_false_never_an_exception(verify):
     _, public, message, signature = (bytes.fromhex(h) for h in RFC8032["TEST 3"])
@@ -303,14 +317,14 @@ class Run:
 @pytest.fixture
 def run(verifier, tmp_path):
     """``run(mode, document_or_path, *args) -> Run``: the program on a document written elsewhere."""
-    def run(mode: tuple[str, ...], document: dict | str | Path, *args: str) -> Run:
+    def run(mode: tuple[str, ...], document: dict | str | Path, *args: str, env: dict | None = None) -> Run:
         if isinstance(document, dict):
             path = tmp_path / "bukti.json"
             path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
         else:
             path = document
         proc = subprocess.run([sys.executable, *mode, "tanggap_verify.py", str(path), *args], cwd=verifier,
-                              capture_output=True, timeout=60)
+                              capture_output=True, timeout=60, env=env)
         assert os.listdir(verifier) == ["tanggap_verify.py"]
         return Run(proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
     return run
@@ -346,6 +360,12 @@ def test_with_the_citys_keys_given_only_they_are_trusted(run, mode, engine, keys
     assert result.code == 0, result.out
     assert "Hanya kunci dari --key yang dipercaya" in result.out
     assert "ikut di dalam berkas ini sendiri" not in result.out
+
+
+def test_a_console_without_the_marks_gets_ascii(run):
+    result = run((), LOG.bundle(), env={**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"})
+    assert result.code == 0
+    assert "OK Tanda tangan tree head sah" in result.out and "Rantai peristiwa #1-#6 utuh" in result.out
 
 
 @pytest.mark.parametrize(("mode", "engine"), MODES)
@@ -529,6 +549,21 @@ def test_a_consistency_document(run, mode, engine, keys_file):
     del doc["public_keys"]
     assert run(mode, doc).code == 2
     assert run(mode, doc, "--key", str(keys_file)).code == 0
+
+
+@pytest.mark.parametrize(("mode", "engine"), MODES)
+def test_a_consistency_documents_two_timestamps(run, mode, engine, tmp_path):
+    doc = LOG.consistency(4, 10)
+    doc["from"]["timestamp_token"], doc["to"]["timestamp_token"] = b64(b"old token"), b64(b"new token")
+    result = run(mode, doc, "--token-out", str(tmp_path / "token.tsr"))
+    assert result.code == 0, result.out
+    assert (tmp_path / "token-lama.tsr").read_bytes() == b"old token"
+    assert (tmp_path / "token-baru.tsr").read_bytes() == b"new token"
+    for role, head in (("lama", doc["from"]), ("baru", doc["to"])):
+        imprint = tv.parse_tree_head(head).imprint()
+        assert f"Tree head {role} (" in result.out
+        token = tmp_path / f"token-{role}.tsr"
+        assert f"openssl ts -verify -digest {imprint} -in {token} -token_in" in result.out
 
 
 # -- the functions the app's tests call ----------------------------------------------------------

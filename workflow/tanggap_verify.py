@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check Tanggap's audit trail without Tanggap: one file, the Python standard library only.
+"""Check Tanggap's audit trail without Tanggap: one file, the Python standard library only
+(Python 3.9 or newer).
 
 Tanggap writes every audit event into a per-case hash chain and, in commit order, into one
 append-only Merkle log hashed as Certificate Transparency's (RFC 9162, section 2.1): a leaf
@@ -18,6 +19,9 @@ Usage (messages are in Indonesian, for the citizens who run it)::
 
     python3 tanggap_verify.py bukti.json [--key kunci-kota.pem ...] [--tsa-ca ca-tsa.pem]
                               [--token-out token.tsr] [--json]
+
+``--token-out FILE`` writes the head's RFC 3161 token (DER) to FILE, to check it by hand (for a
+consistency document FILE-lama and FILE-baru, the older and the newer head's).
 
 Exit status 0: the proof holds; 1: it does not (each failure is named: which event, by seq,
 action and time); 2: the input cannot be read (not JSON, unknown ``format``, unreadable key).
@@ -516,7 +520,7 @@ class Result:
     passed: list[str] = field(default_factory=list)
     lines: list[tuple[str, str]] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)
-    heads: list[tuple[str, TreeHead]] = field(default_factory=list)  # (label, head) with a timestamp to check
+    heads: list[tuple[str, TreeHead, str]] = field(default_factory=list)  # timestamped: (label, head, role)
     valid_text: str = ""  # the final line's text when nothing is wrong
 
     @property
@@ -659,7 +663,8 @@ def _trusted_keys(keys: Mapping[str, bytes], result: Result) -> dict[str, bytes]
     return dict(keys)
 
 
-def _check_head(head: TreeHead, keys: Mapping[str, bytes], result: Result, label: str) -> None:
+def _check_head(head: TreeHead, keys: Mapping[str, bytes], result: Result, label: str,
+                role: str = "") -> None:
     key = keys.get(head.key_id)
     if key is None:
         result.bad(f"Tanda tangan {label} dibuat dengan kunci {head.key_id}, yang tidak dikenal")
@@ -671,7 +676,7 @@ def _check_head(head: TreeHead, keys: Mapping[str, bytes], result: Result, label
     if head.size == 0 and head.root != EMPTY_ROOT:
         result.bad(f"{label[0].upper()}{label[1:]} berukuran 0 tetapi akarnya bukan akar log kosong")
     if head.timestamp_token is not None:
-        result.heads.append((label, head))
+        result.heads.append((label, head, role))
     else:
         result.note(f"{label[0].upper()}{label[1:]} tidak membawa stempel waktu RFC 3161.")
 
@@ -793,8 +798,8 @@ def check_consistency(doc: Any, keys: Mapping[str, bytes] | None = None) -> Resu
         result.bad(f"Berkas konsistensi tidak berbentuk yang benar: {error}")
         return result
     old_label, new_label = f"tree head lama ({old.describe()})", f"tree head baru ({new.describe()})"
-    _check_head(old, trusted, result, old_label)
-    _check_head(new, trusted, result, new_label)
+    _check_head(old, trusted, result, old_label, "lama")
+    _check_head(new, trusted, result, new_label, "baru")
     if old.size > new.size:
         result.bad(f"Tree head lama ({old.size} entri) lebih besar daripada tree head baru "
                    f"({new.size} entri)")
@@ -874,7 +879,7 @@ def check_timestamps(result: Result, ca_path: str | None, token_out: str = "toke
     ``result`` found one on. ``token_out`` is the ``--token-out`` the instructions name (``saved``:
     the tokens were written there already)."""
     token_paths = _token_paths(result, token_out)
-    for label, head in result.heads:
+    for label, head, _ in result.heads:
         name = f"{label[0].upper()}{label[1:]}"
         token_path = token_paths[label]
         how = " ".join(timestamp_command(head, token_path))
@@ -935,12 +940,10 @@ def _fail(message: str, as_json: bool) -> int:
 
 
 def _token_paths(result: Result, base: str) -> dict[str, str]:
-    """One file per timestamped head: ``base`` itself for one head, ``base`` with the head's size
-    before the extension for two."""
-    if len(result.heads) == 1:
-        return {result.heads[0][0]: base}
+    """One file per timestamped head: ``base`` itself for a bukti's head; for a consistency
+    document's two, ``base`` with ``-lama`` / ``-baru`` before the extension."""
     stem, dot, ext = base.rpartition(".") if "." in os.path.basename(base) else (base, "", "")
-    return {label: f"{stem}-{head.size}{dot}{ext}" for label, head in result.heads}
+    return {label: f"{stem}-{role}{dot}{ext}" if role else base for label, _, role in result.heads}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -975,7 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_out = args.token_out or "token.tsr"
     if args.token_out:
         token_paths = _token_paths(result, token_out)
-        for label, head in result.heads:
+        for label, head, _ in result.heads:
             try:
                 with open(token_paths[label], "wb") as f:
                     f.write(head.timestamp_token)
