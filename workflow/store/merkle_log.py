@@ -303,17 +303,6 @@ def _event_name(case_id: int | None, seq: int, event_id: int | None) -> str:
     return f"{chain}, seq {seq}" + (f" (event id {event_id})" if event_id is not None else "")
 
 
-def _ed25519_valid(public: bytes, signature: bytes, message: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def _check_signatures(trusted: dict[str, bytes], jobs: Sequence[tuple[int, str, str, bytes, bytes]]) -> list:
     """(idx, name, key_id, signature, message) → the failing ones as (idx, text): run in a worker
     process (Ed25519 verification is what verifying a large log mostly costs)."""
@@ -322,7 +311,7 @@ def _check_signatures(trusted: dict[str, bytes], jobs: Sequence[tuple[int, str, 
         public = trusted.get(key_id)
         if public is None:
             failed.append((idx, f"{name}: signed with a key that is not trusted ({key_id})"))
-        elif not _ed25519_valid(public, signature, message):
+        elif not tv.ed25519_verify(public, signature, message):
             failed.append((idx, f"{name}: its signature does not match (the event was inserted or changed "
                                 "without the audit key)"))
     return failed
