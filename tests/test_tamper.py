@@ -16,7 +16,7 @@ from tests import actions
 from tests.helpers import insider
 from workflow import tanggap_verify as tv
 from workflow.store import audit, merkle_log
-from workflow.store.models import CaseEvent
+from workflow.store.models import CaseEvent, LogEntry
 
 
 @pytest.fixture
@@ -114,27 +114,36 @@ def test_deleted_last_events(world, settings, trail):
 
 
 def test_deleted_last_events_and_their_log(world, settings, trail):
-    """Cutting the log short too (its last entries, nodes and heads) leaves the database
-    consistent; the head kept outside names where the log was cut."""
-    a, _, heads = trail
+    """Cutting the log short with the events (the last entries, the subtrees and heads that
+    cover them, the log's state) leaves the database consistent: only the head kept outside
+    shows it, and names where the log was cut."""
+    _, b, heads = trail
     with world.services.reading() as session:
-        last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == a).order_by(CaseEvent.seq.desc()).limit(1))
         size = merkle_log.latest_head(session).size
-        idx = session.execute(text("SELECT idx FROM log_entries WHERE case_event_id = :e"), {"e": last.id}).scalar()
+        last = session.execute(select(LogEntry.idx, LogEntry.case_event_id).order_by(LogEntry.idx.desc())
+                               .limit(2)).all()
+        assert all(e is not None for _, e in last)  # the two newest events are case events (of case b)
+        cut = last[-1].idx
+        kept = session.scalars(select(LogEntry.leaf_hash).where(LogEntry.idx < cut).order_by(LogEntry.idx)).all()
+    frontier = tv.Frontier()
+    for leaf_hash in kept:
+        frontier.add(leaf_hash)
     with insider(world.services.engine) as conn:
-        for sql in ("DELETE FROM log_entries WHERE idx >= :i", "DELETE FROM log_nodes",
-                    "DELETE FROM tree_heads", "DELETE FROM log_pending"):
-            conn.execute(text(sql), {"i": idx})
-        conn.execute(text("DELETE FROM case_events WHERE id IN (SELECT case_event_id FROM log_entries WHERE 1 = 0) "
-                          "OR id >= :e"), {"e": last.id})
-        conn.execute(text("DELETE FROM security_events WHERE id IN (SELECT security_event_id FROM log_entries "
-                          "WHERE 1 = 0)"))
-        for case_id in (a, trail[1]):
-            rehash(conn, case_id)
-        conn.execute(text("UPDATE log_state SET size = :i"), {"i": idx})
+        conn.execute(text("DELETE FROM log_entries WHERE idx >= :i"), {"i": cut})
+        conn.execute(text("DELETE FROM tree_heads"))
+        for level, index in conn.execute(text("SELECT level, idx FROM log_nodes")).all():
+            if (index + 1) << level > cut:
+                conn.execute(text("DELETE FROM log_nodes WHERE level = :l AND idx = :i"), {"l": level, "i": index})
+        for _, event_id in last:
+            conn.execute(text("DELETE FROM case_events WHERE id = :e"), {"e": event_id})
+        rehash(conn, b)
+        conn.execute(text("UPDATE log_state SET size = :s, frontier = :f"),
+                     {"s": cut, "f": "".join(h.hex() for h in frontier.roots)})
+    assert world.chain_breaks() == []
+    assert verify(settings).exit_code == 0  # without the kept head, nothing shows
     lines = broken(settings, heads)
-    assert any(f"covers {size} entries, the log holds only {idx}: entries {idx} to {size - 1} were removed" in line
-               for line in lines), lines
+    assert lines == [f"kept tree head 1 ({json.loads(heads.read_text())['time']}, size {size}) covers {size} "
+                     f"entries, the log holds only {cut}: entries {cut} to {size - 1} were removed"], lines
 
 
 def test_deleted_case(world, settings, trail):

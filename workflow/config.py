@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.signing import configured_key
+from workflow.signing import KEY_FILE, generate_pem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,10 +22,11 @@ def _default_bpmn_dir() -> Path:
     return Path(next(iter(bpmn.__path__)))
 
 
-def instance_secret(instance: Path, name: str, value: str | None = None) -> str:
-    """A deployment secret: ``value`` (from the environment) when given, else a random one kept
-    in ``<instance>/<name>`` (mode 0600, created on first use, never in the repository). Every
-    host of a deployment must be given the same value."""
+def instance_secret(instance: Path, name: str, value: str | None = None,
+                    make: Callable[[], str] = lambda: secrets.token_hex(32)) -> str:
+    """A deployment secret: ``value`` (from the environment) when given, else one ``make``
+    made (random hex), kept in ``<instance>/<name>`` (mode 0600, created on first use, never in
+    the repository). Every host of a deployment must be given the same value."""
     if value:
         return value
     path = Path(instance) / name
@@ -36,7 +38,7 @@ def instance_secret(instance: Path, name: str, value: str | None = None) -> str:
         draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+            f.write(make())
         try:
             os.link(draft, path)
         except FileExistsError:  # another worker made it first: use theirs
@@ -109,6 +111,18 @@ def _tsa(env: dict[str, str]) -> "TsaSettings | None":
     ca_file = env.get("TANGGAP_TSA_CA_FILE")
     return TsaSettings(url=url, ca_file=Path(ca_file) if ca_file else None,
                        timeout=float(env.get("TANGGAP_TSA_TIMEOUT", 10)))
+
+
+def _audit_key(env: dict[str, str], instance: Path) -> str:
+    """The PEM of the audit key (``workflow.signing``): ``TANGGAP_AUDIT_KEY_FILE``, else
+    ``TANGGAP_AUDIT_KEY``, else one made in ``<instance>/audit_key.pem`` (the embedded default)."""
+    path = env.get("TANGGAP_AUDIT_KEY_FILE")
+    if path:
+        try:
+            return Path(path).read_text()
+        except OSError as exc:
+            raise ValueError(f"TANGGAP_AUDIT_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+    return instance_secret(instance, KEY_FILE, env.get("TANGGAP_AUDIT_KEY"), make=generate_pem)
 
 
 def _audit_public_keys(env: dict[str, str]) -> str:
@@ -204,7 +218,7 @@ class Settings:
             whatsapp=_gateway(env, "WHATSAPP", "tanggap_"),
             sms=_gateway(env, "SMS", "Tanggap"),
             escalation_mail=_escalation_mail(env.get("TANGGAP_ESCALATION_MAIL", "immediate")),
-            audit_key=configured_key(env, instance),
+            audit_key=_audit_key(env, instance),
             audit_public_keys=_audit_public_keys(env),
             tsa=_tsa(env),
             log_interval=float(env.get("TANGGAP_LOG_INTERVAL", 300)),

@@ -2,7 +2,8 @@
 
 The database never holds it. It comes from ``TANGGAP_AUDIT_KEY_FILE`` (a PEM file, the
 production way: one file given to every host), or ``TANGGAP_AUDIT_KEY`` (the PEM itself), or,
-for the embedded default, ``<instance>/audit_key.pem`` made on first use (mode 0600).
+for the embedded default, ``<instance>/audit_key.pem`` made on first use (mode 0600), as
+``workflow.config`` reads it.
 
 Rotation: make a new key (``tanggap audit keygen``), give it to every host, and add the old key's
 public half to the bundle ``TANGGAP_AUDIT_PUBLIC_KEYS`` names (a PEM file of public keys), so the
@@ -12,10 +13,7 @@ from the database (whoever could write there could add their own).
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -43,38 +41,6 @@ def public_pem(public_key: bytes) -> str:
 
 def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def instance_key(instance: Path) -> str:
-    """The embedded default: ``<instance>/audit_key.pem``, made whole and linked into place so
-    that workers starting together agree on one key (as ``config.instance_secret`` does)."""
-    path = Path(instance) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(generate_pem())
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text()
-
-
-def configured_key(env: dict[str, str], instance: Path) -> str:
-    """The PEM of the deployment's audit key (see the module's docstring for where from)."""
-    if env.get("TANGGAP_AUDIT_KEY_FILE"):
-        path = Path(env["TANGGAP_AUDIT_KEY_FILE"])
-        try:
-            return path.read_text()
-        except OSError as exc:
-            raise AuditKeyError(f"TANGGAP_AUDIT_KEY_FILE: cannot read {path}: {exc.strerror}") from None
-    if env.get("TANGGAP_AUDIT_KEY"):
-        return env["TANGGAP_AUDIT_KEY"]
-    return instance_key(instance)
 
 
 def load_public_keys(pem: str) -> list[bytes]:
