@@ -1122,6 +1122,7 @@ PAGES: dict[str, tuple[Visit, ...]] = {
         Visit("/berhenti/{stop_token}"), Visit("/peta"), Visit("/peta?start=kemarin", 400),
         Visit("/login"), Visit("/login", 400, submit="main form button[type=submit]"),
         Visit("/tidak-ada", 404),
+        Visit("/transparansi"), Visit("/transparansi?page=9"), Visit("/transparansi?page=0", 400),
     ),
     "triage": (
         Visit("/inbox"), Visit("/inbox?tab=unassigned"), Visit("/tasks/{triage_task}"),
@@ -1295,6 +1296,8 @@ def a11y_site(tmp_path_factory, sqlite_template, definition):
     with pytest.raises(ProcessError), services.uow() as uow:
         commands.submit_report(uow, commands.ReportInput(category="banjir", description="Air setinggi lutut.",
                                                          lat=-5.156, lon=119.405, area="mariso"))
+    from workflow.store import merkle_log
+    merkle_log.LogKeeper(services).run_once(publish=True)  # /transparansi: a signed tree head and its history
     with services.reading() as session:  # the catalogue's administration pages
         from workflow.store.models import Area, ResponseTemplate
         ids["attributes_category"] = session.scalar(select(Category.id).where(Category.code == "lampu-rambu"))

@@ -252,6 +252,13 @@ EXPECTED = {
     "POST default_text": dict(anonymous=302, triage=403, coordinator_own=403, coordinator_foreign=403,
                               qr_foreign=403, supervisor_own=403, supervisor_foreign=403,
                               supervisor_city=403, auditor=403, admin=409),
+    # the audit log's public side (/transparansi) and a report's Bukti riwayat: no login, the same for all
+    "GET transparency": dict(anonymous=200, triage=200, coordinator_own=200, coordinator_foreign=200,
+                             qr_foreign=200, supervisor_own=200, supervisor_foreign=200,
+                             supervisor_city=200, auditor=200, admin=200),
+    "GET proof": dict(anonymous=200, triage=200, coordinator_own=200, coordinator_foreign=200,
+                      qr_foreign=200, supervisor_own=200, supervisor_foreign=200,
+                      supervisor_city=200, auditor=200, admin=200),
 }
 
 
@@ -333,6 +340,7 @@ def test_access(world, app, role, kind):
         "GET notice_text": "/admin/notices/templates/id/case_closed",
         "POST notice_text": "/admin/notices/templates/id/case_closed",
         "POST default_text": "/admin/notices/templates/id/case_closed/default",
+        "GET transparency": "/transparansi", "GET proof": f"/lacak/{sub.tracking_code}/bukti-riwayat.json",
     }
     method, _ = kind.split(" ")
     if method == "GET":

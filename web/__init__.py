@@ -100,11 +100,13 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
         publicmap,
         security_log,
         tasks,
+        transparency,
     )
 
     for blueprint in (auth.bp, home.bp, public.bp, publicmap.bp, field.bp, field.worker, inbox.bp, tasks.bp, cases.bp,
                       escalations.bp, admin.bp, admin_people.bp, admin_catalogue.bp, admin_process.bp,
-                      admin_routing.bp, open311.bp, api.bp, audit.bp, dashboard.bp, security_log.bp, admin_keys.bp):
+                      admin_routing.bp, open311.bp, api.bp, audit.bp, dashboard.bp, security_log.bp, admin_keys.bp,
+                      transparency.bp, transparency.data):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin_settings.bp)
     boundary.install(app)

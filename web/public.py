@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -28,6 +30,7 @@ from workflow.commands.reports import NOT_TOLD
 from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.notify import notices
+from workflow.read import transparency
 from workflow.read.nearby import nearby_photo, open_nearby, supporters
 from workflow.read.options import report_options
 from workflow.read.public import public_photo, public_status
@@ -454,18 +457,42 @@ def _feedback_layout(form: Form) -> dict:
                        if f.name not in rating_names | {decision.name}]}
 
 
+def _unknown_code(code: str):
+    """What every page of a tracking code answers when no report has it (a 404: counted
+    against the lookup limit)."""
+    return render_template("public/track.html", form=TrackForm(data={"code": code}), not_found=True), 404
+
+
 def _status_page(code: str, form: Form, answer_form: AnswerForm, http_status: int):
     with services().reading() as session:
         try:
             view = public_status(session, services().tracking, services().definition, code)
         except NotFound:
-            return render_template("public/track.html", form=TrackForm(data={"code": code}),
-                                   not_found=True), 404
+            return _unknown_code(code)
     rating = services().definition.rating
     return render_template("public/status.html", s=view, form=form, feedback=_feedback_layout(form),
                            answer_form=answer_form, new=request.args.get("new"), status_text=STATUS_TEXT,
                            name=_name, milestone=milestone_text, now=services().clock.now(),
                            rating_top=rating.scale[-1] if rating else None), http_status
+
+
+@bp.get("/lacak/<code>/bukti-riwayat.json")
+@lookup_limit()
+def history_proof(code: str):
+    """The report's "Bukti riwayat": its events' actions, times, hashes, signatures and proofs
+    of inclusion in the audit log, for ``tanggap_verify`` (``workflow.read.transparency``). The
+    file names the case by its number, never by the tracking code."""
+    svc = services()
+    with svc.reading() as session:
+        try:
+            bundle = transparency.history_bundle(
+                session, svc.tracking, svc.audit_keys, code, now=svc.clock.now(),
+                source=svc.settings.public_url.rstrip("/") + url_for("transparency.index"))
+        except NotFound:
+            return _unknown_code(code)
+    return Response(json.dumps(bundle, ensure_ascii=False, indent=1), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="bukti-riwayat-{bundle["case_number"]}.json"',
+        "Cache-Control": "no-store"})
 
 
 @bp.get("/lacak/<code>/foto/<int:attachment_id>")
