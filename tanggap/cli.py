@@ -356,7 +356,11 @@ def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)
         elif kept is not None:
-            problems += history.verify_heads(session, kept)
+            tree_heads, chain_heads = _kept_heads(kept)
+            if chain_heads is None:
+                raise click.UsageError("--case checks a chain-heads file (tanggap audit heads); a tree head "
+                                       "is checked against the whole log: leave --case out")
+            problems += history.verify_heads(session, chain_heads)
     elapsed = time.monotonic() - started
     _report(problems, "; ".join(lines) + f" in {elapsed:.1f} s")
 
@@ -419,10 +423,13 @@ def audit_heads(ctx: click.Context, output) -> None:
 @click.pass_context
 def audit_publish(ctx: click.Context) -> None:
     """Move every pending event into the log now and sign (and timestamp) a tree head."""
-    from workflow.store.merkle_log import LogKeeper
+    from workflow.store.merkle_log import LogError, LogKeeper
 
     keeper = LogKeeper(_services(ctx))
-    taken = keeper.run_once(publish=True)
+    try:
+        taken = keeper.run_once(publish=True)
+    except LogError as exc:
+        raise click.ClickException(str(exc)) from None
     head = keeper.last_head
     click.echo(f"{taken.logged} events logged ({taken.backfilled} from before the log), "
                f"{len(taken.rejected)} refused; tree head of {head.size} entries, root {head.root.hex()}, "
@@ -484,18 +491,22 @@ def log_group() -> None:
 @log_group.command("run")
 @click.option("--once", is_flag=True, help="one round, then exit")
 @click.option("--interval", type=float, help="seconds between rounds (default TANGGAP_LOG_INTERVAL, 300)")
-@click.option("--batch", default=2000, show_default=True, help="events logged per transaction")
+@click.option("--batch", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="events logged per transaction")
 @click.pass_context
 def log_run(ctx: click.Context, once: bool, interval: float | None, batch: int) -> None:
     """Move signed events into the log and sign a tree head when it grew. Several may run: they
     take turns on the log's state row."""
-    from workflow.store.merkle_log import LogKeeper
+    from workflow.store.merkle_log import LogError, LogKeeper
 
     configure_logging()
     services = _services(ctx)
     keeper = LogKeeper(services, batch=batch)
     if once:
-        taken = keeper.run_once()
+        try:
+            taken = keeper.run_once()
+        except LogError as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"{taken.logged} events logged, {len(taken.rejected)} refused; the log holds {taken.size}")
         return
     every = interval if interval is not None else services.settings.log_interval

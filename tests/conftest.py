@@ -147,7 +147,8 @@ def _truncate_pg(url: str) -> None:
             conn.exec_driver_sql(f"DELETE FROM {table}")
         conn.exec_driver_sql("SELECT " + ", ".join(f"setval('{s}', 1, false)" for s in sequences))
         conn.exec_driver_sql(f"UPDATE security_chain SET seq = 0, hash = '{'0' * 64}'")
-        conn.exec_driver_sql("UPDATE log_state SET size = 0, frontier = '', legacy_pending_max = 0, rejected = 0")
+        conn.exec_driver_sql("UPDATE log_state SET size = 0, frontier = '', legacy_pending_max = 0, rejected = 0, "
+                             "backfill_closed = false")
 
 
 @pytest.fixture

@@ -61,10 +61,10 @@ def test_every_event_is_signed_in_its_own_transaction(world):
         for p in pending:
             if p.case_event_id:
                 e = p.case_event
-                leaf = audit.case_leaf(audit.row_payload(e), e.hash)
+                leaf = audit.case_leaf(audit.row_payload(e), e.prev_hash, e.hash)
             else:
                 e = p.security_event
-                leaf = security_log.security_leaf(security_log.payload(e), e.hash)
+                leaf = security_log.security_leaf(security_log.payload(e), e.prev_hash, e.hash)
             assert p.key_id == keys.key_id
             Ed25519PublicKey.from_public_bytes(keys.public_key).verify(p.signature, tv.event_message(leaf))
         assert any(p.security_event_id for p in pending)

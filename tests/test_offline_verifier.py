@@ -235,7 +235,7 @@ class Log:
             payload = {"case_id": case_id, "seq": seq, "action": action, "occurred_at": at,
                        "data": {"i": index}}
             h = tv.chain_hash(prev, payload)
-            fields = {"seq": seq, "hash": h, "action": action, "occurred_at": at}
+            fields = {"seq": seq, "prev_hash": prev, "hash": h, "action": action, "occurred_at": at}
             leaf = (tv.leaf(tv.CASE, case_id=case_id, **fields) if case_id is not None
                     else tv.leaf(tv.SECURITY, **fields))
             key = OLD_KEY if index < ROTATED_AT else CITY_KEY
@@ -341,7 +341,7 @@ def keys_file(tmp_path):
 def test_a_valid_bundle_holds(run, mode, engine):
     bundle = LOG.bundle()
     result = run(mode, bundle)
-    assert result.code == 0, result.out + result.err
+    assert result.code == tv.EXIT_UNPROVEN, result.out + result.err  # nothing wrong, not yet complete
     lines = result.out.splitlines()
     assert engine in lines[0]
     assert f"✓ Tanda tangan tree head sah (kunci {tv.key_id(raw(CITY_KEY))})" in lines
@@ -350,13 +350,23 @@ def test_a_valid_bundle_holds(run, mode, engine):
     assert f"… {label(bundle, 6)}: tanda tangan sah; belum masuk log, menunggu tree head berikutnya." in lines
     assert "✓ Rantai peristiwa #1–#6 utuh" in result.out
     assert "ikut di dalam berkas ini sendiri" in result.out and "/transparansi" in result.out  # a warning
-    assert lines[-1].startswith("BUKTI SAH: 6 peristiwa perkara TGP-2026-000012")
-    assert "5 tercatat di log" in lines[-1] and "1 belum masuk log" in lines[-1]
+    assert lines[-1].startswith("BELUM TERBUKTI PENUH: 6 peristiwa perkara TGP-2026-000012")
+    assert "5 tercatat di log" in lines[-1] and "1 peristiwa belum masuk tree head" in lines[-1]
+    assert "kunci publik diambil dari berkas itu sendiri" in lines[-1]
+
+
+@pytest.mark.parametrize(("mode", "engine"), MODES)
+def test_a_complete_bundle_with_the_citys_keys_is_proven(run, mode, engine, keys_file):
+    result = run(mode, LOG.bundle(size=len(PLAN)), "--key", str(keys_file))
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[-1].startswith("BUKTI SAH: 6 peristiwa perkara TGP-2026-000012")
+    pending = run(mode, LOG.bundle(), "--key", str(keys_file))  # the last event waits for a head
+    assert pending.code == tv.EXIT_UNPROVEN and "1 peristiwa belum masuk tree head" in pending.out
 
 
 @pytest.mark.parametrize(("mode", "engine"), MODES)
 def test_with_the_citys_keys_given_only_they_are_trusted(run, mode, engine, keys_file):
-    result = run(mode, LOG.bundle(), "--key", str(keys_file))
+    result = run(mode, LOG.bundle(size=len(PLAN)), "--key", str(keys_file))
     assert result.code == 0, result.out
     assert "Hanya kunci dari --key yang dipercaya" in result.out
     assert "ikut di dalam berkas ini sendiri" not in result.out
@@ -364,18 +374,19 @@ def test_with_the_citys_keys_given_only_they_are_trusted(run, mode, engine, keys
 
 def test_a_console_without_the_marks_gets_ascii(run):
     result = run((), LOG.bundle(), env={**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"})
-    assert result.code == 0
+    assert result.code == tv.EXIT_UNPROVEN
     assert "OK Tanda tangan tree head sah" in result.out and "Rantai peristiwa #1-#6 utuh" in result.out
 
 
 @pytest.mark.parametrize(("mode", "engine"), MODES)
 def test_json_output(run, mode, engine):
     result = run(mode, LOG.bundle(), "--json")
-    assert result.code == 0
+    assert result.code == tv.EXIT_UNPROVEN
     report = json.loads(result.out)
     assert report["ok"] is True and report["problems"] == [] and report["pending_seqs"] == [6]
+    assert report["proven"] is False and len(report["unproven"]) == 2
     assert report["ed25519"] == ("python" if mode else "cryptography")
-    assert report["summary"].startswith("BUKTI SAH")
+    assert report["summary"].startswith("BELUM TERBUKTI PENUH")
 
 
 def _change_action(b):
@@ -476,7 +487,8 @@ def test_a_head_signed_by_a_key_not_the_citys(run, mode, engine, keys_file):
     bundle["public_keys"].append({"key_id": tv.key_id(raw(ATTACKER)), "public_key": b64(raw(ATTACKER))})
     # with the keys it carries, the bundle is consistent: hence the warning to compare them
     alone = run(mode, bundle)
-    assert alone.code == 0 and "ikut di dalam berkas ini sendiri" in alone.out
+    assert alone.code == tv.EXIT_UNPROVEN and "ikut di dalam berkas ini sendiri" in alone.out
+    assert "BUKTI SAH" not in alone.out
     assert tv.key_id(raw(ATTACKER)) in alone.out
     trusted = run(mode, bundle, "--key", str(keys_file))
     assert trusted.code == 1
@@ -518,21 +530,21 @@ def test_a_timestamp_not_checked_is_said_with_the_command_to_check_it(run, mode,
     token = b"\x30\x03\x02\x01\x00"  # not a real token: without --tsa-ca it is not read at all
     bundle = LOG.bundle(token=token)
     result = run(mode, bundle)
-    assert result.code == 0, result.out
+    assert result.code == tv.EXIT_UNPROVEN, result.out
     head = tv.parse_tree_head(bundle["tree_head"])
     imprint = hashlib.sha256(tv.head_message(head.size, head.root, head.time)).hexdigest()
     assert "stempel waktu RFC 3161, tetapi stempel itu TIDAK diperiksa" in result.out
     assert f"openssl ts -verify -digest {imprint} -in token.tsr -token_in -CAfile" in result.out
     saved = tmp_path / "token.tsr"
     result = run(mode, bundle, "--token-out", str(saved))
-    assert result.code == 0 and saved.read_bytes() == token
+    assert result.code == tv.EXIT_UNPROVEN and saved.read_bytes() == token
     assert f"-in {saved} -token_in" in result.out
 
 
 @pytest.mark.parametrize(("mode", "engine"), MODES)
 def test_a_consistency_document(run, mode, engine, keys_file):
     doc = LOG.consistency(4, 10)
-    result = run(mode, doc)
+    result = run(mode, doc, "--key", str(keys_file))
     assert result.code == 0, result.out
     assert ("✓ Log pada 2026-11-23T02:00:00Z (10 entri) adalah kelanjutan log pada 2026-11-23T01:30:00Z "
             "(4 entri)") in result.out
@@ -556,7 +568,7 @@ def test_a_consistency_documents_two_timestamps(run, mode, engine, tmp_path):
     doc = LOG.consistency(4, 10)
     doc["from"]["timestamp_token"], doc["to"]["timestamp_token"] = b64(b"old token"), b64(b"new token")
     result = run(mode, doc, "--token-out", str(tmp_path / "token.tsr"))
-    assert result.code == 0, result.out
+    assert result.code == tv.EXIT_UNPROVEN, result.out  # its own keys only
     assert (tmp_path / "token-lama.tsr").read_bytes() == b"old token"
     assert (tmp_path / "token-baru.tsr").read_bytes() == b"new token"
     for role, head in (("lama", doc["from"]), ("baru", doc["to"])):
@@ -571,11 +583,11 @@ def test_a_consistency_documents_two_timestamps(run, mode, engine, tmp_path):
 def test_check_bundle_reports_problems_notes_and_pending_events():
     keys = {tv.key_id(raw(k)): raw(k) for k in (OLD_KEY, CITY_KEY)}
     result = tv.check_bundle(LOG.bundle(), keys)
-    assert result.ok and result.problems == [] and result.pending == [6]
+    assert result.ok and not result.proven and result.problems == [] and result.pending == [6]
     assert any("belum masuk log" in note for note in result.notes)
-    assert result.summary.startswith("BUKTI SAH: ")
+    assert result.summary.startswith("BELUM TERBUKTI PENUH: ")
     newer = tv.check_bundle(LOG.bundle(size=len(PLAN)), keys)
-    assert newer.ok and newer.pending == []
+    assert newer.proven and newer.pending == [] and newer.summary.startswith("BUKTI SAH: ")
     bundle = LOG.bundle()
     bundle["events"][0]["action"] = "case_closed"
     result = tv.check_bundle(bundle, keys)
@@ -649,10 +661,58 @@ def test_a_real_timestamp_is_checked_with_openssl(run, tsa):
     head = tv.parse_tree_head(LOG.bundle()["tree_head"])
     token = stamp(head.imprint())
     good = run(("-I", "-S"), LOG.bundle(token=token), "--tsa-ca", str(directory / "ca.pem"))
-    assert good.code == 0, good.out
+    assert good.code == tv.EXIT_UNPROVEN, good.out  # nothing wrong; the last event waits for a head
     assert "✓ Stempel waktu RFC 3161 tree head sah: TSA mencatat tree head ini pada" in good.out
     other_head = LOG.bundle(token=token, at="2026-11-23T02:05:00Z")  # the token of another head
     bad = run(("-I", "-S"), other_head, "--tsa-ca", str(directory / "ca.pem"))
     assert bad.code == 1
     assert ("✗ Stempel waktu RFC 3161 tree head TIDAK sah: Verification: FAILED; message imprint mismatch"
             in bad.out)
+
+
+# -- a proof that is not complete yet, and one whose order is wrong ---------------------------------
+
+def city_keys() -> dict[str, bytes]:
+    return {tv.key_id(raw(k)): raw(k) for k in (OLD_KEY, CITY_KEY)}
+
+
+def test_before_the_first_tree_head_signatures_hold_but_nothing_is_proven_in_the_log():
+    bundle = LOG.bundle()
+    bundle["tree_head"] = None
+    for event in bundle["events"]:
+        event["log_index"] = event["inclusion_proof"] = None
+    result = tv.check_bundle(bundle, city_keys())
+    assert result.ok and not result.proven and result.pending == [1, 2, 3, 4, 5, 6]
+    assert "belum menandatangani tree head" in result.summary
+    bundle["events"][2]["action"] = "case_closed"  # still checked: its signature no longer holds
+    assert not tv.check_bundle(bundle, city_keys()).ok
+
+
+def test_an_event_from_before_the_log_is_waiting_not_wrong():
+    bundle = LOG.bundle(size=len(PLAN))
+    last = bundle["events"][-1]
+    last.update(key_id=None, signature=None, log_index=None, inclusion_proof=None)
+    result = tv.check_bundle(bundle, city_keys())
+    assert result.ok and not result.proven and result.pending == [6]
+    assert "dicatat sebelum log ada" in result.summary
+    logged_unsigned = LOG.bundle(size=len(PLAN))
+    logged_unsigned["events"][0].update(key_id=None, signature=None)  # in the log without a signature
+    assert not tv.check_bundle(logged_unsigned, city_keys()).ok
+
+
+def test_the_previous_hash_is_signed_with_the_event():
+    bundle = LOG.bundle(size=len(PLAN))
+    bundle["events"][3]["prev_hash"] = "ab" * 32
+    result = tv.check_bundle(bundle, city_keys())
+    assert not result.ok
+    assert any(f"{label(bundle, 4)}: tanda tangan tidak sah" in p for p in result.problems)
+
+
+def test_events_entered_the_log_in_the_order_they_were_written():
+    bundle = LOG.bundle(size=len(PLAN))
+    events = bundle["events"]
+    # two events' log places swapped, each with its own (valid) inclusion proof: the order is wrong
+    events[1]["log_index"], events[2]["log_index"] = events[2]["log_index"], events[1]["log_index"]
+    events[1]["inclusion_proof"], events[2]["inclusion_proof"] = events[2]["inclusion_proof"], events[1]["inclusion_proof"]
+    result = tv.check_bundle(bundle, city_keys())
+    assert any("tidak sesudah peristiwa #2" in p for p in result.problems), result.problems

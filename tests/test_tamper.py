@@ -186,7 +186,7 @@ def test_rewritten_chain_and_log_entries(world, settings, trail):
         conn.execute(text("UPDATE case_events SET to_agency = 'DINSOS' WHERE case_id = :c AND seq = 3"), {"c": a})
         rehash(conn, a)
         for event in events(conn, a):
-            leaf = audit.case_leaf(audit.row_payload(event), event["hash"])
+            leaf = audit.case_leaf(audit.row_payload(event), event["prev_hash"], event["hash"])
             conn.execute(text("UPDATE log_entries SET leaf_hash = :h WHERE case_event_id = :e"),
                          {"h": tv.leaf_hash(leaf), "e": event["id"]})
     lines = broken(settings, heads, "--each-signature")

@@ -314,8 +314,8 @@ def _keys(bundle: dict) -> dict[str, bytes]:
 
 
 def _leaf(bundle: dict, event: dict) -> bytes:
-    return tv.leaf("case", case_id=bundle["case_id"], seq=event["seq"], hash=event["hash"],
-                   action=event["action"], occurred_at=event["occurred_at"])
+    return tv.leaf("case", case_id=bundle["case_id"], seq=event["seq"], prev_hash=event["prev_hash"],
+                   hash=event["hash"], action=event["action"], occurred_at=event["occurred_at"])
 
 
 def _take_without_a_head(world) -> None:

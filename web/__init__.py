@@ -64,7 +64,7 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     if proxies:  # the client's address from X-Forwarded-For, as set by that many proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.extensions["tanggap"] = services
-    _check_tracking_key(app, services)
+    _check_keys(app, services)
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -124,17 +124,20 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
     return app
 
 
-def _check_tracking_key(app: Flask, services: Services) -> None:
+def _check_keys(app: Flask, services: Services) -> None:
     """Refuse to serve with another tracking key than the database's (every citizen's code
-    would be unknown). Skipped, with a warning, when the database cannot be reached yet."""
+    would be unknown), or with an audit key the deployment's does not trust (its events would
+    wait for ever). Skipped, with a warning, when the database cannot be reached yet."""
     from sqlalchemy import inspect
     from sqlalchemy.exc import OperationalError
 
+    from workflow.store.merkle_log import check_audit_key
     from workflow.store.tracking import check_key
 
     try:
         with services.sessions() as session:
             if inspect(session.get_bind()).has_table("key_checks"):
                 check_key(session, services.tracking)
+                check_audit_key(session, services.audit_keys)
     except OperationalError as exc:
-        app.logger.warning("tracking key not checked, the database is unreachable: %s", exc)
+        app.logger.warning("tracking and audit keys not checked, the database is unreachable: %s", exc)

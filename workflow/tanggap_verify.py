@@ -23,8 +23,11 @@ Usage (messages are in Indonesian, for the citizens who run it)::
 ``--token-out FILE`` writes the head's RFC 3161 token (DER) to FILE, to check it by hand (for a
 consistency document FILE-lama and FILE-baru, the older and the newer head's).
 
-Exit status 0: the proof holds; 1: it does not (each failure is named: which event, by seq,
-action and time); 2: the input cannot be read (not JSON, unknown ``format``, unreadable key).
+Exit status 0: the proof holds (keys given with ``--key``, every event signed and under the
+tree head); 1: it does not (each failure is named: which event, by seq, action and time); 2: the
+input cannot be read (not JSON, unknown ``format``, unreadable key); 3: nothing is wrong but
+the proof is not complete yet (the keys came with the file, or events wait for the next tree
+head: the report says which).
 Ed25519 signatures are checked with the ``cryptography`` package when it is importable, else in
 pure Python (:data:`ED25519_IMPLEMENTATION` says which; the report's first line too).
 
@@ -55,7 +58,7 @@ A "Bukti riwayat" (one case's history, produced by the app) is JSON::
                  "hash": "<64 hex>",       # the event's chain hash (chain_hash)
                  "key_id": "<16 hex>",
                  "signature": "<base64 Ed25519 over event_message(leaf("case", case_id=...,
-                                seq=..., hash=..., action=..., occurred_at=...))>",
+                                seq=..., prev_hash=..., hash=..., action=..., occurred_at=...))>",
                  "log_index": 17 | null,   # the leaf's index in the log; null: not yet under
                                            # the head (signed, waits for the next one)
                  "inclusion_proof": ["<64 hex>", ...] | null}],   # RFC 9162 PATH(log_index, size)
@@ -101,6 +104,7 @@ GENESIS = "0" * 64  # the prev_hash of the first event of a chain
 EVENT_CONTEXT = b"tanggap-event/1\x00"  # what an event's signature is over: this, then the leaf
 HEAD_CONTEXT = b"tanggap-tree-head/1\x00"  # what a tree head's signature is over: this, then the head
 CASE, SECURITY = "case", "security"  # the two kinds of event in the log
+EXIT_UNPROVEN = 3  # the CLI's exit status when nothing is wrong but the proof is not complete
 
 
 # -- the event: canonical JSON, chain hash, leaf --------------------------------------------------
@@ -115,10 +119,13 @@ def chain_hash(prev_hash: str, payload: dict) -> str:
     return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
 
 
-def leaf(kind: str, *, seq: int, hash: str, action: str, occurred_at: str, case_id: int | None = None) -> bytes:
-    """The log's leaf for one event: which chain, where in it, its chain hash, and what happened
-    when (so a proof of the leaf alone shows the action and its time, not the event's content)."""
-    entry: dict[str, Any] = {"kind": kind, "seq": seq, "hash": hash, "action": action, "at": occurred_at}
+def leaf(kind: str, *, seq: int, prev_hash: str, hash: str, action: str, occurred_at: str,
+         case_id: int | None = None) -> bytes:
+    """The log's leaf for one event: which chain, where in it, the chain hash before it and its
+    own (so signed leaves chain to each other), and what happened when (so a proof of the leaf
+    alone shows the action and its time, not the event's content)."""
+    entry: dict[str, Any] = {"kind": kind, "seq": seq, "prev": prev_hash, "hash": hash, "action": action,
+                             "at": occurred_at}
     if kind == CASE:
         entry["case_id"] = case_id
     elif kind != SECURITY:
@@ -503,8 +510,8 @@ class Event:
     occurred_at: str
     prev_hash: str
     hash: str
-    key_id: str
-    signature: bytes
+    key_id: str | None  # None, with the signature: written before the log, not signed yet
+    signature: bytes | None
     log_index: int | None
     inclusion_proof: tuple[bytes, ...] | None
 
@@ -527,15 +534,24 @@ class Result:
     pending: list[int] = field(default_factory=list)
     heads: list[tuple[str, TreeHead, str]] = field(default_factory=list)  # timestamped: (label, head, role)
     valid_text: str = ""  # the final line's text when nothing is wrong
+    unproven: list[str] = field(default_factory=list)  # why nothing wrong is not yet proof enough
 
     @property
     def ok(self) -> bool:
+        """Nothing wrong was found."""
         return not self.problems
 
     @property
+    def proven(self) -> bool:
+        """Nothing wrong, with the city's keys given (``--key``), every event signed and in the log."""
+        return self.ok and not self.unproven
+
+    @property
     def summary(self) -> str:
-        if self.ok:
+        if self.proven:
             return f"BUKTI SAH: {self.valid_text}"
+        if self.ok:
+            return f"BELUM TERBUKTI PENUH: {self.valid_text} Yang kurang: {'; '.join(self.unproven)}."
         first = self.problems[0]
         others = len(self.problems) - 1
         more = f" (dan {others} masalah lain, lihat ✗ di atas)" if others else ""
@@ -554,7 +570,8 @@ class Result:
         self.lines.append((mark, text))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "kind": self.kind, "summary": self.summary, "problems": self.problems,
+        return {"ok": self.ok, "proven": self.proven, "unproven": self.unproven, "kind": self.kind,
+                "summary": self.summary, "problems": self.problems,
                 "notes": self.notes, "passed": self.passed, "pending_seqs": self.pending,
                 "ed25519": ED25519_IMPLEMENTATION,
                 "lines": [{"mark": mark, "text": text} for mark, text in self.lines]}
@@ -614,10 +631,14 @@ def parse_event(obj: Any, where: str) -> Event:
     proof = _get(obj, "inclusion_proof", where)
     if log_index is not None and proof is None:
         raise FormatError(f"{where}: ada 'log_index' tetapi tidak ada 'inclusion_proof'")
+    unsigned = _get(obj, "signature", where) is None and _get(obj, "key_id", where) is None
+    if unsigned and log_index is not None:
+        raise FormatError(f"{where}: tercatat di log tetapi tanpa tanda tangan")
     return Event(seq=_int(obj, "seq", where), action=_str(obj, "action", where),
                  occurred_at=_str(obj, "occurred_at", where), prev_hash=_str(obj, "prev_hash", where, _HEX32),
-                 hash=_str(obj, "hash", where, _HEX32), key_id=_str(obj, "key_id", where, _KEY_ID),
-                 signature=_base64(obj, "signature", where, 64), log_index=log_index,
+                 hash=_str(obj, "hash", where, _HEX32),
+                 key_id=None if unsigned else _str(obj, "key_id", where, _KEY_ID),
+                 signature=None if unsigned else _base64(obj, "signature", where, 64), log_index=log_index,
                  inclusion_proof=None if log_index is None else _hashes(proof, f"{where}: 'inclusion_proof'"))
 
 
@@ -656,6 +677,8 @@ def _bundle_keys(doc: dict, result: Result) -> dict[str, bytes]:
             result.bad(f"Kunci publik {stated} dalam berkas tidak cocok dengan key_id-nya ({key_id(raw)})")
             continue
         keys[stated] = raw
+    result.unproven.append("kunci publik diambil dari berkas itu sendiri (jalankan ulang dengan --key "
+                           "kunci-publik.pem dari halaman /transparansi kota)")
     result.note("Kunci publik yang dipakai ikut di dalam berkas ini sendiri, jadi belum membuktikan bahwa "
                 f"kunci itu milik kota. Bandingkan key_id ({', '.join(sorted(keys)) or '-'}) dengan yang "
                 "tercantum di halaman /transparansi kota, atau periksa ulang dengan --key kunci-kota.pem.",
@@ -698,17 +721,22 @@ def check_bundle(doc: Any, keys: Mapping[str, bytes] | None = None) -> Result:
             raise FormatError(f"format bukan {BUKTI_FORMAT}")
         case_id = _int(doc, "case_id", "bukti")
         number = doc["case_number"] if isinstance(doc.get("case_number"), str) else f"id {case_id}"
-        head = parse_tree_head(_get(doc, "tree_head", "bukti"))
+        raw_head = _get(doc, "tree_head", "bukti")
+        head = None if raw_head is None else parse_tree_head(raw_head)
         raw_events = _get(doc, "events", "bukti")
         if not isinstance(raw_events, list) or not raw_events:
             raise FormatError("bukti: 'events' harus daftar yang tidak kosong")
         result.note(f"Bukti riwayat perkara {number} (id {case_id}): {len(raw_events)} peristiwa; "
-                    f"tree head {head.describe()}.")
+                    + (f"tree head {head.describe()}." if head else "belum ada tree head."))
         trusted = _bundle_keys(doc, result) if keys is None else _trusted_keys(keys, result)
     except FormatError as error:
         result.bad(f"Berkas bukti tidak berbentuk yang benar: {error}")
         return result
-    _check_head(head, trusted, result, "tree head")
+    if head is None:
+        result.unproven.append("kota belum menandatangani tree head apa pun, jadi belum ada peristiwa yang "
+                               "terbukti tercatat di log (unduh lagi bukti ini nanti)")
+    else:
+        _check_head(head, trusted, result, "tree head")
     events: list[Event | None] = []
     for i, raw in enumerate(raw_events):
         try:
@@ -723,20 +751,34 @@ def check_bundle(doc: Any, keys: Mapping[str, bytes] | None = None) -> Result:
         if event is not None:
             logged += _check_event(event, case_id, number, head, trusted, result)
     _check_chain(events, result)
+    _check_log_order([e for e in events if e is not None and e.log_index is not None], result)
     waiting = len(result.pending)
-    pending = f"; {waiting} belum masuk log (menunggu tree head berikutnya)" if waiting else ""
-    result.valid_text = (f"{len(events)} peristiwa perkara {number} bertanda tangan sah dan tersambung "
-                         f"berurutan sejak awal; {logged} tercatat di log tree head {head.describe()}"
-                         f"{pending}.")
+    if waiting and head is not None:
+        result.unproven.append(f"{waiting} peristiwa belum masuk tree head ini (unduh lagi bukti ini nanti)")
+    under = f"; {logged} tercatat di log tree head {head.describe()}" if head else ""
+    result.valid_text = (f"{len(events)} peristiwa perkara {number} tersambung berurutan sejak awal{under}.")
     return result
 
 
-def _check_event(event: Event, case_id: int, number: str, head: TreeHead, keys: Mapping[str, bytes],
+def _check_log_order(logged: Sequence[Event], result: Result) -> None:
+    """A case's events enter the log in the order they were written: their indexes rise with seq."""
+    for before, after in zip(logged, logged[1:]):
+        if after.log_index <= before.log_index:
+            result.bad(f"{after.label()}: tercatat di log pada indeks {after.log_index}, tidak sesudah "
+                       f"peristiwa #{before.seq} (indeks {before.log_index})")
+
+
+def _check_event(event: Event, case_id: int, number: str, head: TreeHead | None, keys: Mapping[str, bytes],
                  result: Result) -> bool:
     """Signature and inclusion of one event; whether it was proven in the log."""
     label = event.label()
-    entry = leaf(CASE, case_id=case_id, seq=event.seq, hash=event.hash, action=event.action,
-                 occurred_at=event.occurred_at)
+    entry = leaf(CASE, case_id=case_id, seq=event.seq, prev_hash=event.prev_hash, hash=event.hash,
+                 action=event.action, occurred_at=event.occurred_at)
+    if event.signature is None:
+        result.pending.append(event.seq)
+        result.unproven.append(f"{label} dicatat sebelum log ada dan belum ditandatangani")
+        result.note(f"{label}: dicatat sebelum log ada; ditandatangani saat pekerja log mengambilnya.", "wait")
+        return False
     key = keys.get(event.key_id)
     signed = key is not None and ed25519_verify(key, event.signature, event_message(entry))
     if key is None:
@@ -744,7 +786,7 @@ def _check_event(event: Event, case_id: int, number: str, head: TreeHead, keys: 
     elif not signed:
         result.bad(f"{label}: tanda tangan tidak sah (isinya diubah, atau peristiwa ini bukan milik perkara "
                    f"{number})")
-    if event.log_index is None:
+    if event.log_index is None or head is None:
         result.pending.append(event.seq)
         if signed:
             result.note(f"{label}: tanda tangan sah; belum masuk log, menunggu tree head berikutnya.", "wait")
@@ -925,7 +967,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="tanggap_verify.py",
         description="Periksa bukti riwayat Tanggap (atau bukti konsistensi log) tanpa bergantung pada "
                     "server kota.",
-        epilog="Kode keluar: 0 bukti sah, 1 bukti tidak sah, 2 berkas tidak dapat dibaca.")
+        epilog="Kode keluar: 0 bukti sah, 1 bukti tidak sah, 2 berkas tidak dapat dibaca, 3 tidak ada yang "
+               "salah tetapi bukti belum lengkap (kunci dari berkas itu sendiri, atau peristiwa menunggu "
+               "tree head berikutnya).")
     parser.add_argument("file", help="berkas bukti (JSON) dari halaman lacak, atau - untuk stdin")
     parser.add_argument("--key", action="append", metavar="FILE",
                         help="kunci publik kota (PEM, boleh beberapa); hanya kunci ini yang dipercaya")
@@ -999,7 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mark, text in result.lines:
             _say(f"{_MARKS[mark]} {text}")
         _say(result.summary)
-    return 0 if result.ok else 1
+    return 0 if result.proven else (EXIT_UNPROVEN if result.ok else 1)
 
 
 if __name__ == "__main__":

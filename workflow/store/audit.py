@@ -61,9 +61,9 @@ def row_payload(row: CaseEvent | dict) -> dict:
 compute_hash = tv.chain_hash
 
 
-def case_leaf(payload: dict, hash_: str) -> bytes:
+def case_leaf(payload: dict, prev_hash: str, hash_: str) -> bytes:
     """The Merkle log's leaf of a case event (``tanggap_verify.leaf``), from its hashed fields."""
-    return tv.leaf(tv.CASE, case_id=payload["case_id"], seq=payload["seq"], hash=hash_,
+    return tv.leaf(tv.CASE, case_id=payload["case_id"], seq=payload["seq"], prev_hash=prev_hash, hash=hash_,
                    action=payload["action"], occurred_at=payload["occurred_at"])
 
 
@@ -114,7 +114,7 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
     payload = row_payload(event)
     event.hash = compute_hash(prev_hash, payload)
     session.add(event)
-    key_id, signature = sign_leaf(session, case_leaf(payload, event.hash))
+    key_id, signature = sign_leaf(session, case_leaf(payload, prev_hash, event.hash))
     session.add(LogPending(case_event=event, key_id=key_id, signature=signature))
     heads[case_id] = (seq, event.hash)
     case = session.get(Case, case_id)  # already loaded and locked by the caller
@@ -155,7 +155,7 @@ def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str
               "data": canonical_json(data or {}), "prev_hash": prev_hash}
     payload = row_payload(values)
     values["hash"] = compute_hash(prev_hash, payload)
-    key_id, signature = sign_leaf(session, case_leaf(payload, values["hash"]))
+    key_id, signature = sign_leaf(session, case_leaf(payload, prev_hash, values["hash"]))
     event_id = conn.execute(insert(events).values(values).returning(events.c.id)).scalar_one()
     conn.execute(insert(LogPending.__table__).values(case_event_id=event_id, key_id=key_id, signature=signature))
     session.info.get("audit_heads", {}).pop(case_id, None)
@@ -210,7 +210,7 @@ def verify(session: Session, case_id: int | None = None, batch: int = 5000) -> l
     lengths = select(Case.id, Case.event_count).order_by(Case.id)
     if case_id is not None:
         events, lengths = events.where(CaseEvent.case_id == case_id), lengths.where(Case.id == case_id)
-    with _one_snapshot(session) as conn:  # both tables as of one moment, on a live system too
+    with one_snapshot(session) as conn:  # both tables as of one moment, on a live system too
         check = _LengthCheck(conn.execute(lengths.execution_options(yield_per=batch)))
         inner = {b.case_id: b for b in verify_rows(check.watch(
             conn.execute(events.execution_options(yield_per=batch))))}
@@ -266,7 +266,7 @@ class _LengthCheck:
 
 
 @contextmanager
-def _one_snapshot(session: Session):
+def one_snapshot(session: Session):
     """A connection of its own whose reads all see the same moment (REPEATABLE READ on
     PostgreSQL; a SQLite read transaction is one snapshot already)."""
     engine = session.get_bind()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from workflow import tanggap_verify as tv
@@ -59,16 +59,46 @@ def leaf_of(row) -> tuple[bytes, int | None, int] | None:
     ``_SECURITY_COLUMNS``) holds; None when neither event is there."""
     if row["c_id"] is not None:
         payload = audit.row_payload(_fields(row, "c_", audit.HASHED_FIELDS))
-        return audit.case_leaf(payload, row["c_hash"]), payload["case_id"], payload["seq"]
+        return audit.case_leaf(payload, row["c_prev_hash"], row["c_hash"]), payload["case_id"], payload["seq"]
     if row["s_id"] is not None:
         values = security_log.payload(_fields(row, "s_", security_log.HASHED_FIELDS))
-        return security_log.security_leaf(values, row["s_hash"]), None, values["seq"]
+        return security_log.security_leaf(values, row["s_prev_hash"], row["s_hash"]), None, values["seq"]
     return None
 
 
 def _with_events(query, table):
     return (query.outerjoin(CaseEvent.__table__, CaseEvent.id == table.c.case_event_id)
             .outerjoin(SecurityEvent.__table__, SecurityEvent.id == table.c.security_event_id))
+
+
+# -- the deployment's key ----------------------------------------------------------------------
+
+class WrongAuditKey(RuntimeError):
+    """This host signs with a key the deployment's other hosts would not trust."""
+
+
+def check_audit_key(session: Session, keys: AuditKeys) -> None:
+    """Refuse to run when the key the first host recorded (``key_checks``, by key id) is not one
+    this host trusts: two hosts that each made their own ``audit_key.pem`` would sign events the
+    other's log worker leaves queued. A sanity check, not a defence (the row is the database's):
+    the defence is that signatures are checked with configured keys only."""
+    from sqlalchemy.exc import IntegrityError
+
+    from workflow.store.models import KeyCheck
+
+    stored = session.get(KeyCheck, "audit")
+    if stored is None:
+        session.add(KeyCheck(name="audit", check_value=keys.key_id))
+        try:
+            session.commit()
+        except IntegrityError:  # another host recorded its key at the same moment
+            session.rollback()
+        stored = session.get(KeyCheck, "audit")
+    if stored.check_value not in keys.trusted:
+        raise WrongAuditKey(f"this host's audit key ({keys.key_id}) does not trust the key this deployment "
+                            f"signs with ({stored.check_value}): give every host the same "
+                            "TANGGAP_AUDIT_KEY_FILE (after a rotation, the old public key in "
+                            "TANGGAP_AUDIT_PUBLIC_KEYS)")
 
 
 # -- kept subtrees -----------------------------------------------------------------------------
@@ -108,21 +138,32 @@ class Taken:
 
 
 def take(session: Session, keys: AuditKeys, now: datetime, *, batch: int = 2000) -> Taken:
-    """Move up to ``batch`` pending events into the log, oldest first, in the caller's
+    """Move up to ``batch`` pending events into the log, oldest queued first, in the caller's
     transaction. The state row is updated first: a second worker waits for this one to commit.
-    A pending event whose signature does not verify against the event as it is now (or that
-    has none, after the events from before the log) is refused: it stays out of the log, and
-    ``verify`` names it as unsigned."""
+
+    What the database says is checked before it is signed or logged: a pending event whose
+    signature does not verify against the event as it is now, or whose event is gone or already
+    logged, is refused (it stays out of the log, and ``verify`` names the event as unsigned);
+    one signed with a key this worker does not trust stays queued (a host with a newer key).
+    Unsigned rows, the events from before the log (migration 0023), are signed only while the
+    log holds nothing else: once a signed event is logged, no unsigned row ever is."""
     state_row = session.execute(update(LogState).where(LogState.id == 1).values(size=LogState.size)
                                 .returning(LogState.id)).scalar_one_or_none()
     if state_row is None:
         raise LogError("log_state has no row: is the database migrated (tanggap db upgrade)?")
     state = session.get(LogState, 1, populate_existing=True)
+    logged = session.scalar(select(func.max(LogEntry.idx)))
+    if (logged + 1 if logged is not None else 0) != state.size:
+        raise LogError(f"the log's state says {state.size} entries but the log holds "
+                       f"{0 if logged is None else logged + 1}: not adding to it (tanggap audit verify)")
+    backfill_open = _backfill_open(session, state)
     pending = LogPending.__table__
     rows = session.execute(_with_events(
         select(pending.c.id, pending.c.case_event_id, pending.c.security_event_id, pending.c.key_id,
                pending.c.signature, *_CASE_COLUMNS, *_SECURITY_COLUMNS).select_from(pending), pending)
+        .where(or_(pending.c.key_id.is_(None), pending.c.key_id.in_(sorted(keys.trusted))))
         .order_by(pending.c.id).limit(batch)).mappings().all()
+    in_log = _already_logged(session, rows)
     result, frontier = Taken(), _frontier(state)
     entries, nodes, done = [], [], []
     for row in rows:
@@ -132,13 +173,20 @@ def take(session: Session, keys: AuditKeys, now: datetime, *, batch: int = 2000)
         if found is None:
             result.rejected.append(f"{label}: its event is gone")
             continue
+        if (row["case_event_id"], row["security_event_id"]) in in_log:
+            result.rejected.append(f"{label}: its event is in the log already")
+            continue
         leaf, case_id, seq = found
         message = tv.event_message(leaf)
-        backfilled = row["key_id"] is None and row["id"] <= state.legacy_pending_max
+        backfilled = row["key_id"] is None
+        if backfilled and not (backfill_open and row["id"] <= state.legacy_pending_max):
+            result.rejected.append(f"{label}: unsigned, and not one of the events from before the log")
+            continue
         if backfilled:
             key_id, signature = keys.key_id, keys.sign(message)
         elif keys.verify(row["key_id"], row["signature"], message):
             key_id, signature = row["key_id"], row["signature"]
+            backfill_open = False
         else:
             result.rejected.append(f"{label}: its signature does not match the event")
             continue
@@ -159,17 +207,72 @@ def take(session: Session, keys: AuditKeys, now: datetime, *, batch: int = 2000)
     for problem in result.rejected:
         log.warning("refused from the audit log: %s", problem)
     session.execute(update(LogState).where(LogState.id == 1).values(
-        size=frontier.size, frontier="".join(h.hex() for h in frontier.roots), rejected=LogState.rejected + len(result.rejected)))
+        size=frontier.size, frontier="".join(h.hex() for h in frontier.roots),
+        backfill_closed=state.backfill_closed or not backfill_open,
+        rejected=LogState.rejected + len(result.rejected)))
     result.logged, result.size = len(entries), frontier.size
     return result
 
 
-def head_to_sign(session: Session) -> tuple[int, bytes]:
-    """The log's size and root as committed."""
+def _backfill_open(session: Session, state: LogState) -> bool:
+    """Whether the log holds only events from before it (so more of them may still be signed).
+    The flag saves the look; a flag turned back is not believed: the log itself is asked."""
+    if state.backfill_closed:
+        return False
+    return session.scalar(select(LogEntry.idx).where(~LogEntry.backfilled).limit(1)) is None
+
+
+def _already_logged(session: Session, rows) -> set[tuple[int | None, int | None]]:
+    case_ids = [r["case_event_id"] for r in rows if r["case_event_id"] is not None]
+    security_ids = [r["security_event_id"] for r in rows if r["security_event_id"] is not None]
+    found = set()
+    if case_ids:
+        found |= {(e, None) for e in session.scalars(select(LogEntry.case_event_id)
+                                                      .where(LogEntry.case_event_id.in_(case_ids)))}
+    if security_ids:
+        found |= {(None, e) for e in session.scalars(select(LogEntry.security_event_id)
+                                                      .where(LogEntry.security_event_id.in_(security_ids)))}
+    return found
+
+
+def checked_head(session: Session, keys: AuditKeys) -> tuple[int, bytes]:
+    """The size and root to sign, as this worker checked them rather than as ``log_state`` says:
+    the newest tree head whose signature holds must still be the root of the log's first leaves
+    (read through the kept subtrees), and every entry after it must be the leaf of its event as
+    it is now, signed by a trusted key. Otherwise nothing is signed (``LogError``): a row put in
+    the log by someone without the key never gets a signed head over it."""
     state = session.get(LogState, 1)
     if state is None:
         raise LogError("log_state has no row: is the database migrated (tanggap db upgrade)?")
-    return state.size, _frontier(state).root()
+    last = None
+    for head in session.scalars(select(TreeHead).where(TreeHead.size <= state.size)
+                                .order_by(TreeHead.size.desc(), TreeHead.id.desc())):
+        if keys.verify(head.key_id, head.signature, tv.head_message(head.size, head.root, head.time)):
+            last = head
+            break
+    frontier = tv.Frontier.of(last.size, stored_perfect(session)) if last is not None else tv.Frontier()
+    if last is not None and frontier.root() != last.root:
+        raise LogError(f"the log no longer matches tree head {last.id} (size {last.size}): not signing "
+                       "(tanggap audit verify)")
+    entries = LogEntry.__table__
+    rows = session.execute(_with_events(select(*entries.columns, *_CASE_COLUMNS, *_SECURITY_COLUMNS)
+                                        .select_from(entries), entries)
+                           .where(entries.c.idx >= frontier.size).order_by(entries.c.idx)
+                           .execution_options(yield_per=2000)).mappings()
+    try:
+        for row in rows:
+            found = leaf_of(row)
+            if row["idx"] != frontier.size or found is None or tv.leaf_hash(found[0]) != row["leaf_hash"] \
+                    or not keys.verify(row["key_id"], row["signature"], tv.event_message(found[0])):
+                raise LogError(f"log entry {row['idx']} is not the signed leaf of its event: not signing "
+                               "(tanggap audit verify)")
+            frontier.add(row["leaf_hash"])
+    finally:
+        rows.close()  # a refusal leaves the server-side cursor open otherwise
+    if frontier.size != state.size or frontier.root() != _frontier(state).root():
+        raise LogError(f"the log's state (size {state.size}) is not the log's right edge: not signing "
+                       "(tanggap audit verify)")
+    return frontier.size, frontier.root()
 
 
 def sign_head(keys: AuditKeys, size: int, root: bytes, now: datetime, tsa=None) -> dict:
@@ -202,8 +305,13 @@ class LogKeeper:
         self.services = services
         self.batch = batch
         self.last_head: TreeHead | None = None  # the head the last round signed
+        self._key_checked = False
 
     def run_once(self, *, publish: bool = False) -> Taken:
+        if not self._key_checked:
+            with self.services.sessions() as session:
+                check_audit_key(session, self.services.audit_keys)
+            self._key_checked = True
         total = Taken()
         while True:  # bounded: each round takes at least one pending row or stops
             with self.services.sessions() as session:
@@ -221,7 +329,7 @@ class LogKeeper:
 
     def head(self, *, force: bool = False) -> TreeHead | None:
         with self.services.reading() as session:
-            size, root = head_to_sign(session)
+            size, root = checked_head(session, self.services.audit_keys)
             last = session.scalar(select(func.max(TreeHead.size)))
         if not force and last is not None and last >= size:
             return None
@@ -357,18 +465,24 @@ class _Signatures:
             self.jobs = []
         for future in self.futures:
             self.failed += future.result()
-        if self._pool is not None:
-            self._pool.shutdown()
+        self.futures = []
         return self.failed
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def verify(session: Session, keys: AuditKeys, *, heads: Sequence[dict] = (), each_signature: bool = False,
            processes: int | None = None, batch: int = 5000) -> LogReport:
-    """Check the log against the events and the tree heads.
+    """Check the log against the events and the tree heads, all read as of one moment
+    (``audit.one_snapshot``: a worker committing meanwhile changes nothing seen).
 
     * every leaf, recomputed from its event as it is now, matches the leaf logged (a changed,
       swapped or deleted event is named);
-    * leaf indexes run 0, 1, 2 ... and the kept subtree hashes match the leaves;
+    * leaf indexes run 0, 1, 2 ..., the kept subtree hashes and the log's state match the leaves,
+      and events from before the log come before every signed one;
     * every tree head of the database, and ``heads`` (kept outside, as published), is signed by a
       trusted key and is the root of the log's first ``size`` leaves: a log rewritten or cut
       short since any of them is found, with the range of leaves concerned;
@@ -376,11 +490,21 @@ def verify(session: Session, keys: AuditKeys, *, heads: Sequence[dict] = (), eac
       is named).
 
     The signatures of leaves under the latest tree head that matches are vouched for by that
-    head's one signature; the leaves after it are checked one by one (``each_signature``: all
-    of them, in ``processes`` worker processes).
+    head's one signature (the worker signs a head only over leaves whose signatures it checked:
+    ``checked_head``); the leaves after it are checked one by one (``each_signature``: all of
+    them, in ``processes`` worker processes).
     """
+    with audit.one_snapshot(session) as conn:
+        snapshot = Session(bind=conn)
+        try:
+            return _verify(snapshot, keys, heads, each_signature, processes, batch)
+        finally:
+            snapshot.close()
+
+
+def _verify(session: Session, keys: AuditKeys, heads: Sequence[dict], each_signature: bool,
+            processes: int | None, batch: int) -> LogReport:
     report = LogReport()
-    signatures = _Signatures(keys.trusted, processes if processes is not None else (None if each_signature else 1))
     all_heads = _heads(session, keys, heads, report)
     by_size: dict[int, list[dict]] = {}
     for head in all_heads:
@@ -391,6 +515,9 @@ def verify(session: Session, keys: AuditKeys, *, heads: Sequence[dict] = (), eac
     matched_sizes: set[int] = set()
     if 0 in by_size:
         _compare_root(by_size.pop(0), frontier, report, matched_sizes)
+    gap = None  # the first missing index: past it the tree cannot be recomputed
+    signed_seen = False
+    signatures = _Signatures(keys.trusted, processes if processes is not None else (None if each_signature else 1))
     entries = LogEntry.__table__
     query = _with_events(select(*entries.columns, *_CASE_COLUMNS, *_SECURITY_COLUMNS).select_from(entries), entries)
     result = session.execute(query.order_by(entries.c.idx).execution_options(yield_per=batch)).mappings()
@@ -399,11 +526,14 @@ def verify(session: Session, keys: AuditKeys, *, heads: Sequence[dict] = (), eac
             idx = row["idx"]
             event_id = row["case_event_id"] or row["security_event_id"]
             name = _event_name(row["case_id"], row["seq"], event_id)
-            if idx != frontier.size:
-                report.add(frontier.size, f"log entries {frontier.size} to {idx - 1} are missing (removed from "
-                                          "log_entries)")
-                while frontier.size < idx:  # keep the indexes aligned; the heads after will not match
-                    frontier.add(tv.EMPTY_ROOT)
+            if gap is None and idx != frontier.size:
+                gap = frontier.size
+                report.add(gap, f"log entries from {gap} on are missing or out of place (the next entry is "
+                                f"numbered {idx}): the log was changed")
+            if row["backfilled"] and signed_seen:
+                report.add(idx, f"{name}, logged at index {idx}, is marked as written before the log but "
+                                "comes after signed events (the worker was made to sign it)")
+            signed_seen = signed_seen or not row["backfilled"]
             found = leaf_of(row)
             if found is None:
                 report.add(idx, f"{name}, logged at index {idx}, is missing: the event was deleted")
@@ -412,9 +542,11 @@ def verify(session: Session, keys: AuditKeys, *, heads: Sequence[dict] = (), eac
                 if tv.leaf_hash(leaf) != row["leaf_hash"] or (case_id, seq) != (row["case_id"], row["seq"]):
                     report.add(idx, f"{name}, logged at index {idx}, was changed after it was logged (now "
                                     f"{_event_name(case_id, seq, None)}; its leaf no longer matches)")
-                elif each_signature or idx >= covered:
+                elif each_signature or idx >= covered or gap is not None:
                     signatures.add((idx, f"{name}, logged at index {idx}", row["key_id"], row["signature"],
                                     tv.event_message(leaf)))
+            if gap is not None:
+                continue
             for level, index, h in frontier.add(row["leaf_hash"]):
                 if level % NODE_LEVELS == 0:
                     stored = stored_nodes.pop((level, index), None)
@@ -424,26 +556,32 @@ def verify(session: Session, keys: AuditKeys, *, heads: Sequence[dict] = (), eac
                                                    + " (log_nodes was changed)")
             if frontier.size in by_size:
                 _compare_root(by_size.pop(frontier.size), frontier, report, matched_sizes)
+        _unlogged(session, report, signatures)
+        failed = signatures.finish()
     finally:
         result.close()
+        signatures.close()
+    for idx, text in failed:
+        report.add(idx, text)
     report.size = frontier.size
     for (level, index), _ in sorted(stored_nodes.items()):
-        report.add(index << level, f"a kept subtree of level {level} at {index} lies beyond the log's "
-                                   f"{frontier.size} entries (entries were removed)")
-    for size, group in sorted(by_size.items()):  # heads larger than the log
+        if gap is None:
+            report.add(index << level, f"a kept subtree of level {level} at {index} lies beyond the log's "
+                                       f"{frontier.size} entries (entries were removed)")
+    for size, group in sorted(by_size.items()):  # heads larger than the log (or past a gap)
         for head in group:
-            report.add(frontier.size, f"{head['name']} covers {size} entries, the log holds only {frontier.size}: "
-                                      f"entries {frontier.size} to {size - 1} were removed")
+            report.add(frontier.size, f"{head['name']} covers {size} entries, the log holds only {frontier.size}"
+                                      + (" in order" if gap is not None else "")
+                                      + f": entries {frontier.size} to {size - 1} were removed")
     if covered and covered not in matched_sizes:  # the vouching head failed: check every signature
         report.notes.append("the latest signed tree head does not match: run with --each-signature to check "
                             "every event's own signature")
     state = session.get(LogState, 1)
-    if state is not None and state.size != frontier.size:
-        report.add(min(state.size, frontier.size), f"the log's state says {state.size} entries, the log holds "
-                                                   f"{frontier.size}")
-    _unlogged(session, keys, report, signatures)
-    for idx, text in signatures.finish():
-        report.add(idx, text)
+    if state is None:
+        report.add(0, "log_state has no row (the log's state was deleted)")
+    elif state.size != frontier.size or (gap is None and _frontier(state).root() != frontier.root()):
+        report.add(min(state.size, frontier.size), f"the log's state (size {state.size}) is not the right edge of "
+                                                   f"the log's {frontier.size} entries (log_state was changed)")
     report.signatures_checked = signatures.count
     report.problems.sort(key=lambda p: p.idx)
     return report
@@ -487,7 +625,7 @@ def _heads(session: Session, keys: AuditKeys, external: Sequence[dict], report: 
             heads.append({"size": int(doc["size"]), "root": bytes.fromhex(doc["root"]), "time": str(doc["time"]),
                           "key_id": str(doc["key_id"]), "signature": base64.b64decode(doc["signature"], validate=True),
                           "name": f"kept tree head {n} ({doc['time']}, size {doc['size']})"})
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, binascii.Error) as exc:
             report.add(0, f"kept tree head {n} is not a tree head ({exc})")
     for head in heads:
         ok = keys.verify(head["key_id"], head["signature"], tv.head_message(head["size"], head["root"], head["time"]))
@@ -511,7 +649,7 @@ def _compare_root(group: list[dict], frontier: tv.Frontier, report: LogReport, m
                                                  "entries: the log was rewritten at or before that point")
 
 
-def _unlogged(session: Session, keys: AuditKeys, report: LogReport, signatures: _Signatures) -> None:
+def _unlogged(session: Session, report: LogReport, signatures: _Signatures) -> None:
     """Events neither in the log nor queued with a signature, and the queued ones' signatures."""
     state = session.get(LogState, 1)
     legacy = state.legacy_pending_max if state else 0

@@ -782,3 +782,5 @@ class LogState(Base):
     legacy_pending_max: Mapped[int] = mapped_column(_BIG, default=0,
                                                     comment="pending rows up to this id are events from before the log")
     rejected: Mapped[int] = mapped_column(_BIG, default=0, comment="pending events refused (bad or no signature)")
+    backfill_closed: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  comment="a signed event is in the log: no unsigned one is signed")

@@ -51,9 +51,9 @@ def payload(row: SecurityEvent | Mapping) -> dict:
     return values
 
 
-def security_leaf(values: Mapping, hash_: str) -> bytes:
+def security_leaf(values: Mapping, prev_hash: str, hash_: str) -> bytes:
     """The Merkle log's leaf of a security event (``tanggap_verify.leaf``), from its hashed fields."""
-    return tv.leaf(tv.SECURITY, seq=values["seq"], hash=hash_, action=values["action"],
+    return tv.leaf(tv.SECURITY, seq=values["seq"], prev_hash=prev_hash, hash=hash_, action=values["action"],
                    occurred_at=values["occurred_at"])
 
 
@@ -71,7 +71,7 @@ def record(session: Session, *, action: SecurityAction, who: Who, occurred_at: d
                           details=canonical_json(dict(details or {})), prev_hash=head.hash)
     values = payload(event)
     event.hash = compute_hash(head.hash, values)
-    key_id, signature = sign_leaf(session, security_leaf(values, event.hash))
+    key_id, signature = sign_leaf(session, security_leaf(values, head.hash, event.hash))
     session.add(event)
     session.add(LogPending(security_event=event, key_id=key_id, signature=signature))
     session.flush()

@@ -11,7 +11,8 @@ hashes every fourth level) and signs a ``tree_heads`` row. ``log_state`` is the 
 Every event written before this revision is queued in ``log_pending`` without a signature
 (the database never holds the key): the worker signs them when it first runs, marked as added
 to the log after the fact (``log_entries.backfilled``). ``log_state.legacy_pending_max`` is the
-last such row; an unsigned pending row after it is refused.
+last such row; an unsigned pending row after it is refused, and so is every unsigned row once
+the log holds a signed event (``backfill_closed``, which the worker also checks in the log).
 
 ``log_entries``, ``log_nodes`` and ``tree_heads`` are append-only (triggers).
 """
@@ -93,13 +94,16 @@ def upgrade() -> None:
         sa.Column("legacy_pending_max", _BIG, nullable=False,
                   comment="pending rows up to this id are events from before the log"),
         sa.Column("rejected", _BIG, nullable=False, comment="pending events refused (bad or no signature)"),
+        sa.Column("backfill_closed", sa.Boolean(), nullable=False,
+                  comment="a signed event is in the log: no unsigned one is signed"),
         sa.PrimaryKeyConstraint("id", name="pk_log_state"),
     )
     # the events so far, oldest first, queued for the worker to sign and log
     op.execute("INSERT INTO log_pending (case_event_id) SELECT id FROM case_events ORDER BY id")
     op.execute("INSERT INTO log_pending (security_event_id) SELECT id FROM security_events ORDER BY id")
     legacy = op.get_bind().execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM log_pending")).scalar_one()
-    op.bulk_insert(state, [{"id": 1, "size": 0, "frontier": "", "legacy_pending_max": legacy, "rejected": 0}])
+    op.bulk_insert(state, [{"id": 1, "size": 0, "frontier": "", "legacy_pending_max": legacy, "rejected": 0,
+                               "backfill_closed": False}])
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table in APPEND_ONLY:
         message = f"{table} is append-only: rows cannot be changed or deleted"
