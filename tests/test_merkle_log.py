@@ -328,3 +328,21 @@ def test_the_commands(world, settings, tmp_path):
     assert cli(settings, "audit", "keygen", "--output", str(key_file)).exit_code != 0  # never overwritten
     result = cli(settings, "audit", "verify", "--heads", "/dev/null")
     assert result.exit_code != 0 and "not a JSON file" in result.output
+
+
+def test_an_append_rolled_back_leaves_no_queued_row(world):
+    case_id = some_cases(world, 1)[0]
+    merkle_log.LogKeeper(world.services).run_once()
+    actor = audit.ActorRef(None, "system", "system")
+    with world.services.sessions() as session:
+        session.get(audit.Case, case_id).version += 1
+        audit.append(session, case_id=case_id, actor=actor, action="case_noted", occurred_at=world.services.clock.now())
+        session.rollback()  # nothing flushed: the event and its queued row both gone
+        session.get(audit.Case, case_id).version += 1
+        audit.append(session, case_id=case_id, actor=actor, action="case_noted", occurred_at=world.services.clock.now(),
+                     data={"again": True})
+        session.commit()
+    with world.services.reading() as session:
+        pending = session.scalars(select(LogPending)).all()
+        assert [p.case_event.data for p in pending] == ['{"again":true}']
+        assert merkle_log.verify(session, world.services.audit_keys).problems == []

@@ -493,3 +493,26 @@ def test_on_a_narrow_phone_the_page_fits_and_the_status_page_hands_over_the_proo
     assert bundle["format"] == "tanggap-bukti-riwayat/1" and bundle["tree_head"]["size"] == keeper.last_head.size
     assert errors == []
     context.close()
+
+
+def test_downloads_of_a_known_code_s_proof_are_limited_too(world, app):
+    """Each download reads its inclusion proofs: a valid code is no licence to ask without end."""
+    sub = world.report()
+    _publish(world)
+    app.config["TANGGAP_MAP_LIMIT"] = "2 per minute"
+    client = app.test_client()
+    url = f"/lacak/{sub.tracking_code}/bukti-riwayat.json"
+    assert [client.get(url).status_code for _ in range(2)] == [200, 200]
+    assert client.get(url).status_code == 429
+    assert client.get(url, environ_base={"REMOTE_ADDR": "192.0.2.8"}).status_code == 200
+
+
+def test_a_failed_time_stamp_shows_no_credential_of_the_authority_s_address(world, web):
+    world.services.settings = replace(world.services.settings,
+                                      tsa=TsaSettings(url="http://user:s3cret@127.0.0.1:9/tsa?key=abc", timeout=2))
+    world.report()
+    head = _publish(world)
+    assert head.tsa_error and "127.0.0.1:9/tsa" in head.tsa_error
+    page = _page(web)
+    assert "s3cret" not in head.tsa_error and "key=abc" not in head.tsa_error
+    assert "s3cret" not in page and "key=abc" not in page

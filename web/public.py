@@ -478,6 +478,7 @@ def _status_page(code: str, form: Form, answer_form: AnswerForm, http_status: in
 
 @bp.get("/lacak/<code>/bukti-riwayat.json")
 @lookup_limit()
+@limiter.limit(setting("TANGGAP_MAP_LIMIT"), key_func=client_ip)  # each download reads its proofs: bounded
 def history_proof(code: str):
     """The report's "Bukti riwayat": its events' actions, times, hashes, signatures and proofs
     of inclusion in the audit log, for ``tanggap_verify`` (``workflow.read.transparency``). The

@@ -2,7 +2,7 @@
 """Check Tanggap's audit trail without Tanggap: one file, the Python standard library only
 (Python 3.9 or newer).
 
-Tanggap writes every audit event into a per-case hash chain and, in commit order, into one
+Tanggap writes every audit event into a per-case hash chain and, in the order written, into one
 append-only Merkle log hashed as Certificate Transparency's (RFC 9162, section 2.1): a leaf
 hash is ``sha256(0x00 || leaf)``, an inner node ``sha256(0x01 || left || right)``. Every
 event's leaf is signed (Ed25519) when it is written; a worker signs the log's tree head (size,
@@ -45,7 +45,7 @@ A "Bukti riwayat" (one case's history, produced by the app) is JSON::
      "case_number": "TGP-2026-000012",     # shown to the reader
      "tree_head": {"size": 1234,           # leaves under the head
                    "root": "<64 hex>",     # merkle_root of the first `size` leaf hashes
-                   "time": "2026-12-04T01:02:03Z",
+                   "time": "2026-12-04T01:02:03.000000+00:00",
                    "key_id": "<16 hex>",   # key_id() of the signing key
                    "signature": "<base64 Ed25519 over head_message(size, root, time)>",
                    "timestamp_token": "<base64 DER RFC 3161 TimeStampToken over

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -67,6 +68,26 @@ def case_leaf(payload: dict, prev_hash: str, hash_: str) -> bytes:
                    action=payload["action"], occurred_at=payload["occurred_at"])
 
 
+_PENDING = "audit_pending"  # session.info: (event, key id, signature) of events appended, not yet flushed
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _write_pending(session: Session, _context) -> None:
+    """The ``log_pending`` rows of the events this flush wrote, in one statement (their ids are
+    known now): as ORM objects they cost more than the events themselves."""
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.connection().execute(insert(LogPending.__table__), [
+            {"case_event_id": e.id, "security_event_id": None, "key_id": k, "signature": s} for e, k, s in rows])
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction) -> None:
+    """Rolled back (or closed) before a flush: the events are gone, so are their rows."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
 def sign_leaf(session: Session, leaf: bytes) -> tuple[str, bytes]:
     """Sign an event's leaf with the audit key the session was made with (``store.db``): in the
     event's own transaction, so an event inserted by anyone without the key stays unsigned."""
@@ -115,7 +136,7 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
     event.hash = compute_hash(prev_hash, payload)
     session.add(event)
     key_id, signature = sign_leaf(session, case_leaf(payload, prev_hash, event.hash))
-    session.add(LogPending(case_event=event, key_id=key_id, signature=signature))
+    session.info.setdefault(_PENDING, []).append((event, key_id, signature))  # written at flush
     heads[case_id] = (seq, event.hash)
     case = session.get(Case, case_id)  # already loaded and locked by the caller
     case.event_count = seq

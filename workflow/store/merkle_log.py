@@ -2,13 +2,17 @@
 
 Every audit event (a case's trail, the security log) is signed in its own transaction and
 queued in ``log_pending`` (``audit.sign_leaf``). :func:`take` moves the queue into the log in
-the order it was committed: each event becomes leaf ``idx`` of an RFC 9162 Merkle tree
+the order it was queued (``log_pending`` ids; a case's events in their chain's order, since
+appending to a chain holds its case's row): each event becomes leaf ``idx`` of an RFC 9162 Merkle tree
 (``tanggap_verify``: the one definition of every hash), the hashes of the complete subtrees it
 finishes at every fourth level go to ``log_nodes``, and ``log_state`` keeps the log's right edge.
 :func:`sign_head` signs the tree's size and root at a time (``tree_heads``), timestamped by an
 RFC 3161 authority when one is configured. :class:`LogKeeper` is the worker doing both.
 
-Who may rewrite the database but does not hold the key cannot sign: an event inserted by them
+Who may rewrite the database but does not hold the key cannot sign, nor make the worker sign
+for them: the worker checks every pending signature against its event before logging it, signs
+unsigned rows (events from before the log) only while the log holds nothing else, and signs a
+head only over entries it checked (:func:`checked_head`). So an event inserted without the key
 has no valid signature, an event changed no longer matches its leaf, and a log rewritten or cut
 short no longer matches the tree heads signed before (kept in the database, or better, outside
 it: ``tanggap audit verify --heads``). :func:`verify` checks all of that.
@@ -135,6 +139,8 @@ class Taken:
     backfilled: int = 0
     rejected: list[str] = field(default_factory=list)
     size: int = 0
+    started: tuple[int, str] | None = None  # the log's state (size, frontier) before, and after
+    ended: tuple[int, str] | None = None
 
 
 def take(session: Session, keys: AuditKeys, now: datetime, *, batch: int = 2000) -> Taken:
@@ -164,7 +170,7 @@ def take(session: Session, keys: AuditKeys, now: datetime, *, batch: int = 2000)
         .where(or_(pending.c.key_id.is_(None), pending.c.key_id.in_(sorted(keys.trusted))))
         .order_by(pending.c.id).limit(batch)).mappings().all()
     in_log = _already_logged(session, rows)
-    result, frontier = Taken(), _frontier(state)
+    result, frontier = Taken(started=(state.size, state.frontier)), _frontier(state)
     entries, nodes, done = [], [], []
     for row in rows:
         done.append(row["id"])
@@ -206,11 +212,11 @@ def take(session: Session, keys: AuditKeys, now: datetime, *, batch: int = 2000)
         session.execute(delete(LogPending).where(LogPending.id.in_(done)))
     for problem in result.rejected:
         log.warning("refused from the audit log: %s", problem)
+    edge = "".join(h.hex() for h in frontier.roots)
     session.execute(update(LogState).where(LogState.id == 1).values(
-        size=frontier.size, frontier="".join(h.hex() for h in frontier.roots),
-        backfill_closed=state.backfill_closed or not backfill_open,
+        size=frontier.size, frontier=edge, backfill_closed=state.backfill_closed or not backfill_open,
         rejected=LogState.rejected + len(result.rejected)))
-    result.logged, result.size = len(entries), frontier.size
+    result.logged, result.size, result.ended = len(entries), frontier.size, (frontier.size, edge)
     return result
 
 
@@ -290,22 +296,37 @@ def sign_head(keys: AuditKeys, size: int, root: bytes, now: datetime, tsa=None) 
             token = timestamp.request(tsa.url, hashlib.sha256(message).digest(), timeout=tsa.timeout,
                                       trusted=trusted)
         except (timestamp.TimestampError, ValueError) as exc:
-            values["tsa_error"] = str(exc)[:1000]
+            values["tsa_error"] = str(exc).replace(tsa.url, _shown_url(tsa.url))[:1000]  # /transparansi shows it
             log.warning("tree head %d not timestamped: %s", size, exc)
         else:
             values["tsa_token"], values["tsa_time"] = token.der, token.time
     return values
 
 
+def _shown_url(url: str) -> str:
+    """The authority's address without what may be a credential (user, password, query)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+
+
 class LogKeeper:
     """The log's worker: every round moves the pending events into the log, then signs a tree
-    head when the log grew (or always, when asked to publish)."""
+    head when the log grew (or always, when asked to publish).
+
+    It remembers the log's state as it last wrote or checked it: when the state is still that
+    (no other worker, and nobody else, wrote since), the head is signed over what it wrote itself,
+    each signature checked once, on the way in; otherwise :func:`checked_head` checks the log
+    since the newest valid head first."""
 
     def __init__(self, services, *, batch: int = 2000):
         self.services = services
         self.batch = batch
         self.last_head: TreeHead | None = None  # the head the last round signed
         self._key_checked = False
+        self._vouched: tuple[int, str] | None = None  # (size, frontier) this worker wrote or checked
 
     def run_once(self, *, publish: bool = False) -> Taken:
         if not self._key_checked:
@@ -318,6 +339,7 @@ class LogKeeper:
                 session.connection(execution_options={WRITE_OPTION: True})
                 taken = take(session, self.services.audit_keys, self.services.clock.now(), batch=self.batch)
                 session.commit()
+            self._vouched = taken.ended if taken.started == self._vouched else None
             total.logged += taken.logged
             total.backfilled += taken.backfilled
             total.rejected += taken.rejected
@@ -329,7 +351,12 @@ class LogKeeper:
 
     def head(self, *, force: bool = False) -> TreeHead | None:
         with self.services.reading() as session:
-            size, root = checked_head(session, self.services.audit_keys)
+            state = session.get(LogState, 1)
+            if state is not None and (state.size, state.frontier) == self._vouched:
+                size, root = state.size, _frontier(state).root()
+            else:
+                size, root = checked_head(session, self.services.audit_keys)
+                self._vouched = (state.size, state.frontier)
             last = session.scalar(select(func.max(TreeHead.size)))
         if not force and last is not None and last >= size:
             return None
