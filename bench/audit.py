@@ -22,7 +22,7 @@ Verify. A second database is filled fast but with exactly what the app writes: c
 real case's report and case row, copied, without its workflow state, which verifying never
 reads), their events hash-chained and signed as ``audit.append`` does (in worker processes),
 with their ``log_pending`` rows, in bulk inserts; the log's worker (``LogKeeper``, the app's
-code) then moves them into the log and signs a tree head after each chunk. Then the three
+code) then moves them into the log and signs a tree head every four chunks. Then the three
 checks of ``tanggap audit verify`` are timed: the chains (``audit.verify``, the security log),
 the log (``merkle_log.verify``: signatures vouched for by the latest matching tree head), and
 the log with ``--each-signature`` (every event's signature, in worker processes). Target for 1M
