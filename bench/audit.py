@@ -215,7 +215,8 @@ def chain_rows(keys: AuditKeys, cases: list[tuple[int, int]], templates: list[di
                       "prev_hash": prev.get(case_id, GENESIS)}
             payload = row_payload(values)
             values["hash"] = compute_hash(values["prev_hash"], payload)
-            rows.append((values, keys.key_id, keys.sign(tv.event_message(audit.case_leaf(payload, values["hash"])))))
+            rows.append((values, keys.key_id, keys.sign(tv.event_message(
+                audit.case_leaf(payload, values["prev_hash"], values["hash"])))))
             prev[case_id] = values["hash"]
             n += 1
     return rows

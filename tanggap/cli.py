@@ -350,9 +350,12 @@ def audit_verify(ctx: click.Context, case_number: str | None, export_file, heads
             lines.append(f"log intact ({report.size} entries, {report.heads_checked} tree heads, "
                          f"{report.signatures_checked} signatures checked one by one)")
             if anchors:
-                anchored, anchor_problems = merkle_log.verify_anchors(session, services.settings.tsa)
+                anchored, anchor_problems, unstamped = merkle_log.verify_anchors(session, services.settings.tsa)
                 problems += anchor_problems
                 lines.append(f"{anchored} tree heads timestamped and verified")
+                if unstamped:
+                    click.echo(f"note: {unstamped} tree heads have no time-stamp (anchoring was off or failed: "
+                               "/transparansi says why)", err=True)
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)
         elif kept is not None:

@@ -614,17 +614,19 @@ def _verify(session: Session, keys: AuditKeys, heads: Sequence[dict], each_signa
     return report
 
 
-def verify_anchors(session: Session, tsa) -> tuple[int, list[str]]:
+def verify_anchors(session: Session, tsa) -> tuple[int, list[str], int]:
     """Verify the RFC 3161 token of every tree head that has one, against the authority's
-    certificates (``TANGGAP_TSA_CA_FILE``): how many verify, and the problems."""
+    certificates (``TANGGAP_TSA_CA_FILE``): how many verify, the problems, and how many heads
+    have no token (anchoring was off or failed then: their ``tsa_error`` says why)."""
     from workflow import timestamp
 
     if tsa is None or tsa.ca_file is None:
-        return 0, ["--anchors: no time-stamp authority certificate is configured (TANGGAP_TSA_CA_FILE)"]
+        return 0, ["--anchors: no time-stamp authority certificate is configured (TANGGAP_TSA_CA_FILE)"], 0
     try:
         trusted = timestamp.load_trusted(tsa.ca_file)
     except ValueError as exc:
-        return 0, [f"--anchors: {exc}"]
+        return 0, [f"--anchors: {exc}"], 0
+    unstamped = session.scalar(select(func.count()).select_from(TreeHead).where(TreeHead.tsa_token.is_(None)))
     verified, problems = 0, []
     for head in session.scalars(select(TreeHead).where(TreeHead.tsa_token.is_not(None)).order_by(TreeHead.id)):
         digest = hashlib.sha256(tv.head_message(head.size, head.root, head.time)).digest()
@@ -635,7 +637,7 @@ def verify_anchors(session: Session, tsa) -> tuple[int, list[str]]:
                             f"verify: {exc}")
         else:
             verified += 1
-    return verified, problems
+    return verified, problems, unstamped
 
 
 def _heads(session: Session, keys: AuditKeys, external: Sequence[dict], report: LogReport) -> list[dict]:
