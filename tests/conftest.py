@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -251,3 +252,25 @@ def pytest_collection_modifyitems(items):
     from the start, they overlap with the many short tests instead of trailing them, which
     would leave the other cores idle at the end of the run."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept otherwise
+
+
+@pytest.fixture
+def openssl():
+    """A test that needs OpenSSL's time-stamp authority (``tests/tsa.py``) skips without it,
+    except on CI, where a missing OpenSSL would otherwise silently drop it."""
+    from tests.tsa import OPENSSL
+
+    if not Path(OPENSSL).exists():
+        message = f"{OPENSSL} is missing: the local TSA runs `openssl ts -reply`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def local_tsa(openssl):
+    """A real RFC 3161 authority on loopback (OpenSSL's ``openssl ts -reply``), with a test CA."""
+    from tests.tsa import LocalTSA
+
+    with LocalTSA() as running:
+        yield running

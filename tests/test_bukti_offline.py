@@ -13,23 +13,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from tests import actions
-from tests.tsa import OPENSSL, LocalTSA
 from workflow.config import TsaSettings
 from workflow.store import merkle_log
-
-
-@pytest.fixture
-def local_tsa():
-    if not Path(OPENSSL).exists():
-        message = f"{OPENSSL} is missing: the local TSA runs `openssl ts -reply`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with LocalTSA() as running:
-        yield running
 
 
 def downloads(web, code: str, folder: Path) -> tuple[Path, Path, Path]:

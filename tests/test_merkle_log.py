@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 import threading
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from tanggap.cli import main
 from tests import actions
 from tests.helpers import World
-from tests.tsa import OPENSSL, LocalTSA
+from tests.tsa import LocalTSA
 from workflow import signing
 from workflow import tanggap_verify as tv
 from workflow.config import Settings, TsaSettings
@@ -226,15 +224,6 @@ def test_events_from_before_the_log_are_signed_when_first_logged(world):
         assert session.scalar(select(func.count()).where(LogEntry.backfilled)) == events
         assert session.scalar(select(func.count()).where(~LogEntry.backfilled)) == taken.logged - events
         assert merkle_log.verify(session, world.services.audit_keys, each_signature=True, processes=1).problems == []
-
-
-@pytest.fixture
-def openssl():
-    if not Path(OPENSSL).exists():
-        message = f"{OPENSSL} is missing: the local TSA runs `openssl ts -reply`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def anchored(world, settings, tsa: TsaSettings):

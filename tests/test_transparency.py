@@ -8,13 +8,11 @@ import base64
 import hashlib
 import html as markup
 import json
-import os
 import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -22,7 +20,6 @@ from sqlalchemy import select, text
 
 from tests import actions, test_browser
 from tests.helpers import insider
-from tests.tsa import OPENSSL, LocalTSA
 from workflow import commands, signing
 from workflow import tanggap_verify as tv
 from workflow.config import TsaSettings
@@ -247,17 +244,6 @@ def test_the_transparency_files_share_a_limit_per_address(world, app):
 
 
 # -- time-stamps ---------------------------------------------------------------------------------
-
-@pytest.fixture
-def local_tsa():
-    if not Path(OPENSSL).exists():  # skipped here, a failure on CI (where it would hide the test)
-        message = f"{OPENSSL} is missing: the local TSA runs `openssl ts -reply`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with LocalTSA() as running:
-        yield running
-
 
 def test_a_time_stamped_head_shows_its_certified_time_and_offers_its_token(world, web, local_tsa):
     from workflow import timestamp
