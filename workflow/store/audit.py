@@ -3,6 +3,10 @@
 ``hash = sha256(prev_hash + canonical JSON of the row)``; the first row of a case chains from
 :data:`GENESIS`. Rows are append-only: the database refuses UPDATE and DELETE (triggers in the
 initial migration), and :func:`verify` finds any row whose content, order or link was changed.
+
+Each event is also signed as it is written (:func:`sign_leaf`, the key from the session's
+``info``) and queued in ``log_pending`` for the Merkle log (``workflow.store.merkle_log``); the
+hashes themselves are ``workflow.tanggap_verify``'s, the rule the offline verifier shares.
 """
 
 from __future__ import annotations
