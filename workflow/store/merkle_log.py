@@ -91,6 +91,10 @@ def check_audit_key(session: Session, keys: AuditKeys) -> None:
     from workflow.store.models import KeyCheck
 
     stored = session.get(KeyCheck, "audit")
+    if stored is None:  # record it in a write transaction (SQLite: queued behind another host's)
+        session.rollback()
+        session.connection(execution_options={WRITE_OPTION: True})
+        stored = session.get(KeyCheck, "audit")
     if stored is None:
         session.add(KeyCheck(name="audit", check_value=keys.key_id))
         try:
