@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -44,19 +43,12 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
 
 
 def load_public_keys(pem: str) -> list[bytes]:
-    """The raw Ed25519 public keys of a PEM bundle (one or more ``PUBLIC KEY`` blocks)."""
-    keys, marker = [], "-----END PUBLIC KEY-----"
-    for block in pem.split(marker):
-        if "-----BEGIN PUBLIC KEY-----" not in block:
-            continue
-        try:
-            key = serialization.load_pem_public_key((block.strip() + "\n" + marker + "\n").encode())
-        except ValueError as exc:
-            raise AuditKeyError(f"not a PEM public key: {exc}") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise AuditKeyError("audit public keys must be Ed25519 keys")
-        keys.append(raw_public(key))
-    return keys
+    """The raw Ed25519 public keys of a PEM bundle (one or more ``PUBLIC KEY`` blocks), read as
+    the offline verifier reads them (``tanggap_verify.load_public_keys``)."""
+    try:
+        return list(tv.load_public_keys(pem.encode()).values())
+    except ValueError as exc:
+        raise AuditKeyError(f"not a PEM public key of an Ed25519 key: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -96,11 +88,7 @@ class AuditKeys:
         public = self.trusted.get(key_id or "")
         if public is None:
             return None
-        try:
-            Ed25519PublicKey.from_public_bytes(public).verify(signature or b"", message)
-        except InvalidSignature:
-            return False
-        return True
+        return tv.ed25519_verify(public, signature or b"", message)
 
     def public_pems(self) -> str:
         """Every trusted public key as PEM, the signing key's first: what /transparansi publishes."""

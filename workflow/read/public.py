@@ -165,7 +165,7 @@ def public_status(session: Session, codes: TrackingCodes, definition: ProcessDef
     case's progress (status, OPD, expected completion, its timeline since the merge, staff
     replies, closing note) but nothing of its reporter: not their description, photos, answers
     or confirmation."""
-    case = _case_of(session, codes, tracking_code)
+    case = case_of(session, codes, tracking_code)
     shown = case
     if case.merged_into_id is not None:
         shown = session.get(Case, case.merged_into_id)
@@ -285,7 +285,7 @@ def seen_by_another(entries: list[Entry], since: datetime) -> list[Entry]:
     return shown
 
 
-def _case_of(session: Session, codes: TrackingCodes, tracking_code: str) -> Case:
+def case_of(session: Session, codes: TrackingCodes, tracking_code: str) -> Case:
     report_id = codes.report_id(session, tracking_code)
     case = session.scalar(select(Case).where(Case.report_id == report_id)) if report_id else None
     if case is None:
@@ -303,7 +303,7 @@ def _photos(session: Session, case: Case) -> list[Attachment]:
 
 def public_photo(session: Session, codes: TrackingCodes, tracking_code: str, attachment_id: int) -> Attachment:
     """One of the photos the status page of ``tracking_code`` shows."""
-    for photo in _photos(session, _case_of(session, codes, tracking_code)):
+    for photo in _photos(session, case_of(session, codes, tracking_code)):
         if photo.id == attachment_id:
             return photo
     raise NotFound(msg("photo not found"))

@@ -29,7 +29,7 @@ from workflow.errors import NotFound, ValidationError
 from workflow.messages import msg
 from workflow.ranges import MAX_PAGE
 from workflow.read.paging import Page, paging_errors
-from workflow.read.public import _case_of  # the status page's own rule: a code finds its report's case
+from workflow.read.public import case_of  # the status page's own rule: a code finds its report's case
 from workflow.signing import AuditKeys
 from workflow.store import audit, merkle_log
 from workflow.store.models import TreeHead
@@ -170,7 +170,7 @@ def history_bundle(session: Session, codes: TrackingCodes, keys: AuditKeys, trac
     page): every event of its case with the leaf's fields, its signature (from the log, or
     from the queue while the log's worker has not taken it) and, for the events the latest tree
     head covers, its index and inclusion proof. ``source``: where the tree heads are published."""
-    case = _case_of(session, codes, tracking_code)
+    case = case_of(session, codes, tracking_code)
     head = merkle_log.latest_head(session)
     perfect = _cached(merkle_log.stored_perfect(session))
     events = []
