@@ -29,11 +29,11 @@ NOW = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
 REPORTS = 50
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notices", type=int, default=2000)
     parser.add_argument("--database-url")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     smtp = SmtpServer()
     smtp.start()

@@ -117,12 +117,12 @@ def run_scenario(name: str, path: str, parallel: int) -> dict:
             "peak_mib": peak, "seconds": seconds, "statuses": sorted(set(statuses))}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)  # the child's part
     parser.add_argument("--photo", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.scenario:
         print(json.dumps(run_scenario(args.scenario, args.photo, args.parallel)))
         return
