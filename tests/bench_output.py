@@ -14,9 +14,3 @@ def table_rows(text: str, columns: int) -> list[list[float]]:
     return [[float(x) for x in re.findall(number, line.split("(")[0])]
             for line in text.splitlines() if pattern.match(line)]
 
-
-def figure(pattern: str, text: str) -> float:
-    """The number the first group of ``pattern`` matches in ``text``; fails naming the pattern."""
-    found = re.search(pattern, text, re.MULTILINE)
-    assert found, f"no {pattern!r} in the benchmark's output:\n{text}"
-    return float(found.group(1))
