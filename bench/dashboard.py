@@ -200,12 +200,12 @@ def real_case(services) -> int:
     return submitted.case_id
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,100000,1000000")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database-url", help="default: a new SQLite file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
 
     from tests.webclient import WebClient

@@ -225,11 +225,11 @@ def explain(services, session: Session, label: str, fn) -> None:
             print("   ", " | ".join(str(v) for v in row) if dialect == "sqlite" else row[0])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--database-url", help="default: a new SQLite file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
 
     services = fresh_services(args.database_url, NOW)

@@ -58,12 +58,12 @@ def add_open_cases(services, count: int, start: int) -> None:
 
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--database-url", help="default: a new SQLite file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
 
     services = fresh_services(args.database_url, NOW)

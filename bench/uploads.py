@@ -24,8 +24,11 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 SCENARIOS = ("phone", "largest", "bombs")
+ROOT = Path(__file__).resolve().parent.parent  # where ``python -m bench.uploads`` finds the packages
+CHILD_TIMEOUT = 600  # seconds a scenario's process may take before the run fails
 
 
 def _phone_photo() -> bytes:
@@ -114,15 +117,16 @@ def run_scenario(name: str, path: str, parallel: int) -> dict:
     peak = _status_mib("VmHWM")
     services.dispose()
     return {"scenario": name, "file_mib": len(photo) / 2**20, "baseline_mib": baseline,
-            "peak_mib": peak, "seconds": seconds, "statuses": sorted(set(statuses))}
+            "peak_mib": peak, "seconds": seconds, "statuses": sorted(set(statuses)),
+            "answered": len(statuses)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)  # the child's part
     parser.add_argument("--photo", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.scenario:
         print(json.dumps(run_scenario(args.scenario, args.photo, args.parallel)))
         return
@@ -133,8 +137,14 @@ def main() -> None:
             with open(path, "wb") as f:
                 f.write(MAKERS[name]())
             out = subprocess.run([sys.executable, "-m", "bench.uploads", "--scenario", name, "--photo", path,
-                                  "--parallel", str(args.parallel)], check=True, capture_output=True, text=True)
+                                  "--parallel", str(args.parallel)], cwd=ROOT, capture_output=True, text=True,
+                                 timeout=CHILD_TIMEOUT)
+            if out.returncode != 0:
+                raise SystemExit(f"scenario {name} failed (exit {out.returncode}):\n{out.stderr}")
             results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+            answered = results[name]["answered"]
+            if answered != args.parallel:  # an upload's thread failed, or still ran after the wait
+                raise SystemExit(f"scenario {name}: {answered} of {args.parallel} uploads answered")
     phone = results["phone"]["peak_mib"]
     print(f"{args.parallel} uploads at once through the public report form (one process each):")
     print(f"{'scenario':10} {'file MiB':>9} {'RSS before':>11} {'peak RSS':>9} {'vs phone':>9} {'seconds':>8}  answers")
