@@ -113,8 +113,8 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
             for form, role, agency_id, hours in steps:
                 done = at + timedelta(hours=rng.uniform(0.2, 1.3 * hours)) if closed else None
                 items.append((next_id["work_items"], case_id, str(uuid.uuid4()), form, form, "OPD", role,
-                              agency_id, when(at), when(at + timedelta(hours=hours)), "normal", when(done),
-                              "completed" if done else None))
+                              agency_id, category, area, when(at), when(at + timedelta(hours=hours)), "normal",
+                              when(done), "completed" if done else None))
                 if done:  # what projections.count_sla adds as the task completes
                     key = (done.astimezone(zone).date(), agency_id, form)
                     counts = sla.setdefault(key, [0, 0])
@@ -124,7 +124,7 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
                 at = done or at
             if rng.random() < 0.04:
                 escalations.append((case_id, first_item, "disposition", "breach", agency,
-                                    when(created + timedelta(hours=9))))
+                                    when(created + timedelta(hours=9)), when(created + timedelta(hours=8))))
             if rng.random() < 0.05:
                 events.append((case_id, 1, when(created + timedelta(hours=1)), "bench", "coordinator",
                                "case_transferred", codes[rng.choice(agencies)], codes[agency], "{}",
@@ -141,10 +141,10 @@ def add_cases(services, count: int, start: int, rng: random.Random) -> None:
                                           "rework_count", "due_at", "created_at", "updated_at", "closed_at",
                                           "close_seconds", "version"], cases)
             _bulk(raw, dialect, "work_items", ["id", "case_id", "bpmn_task_id", "task_name", "form_key", "lane",
-                                               "role", "agency_id", "created_at", "due_at", "priority",
-                                               "completed_at", "outcome"], items)
+                                               "role", "agency_id", "category_id", "area_id", "created_at", "due_at",
+                                               "priority", "completed_at", "outcome"], items)
             _bulk(raw, dialect, "escalations", ["case_id", "work_item_id", "task_name", "level", "agency_id",
-                                                "raised_at"], escalations)
+                                                "raised_at", "due_at"], escalations)
             _bulk(raw, dialect, "case_events", ["case_id", "seq", "occurred_at", "actor_name", "actor_role",
                                                 "action", "from_agency", "to_agency", "data", "prev_hash",
                                                 "hash"], events)

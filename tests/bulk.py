@@ -43,7 +43,8 @@ def clone_case(services, case_id: int, copies: int, chunk: int = 500) -> None:
                 new_timers += [{**t, "case_id": cid, "bpmn_task_id": mapping[t["bpmn_task_id"]]} for t in base["timers"]]
                 new_items += [{**i, "case_id": cid, "bpmn_task_id": mapping[i["bpmn_task_id"]]} for i in base["items"]]
             s.execute(insert(CaseState), states)
-            s.execute(insert(Timer), new_timers)
+            if new_timers:  # an empty list would insert one row of defaults
+                s.execute(insert(Timer), new_timers)
             if new_items:
                 s.execute(insert(WorkItem), new_items)
         uow.commit()

@@ -19,7 +19,7 @@ def _diff(engine):
 def test_migrations_match_the_models(services):
     engine = services.engine
     head = ScriptDirectory.from_config(schema.alembic_config()).get_current_head()
-    assert head == "0023" and schema.current_revision(engine) == head
+    assert head == "0024" and schema.current_revision(engine) == head
     assert _diff(engine) == []
 
 

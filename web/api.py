@@ -288,9 +288,9 @@ def tasks():
     with services().reading() as session:
         result = inbox(session, actor(), filters, now)
     offset = (page - 1) * per_page
-    more = offset + len(result.rows) < result.total
     return jsonify({"items": [_task_row(r) for r in result.rows], "total": result.total,
-                    "next_cursor": _make_cursor(offset + per_page) if more else None})
+                    "total_capped": result.capped,
+                    "next_cursor": _make_cursor(offset + per_page) if result.has_next else None})
 
 
 def _task_detail(session, item: WorkItem, role: Role) -> dict:
@@ -501,7 +501,6 @@ def escalations():
         result, counts = escalation_view(session, actor(), filters, services().clock.now(),
                                          services().definition.levels)
     offset = (page - 1) * per_page
-    more = offset + len(result.rows) < result.total
     return jsonify({
         "items": [{"id": r.escalation_id, "case_id": r.case_id, "case_number": r.case_number,
                    "task_name": r.task_name, "level": r.level, "agency": r.agency,
@@ -512,8 +511,9 @@ def escalations():
                                "acknowledged": v.acknowledged, "resolved": v.resolved,
                                "review_task_id": v.review_item_id} for v in r.levels]}
                   for r in result.rows],
-        "total": result.total, "counts": counts,
-        "next_cursor": _make_cursor(offset + per_page) if more else None})
+        "total": result.total, "total_capped": result.capped, "counts": counts,
+        "counts_capped": sorted(counts.capped),
+        "next_cursor": _make_cursor(offset + per_page) if result.has_next else None})
 
 
 # -- reports ------------------------------------------------------------------------------------

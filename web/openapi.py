@@ -228,6 +228,11 @@ SCHEMAS = {
 }
 
 
+# a work list counts its rows up to a limit (workflow.read.paging.COUNT_LIMIT)
+CAPPED_TOTAL = {"total": {"type": "integer", "description": "the rows, counted up to a limit"},
+                "total_capped": {"type": "boolean", "description": "there are more rows than ``total``"}}
+
+
 def _page(item: str, extra: dict | None = None) -> dict:
     properties = {"items": {"type": "array", "items": _ref(item)},
                   "next_cursor": {"type": ["string", "null"]}, **(extra or {})}
@@ -278,7 +283,7 @@ def _document() -> dict:
                                _param("stage", {"type": "string"}, "form key"),
                                _param("sla", {"enum": list(SLA_STATES)}, "SLA state"),
                                _param("sort", {"enum": list(SORTS)}, "order"), *PAGING],
-                "responses": {"200": _json(_page("TaskRow", {"total": {"type": "integer"}}), "a page"),
+                "responses": {"200": _json(_page("TaskRow", CAPPED_TOTAL), "a page"),
                               **_errors("400", "401")}}},
             "/tasks/{item_id}": {"get": {
                 "summary": "A task with its form definition", "parameters": [TASK_ID],
@@ -340,8 +345,12 @@ def _document() -> dict:
                                _param("level", LEVEL, "level"),
                                _param("state", {"enum": ["open", "all"]}, "open or all"), *PAGING],
                 "responses": {"200": _json(_page("EscalationRow", {
-                    "total": {"type": "integer"},
-                    "counts": {"type": "object", "additionalProperties": {"type": "integer"}}}), "a page"),
+                    **CAPPED_TOTAL,
+                    "counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                               "description": "open escalations per level, each counted up to the same limit"},
+                    "counts_capped": {"type": "array", "items": {"type": "string"},
+                                      "description": "the levels that have more open escalations than their count"}}),
+                    "a page"),
                     **_errors("400", "401", "403")}}},
             "/reports": {"post": {
                 "summary": "File a report (it becomes a case like one from the web form)",

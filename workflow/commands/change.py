@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from workflow.commands.projections import apply_to_case, sync_timers, sync_work_items
 from workflow.engine.definition import ProcessDefinition
@@ -180,6 +180,7 @@ class CaseChange:
         now = uow.clock.now()
         pauses = process.settle_pauses(workflow)
         snap = process.snapshot(workflow)
+        due_before = case.due_at
         apply_to_case(case, snap, definition, self.refs, now)
         if case.expected_at is None:
             case.expected_at = process.expected_close(case.created_at, snap.data)
@@ -199,7 +200,7 @@ class CaseChange:
         before, after = self.before, CaseView.of(case, snap, self.refs)
         fired = process.fired_timers(workflow, [t for t in before.timers if t not in after.timers])
         derived = [*_what_changed(before, after, reason, fired, snap.ended_at),
-                   *self._sync_escalations(snap, added, closed, now),
+                   *self._sync_escalations(snap, added, closed, now, due_before),
                    *({"action": Action(f"sla_{change}"), "task_name": name} for name, change in pauses.items())]
         appended = []
         for event in [*(events or []), *derived]:
@@ -211,9 +212,10 @@ class CaseChange:
         self.saved = True
         return snap
 
-    def _sync_escalations(self, snap: Snapshot, added, closed, now) -> list[dict]:
+    def _sync_escalations(self, snap: Snapshot, added, closed, now, due_before) -> list[dict]:
         """Raise an escalation for each new escalation task; acknowledge or resolve it when its
-        task closes. Returns the audit events."""
+        task closes; the open ones follow the case's deadline (``due_before``: the deadline
+        before this command). Returns the audit events."""
         session, case = self.uow.session, self.case
         tasks = {t.task_id: t for t in snap.tasks}
         events: list[dict] = []
@@ -222,7 +224,8 @@ class CaseChange:
             if task.escalates is None:
                 continue
             session.add(Escalation(case_id=case.id, work_item_id=item.id, task_name=task.escalates,
-                                   level=task.level, agency_id=item.agency_id, raised_at=now))
+                                   level=task.level, agency_id=item.agency_id, raised_at=now,
+                                   due_at=case.due_at or now))
             events.append({"action": Action.ESCALATION_RAISED, "task_name": task.escalates,
                            "to_agency": self.refs.agency_code(item.agency_id),
                            "data": {"level": task.level, "work_item": item.id}})
@@ -237,6 +240,13 @@ class CaseChange:
             events.append({"action": Action.ESCALATION_ACKNOWLEDGED if done else Action.ESCALATION_RESOLVED,
                            "task_name": escalation.task_name,
                            "data": {"level": escalation.level, "escalation": escalation.id}})
+        new_ids = {item.bpmn_task_id for item in added}
+        if case.due_at != due_before and any(
+                t.escalates is not None and t.task_id not in new_ids for t in snap.tasks):
+            # the escalations still open (their review tasks are) follow the case's deadline
+            session.execute(update(Escalation).where(Escalation.case_id == case.id, Escalation.resolved_at.is_(None))
+                            .values(due_at=case.due_at or Escalation.raised_at)
+                            .execution_options(synchronize_session=False))
         return events
 
 

@@ -122,6 +122,7 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
                 item.assignee_id, item.claimed_at = None, None  # scope moved: claim lapses
             for key, value in scope.items():
                 setattr(item, key, value)
+        item.category_id, item.area_id = case.category_id, case.area_id  # what the inbox filters on
         item.task_name = task.name
         item.form_key = task.form_key
         item.lane = task.lane

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow.access import Actor, escalations_visible
 from workflow.errors import ValidationError
 from workflow.messages import msg
-from workflow.read.paging import Page, paging_errors
+from workflow.read.paging import Page, capped_count, paging_errors
 from workflow.store.models import Agency, Area, Case, Category, Escalation, WorkItem
 
 
@@ -101,68 +101,108 @@ class EscalationRow:
         return next(iter(self.review_item_ids), None)
 
 
+class LevelCounts(dict):
+    """Open escalations per level, each counted up to :data:`COUNT_LIMIT`; ``capped``: the
+    levels that have more."""
+
+    def __init__(self, counts: dict[str, int], capped: frozenset[str] = frozenset()):
+        super().__init__(counts)
+        self.capped = capped
+
+
 def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
-                    now: datetime, levels) -> tuple[Page, dict[str, int]]:
+                    now: datetime, levels) -> tuple[Page, LevelCounts]:
     """The late tasks in the supervisor's scope, each once (however many levels it reached),
     the one due first on top; and open escalations by level.
-    ``levels``: the process's escalation levels (a filter on another is refused)."""
+    ``levels``: the process's escalation levels (a filter on another is refused).
+
+    An escalation keeps its late task's deadline (``due_at``), so the open ones are read a page
+    at a time in deadline order from a partial index, city-wide or per OPD; only the page's
+    rows are joined to their cases. The counts stop at :data:`COUNT_LIMIT`."""
     filters.validate(levels)
-    case_agency = aliased(Agency)
-    where = [escalations_visible(actor)]
+    visible = escalations_visible(actor)
+    where = [visible]
     if filters.state == "open":
         where.append(Escalation.resolved_at.is_(None))
     if filters.level:
         where.append(Escalation.level == filters.level)
+    case_filters = []
     if filters.agency:
-        where.append(case_agency.code == filters.agency)
+        case_filters.append(Case.agency_id == select(Agency.id).where(Agency.code == filters.agency)
+                            .scalar_subquery())
     if filters.category:
-        where.append(Category.code == filters.category)
+        case_filters.append(Case.category_id == select(Category.id).where(Category.code == filters.category)
+                            .scalar_subquery())
     if filters.area:
-        where.append(Area.code == filters.area)
+        case_filters.append(Case.area_id == select(Area.id).where(Area.code == filters.area).scalar_subquery())
+    if case_filters:
+        where.append(exists().where(Case.id == Escalation.case_id, *case_filters).correlate(Escalation))
 
-    def joined(stmt):
-        return (stmt.join(Case, Case.id == Escalation.case_id)
-                .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
-                .outerjoin(case_agency, case_agency.id == Case.agency_id).where(*where))
+    offset = (filters.page - 1) * filters.per_page
+    if filters.state == "open":
+        # the open escalations of a late task all carry its deadline: a late task is one
+        # (due_at, case, task) group, streamed from the index in that order
+        tasks = (select(Escalation.case_id, Escalation.task_name).where(*where)
+                 .group_by(Escalation.due_at, Escalation.case_id, Escalation.task_name))
+        total, capped = capped_count(session, tasks)
+        page = session.execute(tasks.order_by(Escalation.due_at, Escalation.case_id, Escalation.task_name)
+                               .limit(filters.per_page).offset(offset)).all()
+    else:  # with the resolved history: a task's escalations may have had different deadlines
+        due = func.min(Escalation.due_at)
+        tasks = (select(Escalation.case_id, Escalation.task_name).where(*where)
+                 .group_by(Escalation.case_id, Escalation.task_name))
+        total, capped = capped_count(session, tasks)
+        page = session.execute(tasks.order_by(due, Escalation.case_id, Escalation.task_name)
+                               .limit(filters.per_page).offset(offset)).all()
+    wanted = list(dict.fromkeys((case_id, task) for case_id, task in page))
+    rows = _rows(session, wanted, where, now)
+    counts: dict[str, int] = {}
+    over: set[str] = set()
+    for level in levels:
+        n, more = capped_count(session, select(Escalation.id).where(
+            visible, Escalation.resolved_at.is_(None), Escalation.level == level))
+        if n:
+            counts[level] = n
+        if more:
+            over.add(level)
+    return (Page(rows=rows, total=total, page=filters.page, per_page=filters.per_page, capped=capped),
+            LevelCounts(counts, frozenset(over)))
 
-    due = func.min(Case.due_at)
-    tasks = joined(select(Escalation.case_id, Escalation.task_name, due.label("due"))
-                   ).group_by(Escalation.case_id, Escalation.task_name)
-    total = session.scalar(select(func.count()).select_from(tasks.subquery()))
-    page = session.execute(tasks.order_by(due.asc().nulls_last(), Escalation.case_id, Escalation.task_name)
-                           .limit(filters.per_page).offset((filters.page - 1) * filters.per_page)).all()
-    wanted = [(case_id, task) for case_id, task, _due in page]
+
+def _rows(session: Session, wanted: list[tuple[int, str]], where: list, now: datetime) -> list[EscalationRow]:
+    """The rows of the late tasks ``wanted``, in that order, each with its escalations (the
+    latest raised first) and its open work item."""
+    if not wanted:
+        return []
     found: dict[tuple[int, str], list] = {key: [] for key in wanted}
-    if wanted:
-        late = aliased(WorkItem)
-        details = joined(
-            select(Escalation, Case.number, Case.version, Case.due_at, case_agency.code, Category.name_id,
-                   Area.name, WorkItem.completed_at, late.id)
-            .outerjoin(late, and_(late.case_id == Escalation.case_id, late.task_name == Escalation.task_name,
-                                  late.completed_at.is_(None)))
-            .join(WorkItem, WorkItem.id == Escalation.work_item_id)
-        ).where(Escalation.case_id.in_({c for c, _t in wanted})).order_by(Escalation.raised_at.desc(),
-                                                                          Escalation.id.desc())
-        for row in session.execute(details):
-            key = (row[0].case_id, row[0].task_name)
-            if key in found:
-                found[key].append(row)
+    late = aliased(WorkItem)
+    details = (
+        select(Escalation, Case.number, Case.version, Agency.code, Category.name_id, Area.name,
+               WorkItem.completed_at, late.id)
+        .join(Case, Case.id == Escalation.case_id)
+        .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
+        .outerjoin(Agency, Agency.id == Case.agency_id)
+        .outerjoin(late, and_(late.case_id == Escalation.case_id, late.task_name == Escalation.task_name,
+                              late.completed_at.is_(None)))
+        .join(WorkItem, WorkItem.id == Escalation.work_item_id)
+        .where(*where, Escalation.case_id.in_({c for c, _t in wanted}))
+        .order_by(Escalation.raised_at.desc(), Escalation.id.desc()))
+    for row in session.execute(details):
+        key = (row[0].case_id, row[0].task_name)
+        if key in found:
+            found[key].append(row)
     rows = []
     for key in wanted:
         if not found[key]:  # resolved between the two reads (state=open): gone from the list
             continue
         first = found[key][0]
-        _e, number, version, case_due, agency, category, area, _done, late_id = first
+        headline, number, version, agency, category, area, _done, late_id = first
+        due = min(e.due_at for e, *_rest in found[key])
         rows.append(EscalationRow(
             case_id=key[0], case_number=number, case_version=version, task_name=key[1], agency=agency,
-            category_name=category, area_name=area, due_at=case_due,
-            late_by=(now - case_due) if case_due else None, late_item_id=late_id,
+            category_name=category, area_name=area, due_at=due, late_by=now - due, late_item_id=late_id,
             levels=tuple(LevelState(escalation_id=e.id, level=e.level, raised_at=e.raised_at,
                                     acknowledged=e.acknowledged_at is not None, resolved=e.resolved_at is not None,
                                     review_item_id=e.work_item_id if done is None else None)
                          for e, *_rest, done, _late in found[key])))
-    counts = dict(session.execute(
-        select(Escalation.level, func.count()).where(escalations_visible(actor),
-                                                     Escalation.resolved_at.is_(None))
-        .group_by(Escalation.level)).all())
-    return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page), counts
+    return rows

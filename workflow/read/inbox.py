@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import and_, exists, func, literal, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from workflow.access import Actor, items_workable
 from workflow.errors import ValidationError
 from workflow.messages import msg
 from workflow.read.lateness import is_overdue, overdue
-from workflow.read.paging import Page, paging_errors
+from workflow.read.paging import Page, capped_count, nulls_last_page, paging_errors
 from workflow.read.search import excerpt
 from workflow.store.models import (
     Agency,
@@ -34,11 +34,12 @@ TABS = ("all", "unassigned", "mine")
 SLA_STATES = ("on_time", "at_risk", "overdue")
 
 
+# the sorts: (column, descending); the item id breaks ties; items without a deadline come last
 SORTS = {
-    "due": (WorkItem.due_at.asc().nulls_last(), WorkItem.id.asc()),
-    "-due": (WorkItem.due_at.desc().nulls_last(), WorkItem.id.desc()),
-    "newest": (WorkItem.created_at.desc(), WorkItem.id.desc()),
-    "oldest": (WorkItem.created_at.asc(), WorkItem.id.asc()),
+    "due": (WorkItem.due_at, False),
+    "-due": (WorkItem.due_at, True),
+    "newest": (WorkItem.created_at, True),
+    "oldest": (WorkItem.created_at, False),
 }
 
 
@@ -103,7 +104,11 @@ def sla_state(due_at: datetime | None, at_risk_at: datetime | None, now: datetim
 def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime,
           question_task: str | None = None) -> Page:
     """The work items the actor may work, newest deadline first by default. ``question_task``:
-    the reporter's task of answering an officer's question (its answers mark the rows)."""
+    the reporter's task of answering an officer's question (its answers mark the rows).
+
+    Every filter is a column of the open item itself (its category and kecamatan are kept with
+    it), so the page is read in deadline order from a partial index of open items and the count
+    stops at :data:`COUNT_LIMIT`; only the rows of the page are joined to their case."""
     filters.validate()
     where = [WorkItem.completed_at.is_(None), items_workable(actor)]
     if filters.tab == "unassigned":
@@ -111,9 +116,10 @@ def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime,
     elif filters.tab == "mine":
         where.append(WorkItem.assignee_id == actor.user_id)
     if filters.category:
-        where.append(Category.code == filters.category)
+        where.append(WorkItem.category_id == select(Category.id).where(Category.code == filters.category)
+                     .scalar_subquery())
     if filters.area:
-        where.append(Area.code == filters.area)
+        where.append(WorkItem.area_id == select(Area.id).where(Area.code == filters.area).scalar_subquery())
     if filters.stage:
         where.append(WorkItem.form_key == filters.stage)
     if filters.sla == "overdue":
@@ -122,51 +128,51 @@ def inbox(session: Session, actor: Actor, filters: InboxFilters, now: datetime,
         where.append(and_(WorkItem.at_risk_at <= now, not_(overdue(now))))
     elif filters.sla == "on_time":
         where.append(or_(WorkItem.at_risk_at.is_(None), WorkItem.at_risk_at > now))
+    total, capped = capped_count(session, select(WorkItem.id).where(*where))
 
-    base = (select(WorkItem.id).join(Case, Case.id == WorkItem.case_id)
-            .join(Category, Category.id == Case.category_id)
-            .join(Area, Area.id == Case.area_id).where(*where))
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    # the page's items, in the order asked for, from the index
+    offset = (filters.page - 1) * filters.per_page
+    items = select(WorkItem.id).where(*where)
+    key, descending = SORTS[filters.sort]
+    if key is WorkItem.due_at:
+        ids = [r.id for r in nulls_last_page(session, items, key, WorkItem.id, descending=descending,
+                                             offset=offset, limit=filters.per_page)]
+    else:
+        order = (key.desc(), WorkItem.id.desc()) if descending else (key.asc(), WorkItem.id.asc())
+        ids = list(session.scalars(items.order_by(*order).limit(filters.per_page).offset(offset)))
+    rows = _rows(session, ids, now, question_task) if ids else []
+    return Page(rows=rows, total=total, page=filters.page, per_page=filters.per_page, capped=capped)
 
+
+def _rows(session: Session, ids: list[int], now: datetime, question_task: str | None) -> list[InboxRow]:
+    """The page's rows, in the order of ``ids``, with what each shows beside its task: the
+    instructions on it, the report's start and first photo, and whether the reporter answered a
+    question since the task opened. One statement: the columns per row are read for these rows only."""
     assignee = aliased(User)
+    instructions = (select(func.count()).where(Note.work_item_id == WorkItem.id).correlate(WorkItem)
+                    .scalar_subquery())
+    photo = (select(func.min(Attachment.id)).where(Attachment.case_id == WorkItem.case_id,
+                                                   Attachment.kind == AttachmentKind.BEFORE)
+             .correlate(WorkItem).scalar_subquery())
+    answered = (exists().where(CaseEvent.case_id == WorkItem.case_id, CaseEvent.action == Action.TASK_COMPLETED,
+                               CaseEvent.task_name == question_task, CaseEvent.occurred_at >= WorkItem.created_at)
+                .correlate(WorkItem) if question_task else literal(False))
     stmt = (select(WorkItem, Case.number, Case.version, Category.code, Category.name_id, Area.code,
-                   Area.name, Agency.code, assignee.username)
+                   Area.name, Agency.code, assignee.username, Report.description, instructions, photo, answered)
             .join(Case, Case.id == WorkItem.case_id)
+            .join(Report, Report.id == Case.report_id)
             .join(Category, Category.id == Case.category_id)
             .join(Area, Area.id == Case.area_id)
             .outerjoin(Agency, Agency.id == Case.agency_id)
             .outerjoin(assignee, assignee.id == WorkItem.assignee_id)
-            .where(*where).order_by(*SORTS[filters.sort])
-            .limit(filters.per_page).offset((filters.page - 1) * filters.per_page))
-    rows = [InboxRow(item_id=w.id, case_id=w.case_id, case_number=number, case_version=version,
-                     task_name=w.task_name, form_key=w.form_key, category=cat, category_name=cat_name,
-                     area=area, area_name=area_name, agency=agency, priority=w.priority,
-                     created_at=w.created_at, due_at=w.due_at, assignee=who,
-                     sla=sla_state(w.due_at, w.at_risk_at, now), paused=w.sla_paused_since is not None)
-            for w, number, version, cat, cat_name, area, area_name, agency, who in session.execute(stmt)]
-    if rows:
-        rows = _details(session, rows, question_task)
-    return Page(rows=rows, total=total or 0, page=filters.page, per_page=filters.per_page)
-
-
-def _details(session: Session, rows: list[InboxRow], question_task: str | None) -> list[InboxRow]:
-    """What a row shows beside its task: the instructions on it, the report's start and first
-    photo, and whether the reporter answered a question since the task opened."""
-    item_ids, case_ids = [r.item_id for r in rows], {r.case_id for r in rows}
-    counts = dict(session.execute(select(Note.work_item_id, func.count()).where(Note.work_item_id.in_(item_ids))
-                                  .group_by(Note.work_item_id)).all())
-    texts = dict(session.execute(select(Case.id, Report.description).join(Report, Report.id == Case.report_id)
-                                 .where(Case.id.in_(case_ids))).all())
-    photos = dict(session.execute(select(Attachment.case_id, func.min(Attachment.id))
-                                  .where(Attachment.case_id.in_(case_ids), Attachment.kind == AttachmentKind.BEFORE)
-                                  .group_by(Attachment.case_id)).all())
-    answers: dict[int, list[datetime]] = {}
-    if question_task:
-        for case_id, at in session.execute(select(CaseEvent.case_id, CaseEvent.occurred_at).where(
-                CaseEvent.case_id.in_(case_ids), CaseEvent.action == Action.TASK_COMPLETED,
-                CaseEvent.task_name == question_task)):
-            answers.setdefault(case_id, []).append(at)
-    return [replace(r, instructions=counts.get(r.item_id, 0), excerpt=excerpt(texts.get(r.case_id, "")),
-                    photo_id=photos.get(r.case_id),
-                    answered=any(at >= r.created_at for at in answers.get(r.case_id, ())))
-            for r in rows]
+            .where(WorkItem.id.in_(ids)))
+    found = {}
+    for (w, number, version, cat, cat_name, area, area_name, agency, who, text, notes, photo_id,
+         was_answered) in session.execute(stmt):
+        found[w.id] = InboxRow(
+            item_id=w.id, case_id=w.case_id, case_number=number, case_version=version, task_name=w.task_name,
+            form_key=w.form_key, category=cat, category_name=cat_name, area=area, area_name=area_name,
+            agency=agency, priority=w.priority, created_at=w.created_at, due_at=w.due_at, assignee=who,
+            sla=sla_state(w.due_at, w.at_risk_at, now), paused=w.sla_paused_since is not None,
+            instructions=notes or 0, excerpt=excerpt(text or ""), photo_id=photo_id, answered=bool(was_answered))
+    return [found[i] for i in ids if i in found]

@@ -5,10 +5,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sqlalchemy import func, literal, select
+from sqlalchemy.orm import Session
+
 from workflow.messages import msg
 from workflow.ranges import MAX_PAGE
 
 MAX_PER_PAGE = 100
+# A work list counts its rows up to this many, and says "more than" beyond: counting every open
+# item of a busy scope would cost more than the page it heads (growing with the city).
+COUNT_LIMIT = 1000
 
 
 def check_one_of(value, field: str, choices, errors: dict) -> None:
@@ -33,7 +39,42 @@ class Page:
     total: int
     page: int
     per_page: int
+    capped: bool = False  # there are more than ``total`` (= COUNT_LIMIT) rows
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        if self.capped:
+            return len(self.rows) == self.per_page
+        return self.page < self.pages
+
+
+def capped_count(session: Session, stmt, limit: int | None = None) -> tuple[int, bool]:
+    """How many rows ``stmt`` selects, counted up to ``limit`` (default :data:`COUNT_LIMIT`):
+    (count, whether there are more). The database stops reading the index after ``limit + 1`` rows."""
+    limit = COUNT_LIMIT if limit is None else limit
+    counted = stmt.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1)
+    n = session.scalar(select(func.count()).select_from(counted.subquery()))
+    return (limit, True) if n > limit else (n, False)
+
+
+def nulls_last_page(session: Session, stmt, key, tiebreak, *, descending: bool, offset: int, limit: int) -> list:
+    """The rows ``offset``..``offset + limit`` of ``stmt`` in ``key`` order (``tiebreak`` after
+    it), rows without a ``key`` last, read in two parts so that each is a range of an index in
+    either direction on both databases (SQLite keeps NULL first in an index, PostgreSQL last:
+    a NULLS LAST sort would make either sort every row of the scope)."""
+    order = (key.desc(), tiebreak.desc()) if descending else (key.asc(), tiebreak.asc())
+    rows = list(session.execute(stmt.where(key.is_not(None)).order_by(*order).limit(limit).offset(offset)))
+    if len(rows) == limit:
+        return rows
+    if rows:
+        keyed = offset + len(rows)  # the keyed part ended on this page
+    else:
+        keyed = session.scalar(select(func.count()).select_from(
+            stmt.where(key.is_not(None)).with_only_columns(literal(1), maintain_column_froms=True)
+            .limit(offset).subquery()))
+    rest = stmt.where(key.is_(None)).order_by(tiebreak.desc() if descending else tiebreak.asc())
+    return rows + list(session.execute(rest.limit(limit - len(rows)).offset(max(0, offset - keyed))))

@@ -384,6 +384,11 @@ class WorkItem(Base):
     __table_args__ = (
         Index("ix_work_items_inbox", "role", "agency_id", "due_at",
               sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+        # the inbox filtered by kecamatan or category: the page in deadline order from the index
+        Index("ix_work_items_inbox_area", "role", "agency_id", "area_id", "due_at",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
+        Index("ix_work_items_inbox_category", "role", "agency_id", "category_id", "due_at",
+              sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
         Index("ix_work_items_team", "team_id", "due_at",
               sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
         Index("ix_work_items_assignee", "assignee_id",
@@ -398,6 +403,10 @@ class WorkItem(Base):
     role: Mapped[Role]
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("qr_teams.id"))
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id"), comment="the case's, kept with the open item: the inbox filters on it")
+    area_id: Mapped[int | None] = mapped_column(
+        ForeignKey("areas.id"), comment="the case's kecamatan, kept with the open item: the inbox filters on it")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -438,13 +447,24 @@ class Timer(Base):
     failed_at: Mapped[datetime | None] = mapped_column(comment="gave up: an incident was recorded")
 
 
+_OPEN_ESCALATION = text("resolved_at IS NULL")
+
+
 class Escalation(Base):
     """A late task raised to a supervisor: by its SLA timer (breach), or at twice the target to
     the city level (critical). Open until a supervisor acknowledges it or the task is done."""
 
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_open", "resolved_at", "agency_id"),
-                      Index("ix_escalations_raised", "raised_at", "agency_id", "level"))
+    __table_args__ = (
+        # the escalation view: open late tasks in deadline order, city-wide and per OPD, and the
+        # counts per level, each read from its index a page (or a capped count) at a time
+        Index("ix_escalations_open_due", "due_at", "case_id", "task_name",
+              sqlite_where=_OPEN_ESCALATION, postgresql_where=_OPEN_ESCALATION),
+        Index("ix_escalations_open_agency_due", "agency_id", "due_at", "case_id", "task_name",
+              sqlite_where=_OPEN_ESCALATION, postgresql_where=_OPEN_ESCALATION),
+        Index("ix_escalations_open_level", "level", "agency_id",
+              sqlite_where=_OPEN_ESCALATION, postgresql_where=_OPEN_ESCALATION),
+        Index("ix_escalations_raised", "raised_at", "agency_id", "level"))
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), unique=True,
@@ -454,6 +474,8 @@ class Escalation(Base):
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"),
                                                   comment="supervisors of this OPD; NULL: city level")
     raised_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(
+        comment="the late task's deadline (the case's, kept while open; its raising time if it has none)")
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(comment="acknowledged, or the task was done")
