@@ -45,7 +45,7 @@ class BusinessCalendar:
         return (day.weekday() in self.workdays and day not in self.days_off
                 and day not in rules_of.national_holidays(day.year))
 
-    def refresh(self, session: Session) -> None:
+    def refresh(self, session: Session, known=None) -> None:
         """A calendar given as it is: nothing to re-read."""
 
     def _segments(self, start: datetime) -> Iterator[Interval]:
@@ -97,10 +97,10 @@ class CityCalendar:
         self._lock = threading.Lock()
         self._built: tuple[str | None, BusinessCalendar] | None = None
 
-    def refresh(self, session: Session) -> None:
-        """Rebuild when ``cities.calendar_hash`` moved since the last build (one query; two more
-        when it did). Nothing before there is a city."""
-        has_city, key = rules_of.current_hash(session)
+    def refresh(self, session: Session, known: tuple[bool, str | None] | None = None) -> None:
+        """Rebuild when ``cities.calendar_hash`` moved since the last build (one query, none when
+        ``known`` gives it; two more when it moved). Nothing before there is a city."""
+        has_city, key = known if known is not None else rules_of.current_hash(session)
         built = self._built
         if not has_city or (built is not None and built[0] == key):
             return

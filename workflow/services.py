@@ -19,7 +19,7 @@ from workflow.passwords import Passwords
 from workflow.signing import AuditKeys
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import make_engine, make_session_factory
-from workflow.store.reference import city_zone
+from workflow.store.reference import ReferenceCache, city_zone
 from workflow.store.specs import ProcessVersions
 from workflow.store.tracking import TrackingCodes
 from workflow.store.uow import UnitOfWork
@@ -52,6 +52,7 @@ class Services:
     city_zone: Callable[[], ZoneInfo]
     audit_keys: AuditKeys
     passwords: Passwords = field(default_factory=Passwords)
+    references: ReferenceCache = field(default_factory=ReferenceCache)  # agencies, categories, ... by fingerprint
 
     @property
     def definition(self) -> ProcessDefinition:

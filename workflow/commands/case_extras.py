@@ -51,22 +51,24 @@ def add_attachment(uow: UnitOfWork, actor: Actor, case_id: int, image: PreparedI
     if kind not in set(AttachmentKind):
         raise ValidationError({"kind": msg("must be one of {choices}", choices=", ".join(AttachmentKind))})
     case, _role = _writable_case(uow, actor, case_id)
-    with CaseChange(uow, case, actor.ref()):
-        return store_attachment(uow, case, image, kind=kind, actor=actor)
+    with CaseChange(uow, case, actor.ref()) as change:
+        return store_attachment(uow, case, image, kind=kind, actor=actor, change=change)
 
 
 def store_attachment(uow: UnitOfWork, case: Case, image: PreparedImage, *, kind: str,
-                     actor: Actor) -> Attachment:
-    """Write the file, its row and its audit event; the file is removed if the work rolls back."""
+                     actor: Actor, change: CaseChange | None = None) -> Attachment:
+    """Write the file, its row and its audit event; the file is removed if the work rolls back.
+    ``change``: the case's change this is all of (its lock counts the event)."""
     name = uow.storage.save(image)
     uow.on_rollback(lambda: uow.storage.delete(name))
+    counted = change.reserve(1) if change is not None else False
     row = Attachment(case_id=case.id, kind=kind, sha256=image.sha256, mime=image.mime,
                      size=image.size, width=image.width, height=image.height, storage_name=name,
                      uploaded_by_id=actor.user_id, created_at=uow.clock.now())
     uow.session.add(row)
     uow.session.flush()
     audit.append(uow.session, case_id=case.id, actor=actor.ref(), action=Action.ATTACHMENT_ADDED,
-                 occurred_at=uow.clock.now(), task_name=case.stage,
+                 occurred_at=uow.clock.now(), task_name=case.stage, counted=counted,
                  data={"attachment_id": row.id, "kind": kind, "sha256": image.sha256,
                        "mime": image.mime, "size": image.size})
     return row

@@ -7,11 +7,14 @@
         change.process.complete(change.workflow, task_id, values)
         change.save(events=[{"action": Action.TASK_COMPLETED, ...}])
 
-Entering checks the version the actor saw (a conflict naming who acted since), names the
-operation for the incident record, and locks the case: its ``version`` moves by one and is
-flushed, so on PostgreSQL the row stays locked until commit and a concurrent transaction that
-read the old version matches nothing and gets a conflict; on SQLite the write transaction began
-with ``BEGIN IMMEDIATE``. The workflow is loaded when first asked for. :meth:`CaseChange.save`
+Entering checks the version the actor saw (a conflict naming who acted since) and names the
+operation for the incident record. The case is locked by the command's one UPDATE of its row,
+flushed before anything else the command writes (:meth:`CaseChange.save`, or the first
+:meth:`CaseChange.record`): its ``version`` moves by one and its ``event_count`` by the events
+about to be appended, so on PostgreSQL the row stays locked until commit and a concurrent
+transaction that read the old version matches nothing and gets a conflict; on SQLite the write
+transaction began with ``BEGIN IMMEDIATE``. What the command reads before (the workflow, the
+open work items) is checked by that version too. The workflow is loaded when first asked for. :meth:`CaseChange.save`
 writes the stepped workflow, the case row, ``work_items`` and ``timers``, the command's own
 audit events and those for what changed, escalations and the notices its followers are sent
 (``workflow.notify.notices``), all in this transaction. A change that only records (a note, a claim) calls :meth:`CaseChange.record`.
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow.commands.projections import apply_to_case, sync_timers, sync_work_items
 from workflow.engine.definition import ProcessDefinition
@@ -32,7 +37,7 @@ from workflow.messages import msg
 from workflow.notify import notices
 from workflow.store import audit
 from workflow.store.audit import ActorRef
-from workflow.store.models import Case, CaseEvent, CaseState, Escalation
+from workflow.store.models import Case, CaseEvent, CaseState, Escalation, WorkItem
 from workflow.store.reference import References
 from workflow.store.uow import UnitOfWork
 from workflow.vocabulary import FINAL_STATUSES, STATUS_ACTIONS, Action, CaseStatus, Outcome, Role
@@ -97,31 +102,47 @@ def load_workflow(uow: UnitOfWork, case: Case):
     return uow.process.load((own.spec, own.subprocess_specs), state.state_json)
 
 
+def open_items_with(session: Session, item_id: int) -> tuple[WorkItem | None, list[WorkItem]]:
+    """Work item ``item_id`` with its case, and the open work items of that case, in one
+    statement (a command completing a task rewrites the others too: ``sync_work_items``)."""
+    case_of = select(WorkItem.case_id).where(WorkItem.id == item_id).scalar_subquery()
+    rows = list(session.scalars(select(WorkItem).options(joinedload(WorkItem.case)).where(
+        WorkItem.case_id == case_of, or_(WorkItem.completed_at.is_(None), WorkItem.id == item_id))
+        .order_by(WorkItem.id)))
+    item = next((w for w in rows if w.id == item_id), None)
+    return item, [w for w in rows if w.completed_at is None]
+
+
 class CaseChange:
     def __init__(self, uow: UnitOfWork, case: Case, actor: ActorRef, *,
                  expected_version: int | None = None, operation: str | None = None,
-                 new: bool = False):
+                 new: bool = False, open_items: list[WorkItem] | None = None):
         """``new``: the case was created in this transaction (its workflow is started, not
-        loaded; there is nothing to lock or compare)."""
+        loaded; there is nothing to lock or compare). ``open_items``: the case's open work
+        items, when the caller loaded them already (``open_items_with``)."""
         self.uow, self.case, self.actor = uow, case, actor
-        self.refs = References(uow.session)
+        self.refs = uow.refs
         self.expected_version, self.operation, self.new = expected_version, operation, new
+        self.open_items = open_items
         self._workflow = None
+        self._state: CaseState | None = None
+        self._before_snapshot: Snapshot | None = None
         self.before: CaseView | None = CaseView.of(None, None, self.refs) if new else None
         self.saved = False
+        self._locked = False  # the case's UPDATE of this command is flushed
 
     def __enter__(self) -> CaseChange:
         if not self.new:
             check_version(self.uow, self.case, self.expected_version)
         if self.operation:
             self.uow.acting_on(self.operation, None if self.new else self.case.id)
-        if not self.new:
-            self.lock()
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None and self._workflow is not None and not self.saved:
             raise RuntimeError(f"case {self.case.id}: the workflow was loaded but not saved")
+        if exc_type is None and not self._locked and not self.new:
+            self._lock(0)  # nothing recorded: the version moves all the same
         return False
 
     @property
@@ -137,19 +158,44 @@ class CaseChange:
         return self.uow.services.versions.engine(self.definition)
 
     def lock(self) -> None:
-        """Move the case's version now (see the module docstring)."""
+        """Move the case's version by one. Written with the command's first flush, which
+        updates the case row first (the parent of every row a command writes), so on PostgreSQL
+        the row is locked before anything else of the command is, and a transaction that loaded
+        the old version matches nothing and gets a conflict (see the module docstring)."""
         self.case.version = self.case.version + 1
         self.case.updated_at = self.uow.clock.now()
-        self.uow.session.flush()
+
+    def _lock(self, events: int) -> None:
+        """Flush the case's UPDATE now, with its ``event_count`` moved by the ``events`` about
+        to be appended (one UPDATE of the row per command); then read the chain head, which no
+        other transaction can move any more (``audit.append_aside`` waits for the lock)."""
+        session = self.uow.session
+        if not self.new:
+            self.lock()
+        if events:
+            self.case.event_count = Case.event_count + events
+        session.flush()
+        self._locked = True
+        if events:
+            seq, _hash = audit.read_head(session, self.case.id)
+            set_committed_value(self.case, "event_count", seq + events)
 
     # -- the workflow -------------------------------------------------------------------------
 
     @property
     def workflow(self):
         if self._workflow is None:
+            self._state = self.uow.session.get(CaseState, self.case.id)  # held: saved again below
             self._workflow = load_workflow(self.uow, self.case)
-            self.before = CaseView.of(self.case, self.process.snapshot(self._workflow), self.refs)
+            self._before_snapshot = self.process.snapshot(self._workflow)
+            self.before = CaseView.of(self.case, self._before_snapshot, self.refs)
         return self._workflow
+
+    @property
+    def loaded_snapshot(self) -> Snapshot:
+        """The snapshot of the workflow as loaded, before this command moved it."""
+        self.workflow  # noqa: B018 - loads it
+        return self._before_snapshot
 
     def started(self, workflow) -> None:
         """A new case: ``workflow`` was just started for it."""
@@ -161,10 +207,20 @@ class CaseChange:
 
     # -- writing ------------------------------------------------------------------------------
 
+    def reserve(self, events: int = 1) -> bool:
+        """Lock the case now, counting ``events`` events about to be appended with
+        ``audit.append(..., counted=True)``: True. False when the case was locked already
+        (append them uncounted)."""
+        if self._locked:
+            return False
+        self._lock(events)
+        return True
+
     def record(self, action: Action, **event) -> None:
         """An audit event for a change made beside the workflow (a claim, a note)."""
+        counted = self.reserve(1)
         audit.append(self.uow.session, case_id=self.case.id, actor=self.actor, action=action,
-                     occurred_at=self.uow.clock.now(), **event)
+                     occurred_at=self.uow.clock.now(), counted=counted, **event)
 
     def save(self, *, events: list[dict] | None = None, reason: str | None = None,
              completed_task: str | None = None) -> Snapshot:
@@ -177,50 +233,87 @@ class CaseChange:
         """
         uow, case, workflow = self.uow, self.case, self.workflow
         definition, process = self.definition, self.process  # the version the case runs now
+        session = uow.session
         now = uow.clock.now()
-        pauses = process.settle_pauses(workflow)
-        snap = process.snapshot(workflow)
+        pauses, snap = process.settle_and_snapshot(workflow)
+        before = self.before
         due_before = case.due_at
-        apply_to_case(case, snap, definition, self.refs, now)
-        if case.expected_at is None:
-            case.expected_at = process.expected_close(case.created_at, snap.data)
-        added, closed = sync_work_items(uow.session, case, snap, definition, self.refs, now,
-                                        completed_task=completed_task, completed_by=self.actor.user_id,
-                                        at_risk=process.at_risk_at,
-                                        at_risk_share=uow.settings.at_risk_share)
-        sync_timers(uow.session, case, snap)
-        state = uow.session.get(CaseState, case.id)
-        if state is None:
-            state = CaseState(case_id=case.id)
-            uow.session.add(state)
-        state.state_json = process.dump(workflow)
-        state.updated_at = now
-        uow.session.flush()
-
-        before, after = self.before, CaseView.of(case, snap, self.refs)
-        fired = process.fired_timers(workflow, [t for t in before.timers if t not in after.timers])
-        derived = [*_what_changed(before, after, reason, fired, snap.ended_at),
-                   *self._sync_escalations(snap, added, closed, now, due_before),
-                   *({"action": Action(f"sla_{change}"), "task_name": name} for name, change in pauses.items())]
+        with session.no_autoflush:  # one flush below, the case row's UPDATE first
+            apply_to_case(case, snap, definition, self.refs, now)
+            if case.expected_at is None:
+                case.expected_at = process.expected_close(case.created_at, snap.data)
+            added, closed, rollups = sync_work_items(
+                session, case, snap, definition, self.refs, now, completed_task=completed_task,
+                completed_by=self.actor.user_id, at_risk=process.at_risk_at,
+                at_risk_share=uow.settings.at_risk_share, existing=self.open_items)
+            state = self._state if self._state is not None else (
+                session.get(CaseState, case.id) if not self.new else None)
+            if state is None:
+                state = CaseState(case_id=case.id)
+                session.add(state)
+            state.state_json = process.dump(workflow)
+            state.updated_at = now
+            escalated = self._closed_escalations(closed, definition)
+            after = CaseView.of(case, snap, self.refs)
+            fired = process.fired_timers(workflow, [t for t in before.timers if t not in after.timers])
+            changes = [*_what_changed(before, after, reason, fired, snap.ended_at),
+                       *({"action": Action(f"sla_{change}"), "task_name": name} for name, change in pauses.items())]
+            count = len(events or []) + len(changes) + len(escalated) + sum(
+                1 for item in added if _task_of(snap, item).escalates is not None)
+            if self._locked:  # recorded before: the rest is appended one by one
+                count = 0
+            else:
+                if not self.new:
+                    self.lock()
+                if count:
+                    case.event_count = Case.event_count + count
+        session.flush()
+        if not self._locked:
+            self._locked = True
+            if count:
+                if self.new:
+                    session.info.setdefault("audit_heads", {})[case.id] = (0, audit.GENESIS)
+                    seq = 0
+                else:
+                    seq, _hash = audit.read_head(session, case.id)
+                set_committed_value(case, "event_count", seq + count)
+        sync_timers(session, case, snap, self._before_snapshot, rollups)
+        derived = [*changes, *self._sync_escalations(snap, added, escalated, now, due_before)]
         appended = []
         for event in [*(events or []), *derived]:
             event.setdefault("from_task", ",".join(before.tasks) or None)
             event.setdefault("to_task", ",".join(after.tasks) or None)
-            row = audit.append(uow.session, case_id=case.id, actor=self.actor, occurred_at=now, **event)
+            row = audit.append(session, case_id=case.id, actor=self.actor, occurred_at=now,
+                               counted=bool(count), **event)
             appended.append((row.seq, event))
+        session.flush()
         notices.queue(uow, case, appended, refs=self.refs, now=now)
         self.saved = True
         return snap
 
-    def _sync_escalations(self, snap: Snapshot, added, closed, now, due_before) -> list[dict]:
+    def _closed_escalations(self, closed: list[WorkItem], definition: ProcessDefinition):
+        """The escalations of the closed items that are escalation tasks (only those can have
+        one: no query for the others)."""
+        session = self.uow.session
+        found = []
+        for item in closed:
+            task = definition.task(item.task_name)
+            if task is None or task.level is None:
+                continue
+            escalation = session.scalar(select(Escalation).where(Escalation.work_item_id == item.id))
+            if escalation is not None:
+                found.append((item, escalation))
+        return found
+
+    def _sync_escalations(self, snap: Snapshot, added, escalated, now, due_before) -> list[dict]:
         """Raise an escalation for each new escalation task; acknowledge or resolve it when its
-        task closes; the open ones follow the case's deadline (``due_before``: the deadline
-        before this command). Returns the audit events."""
+        task closes (``escalated``: (item, escalation) of the closed ones); the open ones follow
+        the case's deadline (``due_before``: the deadline before this command). Returns the audit
+        events."""
         session, case = self.uow.session, self.case
-        tasks = {t.task_id: t for t in snap.tasks}
         events: list[dict] = []
         for item in added:
-            task = tasks[item.bpmn_task_id]
+            task = _task_of(snap, item)
             if task.escalates is None:
                 continue
             session.add(Escalation(case_id=case.id, work_item_id=item.id, task_name=task.escalates,
@@ -229,10 +322,7 @@ class CaseChange:
             events.append({"action": Action.ESCALATION_RAISED, "task_name": task.escalates,
                            "to_agency": self.refs.agency_code(item.agency_id),
                            "data": {"level": task.level, "work_item": item.id}})
-        for item in closed:
-            escalation = session.scalar(select(Escalation).where(Escalation.work_item_id == item.id))
-            if escalation is None:
-                continue
+        for item, escalation in escalated:
             escalation.resolved_at = now
             done = item.outcome == Outcome.COMPLETED
             if done:
@@ -248,6 +338,10 @@ class CaseChange:
                             .values(due_at=case.due_at or Escalation.raised_at)
                             .execution_options(synchronize_session=False))
         return events
+
+
+def _task_of(snap: Snapshot, item: WorkItem):
+    return next(t for t in snap.tasks if t.task_id == item.bpmn_task_id)
 
 
 def _what_changed(before: CaseView, after: CaseView, reason: str | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -87,32 +87,39 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
                     refs: References, now: datetime, *, completed_task: str | None = None,
                     completed_by: int | None = None,
                     at_risk: Callable[[datetime, datetime, float], datetime] | None = None,
-                    at_risk_share: float = 0.75,
-                    ) -> tuple[list[WorkItem], list[WorkItem]]:
+                    at_risk_share: float = 0.75, existing: list[WorkItem] | None = None,
+                    ) -> tuple[list[WorkItem], list[WorkItem], list[Callable[[], None]]]:
     """Make the open ``work_items`` equal the READY human tasks. Claims on surviving items are
     kept; items no longer READY are closed: ``completed`` if it is ``completed_task`` (done by
-    ``completed_by``), else ``cancelled`` (an interrupting timer, a merge).
+    ``completed_by``), else ``cancelled`` (an interrupting timer, a merge). ``existing``: the
+    case's open items, when the caller loaded them already in this transaction.
 
-    Also sets the case's ``due_at`` to the deadline of its main open task. Returns (added, closed).
+    Also sets the case's ``due_at`` to the deadline of its main open task. Nothing is flushed:
+    returns (added, closed, rollups), ``rollups`` the ``sla_daily`` upserts to run after the
+    flush that updates the case (a command locks the case row before any other).
     """
-    existing = {w.bpmn_task_id: w for w in session.scalars(
-        select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.completed_at.is_(None)))}
+    if existing is None:
+        existing = list(session.scalars(
+            select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.completed_at.is_(None))))
+    by_task = {w.bpmn_task_id: w for w in existing}
     wanted = {t.task_id: t for t in snap.tasks}
-    removed = [w for tid, w in existing.items() if tid not in wanted]
+    removed = [w for tid, w in by_task.items() if tid not in wanted]
+    rollups: list[Callable[[], None]] = []
     for w in removed:
         w.completed_at = now
         if w.bpmn_task_id == completed_task:
             w.outcome, w.completed_by_id = Outcome.COMPLETED, completed_by
             if w.due_at is not None and w.agency_id is not None and w.role in SLA_ROLES:
-                count_sla(session, w.completed_at.astimezone(refs.zone).date(), w.agency_id, w.form_key,
-                          on_time=on_time(w.completed_at, w.due_at))
+                day, late = w.completed_at.astimezone(refs.zone).date(), on_time(w.completed_at, w.due_at)
+                rollups.append(lambda w=w, day=day, late=late: count_sla(
+                    session, day, w.agency_id, w.form_key, on_time=late))
         else:
             w.outcome = Outcome.CANCELLED
     added = []
     wanted_items: dict[str, WorkItem] = {}
     for tid, task in wanted.items():
         scope = _item_scope(task, definition, refs, task.data)
-        item = existing.get(tid)
+        item = by_task.get(tid)
         if item is None:
             item = WorkItem(case_id=case.id, bpmn_task_id=tid, created_at=now, **scope)
             session.add(item)
@@ -136,25 +143,32 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
         wanted_items[tid] = item
     main = wanted_items.get(snap.main_task.task_id) if snap.main_task else None
     case.due_at = main.due_at if main is not None else None
-    session.flush()
-    return added, removed
+    return added, removed, rollups
 
 
-def sync_timers(session: Session, case: Case, snap: Snapshot) -> None:
-    """Make ``timers`` equal the WAITING timer events."""
-    existing = {t.bpmn_task_id: t for t in session.scalars(
-        select(Timer).where(Timer.case_id == case.id))}
+def sync_timers(session: Session, case: Case, snap: Snapshot, before: Snapshot | None,
+                rollups: list[Callable[[], None]] = ()) -> None:
+    """Make ``timers`` equal the WAITING timer events: a diff against ``before``, the snapshot
+    the rows were written from (the workflow as loaded; None for a new case, which has none).
+    Rows of timers that left are deleted in one statement, those of new timers inserted in one,
+    and a timer still waiting is updated only where its row says something else (a deadline
+    moved); the sweeper's lease and attempts on it stay. Then the ``sla_daily`` ``rollups``."""
+    table = Timer.__table__
+    had = {t.task_id: t for t in (before.timers if before else ())}
     wanted = {t.task_id: t for t in snap.timers}
-    for tid, row in existing.items():
-        if tid not in wanted:
-            session.delete(row)
+    gone = [tid for tid in had if tid not in wanted]
+    if gone:
+        session.execute(delete(table).where(table.c.case_id == case.id, table.c.bpmn_task_id.in_(gone)))
+    new = [{"case_id": case.id, "bpmn_task_id": tid, "timer_name": t.name, "guards_task": t.guards_task,
+            "interrupting": t.interrupting, "due_at": t.due_at, "attempts": 0}
+           for tid, t in wanted.items() if tid not in had]
+    if new:
+        session.execute(insert(table), new)
     for tid, timer in wanted.items():
-        row = existing.get(tid)
-        if row is None:
-            row = Timer(case_id=case.id, bpmn_task_id=tid)
-            session.add(row)
-        row.timer_name = timer.name
-        row.guards_task = timer.guards_task
-        row.interrupting = timer.interrupting
-        row.due_at = timer.due_at
-    session.flush()
+        old = had.get(tid)
+        if old is not None and old != timer:
+            session.execute(update(table).where(table.c.bpmn_task_id == tid).values(
+                timer_name=timer.name, guards_task=timer.guards_task, interrupting=timer.interrupting,
+                due_at=timer.due_at))
+    for rollup in rollups:
+        rollup()

@@ -304,6 +304,16 @@ def validate_only(session: Session, data: ReportInput, settings: Settings) -> No
     _validate(data, References(session), notices.offered(settings))
 
 
+def start_variables(settings: Settings, *, case_number: str, category: str, area: str,
+                    channel: Channel) -> dict[str, Any]:
+    """The variables a case's process starts with: the report's facts the process routes on,
+    its counters, and the deployment's windows and limits (what the BPMN expressions read)."""
+    return {"case_number": case_number, "category": category, "area": area, "channel": str(channel),
+            "transfer_count": 0, "rework_count": 0, "reopen_count": 0,
+            "dispute_window": settings.dispute_window, "info_window": settings.info_window,
+            "max_transfers": settings.max_transfers, "closure_note": None}
+
+
 def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | None = None,
                   actor: Actor | None = None) -> Submitted:
     """Store the report, open its case and run the process to the first human task (triage).
@@ -311,7 +321,7 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     ``photo`` is an image already checked by ``AttachmentStore.prepare``.
     """
     actor = actor or Actor.citizen()
-    refs = References(uow.session)
+    refs = uow.refs
     clean = _validate(data, refs, notices.offered(uow.settings))
     now = uow.clock.now()
     uow.acting_on(Operation.SUBMIT_REPORT, category=clean["category"].code, area=clean["area"].code,
@@ -328,8 +338,8 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
         confidential=bool(data.confidential), attributes=clean["attributes"],
         media_url=clean["media_url"], submitted_at=now)
     uow.session.add(report)
-    spec = uow.services.versions.ensure_current(uow.session, now)
-    case = Case(report=report, spec_id=spec.id, status=CaseStatus.TRIAGE,
+    spec_id = uow.services.versions.ensure_current_id(uow.session, now)
+    case = Case(report=report, spec_id=spec_id, status=CaseStatus.TRIAGE,
                 category_id=clean["category"].id, area_id=clean["area"].id,
                 # only a point the reporter gave is a place other reports are near
                 lat=clean["lat"] if clean["point_given"] else None, lon=clean["lon"] if clean["point_given"] else None,
@@ -337,21 +347,17 @@ def submit_report(uow: UnitOfWork, data: ReportInput, *, photo: PreparedImage | 
     uow.session.add(case)
     uow.session.flush()
     year = now.astimezone(ZoneInfo(refs.city.timezone)).year
-    case.number = f"{year}-{case.id:06d}"
-    uow.session.flush()
+    case.number = f"{year}-{case.id:06d}"  # written with the case's UPDATE of the first save
 
     channel = clean["notify_by"]
     if channel is not None:  # before the first save: "report received" is its first notice
         notices.subscribe(uow, case, following=Following.REPORTER, channel=channel, code=code,
                           address=clean["email"] if channel == NoticeChannel.EMAIL else clean["phone"],
-                          language=data.language)
+                          language=data.language, flush=False)
     with CaseChange(uow, case, actor.ref(), new=True) as change:
-        change.started(uow.process.start({
-            "case_number": case.number, "category": clean["category"].code,
-            "area": clean["area"].code, "channel": str(data.channel), "transfer_count": 0,
-            "rework_count": 0, "reopen_count": 0, "dispute_window": uow.settings.dispute_window,
-            "info_window": uow.settings.info_window, "max_transfers": uow.settings.max_transfers,
-            "closure_note": None}))
+        change.started(uow.process.start(start_variables(
+            uow.settings, case_number=case.number, category=clean["category"].code,
+            area=clean["area"].code, channel=data.channel)))
         change.save(events=[{"action": Action.REPORT_SUBMITTED, "data": {
             "channel": str(data.channel), "category": clean["category"].code, "area": clean["area"].code,
             "kelurahan": clean["kelurahan"].code if clean["kelurahan"] else None,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from workflow.access import Actor, can_view_case, role_for_item
 from workflow.commands.case_extras import store_attachment
-from workflow.commands.change import CaseChange, check_version
+from workflow.commands.change import CaseChange, check_version, open_items_with
 from workflow.engine.definition import TaskDefinition
 from workflow.engine.forms import FormDefinition, check_count, clean
 from workflow.engine.runtime import Snapshot
@@ -97,7 +97,7 @@ def unassign(uow: UnitOfWork, item: WorkItem, by: audit.ActorRef, *, expected_ve
 
 def _resolver(uow: UnitOfWork, case: Case):
     def resolve(source: str) -> set[str]:
-        return {o.code for o in task_choices(uow.session, case, source)}
+        return {o.code for o in task_choices(uow.session, case, source, uow.refs)}
     return resolve
 
 
@@ -151,6 +151,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     transaction acting on the same case either waits and then fails with ``Conflict``
     (PostgreSQL) or queues behind this one and finds the item gone (SQLite).
     """
+    _item, open_items = open_items_with(uow.session, item_id)  # what the step reads, in one statement
     item, role = workable_item(uow.session, actor, item_id)
     if expected_form is not None and item.form_key != expected_form:
         raise DomainError(msg("work item {item_id} is a {task} task, not {expected}", item_id=item_id, task=item.form_key, expected=expected_form),
@@ -165,7 +166,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
         raise ValidationError({name: msg("this case runs an earlier version of the process, which does not "
                                          "take this field") for name in ignored})
     with CaseChange(uow, case, actor.ref(role), expected_version=expected_version,
-                    operation=Operation.COMPLETE_TASK.of(item.form_key)) as change:
+                    operation=Operation.COMPLETE_TASK.of(item.form_key), open_items=open_items) as change:
         values = dict(values)
         for name, upload in (uploads or {}).items():
             field = form.field(name)
@@ -187,7 +188,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
         merge_target = _check_references(uow, case, form, cleaned)
         if not change.process.is_ready(change.workflow, item.bpmn_task_id):
             raise Conflict(msg("This task was just completed by someone else."))
-        change.process.resolve_side_tasks(change.workflow, item.task_name)
+        change.process.resolve_side_tasks(change.workflow, item.task_name, change.loaded_snapshot.tasks)
         change.process.complete(change.workflow, item.bpmn_task_id, cleaned)
         _keep_rating(uow, case, item.form_key, cleaned)
         reason = cleaned.get("reason")

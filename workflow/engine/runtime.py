@@ -154,9 +154,15 @@ class ProcessEngine:
     def is_ready(workflow: BpmnWorkflow, task_id: str) -> bool:
         return ProcessEngine._find_ready(workflow, task_id) is not None
 
-    def resolve_side_tasks(self, workflow: BpmnWorkflow, task_name: str) -> int:
-        """Cancel the open side tasks about ``task_name`` (see ``side_tasks.resolve``)."""
-        return side_tasks.resolve(workflow, task_name)
+    def resolve_side_tasks(self, workflow: BpmnWorkflow, task_name: str,
+                           open_tasks: tuple[HumanTask, ...] | None = None) -> int:
+        """Cancel the open side tasks about ``task_name`` (see ``side_tasks.resolve``).
+        ``open_tasks``: the READY tasks of a snapshot taken since the workflow last moved (no
+        walk of the tree to find them again)."""
+        if open_tasks is None:
+            return side_tasks.resolve(workflow, task_name)
+        ready = [self._find_ready(workflow, t.task_id) for t in open_tasks if t.about == task_name]
+        return side_tasks.cancel([t for t in ready if t is not None])
 
     def move_deadline(self, workflow: BpmnWorkflow, task_id: str, new_due: datetime) -> dict:
         """Move a READY task's SLA deadline (see ``sla.move_deadline``)."""
@@ -172,7 +178,8 @@ class ProcessEngine:
 
     def settle_pauses(self, workflow: BpmnWorkflow) -> dict[str, str]:
         """Stop or restart SLA clocks for the reporter's wait (see ``sla.settle_pauses``)."""
-        return sla.settle_pauses(workflow, self.definition, self.calendar, self.clock.now())
+        return sla.settle_pauses(workflow.get_tasks(state=TaskState.READY, manual=True), self.definition,
+                                 self.calendar, self.clock.now())
 
     # -- time -------------------------------------------------------------------------------
 
@@ -228,8 +235,35 @@ class ProcessEngine:
         return fired
 
     def snapshot(self, workflow: BpmnWorkflow) -> Snapshot:
+        """What the workflow says now, from one walk of its task tree."""
+        return self._snapshot(*self._walk(workflow), workflow)
+
+    def settle_and_snapshot(self, workflow: BpmnWorkflow) -> tuple[dict[str, str], Snapshot]:
+        """``settle_pauses`` then ``snapshot``, from one walk: settling rewrites timer deadlines,
+        never a task's state, so the tasks the walk found are still the ones to read."""
+        ready, waiting, completed = self._walk(workflow)
+        pauses = sla.settle_pauses(ready, self.definition, self.calendar, self.clock.now())
+        return pauses, self._snapshot(ready, waiting, completed, workflow)
+
+    @staticmethod
+    def _walk(workflow: BpmnWorkflow) -> tuple[list, list, list]:
+        """READY human tasks, WAITING tasks and COMPLETED tasks, each in the tree's depth-first
+        order, from one pass of the library's state-filtered iterator (a walk of the whole tree
+        costs as much as the rest of a step: one per question made three per snapshot)."""
+        ready, waiting, completed = [], [], []
+        for task in workflow.get_tasks_iterator(state=TaskState.READY | TaskState.WAITING | TaskState.COMPLETED):
+            if task.state == TaskState.READY:
+                if task.task_spec.manual:
+                    ready.append(task)
+            elif task.state == TaskState.WAITING:
+                waiting.append(task)
+            else:
+                completed.append(task)
+        return ready, waiting, completed
+
+    def _snapshot(self, ready: list, waiting: list, completed: list, workflow: BpmnWorkflow) -> Snapshot:
         timers = []
-        for task in workflow.get_tasks(state=TaskState.WAITING):
+        for task in waiting:
             definition = getattr(task.task_spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition):
                 continue
@@ -244,7 +278,7 @@ class ProcessEngine:
                 due_at=datetime.fromisoformat(value).astimezone(timezone.utc)))
 
         tasks = []
-        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        for task in ready:
             spec = task.task_spec
             known = self.definition.task(spec.name)
             belongs_to = side_tasks.about(task)
@@ -258,7 +292,7 @@ class ProcessEngine:
         ended = None
         main = next((t for t in tasks if t.about is None), None)
         data: Mapping[str, Any] = main.data if main else {}
-        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        for task in completed:
             if task.task_spec.name in self.definition.end_events:
                 ended = task.task_spec.name
                 if main is None:

@@ -33,9 +33,11 @@ def resolve(workflow, task_name: str) -> int:
     """Cancel the open side tasks about ``task_name``: its escalation reviews and an unanswered
     question to the citizen. Called before the task is completed (or taken away by a forced
     transfer), so a side task its completion raises anew survives."""
-    cancelled = 0
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
-        if about(task) == task_name:
-            task.cancel()
-            cancelled += 1
-    return cancelled
+    return cancel([t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if about(t) == task_name])
+
+
+def cancel(tasks) -> int:
+    """Cancel these READY side tasks; how many."""
+    for task in tasks:
+        task.cancel()
+    return len(tasks)

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.util.task import TaskState
 
 from workflow.clock import Clock
 from workflow.engine import side_tasks
@@ -28,9 +27,11 @@ class SlaCalendar(Protocol):
 
     def business_time_between(self, a: datetime, b: datetime) -> timedelta: ...
 
-    def refresh(self, session) -> None:
+    def refresh(self, session, known: tuple[bool, str | None] | None = None) -> None:
         """Take up a change of the calendar made since (by this worker or another): every unit
-        of work calls it once, before it computes a deadline; one cheap query at most."""
+        of work calls it once, before it computes a deadline; one cheap query at most.
+        ``known``: (whether there is a city, its ``calendar_hash``) when the caller has read
+        them in this transaction already."""
 
 
 class ElapsedTime:
@@ -45,7 +46,7 @@ class ElapsedTime:
         return b - a
 
     @staticmethod
-    def refresh(session) -> None:
+    def refresh(session, known=None) -> None:
         """Around the clock has nothing to re-read."""
 
 
@@ -128,17 +129,17 @@ def move_deadline(task, new_due: datetime, calendar: SlaCalendar) -> dict:
     return moved
 
 
-def settle_pauses(workflow, definition: ProcessDefinition, calendar: SlaCalendar,
+def settle_pauses(ready, definition: ProcessDefinition, calendar: SlaCalendar,
                   now: datetime) -> dict[str, str]:
     """Stop the SLA clock of every task that waits for the citizen, restart it when the wait is
-    over. Returns {task name: "paused" | "resumed"} for the audit trail.
+    over; ``ready``: the workflow's READY human tasks. Returns {task name: "paused" |
+    "resumed"} for the audit trail.
 
     A paused timer keeps the business time it had left and gets a deadline it cannot reach;
     resuming gives it back that much business time from now. Fired timers are left as they
     are: a breach that happened before the question stays on record.
     """
     changed: dict[str, str] = {}
-    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
     waiting_for_citizen = {side_tasks.about(t) for t in ready
                            if getattr(definition.task(t.task_spec.name), "pauses_sla", False)}
     for task in ready:

@@ -68,13 +68,16 @@ def addressed(session, event: dict) -> list[User]:
 
 
 def subscribe(uow: UnitOfWork, case: Case, *, following: Following, channel: NoticeChannel,
-              address: str, language: str, code: str | None = None) -> Subscription:
+              address: str, language: str, code: str | None = None, flush: bool = True) -> Subscription:
+    """A subscription to the case's notices. ``flush=False``: written with the caller's next
+    flush (a new case's first save, which tells it)."""
     subscription = Subscription(
         case_id=case.id, following=following, channel=channel, address=address,
         language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
         sealed_code=uow.services.tracking.seal(code) if code else None, created_at=uow.clock.now())
     uow.session.add(subscription)
-    uow.session.flush()
+    if flush:
+        uow.session.flush()
     return subscription
 
 
@@ -169,11 +172,12 @@ def _facts(uow: UnitOfWork, case: Case, event: dict, refs: References) -> dict:
         facts["agency"] = event["to_agency"]
     if action in (Action.CASE_RESOLVED, Action.CASE_CLOSED):
         facts["closure_note"] = closing_note(uow.session, uow.definition, case)
-    deadline = uow.session.scalar(select(WorkItem.due_at).where(
-        WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN, WorkItem.completed_at.is_(None))
-        .order_by(WorkItem.due_at))
-    if deadline is not None and action in (Action.INFORMATION_REQUESTED, Action.CASE_RESOLVED):
-        facts["deadline"] = deadline.isoformat()
+    if action in (Action.INFORMATION_REQUESTED, Action.CASE_RESOLVED):
+        deadline = uow.session.scalar(select(WorkItem.due_at).where(
+            WorkItem.case_id == case.id, WorkItem.role == Role.CITIZEN, WorkItem.completed_at.is_(None))
+            .order_by(WorkItem.due_at))
+        if deadline is not None:
+            facts["deadline"] = deadline.isoformat()
     return json.loads(json.dumps(facts, default=str))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, defer
 from workflow.access import memberships_working
 from workflow.engine.forms import FormField
 from workflow.store.models import Agency, Area, Case, Category, Membership, QrTeam, User, WorkItem
+from workflow.store.reference import References
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,13 @@ class ChoiceOption:
         return self.name_en if locale == "en" else self.name_id
 
 
-def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption]:
+def task_choices(session: Session, case: Case, source: str, refs: References | None = None) -> list[ChoiceOption]:
     """The options of a form field whose choices come from the database, for this case:
-    categories, the OPDs a case can be transferred to, the QR teams of the case's kecamatan."""
+    categories, the OPDs a case can be transferred to, the QR teams of the case's kecamatan.
+    ``refs``: a unit of work's reference data (the process's cache, checked for this
+    transaction) instead of reading the tables again: the same rows."""
+    if refs is not None:
+        return _cached_choices(refs, case, source)
     if source == "categories":
         rows = session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.name_id))
         return [ChoiceOption(c.code, c.name_id, c.name_en) for c in rows]
@@ -56,6 +61,21 @@ def task_choices(session: Session, case: Case, source: str) -> list[ChoiceOption
     if source == "teams":
         rows = session.scalars(select(QrTeam).where(
             QrTeam.active.is_(True), QrTeam.area_id == case.area_id).order_by(QrTeam.code))
+        return [ChoiceOption(t.code, t.name, t.name) for t in rows]
+    raise ValueError(f"unknown choice source {source!r}")
+
+
+def _cached_choices(refs: References, case: Case, source: str) -> list[ChoiceOption]:
+    if source == "categories":
+        rows = sorted((c for c in refs.categories.values() if c.active), key=lambda c: c.name_id)
+        return [ChoiceOption(c.code, c.name_id, c.name_en) for c in rows]
+    if source == "agencies":
+        rows = sorted((a for a in refs.agencies.values()
+                       if a.active and a.handles_reports and a.id != (case.agency_id or 0)), key=lambda a: a.name)
+        return [ChoiceOption(a.code, a.name, a.name) for a in rows]
+    if source == "teams":
+        rows = sorted((t for t in refs.teams.values() if t.active and t.area_id == case.area_id),
+                      key=lambda t: t.code)
         return [ChoiceOption(t.code, t.name, t.name) for t in rows]
     raise ValueError(f"unknown choice source {source!r}")
 

@@ -113,8 +113,9 @@ class ActorRef:
 def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occurred_at: datetime,
            task_name: str | None = None, from_agency: str | None = None,
            to_agency: str | None = None, from_task: str | None = None, to_task: str | None = None,
-           reason: str | None = None, data: dict | None = None) -> CaseEvent:
-    """Append one event to the case's chain.
+           reason: str | None = None, data: dict | None = None, counted: bool = False) -> CaseEvent:
+    """Append one event to the case's chain. ``counted``: the caller has already added it to
+    the case's ``event_count`` (in the UPDATE that locked the case, ``CaseChange``).
 
     Locking: the caller has already bumped the case's ``version`` in this transaction, which
     holds the case row (PostgreSQL) or the write lock (SQLite) until commit, so no other
@@ -124,12 +125,7 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
     whose last rows were deleted.
     """
     heads = session.info.setdefault("audit_heads", {})
-    if case_id not in heads:
-        last = session.execute(
-            select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
-            .order_by(CaseEvent.seq.desc()).limit(1)).first()
-        heads[case_id] = (last.seq, last.hash) if last else (0, GENESIS)
-    last_seq, prev_hash = heads[case_id]
+    last_seq, prev_hash = heads[case_id] if case_id in heads else read_head(session, case_id)
     seq = last_seq + 1
     event = CaseEvent(
         case_id=case_id, seq=seq, occurred_at=occurred_at, actor_user_id=actor.user_id,
@@ -142,9 +138,21 @@ def append(session: Session, *, case_id: int, actor: ActorRef, action: str, occu
     key_id, signature = sign_leaf(session, case_leaf(payload, prev_hash, event.hash))
     session.info.setdefault(_PENDING, []).append((event, key_id, signature))  # written at flush
     heads[case_id] = (seq, event.hash)
-    case = session.get(Case, case_id)  # already loaded and locked by the caller
-    case.event_count = seq
+    if not counted:
+        case = session.get(Case, case_id)  # already loaded and locked by the caller
+        case.event_count = seq
     return event
+
+
+def read_head(session: Session, case_id: int) -> tuple[int, str]:
+    """The case's chain head (seq, hash), read now and remembered for the next :func:`append`
+    of this session: after the caller locked the case, so no other transaction moves it."""
+    last = session.execute(
+        select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case_id)
+        .order_by(CaseEvent.seq.desc()).limit(1)).first()
+    head = (last.seq, last.hash) if last else (0, GENESIS)
+    session.info.setdefault("audit_heads", {})[case_id] = head
+    return head
 
 
 def append_aside(session: Session, *, case_id: int, actor: ActorRef, action: str, occurred_at: datetime,

@@ -7,6 +7,7 @@ READ COMMITTED; the optimistic ``version`` check and row locks do the coordinati
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -24,8 +25,17 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before every checkout (a round trip per unit of work and per request): a connection
+    # the server dropped (a restart) fails its first statement as a disconnect, which makes the
+    # pool drop every connection made before it; a unit of work then tries once more
+    # (``workflow.store.uow``), and a request that fails is a 503 the client retries.
+    kwargs.setdefault("pool_pre_ping", False)
     return create_engine(url, **kwargs)
+
+
+def _md5(text: str | None) -> str | None:
+    """PostgreSQL's ``md5(text)``, for SQLite (the reference data's fingerprint)."""
+    return hashlib.md5(text.encode()).hexdigest() if text is not None else None
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -41,6 +51,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # REPLACE's implicit delete fires DELETE triggers (the audit table refuses it)
         cursor.execute("PRAGMA recursive_triggers=ON")
         cursor.close()
+        dbapi_connection.create_function("md5", 1, _md5, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):

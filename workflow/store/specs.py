@@ -21,6 +21,7 @@ from workflow.engine.runtime import ProcessEngine
 from workflow.store.models import ProcessSpec
 
 RELEASE_NOTE = "the process files of this release (bpmn/)"
+_REFRESHED = "process_version_read"  # session.info: this transaction read the current version
 
 
 def _current_row(session: Session):
@@ -103,27 +104,37 @@ class ProcessVersions:
                 engine = self._engines.setdefault(definition.content_hash, self._make_engine(definition))
         return engine
 
-    def refresh(self, session: Session) -> ProcessDefinition:
+    def refresh(self, session: Session, current: tuple[int, str] | None | bool = False) -> ProcessDefinition:
         """The current version as the database says (the release's files while it has none);
-        parsed the first time it is seen."""
-        row = _current_row(session)
+        parsed the first time it is seen. ``current``: its (id, content hash) when the caller has
+        read them already in this transaction (None: there is no version), else they are read."""
+        row = _current_row(session) if current is False else current
+        session.info[_REFRESHED] = True
+        if row is not None:
+            session.info.setdefault("process_hashes", {})[row[0]] = row[1]
         if row is None:
             self._now = (None, self.files)
-        elif row.id != self.current_id or row.content_hash != self.current.content_hash:
-            self._now = (row.id, self.definition_of(session, row.id))
+        elif row[0] != self.current_id or row[1] != self.current.content_hash:
+            self._now = (row[0], self.definition_of(session, row[0]))
         return self.current
 
     def ensure_current(self, session: Session, now: datetime) -> ProcessSpec:
         """The row of the version a new case starts on (the files of the release on a database
         that has none yet, stored in the caller's transaction)."""
-        self.refresh(session)
+        return session.get(ProcessSpec, self.ensure_current_id(session, now))
+
+    def ensure_current_id(self, session: Session, now: datetime) -> int:
+        """``ensure_current``'s id, without reading the row; nor the current version again when
+        this transaction read it already (a unit of work does, first thing)."""
+        if session.info.get(_REFRESHED) is None:
+            self.refresh(session)
         if self.current_id is None:  # the first case of a database: one transaction deploys
             lock_versions(session)
             self.refresh(session)
         if self.current_id is None:
             row = store_version(session, self.files, now, note=RELEASE_NOTE)
             self._now = (row.id, self.files)  # until the next refresh
-        return session.get(ProcessSpec, self.current_id)
+        return self.current_id
 
     def definition_of(self, session: Session, spec_id: int) -> ProcessDefinition:
         """The definition of a stored version, parsed from its files once. Known by content
@@ -164,6 +175,8 @@ def fields_unread(session: Session, definition: ProcessDefinition, spec_id: int,
     process version ``spec_id`` a case runs does not: that version would ignore their value (a
     choice added to today's process, such as sending a report to another OPD than the routing
     table's). Fields no version reads (a reason, a note) are only recorded: none of these."""
+    if session.info.get("process_hashes", {}).get(spec_id) == definition.content_hash:
+        return set()  # the case runs the version the form is of (known in this transaction)
     row = session.get(ProcessSpec, spec_id)
     if row is None or row.content_hash == definition.content_hash:
         return set()

@@ -11,9 +11,10 @@ a worker, a test) commits once. Failures are translated here, in one place:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,7 +27,8 @@ from workflow.messages import msg
 from workflow.passwords import Passwords
 from workflow.store.attachments import AttachmentStore
 from workflow.store.db import WRITE_OPTION
-from workflow.store.models import Incident
+from workflow.store.models import City, Incident, ProcessSpec
+from workflow.store.reference import ReferenceCache, References, fingerprint
 from workflow.store.specs import ProcessVersions
 from workflow.store.tracking import TrackingCodes
 
@@ -43,10 +45,32 @@ class Needs(Protocol):
     storage: AttachmentStore
     tracking: TrackingCodes
     passwords: Passwords
+    references: ReferenceCache
+
+
+_GENERATIONS: dict[str, Any] = {}  # by dialect: built once
+
+
+def generations(session: Session):
+    """What every unit of work must see as of its own transaction, in one statement: the process
+    version new cases start on, the calendar's hash and the reference data's fingerprint (the
+    caches of this process are kept while they hold)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _GENERATIONS:
+        spec = (select(ProcessSpec.id, ProcessSpec.content_hash)
+                .order_by(ProcessSpec.deployed_at.desc(), ProcessSpec.id.desc()).limit(1).subquery())
+        city = select(City.id, City.calendar_hash).order_by(City.id).limit(1).subquery()
+        _GENERATIONS[dialect] = select(select(spec.c.id).scalar_subquery().label("spec_id"),
+                                       select(spec.c.content_hash).scalar_subquery().label("spec_hash"),
+                                       select(city.c.id).scalar_subquery().label("city_id"),
+                                       select(city.c.calendar_hash).scalar_subquery().label("calendar_hash"),
+                                       fingerprint(session).label("references"))
+    return _GENERATIONS[dialect]
 
 
 class UnitOfWork:
     session: Session
+    refs: References  # reference data, from the process's cache (``workflow.store.reference``)
 
     def __init__(self, services: Needs, *, record_incidents: bool = True):
         self.services = services
@@ -61,13 +85,30 @@ class UnitOfWork:
         self.record_incidents = record_incidents
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.services.sessions()
-        # On SQLite this starts the transaction with BEGIN IMMEDIATE: writers queue.
+        for attempt in (1, 2):
+            self.session = self.services.sessions()
+            try:
+                # On SQLite this starts the transaction with BEGIN IMMEDIATE: writers queue.
+                self.session.connection(execution_options={WRITE_OPTION: True})
+                now = self.session.execute(generations(self.session)).one()
+                break
+            except DBAPIError as exc:
+                self.session.close()
+                # The database restarted since this pooled connection was last used: the pool has
+                # dropped it (and every connection as old), and nothing was done yet; once more on
+                # a new one. A database that is down fails again and propagates (a 503).
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+            except BaseException:
+                self.session.close()
+                raise
         try:
-            self.session.connection(execution_options={WRITE_OPTION: True})
-            self.definition: ProcessDefinition = self.services.versions.refresh(self.session)
+            spec = (now.spec_id, now.spec_hash) if now.spec_id is not None else None
+            self.definition: ProcessDefinition = self.services.versions.refresh(self.session, spec)
             self.process: ProcessEngine = self.services.versions.engine(self.definition)
-            self.process.calendar.refresh(self.session)  # a calendar changed by another worker
+            # a calendar, or reference data, changed by another worker
+            self.process.calendar.refresh(self.session, (now.city_id is not None, now.calendar_hash))
+            self.refs = References(self.session, self.services.references.rows(self.session, now.references))
         except BaseException:
             self.session.close()
             raise

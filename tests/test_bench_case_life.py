@@ -1,0 +1,28 @@
+"""The case-life benchmark (bench/case_life.py) keeps working: a smoke run on SQLite gives its
+two figures, positive, and counts the statements the cost test counts."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+
+from bench import case_life
+from tests.test_case_life_cost import _life
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_smoke_run_gives_the_case_life_figures(services, monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the benchmark's database goes here
+    notes: list[str] = []
+    timed, statements = case_life.figures("smoke", None, notes)
+    assert timed.unit == "ms" and timed.value > 0 and timed.baseline_value > 0
+    assert timed.ratio_target == case_life.RATIO_TARGET
+    assert statements.unit == "statements" and statements.target == case_life.STATEMENT_TARGET
+    assert statements.value == sum(_life(services).statements().values())
+    assert notes  # a smoke run says its times mean nothing
+
+
+def test_the_raw_baseline_runs_the_same_steps_to_the_end(services):
+    raw = case_life.RawLife(services)
+    raw.life()  # a step whose form or data drifted from the process raises here
