@@ -24,7 +24,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.report import PROFILES, Figure, command_line, table, write_results
+from bench.report import PROFILES, Figure, command_line, section, table, write_results
 
 # The benchmark modules, in the order of the results (each a module of this package).
 SUITES = ("queries", "case_life", "http_load", "memory")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     if unknown:
         parser.error(f"--only: no benchmark {', '.join(sorted(unknown))} (there are {', '.join(SUITES)})")
 
-    notes: list[str] = []
+    notes: list[str] = []  # for every suite's section
     databases: list[str | None] = [None]
     postgres = args.database_url or os.environ.get("TANGGAP_BENCH_POSTGRES") or DEFAULT_POSTGRES
     if args.sqlite_only:
@@ -75,22 +75,25 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     else:
         notes.append(f"PostgreSQL not measured: no server at {postgres.split('@')[-1]}.")
 
-    started = time.time()
     figures: list[Figure] = []
+    sections: dict[str, str] = {}
     for name in suites:
         module = importlib.import_module(f"bench.{name}")
+        started, got, noted = time.time(), [], list(notes)
         for url in databases:
             begun = time.perf_counter()
-            got = module.figures(profile, url, notes)
-            figures += got
-            print(f"-- {name} on {'PostgreSQL' if url else 'SQLite'}: {len(got)} figures, "
+            measured = module.figures(profile, url, noted)
+            got += measured
+            print(f"-- {name} on {'PostgreSQL' if url else 'SQLite'}: {len(measured)} figures, "
                   f"{time.perf_counter() - begun:.0f} s", flush=True)
+        figures += got
+        sections[name] = section(name, got, command_line(argv), started, noted)
     print(table(figures))
     for note in notes:
         print(f"note: {note}")
     target = args.results or (None if profile == "smoke" else RESULTS)
     if target is not None:
-        write_results(target, figures, command_line(), started, notes)
+        write_results(target, sections, SUITES)
         print(f"written: {target}")
     return figures
 

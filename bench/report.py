@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -139,21 +140,37 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines).lstrip("\n")
 
 
-def write_results(path: Path, figures: list[Figure], command: str, started: float, notes: list[str]) -> None:
-    """``bench/RESULTS.md``: the machine, the command, the figures, and what the run noted."""
+HEADER = """# Benchmark results
+
+Written by `python -m bench`. Every ratio is against a baseline measured in the same run,
+interleaved with the figure it divides (raw SpiffWorkflow for a case life, the 10k-case database
+for growth, a trivial route under the same server settings for HTTP), on the machine named in
+each section: a shared machine, so absolute times vary from run to run more than the ratios do.
+A run of some of the benchmarks (`--only`) rewrites their sections and keeps the others.
+"""
+_SECTION = re.compile(r"<!-- suite: (\w+) -->\n.*?<!-- end: \1 -->\n", re.DOTALL)
+
+
+def section(suite: str, figures: list[Figure], command: str, started: float, notes: list[str]) -> str:
+    """One benchmark's part of ``bench/RESULTS.md``."""
     minutes = (time.time() - started) / 60
-    text = ["# Benchmark results", "",
-            "Written by `python -m bench`; every ratio is against a baseline measured in the same run,",
-            "interleaved with the figure it divides, on the machine below (shared, so absolute times",
-            "vary from run to run more than the ratios do).", "",
-            f"- machine: {machine()}",
-            f"- command: `{command}`",
-            f"- run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {minutes:.0f} min", "",
-            table(figures), ""]
+    lines = [f"<!-- suite: {suite} -->", f"## {suite}", "",
+             f"- machine: {machine()}",
+             f"- command: `{command}`",
+             f"- run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, {minutes:.0f} min", "",
+             table(figures), ""]
     if notes:
-        text += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    path.write_text("\n".join(text))
+        lines += [f"- {n}" for n in notes] + [""]
+    return "\n".join(lines) + f"<!-- end: {suite} -->\n"
 
 
-def command_line() -> str:
-    return "python -m bench " + " ".join(sys.argv[1:])
+def write_results(path: Path, sections: dict[str, str], order: tuple[str, ...]) -> None:
+    """``path`` with the ``sections`` (suite -> text) written and the other suites' kept, in ``order``."""
+    kept = {m.group(1): m.group(0) for m in _SECTION.finditer(path.read_text())} if path.exists() else {}
+    kept.update(sections)
+    path.write_text(HEADER + "\n" + "\n".join(kept[s] for s in order if s in kept))
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that ran, as a reader would type it."""
+    return " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])

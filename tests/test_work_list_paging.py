@@ -8,17 +8,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from escalation.sweeper import Sweeper
 from tests import actions
 from tests.webclient import WebClient
 from workflow import commands
+from workflow.access import actor_for_user
 from workflow.commands import credentials
 from workflow.read import paging
 from workflow.read.escalations import EscalationFilters, escalation_view
 from workflow.read.inbox import SORTS, InboxFilters, inbox
-from workflow.store.models import Escalation, WorkItem
+from workflow.store.models import Escalation, User, WorkItem
 
 
 @pytest.fixture
@@ -90,12 +91,17 @@ def test_a_count_past_the_limit_says_more_than_on_the_page_and_in_the_api(dispos
 
 
 def _late(world, count: int):
+    """``count`` DLH cases late at disposition, escalated; the city's supervisor."""
     w = world
     subs = [w.report() for _ in range(count)]
     for sub in subs:
         w.do(actions.triage, w.triage, sub.case_id, decision="valid")
     w.services.clock.advance(timedelta(hours=20))
     Sweeper(w.services, worker="test").run_once()
+    with w.services.reading() as s:
+        chief = s.scalar(select(User.id).where(User.username == "sup.kota"))
+        if chief is not None:
+            return subs, actor_for_user(s, chief)
     return subs, w.user("sup.kota", ("supervisor", None))
 
 
@@ -133,3 +139,28 @@ def test_an_open_escalation_follows_its_late_tasks_deadline(world):
         dues = set(s.scalars(select(Escalation.due_at).where(Escalation.case_id == first.case_id,
                                                              Escalation.resolved_at.is_(None))))
     assert dues == {new_due}
+
+
+def _statements_of(services, web, path: str) -> int:
+    seen = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(services.engine, "before_cursor_execute", listener)
+    try:
+        assert web.get(path).status_code == 200
+    finally:
+        event.remove(services.engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+@pytest.mark.parametrize("path", ["/escalations", "/inbox"])
+def test_a_work_list_page_reads_the_same_statements_for_few_rows_and_many(world, app, path):
+    """No statement per row: the page with six rows costs what the page with two costs."""
+    _subs, _chief = _late(world, 2)
+    assert world.dlh  # the coordinator's account
+    web = WebClient(app)
+    web.login("sup.kota" if path == "/escalations" else "koor.dlh")
+    web.get(path)  # warm: the process's caches
+    few = _statements_of(world.services, web, path)
+    _late(world, 4)
+    many = _statements_of(world.services, web, path)
+    assert many == few, f"{path}: {few} statements with 2 rows, {many} with 6"

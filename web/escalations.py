@@ -19,7 +19,7 @@ from workflow.engine.forms import ID_LIMIT
 from workflow.errors import DomainError, ValidationError
 from workflow.read.cases import case_detail, instructions_for
 from workflow.read.escalations import EscalationFilters, escalation_view
-from workflow.read.options import assignees_for, report_options, task_choices
+from workflow.read.options import assignees_for, report_options, task_choices, working_users
 from workflow.read.workload import workload as read_workload
 from workflow.store.models import Agency, WorkItem
 from workflow.store.reference import References
@@ -215,11 +215,14 @@ def _bulk_form(session, rows, form: BulkForm | None = None) -> BulkForm:
     locale = str(get_locale())
     users: dict[str, object] = {}
     teams: dict[str, object] = {}
-    for row in rows:
-        item = session.get(WorkItem, row.late_item_id) if row.late_item_id else None
-        if item is None:
-            continue
-        users.update((o.code, o) for o in assignees_for(session, item))
+    scopes: dict[tuple, list] = {}  # who could work the tasks of one scope: read once a page
+    ids = [row.late_item_id for row in rows if row.late_item_id]
+    items = list(session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)))) if ids else []
+    for item in items:
+        key = (item.role, item.agency_id, item.team_id)
+        if key not in scopes:
+            scopes[key] = working_users(session, item)
+        users.update((o.code, o) for user_id, o in scopes[key] if user_id != item.assignee_id)
         if item.role == Role.QR_OFFICER:
             teams.update((o.code, o) for o in task_choices(session, item.case, "teams"))
     form.to_user.choices = _choices(sorted(users.values(), key=lambda o: o.code), locale, _l("Choose"))

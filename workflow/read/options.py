@@ -96,7 +96,13 @@ def field_options(session: Session, case: Case, field: FormField) -> list[Choice
 
 def assignees_for(session: Session, item: WorkItem) -> list[ChoiceOption]:
     """Active users who could work ``item`` (a supervisor reassigning it picks one of these)."""
-    query = (select(User).join(Membership).where(User.active.is_(True), memberships_working(item))
-             .order_by(User.username).distinct())
-    return [ChoiceOption(u.username, f"{u.full_name} ({u.username})", f"{u.full_name} ({u.username})")
-            for u in session.scalars(query) if u.id != item.assignee_id]
+    return [option for user_id, option in working_users(session, item) if user_id != item.assignee_id]
+
+
+def working_users(session: Session, item: WorkItem) -> list[tuple[int, ChoiceOption]]:
+    """(user id, option) of the active users whose memberships let them work ``item``, whoever
+    holds it now: the same for every item of one scope (role, OPD, team)."""
+    query = (select(User.id, User.username, User.full_name).join(Membership)
+             .where(User.active.is_(True), memberships_working(item)).order_by(User.username).distinct())
+    return [(user_id, ChoiceOption(username, f"{name} ({username})", f"{name} ({username})"))
+            for user_id, username, name in session.execute(query)]
