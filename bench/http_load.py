@@ -45,6 +45,7 @@ PASSWORD = "beban-uji-Tanggap-2026"  # the staff accounts' password (passes the 
 MARKER = re.compile(r"\(uji beban ([0-9a-f]{16})\)")
 UNLIMITED = "1000000 per minute"  # the load generator is one loopback address filing every report
 MIX_USERS = ("Citizen", "Triage", "Coordinator", "FieldOfficer", "Supervisor")
+WORKER_COUNTS = (2, 4)  # gunicorn configurations on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,8 @@ def _staff_and_work(env: dict[str, str], open_cases: int) -> dict:
         sweeper = Sweeper(services, worker="bench")
         while sweeper.run_once().claimed:
             pass
-        offset = now.astimezone(services.zone).utcoffset().total_seconds() / 3600  # forms take city time
         return {"users": users, "password": PASSWORD, "api_key": api_key, "categories": categories,
-                "areas": areas, "descriptions": descriptions, "utc_offset_hours": offset}
+                "areas": areas, "descriptions": descriptions}
     finally:
         services.dispose()
 
@@ -378,7 +378,7 @@ def figures(profile: str, database_url: str | None, notes: list[str]) -> list[Fi
         out += configuration_figures("HTTP load (embedded, SQLite)", "tanggap serve", deployment, embedded(port),
                                      port, size, notes, p99_target=500)
         return out
-    for workers in (2, 4):
+    for workers in WORKER_COUNTS:
         deployment = prepare(database_url, size.open_cases)
         port = free_port()
         out += configuration_figures("HTTP load (gunicorn, PostgreSQL)", f"{workers} workers", deployment,

@@ -25,8 +25,8 @@ import re
 import secrets
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
 
+import gevent
 from locust import FastHttpUser, between, events, task
 
 PLAN = json.loads(open(os.environ["TANGGAP_BENCH_PLAN"], encoding="utf-8").read())
@@ -40,6 +40,7 @@ TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
 CASE_LINK = re.compile(r'href="/cases/(\d+)"')
 VERSION = re.compile(r'name="version" type="hidden" value="(\d+)"|name="version" value="(\d+)"')
+ARRIVED = re.compile(r'name="arrived_at"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="arrived_at"')
 TEAM = re.compile(r'<option value="(qr-[^"]+)"')
 NUMBER = re.compile(r"<service_request_id>([^<]+)</service_request_id>|\"service_request_id\": ?\"([^\"]+)\"")
 
@@ -97,8 +98,8 @@ class Tally:
                 self.errors.append(f"{name}: {status} {detail[:300]}")
         if RSS_PID and self.count % RSS_EVERY == 0:
             self.rss.append((self.count, rss_kb(RSS_PID)))
-        if STOP_AFTER and self.count >= STOP_AFTER and RUNNER is not None:
-            RUNNER.quit()
+        if STOP_AFTER and self.count == STOP_AFTER and RUNNER is not None:
+            gevent.spawn(RUNNER.quit)  # not from this user's greenlet, which quitting kills
 
     def dump(self) -> None:
         self.stopped = time.monotonic()
@@ -282,11 +283,17 @@ class Coordinator(Staff):
             self.call("GET", f"/cases/{random.choice(cases)}", "coordinator GET /cases/<id>")
 
     @task(2)
-    def dispose_or_dispatch(self):
+    def work_a_case(self):
         def values(html: str) -> dict:
+            """The OPD's forms, told apart by their fields: dispatch, verification, closure,
+            disposition."""
             teams = TEAM.findall(html)
-            if teams:  # the dispatch form
+            if teams:
                 return {"team": random.choice(teams), "instructions": "Mohon segera ditangani."}
+            if 'value="approve"' in html:
+                return {"decision": "approve"}
+            if 'name="closure_note"' in html:
+                return {"closure_note": "Sudah ditangani oleh tim lapangan."}
             return {"decision": "accept"}
 
         self.work_one("/inbox?tab=unassigned", values)
@@ -302,9 +309,9 @@ class FieldOfficer(Staff):
 
     @task(1)
     def field_work(self):
-        def values(_html: str) -> dict:
-            arrived = (datetime.now(timezone.utc) + timedelta(hours=PLAN["utc_offset_hours"]) - timedelta(minutes=5))
-            return {"arrived_at": arrived.strftime("%Y-%m-%dT%H:%M"), "action_taken": "Sudah dibersihkan.",
+        def values(html: str) -> dict:
+            arrived = ARRIVED.search(html)  # the form's own "now", as the phone fills it
+            return {"arrived_at": arrived.group(1) if arrived else "", "action_taken": "Sudah dibersihkan.",
                     "__files__": {"after_photo": ("sesudah.jpg", PHOTO, "image/jpeg")}}
 
         self.work_one("/lapangan", values, claim=False)
