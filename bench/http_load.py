@@ -268,6 +268,7 @@ class Runs:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    by_name: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, result: dict) -> None:
         self.seconds += result["seconds"]
@@ -276,6 +277,7 @@ class Runs:
                 continue
             self.count += len(samples)
             self.times += samples
+            self.by_name.setdefault(name, []).extend(samples)
             if " POST " in f" {name} ":
                 self.writes += samples
         for name, statuses in result["statuses"].items():
@@ -289,6 +291,13 @@ class Runs:
     @property
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
+
+    def heaviest(self, n: int = 6) -> str:
+        """The requests the server spent most time on (count × latency), with mean and p95."""
+        ranked = sorted(self.by_name.items(), key=lambda kv: -sum(kv[1]))[:n]
+        total = sum(self.times) or 1
+        return "; ".join(f"{name} {sum(t) / total:.0%} (n={len(t)}, mean {sum(t) / len(t):.0f} ms, "
+                         f"p95 {percentile(t, 95):.0f} ms)" for name, t in ranked)
 
 
 def measure(deployment: Deployment, port: int, size: Size) -> tuple[Runs, Runs]:
@@ -329,8 +338,10 @@ def check_database(deployment: Deployment) -> tuple[int, list[str], int]:
 
 
 def audit_verify(deployment: Deployment) -> tuple[int, str]:
+    """``tanggap audit verify`` on the deployment's database: (exit code, its last line)."""
     done = run([str(BIN / "tanggap"), "audit", "verify"], deployment.env, timeout=600)
-    return done.returncode, (done.stdout + done.stderr).strip().splitlines()[-1:][0] if (done.stdout + done.stderr).strip() else ""
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return done.returncode, lines[-1] if lines else ""
 
 
 def configuration_figures(group: str, label: str, deployment: Deployment, command: list[str], port: int,
@@ -361,6 +372,7 @@ def configuration_figures(group: str, label: str, deployment: Deployment, comman
                target=0, note=f"{accepted} accepted"),
         Figure(group, f"{label}: tanggap audit verify", verify_rc, "exit code", target=0),
     ]
+    notes.append(f"{group}, {label}: where the mix's time went: {mix.heaviest()}")
     if mix.error_samples or trivial.error_samples:
         notes.append(f"{group}, {label}: unexpected answers, e.g. " + " | ".join(
             (mix.error_samples + trivial.error_samples)[:5]))
