@@ -81,7 +81,8 @@ def free_port() -> int:
 
 def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     """A ``tanggap`` command (or any) to its end, bounded in time; its output kept."""
-    return subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def prepare(database_url: str | None, open_cases: int, extra_env: dict[str, str] | None = None) -> Deployment:
@@ -94,7 +95,8 @@ def prepare(database_url: str | None, open_cases: int, extra_env: dict[str, str]
     instance = workdir / "instance"
     url = scratch_database(database_url) if database_url else f"sqlite:///{instance / 'tanggap.sqlite3'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TANGGAP_", "DATABASE_URL"))}
-    env.update({"DATABASE_URL": url, "TANGGAP_INSTANCE": str(instance), "TANGGAP_BPMN_DIR": str(REPO / "bpmn"),
+    env.update({"DATABASE_URL": url, "TANGGAP_INSTANCE": str(instance),
+                "TANGGAP_BPMN_DIR": str(REPO / "bpmn"),
                 "TANGGAP_REPORT_LIMIT": UNLIMITED, "TANGGAP_API_WRITE_LIMIT": UNLIMITED,
                 "TANGGAP_MAP_LIMIT": UNLIMITED, "PYTHONPATH": str(REPO), **(extra_env or {})})
     for command in (["db", "upgrade"], ["seed"]):
@@ -193,7 +195,8 @@ def serving(deployment: Deployment, command: list[str], port: int, timeout: floa
         deadline = time.monotonic() + timeout
         while True:
             if server.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited: {(deployment.workdir / log.name).read_text()[-2000:]}")
+                said = (deployment.workdir / log.name).read_text()[-2000:]
+                raise RuntimeError(f"{command[0]} exited: {said}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
                     if answer.status == 200:
@@ -225,8 +228,8 @@ def stop(process: subprocess.Popen, grace: float = 15) -> None:
 def gunicorn(workers: int, port: int) -> list[str]:
     """gunicorn as README's production section starts it (``tanggap.gunicorn``'s settings), with
     that many workers."""
-    return [str(BIN / "gunicorn"), "-c", "python:tanggap.gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-            "web:create_app()"]
+    return [str(BIN / "gunicorn"), "-c", "python:tanggap.gunicorn", "-w", str(workers),
+            "-b", f"127.0.0.1:{port}", "web:create_app()"]
 
 
 def embedded(port: int) -> list[str]:
@@ -319,7 +322,8 @@ def check_database(deployment: Deployment) -> tuple[int, list[str], int]:
     engine = create_engine(deployment.database_url)
     try:
         with engine.connect() as conn:
-            descriptions = conn.execute(select(Report.description).join(Case, Case.report_id == Report.id)).scalars()
+            descriptions = conn.execute(select(Report.description)
+                                        .join(Case, Case.report_id == Report.id)).scalars()
             found = Counter(m.group(1) for d in descriptions if (m := MARKER.search(d or "")))
     finally:
         engine.dispose()
@@ -351,8 +355,8 @@ def configuration_figures(group: str, label: str, deployment: Deployment, comman
     failures, wrong, accepted = check_database(deployment)
     verify_rc, verify_line = audit_verify(deployment)
     figures = [
-        Figure(group, f"{label}: mix, req/s", mix.rate, "req/s", baseline="/healthz", baseline_value=trivial.rate,
-               target=200, ratio_target=0.3, at_most=False,
+        Figure(group, f"{label}: mix, req/s", mix.rate, "req/s", baseline="/healthz",
+               baseline_value=trivial.rate, target=200, ratio_target=0.3, at_most=False,
                note=f"{size.users} users, {size.rounds}×{size.seconds} s"),
         Figure(group, f"{label}: mix, p95", percentile(mix.times, 95), "ms", baseline="/healthz p95",
                baseline_value=percentile(trivial.times, 95), target=100),
@@ -377,9 +381,9 @@ def configuration_figures(group: str, label: str, deployment: Deployment, comman
         notes.append(f"{group}, {label}: unexpected answers, e.g. " + " | ".join(
             (mix.error_samples + trivial.error_samples)[:5]))
     if mix.known:
-        notes.append(f"{group}, {label}: {mix.known} field forms refused with the arrival time the form "
-                     "filled in, the case reported in the same minute (workflow/commands/tasks.py compares the "
-                     "minute typed with the report's second); sent again a minute later")
+        notes.append(f"{group}, {label}: {mix.known} field forms refused with the arrival time the "
+                     "form filled in, the case reported in the same minute (workflow/commands/tasks.py "
+                     "compares the minute typed with the report's second); sent again a minute later")
     if failures:
         notes.append(f"FAILED: {group}, {label}: accepted submissions not a case exactly once: "
                      + "; ".join(wrong[:10]))
@@ -396,8 +400,8 @@ def figures(profile: str, database_url: str | None, notes: list[str]) -> list[Fi
     if database_url is None:
         deployment = prepare(None, size.open_cases)
         port = free_port()
-        out += configuration_figures("HTTP load (embedded, SQLite)", "tanggap serve", deployment, embedded(port),
-                                     port, size, notes, p99_target=500)
+        out += configuration_figures("HTTP load (embedded, SQLite)", "tanggap serve", deployment,
+                                     embedded(port), port, size, notes, p99_target=500)
         return out
     for workers in WORKER_COUNTS:
         deployment = prepare(database_url, size.open_cases)

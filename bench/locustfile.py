@@ -10,8 +10,8 @@ the users and their password, the Open311 key, the categories and kecamatan with
 each. What it measured goes to the JSON file ``TANGGAP_BENCH_OUT`` when the run stops: per request
 name the response times and statuses, the unexpected answers, and every submission the server
 accepted (its marker, the case's tracking code or number). Which users run is Locust's command
-line: ``Trivial`` alone, or the others (the mix). ``TANGGAP_BENCH_STOP_AFTER`` ends the run after that many requests (the memory
-benchmark), sampling the RSS of the process ``TANGGAP_BENCH_RSS_PID`` every
+line: ``Trivial`` alone, or the others (the mix). ``TANGGAP_BENCH_STOP_AFTER`` ends the run after that
+many requests (the memory benchmark), sampling the RSS of the process ``TANGGAP_BENCH_RSS_PID`` every
 ``TANGGAP_BENCH_RSS_EVERY`` requests.
 """
 
@@ -64,9 +64,11 @@ def multipart(fields: dict, files: dict) -> tuple[bytes, str]:
     boundary = secrets.token_hex(16)
     parts = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
     for name, (filename, content, mime) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                     f'filename="{filename}"\r\n'
                      f"Content-Type: {mime}\r\n\r\n".encode() + content + b"\r\n")
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
@@ -116,7 +118,8 @@ class Tally:
     def dump(self) -> None:
         self.stopped = time.monotonic()
         with open(OUT, "w", encoding="utf-8") as f:
-            json.dump({"times": self.times, "statuses": self.statuses, "conflicts": self.conflicts, "known": self.known,
+            json.dump({"times": self.times, "statuses": self.statuses, "conflicts": self.conflicts,
+                       "known": self.known,
                        "errors": self.errors, "error_count": self.error_count, "accepted": self.accepted,
                        "seconds": (self.stopped - self.started) if self.started else 0.0,
                        "count": self.count, "rss": self.rss}, f)
@@ -192,7 +195,8 @@ def _report_fields() -> dict:
     category = random.choice(PLAN["categories"])
     area = random.choice(PLAN["areas"])
     marker = secrets.token_hex(8)
-    return {"category": category, "area": area["code"], "lat": f"{area['lat']:.6f}", "lon": f"{area['lon']:.6f}",
+    return {"category": category, "area": area["code"], "lat": f"{area['lat']:.6f}",
+            "lon": f"{area['lon']:.6f}",
             "description": f"{random.choice(PLAN['descriptions'])} (uji beban {marker})", "marker": marker}
 
 
@@ -207,7 +211,8 @@ class Citizen(Client):
             return
         r = _report_fields()
         sent = self.call("POST", "/lapor", "citizen POST /lapor", expect=(302,), data={
-            "csrf_token": token, "category": r["category"], "description": r["description"], "area": r["area"],
+            "csrf_token": token, "category": r["category"], "description": r["description"],
+            "area": r["area"],
             "lat": r["lat"], "lon": r["lon"], "notify_by": "none"})
         if sent is None:
             return
@@ -225,8 +230,8 @@ class Citizen(Client):
         if sent is None:
             return
         found = NUMBER.search(sent.text or "")
-        TALLY.accepted.append({"marker": r["marker"], "number": next(g for g in found.groups() if g) if found else None,
-                               "channel": "open311"})
+        number = next(g for g in found.groups() if g) if found else None
+        TALLY.accepted.append({"marker": r["marker"], "number": number, "channel": "open311"})
 
 
 class Staff(Client):
@@ -251,15 +256,17 @@ class Staff(Client):
         if not ids or not token:
             return
         item = random.choice(ids[:5])
-        claimed = claim and self.call("POST", f"/inbox/items/{item}/claim", f"{self.role} POST claim", expect=(302,),
-                            conflict_ok=True, data={"csrf_token": token, "next": list_url})
+        claimed = claim and self.call("POST", f"/inbox/items/{item}/claim", f"{self.role} POST claim",
+                                      expect=(302,), conflict_ok=True,
+                                      data={"csrf_token": token, "next": list_url})
         if claim and (claimed is None or claimed.status_code != 302):
             return
         self.complete(item, values, known)
 
     def complete(self, item: str, values, known: str | None = None) -> None:
         """Open the task and send its form; after the ``known`` refusal, once more a minute later."""
-        page = self.call("GET", f"/tasks/{item}", f"{self.role} GET /tasks/<id>", expect=(200,), conflict_ok=True)
+        page = self.call("GET", f"/tasks/{item}", f"{self.role} GET /tasks/<id>", expect=(200,),
+                         conflict_ok=True)
         if page is None or page.status_code != 200:
             return
         token, version = self.token(page.text), VERSION.search(page.text)
@@ -269,8 +276,8 @@ class Staff(Client):
         files = form.pop("__files__", None)
         data = {"csrf_token": token, "version": next(g for g in version.groups() if g), **form}
         if not files:
-            self.call("POST", f"/tasks/{item}", f"{self.role} POST /tasks/<id>", expect=(302,), conflict_ok=True,
-                      data=data)
+            self.call("POST", f"/tasks/{item}", f"{self.role} POST /tasks/<id>", expect=(302,),
+                      conflict_ok=True, data=data)
             return
         body, content_type = multipart(data, files)  # Locust's fast client posts bodies, not files
         sent = self.call("POST", f"/tasks/{item}", f"{self.role} POST /tasks/<id> (photo)", expect=(302,),

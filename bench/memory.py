@@ -52,7 +52,8 @@ def growth_figure(group: str, name: str, series_kib: list[int], per: str) -> Fig
     first, last = mib[0], mib[-1]
     return Figure(group, name, last - first, "MiB", baseline="first slice", baseline_value=first,
                   target=round(first * 0.10, 1),
-                  note=f"RSS per {per}: " + ", ".join(f"{m:.0f}" for m in mib) + f" MiB; peak {max(mib):.0f} MiB")
+                  note=f"RSS per {per}: " + ", ".join(f"{m:.0f}" for m in mib)
+                  + f" MiB; peak {max(mib):.0f} MiB")
 
 
 def web_worker(profile: str, database_url: str | None, notes: list[str]) -> list[Figure]:
@@ -124,7 +125,8 @@ def sweeper(profile: str, database_url: str | None, notes: list[str]) -> list[Fi
         services.dispose()
     if fired < size.firings:
         notes.append(f"FAILED: memory, escalation worker: {fired} of {size.firings} timers fired")
-    return [growth_figure("memory", f"escalation worker: RSS growth, {fired} timers fired", series,
+    name = f"escalation worker ({_database(database_url)}): RSS growth, {fired} timers fired"
+    return [growth_figure("memory", name, series,
                           f"{size.firing_slice} firings")]
 
 
@@ -140,7 +142,8 @@ def outbox(profile: str, database_url: str | None, notes: list[str]) -> list[Fig
     smtp = SmtpServer()
     smtp.start()
     services = fresh_services(database_url, NOW, {
-        "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port), "TANGGAP_SMTP_SECURITY": "none"})
+        "TANGGAP_SMTP_HOST": "127.0.0.1", "TANGGAP_SMTP_PORT": str(smtp.port),
+        "TANGGAP_SMTP_SECURITY": "none"})
     reports = 50
     try:
         for i in range(reports):
@@ -167,8 +170,13 @@ def outbox(profile: str, database_url: str | None, notes: list[str]) -> list[Fig
         smtp.stop()
     if sent < size.firings:
         notes.append(f"FAILED: memory, notice worker: {sent} of {size.firings} notices sent")
-    return [growth_figure("memory", f"notice worker: RSS growth, {sent} notices sent", series,
+    name = f"notice worker ({_database(database_url)}): RSS growth, {sent} notices sent"
+    return [growth_figure("memory", name, series,
                           f"{size.firing_slice} notices")]
+
+
+def _database(database_url: str | None) -> str:
+    return "PostgreSQL" if database_url else "SQLite"
 
 
 def figures(profile: str, database_url: str | None, notes: list[str]) -> list[Figure]:

@@ -33,7 +33,7 @@ def test_a_tiny_run_of_the_embedded_server_and_the_workers(tmp_path, monkeypatch
     notes: list[str] = []
     figures = memory.figures("smoke", None, notes)
     assert [f.name.split(":")[0] for f in figures] == [
-        "tanggap serve (SQLite)", "escalation worker", "notice worker"]
+        "tanggap serve (SQLite)", "escalation worker (SQLite)", "notice worker (SQLite)"]
     assert "300 timers fired" in figures[1].name and "300 notices sent" in figures[2].name
     _check(figures, notes)
 

@@ -41,8 +41,8 @@ class Select(widgets.Select):
         if kwargs or choice.render_kw or isinstance(choice.value, bool):
             return super().render_option(choice, **kwargs)
         selected = "selected " if choice.selected else ""  # WTForms writes attributes in name order
-        return Markup(f'<option {selected}value="{escape(choice.value)}">{escape(choice.label or choice.value)}'
-                      "</option>")
+        label = escape(choice.label or choice.value)
+        return Markup(f'<option {selected}value="{escape(choice.value)}">{label}</option>')
 
 
 class Form(FlaskForm):
