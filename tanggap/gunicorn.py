@@ -2,8 +2,9 @@
 
 Threaded workers (``gthread``): a request spends much of its time waiting for PostgreSQL, and a
 sync worker would sit idle meanwhile; with threads the same process serves another request in
-that time. Measured with ``python -m bench --only http_load`` (2 workers on the 2-core test
-machine): the mix went from 20 to 37 requests a second, the health check from 225 to 487. Four
+that time. Measured with ``bench.http_load``'s Locust runs (2 workers, 12 users, 20 s each, on the
+shared 2-core test machine): the mix went from 20 to 37 requests a second, the health check from
+225 to 487. Four
 threads a worker by default (``TANGGAP_WEB_THREADS``); each request holds one pooled database
 connection at a time, so SQLAlchemy's default pool (5, and 10 more when busy) covers them. The
 app is thread-safe: the embedded server (``tanggap serve``) runs it threaded too. ``-w`` on the
