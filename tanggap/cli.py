@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, inspect, select
 
-from tanggap.console import configure_logging
+from tanggap.console import configure_logging, limit_malloc_arenas
 from tanggap.console import services as _services
 from tanggap.console import until_stopped as _until_stopped
 from tanggap.process_cli import process_group
@@ -187,6 +187,7 @@ def serve(ctx: click.Context, host: str, port: int, demo: bool, no_worker: bool)
     from web import create_app
     from workflow.notify import delivery
 
+    limit_malloc_arenas()  # before the workers' and the requests' threads
     services = _services(ctx)
     if demo:
         schema.upgrade(services.engine, tracking_key=services.settings.tracking_key,

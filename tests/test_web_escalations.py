@@ -398,3 +398,39 @@ def test_bulk_actions_outside_the_supervisors_scope_name_no_case(world, app, lat
     assert unversioned.status_code == 302
     assert "muat ulang daftar" in opd.get("/escalations").get_data(as_text=True)
     assert "escalation_acknowledged" not in world.actions(dlh_case.case_id)
+
+
+def _statements(app, client, url: str) -> int:
+    from sqlalchemy import event
+
+    engine = app.extensions["tanggap"].engine
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_bulk_forms_choices_cost_the_same_for_more_late_tasks_of_a_kind(world, app, late_cases):
+    """Whom ticked tasks can go to is read once per kind of task (role, OPD, team), not once per
+    row: more late DLH tasks on the page, the same statements."""
+    assert world.dlh.name == "koor.dlh"  # someone who could work them
+    city = WebClient(app)
+    city.login("sup.kota")
+    city.get("/escalations")  # warm: the first request of a client reads what later ones need not
+    few = _statements(app, city, "/escalations")
+    more = [world.report(description=f"Sampah menumpuk lagi, laporan {i}.") for i in range(3)]
+    for sub in more:
+        world.do(actions.triage, world.triage, sub.case_id, decision="valid")
+    world.services.clock.advance(timedelta(hours=20))
+    Sweeper(world.services, worker="test").run_once()
+    listed = city.get("/escalations")
+    assert len(_rows(listed)) == 5
+    assert 'value="koor.dlh"' in listed.get_data(as_text=True)  # who could work the DLH tasks
+    assert _statements(app, city, "/escalations") == few

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -19,9 +20,9 @@ from workflow.engine.forms import ID_LIMIT
 from workflow.errors import DomainError, ValidationError
 from workflow.read.cases import case_detail, instructions_for
 from workflow.read.escalations import EscalationFilters, escalation_view
-from workflow.read.options import assignees_for, report_options, task_choices, working_users
+from workflow.read.options import assignees_for, report_options, task_choices
 from workflow.read.workload import workload as read_workload
-from workflow.store.models import Agency, WorkItem
+from workflow.store.models import Agency, Case, User, WorkItem
 from workflow.store.reference import References
 from workflow.vocabulary import Role
 
@@ -208,23 +209,40 @@ class BulkForm(Form):
     reason = TextAreaField(_l("Reason (the same for every task ticked)"), render_kw={"maxlength": 1000, "rows": 3})
 
 
+@dataclass(frozen=True)
+class _TaskKind:
+    """What decides who could work a task (``workflow.access.memberships_working``), held by nobody."""
+
+    role: Role
+    agency_id: int | None
+    team_id: int | None
+    assignee_id: int | None = None
+
+
 def _bulk_form(session, rows, form: BulkForm | None = None) -> BulkForm:
     """The form under the list: whom the ticked tasks can go to are those who could work at
-    least one task on the page (each task is checked again when it is given)."""
+    least one task on the page (each task is checked again when it is given). The page's tasks
+    are read at once, and who could work them once per kind of task (role, OPD, team) and the
+    teams once per kecamatan: not once per row."""
     form = form or BulkForm(formdata=None)
     locale = str(get_locale())
+    ids = [row.late_item_id for row in rows if row.late_item_id]
+    found = session.execute(select(WorkItem, Case, User.username).join(Case, Case.id == WorkItem.case_id)
+                            .outerjoin(User, User.id == WorkItem.assignee_id)
+                            .where(WorkItem.id.in_(ids))).all() if ids else []
     users: dict[str, object] = {}
     teams: dict[str, object] = {}
-    scopes: dict[tuple, list] = {}  # who could work the tasks of one scope: read once a page
-    ids = [row.late_item_id for row in rows if row.late_item_id]
-    items = list(session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)))) if ids else []
-    for item in items:
-        key = (item.role, item.agency_id, item.team_id)
-        if key not in scopes:
-            scopes[key] = working_users(session, item)
-        users.update((o.code, o) for user_id, o in scopes[key] if user_id != item.assignee_id)
+    workers: dict[_TaskKind, list] = {}
+    area_teams: dict[int | None, list] = {}
+    for item, case, assignee in found:
+        kind = _TaskKind(item.role, item.agency_id, item.team_id)
+        if kind not in workers:
+            workers[kind] = assignees_for(session, kind)
+        users.update((o.code, o) for o in workers[kind] if o.code != assignee)  # not to whom holds it
         if item.role == Role.QR_OFFICER:
-            teams.update((o.code, o) for o in task_choices(session, item.case, "teams"))
+            if case.area_id not in area_teams:
+                area_teams[case.area_id] = task_choices(session, case, "teams")
+            teams.update((o.code, o) for o in area_teams[case.area_id])
     form.to_user.choices = _choices(sorted(users.values(), key=lambda o: o.code), locale, _l("Choose"))
     form.to_team.choices = _choices(sorted(teams.values(), key=lambda o: o.code), locale, _l("No team change"))
     form.new_due.label.text = _l("New deadline (%(zone)s)", zone=zone_name(services().clock.now()))

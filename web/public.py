@@ -41,7 +41,7 @@ from workflow.text import mask
 from workflow.vocabulary import OPEN_STATUSES, CaseStatus, Channel, NoticeChannel
 
 from .extensions import csrf, limiter
-from .forms import Form
+from .forms import Form, Select
 from .helpers import add_errors, read_upload, run_command, services, submit
 from .i18n import pick, tr
 from .labels import STATUS_LABELS, milestone_text
@@ -63,12 +63,12 @@ def _name(obj) -> str:
 
 
 class ReportForm(Form):
-    category = SelectField(_l("Category"), validate_choice=False)
+    category = SelectField(_l("Category"), validate_choice=False, widget=Select())
     description = TextAreaField(_l("What is the problem?"))
     lat = StringField(_l("Latitude"), render_kw={"inputmode": "decimal", "placeholder": "-5,1477"})
     lon = StringField(_l("Longitude"), render_kw={"inputmode": "decimal", "placeholder": "119,4327"})
-    area = SelectField(_l("Kecamatan"), validate_choice=False)
-    kelurahan = SelectField(_l("Kelurahan"), validate_choice=False)
+    area = SelectField(_l("Kecamatan"), validate_choice=False, widget=Select())
+    kelurahan = SelectField(_l("Kelurahan"), validate_choice=False, widget=Select())
     address = StringField(_l("Address or landmark"))
     photo = FileField(_l("Photo (optional)"), render_kw={"accept": "image/jpeg,image/png,image/webp"})
     reporter_name = StringField(_l("Your name (optional)"))
