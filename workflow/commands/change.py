@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,15 +103,18 @@ def load_workflow(uow: UnitOfWork, case: Case, state: CaseState | None = None):
     return uow.process.load((own.spec, own.subprocess_specs), state.state_json)
 
 
+_OPEN_ITEMS_WITH = select(WorkItem, CaseState).options(joinedload(WorkItem.case)).outerjoin(
+    CaseState, and_(CaseState.case_id == WorkItem.case_id, WorkItem.id == bindparam("item_id"))).where(
+    WorkItem.case_id == select(WorkItem.case_id).where(WorkItem.id == bindparam("item_id")).scalar_subquery(),
+    or_(WorkItem.completed_at.is_(None), WorkItem.id == bindparam("item_id"))).order_by(WorkItem.id)
+
+
 def open_items_with(session: Session, item_id: int) -> tuple[WorkItem | None, list[WorkItem], CaseState | None]:
     """Work item ``item_id`` with its case, the open work items of that case and the case's
-    stored workflow, in one statement (a command completing a task rewrites the other items too:
-    ``sync_work_items``; the state is joined to the row of ``item_id`` only, so it is sent once)."""
-    case_of = select(WorkItem.case_id).where(WorkItem.id == item_id).scalar_subquery()
-    rows = session.execute(select(WorkItem, CaseState).options(joinedload(WorkItem.case)).outerjoin(
-        CaseState, and_(CaseState.case_id == WorkItem.case_id, WorkItem.id == item_id)).where(
-        WorkItem.case_id == case_of, or_(WorkItem.completed_at.is_(None), WorkItem.id == item_id))
-        .order_by(WorkItem.id)).unique().all()
+    stored workflow, in one statement built once (a command completing a task rewrites the other
+    items too: ``sync_work_items``; the state is joined to the row of ``item_id`` only, so it is
+    sent once)."""
+    rows = session.execute(_OPEN_ITEMS_WITH, {"item_id": item_id}).unique().all()
     item, state = next(((w, s) for w, s in rows if w.id == item_id), (None, None))
     return item, [w for w, _s in rows if w.completed_at is None], state
 
@@ -200,15 +203,9 @@ class CaseChange:
                    for attr in state.mapper.column_attrs if attr.key != "event_count"]
         changed = [(key, column, added[0]) for key, column, added in changed if added]
         loaded = state.attrs.version.history.deleted or state.attrs.version.history.unchanged
-        table = Case.__table__
-        last = select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == case.id).order_by(
-            CaseEvent.seq.desc()).limit(1).subquery()
-        row = session.connection().execute(
-            update(table).where(table.c.id == case.id, table.c.version == loaded[0])
-            .values({**{column: value for _key, column, value in changed},
-                     table.c.event_count.key: table.c.event_count + events})
-            .returning(table.c.event_count, select(last.c.seq).scalar_subquery(),
-                       select(last.c.hash).scalar_subquery())).first()
+        row = session.connection().execute(_case_write(tuple(column for _key, column, _value in changed)), {
+            "case_id": case.id, "loaded_version": loaded[0], "events": events,
+            **{f"new_{column}": value for _key, column, value in changed}}).first()
         if row is None:
             raise StaleDataError("UPDATE statement on table 'cases' expected to update 1 row(s); 0 were matched.")
         for key, _column, value in changed:
@@ -374,6 +371,24 @@ class CaseChange:
                             .values(due_at=case.due_at or Escalation.raised_at)
                             .execution_options(synchronize_session=False))
         return events
+
+
+_CASE_WRITES: dict[tuple[str, ...], object] = {}  # by the columns set: built once each
+
+
+def _case_write(columns: tuple[str, ...]):
+    """``CaseChange._write_case``'s UPDATE of ``columns`` (each bound as ``new_<column>``)."""
+    if columns not in _CASE_WRITES:
+        table = Case.__table__
+        last = select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == bindparam("case_id")).order_by(
+            CaseEvent.seq.desc()).limit(1).subquery()
+        _CASE_WRITES[columns] = (
+            update(table).where(table.c.id == bindparam("case_id"), table.c.version == bindparam("loaded_version"))
+            .values({**{c: bindparam(f"new_{c}", type_=table.c[c].type) for c in columns},
+                     table.c.event_count.key: table.c.event_count + bindparam("events")})
+            .returning(table.c.event_count, select(last.c.seq).scalar_subquery(),
+                       select(last.c.hash).scalar_subquery()))
+    return _CASE_WRITES[columns]
 
 
 def _task_of(snap: Snapshot, item: WorkItem):
