@@ -108,3 +108,47 @@ def test_an_event_appended_aside_waits_for_a_change_in_progress_and_chains_after
     with w.services.reading() as session:
         assert audit.verify(session, case_id) == []
         assert session.get(Case, case_id).event_count == len(events)
+
+
+def test_a_change_that_waited_for_an_event_appended_aside_chains_after_it(world, closed_case):
+    """The other way round: a notice's event holds the case, a user's change waits for it. The
+    chain head the change's UPDATE returns is read in that statement's snapshot, taken before
+    the wait on PostgreSQL, so the notice's event is not in it and the head is read again after
+    the lock (SQLite: the change's write transaction queues behind the notice's)."""
+    import threading
+
+    from workflow.commands.change import CaseChange
+    from workflow.notify import notices
+    from workflow.store import audit
+    from workflow.store.models import Case
+    from workflow.vocabulary import Action
+
+    w, case_id = world, closed_case.case_id
+    before, coordinator = len(w.events(case_id)), w.dlh.ref()
+    notice_open, release = threading.Event(), threading.Event()
+
+    def notice():
+        with w.services.uow() as uow:
+            notices.record(uow, case_id, audit.ActorRef(None, "sistem", "system"), Action.NOTIFICATION_SENT,
+                           {"notice": "case_transferred"})
+            uow.session.flush()
+            notice_open.set()
+            release.wait(10)
+            uow.commit()
+
+    thread = threading.Thread(target=notice)
+    thread.start()
+    assert notice_open.wait(10)
+    threading.Timer(0.5, release.set).start()  # the change below waits for the notice until then
+    with w.services.uow() as uow:
+        case = uow.session.get(Case, case_id)
+        with CaseChange(uow, case, coordinator) as change:
+            change.record(Action.NOTE_ADDED, data={"note": "Dicek ulang"})
+        uow.commit()
+    thread.join(20)
+    events = w.events(case_id)
+    assert [e.action for e in events[before:]] == [Action.NOTIFICATION_SENT, Action.NOTE_ADDED]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    with w.services.reading() as session:
+        assert audit.verify(session, case_id) == []
+        assert session.get(Case, case_id).event_count == len(events)

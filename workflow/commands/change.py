@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, bindparam, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflow.commands.projections import apply_to_case, sync_timers, sync_work_items
 from workflow.engine.definition import ProcessDefinition
@@ -94,38 +95,44 @@ def check_version(uow: UnitOfWork, case: Case, expected_version: int | None) -> 
         raise Conflict(message, by=who, case_id=case.id)
 
 
-def load_workflow(uow: UnitOfWork, case: Case):
-    """The case's workflow, on the spec objects of its own process version (parsed once per
-    process and shared, ``ProcessVersions``)."""
+def load_workflow(uow: UnitOfWork, case: Case, state: CaseState | None = None):
+    """The case's workflow (from ``state``, read when not given), on the spec objects of its own
+    process version (parsed once per process and shared, ``ProcessVersions``)."""
     own = uow.services.versions.definition_of(uow.session, case.spec_id)
-    state = uow.session.get(CaseState, case.id)
+    state = state if state is not None else uow.session.get(CaseState, case.id)
     return uow.process.load((own.spec, own.subprocess_specs), state.state_json)
 
 
-def open_items_with(session: Session, item_id: int) -> tuple[WorkItem | None, list[WorkItem]]:
-    """Work item ``item_id`` with its case, and the open work items of that case, in one
-    statement (a command completing a task rewrites the others too: ``sync_work_items``)."""
-    case_of = select(WorkItem.case_id).where(WorkItem.id == item_id).scalar_subquery()
-    rows = list(session.scalars(select(WorkItem).options(joinedload(WorkItem.case)).where(
-        WorkItem.case_id == case_of, or_(WorkItem.completed_at.is_(None), WorkItem.id == item_id))
-        .order_by(WorkItem.id)))
-    item = next((w for w in rows if w.id == item_id), None)
-    return item, [w for w in rows if w.completed_at is None]
+_OPEN_ITEMS_WITH = select(WorkItem, CaseState).options(joinedload(WorkItem.case)).outerjoin(
+    CaseState, and_(CaseState.case_id == WorkItem.case_id, WorkItem.id == bindparam("item_id"))).where(
+    WorkItem.case_id == select(WorkItem.case_id).where(WorkItem.id == bindparam("item_id")).scalar_subquery(),
+    or_(WorkItem.completed_at.is_(None), WorkItem.id == bindparam("item_id"))).order_by(WorkItem.id)
+
+
+def open_items_with(session: Session, item_id: int) -> tuple[WorkItem | None, list[WorkItem], CaseState | None]:
+    """Work item ``item_id`` with its case, the open work items of that case and the case's
+    stored workflow, in one statement built once (a command completing a task rewrites the other
+    items too: ``sync_work_items``; the state is joined to the row of ``item_id`` only, so it is
+    sent once)."""
+    rows = session.execute(_OPEN_ITEMS_WITH, {"item_id": item_id}).unique().all()
+    item, state = next(((w, s) for w, s in rows if w.id == item_id), (None, None))
+    return item, [w for w, _s in rows if w.completed_at is None], state
 
 
 class CaseChange:
     def __init__(self, uow: UnitOfWork, case: Case, actor: ActorRef, *,
                  expected_version: int | None = None, operation: str | None = None,
-                 new: bool = False, open_items: list[WorkItem] | None = None):
+                 new: bool = False, open_items: list[WorkItem] | None = None, state: CaseState | None = None):
         """``new``: the case was created in this transaction (its workflow is started, not
-        loaded; there is nothing to lock or compare). ``open_items``: the case's open work
-        items, when the caller loaded them already (``open_items_with``)."""
+        loaded; there is nothing to lock or compare). ``open_items``, ``state``: the case's open
+        work items and its stored workflow, when the caller loaded them already
+        (``open_items_with``)."""
         self.uow, self.case, self.actor = uow, case, actor
         self.refs = uow.refs
         self.expected_version, self.operation, self.new = expected_version, operation, new
         self.open_items = open_items
         self._workflow = None
-        self._state: CaseState | None = None
+        self._state: CaseState | None = state
         self._before_snapshot: Snapshot | None = None
         self.before: CaseView | None = CaseView.of(None, None, self.refs) if new else None
         self.saved = False
@@ -166,27 +173,60 @@ class CaseChange:
         self.case.updated_at = self.uow.clock.now()
 
     def _lock(self, events: int) -> None:
-        """Flush the case's UPDATE now, with its ``event_count`` moved by the ``events`` about
-        to be appended (one UPDATE of the row per command); then read the chain head, which no
-        other transaction can move any more (``audit.append_aside`` waits for the lock)."""
+        """Write the case's UPDATE now (one per command), with its ``event_count`` moved by the
+        ``events`` about to be appended, and learn the chain head from it, which no other
+        transaction can move any more (``audit.append_aside`` waits for the lock)."""
         session = self.uow.session
-        if not self.new:
+        if self.new:  # nothing to lock: the case was inserted by this transaction
+            if events:
+                self.case.event_count = Case.event_count + events
+            session.flush()
+            if events:
+                seq, _hash = audit.read_head(session, self.case.id)
+                set_committed_value(self.case, "event_count", seq + events)
+        else:
             self.lock()
-        if events:
-            self.case.event_count = Case.event_count + events
-        session.flush()
+            self._write_case(events)
         self._locked = True
+
+    def _write_case(self, events: int) -> None:
+        """The case's UPDATE, before anything else of the command is flushed: every column the
+        command changed, ``WHERE version`` = the version loaded (none matched: the conflict the
+        ORM would raise), ``RETURNING`` the chain's new length and, in the same statement, the
+        chain head (``audit.read_head`` in SQL). On PostgreSQL the head is read in the
+        statement's snapshot, taken before it waited for another transaction's lock: when that
+        transaction appended, the head is shorter than the length says and is read again,
+        after the lock."""
+        case, session = self.case, self.uow.session
+        state = inspect(case)
+        changed = [(attr.key, attr.columns[0].key, state.attrs[attr.key].history.added)
+                   for attr in state.mapper.column_attrs if attr.key != "event_count"]
+        changed = [(key, column, added[0]) for key, column, added in changed if added]
+        loaded = state.attrs.version.history.deleted or state.attrs.version.history.unchanged
+        row = session.connection().execute(_case_write(tuple(column for _key, column, _value in changed)), {
+            "case_id": case.id, "loaded_version": loaded[0], "events": events,
+            **{f"new_{column}": value for _key, column, value in changed}}).first()
+        if row is None:
+            raise StaleDataError("UPDATE statement on table 'cases' expected to update 1 row(s); 0 were matched.")
+        for key, _column, value in changed:
+            set_committed_value(case, key, value)
+        set_committed_value(case, "event_count", row[0])
         if events:
-            seq, _hash = audit.read_head(session, self.case.id)
-            set_committed_value(self.case, "event_count", seq + events)
+            head = (row[1] or 0, row[2] or audit.GENESIS)
+            if head[0] == row[0] - events:
+                session.info.setdefault("audit_heads", {})[case.id] = head
+            else:  # appended by a transaction this one waited for
+                seq, _hash = audit.read_head(session, case.id)
+                set_committed_value(case, "event_count", seq + events)
 
     # -- the workflow -------------------------------------------------------------------------
 
     @property
     def workflow(self):
         if self._workflow is None:
-            self._state = self.uow.session.get(CaseState, self.case.id)  # held: saved again below
-            self._workflow = load_workflow(self.uow, self.case)
+            if self._state is None:  # held: saved again below
+                self._state = self.uow.session.get(CaseState, self.case.id)
+            self._workflow = load_workflow(self.uow, self.case, self._state)
             self._before_snapshot = self.process.snapshot(self._workflow)
             self.before = CaseView.of(self.case, self._before_snapshot, self.refs)
         return self._workflow
@@ -262,21 +302,14 @@ class CaseChange:
                 1 for item in added if _task_of(snap, item).escalates is not None)
             if self._locked:  # recorded before: the rest is appended one by one
                 count = 0
+            elif self.new:
+                case.event_count = count
+                session.info.setdefault("audit_heads", {})[case.id] = (0, audit.GENESIS)
             else:
-                if not self.new:
-                    self.lock()
-                if count:
-                    case.event_count = Case.event_count + count
+                self.lock()
+                self._write_case(count)
         session.flush()
-        if not self._locked:
-            self._locked = True
-            if count:
-                if self.new:
-                    session.info.setdefault("audit_heads", {})[case.id] = (0, audit.GENESIS)
-                    seq = 0
-                else:
-                    seq, _hash = audit.read_head(session, case.id)
-                set_committed_value(case, "event_count", seq + count)
+        self._locked = True
         sync_timers(session, case, snap, self._before_snapshot, rollups)
         derived = [*changes, *self._sync_escalations(snap, added, escalated, now, due_before)]
         appended = []
@@ -338,6 +371,24 @@ class CaseChange:
                             .values(due_at=case.due_at or Escalation.raised_at)
                             .execution_options(synchronize_session=False))
         return events
+
+
+_CASE_WRITES: dict[tuple[str, ...], object] = {}  # by the columns set: built once each
+
+
+def _case_write(columns: tuple[str, ...]):
+    """``CaseChange._write_case``'s UPDATE of ``columns`` (each bound as ``new_<column>``)."""
+    if columns not in _CASE_WRITES:
+        table = Case.__table__
+        last = select(CaseEvent.seq, CaseEvent.hash).where(CaseEvent.case_id == bindparam("case_id")).order_by(
+            CaseEvent.seq.desc()).limit(1).subquery()
+        _CASE_WRITES[columns] = (
+            update(table).where(table.c.id == bindparam("case_id"), table.c.version == bindparam("loaded_version"))
+            .values({**{c: bindparam(f"new_{c}", type_=table.c[c].type) for c in columns},
+                     table.c.event_count.key: table.c.event_count + bindparam("events")})
+            .returning(table.c.event_count, select(last.c.seq).scalar_subquery(),
+                       select(last.c.hash).scalar_subquery()))
+    return _CASE_WRITES[columns]
 
 
 def _task_of(snap: Snapshot, item: WorkItem):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,18 +21,23 @@ from workflow.store.models import Case, SlaDaily, Timer, WorkItem
 from workflow.store.reference import References
 from workflow.vocabulary import FINAL_STATUSES, SLA_ROLES, CaseStatus, Outcome
 
+_SLA_UPSERTS: dict[str, object] = {}  # by dialect: built once (building a statement costs more than sending it)
+
 
 def count_sla(session: Session, day: date, agency_id: int, form_key: str, *, on_time: bool) -> None:
     """Add one completed task to the ``sla_daily`` rollup (an upsert: concurrent transactions
     adding to the same day and OPD both count)."""
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    values = {"day": day, "agency_id": agency_id, "form_key": form_key,
-              "completed": 1, "on_time": int(on_time)}
-    statement = insert(SlaDaily).values(**values)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["day", "agency_id", "form_key"],
-        set_={"completed": SlaDaily.completed + 1, "on_time": SlaDaily.on_time + int(on_time)}))
+    if dialect not in _SLA_UPSERTS:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(SlaDaily).values(day=bindparam("day"), agency_id=bindparam("agency_id"),
+                                            form_key=bindparam("form_key"), completed=1,
+                                            on_time=bindparam("on_time"))
+        _SLA_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=["day", "agency_id", "form_key"],
+            set_={"completed": SlaDaily.completed + 1, "on_time": SlaDaily.on_time + bindparam("on_time")})
+    session.execute(_SLA_UPSERTS[dialect], {"day": day, "agency_id": agency_id, "form_key": form_key,
+                                            "on_time": int(on_time)})
 
 
 def case_status(definition: ProcessDefinition, snap: Snapshot) -> CaseStatus:
@@ -146,24 +151,35 @@ def sync_work_items(session: Session, case: Case, snap: Snapshot, definition: Pr
     return added, removed, rollups
 
 
+_TIMERS_GONE = delete(Timer.__table__).where(Timer.__table__.c.case_id == bindparam("case_id"),
+                                             Timer.__table__.c.bpmn_task_id.in_(bindparam("gone", expanding=True)))
+_TIMERS_NEW = insert(Timer.__table__)
+
+
 def sync_timers(session: Session, case: Case, snap: Snapshot, before: Snapshot | None,
                 rollups: list[Callable[[], None]] = ()) -> None:
     """Make ``timers`` equal the WAITING timer events: a diff against ``before``, the snapshot
     the rows were written from (the workflow as loaded; None for a new case, which has none).
-    Rows of timers that left are deleted in one statement, those of new timers inserted in one,
-    and a timer still waiting is updated only where its row says something else (a deadline
+    Rows of timers that left are deleted in one statement, those of new timers inserted in one
+    (on PostgreSQL both in one, the delete a WITH of the insert), and a timer still waiting is updated only where its row says something else (a deadline
     moved); the sweeper's lease and attempts on it stay. Then the ``sla_daily`` ``rollups``."""
     table = Timer.__table__
     had = {t.task_id: t for t in (before.timers if before else ())}
     wanted = {t.task_id: t for t in snap.timers}
     gone = [tid for tid in had if tid not in wanted]
-    if gone:
-        session.execute(delete(table).where(table.c.case_id == case.id, table.c.bpmn_task_id.in_(gone)))
     new = [{"case_id": case.id, "bpmn_task_id": tid, "timer_name": t.name, "guards_task": t.guards_task,
             "interrupting": t.interrupting, "due_at": t.due_at, "attempts": 0}
            for tid, t in wanted.items() if tid not in had]
-    if new:
-        session.execute(insert(table), new)
+    if gone and new and session.get_bind().dialect.name == "postgresql":
+        # one statement: the DELETE as a data-modifying WITH of the INSERT (the two touch
+        # different timers, so the shared snapshot does not matter)
+        session.execute(insert(table).values(new).add_cte(
+            delete(table).where(table.c.case_id == case.id, table.c.bpmn_task_id.in_(gone)).cte("gone")))
+    else:
+        if gone:
+            session.execute(_TIMERS_GONE, {"case_id": case.id, "gone": gone})
+        if new:
+            session.execute(_TIMERS_NEW, new)
     for tid, timer in wanted.items():
         old = had.get(tid)
         if old is not None and old != timer:

@@ -151,7 +151,7 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
     transaction acting on the same case either waits and then fails with ``Conflict``
     (PostgreSQL) or queues behind this one and finds the item gone (SQLite).
     """
-    _item, open_items = open_items_with(uow.session, item_id)  # what the step reads, in one statement
+    _item, open_items, state = open_items_with(uow.session, item_id)  # what the step reads, in one statement
     item, role = workable_item(uow.session, actor, item_id)
     if expected_form is not None and item.form_key != expected_form:
         raise DomainError(msg("work item {item_id} is a {task} task, not {expected}", item_id=item_id, task=item.form_key, expected=expected_form),
@@ -166,7 +166,8 @@ def complete_work_item(uow: UnitOfWork, actor: Actor, item_id: int, values: dict
         raise ValidationError({name: msg("this case runs an earlier version of the process, which does not "
                                          "take this field") for name in ignored})
     with CaseChange(uow, case, actor.ref(role), expected_version=expected_version,
-                    operation=Operation.COMPLETE_TASK.of(item.form_key), open_items=open_items) as change:
+                    operation=Operation.COMPLETE_TASK.of(item.form_key), open_items=open_items,
+                    state=state) as change:
         values = dict(values)
         for name, upload in (uploads or {}).items():
             field = form.field(name)

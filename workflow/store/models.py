@@ -504,7 +504,9 @@ class CaseEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[str] = mapped_column(Text, comment="canonical JSON exactly as hashed")
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    # unique per row (it covers case_id and seq): SQLite's driver can insert a command's events
+    # in one statement and still tell whose id is whose (``insertmanyvalues``)
+    hash: Mapped[str] = mapped_column(String(64), insert_sentinel=True)
 
 
 class Attachment(Base):
