@@ -32,10 +32,10 @@ import random
 import re
 import time
 import uuid
-from types import SimpleNamespace
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
@@ -350,48 +350,45 @@ def generate(services: Services, count: int, *, open_share: float = 0.03, years:
 
 
 def check_sample(services: Services, size: int = 5, seed: int = 3) -> list[str]:
-    """Problems with the copies (none: they are what the engine writes): ``size`` open copies,
-    their workflow loaded by the engine and their open task worked by the real command as the
-    template's worker; every sampled chain (open and closed) verifies."""
+    """Problems with the copies (none: they are what the engine writes): ``size`` open copies
+    waiting at a triage or coordinator's task, their workflow loaded by the engine and the task
+    worked by the real command as someone of its scope; the chains of those and of a hundred
+    copies drawn at random (open and closed) verify, before and after."""
     problems: list[str] = []
     rng = random.Random(seed)
+    side = services.definition.side_tasks
     with services.reading() as session:
-        copies = list(session.scalars(select(Case.id).where(Case.number.like("B%"))))
+        copies = list(session.scalars(select(Case.id).where(Case.number.like("B%")).order_by(Case.id)))
+        waiting = list(session.execute(
+            select(WorkItem.id, WorkItem.case_id, WorkItem.task_name).join(Case, Case.id == WorkItem.case_id)
+            .where(Case.number.like("B%"), WorkItem.completed_at.is_(None),
+                   WorkItem.role.in_((Role.TRIAGE, Role.COORDINATOR)), WorkItem.task_name.not_in(side))
+            .order_by(WorkItem.id)))
         actors = {}
-        for user in session.scalars(select(User)):
-            for m in session.scalars(select(Membership).where(Membership.user_id == user.id)):
-                actors.setdefault((m.role, m.agency_id, m.team_id), user.id)
-    sample = rng.sample(copies, min(len(copies), size * 20))
-    chains = list(audit.verify_rows(_events(services, sample)))
-    problems += [f"case {b.case_id}: {b.problem}" for b in chains]
-    worked = 0
-    for case_id in sample:
-        if worked >= size:
-            break
+        for m in session.scalars(select(Membership).order_by(Membership.user_id)):
+            actors.setdefault((m.role, m.agency_id, m.team_id), m.user_id)
+    steppable = [w for w in waiting if _values(w.task_name) is not None]
+    chosen = rng.sample(steppable, min(size, len(steppable)))
+    sample = sorted(set(rng.sample(copies, min(len(copies), 100))) | {w.case_id for w in chosen})
+    problems += [f"case {b.case_id}: {b.problem}" for b in audit.verify_rows(_events(services, sample))]
+    if not chosen:
+        problems.append("no open copy waits at a triage or coordinator's task to step")
+    for item_id, case_id, task_name in chosen:
         with services.reading() as session:
-            item = session.scalar(select(WorkItem).where(
-                WorkItem.case_id == case_id, WorkItem.completed_at.is_(None),
-                WorkItem.role.in_((Role.TRIAGE, Role.COORDINATOR)),
-                WorkItem.task_name.not_in(services.definition.side_tasks)).limit(1))
-            values = _values(item.task_name) if item is not None else None
-            if values is None:
-                continue
+            item = session.get(WorkItem, item_id)
             user_id = actors.get((item.role, item.agency_id, None))
             actor = actor_for_user(session, user_id) if user_id else None
         if actor is None:
-            problems.append(f"case {case_id}: nobody may work its {item.task_name}")
+            problems.append(f"case {case_id}: nobody may work its {task_name}")
             continue
         try:
             with services.uow() as uow:
-                commands.complete_work_item(uow, actor, item.id, values=values)
+                commands.complete_work_item(uow, actor, item_id, values=_values(task_name))
                 uow.commit()
-            worked += 1
         except Exception as exc:  # noqa: BLE001 - a copy the engine cannot step is the finding
-            problems.append(f"case {case_id}: the engine could not complete {item.task_name}: {exc!r}")
-    if worked < min(size, 1):
-        problems.append("no open copy at a coordinator's or triage stage to step")
-    chains = list(audit.verify_rows(_events(services, sample)))
-    problems += [f"case {b.case_id} after the step: {b.problem}" for b in chains]
+            problems.append(f"case {case_id}: the engine could not complete {task_name}: {exc!r}")
+    problems += [f"case {b.case_id} after the step: {b.problem}"
+                 for b in audit.verify_rows(_events(services, sample))]
     return problems
 
 
