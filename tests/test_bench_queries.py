@@ -71,6 +71,10 @@ def _tiny_run(database_url: str | None) -> None:
     for f in figures:
         assert f.value > 0 and f.baseline_value > 0 and f.ratio > 0, f
         assert f.target == queries.TARGETS[f.name.split(", p95")[0]][0]
+    # both databases were checked: the engine stepped a sample of the copies, their chains verify
+    checked = [n for n in notes if n.startswith("work lists,")]
+    assert len(checked) == 2 and all("the engine stepped a sample" in n for n in checked), notes
+    assert not [n for n in notes if "FAILED" in n], notes
 
 
 @pytest.mark.slow
