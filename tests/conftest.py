@@ -129,7 +129,8 @@ def _truncate_pg(url: str) -> None:
     small it takes 4 ms instead of 50 (TRUNCATE makes new files for every table), and a test
     run empties them hundreds of times."""
     if url not in _EMPTYING:
-        engine = create_engine(url)
+        # pinged: tests/test_db_restart.py drops every connection of the database, this one's too
+        engine = create_engine(url, pool_pre_ping=True)
         with engine.connect() as conn:
             sequences = [r[0] for r in conn.exec_driver_sql(
                 "SELECT s.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "

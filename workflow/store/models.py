@@ -382,12 +382,13 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        Index("ix_work_items_inbox", "role", "agency_id", "due_at",
+        # the inbox, also filtered by kecamatan or category: the page in deadline order (the id
+        # breaking ties, as the inbox sorts) from the index, with no sort of the scope
+        Index("ix_work_items_inbox", "role", "agency_id", "due_at", "id",
               sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
-        # the inbox filtered by kecamatan or category: the page in deadline order from the index
-        Index("ix_work_items_inbox_area", "role", "agency_id", "area_id", "due_at",
+        Index("ix_work_items_inbox_area", "role", "agency_id", "area_id", "due_at", "id",
               sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
-        Index("ix_work_items_inbox_category", "role", "agency_id", "category_id", "due_at",
+        Index("ix_work_items_inbox_category", "role", "agency_id", "category_id", "due_at", "id",
               sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),
         Index("ix_work_items_team", "team_id", "due_at",
               sqlite_where=_OPEN_ITEM, postgresql_where=_OPEN_ITEM),

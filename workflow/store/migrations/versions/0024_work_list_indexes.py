@@ -7,7 +7,8 @@ Create Date: 2026-12-04 19:30:00
 
 ``work_items`` keeps the case's category and kecamatan with each item (written with the item's
 other scope columns), so that the inbox filtered by either reads a page in deadline order from a
-partial index of open items instead of joining every open item of the scope to ``cases``.
+partial index of open items instead of joining every open item of the scope to ``cases``; the
+inbox's indexes end in the item id, which breaks ties as the inbox sorts.
 ``escalations.due_at`` is the late task's deadline (the case's, kept while the escalation is
 open), so the escalation view reads its page of late tasks in deadline order from a partial index
 of open escalations instead of joining and sorting them all through ``cases``. Existing rows take
@@ -40,8 +41,12 @@ def upgrade() -> None:
             op.create_foreign_key(name, "work_items", table, [column], ["id"])
     op.execute("UPDATE work_items SET category_id = (SELECT category_id FROM cases WHERE cases.id = work_items.case_id), "
                "area_id = (SELECT area_id FROM cases WHERE cases.id = work_items.case_id)")
-    for name, column in (("ix_work_items_inbox_area", "area_id"), ("ix_work_items_inbox_category", "category_id")):
-        op.create_index(name, "work_items", ["role", "agency_id", column, "due_at"],
+    # the id breaks ties as the inbox sorts: PostgreSQL reads the page in order without sorting
+    # the items of one deadline (SQLite's indexes end in the rowid anyway)
+    op.drop_index("ix_work_items_inbox", table_name="work_items")
+    for name, columns in (("ix_work_items_inbox", []), ("ix_work_items_inbox_area", ["area_id"]),
+                          ("ix_work_items_inbox_category", ["category_id"])):
+        op.create_index(name, "work_items", ["role", "agency_id", *columns, "due_at", "id"],
                         sqlite_where=OPEN_ITEM, postgresql_where=OPEN_ITEM)
 
     op.add_column("escalations", sa.Column(
@@ -68,8 +73,10 @@ def downgrade() -> None:
     with op.batch_alter_table("escalations") as batch_op:
         batch_op.drop_column("due_at")
         batch_op.create_index("ix_escalations_open", ["resolved_at", "agency_id"])
-    for name in ("ix_work_items_inbox_category", "ix_work_items_inbox_area"):
+    for name in ("ix_work_items_inbox_category", "ix_work_items_inbox_area", "ix_work_items_inbox"):
         op.drop_index(name, table_name="work_items")
+    op.create_index("ix_work_items_inbox", "work_items", ["role", "agency_id", "due_at"],
+                    sqlite_where=OPEN_ITEM, postgresql_where=OPEN_ITEM)
     with op.batch_alter_table("work_items") as batch_op:  # PostgreSQL drops their foreign keys with them
         batch_op.drop_column("area_id")
         batch_op.drop_column("category_id")
