@@ -28,7 +28,8 @@ def test_a_tiny_run_measures_every_scenario(capsys, monkeypatch, tmp_path):
         r"^(\w+) +([\d.]+) +(\d+) +(\d+) +([\d.]+) +([\d.]+)  (\[[\d, ]+\])$", out, re.MULTILINE)}
     assert list(rows) == list(uploads.SCENARIOS), out
     for name, (file_mib, before, peak, vs_phone, seconds, answers) in rows.items():
-        assert float(file_mib) > 0 and int(before) > 0 and float(seconds) > 0, out
+        # seconds are printed to a tenth: a refusal of the bombs can take less than 0.05 s
+        assert float(file_mib) > 0 and int(before) > 0 and float(seconds) >= 0, out
         assert int(peak) >= int(before) and float(vs_phone) > 0, out
         assert answers == ANSWERS[name], out
     assert rows["phone"][3] == "1.00", out  # the ordinary photos are the baseline
