@@ -267,7 +267,6 @@ class Runs:
     times: list[float] = field(default_factory=list)
     writes: list[float] = field(default_factory=list)
     conflicts: int = 0
-    known: int = 0  # the field form's arrival refused within a new report's minute (locustfile)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
@@ -287,7 +286,6 @@ class Runs:
             for status, n in statuses.items():
                 self.statuses[f"{name} {status}"] += n
         self.conflicts += result["conflicts"]
-        self.known += result["known"]
         self.errors += result["error_count"]
         self.error_samples += result["errors"][:5]
 
@@ -370,8 +368,7 @@ def configuration_figures(group: str, label: str, deployment: Deployment, comman
                               note=f"{len(mix.writes)} POSTs"))
     figures += [
         Figure(group, f"{label}: unexpected errors", mix.errors + trivial.errors, "requests", target=0,
-               note=f"{mix.conflicts} expected 409s, {mix.known} arrival times refused as before the report, "
-                    f"of {mix.count} requests"),
+               note=f"{mix.conflicts} expected 409s, of {mix.count} requests"),
         Figure(group, f"{label}: accepted submissions not a case exactly once", failures, "submissions",
                target=0, note=f"{accepted} accepted"),
         Figure(group, f"{label}: tanggap audit verify", verify_rc, "exit code", target=0),
@@ -380,10 +377,6 @@ def configuration_figures(group: str, label: str, deployment: Deployment, comman
     if mix.error_samples or trivial.error_samples:
         notes.append(f"{group}, {label}: unexpected answers, e.g. " + " | ".join(
             (mix.error_samples + trivial.error_samples)[:5]))
-    if mix.known:
-        notes.append(f"{group}, {label}: {mix.known} field forms refused with the arrival time the "
-                     "form filled in, the case reported in the same minute (workflow/commands/tasks.py "
-                     "compares the minute typed with the report's second); sent again a minute later")
     if failures:
         notes.append(f"FAILED: {group}, {label}: accepted submissions not a case exactly once: "
                      + "; ".join(wrong[:10]))

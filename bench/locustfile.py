@@ -25,7 +25,6 @@ import re
 import secrets
 import time
 from collections import defaultdict
-from datetime import datetime
 
 import gevent
 from locust import FastHttpUser, between, events, task
@@ -88,7 +87,6 @@ class Tally:
         self.times: dict[str, list[float]] = defaultdict(list)  # request name -> ms
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.conflicts = 0  # expected 409s: someone else acted first
-        self.known = 0  # refusals the product is known to give (see FieldOfficer)
         self.errors: list[str] = []  # unexpected answers, the first few in full
         self.error_count = 0
         self.accepted: list[dict] = []  # submissions the server took
@@ -104,8 +102,6 @@ class Tally:
         self.count += 1
         if outcome == "conflict":
             self.conflicts += 1
-        elif outcome == "known":
-            self.known += 1
         elif outcome == "error":
             self.error_count += 1
             if len(self.errors) < 20:
@@ -119,7 +115,6 @@ class Tally:
         self.stopped = time.monotonic()
         with open(OUT, "w", encoding="utf-8") as f:
             json.dump({"times": self.times, "statuses": self.statuses, "conflicts": self.conflicts,
-                       "known": self.known,
                        "errors": self.errors, "error_count": self.error_count, "accepted": self.accepted,
                        "seconds": (self.stopped - self.started) if self.started else 0.0,
                        "count": self.count, "rss": self.rss}, f)
@@ -155,9 +150,7 @@ class Client(FastHttpUser):
     abstract = True
     wait_time = between(0, 0)
 
-    def call(self, method: str, url: str, name: str, expect=(200,), conflict_ok: bool = False,
-             known: str | None = None, **kwargs):
-        """``known``: a 400 saying this is a refusal the product is known to give (counted apart)."""
+    def call(self, method: str, url: str, name: str, expect=(200,), conflict_ok: bool = False, **kwargs):
         started = time.perf_counter()
         with self.client.request(method, url, name=name, catch_response=True, allow_redirects=False,
                                  **kwargs) as response:
@@ -167,8 +160,6 @@ class Client(FastHttpUser):
                 outcome = "ok"
             elif status == 409 and conflict_ok:
                 outcome = "conflict"
-            elif status == 400 and known and known in (response.text or ""):
-                outcome = "known"
             else:
                 outcome = "error"
             TALLY.record(name, status, ms, outcome, f"{url} {said(response)}" if outcome == "error" else "")
@@ -246,7 +237,7 @@ class Staff(Client):
             self.call("POST", "/login", f"{self.role} POST /login", expect=(302,), data={
                 "csrf_token": token, "username": self.username, "password": PLAN["password"]})
 
-    def work_one(self, list_url: str, values, claim: bool = True, known: str | None = None) -> None:
+    def work_one(self, list_url: str, values, claim: bool = True) -> None:
         """Claim one task of the list in place (one of the first few: staff race for the top
         ones), open it and complete it with ``values(page_html)``, as a person does. Without
         ``claim``, completing it claims it (a field officer's card opens the form)."""
@@ -261,10 +252,10 @@ class Staff(Client):
                                       data={"csrf_token": token, "next": list_url})
         if claim and (claimed is None or claimed.status_code != 302):
             return
-        self.complete(item, values, known)
+        self.complete(item, values)
 
-    def complete(self, item: str, values, known: str | None = None) -> None:
-        """Open the task and send its form; after the ``known`` refusal, once more a minute later."""
+    def complete(self, item: str, values) -> None:
+        """Open the task and send its form."""
         page = self.call("GET", f"/tasks/{item}", f"{self.role} GET /tasks/<id>", expect=(200,),
                          conflict_ok=True)
         if page is None or page.status_code != 200:
@@ -280,11 +271,8 @@ class Staff(Client):
                       conflict_ok=True, data=data)
             return
         body, content_type = multipart(data, files)  # Locust's fast client posts bodies, not files
-        sent = self.call("POST", f"/tasks/{item}", f"{self.role} POST /tasks/<id> (photo)", expect=(302,),
-                         conflict_ok=True, known=known, data=body, headers={"Content-Type": content_type})
-        if sent is not None and sent.status_code == 400:  # the known refusal: as the officer would,
-            gevent.sleep(61 - datetime.now().second)  # send it again once the minute has passed
-            self.complete(item, values)
+        self.call("POST", f"/tasks/{item}", f"{self.role} POST /tasks/<id> (photo)", expect=(302,),
+                  conflict_ok=True, data=body, headers={"Content-Type": content_type})
 
 
 class Triage(Staff):
@@ -332,10 +320,6 @@ class FieldOfficer(Staff):
     weight = 1
     role = "qr_officer"
 
-    def on_start(self):
-        super().on_start()
-        self.call("GET", "/lapangan?lang=en", "qr_officer GET /lapangan")  # English messages (``known``)
-
     @task(2)
     def field_view(self):
         self.call("GET", "/lapangan", "qr_officer GET /lapangan")
@@ -347,10 +331,7 @@ class FieldOfficer(Staff):
             return {"arrived_at": arrived.group(1) if arrived else "", "action_taken": "Sudah dibersihkan.",
                     "__files__": {"after_photo": ("sesudah.jpg", PHOTO, "image/jpeg")}}
 
-        # The form's arrival time is to the minute and must not be before the report, which is to
-        # the second: for a case reported in the current minute no arrival time is accepted
-        # (workflow/commands/tasks.py compares them unrounded).
-        self.work_one("/lapangan", values, claim=False, known="before the report came in")
+        self.work_one("/lapangan", values, claim=False)
 
 
 class Supervisor(Staff):

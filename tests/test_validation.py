@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests import actions
@@ -222,3 +224,26 @@ def test_a_field_taking_several_photos_reads_one_id_as_a_list_and_refuses_too_ma
         with pytest.raises(ValidationError) as raised:
             clean(form, {"photos": value}, lambda _s: set())
         assert raised.value.errors == {"photos": error}
+
+
+def test_an_arrival_typed_in_the_minute_the_report_came_in_is_not_before_it(world):
+    """The form gives the arrival to the minute: a report at 10:00:42 and an officer who arrived
+    at 10:00 (typed as such) is not refused; 09:59 is."""
+    w = world
+    for who in ("triage", "dlh", "qr_mariso"):
+        getattr(w, who)
+    w.services.clock.set(w.services.clock.now().replace(second=0, microsecond=0) + timedelta(seconds=42))
+    sub = w.report()
+    reported = w.case(sub.case_id).created_at
+    assert reported.second == 42
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-mariso-1")
+    photo = w.after_photo(w.qr_mariso, sub.case_id)
+    minute = reported.replace(second=0, microsecond=0)
+    error = _unchanged(w, _complete(w, w.qr_mariso, sub.case_id, {
+        "arrived_at": minute - timedelta(minutes=1), "action_taken": "Diangkut", "after_photo": photo}))
+    assert "before the report" in error.errors["arrived_at"]
+    w.do(actions.record_field_work, w.qr_mariso, sub.case_id, arrived_at=minute, action_taken="Diangkut",
+         after_photo=photo)
+    assert w.case(sub.case_id).stage == "verification"  # the field work was taken

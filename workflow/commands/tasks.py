@@ -131,7 +131,8 @@ def _check_references(uow: UnitOfWork, case: Case, form: FormDefinition,
             moment: datetime = value
             if moment > uow.clock.now():
                 raise ValidationError({f.name: msg("this time is in the future")})
-            if moment < case.created_at:
+            # a form gives the minute (datetime-local): one in the report's own minute is not before it
+            if moment < case.created_at.replace(second=0, microsecond=0):
                 raise ValidationError({f.name: msg("this time is before the report came in")})
     return merge_target
 
