@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 
 from flask import (
@@ -32,7 +33,7 @@ from workflow.messages import msg
 from workflow.notify import notices
 from workflow.read import transparency
 from workflow.read.nearby import nearby_photo, open_nearby, supporters
-from workflow.read.options import report_options
+from workflow.read.options import ReportOptions, report_options
 from workflow.read.public import public_photo, public_status
 from workflow.store.models import Case
 from workflow.store.reference import References
@@ -181,7 +182,7 @@ def report():
     nearby_items, category = [], None
     point = _form_point(form)
     with services().reading() as session:
-        picker = _picker(session)
+        picker = _picker(session, options)
         category = References(session).categories.get(form.category.data or "")
         if point is not None and category is not None and status != 200:  # typed again, shown again
             nearby_items = open_nearby(session, category, *point)
@@ -196,15 +197,15 @@ def _form_point(form: ReportForm) -> tuple[float, float] | None:
         return None
 
 
-def map_centre(refs: References) -> list[float] | None:
+def map_centre(kecamatan: Iterable) -> list[float] | None:
     """Where a map of the city opens: the middle of the kecamatan centres (the seed's)."""
-    centres = [(a.lat, a.lon) for a in refs.areas.values() if a.is_kecamatan and a.lat is not None]
+    centres = [(a.lat, a.lon) for a in kecamatan if a.lat is not None and a.lon is not None]
     if not centres:
         return None
     return [round(sum(p[0] for p in centres) / len(centres), 5), round(sum(p[1] for p in centres) / len(centres), 5)]
 
 
-def _picker(session) -> dict:
+def _picker(session, options: ReportOptions) -> dict:
     """What the map picker's script needs: the tile server, where to look points up, the
     city's areas to search by name (each with a point inside it), and its messages."""
     shapes = area_map(session)
@@ -217,7 +218,7 @@ def _picker(session) -> dict:
             lat, lon = shapes.label_point(k.area_id)
             found.append({"label": f"{k.name}, {s.name}", "lat": lat, "lon": lon, "zoom": 16})
     found.sort(key=lambda a: a["label"])
-    centre = map_centre(refs)
+    centre = map_centre(options.kecamatan)
     return {"tiles": current_app.config["TILE_URL"], "attribution": current_app.config["TILE_ATTRIBUTION"],
             "locate": url_for("public.locate_point"), "areas": found,
             "centre": centre,

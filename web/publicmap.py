@@ -104,7 +104,7 @@ def page():
         result = map_cases(session, now=services().clock.now(), recent_days=RECENTLY_CLOSED_DAYS,
                            page=page_number, per_page=TABLE_PAGE, **filters)
         rows = [(_feature(f, refs), f["properties"]["reported_at"]) for f in result.features]
-        centre = map_centre(refs)
+        centre = map_centre(kecamatan)
     query = {k: v for k, v in typed.items() if v}
     map_config = {"feed": url_for("publicmap.feed", **query), "tiles": current_app.config["TILE_URL"],
                   "attribution": current_app.config["TILE_ATTRIBUTION"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from workflow.access import memberships_working
 from workflow.engine.forms import FormField
@@ -15,18 +15,32 @@ from workflow.store.reference import References
 
 
 @dataclass(frozen=True)
+class AreaOption:
+    """A kecamatan or kelurahan as a form offers it (not its polygon)."""
+
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    lat: float | None  # the seed's approximate centre
+    lon: float | None
+
+
+@dataclass(frozen=True)
 class ReportOptions:
     categories: list[Category]
-    kecamatan: list[Area]
-    kelurahan: dict[int, list[Area]]  # by kecamatan id
+    kecamatan: list[AreaOption]
+    kelurahan: dict[int, list[AreaOption]]  # by kecamatan id
 
 
 def report_options(session: Session) -> ReportOptions:
     categories = list(session.scalars(select(Category).where(Category.active.is_(True))
                                       .order_by(Category.group, Category.name_id)))
-    areas = list(session.scalars(select(Area).options(defer(Area.geometry)).order_by(Area.name)))
+    # plain rows: a city has a few hundred areas, and a page only names them
+    areas = [AreaOption(*row) for row in session.execute(
+        select(Area.id, Area.code, Area.name, Area.parent_id, Area.lat, Area.lon).order_by(Area.name))]
     kecamatan = [a for a in areas if a.parent_id is None]
-    kelurahan: dict[int, list[Area]] = {k.id: [] for k in kecamatan}
+    kelurahan: dict[int, list[AreaOption]] = {k.id: [] for k in kecamatan}
     for a in areas:
         if a.parent_id is not None:
             kelurahan[a.parent_id].append(a)
