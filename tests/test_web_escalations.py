@@ -12,6 +12,7 @@ from escalation.sweeper import Sweeper
 from tests import actions
 from tests.webclient import WebClient, errors
 from workflow import commands
+from workflow.store.models import User
 
 WITA = ZoneInfo("Asia/Makassar")
 
@@ -434,3 +435,29 @@ def test_the_bulk_forms_choices_cost_the_same_for_more_late_tasks_of_a_kind(worl
     assert len(_rows(listed)) == 5
     assert 'value="koor.dlh"' in listed.get_data(as_text=True)  # who could work the DLH tasks
     assert _statements(app, city, "/escalations") == few
+
+
+def test_the_bulk_form_offers_who_could_work_a_task_on_the_page_but_not_its_holder(world, app, late_cases):
+    """Read for every kind of task at once: the coordinators of the OPDs whose tasks are listed,
+    active ones only, not another OPD's, not the one who already holds the only task of its OPD."""
+    dlh_case, _dinsos_case = late_cases
+    for who in ("dlh", "dinsos", "dpu"):
+        getattr(world, who)
+    world.user("koor2.dlh", ("coordinator", "DLH"))
+    gone = world.user("koor3.dlh", ("coordinator", "DLH"))
+    with world.services.uow() as uow:
+        uow.session.get(User, gone.user_id).active = False
+        uow.commit()
+    city = WebClient(app)
+    city.login("sup.kota")
+
+    def offered() -> list[str]:
+        html = city.get("/escalations").get_data(as_text=True)
+        select = html.split('name="to_user"')[1].split("</select>")[0]
+        return [v for v in re.findall(r'<option[^>]*value="([^"]*)"', select) if v]
+
+    assert offered() == ["koor.dinsos", "koor.dlh", "koor2.dlh"]
+    with world.services.uow() as uow:
+        commands.claim(uow, world.dlh, world.item(dlh_case.case_id).id)
+        uow.commit()
+    assert offered() == ["koor.dinsos", "koor2.dlh"]

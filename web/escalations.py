@@ -20,7 +20,7 @@ from workflow.engine.forms import ID_LIMIT
 from workflow.errors import DomainError, ValidationError
 from workflow.read.cases import case_detail, instructions_for
 from workflow.read.escalations import EscalationFilters, escalation_view
-from workflow.read.options import assignees_for, report_options, task_choices
+from workflow.read.options import assignees_for, assignees_for_each, report_options, task_choices
 from workflow.read.workload import workload as read_workload
 from workflow.store.models import Agency, Case, User, WorkItem
 from workflow.store.reference import References
@@ -232,17 +232,14 @@ def _bulk_form(session, rows, form: BulkForm | None = None) -> BulkForm:
                             .where(WorkItem.id.in_(ids))).all() if ids else []
     users: dict[str, object] = {}
     teams: dict[str, object] = {}
-    workers: dict[_TaskKind, list] = {}
-    area_teams: dict[int | None, list] = {}
+    kinds = list(dict.fromkeys(_TaskKind(item.role, item.agency_id, item.team_id) for item, _case, _a in found))
+    workers = dict(zip(kinds, assignees_for_each(session, kinds)))
+    refs = References(session)  # the teams read once for every kecamatan on the page
     for item, case, assignee in found:
         kind = _TaskKind(item.role, item.agency_id, item.team_id)
-        if kind not in workers:
-            workers[kind] = assignees_for(session, kind)
         users.update((o.code, o) for o in workers[kind] if o.code != assignee)  # not to whom holds it
         if item.role == Role.QR_OFFICER:
-            if case.area_id not in area_teams:
-                area_teams[case.area_id] = task_choices(session, case, "teams")
-            teams.update((o.code, o) for o in area_teams[case.area_id])
+            teams.update((o.code, o) for o in task_choices(session, case, "teams", refs))
     form.to_user.choices = _choices(sorted(users.values(), key=lambda o: o.code), locale, _l("Choose"))
     form.to_team.choices = _choices(sorted(teams.values(), key=lambda o: o.code), locale, _l("No team change"))
     form.new_due.label.text = _l("New deadline (%(zone)s)", zone=zone_name(services().clock.now()))

@@ -3,9 +3,10 @@ the users a supervisor may reassign a task to."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Integer, literal, select, union
 from sqlalchemy.orm import Session
 
 from workflow.access import memberships_working
@@ -110,13 +111,25 @@ def field_options(session: Session, case: Case, field: FormField) -> list[Choice
 
 def assignees_for(session: Session, item: WorkItem) -> list[ChoiceOption]:
     """Active users who could work ``item`` (a supervisor reassigning it picks one of these)."""
-    return [option for user_id, option in working_users(session, item) if user_id != item.assignee_id]
+    return assignees_for_each(session, [item])[0]
 
 
-def working_users(session: Session, item: WorkItem) -> list[tuple[int, ChoiceOption]]:
-    """(user id, option) of the active users whose memberships let them work ``item``, whoever
-    holds it now: the same for every item of one scope (role, OPD, team)."""
-    query = (select(User.id, User.username, User.full_name).join(Membership)
-             .where(User.active.is_(True), memberships_working(item)).order_by(User.username).distinct())
-    return [(user_id, ChoiceOption(username, f"{name} ({username})", f"{name} ({username})"))
-            for user_id, username, name in session.execute(query)]
+def assignees_for_each(session: Session, items: Sequence[WorkItem]) -> list[list[ChoiceOption]]:
+    """:func:`assignees_for` of each of ``items``, in one statement."""
+    return [[option for user_id, option in users if user_id != item.assignee_id]
+            for item, users in zip(items, working_users_of(session, items))]
+
+
+def working_users_of(session: Session, items: Sequence[WorkItem]) -> list[list[tuple[int, ChoiceOption]]]:
+    """For each of ``items``: (user id, option) of the active users whose memberships let them
+    work it, whoever holds it now (the same for every item of one scope: role, OPD, team), by
+    username. One statement for all: a UNION of one select per item."""
+    if not items:
+        return []
+    parts = [select(literal(i, Integer).label("item"), User.id, User.username, User.full_name).join(Membership)
+             .where(User.active.is_(True), memberships_working(item)) for i, item in enumerate(items)]
+    found: list[list[tuple[int, ChoiceOption]]] = [[] for _ in items]
+    rows = session.execute(parts[0] if len(parts) == 1 else union(*parts)).all()
+    for i, user_id, username, name in sorted(set(rows), key=lambda r: (r[0], r[2])):
+        found[i].append((user_id, ChoiceOption(username, f"{name} ({username})", f"{name} ({username})")))
+    return found
