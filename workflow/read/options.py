@@ -11,37 +11,23 @@ from sqlalchemy.orm import Session
 
 from workflow.access import memberships_working
 from workflow.engine.forms import FormField
-from workflow.store.models import Agency, Area, Case, Category, Membership, QrTeam, User, WorkItem
-from workflow.store.reference import References
-
-
-@dataclass(frozen=True)
-class AreaOption:
-    """A kecamatan or kelurahan as a form offers it (not its polygon)."""
-
-    id: int
-    code: str
-    name: str
-    parent_id: int | None
-    lat: float | None  # the seed's approximate centre
-    lon: float | None
+from workflow.store.models import Agency, Case, Category, Membership, QrTeam, User, WorkItem
+from workflow.store.reference import AreaRow, References, area_rows
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     categories: list[Category]
-    kecamatan: list[AreaOption]
-    kelurahan: dict[int, list[AreaOption]]  # by kecamatan id
+    kecamatan: list[AreaRow]
+    kelurahan: dict[int, list[AreaRow]]  # by kecamatan id
 
 
 def report_options(session: Session) -> ReportOptions:
     categories = list(session.scalars(select(Category).where(Category.active.is_(True))
                                       .order_by(Category.group, Category.name_id)))
-    # plain rows: a city has a few hundred areas, and a page only names them
-    areas = [AreaOption(*row) for row in session.execute(
-        select(Area.id, Area.code, Area.name, Area.parent_id, Area.lat, Area.lon).order_by(Area.name))]
+    areas = area_rows(session)
     kecamatan = [a for a in areas if a.parent_id is None]
-    kelurahan: dict[int, list[AreaOption]] = {k.id: [] for k in kecamatan}
+    kelurahan: dict[int, list[AreaRow]] = {k.id: [] for k in kecamatan}
     for a in areas:
         if a.parent_id is not None:
             kelurahan[a.parent_id].append(a)

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, func, literal_column, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from workflow.store.models import Agency, Area, Category, City, QrTeam
 
@@ -60,6 +60,28 @@ def fingerprint(session: Session):
             whole = whole.op("||")(literal_column("'#'")).op("||")(part)
         _FINGERPRINTS[dialect] = func.md5(whole)
     return _FINGERPRINTS[dialect]
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    """A kecamatan or kelurahan as look-ups and forms need it: plain values, not an ORM object
+    (a city has a few hundred, read on many requests) and not its polygon (``workflow.areas``
+    builds the shapes once; they may be megabytes)."""
+
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    lat: float | None  # the seed's approximate centre
+    lon: float | None
+
+    is_kecamatan = Area.is_kecamatan  # the model's rule
+
+
+def area_rows(session: Session) -> list[AreaRow]:
+    """Every area, by name."""
+    return [AreaRow(*row) for row in session.execute(
+        select(Area.id, Area.code, Area.name, Area.parent_id, Area.lat, Area.lon).order_by(Area.name))]
 
 
 @dataclass(frozen=True)
@@ -141,12 +163,11 @@ class References:
         return {c.id: c for c in self.categories.values()}
 
     @cached_property
-    def areas(self) -> dict[str, Area]:
-        # not the polygons (workflow.areas builds its shapes once; they may be megabytes)
-        return {a.code: a for a in self.session.scalars(select(Area).options(defer(Area.geometry)))}
+    def areas(self) -> dict[str, AreaRow]:
+        return {a.code: a for a in area_rows(self.session)}
 
     @cached_property
-    def areas_by_id(self) -> dict[int, Area]:
+    def areas_by_id(self) -> dict[int, AreaRow]:
         return {a.id: a for a in self.areas.values()}
 
     @cached_property
