@@ -1,11 +1,12 @@
 """Case life: what one citizen report costs from submission to closure, against SpiffWorkflow alone.
 
 A case life is the report submitted, then seven human steps through the real commands, each in
-its own committed unit of work (:data:`STEPS`: triage, a transfer to another OPD, acceptance,
-dispatch to a QR team, field work with an after photo uploaded first, verification, closure).
-The baseline is the same BPMN process driven with SpiffWorkflow directly, no database: the same
-start variables and form values, the state serialized and deserialized around every step as the
-app stores it (``workflow.engine.serialization``). Both run in the same process, interleaved.
+its own committed unit of work: the demo plan's steps named in :data:`LIFE` (triage, a transfer
+to another OPD, acceptance, dispatch to a QR team, field work with an after photo uploaded first,
+verification, closure), by staff who may work each task. The baseline is the same BPMN process
+driven with SpiffWorkflow directly, no database: the same start variables and the form values the
+app's case life sent, the state serialized and deserialized around every step as the app stores
+it (``workflow.engine.serialization``). Both run in the same process, interleaved.
 
 Figures per database: the case life's median time against the baseline's (ratio target 1.2) and
 the SQL statements the commands of one case life send (target 60; the lookup of the open work
@@ -23,7 +24,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -34,6 +35,7 @@ from sqlalchemy import event, select
 
 from bench.report import Figure, interleaved, table
 from bench.setup import fresh_services
+from tanggap.demo import load_plan, placeholder
 from workflow import commands
 from workflow.access import Actor, actor_for_user
 from workflow.commands.reports import start_variables
@@ -42,9 +44,10 @@ from workflow.engine import timer_clock as engine_clock
 from workflow.engine.scripting import make_script_engine
 from workflow.engine.serialization import dump_state, load_state
 from workflow.passwords import Passwords
+from workflow.read.options import task_choices
 from workflow.services import Services
-from workflow.store.models import WorkItem
-from workflow.vocabulary import AttachmentKind, Channel
+from workflow.store.models import Case, WorkItem
+from workflow.vocabulary import AttachmentKind, Channel, Role
 
 START = datetime(2026, 11, 23, tzinfo=timezone.utc)  # a Monday
 STEP = timedelta(minutes=30)  # the clock moves this much after each step
@@ -59,24 +62,16 @@ REPORT = dict(category="sampah", description="Sampah menumpuk di depan pasar sej
               lat=-5.1560, lon=119.4050, area="mariso", kelurahan="mariso/lette", address="Jl. Rajawali No. 1",
               reporter_name="Daeng Ngai", contact_email="daeng@example.id", contact_phone="+62 811 4000 123")
 
-# (who works it, the form, its values): "photo" stands for the after photo's attachment id,
-# "arrived" for the arrival time (five minutes before the step)
-STEPS = (
-    ("triage", "triage", {"decision": "valid", "reason": None, "duplicate_of": None, "corrected_category": None}),
-    ("dlh", "disposition", {"decision": "transfer", "transfer_to": "DPU", "reason": "Saluran, bukan sampah"}),
-    ("dpu", "disposition", {"decision": "accept"}),
-    ("dpu", "dispatch", {"team": "qr-mariso-1", "instructions": None}),
-    ("qr", "field_work", {"arrived_at": "arrived", "action_taken": "Saluran dibersihkan.", "after_photo": "photo"}),
-    ("dpu", "verification", {"decision": "approve", "reason": None}),
-    ("dpu", "closure", {"closure_note": "Saluran sudah dibersihkan."}),
-)
-CAST = {"triage": ("triage", "KOMINFO"), "dlh": ("coordinator", "DLH"), "dpu": ("coordinator", "DPU"),
-        "qr": ("qr_officer", "qr-mariso-1")}
+# The case life: these steps of the demo's plan (tanggap/demo_cases.yaml), which names the task
+# each completes and its form values, in this order.
+LIFE = ("valid", "transfer", "accept", "dispatch", "field_work", "approve", "close")
+ARRIVED_BEFORE = timedelta(minutes=5)  # the field officer's arrival, before the step
 
 
-def _values(values: dict, *, now: datetime, photo: int) -> dict:
-    placeholders = {"arrived": now - timedelta(minutes=5), "photo": photo}
-    return {k: placeholders.get(v, v) if isinstance(v, str) else v for k, v in values.items()}
+def life_steps() -> list[tuple[str, dict]]:
+    """(BPMN id of the task, form values with the plan's placeholders) of each step."""
+    steps = load_plan()["steps"]
+    return [(steps[name]["task"], dict(steps[name]["values"])) for name in LIFE]
 
 
 def _jpeg() -> bytes:
@@ -123,9 +118,11 @@ class AppLife:
     """Case lives through the real commands on one database."""
 
     services: Services
-    actors: dict[str, Actor]
     counter: StatementCounter
     photo: bytes
+    steps: list[tuple[str, dict]] = field(default_factory=life_steps)
+    actors: dict[tuple, Actor] = field(default_factory=dict)  # by what they may work (role, OPD, team)
+    filled: list[tuple[str, dict]] = field(default_factory=list)  # the last life's steps, as sent
 
     @classmethod
     def on(cls, database_url: str | None) -> AppLife:
@@ -136,19 +133,25 @@ class AppLife:
 
     @classmethod
     def with_cast(cls, services: Services) -> AppLife:
-        """On ``services``' database, with the staff of :data:`CAST` created there."""
-        actors = {}
-        for key, (role, scope) in CAST.items():
-            with services.uow() as uow:
-                user = commands.create_user(uow, username=f"bench.{key}", full_name=key.upper(),
-                                            password="case life bench password", roles=[(role, scope)])
-                uow.commit()
-                actors[key] = actor_for_user(uow.session, user.id)
-        return cls(services, actors, StatementCounter(services), _jpeg())
+        """On ``services``' database; the staff who work the steps are created as the steps
+        need them (outside the counted commands)."""
+        return cls(services, StatementCounter(services), _jpeg())
 
-    def _item(self, task_id: str) -> int:
+    def _actor(self, item: WorkItem) -> Actor:
+        key = (item.role, item.agency_id, item.team_id)
+        if key not in self.actors:
+            with self.services.uow() as uow:
+                scope = (uow.refs.team_code(item.team_id) if item.role == Role.QR_OFFICER
+                         else uow.refs.agency_code(item.agency_id))
+                user = commands.create_user(uow, username=f"bench.{len(self.actors) + 1}", full_name=item.role,
+                                            password="case life bench password", roles=[(item.role, scope)])
+                uow.commit()
+                self.actors[key] = actor_for_user(uow.session, user.id)
+        return self.actors[key]
+
+    def _item(self, task_id: str) -> WorkItem:
         with self.services.reading() as session:
-            return session.scalar(select(WorkItem.id).where(WorkItem.bpmn_task_id == task_id))
+            return session.scalar(select(WorkItem).where(WorkItem.bpmn_task_id == task_id))
 
     def _command(self, run: Callable):
         with self.counter.counting(), self.services.uow() as uow:
@@ -156,22 +159,42 @@ class AppLife:
             uow.commit()
         return result
 
+    def _fill(self, value, item: WorkItem, actor: Actor):
+        """A plan value, its placeholder filled as the form page would: the first of the OPDs or
+        teams the form offers, an after photo uploaded first (a command of its own), the arrival
+        a little before now."""
+        found = placeholder(value)
+        if found is None:
+            return value
+        name, arg = found
+        if name == "arrived":
+            return self.services.clock.now() - ARRIVED_BEFORE
+        if name == "photo":
+            image = self.services.storage.prepare(self.photo)
+            return self._command(lambda uow: commands.add_attachment(
+                uow, actor, item.case_id, image, kind=AttachmentKind(arg))).id
+        if name in ("other_agency", "team"):
+            with self.services.reading() as session:
+                case = session.get(Case, item.case_id)
+                return task_choices(session, case, "agencies" if name == "other_agency" else "teams")[0].code
+        raise ValueError(f"case life: no value for the plan's {value!r}")
+
     def life(self) -> None:
         """One case life; the statements its commands sent are in ``counter`` (from empty)."""
-        clock, self.counter.statements = self.services.clock, []
+        clock, self.counter.statements, self.filled = self.services.clock, [], []
         submitted = self._command(lambda uow: commands.submit_report(uow, commands.ReportInput(**REPORT)))
         with self.services.reading() as session:
             task_id = session.scalar(select(WorkItem.bpmn_task_id).where(WorkItem.case_id == submitted.case_id))
-        photo = 0
-        for who, form, values in STEPS:
-            actor = self.actors[who]
-            if "photo" in values.values():
-                image = self.services.storage.prepare(self.photo)
-                photo = self._command(lambda uow: commands.add_attachment(
-                    uow, actor, submitted.case_id, image, kind=AttachmentKind.AFTER)).id
-            item_id, filled = self._item(task_id), _values(values, now=clock.now(), photo=photo)
+        for task, values in self.steps:
+            item = self._item(task_id)
+            if item is None or item.task_name != task:
+                raise LookupError(f"case life: the step completes {task}, the case is at "
+                                  f"{item.task_name if item else 'no task'}")
+            actor = self._actor(item)
+            filled = {k: self._fill(v, item, actor) for k, v in values.items()}
+            self.filled.append((task, filled))
             snap = self._command(lambda uow: commands.complete_work_item(
-                uow, actor, item_id, filled, expected_form=form))
+                uow, actor, item.id, filled, expected_form=item.form_key))
             task_id = snap.main_task.task_id if snap.main_task else None
             clock.advance(STEP)
 
@@ -183,12 +206,14 @@ class AppLife:
 
 class RawLife:
     """The same case life on SpiffWorkflow alone: the app's process definition and script
-    environment, the state serialized and deserialized around every step, nothing else."""
+    environment, the state serialized and deserialized around every step, nothing else.
+    ``steps``: (task, values) as an app's case life sent them (``AppLife.filled``)."""
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, steps: list[tuple[str, dict]]):
         self.definition = services.definition
         self.clock = services.clock
         self.settings = services.settings
+        self.steps = steps
         self.specs = (self.definition.spec, self.definition.subprocess_specs)
         self.script_engine = make_script_engine(sla.deadline_functions(self.clock))
         engine_clock.install()
@@ -201,12 +226,13 @@ class RawLife:
                 channel=Channel.WEB))
             workflow.do_engine_steps()
             state = dump_state(workflow)
-            for _who, form, values in STEPS:
+            for name, values in self.steps:
                 workflow = load_state(self.specs, state, self.script_engine)
                 task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                            if self.definition.task(t.task_spec.name).form_key == form)
+                            if t.task_spec.name == name)
+                form = self.definition.task(name).form_key
                 fields = {f.name: None for f in self.definition.forms[form].fields}  # as the form's clean() sends
-                task.set_data(**{**fields, **_values(values, now=self.clock.now(), photo=1)})
+                task.set_data(**{**fields, **values})
                 task.run()
                 workflow.do_engine_steps()
                 state = dump_state(workflow)
@@ -223,7 +249,8 @@ def figures(profile: str, database_url: str | None, notes: list[str]) -> list[Fi
     rounds = ROUNDS[profile]
     app = AppLife.on(database_url)
     try:
-        raw = RawLife(app.services)
+        app.life()  # the steps as sent, for the baseline to send the same
+        raw = RawLife(app.services, app.filled)
         ours, theirs = interleaved(app.life, raw.life, rounds)
         statements = app.statements()
     finally:

@@ -6,7 +6,8 @@ serialized workflow) both ways, in the same run, and print the ratio. Also the s
     .venv/bin/python -m bench.engine_step [--rounds 200]
 
 The workflows start as a submitted report's case does (``start_variables``, the deployment's
-defaults) and each step sends every field of its form, as the form's cleaning does.
+defaults) and take the case-life benchmark's steps (``bench.case_life``: the demo plan's), each
+sending every field of its form, as the form's cleaning does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import statistics
 from datetime import datetime, timedelta, timezone
 
+from bench.case_life import REPORT, AppLife
 from bench.timing import median_ms
 from workflow.clock import ManualClock
 from workflow.commands.reports import start_variables
@@ -24,28 +26,31 @@ from workflow.engine.runtime import ProcessEngine
 from workflow.engine.serialization import dump_state, load_state, serializer
 from workflow.vocabulary import Channel
 
-STEPS = [
-    ("triage", {"decision": "valid", "reason": None, "duplicate_of": None, "corrected_category": None}),
-    ("disposition", {"decision": "transfer", "transfer_to": "DPU", "reason": "bukan wewenang"}),
-    ("disposition", {"decision": "accept", "transfer_to": None, "reason": None}),
-    ("dispatch", {"team": "qr-mariso-1", "instructions": None}),
-    ("field_work", None),
-    ("verification", {"decision": "approve", "reason": None}),
-    ("closure", {"closure_note": "selesai"}),
-]
+
+def sent_steps() -> list[tuple[str, dict]]:
+    """The case life's steps as the app sends them (``bench.case_life``: the demo plan's, its
+    placeholders filled by a case life on a new SQLite database)."""
+    app = AppLife.on(None)
+    try:
+        app.life()
+        return app.filled
+    finally:
+        app.services.dispose()
 
 
-def workflows(engine, clock, settings: Settings):
+def workflows(engine, clock, settings: Settings, steps: list[tuple[str, dict]]):
     """One workflow per stage, each a step further along; started with the variables a
-    submitted report starts its case with (``start_variables``), the forms' fields filled."""
-    wf = engine.start(start_variables(settings, case_number="2026-000001", category="sampah", area="mariso",
-                                      channel=Channel.WEB))
-    out = [("triage", dump_state(wf))]
-    for form, values in STEPS:
+    submitted report starts its case with (``start_variables``), each step's form sent with
+    every field (as the form's cleaning does)."""
+    wf = engine.start(start_variables(settings, case_number="2026-000001", category=REPORT["category"],
+                                      area=REPORT["area"], channel=Channel.WEB))
+    out = [(engine.snapshot(wf).main_task.name, dump_state(wf))]
+    for name, values in steps:
         clock.advance(timedelta(hours=1))
         task = engine.snapshot(wf).main_task
-        if values is None:
-            values = {"arrived_at": clock.now(), "action_taken": "diangkut", "after_photo": 1}
+        if task is None or task.name != name:
+            raise LookupError(f"engine step: the step completes {name}, the case is at {task.name if task else None}")
+        form = engine.definition.task(name).form_key
         engine.complete(wf, task.task_id, {**{f.name: None for f in engine.definition.forms[form].fields}, **values})
         main = engine.snapshot(wf).main_task
         out.append((main.name if main else "closed", dump_state(wf)))
@@ -60,7 +65,7 @@ def measure(rounds: int) -> list[tuple[str, float, float, int, int]]:
     specs = (definition.spec, definition.subprocess_specs)
     full = serializer()
     rows = []
-    for stage, state in workflows(engine, clock, Settings.from_env({})):
+    for stage, state in workflows(engine, clock, Settings.from_env({}), sent_steps()):
         wf = load_state(specs, state, engine.script_engine)
         full_json = full.serialize_json(wf)
 

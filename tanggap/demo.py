@@ -108,6 +108,13 @@ def load_plan(path: Path = PLAN) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def placeholder(value) -> tuple[str, str | None] | None:
+    """A plan value in braces as (name, argument): "{photo:after}" is ("photo", "after"),
+    "{team}" ("team", None); None for a value to send as it is."""
+    match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
+    return match.groups() if match else None
+
+
 def plan(count: int, rng: random.Random, stops: dict) -> list[str]:
     """Where each of ``count`` cases stops: every stop at least once (when count allows), the
     rest by weight, in random order."""
@@ -166,10 +173,10 @@ class _Driver(Scenario):
         return self.actor_for(self.item(case_id))
 
     def _fill(self, value, sub, item: WorkItem, area_id: int, open_cases: list[str]):
-        match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
-        if match is None:
+        found = placeholder(value)
+        if found is None:
             return value
-        name, arg = match.groups()
+        name, arg = found
         if name == "other_agency":
             return self.rng.choice([code for code, aid in self.agencies.items() if aid != item.agency_id])
         if name == "team":

@@ -8,6 +8,7 @@ import tempfile
 import pytest
 
 from bench import case_life
+from tanggap.demo import placeholder
 from tests.test_case_life_cost import _life
 
 
@@ -23,6 +24,10 @@ def test_a_smoke_run_gives_the_case_life_figures(services, monkeypatch, tmp_path
     assert notes  # a smoke run says its times mean nothing
 
 
-def test_the_raw_baseline_runs_the_same_steps_to_the_end(services):
-    raw = case_life.RawLife(services)
-    raw.life()  # a step whose form or data drifted from the process raises here
+def test_the_raw_baseline_runs_the_steps_the_app_sent_to_the_end(services):
+    app = case_life.AppLife.with_cast(services)
+    app.life()  # a step of the demo plan that drifted from the process raises here
+    assert [task for task, _values in app.filled] == [task for task, _values in case_life.life_steps()]
+    assert not any(placeholder(v) for _task, values in app.filled for v in values.values())
+    raw = case_life.RawLife(services, app.filled)
+    raw.life()  # and here
