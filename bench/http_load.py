@@ -20,10 +20,12 @@ passes. Either failing is a failed figure.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +94,7 @@ def prepare(database_url: str | None, open_cases: int, extra_env: dict[str, str]
     from bench.setup import scratch_database
 
     workdir = Path(tempfile.mkdtemp(prefix="tanggap-http-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # with the servers' and Locust's logs
     instance = workdir / "instance"
     url = scratch_database(database_url) if database_url else f"sqlite:///{instance / 'tanggap.sqlite3'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TANGGAP_", "DATABASE_URL"))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import secrets
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +24,10 @@ def fresh_services(database_url: str | None, now: datetime, env: dict[str, str] 
     """Services on a new, empty database with a manual clock at ``now``; ``env``: more settings.
     The database is a new SQLite file in a temporary folder, or with ``database_url`` a new
     database on that PostgreSQL server (dropped when the benchmark ends), so every run starts
-    from the same state."""
+    from the same state. The temporary folder (the instance: SQLite file, keys, uploads) is
+    removed when the process exits: a 1M-case SQLite file takes gigabytes."""
     workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     url = scratch_database(database_url) if database_url else f"sqlite:///{workdir / 'bench.sqlite3'}"
     engine = make_engine(url)
     schema.upgrade(engine)
