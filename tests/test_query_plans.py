@@ -94,7 +94,7 @@ def _check(services, read, table: str, index: str, what: str) -> None:
     """The page of ``read`` comes from ``index`` in order; its count reads ``table`` alone."""
     statements = [(s, p) for s, p in _statements(services, read) if re.search(rf"FROM {table}\b", s)]
     paged = [(s, p) for s, p in statements if "LIMIT" in s and "ORDER BY" in s and "count(" not in s]
-    counted = [(s, p) for s, p in statements if s.lstrip().startswith("SELECT count(")]
+    counted = [(s, p) for s, p in statements if re.match(r"SELECT (\(SELECT )?count\(", s.lstrip())]
     assert paged and counted, f"{what}: no paged or counted statement among {statements}"
     statement, parameters = paged[0]
     plan = _plan(services, statement, parameters)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from workflow.access import Actor, escalations_visible
 from workflow.errors import ValidationError
 from workflow.messages import msg
-from workflow.read.paging import Page, capped_count, paging_errors
+from workflow.read.paging import Page, capped_counts, paging_errors
 from workflow.store.models import Agency, Area, Case, Category, Escalation, WorkItem
 
 
@@ -144,27 +144,20 @@ def escalation_view(session: Session, actor: Actor, filters: EscalationFilters,
         # (due_at, case, task) group, streamed from the index in that order
         tasks = (select(Escalation.case_id, Escalation.task_name).where(*where)
                  .group_by(Escalation.due_at, Escalation.case_id, Escalation.task_name))
-        total, capped = capped_count(session, tasks)
-        page = session.execute(tasks.order_by(Escalation.due_at, Escalation.case_id, Escalation.task_name)
-                               .limit(filters.per_page).offset(offset)).all()
+        in_order = tasks.order_by(Escalation.due_at, Escalation.case_id, Escalation.task_name)
     else:  # with the resolved history: a task's escalations may have had different deadlines
-        due = func.min(Escalation.due_at)
         tasks = (select(Escalation.case_id, Escalation.task_name).where(*where)
                  .group_by(Escalation.case_id, Escalation.task_name))
-        total, capped = capped_count(session, tasks)
-        page = session.execute(tasks.order_by(due, Escalation.case_id, Escalation.task_name)
-                               .limit(filters.per_page).offset(offset)).all()
+        in_order = tasks.order_by(func.min(Escalation.due_at), Escalation.case_id, Escalation.task_name)
+    # the late tasks and the open escalations of each level, counted in one statement
+    (total, capped), *per_level = capped_counts(session, [tasks, *(
+        select(Escalation.id).where(visible, Escalation.resolved_at.is_(None), Escalation.level == level)
+        for level in levels)])
+    page = session.execute(in_order.limit(filters.per_page).offset(offset)).all()
     wanted = list(dict.fromkeys((case_id, task) for case_id, task in page))
     rows = _rows(session, wanted, where, now)
-    counts: dict[str, int] = {}
-    over: set[str] = set()
-    for level in levels:
-        n, more = capped_count(session, select(Escalation.id).where(
-            visible, Escalation.resolved_at.is_(None), Escalation.level == level))
-        if n:
-            counts[level] = n
-        if more:
-            over.add(level)
+    counts = {level: n for level, (n, _more) in zip(levels, per_level) if n}
+    over = {level for level, (_n, more) in zip(levels, per_level) if more}
     return (Page(rows=rows, total=total, page=filters.page, per_page=filters.per_page, capped=capped),
             LevelCounts(counts, frozenset(over)))
 

@@ -55,10 +55,17 @@ class Page:
 def capped_count(session: Session, stmt, limit: int | None = None) -> tuple[int, bool]:
     """How many rows ``stmt`` selects, counted up to ``limit`` (default :data:`COUNT_LIMIT`):
     (count, whether there are more). The database stops reading the index after ``limit + 1`` rows."""
+    return capped_counts(session, [stmt], limit)[0]
+
+
+def capped_counts(session: Session, stmts: list, limit: int | None = None) -> list[tuple[int, bool]]:
+    """:func:`capped_count` of each of ``stmts``, in one statement (a count subquery each)."""
     limit = COUNT_LIMIT if limit is None else limit
-    counted = stmt.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1)
-    n = session.scalar(select(func.count()).select_from(counted.subquery()))
-    return (limit, True) if n > limit else (n, False)
+    counts = [select(func.count()).select_from(
+        stmt.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1).subquery())
+        for stmt in stmts]
+    found = session.execute(counts[0] if len(counts) == 1 else select(*(c.scalar_subquery() for c in counts))).one()
+    return [(limit, True) if n > limit else (n, False) for n in found]
 
 
 def nulls_last_page(session: Session, stmt, key, tiebreak, *, descending: bool, offset: int, limit: int) -> list:
