@@ -113,10 +113,12 @@ def create_app(test_config: dict | None = None, *, services: Services | None = N
 
     @app.before_request
     def _current_process_version():
-        """Labels, forms and new cases follow the version deployed last, by any worker."""
+        """Labels, forms and new cases follow the version deployed last, by any worker; the
+        signed-in user is read in the same session."""
         if request.endpoint != "static":
             with services.reading() as session:
                 services.versions.refresh(session)
+                auth.load_user_in(session)
 
     # API keys and bearer tokens, not cookies: nothing for a forged cross-site request to ride on
     csrf.exempt(open311.bp)

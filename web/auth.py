@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -50,16 +50,36 @@ class WebUser(UserMixin):
         return may_use(self.actor, Screen(screen))
 
 
+_SHARED = "tanggap_user_session"  # flask.g: the reading session the user is loaded in (load_user_in)
+
+
 @login_manager.user_loader
 def load_user(session_id: str) -> WebUser | None:
     user_id, _, token = session_id.partition(":")
     if whole_number(user_id) is None or not token:
         return None
+    shared = g.get(_SHARED)
+    if shared is not None:
+        return _web_user(shared, int(user_id), token)
     with services().reading() as session:
-        user = session.get(User, int(user_id))
-        if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
-            return None
-        return WebUser(user, actor_for_user(session, user.id))
+        return _web_user(session, int(user_id), token)
+
+
+def _web_user(session, user_id: int, token: str) -> WebUser | None:
+    user = session.get(User, user_id)
+    if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
+        return None
+    return WebUser(user, actor_for_user(session, user.id))
+
+
+def load_user_in(session) -> None:
+    """Read the signed-in user of the request, if any, now and in ``session`` (the one a
+    request opens first anyway): not in a session of its own."""
+    g.setdefault(_SHARED, session)
+    try:
+        current_user._get_current_object()
+    finally:
+        g.pop(_SHARED, None)
 
 
 class LoginForm(Form):
