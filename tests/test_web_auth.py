@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from tests.webclient import WebClient, errors
 from web import vendor
@@ -131,3 +132,30 @@ def test_htmx_posts_need_the_csrf_header(world, web):
     assert accepted.status_code == 200
     assert "Lepas" in accepted.get_data(as_text=True)  # the row now offers release
     assert world.item(sub.case_id).assignee_id is not None
+
+
+def test_the_signed_in_user_is_read_in_the_session_that_checks_the_process_version(world, app):
+    """Not in a transaction of its own: one session fewer on every staff request."""
+    world.dlh
+    web = WebClient(app)
+    web.login("koor.dlh")
+    engine = world.services.engine
+    sessions: list[list[str]] = []  # the statements of each connection checked out, in order
+
+    def checked_out(*_args):
+        sessions.append([])
+
+    def sent(_conn, _cursor, statement, *_args):
+        if sessions:
+            sessions[-1].append(statement)
+
+    event.listen(engine.pool, "checkout", checked_out)
+    event.listen(engine, "before_cursor_execute", sent)
+    try:
+        assert web.get("/inbox").status_code == 200
+    finally:
+        event.remove(engine.pool, "checkout", checked_out)
+        event.remove(engine, "before_cursor_execute", sent)
+    first = " ".join(sessions[0])
+    assert "FROM process_specs" in first and "FROM users" in first, sessions[0]
+    assert not any("FROM users WHERE users.id" in s for later in sessions[1:] for s in later)
