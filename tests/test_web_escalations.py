@@ -461,3 +461,25 @@ def test_the_bulk_form_offers_who_could_work_a_task_on_the_page_but_not_its_hold
         commands.claim(uow, world.dlh, world.item(dlh_case.case_id).id)
         uow.commit()
     assert offered() == ["koor.dinsos", "koor2.dlh"]
+
+
+def test_the_bulk_form_offers_the_teams_of_the_kecamatan_of_late_field_work(world, app):
+    w = world
+    for who in ("triage", "dlh"):
+        getattr(w, who)
+    w.user("sup.kota", ("supervisor", None))
+    sub = w.report(area="tamalate")
+    w.do(actions.triage, w.triage, sub.case_id, decision="valid")
+    w.do(actions.accept, w.dlh, sub.case_id)
+    w.do(actions.dispatch, w.dlh, sub.case_id, team="qr-tamalate-1")
+    w.services.clock.advance(timedelta(days=5))
+    sweeper = Sweeper(w.services, worker="test")
+    for _ in range(10):  # bounded: each round fires what is due
+        if not sweeper.run_once().claimed:
+            break
+    city = WebClient(app)
+    city.login("sup.kota")
+    html = city.get("/escalations").get_data(as_text=True)
+    assert sub.case_number in html
+    select = html.split('name="to_team"')[1].split("</select>")[0]
+    assert [v for v in re.findall(r'<option[^>]*value="([^"]*)"', select) if v] == ["qr-tamalate-1", "qr-tamalate-2"]

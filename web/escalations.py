@@ -227,19 +227,22 @@ def _bulk_form(session, rows, form: BulkForm | None = None) -> BulkForm:
     form = form or BulkForm(formdata=None)
     locale = str(get_locale())
     ids = [row.late_item_id for row in rows if row.late_item_id]
-    found = session.execute(select(WorkItem, Case, User.username).join(Case, Case.id == WorkItem.case_id)
-                            .outerjoin(User, User.id == WorkItem.assignee_id)
-                            .where(WorkItem.id.in_(ids))).all() if ids else []
+    # what decides who could work each task, and the case's OPD and kecamatan (the teams offered)
+    found = session.execute(
+        select(WorkItem.role, WorkItem.agency_id.label("item_agency_id"), WorkItem.team_id,
+               Case.agency_id, Case.area_id, User.username.label("assignee"))
+        .join(Case, Case.id == WorkItem.case_id).outerjoin(User, User.id == WorkItem.assignee_id)
+        .where(WorkItem.id.in_(ids))).all() if ids else []
     users: dict[str, object] = {}
     teams: dict[str, object] = {}
-    kinds = list(dict.fromkeys(_TaskKind(item.role, item.agency_id, item.team_id) for item, _case, _a in found))
+    kinds = list(dict.fromkeys(_TaskKind(row.role, row.item_agency_id, row.team_id) for row in found))
     workers = dict(zip(kinds, assignees_for_each(session, kinds)))
     refs = References(session)  # the teams read once for every kecamatan on the page
-    for item, case, assignee in found:
-        kind = _TaskKind(item.role, item.agency_id, item.team_id)
-        users.update((o.code, o) for o in workers[kind] if o.code != assignee)  # not to whom holds it
-        if item.role == Role.QR_OFFICER:
-            teams.update((o.code, o) for o in task_choices(session, case, "teams", refs))
+    for row in found:
+        kind = _TaskKind(row.role, row.item_agency_id, row.team_id)
+        users.update((o.code, o) for o in workers[kind] if o.code != row.assignee)  # not to whom holds it
+        if row.role == Role.QR_OFFICER:
+            teams.update((o.code, o) for o in task_choices(session, row, "teams", refs))
     form.to_user.choices = _choices(sorted(users.values(), key=lambda o: o.code), locale, _l("Choose"))
     form.to_team.choices = _choices(sorted(teams.values(), key=lambda o: o.code), locale, _l("No team change"))
     form.new_due.label.text = _l("New deadline (%(zone)s)", zone=zone_name(services().clock.now()))

@@ -169,9 +169,12 @@ def _rows(session: Session, wanted: list[tuple[int, str]], where: list, now: dat
         return []
     found: dict[tuple[int, str], list] = {key: [] for key in wanted}
     late = aliased(WorkItem)
-    details = (
-        select(Escalation, Case.number, Case.version, Agency.code, Category.name_id, Area.name,
-               WorkItem.completed_at, late.id)
+    details = (  # columns, not entities: a page's rows are read on every look at the view
+        select(Escalation.id, Escalation.case_id, Escalation.task_name, Escalation.level, Escalation.raised_at,
+               Escalation.acknowledged_at, Escalation.resolved_at, Escalation.work_item_id, Escalation.due_at,
+               Case.number, Case.version, Agency.code.label("agency"), Category.name_id.label("category"),
+               Area.name.label("area"), WorkItem.completed_at.label("review_done"), late.id.label("late_id"))
+        .select_from(Escalation)
         .join(Case, Case.id == Escalation.case_id)
         .join(Category, Category.id == Case.category_id).join(Area, Area.id == Case.area_id)
         .outerjoin(Agency, Agency.id == Case.agency_id)
@@ -181,21 +184,21 @@ def _rows(session: Session, wanted: list[tuple[int, str]], where: list, now: dat
         .where(*where, Escalation.case_id.in_({c for c, _t in wanted}))
         .order_by(Escalation.raised_at.desc(), Escalation.id.desc()))
     for row in session.execute(details):
-        key = (row[0].case_id, row[0].task_name)
+        key = (row.case_id, row.task_name)
         if key in found:
             found[key].append(row)
     rows = []
     for key in wanted:
         if not found[key]:  # resolved between the two reads (state=open): gone from the list
             continue
-        first = found[key][0]
-        headline, number, version, agency, category, area, _done, late_id = first
-        due = min(e.due_at for e, *_rest in found[key])
+        first = found[key][0]  # the latest raised
+        due = min(e.due_at for e in found[key])
         rows.append(EscalationRow(
-            case_id=key[0], case_number=number, case_version=version, task_name=key[1], agency=agency,
-            category_name=category, area_name=area, due_at=due, late_by=now - due, late_item_id=late_id,
+            case_id=key[0], case_number=first.number, case_version=first.version, task_name=key[1],
+            agency=first.agency, category_name=first.category, area_name=first.area, due_at=due,
+            late_by=now - due, late_item_id=first.late_id,
             levels=tuple(LevelState(escalation_id=e.id, level=e.level, raised_at=e.raised_at,
                                     acknowledged=e.acknowledged_at is not None, resolved=e.resolved_at is not None,
-                                    review_item_id=e.work_item_id if done is None else None)
-                         for e, *_rest, done, _late in found[key])))
+                                    review_item_id=e.work_item_id if e.review_done is None else None)
+                         for e in found[key])))
     return rows

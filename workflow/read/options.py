@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Integer, literal, select, union
 from sqlalchemy.orm import Session
@@ -44,7 +45,14 @@ class ChoiceOption:
         return self.name_en if locale == "en" else self.name_id
 
 
-def task_choices(session: Session, case: Case, source: str, refs: References | None = None) -> list[ChoiceOption]:
+class CasePlace(Protocol):
+    """What the choices of a case's form depend on: a ``Case``, or a row of its columns."""
+
+    agency_id: int | None
+    area_id: int | None
+
+
+def task_choices(session: Session, case: CasePlace, source: str, refs: References | None = None) -> list[ChoiceOption]:
     """The options of a form field whose choices come from the database, for this case:
     categories, the OPDs a case can be transferred to, the QR teams of the case's kecamatan.
     ``refs``: a unit of work's reference data (the process's cache, checked for this
@@ -66,7 +74,7 @@ def task_choices(session: Session, case: Case, source: str, refs: References | N
     raise ValueError(f"unknown choice source {source!r}")
 
 
-def _cached_choices(refs: References, case: Case, source: str) -> list[ChoiceOption]:
+def _cached_choices(refs: References, case: CasePlace, source: str) -> list[ChoiceOption]:
     if source == "categories":
         rows = sorted((c for c in refs.categories.values() if c.active), key=lambda c: c.name_id)
         return [ChoiceOption(c.code, c.name_id, c.name_en) for c in rows]
