@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy import Integer, literal, select, union
 from sqlalchemy.orm import Session
 
-from workflow.access import memberships_working
+from workflow.access import ItemLike, memberships_working
 from workflow.engine.forms import FormField
 from workflow.store.models import Agency, Case, Category, Membership, QrTeam, User, WorkItem
 from workflow.store.reference import AreaRow, References, area_rows
@@ -27,10 +27,10 @@ def report_options(session: Session) -> ReportOptions:
     categories = list(session.scalars(select(Category).where(Category.active.is_(True))
                                       .order_by(Category.group, Category.name_id)))
     areas = area_rows(session)
-    kecamatan = [a for a in areas if a.parent_id is None]
+    kecamatan = [a for a in areas if a.is_kecamatan]
     kelurahan: dict[int, list[AreaRow]] = {k.id: [] for k in kecamatan}
     for a in areas:
-        if a.parent_id is not None:
+        if not a.is_kecamatan:
             kelurahan[a.parent_id].append(a)
     return ReportOptions(categories=categories, kecamatan=kecamatan, kelurahan=kelurahan)
 
@@ -114,7 +114,7 @@ def assignees_for_each(session: Session, items: Sequence[WorkItem]) -> list[list
             for item, users in zip(items, working_users_of(session, items))]
 
 
-def working_users_of(session: Session, items: Sequence[WorkItem]) -> list[list[tuple[int, ChoiceOption]]]:
+def working_users_of(session: Session, items: Sequence[ItemLike]) -> list[list[tuple[int, ChoiceOption]]]:
     """For each of ``items``: (user id, option) of the active users whose memberships let them
     work it, whoever holds it now (the same for every item of one scope: role, OPD, team), by
     username. One statement for all: a UNION of one select per item."""
